@@ -1,0 +1,63 @@
+"""The small interface every payment-provider client implements, and its errors.
+
+Clients turn the provider's answers into domain facts (``PaymentFacts``) so the rest of the system
+never reads a provider's JSON shape. Every state-changing call takes an idempotency key.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from cardops.domain.payments import PaymentFacts, PaymentMetadata
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``transient`` says whether the same call may succeed on retry."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class TransientProviderError(ProviderError):
+    """Timeouts, connection failures, 429 and 5xx: retry with backoff and the same idempotency key."""
+
+    transient = True
+
+
+class PermanentProviderError(ProviderError):
+    """The provider refused the request (card declined, already refunded, invalid request)."""
+
+    transient = False
+
+
+class ProviderPayment(BaseModel):
+    """A provider's current view of one payment, reduced to facts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider_payment_id: str
+    facts: PaymentFacts
+    metadata: PaymentMetadata
+    #: a reusable card/customer reference for a merchant-initiated charge (re-payment, SPEC §4)
+    customer_id: str | None = None
+    card_brand: str | None = None
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def retrieve(self, payment_id: str) -> ProviderPayment: ...
+
+    def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> ProviderPayment: ...
+
+    def cancel_authorization(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
+
+    def refund(
+        self, payment_id: str, *, amount: int, idempotency_key: str, reason: str | None = None
+    ) -> ProviderPayment: ...

@@ -1,0 +1,1 @@
+"""Pure business rules of SPEC.md: no AWS imports, no I/O."""
