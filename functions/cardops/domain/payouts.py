@@ -4,10 +4,11 @@ Payout date: a request made up to the end of a month (Asia/Tokyo) is paid on the
 month, moved to the next bank business day when the 15th is a weekend, a public holiday or a bank
 holiday (Dec 31 – Jan 3, from the ``holidays`` library via ``calendar``).
 
-A requested payout pays the whole confirmed balance: the transfer fee is taken from it and the rest
-transferred. It is refused while the balance is negative (the error states the shortfall) and
-unless the confirmed sales exceed the plan's minimum. Nothing ever lapses: confirmed sales that are
-not requested simply stay in the balance for a later request.
+A requested payout pays the whole confirmed balance (confirmed sales net of their fees and of every
+debit): the transfer fee is taken from it and the rest transferred. It is refused while the balance
+— or its confirmed part, since pending sales do not count until confirmed — is negative (the error
+states the shortfall), and unless the confirmed balance exceeds the plan's minimum. Nothing ever
+lapses: confirmed sales that are not requested simply stay in the balance for a later request.
 
 Negative balances are offset only through the same payment channel: new sales, or a batch
 settlement (一括精算) that nets the pending (not yet confirmed) sales against the shortfall. A
@@ -153,10 +154,10 @@ def request_payout(ledger: Ledger, plan: PlanConfig, *, request_id: str, now: da
     if plan.payout_mode is PayoutMode.PROVIDER_SCHEDULE:
         raise PayoutByProviderScheduleError(ledger.channel)
     require_plan_currency(plan, ledger.currency)
-    balance = ledger.balance
-    if balance < 0:
-        raise NegativeBalanceError(balance=balance, currency=ledger.currency)
-    confirmed = min(ledger.confirmed_balance(tokyo_date(now)), balance)
+    # Pending sales do not cover a confirmed shortfall until they are confirmed or batch-settled.
+    confirmed = min(ledger.confirmed_balance(tokyo_date(now)), ledger.balance)
+    if confirmed < 0:
+        raise NegativeBalanceError(balance=confirmed, currency=ledger.currency)
     minimum = max(plan.payout_minimum_exclusive, plan.transfer_fee)
     if confirmed <= minimum:
         raise BelowPayoutMinimumError(confirmed=confirmed, minimum=minimum, currency=ledger.currency)
