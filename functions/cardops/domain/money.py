@@ -8,7 +8,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 #: ISO 4217 minor-unit exponents for the currencies the providers send us.
-MINOR_UNIT_EXPONENT: dict[str, int] = {"JPY": 0, "USD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "CAD": 2, "KRW": 0, "TWD": 2}
+MINOR_UNIT_EXPONENT: dict[str, int] = {
+    "JPY": 0,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "KRW": 0,
+    "TWD": 2,
+}
 
 RoundingMode = Literal["down", "half_up"]
 

@@ -1,0 +1,272 @@
+"""DynamoDB persistence: one table, keyed ``pk``/``sk``, with a sparse ``gsi1`` for listings.
+
+| item             | pk                               | sk                 |
+| ---------------- | -------------------------------- | ------------------ |
+| payment          | ``PAYMENT#{provider}#{id}``      | ``#PAYMENT``       |
+| payment history  | ``PAYMENT#{provider}#{id}``      | ``HISTORY#{seq}``  |
+| raw webhook      | ``WEBHOOK#{provider}#{event id}``| ``#EVENT``         |
+| reservation      | ``RESERVATION#{id}``             | ``#RESERVATION``   |
+
+Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
+they are open, so the store's "uncaptured sales" list is one query. Driver errors become domain
+errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cardops.adapters import aws
+from cardops.config import settings
+from cardops.domain.payments import Applied, HistoryEntry, Payment, PaymentStatus
+from cardops.domain.reservations import Reservation
+
+
+class VersionConflict(Exception):
+    """Someone else changed the item since it was read: re-read and re-apply."""
+
+
+class StoreUnavailable(Exception):
+    """A transient failure to read or write (throttling, 5xx): the caller should be retried."""
+
+
+def payment_pk(provider: str, payment_id: str) -> str:
+    return f"PAYMENT#{provider}#{payment_id}"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _transient(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "")
+    return code in {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+class PaymentRepository:
+    def get(self, provider: str, payment_id: str) -> Payment | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(payment_pk(provider, payment_id)), "sk": _s("#PAYMENT")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return Payment.model_validate_json(item["doc"]["S"]) if item else None
+
+    def get_with_history(self, provider: str, payment_id: str) -> tuple[Payment, list[HistoryEntry]] | None:
+        """The payment and its history in one query (they share the partition)."""
+        payment: Payment | None = None
+        history: list[HistoryEntry] = []
+        for item in self._query_partition(payment_pk(provider, payment_id)):
+            if item["sk"]["S"] == "#PAYMENT":
+                payment = Payment.model_validate_json(item["doc"]["S"])
+            elif item["sk"]["S"].startswith("HISTORY#"):
+                history.append(HistoryEntry.model_validate_json(item["doc"]["S"]))
+        if payment is None:
+            return None
+        history.sort(key=lambda entry: entry.seq)
+        return payment, history
+
+    def _query_partition(self, pk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(pk)},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = aws.dynamodb().query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save(self, applied: Applied, *, expected_version: int) -> None:
+        """Write the new payment and its history entry atomically, only if nobody wrote in between."""
+        payment = applied.payment
+        pk = payment_pk(payment.provider, payment.provider_payment_id)
+        item: dict[str, Any] = {
+            "pk": _s(pk),
+            "sk": _s("#PAYMENT"),
+            "doc": _s(payment.model_dump_json()),
+            "version": _n(payment.version),
+            "status": _s(payment.status.value),
+            "updated_at": _s(payment.updated_at.isoformat()),
+        }
+        if payment.metadata.store_id:
+            item["store_id"] = _s(payment.metadata.store_id)
+        if (
+            payment.status == PaymentStatus.AUTHORIZED
+            and payment.metadata.store_id
+            and payment.capture_deadline is not None
+        ):
+            item["gsi1pk"] = _s(f"STORE#{payment.metadata.store_id}#UNCAPTURED")
+            item["gsi1sk"] = _s(f"{payment.capture_deadline.isoformat()}#{pk}")
+        if expected_version == 0:
+            condition = "attribute_not_exists(pk)"
+            values: dict[str, Any] | None = None
+        else:
+            condition = "version = :expected"
+            values = {":expected": _n(expected_version)}
+        put: dict[str, Any] = {"TableName": _table(), "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        history = {
+            "TableName": _table(),
+            "Item": {
+                "pk": _s(pk),
+                "sk": _s(f"HISTORY#{applied.history.seq:08d}"),
+                "doc": _s(applied.history.model_dump_json()),
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            aws.dynamodb().transact_write_items(TransactItems=[{"Put": put}, {"Put": history}])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise VersionConflict(pk) from exc
+                if "TransactionConflict" in reasons:
+                    raise VersionConflict(pk) from exc
+            if code == "TransactionConflictException" or _transient(exc):
+                raise StoreUnavailable(code) from exc
+            raise
+
+    def list_uncaptured(self, store_id: str) -> list[Payment]:
+        """Open authorizations of a store, earliest deadline first."""
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#UNCAPTURED")},
+        }
+        payments: list[Payment] = []
+        while True:
+            page = aws.dynamodb().query(**kwargs)
+            payments.extend(Payment.model_validate_json(i["doc"]["S"]) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return payments
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class RawEventStore:
+    """Store-once of every verified webhook body: the dedupe on provider + event id (SPEC §1)."""
+
+    def put_if_absent(
+        self,
+        *,
+        provider: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        received_at: datetime,
+        ttl_days: int,
+    ) -> tuple[bool, bool]:
+        """Returns (stored now, already enqueued). A duplicate never overwrites the first copy."""
+        pk = f"WEBHOOK#{provider}#{event_id}"
+        try:
+            aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    "pk": _s(pk),
+                    "sk": _s("#EVENT"),
+                    "body": {"B": body},
+                    "content_type": _s(content_type[:128]),
+                    "received_at": _s(received_at.isoformat()),
+                    "expires_at": _n(int(received_at.timestamp()) + ttl_days * 86400),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return True, False
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code != "ConditionalCheckFailedException":
+                if _transient(exc):
+                    raise StoreUnavailable(code) from exc
+                raise
+            existing = exc.response.get("Item")
+        if existing is None:
+            existing = (
+                aws.dynamodb()
+                .get_item(
+                    TableName=_table(),
+                    Key={"pk": _s(pk), "sk": _s("#EVENT")},
+                    ProjectionExpression="enqueued_at",
+                    ConsistentRead=True,
+                )
+                .get("Item", {})
+            )
+        return False, "enqueued_at" in existing
+
+    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:
+        aws.dynamodb().update_item(
+            TableName=_table(),
+            Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
+            UpdateExpression="SET enqueued_at = if_not_exists(enqueued_at, :at)",
+            ExpressionAttributeValues={":at": _s(at.isoformat())},
+        )
+
+    def get_body(self, *, provider: str, event_id: str) -> bytes | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return bytes(item["body"]["B"]) if item else None
+
+
+class ReservationRepository:
+    def put(self, reservation: Reservation) -> None:
+        aws.dynamodb().put_item(
+            TableName=_table(),
+            Item={
+                "pk": _s(f"RESERVATION#{reservation.reservation_id}"),
+                "sk": _s("#RESERVATION"),
+                "doc": _s(reservation.model_dump_json()),
+                "store_id": _s(reservation.store_id),
+            },
+        )
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(f"RESERVATION#{reservation_id}"), "sk": _s("#RESERVATION")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return Reservation.model_validate_json(item["doc"]["S"]) if item else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,44 @@
+"""The admin API resolver: every admin route, its error mapping and its OpenAPI document."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
+from cardops.api.errors import error_response
+from cardops.api.routes import payments
+
+logger = Logger(service="cardops-admin")
+metrics = Metrics(namespace="cardops", service="admin")
+app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(payments.router)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid(exc: RequestValidationError) -> Response[Any]:
+    errors = [
+        {
+            "loc": [str(part) for part in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_request", "request validation failed", errors=errors
+    )
+
+
+@app.exception_handler(VersionConflict)
+def _conflict(exc: VersionConflict) -> Response[Any]:
+    return error_response(HTTPStatus.CONFLICT, "conflict", "the item changed concurrently; retry")
+
+
+@app.exception_handler(StoreUnavailable)
+def _unavailable(exc: StoreUnavailable) -> Response[Any]:
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry")

@@ -1,0 +1,94 @@
+"""``POST /webhooks/{provider}`` (SPEC §1 and §8 contract 1)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cardops.adapters.dynamodb import RawEventStore, StoreUnavailable
+from cardops.adapters.queue import SqsQueue
+from cardops.adapters.secrets import provider_secrets
+from cardops.api.errors import error_response
+from cardops.config import settings
+from cardops.domain.webhook_signatures import MalformedWebhook, SignatureError
+from cardops.services import webhook_intake
+
+logger = Logger(service="cardops-webhooks")
+metrics = Metrics(namespace="cardops", service="webhooks")
+app = APIGatewayRestResolver()
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedWebhook("body is not valid base64") from exc
+    return body.encode("utf-8")
+
+
+@app.post("/webhooks/<provider>")
+def receive(provider: str) -> Response[Any]:
+    config = settings()
+    result = webhook_intake.accept(
+        provider,
+        _raw_body(),
+        lambda name: app.current_event.get_header_value(name, case_sensitive=False),
+        secrets=provider_secrets,
+        raw_events=RawEventStore(),
+        queue=SqsQueue(config.events_queue_url),
+        now=datetime.now(UTC),
+        max_bytes=config.max_webhook_bytes,
+        stripe_tolerance=config.stripe_tolerance_seconds,
+        ttl_days=config.raw_event_ttl_days,
+    )
+    metrics.add_metric(
+        name="WebhookDuplicate" if result.duplicate else "WebhookAccepted", unit=MetricUnit.Count, value=1
+    )
+    logger.info("webhook accepted", provider=provider, event_id=result.event_id, duplicate=result.duplicate)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body={"received": True, "duplicate": result.duplicate},
+    )
+
+
+def _rejected(status: HTTPStatus, code: str, message: str) -> Response[Any]:
+    metrics.add_metric(name=f"Webhook{status.value // 100}xx", unit=MetricUnit.Count, value=1)
+    logger.warning("webhook rejected", status=status.value, code=code, reason=message)
+    return error_response(status, code, message)
+
+
+@app.exception_handler(webhook_intake.UnknownProvider)
+def _unknown(exc: webhook_intake.UnknownProvider) -> Response[Any]:
+    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", f"no webhook route for provider {exc}")
+
+
+@app.exception_handler(webhook_intake.PayloadTooLarge)
+def _too_large(exc: webhook_intake.PayloadTooLarge) -> Response[Any]:
+    return _rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(exc))
+
+
+@app.exception_handler(SignatureError)
+def _unauthorized(exc: SignatureError) -> Response[Any]:
+    return _rejected(HTTPStatus.UNAUTHORIZED, "bad_signature", str(exc))
+
+
+@app.exception_handler(MalformedWebhook)
+def _malformed(exc: MalformedWebhook) -> Response[Any]:
+    return _rejected(HTTPStatus.BAD_REQUEST, "malformed", str(exc))
+
+
+@app.exception_handler(StoreUnavailable)
+def _unavailable(exc: StoreUnavailable) -> Response[Any]:
+    # the only 5xx: the provider must retry, and the retry is deduplicated
+    return _rejected(HTTPStatus.SERVICE_UNAVAILABLE, "store_unavailable", "could not store the event; retry")

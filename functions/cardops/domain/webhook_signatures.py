@@ -1,0 +1,110 @@
+"""Webhook authentication for each provider (SPEC §1), on the raw body, before any parsing.
+
+Every comparison is constant-time. Each verifier accepts a list of secrets so that a secret can be
+rotated without dropping webhooks: the old and the new one are both accepted for a window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from urllib.parse import parse_qsl
+
+
+class SignatureError(Exception):
+    """The request is not from the provider, or is too old: answer 401."""
+
+
+class MalformedWebhook(Exception):
+    """The body or a required header cannot be read: answer 400."""
+
+
+def verify_payjp_token(header_token: str | None, tokens: Sequence[str]) -> None:
+    """PAY.JP sends a fixed token in ``X-Payjp-Webhook-Token``; it authenticates the sender only."""
+    if not header_token:
+        raise SignatureError("missing X-Payjp-Webhook-Token")
+    presented = header_token.encode()
+    # evaluate every candidate so that timing does not reveal which secret matched
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(presented, token.encode())
+    if not matched:
+        raise SignatureError("PAY.JP webhook token does not match")
+
+
+def parse_stripe_signature_header(header: str) -> tuple[int, list[str]]:
+    """``t=…,v1=…[,v1=…][,v0=…]`` → (timestamp, every v1 signature)."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            if not value.isdigit() or len(value) > 12:
+                raise SignatureError("Stripe-Signature timestamp is not an integer")
+            timestamp = int(value)
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None:
+        raise SignatureError("Stripe-Signature has no timestamp")
+    if not signatures:
+        raise SignatureError("Stripe-Signature has no v1 signature")
+    return timestamp, signatures
+
+
+def verify_stripe_signature(
+    raw_body: bytes,
+    header: str | None,
+    secrets: Sequence[str],
+    *,
+    now: float,
+    tolerance_seconds: int = 300,
+) -> int:
+    """HMAC-SHA256 over ``"{t}.{raw body}"``; any ``v1`` may match; |now − t| ≤ tolerance.
+
+    Returns the verified timestamp.
+    """
+    if not header:
+        raise SignatureError("missing Stripe-Signature")
+    timestamp, signatures = parse_stripe_signature_header(header)
+    signed = str(timestamp).encode() + b"." + raw_body
+    matched = False
+    for secret in secrets:
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
+        for candidate in signatures:
+            matched |= hmac.compare_digest(expected, candidate.encode(errors="replace"))
+    if not matched:
+        raise SignatureError("no Stripe v1 signature matches")
+    if abs(now - timestamp) > tolerance_seconds:
+        raise SignatureError("Stripe-Signature timestamp outside the tolerance")
+    return timestamp
+
+
+SBPS_HASH_FIELD = "sps_hashcode"
+
+
+def sbps_hash(values: Sequence[tuple[str, str]], hash_key: str) -> str:
+    """SB Payment Service's check code: SHA-1 over every notified value, in order, then the hash key."""
+    joined = "".join(value.strip() for key, value in values if key != SBPS_HASH_FIELD) + hash_key
+    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def parse_sbps_form(raw_body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = raw_body.decode("utf-8")
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedWebhook(f"SBPS notification is not a form body: {exc}") from exc
+
+
+def verify_sbps_hash(values: Sequence[tuple[str, str]], hash_keys: Sequence[str]) -> None:
+    presented = [v for k, v in values if k == SBPS_HASH_FIELD]
+    if len(presented) != 1:
+        raise SignatureError("SBPS notification must carry exactly one sps_hashcode")
+    matched = False
+    for key in hash_keys:
+        matched |= hmac.compare_digest(sbps_hash(values, key).encode(), presented[0].lower().encode())
+    if not matched:
+        raise SignatureError("SBPS hash does not match")

@@ -1,0 +1,67 @@
+"""The shape of the deployed system, defined once: the CDK stack and the local sandbox both read it.
+
+Changing a table key, a queue or a function's handler here changes both, so the sandbox cannot
+drift from what is deployed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WORKFLOWS_DIR = Path(__file__).parent / "workflows"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    #: index name → (partition key, sort key)
+    indexes: dict[str, tuple[str, str]] = field(default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk")})
+    ttl_attribute: str = "expires_at"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    max_receive_count: int = 5
+    visibility_timeout_seconds: int = 180
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    handler: str
+    timeout_seconds: int = 30
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    definition_file: str
+    #: definition placeholder → function key in FUNCTIONS
+    function_substitutions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def definition_path(self) -> Path:
+        return WORKFLOWS_DIR / self.definition_file
+
+
+TABLE = TableSpec()
+EVENTS_QUEUE = QueueSpec()
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
+    "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
+    "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
+}
+
+#: output key (``{name}StateMachineArn``) → definition
+STATE_MACHINES: dict[str, StateMachineSpec] = {}
+
+SANDBOX_SECRETS: dict[str, str] = {
+    "stripe_webhook_secret": "whsec_cardops_sandbox",
+    "payjp_webhook_token": "whook_cardops_sandbox",
+    "sbps_hash_key": "sbps_cardops_sandbox",
+    "payjp_secret_key": "sk_test_cardops_sandbox",
+    "stripe_secret_key": "sk_test_stripe_cardops_sandbox",
+}
+"""The documented sandbox secrets; ``CARDOPS_*`` environment variables override them (SPEC §8)."""

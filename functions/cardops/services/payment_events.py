@@ -1,0 +1,181 @@
+"""Processing (SPEC §1, §2): provider event → canonical event → one conditional write.
+
+Each provider event is reduced to facts and merged into the payment (``domain.payments``). The write
+is conditional on the version that was read; on a conflict the payment is re-read and the facts
+merged again, so concurrent deliveries never lose or double an effect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from cardops.adapters.providers import payjp, sbps
+from cardops.adapters.providers.base import ProviderPayment
+from cardops.domain.capture_deadline import capture_deadline
+from cardops.domain.payments import (
+    Applied,
+    CanonicalEvent,
+    EventKind,
+    Payment,
+    PaymentStatus,
+    apply_event,
+    new_payment,
+)
+from cardops.domain.webhook_signatures import MalformedWebhook, parse_sbps_form
+
+MAX_CONFLICT_RETRIES = 8
+
+
+class UnsupportedEvent(Exception):
+    """An event type we do not act on: acknowledged and recorded, never retried."""
+
+
+class Payments(Protocol):
+    def get(self, provider: str, payment_id: str) -> Payment | None: ...
+
+    def save(self, applied: Applied, *, expected_version: int) -> None: ...
+
+
+class ChargeFetcher(Protocol):
+    def retrieve(self, payment_id: str) -> ProviderPayment: ...
+
+
+PaymentListener = Callable[[Applied], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event_id: str
+    applied: Applied | None
+    ignored_reason: str | None = None
+
+
+def _json_object(body: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    return value
+
+
+_PAYJP_KINDS = {
+    "charge.succeeded": EventKind.AUTHORIZED,
+    "charge.captured": EventKind.CAPTURED,
+    "charge.updated": EventKind.UPDATED,
+    "charge.refunded": EventKind.REFUNDED,
+    "charge.failed": EventKind.FAILED,
+    "charge.dispute.created": EventKind.DISPUTE_OPENED,
+    "charge.dispute.updated": EventKind.UPDATED,
+}
+
+
+def payjp_to_canonical(body: str, fetcher: ChargeFetcher, *, now: datetime) -> CanonicalEvent:
+    """A PAY.JP event names a charge; what it says is taken from a re-fetch of that charge."""
+    payload = _json_object(body)
+    event_type = str(payload.get("type"))
+    if event_type not in payjp.CHARGE_EVENT_TYPES:
+        raise UnsupportedEvent(event_type)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise MalformedWebhook("PAY.JP event has no data object")
+    charge_id = data.get("charge") if data.get("object") == "dispute" else data.get("id")
+    if not isinstance(charge_id, str) or not charge_id.startswith("ch_") or len(charge_id) > 255:
+        raise MalformedWebhook("PAY.JP event names no charge")
+    snapshot = fetcher.retrieve(charge_id)
+    return CanonicalEvent(
+        provider="payjp",
+        provider_payment_id=snapshot.provider_payment_id,
+        event_id=str(payload["id"]),
+        kind=_PAYJP_KINDS[event_type],
+        occurred_at=now,
+        facts=snapshot.facts,
+        metadata=snapshot.metadata,
+    )
+
+
+def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now: datetime) -> CanonicalEvent:
+    if provider == "payjp":
+        return payjp_to_canonical(body, payjp_fetcher, now=now)
+    if provider == "stripe":
+        from cardops.adapters.providers import stripe_events
+
+        try:
+            return stripe_events.to_canonical(_json_object(body))
+        except stripe_events.UnsupportedEvent as exc:
+            raise UnsupportedEvent(str(exc)) from exc
+        except stripe_events.MalformedEvent as exc:
+            raise MalformedWebhook(str(exc)) from exc
+    if provider == "sbps":
+        return sbps.to_canonical(parse_sbps_form(body.encode("utf-8")))
+    raise MalformedWebhook(f"no processor for provider {provider!r}")
+
+
+def with_deadline(payment: Payment) -> Payment:
+    """Record the effective capture deadline and which bound applied (SPEC §3) while it matters."""
+    facts = payment.facts
+    if facts.authorized_at is None or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING):
+        return payment
+    deadline = capture_deadline(
+        provider=payment.provider,
+        visit_date=payment.metadata.visit_date,
+        accepted_at=payment.metadata.accepted_at,
+        authorized_at=facts.authorized_at,
+        authorization_expires_at=facts.authorization_expires_at,
+        mcc=payment.metadata.mcc,
+    )
+    return payment.model_copy(update={"capture_deadline": deadline.at, "deadline_bound": deadline.bound})
+
+
+def apply_canonical(
+    event: CanonicalEvent,
+    payments: Payments,
+    *,
+    now: datetime,
+    listeners: Sequence[PaymentListener] = (),
+) -> Applied | None:
+    """Merge the event into its payment with an optimistic, version-checked write."""
+    from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
+
+    for _ in range(MAX_CONFLICT_RETRIES):
+        current = payments.get(event.provider, event.provider_payment_id) or new_payment(event)
+        applied = apply_event(current, event, now=now)
+        if applied is None:
+            return None
+        applied = Applied(payment=with_deadline(applied.payment), history=applied.history)
+        try:
+            payments.save(applied, expected_version=current.version)
+        except VersionConflict:
+            continue
+        for listener in listeners:
+            listener(applied)
+        return applied
+    raise StoreUnavailable(f"too many concurrent writers on {event.provider}/{event.provider_payment_id}")
+
+
+def process_message(
+    message: dict[str, Any],
+    *,
+    read_body: Callable[[str, str], bytes | None],
+    payments: Payments,
+    payjp_fetcher: ChargeFetcher,
+    now: datetime,
+    listeners: Sequence[PaymentListener] = (),
+) -> Outcome:
+    provider, event_id = str(message.get("provider")), str(message.get("event_id"))
+    body = message.get("body")
+    if not isinstance(body, str):
+        raw = read_body(provider, event_id)
+        if raw is None:
+            raise MalformedWebhook(f"raw event {provider}/{event_id} not found")
+        body = raw.decode("utf-8", errors="replace")
+    try:
+        event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)
+    except UnsupportedEvent as exc:
+        return Outcome(event_id=event_id, applied=None, ignored_reason=f"unsupported event {exc}")
+    return Outcome(event_id=event_id, applied=apply_canonical(event, payments, now=now, listeners=listeners))

@@ -1,0 +1,145 @@
+"""Webhook intake (SPEC §1): verify the raw body, store it once, hand it to the queue, answer fast.
+
+Nothing here interprets the event beyond its id: that is the processor's job, off the request path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from cardops.adapters.providers import sbps
+from cardops.adapters.secrets import ProviderSecrets
+from cardops.domain.webhook_signatures import (
+    MalformedWebhook,
+    parse_sbps_form,
+    verify_payjp_token,
+    verify_sbps_hash,
+    verify_stripe_signature,
+)
+
+WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
+#: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
+INLINE_BODY_LIMIT = 200 * 1024
+
+
+class UnknownProvider(Exception):
+    """No webhook route for this provider: 404."""
+
+
+class PayloadTooLarge(Exception):
+    """Over the body limit: 413."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    provider: str
+    event_id: str
+    duplicate: bool
+
+
+class RawEvents(Protocol):
+    def put_if_absent(
+        self,
+        *,
+        provider: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        received_at: datetime,
+        ttl_days: int,
+    ) -> tuple[bool, bool]: ...
+
+    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None: ...
+
+
+class Queue(Protocol):
+    def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
+
+
+def _json_event_id(raw_body: bytes) -> str:
+    try:
+        payload = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("event has no type")
+    return event_id
+
+
+def authenticate(
+    provider: str,
+    raw_body: bytes,
+    header: Callable[[str], str | None],
+    secrets: ProviderSecrets,
+    *,
+    now: float,
+    stripe_tolerance: int,
+) -> str:
+    """Verify the request as the provider signs it and return its event id."""
+    if provider == "stripe":
+        verify_stripe_signature(
+            raw_body,
+            header("Stripe-Signature"),
+            secrets.stripe_secrets(),
+            now=now,
+            tolerance_seconds=stripe_tolerance,
+        )
+        return _json_event_id(raw_body)
+    if provider == "payjp":
+        verify_payjp_token(header("X-Payjp-Webhook-Token"), secrets.payjp_tokens())
+        return _json_event_id(raw_body)
+    if provider == "sbps":
+        pairs = parse_sbps_form(raw_body)
+        verify_sbps_hash(pairs, secrets.sbps_keys())
+        return sbps.event_id(dict(pairs))
+    raise UnknownProvider(provider)
+
+
+def accept(
+    provider: str,
+    raw_body: bytes,
+    header: Callable[[str], str | None],
+    *,
+    secrets: Callable[[], ProviderSecrets],
+    raw_events: RawEvents,
+    queue: Queue,
+    now: datetime,
+    max_bytes: int,
+    stripe_tolerance: int,
+    ttl_days: int,
+) -> IntakeResult:
+    if provider not in WEBHOOK_PROVIDERS:
+        raise UnknownProvider(provider)
+    if len(raw_body) > max_bytes:
+        raise PayloadTooLarge(f"body of {len(raw_body)} bytes exceeds {max_bytes}")
+    event_id = authenticate(
+        provider, raw_body, header, secrets(), now=now.timestamp(), stripe_tolerance=stripe_tolerance
+    )
+    content_type = header("Content-Type") or ""
+    stored, enqueued = raw_events.put_if_absent(
+        provider=provider,
+        event_id=event_id,
+        body=raw_body,
+        content_type=content_type,
+        received_at=now,
+        ttl_days=ttl_days,
+    )
+    if stored or not enqueued:
+        # a first delivery, or a retry of one whose enqueue failed: (re)send; processing is idempotent
+        message: dict[str, Any] = {"provider": provider, "event_id": event_id}
+        if len(raw_body) <= INLINE_BODY_LIMIT:
+            with contextlib.suppress(UnicodeDecodeError):
+                message["body"] = raw_body.decode("utf-8")
+        queue.send(message, dedupe_id=f"{provider}:{event_id}")
+        raw_events.mark_enqueued(provider=provider, event_id=event_id, at=now)
+    return IntakeResult(provider=provider, event_id=event_id, duplicate=not stored)

@@ -1,0 +1,13 @@
+"""What happens after a payment changes: the listeners the processor calls after each write.
+
+The capture-deadline workflow (SPEC §3) hooks in here; each listener must be idempotent, because a
+redelivered message can call it again.
+"""
+
+from __future__ import annotations
+
+from cardops.services.payment_events import PaymentListener
+
+
+def payment_listeners() -> list[PaymentListener]:
+    return []

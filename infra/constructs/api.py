@@ -1,0 +1,57 @@
+"""API Gateway: signed webhooks open to providers, the admin API behind IAM (SigV4)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+
+class Api(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, webhook: lambda_.IFunction, admin: lambda_.IFunction
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"cardops-{stage}",
+            description="cardops webhooks and admin API",
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage,
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                throttling_rate_limit=200,
+                throttling_burst_limit=400,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=False,
+                ),
+            ),
+        )  # fmt: skip
+        validator = self.rest_api.add_request_validator(
+            "ParametersValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        webhooks = self.rest_api.root.add_resource("webhooks").add_resource("{provider}")
+        webhooks.add_method(
+            "POST",
+            apigw.LambdaIntegration(webhook),
+            authorization_type=apigw.AuthorizationType.NONE,
+            request_validator=validator,
+            request_parameters={"method.request.path.provider": True},
+        )
+        admin_root = self.rest_api.root.add_resource("admin")
+        admin_root.add_proxy(
+            default_integration=apigw.LambdaIntegration(admin),
+            any_method=True,
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.IAM, request_validator=validator
+            ),
+        )
+        self.admin_resource = admin_root

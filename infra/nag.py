@@ -1,0 +1,51 @@
+"""cdk-nag AwsSolutions acknowledgments, each with the reason it is acceptable here."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+REASONS: list[dict[str, str]] = [
+    {
+        "id": "AwsSolutions::AwsSolutions-IAM5[Resource::<CoreTableF8B57BAA.Arn>/index/*]",
+        "reason": "CDK table grants include the table's indexes (table-arn/index/*); the admin API queries "
+        "the sparse gsi1 index for the uncaptured-sales list.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "reason": "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "reason": "API Gateway's account-level CloudWatch role uses the AWS-managed policy made for exactly "
+        "that purpose (pushing execution logs).",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-APIG2",
+        "reason": "Webhook bodies are verified against the provider signature on the raw body in the "
+        "function (SBPS posts forms, PAY.JP/Stripe JSON); admin bodies are validated by pydantic models.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-APIG3",
+        "reason": "WAF web ACLs are attached per account by the platform's firewall manager, not per stack.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-APIG4",
+        "reason": "Webhook routes are called by payment providers that authenticate with signatures verified "
+        "in the function; the admin routes use IAM authorization.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-COG4",
+        "reason": "No end-user pool exists: admin routes are IAM (SigV4) authorized, webhooks signed.",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-SMG4",
+        "reason": "Provider secrets are issued by PAY.JP, Stripe and SBPS and rotated at the provider, then "
+        "written here with a dual-secret window (README runbook); Lambda rotation cannot mint them.",
+    },
+]
+
+
+def acknowledge_findings(scope: IConstruct) -> None:
+    cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=r["id"], reason=r["reason"]) for r in REASONS))

@@ -1,0 +1,33 @@
+"""The cardops stack: one per stage."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Fn, Stack
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.core import Core
+from infra.nag import acknowledge_findings
+
+
+class CardopsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.core = Core(self, "Core", stage=stage)
+        self.api = Api(
+            self, "Api", stage=stage, webhook=self.core.functions["webhook"], admin=self.core.functions["admin"]
+        )
+        outputs = {
+            "ApiUrl": self.api.rest_api.url,
+            # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
+            "AwsEndpointUrl": Fn.join("", ["https://", self.region, ".", self.url_suffix]),
+            "AwsRegion": self.region,
+            "TableName": self.core.table.table_name,
+            "EventsQueueUrl": self.core.events_queue.queue_url,
+            "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
+            "ProviderSecretArn": self.core.secret.secret_arn,
+            "PayjpApiBaseUrl": "https://api.pay.jp",
+        }
+        for key, value in outputs.items():
+            CfnOutput(self, key, value=value, key=key)
+        acknowledge_findings(self)
