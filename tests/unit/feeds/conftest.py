@@ -1,28 +1,12 @@
-"""Shared fixtures for the feed tests: the sample files in events/feeds and their employee master."""
+"""Shared fixtures for the feed tests: the employee master of events/feeds and its matcher."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from cardops.domain.feeds.employees import parse_employees_csv
-from cardops.domain.feeds.formats import format_for
 from cardops.domain.feeds.matching import TenantMatcher
-from cardops.domain.feeds.models import Employee, RowError, StatementLine
-from cardops.domain.feeds.reader import StatementReader
-
-EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
-#: A valid 法人番号 (the example from the National Tax Agency's documentation).
-VALID_CORPORATE_NUMBER = "5835678256246"
-
-
-def read_fixture(name: str, card_company: str) -> list[StatementLine | RowError]:
-    with (EVENTS / name).open("rb") as stream:
-        return list(StatementReader(stream, format_for(card_company), name))
-
-
-def lines_of(items: list[StatementLine | RowError]) -> list[StatementLine]:
-    return [item for item in items if isinstance(item, StatementLine)]
+from cardops.domain.feeds.models import Employee
+from feed_helpers import EVENTS, VALID_CORPORATE_NUMBER
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from cardops.domain.feeds.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
 from cardops.domain.feeds.models import RowError, StatementLine
 from cardops.domain.feeds.reader import FeedFileError, StatementReader, read_statement
-from conftest import EVENTS, lines_of, read_fixture
+from feed_helpers import EVENTS, lines_of, read_fixture
 
 HEADER = ",".join(STANDARD_COLUMNS)
 
