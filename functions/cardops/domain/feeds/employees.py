@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
+from pydantic import ValidationError
+
 from cardops.domain.feeds.models import Employee, RowError
 from cardops.domain.feeds.normalize import normalize_code
 from cardops.domain.feeds.reader import DecodedLines, FeedFileError, ReadableBinary, parse_csv_line
-from pydantic import ValidationError
 
 #: Accepted header names → ``Employee`` fields.
 EMPLOYEE_HEADERS: Mapping[str, str] = MappingProxyType(

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
-from cardops.domain.feeds.models import Settlement
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cardops.domain.feeds.models import Settlement
 
 CanonicalField = Literal[
     "statement_no",

@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from cardops.domain.feeds.corporate_number import corporate_number_problem
 from cardops.domain.feeds.formats import FORMATS, StatementFormat, format_for
 from cardops.domain.feeds.models import Employee, StatementLine
@@ -27,7 +29,6 @@ from cardops.domain.feeds.normalize import (
     normalize_kana_name,
     romaji_to_katakana,
 )
-from pydantic import BaseModel, ConfigDict, model_validator
 
 ReasonCode = Literal[
     "unknown_linkage_code",
