@@ -307,6 +307,21 @@ class Ledger(BaseModel):
         """Sales not yet confirmed on ``as_of``, net of their fees."""
         return sum(e.amount for e in self.entries if e.effective_on > as_of)
 
+    def summary(self, as_of: date) -> BalanceSummary:
+        """What the store and the admin CLI's ``balance`` show on ``as_of`` (a Tokyo date)."""
+        balance = self.balance
+        confirmed = self.confirmed_balance(as_of)
+        return BalanceSummary(
+            store_id=self.store_id,
+            channel=self.channel,
+            currency=self.currency,
+            as_of=as_of,
+            balance=balance,
+            confirmed=confirmed,
+            pending=balance - confirmed,
+            shortfall=max(-min(balance, confirmed), 0),
+        )
+
     def get(self, entry_id: str) -> LedgerEntry | None:
         for entry in self.entries:
             if entry.entry_id == entry_id:
@@ -354,6 +369,21 @@ class Ledger(BaseModel):
             )
         if entry.currency != self.currency:
             raise CurrencyError(f"{entry.currency} entry posted to a {self.currency} ledger")
+
+
+class BalanceSummary(BaseModel):
+    """A ledger's balance split into confirmed and pending; ``shortfall`` > 0 blocks payouts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store_id: str
+    channel: Channel
+    currency: str
+    as_of: date
+    balance: int
+    confirmed: int
+    pending: int
+    shortfall: int
 
 
 class Posting(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from cardops.domain.fees import STANDARD_PLAN, capture_entries
@@ -195,3 +195,36 @@ def test_chargeback_is_one_debit_per_dispute() -> None:
     ledger = ledger.post([cb, cb]).ledger
     assert cb.amount == -10_000
     assert ledger.balance == -470
+
+
+def test_summary_splits_confirmed_and_pending_and_names_the_shortfall() -> None:
+    entries = capture_entries(
+        store_id="s1",
+        channel=Channel.STANDARD,
+        currency="JPY",
+        provider="payjp",
+        provider_payment_id="ch_1",
+        amount=10_000,
+        plan=STANDARD_PLAN,
+        captured_at=NOW,
+        confirmed_on=date(2026, 6, 1),
+    )
+    adj = adjustment_entry(
+        store_id="s1",
+        channel=Channel.STANDARD,
+        currency="JPY",
+        adjustment_id="adj-1",
+        amount=-2_000,
+        reason=AdjustmentReason.PAYMENT_METHOD_MIGRATION,
+        now=NOW,
+    )
+    ledger = _empty().post([*entries, adj]).ledger
+    before = ledger.summary(date(2026, 5, 31))
+    assert (before.balance, before.confirmed, before.pending, before.shortfall) == (
+        7_530,
+        -2_000,
+        9_530,
+        2_000,
+    )
+    after = ledger.summary(date(2026, 6, 1))
+    assert (after.balance, after.confirmed, after.pending, after.shortfall) == (7_530, 7_530, 0, 0)
