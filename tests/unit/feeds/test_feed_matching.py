@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -14,7 +15,10 @@ from cardops.domain.feeds.matching import (
     UnknownEmployee,
 )
 from cardops.domain.feeds.models import Employee, StatementLine
-from feed_helpers import VALID_CORPORATE_NUMBER, lines_of, read_fixture
+
+#: A valid 法人番号 (the National Tax Agency's documented example).
+VALID_CORPORATE_NUMBER = "5835678256246"
+ReadLines = Callable[[str, str], list[StatementLine]]
 
 
 def line(card_company: str = "generic", **fields: object) -> StatementLine:
@@ -181,14 +185,14 @@ def test_every_reason_code_is_produced_by_a_test_above() -> None:
     assert produced == set(REASON_CODES)
 
 
-def test_fixtures_match_as_the_sample_data_intends(matcher: TenantMatcher) -> None:
+def test_fixtures_match_as_the_sample_data_intends(matcher: TenantMatcher, read_lines: ReadLines) -> None:
     outcomes: dict[str, str] = {}
     for name, company in [
         ("saison_cp932_halfwidth.csv", "saison"),
         ("generic_utf8_bom.csv", "generic"),
         ("jcb_corporate_2026-05-07.csv", "jcb_corporate"),
     ]:
-        for statement in lines_of(read_fixture(name, company)):
+        for statement in read_lines(name, company):
             result = matcher.match(statement)
             assert statement.statement_no is None or result.line_id == statement.line_id
             key = statement.statement_no or f"{company}:{statement.line_number}"
@@ -210,8 +214,8 @@ def test_fixtures_match_as_the_sample_data_intends(matcher: TenantMatcher) -> No
     }
 
 
-def test_rematch_after_applying_the_proposed_fix(employees: list[Employee]) -> None:
-    statement = lines_of(read_fixture("saison_cp932_halfwidth.csv", "saison"))[1]
+def test_rematch_after_applying_the_proposed_fix(employees: list[Employee], read_lines: ReadLines) -> None:
+    statement = read_lines("saison_cp932_halfwidth.csv", "saison")[1]
     before = TenantMatcher(VALID_CORPORATE_NUMBER, employees).match(statement)
     assert before.error is not None and before.error.proposed_fix is not None
     fix = before.error.proposed_fix

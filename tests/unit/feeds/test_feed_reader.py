@@ -2,17 +2,24 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from cardops.domain.feeds.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
 from cardops.domain.feeds.models import RowError, StatementLine
 from cardops.domain.feeds.reader import FeedFileError, StatementReader, read_statement
-from feed_helpers import EVENTS, lines_of, read_fixture
 
+EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
 HEADER = ",".join(STANDARD_COLUMNS)
+ReadItems = Callable[[str, str], list[StatementLine | RowError]]
+ReadLines = Callable[[str, str], list[StatementLine]]
+
+
+def lines_of(items: list[StatementLine | RowError]) -> list[StatementLine]:
+    return [item for item in items if isinstance(item, StatementLine)]
 
 
 def test_cp932_file_with_half_width_kana() -> None:
@@ -50,8 +57,8 @@ def test_utf8_bom_file() -> None:
     assert lines[4].kana_name == "たなか じろう"
 
 
-def test_broken_rows_are_reported_and_the_rest_reads() -> None:
-    items = read_fixture("generic_broken_row.csv", "generic")
+def test_broken_rows_are_reported_and_the_rest_reads(read_items: ReadItems) -> None:
+    items = read_items("generic_broken_row.csv", "generic")
     errors = [item for item in items if isinstance(item, RowError)]
     assert [e.line_number for e in errors] == [3, 4, 5]
     assert "usage_date" in errors[0].reason
@@ -60,8 +67,8 @@ def test_broken_rows_are_reported_and_the_rest_reads() -> None:
     assert [line.statement_no for line in lines_of(items)] == ["G-0101", "G-0105"]
 
 
-def test_third_format_codes_separators_and_hash_identity() -> None:
-    lines = lines_of(read_fixture("jcb_corporate_2026-05-07.csv", "jcb_corporate"))
+def test_third_format_codes_separators_and_hash_identity(read_lines: ReadLines) -> None:
+    lines = read_lines("jcb_corporate_2026-05-07.csv", "jcb_corporate")
     assert [line.amount for line in lines] == [1380, 48200, -1380, 2100]
     assert lines[0].usage_date == date(2026, 4, 28)
     assert lines[1].local_amount == Decimal("312.00")
@@ -70,13 +77,13 @@ def test_third_format_codes_separators_and_hash_identity() -> None:
         line.statement_no is None and line.line_id.startswith("jcb_corporate:sha256:") for line in lines
     )
     assert len({line.line_id for line in lines}) == 4
-    again = lines_of(read_fixture("jcb_corporate_2026-05-07.csv", "jcb_corporate"))
+    again = read_lines("jcb_corporate_2026-05-07.csv", "jcb_corporate")
     assert [line.line_id for line in again] == [line.line_id for line in lines]  # stable across reads
 
 
-def test_two_files_share_a_duplicate_line() -> None:
-    first = lines_of(read_fixture("generic_2026-05-07.csv", "generic"))
-    second = lines_of(read_fixture("generic_2026-05-08.csv", "generic"))
+def test_two_files_share_a_duplicate_line(read_lines: ReadLines) -> None:
+    first = read_lines("generic_2026-05-07.csv", "generic")
+    second = read_lines("generic_2026-05-08.csv", "generic")
     shared = {line.line_id for line in first} & {line.line_id for line in second}
     assert shared == {"generic:G-0201"}
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from cardops.domain.feeds.models import StatementLine
 from cardops.domain.feeds.refund_links import RefundLink, link_refunds
-from feed_helpers import lines_of, read_fixture
+
+ReadLines = Callable[[str, str], list[StatementLine]]
 
 
 def _line(
@@ -24,17 +26,15 @@ def _line(
     )
 
 
-def test_fixture_refund_links_to_the_purchase_in_the_earlier_file() -> None:
-    lines = lines_of(read_fixture("generic_2026-05-07.csv", "generic")) + lines_of(
-        read_fixture("generic_2026-05-08.csv", "generic")
-    )
+def test_fixture_refund_links_to_the_purchase_in_the_earlier_file(read_lines: ReadLines) -> None:
+    lines = read_lines("generic_2026-05-07.csv", "generic") + read_lines("generic_2026-05-08.csv", "generic")
     assert link_refunds(lines) == [
         RefundLink(refund_line_id="generic:G-0202", status="linked", purchase_line_id="generic:G-0200")
     ]
 
 
-def test_third_format_refund_links_within_its_file() -> None:
-    lines = lines_of(read_fixture("jcb_corporate_2026-05-07.csv", "jcb_corporate"))
+def test_third_format_refund_links_within_its_file(read_lines: ReadLines) -> None:
+    lines = read_lines("jcb_corporate_2026-05-07.csv", "jcb_corporate")
     (link,) = link_refunds(lines)
     assert link.status == "linked"
     assert link.refund_line_id == lines[2].line_id and link.purchase_line_id == lines[0].line_id
