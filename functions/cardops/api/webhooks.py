@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 
+from cardops import clock
 from cardops.adapters.dynamodb import RawEventStore, StoreUnavailable
 from cardops.adapters.queue import SqsQueue
 from cardops.adapters.secrets import provider_secrets
@@ -46,7 +46,7 @@ def receive(provider: str) -> Response[Any]:
         secrets=provider_secrets,
         raw_events=RawEventStore(),
         queue=SqsQueue(config.events_queue_url),
-        now=datetime.now(UTC),
+        now=clock.now(),
         max_bytes=config.max_webhook_bytes,
         stripe_tolerance=config.stripe_tolerance_seconds,
         ttl_days=config.raw_event_ttl_days,

@@ -17,12 +17,12 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 @lru_cache(maxsize=64)
 def _public(year: int) -> holidays.HolidayBase:
-    return holidays.JP(years=year, categories=("public",))
+    return holidays.country_holidays("JP", years=year, categories=("public",))
 
 
 @lru_cache(maxsize=64)
 def _bank(year: int) -> holidays.HolidayBase:
-    return holidays.JP(years=year, categories=("public", "bank"))
+    return holidays.country_holidays("JP", years=year, categories=("public", "bank"))
 
 
 def tokyo_date(moment: datetime) -> date:

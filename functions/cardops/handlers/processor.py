@@ -7,7 +7,6 @@ A message that fails transiently is reported back to SQS alone and retried; afte
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository, RawEventStore
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.secrets import provider_secrets
@@ -47,7 +47,7 @@ def record_handler(record: SQSRecord) -> None:
         read_body=lambda provider, event_id: raw_events.get_body(provider=provider, event_id=event_id),
         payments=PaymentRepository(),
         payjp_fetcher=payjp_client(),
-        now=datetime.now(UTC),
+        now=clock.now(),
         listeners=payment_listeners(),
     )
     if outcome.ignored_reason:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,13 +118,14 @@ def accept(
     max_bytes: int,
     stripe_tolerance: int,
     ttl_days: int,
+    wall_clock: Callable[[], float] = time.time,
 ) -> IntakeResult:
     if provider not in WEBHOOK_PROVIDERS:
         raise UnknownProvider(provider)
     if len(raw_body) > max_bytes:
         raise PayloadTooLarge(f"body of {len(raw_body)} bytes exceeds {max_bytes}")
     event_id = authenticate(
-        provider, raw_body, header, secrets(), now=now.timestamp(), stripe_tolerance=stripe_tolerance
+        provider, raw_body, header, secrets(), now=wall_clock(), stripe_tolerance=stripe_tolerance
     )
     content_type = header("Content-Type") or ""
     stored, enqueued = raw_events.put_if_absent(

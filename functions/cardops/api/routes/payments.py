@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
+from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
 from cardops.api.views import PaymentView, ReservationView, payment_view
 from cardops.domain.reservations import Reservation, ReservationInput
@@ -32,9 +32,7 @@ def get_payment(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> P
 def put_reservation(
     reservation_id: ReservationIdPath, body: Annotated[ReservationInput, Body()]
 ) -> ReservationView:
-    reservation = Reservation(
-        **body.model_dump(), reservation_id=reservation_id, updated_at=datetime.now(UTC)
-    )
+    reservation = Reservation(**body.model_dump(), reservation_id=reservation_id, updated_at=clock.now())
     ReservationRepository().put(reservation)
     return ReservationView.from_reservation(reservation)
 

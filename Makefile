@@ -1,0 +1,60 @@
+# cardops — every target installs what it needs first, so a fresh clone needs only `make local` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+STAGE ?= dev
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install local test unit lint synth deploy bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP) ## create .venv from the lock files and install the CDK CLI
+
+local: $(STAMP) ## run the local sandbox (Ctrl-C to stop)
+	$(BIN)/cardops local
+
+test: $(STAMP) $(NODE_STAMP) ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check functions infra tests
+	$(BIN)/ruff format --check functions infra tests
+	$(BIN)/mypy
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+lint: $(STAMP) ## ruff and mypy only
+	$(BIN)/ruff check functions infra tests
+	$(BIN)/ruff format --check functions infra tests
+	$(BIN)/mypy
+
+synth: $(STAMP) $(NODE_STAMP) ## synthesize the stack into cdk.out/ (offline, no Docker)
+	npx cdk synth --quiet -c stage=$(STAGE)
+
+deploy: $(STAMP) $(NODE_STAMP) ## deploy one stage: make deploy STAGE=prod
+	npx cdk deploy -c stage=$(STAGE) --require-approval broadening
+
+bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md
+	$(BIN)/python -m tests.benchmarks
+
+lock: $(STAMP) ## re-resolve requirements.lock and requirements-lambda.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.14 --python-platform x86_64-manylinux2014 --generate-hashes \
+		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer -o requirements-lambda.lock
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf cdk.out .cardops .cache reports .mypy_cache .ruff_cache .hypothesis

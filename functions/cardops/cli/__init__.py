@@ -1,0 +1,1 @@
+"""The ``cardops`` admin CLI."""

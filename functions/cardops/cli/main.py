@@ -1,0 +1,44 @@
+"""``cardops``: the admin CLI (SPEC §8) — against the local sandbox or a deployed stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cardops.cli import commands
+
+
+@click.group()
+@click.version_option(package_name="cardops")
+def cli() -> None:
+    """Card-payment operations: payments, workflows, ledgers, card feeds."""
+
+
+@cli.command()
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=4010, show_default=True, help="API port (0: any)"
+)
+@click.option(
+    "--outputs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".cardops/local-outputs.json"),
+    show_default=True,
+    help="where to write the stack-like outputs",
+)
+def local(port: int, outputs: Path) -> None:
+    """Start the whole system on 127.0.0.1 with no AWS account; stop with Ctrl-C."""
+    from cardops.sandbox.local import serve
+
+    serve(port=port, outputs_path=outputs)
+
+
+commands.register(cli)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

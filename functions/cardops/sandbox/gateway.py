@@ -1,0 +1,143 @@
+"""An HTTP server on 127.0.0.1 that turns requests into API Gateway (REST, proxy) events.
+
+The same handlers as in AWS answer: ``/webhooks/*`` → the webhook function, ``/admin/*`` → the
+admin function. Bodies are passed base64-encoded, as API Gateway does for binary media, so the
+webhook handler sees the exact bytes the provider signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cardops.sandbox.lambda_runner import FakeContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+#: the largest body the sandbox reads (API Gateway's own limit is 10 MB); larger ones are refused unread
+MAX_READ_BYTES = 10 * 1024 * 1024
+
+
+def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    parts = urlsplit(raw_path)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    segments = [s for s in parts.path.split("/") if s]
+    if segments[:1] == ["webhooks"] and len(segments) == 2:
+        resource, path_parameters = "/webhooks/{provider}", {"provider": segments[1]}
+    else:
+        resource, path_parameters = "/admin/{proxy+}", {"proxy": "/".join(segments[1:])}
+    return {
+        "resource": resource,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": parts.path,
+            "stage": "sandbox",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": base64.b64encode(body).decode() if body else None,
+        "isBase64Encoded": bool(body),
+    }
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        webhook: Handler,
+        admin: Handler,
+        extra_routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
+        port: int = 0,
+    ) -> None:
+        self._webhook = webhook
+        self._admin = admin
+        self._extra = extra_routes or {}
+        gateway = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _handle(self) -> None:
+                gateway.dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def dispatch(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_READ_BYTES:
+            self._send(request, 413, "application/json", b'{"message":"Request Too Long"}')
+            request.close_connection = True
+            return
+        body = request.rfile.read(length) if length else b""
+        path = urlsplit(request.path).path
+        if path in self._extra and request.command == "GET":
+            status, content_type, payload = self._extra[path]()
+            self._send(request, status, content_type, payload)
+            return
+        headers = {k: v for k, v in request.headers.items()}
+        if path.startswith("/webhooks/") and request.command == "POST" and path.count("/") == 2:
+            handler = self._webhook
+        elif path.startswith("/admin/"):
+            handler = self._admin
+        else:
+            self._send(request, 404, "application/json", b'{"message":"Not Found"}')
+            return
+        event = api_gateway_event(request.command, request.path, headers, body)
+        try:
+            result = handler(event, FakeContext(function_name="sandbox-api"))
+        except Exception as exc:  # what API Gateway answers when a function crashes
+            self._send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())
+            return
+        raw = result.get("body") or ""
+        payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
+        content_type = "application/json"
+        for key, value in (result.get("headers") or {}).items():
+            if key.lower() == "content-type":
+                content_type = value
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            if key.lower() == "content-type" and values:
+                content_type = values[0]
+        self._send(request, int(result.get("statusCode", 200)), content_type, payload)
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(payload)))
+        request.end_headers()
+        request.wfile.write(payload)

@@ -1,0 +1,138 @@
+"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + PAY.JP emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardops import resources
+
+SECRET_ENV = {
+    "stripe_webhook_secret": "CARDOPS_STRIPE_WEBHOOK_SECRET",
+    "payjp_webhook_token": "CARDOPS_PAYJP_WEBHOOK_TOKEN",
+    "sbps_hash_key": "CARDOPS_SBPS_HASH_KEY",
+}
+DEFAULT_OUTPUTS = Path(".cardops") / "local-outputs.json"
+
+
+def sandbox_secrets() -> dict[str, str]:
+    values = dict(resources.SANDBOX_SECRETS)
+    for key, env in SECRET_ENV.items():
+        if os.environ.get(env):
+            values[key] = os.environ[env]
+    return values
+
+
+@dataclass
+class Sandbox:
+    outputs: dict[str, str]
+    stoppers: list[Any] = field(default_factory=list)
+    worker: Any = None
+    payjp: Any = None
+
+    def stop(self) -> None:
+        for stopper in reversed(self.stoppers):
+            try:
+                stopper()
+            except Exception:  # noqa: S112 - best effort on shutdown
+                continue
+
+
+def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox:
+    """Start everything on 127.0.0.1 and return the outputs (the stack's output keys)."""
+    import logging
+
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    default_user_config["lambda"] = {"use_docker": False}
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    moto_host, moto_port = moto.get_host_and_port()
+    endpoint = f"http://{moto_host}:{moto_port}"
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_DEFAULT_REGION": "ap-northeast-1",
+            "AWS_REGION": "ap-northeast-1",
+            "MOTO_PORT": str(moto_port),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_DEV": "false",
+        }
+    )
+    from cardops.adapters import aws
+    from cardops.config import reset_settings
+    from cardops.sandbox.gateway import Gateway
+    from cardops.sandbox.payjp_emulator import PayjpEmulator
+    from cardops.sandbox.provision import provision
+    from cardops.sandbox.queue_worker import QueueWorker
+
+    aws.reset_clients()
+    secrets = sandbox_secrets()
+    provisioned = provision(secrets)
+    from cardops import clock
+
+    payjp = PayjpEmulator(
+        secret_key=secrets["payjp_secret_key"], webhook_token=secrets["payjp_webhook_token"], clock=clock.now
+    )
+    os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
+    reset_settings()
+    from cardops.handlers import admin, processor, webhook
+
+    gateway = Gateway(webhook=webhook.handler, admin=admin.handler, port=port)
+    payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
+    worker = QueueWorker(provisioned.events_queue_url, processor.handler)
+    for component in (payjp, gateway, worker):
+        component.start()
+    outputs = {
+        "ApiUrl": f"{gateway.url}/",
+        "AwsEndpointUrl": endpoint,
+        "AwsRegion": "ap-northeast-1",
+        "TableName": provisioned.table_name,
+        "EventsQueueUrl": provisioned.events_queue_url,
+        "DeadLetterQueueUrl": provisioned.dead_letter_queue_url,
+        "OperatorQueueUrl": provisioned.operator_queue_url,
+        "ProviderSecretArn": provisioned.secret_arn,
+        "FeedBucketName": provisioned.feed_bucket,
+        "EvidenceBucketName": provisioned.evidence_bucket,
+        "PayjpApiBaseUrl": payjp.url,
+        "PayjpSecretKey": secrets["payjp_secret_key"],
+    }
+    for name, arn in provisioned.state_machine_arns.items():
+        outputs[f"{name}StateMachineArn"] = arn
+    if outputs_path is not None:
+        outputs_path.parent.mkdir(parents=True, exist_ok=True)
+        outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
+    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
+    sandbox.stoppers = [moto.stop, payjp.stop, gateway.stop, worker.stop]
+    return sandbox
+
+
+def serve(port: int = 0, outputs_path: Path = DEFAULT_OUTPUTS) -> None:
+    """Run until SIGINT/SIGTERM (SPEC §8 contract 4)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sandbox = start(port=port, outputs_path=outputs_path)
+    out = sandbox.outputs
+    print(
+        f"cardops sandbox ready: api {out['ApiUrl']} aws {out['AwsEndpointUrl']} "
+        f"payjp {out['PayjpApiBaseUrl']} outputs {outputs_path}",
+        flush=True,
+    )
+    try:
+        stop.wait()
+    finally:
+        sandbox.stop()
+        print("cardops sandbox stopped", flush=True)

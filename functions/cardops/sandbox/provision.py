@@ -1,0 +1,178 @@
+"""Creates, in moto, the resources the stack defines (from ``cardops.resources``).
+
+Used by the sandbox (against the moto server over HTTP) and by the tests (in-process ``mock_aws``
+or the server), so all three hold the same tables, queues, secrets, buckets and state machines.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from cardops import resources
+from cardops.sandbox import lambda_runner
+
+REGION = "ap-northeast-1"
+
+
+@dataclass
+class Provisioned:
+    prefix: str
+    table_name: str
+    events_queue_url: str
+    dead_letter_queue_url: str
+    operator_queue_url: str
+    secret_arn: str
+    feed_bucket: str
+    evidence_bucket: str
+    function_names: dict[str, str] = field(default_factory=dict)
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+
+    def environment(self, *, payjp_api_base: str, stripe_api_base: str = "") -> dict[str, str]:
+        """The environment the deployed functions get, pointing at these resources."""
+        env = {
+            "CARDOPS_STAGE": "sandbox",
+            "TABLE_NAME": self.table_name,
+            "EVENTS_QUEUE_URL": self.events_queue_url,
+            "OPERATOR_QUEUE_URL": self.operator_queue_url,
+            "WEBHOOK_SECRET_ID": self.secret_arn,
+            "FEED_BUCKET_NAME": self.feed_bucket,
+            "EVIDENCE_BUCKET_NAME": self.evidence_bucket,
+            "PAYJP_API_BASE": payjp_api_base,
+        }
+        if stripe_api_base:
+            env["STRIPE_API_BASE"] = stripe_api_base
+        for name, arn in self.state_machine_arns.items():
+            env[f"{_snake(name).upper()}_STATE_MACHINE_ARN"] = arn
+        return env
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "placeholder.py", "# handlers run in-process through cardops.sandbox.lambda_runner\n"
+        )
+    return buffer.getvalue()
+
+
+def provision(
+    secrets: dict[str, str], *, prefix: str = "cardops-sandbox", session: Any = None
+) -> Provisioned:
+    session = session or boto3.session.Session(region_name=REGION)
+    ddb = session.client("dynamodb", region_name=REGION)
+    spec = resources.TABLE
+    table_name = f"{prefix}-table"
+    attributes = {spec.partition_key, spec.sort_key} | {k for pair in spec.indexes.values() for k in pair}
+    ddb.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        KeySchema=[
+            {"AttributeName": spec.partition_key, "KeyType": "HASH"},
+            {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, (pk, sk) in spec.indexes.items()
+        ],
+    )
+    ddb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+    )
+    sqs = session.client("sqs", region_name=REGION)
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_spec = resources.EVENTS_QUEUE
+    events_url = sqs.create_queue(
+        QueueName=f"{prefix}-events",
+        Attributes={
+            "VisibilityTimeout": str(queue_spec.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue_spec.max_receive_count)}
+            ),
+        },
+    )["QueueUrl"]
+    operator_url = sqs.create_queue(QueueName=f"{prefix}-operator")["QueueUrl"]
+    secret_arn = session.client("secretsmanager", region_name=REGION).create_secret(
+        Name=f"{prefix}/provider-secrets", SecretString=json.dumps(secrets)
+    )["ARN"]
+    s3 = session.client("s3", region_name=REGION)
+    buckets = {}
+    for kind in ("feeds", "evidence"):
+        name = f"{prefix}-{kind}"
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        buckets[kind] = name
+    provisioned = Provisioned(
+        prefix=prefix,
+        table_name=table_name,
+        events_queue_url=events_url,
+        dead_letter_queue_url=dlq_url,
+        operator_queue_url=operator_url,
+        secret_arn=secret_arn,
+        feed_bucket=buckets["feeds"],
+        evidence_bucket=buckets["evidence"],
+    )
+    _functions_and_workflows(session, provisioned)
+    return provisioned
+
+
+def _functions_and_workflows(session: Any, provisioned: Provisioned) -> None:
+    lam = session.client("lambda", region_name=REGION)
+    iam = session.client("iam", region_name=REGION)
+    role_arn = iam.create_role(
+        RoleName=f"{provisioned.prefix}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    arns: dict[str, str] = {}
+    routes: dict[str, str] = {}
+    for key, spec in resources.FUNCTIONS.items():
+        name = f"{provisioned.prefix}-{key}"
+        arns[key] = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=spec.handler,
+            Code={"ZipFile": _zip()},
+            Timeout=spec.timeout_seconds,
+        )["FunctionArn"]
+        provisioned.function_names[key] = name
+        routes[name] = spec.handler
+    lambda_runner.install(routes)
+    sfn = session.client("stepfunctions", region_name=REGION)
+    for machine, machine_spec in resources.STATE_MACHINES.items():
+        definition = machine_spec.definition_path.read_text(encoding="utf-8")
+        for placeholder, function_key in machine_spec.function_substitutions.items():
+            definition = definition.replace("${" + placeholder + "}", arns[function_key])
+        provisioned.state_machine_arns[machine] = sfn.create_state_machine(
+            name=f"{provisioned.prefix}-{machine}", definition=definition, roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]

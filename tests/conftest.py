@@ -1,0 +1,109 @@
+"""Shared fixtures: moto in-process (``aws``), provisioned resources, and the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def load_event(relative: str) -> Any:
+    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process moto with real Step Functions execution and in-process Lambda handlers."""
+    from moto import mock_aws
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
+    from cardops.adapters import aws as aws_adapter
+    from cardops.config import reset_settings
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        aws_adapter.reset_clients()
+        reset_settings()
+        yield
+        aws_adapter.reset_clients()
+        reset_settings()
+    from cardops.sandbox import lambda_runner
+
+    lambda_runner.uninstall()
+
+
+@pytest.fixture
+def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The stack's resources in moto, and the functions' environment pointing at them."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from cardops import resources
+    from cardops.config import reset_settings
+    from cardops.sandbox.provision import provision
+
+    parameters.clear_caches()
+    made = provision(dict(resources.SANDBOX_SECRETS), prefix="cardops-test")
+    for key, value in made.environment(payjp_api_base="http://127.0.0.1:9").items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    yield made
+    parameters.clear_caches()
+
+
+class SandboxProcess:
+    def __init__(self, outputs: dict[str, str], process: subprocess.Popen[bytes]) -> None:
+        self.outputs = outputs
+        self.process = process
+
+    @property
+    def api(self) -> str:
+        return self.outputs["ApiUrl"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """``cardops local`` as a newcomer runs it, in a subprocess, on a free port."""
+    outputs = tmp_path_factory.mktemp("sandbox") / "local-outputs.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not outputs.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = process.stdout.read().decode() if process.stdout else ""
+            process.kill()
+            raise RuntimeError(f"sandbox did not start:\n{output}")
+        time.sleep(0.1)
+    time.sleep(0.2)
+    try:
+        yield SandboxProcess(json.loads(outputs.read_text()), process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
