@@ -246,7 +246,6 @@ class TenantMatcher:
         entry = self.index.entry_for_linkage(line.linkage_code)
         if entry is None:
             return self._unknown_linkage(line, fmt)
-        compared = self._compared(line, fmt, entry)
         if fmt.requires_employee_code:
             card_code = normalize_code(line.employee_code or "")
             if card_code != entry.code_key:
@@ -261,13 +260,13 @@ class TenantMatcher:
                 return _error(
                     line,
                     "employee_code_mismatch",
-                    compared,
+                    self._compared(line, fmt, entry),
                     employee_code=entry.employee.employee_code,
                     fix=fix,
                     detail=detail,
                 )
         if fmt.requires_kana_name:
-            name_error = self._name_error(line, entry, compared)
+            name_error = self._name_error(line, fmt, entry)
             if name_error is not None:
                 return name_error
         return MatchResult(line_id=line.line_id, employee=entry.employee)
@@ -333,14 +332,13 @@ class TenantMatcher:
             detail=None if line.linkage_code else "the card company sent no linkage code",
         )
 
-    @staticmethod
-    def _name_error(
-        line: StatementLine, entry: _Entry, compared: tuple[ComparedField, ...]
-    ) -> MatchResult | None:
+    @classmethod
+    def _name_error(cls, line: StatementLine, fmt: StatementFormat, entry: _Entry) -> MatchResult | None:
         card_raw = line.kana_name or ""
         card_key = normalize_kana_name(card_raw)
         if card_key == entry.name_key:
             return None
+        compared = cls._compared(line, fmt, entry)
         employee_code = entry.employee.employee_code
         card_large = enlarge_small_kana(card_key)
         card_value = display_form(card_raw)
