@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cardops.domain.feeds.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
 from cardops.domain.feeds.models import RowError, StatementLine
 from cardops.domain.feeds.reader import FeedFileError, StatementReader, read_statement
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
 HEADER = ",".join(STANDARD_COLUMNS)
@@ -202,3 +205,39 @@ def test_memory_does_not_grow_with_file_size() -> None:
     # Both files are several read chunks long; ten times the lines must not take more memory.
     small, large = peak(300), peak(3000)
     assert large < small * 1.2
+
+
+_KANA = (
+    "アイウエオカガキクケコサシスセソタチツッテトナニヌネノ"
+    "ハバパヒフヘホマミムメモヤャユュヨョラリルレロワン ｰｱｶﾞﾊﾟ"
+)
+_MERCHANT = _KANA + "ABCxyz0123456789 店駅ホテル東京-&."
+row_values = st.fixed_dictionaries(
+    {
+        "no": st.text(alphabet="ABC-0123456789", min_size=1, max_size=10),
+        "usage": st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+        "linkage": st.text(alphabet="ABCLK0123456789", min_size=1, max_size=10),
+        "kana": st.text(alphabet=_KANA, min_size=1, max_size=12).filter(str.strip),
+        "merchant": st.text(alphabet=_MERCHANT, min_size=1, max_size=20).filter(str.strip),
+        "amount": st.integers(min_value=-10_000_000, max_value=10_000_000),
+        "personal": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(row_values, min_size=1, max_size=8), st.sampled_from(["utf-8", "cp932", "utf-8-sig"]))
+def test_written_rows_read_back_unchanged(rows: list[dict[str, Any]], encoding: str) -> None:
+    text = [HEADER] + [
+        f"{r['no']},{r['usage']:%Y/%m/%d},,{r['linkage']},S1,{r['kana']},1234,{r['merchant']},{r['amount']},,,,"
+        + ("個人" if r["personal"] else "法人")
+        for r in rows
+    ]
+    items = list(read_statement(io.BytesIO("\r\n".join(text).encode(encoding)), GENERIC, "p.csv"))
+    assert len(items) == len(rows)
+    for item, r in zip(items, rows, strict=True):
+        assert isinstance(item, StatementLine)
+        assert (item.statement_no, item.usage_date, item.linkage_code) == (r["no"], r["usage"], r["linkage"])
+        assert (item.kana_name, item.merchant) == (r["kana"].strip(), r["merchant"].strip())
+        assert item.amount == r["amount"]
+        assert item.settlement == ("personal" if r["personal"] else "corporate")
