@@ -42,7 +42,7 @@ def receive(provider: str) -> Response[Any]:
     result = webhook_intake.accept(
         provider,
         _raw_body(),
-        lambda name: app.current_event.get_header_value(name, case_sensitive=False),
+        lambda name: app.current_event.headers.get(name),
         secrets=provider_secrets,
         raw_events=RawEventStore(),
         queue=SqsQueue(config.events_queue_url),

@@ -1,0 +1,174 @@
+"""Webhook intake through the real handler on moto: SPEC §1 status codes, dedupe, enqueue."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from cardops.domain.webhook_signatures import sbps_hash
+from tests.helpers import SECRETS, call, payjp_headers, stripe_headers
+
+
+@pytest.fixture
+def webhook(provisioned: Any) -> Any:
+    from cardops.handlers.webhook import handler
+
+    return handler
+
+
+def _queued(provisioned: Any) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="ap-northeast-1")
+    messages = sqs.receive_message(QueueUrl=provisioned.events_queue_url, MaxNumberOfMessages=10).get(
+        "Messages", []
+    )
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def stripe_event(event_id: str = "evt_1") -> bytes:
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1"}},
+        }
+    ).encode()
+
+
+def test_stripe_signed_by_official_library_is_accepted_once(webhook: Any, provisioned: Any) -> None:
+    body = stripe_event()
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": False},
+    )
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": True},
+    )
+    queued = _queued(provisioned)
+    assert [(m["provider"], m["event_id"]) for m in queued] == [("stripe", "evt_1")]
+    assert json.loads(queued[0]["body"])["id"] == "evt_1"
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda body, headers: (body + b" ", headers), id="tampered-body"),
+        pytest.param(
+            lambda body, headers: (body, stripe_headers(body, secret="whsec_other")), id="wrong-secret"
+        ),
+        pytest.param(
+            lambda body, headers: (body, stripe_headers(body, timestamp=int(time.time()) - 301)), id="stale"
+        ),
+        pytest.param(
+            lambda body, headers: (body, stripe_headers(body, timestamp=int(time.time()) + 400)), id="future"
+        ),
+        pytest.param(lambda body, headers: (body, {}), id="missing-header"),
+        pytest.param(lambda body, headers: (body, {"Stripe-Signature": "t=abc,v1=zz"}), id="garbage-header"),
+    ],
+)
+def test_stripe_bad_signatures_are_401_and_store_nothing(webhook: Any, provisioned: Any, mutate: Any) -> None:
+    body = stripe_event("evt_bad")
+    body, headers = mutate(body, stripe_headers(body))
+    status, payload = call(webhook, "POST", "/webhooks/stripe", body, headers)
+    assert status == 401
+    assert payload["error"]["code"] == "bad_signature"
+    assert _queued(provisioned) == []
+
+
+def test_stripe_any_v1_may_match(webhook: Any) -> None:
+    body = stripe_event("evt_multi")
+    good = stripe_headers(body)["Stripe-Signature"]
+    t, v1 = good.split(",")
+    header = f"{t},v1={'0' * 64},{v1},v0=deadbeef"
+    assert call(webhook, "POST", "/webhooks/stripe", body, {"Stripe-Signature": header})[0] == 200
+
+
+def test_payjp_token(webhook: Any) -> None:
+    body = json.dumps({"id": "evnt_1", "object": "event", "type": "charge.succeeded", "data": {"id": "ch_1"}})
+    assert call(webhook, "POST", "/webhooks/payjp", body, payjp_headers("wrong"))[0] == 401
+    assert call(webhook, "POST", "/webhooks/payjp", body, {})[0] == 401
+    assert call(webhook, "POST", "/webhooks/payjp", body, payjp_headers())[0] == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"type": "charge.succeeded"}', b'{"id": "", "type": "x"}', b'{"id": "e", "type": 5}',
+     "{\"id\": \"\u00e9\"".encode("latin-1")],
+)  # fmt: skip
+def test_malformed_is_400_never_500(webhook: Any, body: bytes) -> None:
+    status, payload = call(webhook, "POST", "/webhooks/payjp", body, payjp_headers())
+    assert status == 400
+    assert payload["error"]["code"] == "malformed"
+
+
+def test_oversize_is_413(webhook: Any) -> None:
+    body = json.dumps({"id": "evnt_big", "type": "charge.succeeded", "pad": "x" * (256 * 1024)}).encode()
+    assert call(webhook, "POST", "/webhooks/payjp", body, payjp_headers())[0] == 413
+
+
+def test_unknown_provider_is_404(webhook: Any) -> None:
+    assert call(webhook, "POST", "/webhooks/paypal", b"{}", {})[0] == 404
+    assert call(webhook, "POST", "/webhooks/sandbox", b"{}", {})[0] == 404
+
+
+def _sbps_body(key: str = SECRETS["sbps_hash_key"], **overrides: str) -> bytes:
+    fields = {
+        "order_id": "ord_1",
+        "res_tracking_id": "trk_1",
+        "res_status": "authorized",
+        "res_result": "OK",
+        "amount": "5000",
+        "res_date": "20261122103000",
+        "free1": "store_1",
+    } | overrides
+    pairs = list(fields.items())
+    pairs.append(("sps_hashcode", sbps_hash(pairs, key)))
+    return urlencode(pairs).encode()
+
+
+def test_sbps_hash(webhook: Any, provisioned: Any) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert call(webhook, "POST", "/webhooks/sbps", _sbps_body(), form) == (
+        200,
+        {"received": True, "duplicate": False},
+    )
+    assert call(webhook, "POST", "/webhooks/sbps", _sbps_body(key="other"), form)[0] == 401
+    tampered = _sbps_body().replace(b"amount=5000", b"amount=9000")
+    assert call(webhook, "POST", "/webhooks/sbps", tampered, form)[0] == 401
+    assert call(webhook, "POST", "/webhooks/sbps", b"%%%&&&=", form)[0] in (400, 401)
+
+
+def test_store_failure_is_503_so_the_provider_retries(webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cardops.adapters.dynamodb import RawEventStore, StoreUnavailable
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("throttled")
+
+    monkeypatch.setattr(RawEventStore, "put_if_absent", fail)
+    body = stripe_event("evt_retry")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 503
+
+
+def test_enqueue_failure_is_retried_on_redelivery(
+    webhook: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored event whose enqueue failed is enqueued by the provider's retry, not lost as a duplicate."""
+    from cardops.adapters.dynamodb import StoreUnavailable
+    from cardops.adapters.queue import SqsQueue
+
+    original = SqsQueue.send
+    monkeypatch.setattr(SqsQueue, "send", lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("sqs down")))
+    body = stripe_event("evt_lost")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 503
+    monkeypatch.setattr(SqsQueue, "send", original)
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": True},
+    )
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_lost"]
