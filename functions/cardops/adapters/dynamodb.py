@@ -133,7 +133,7 @@ class PaymentRepository:
         put: dict[str, Any] = {"TableName": _table(), "Item": item, "ConditionExpression": condition}
         if values:
             put["ExpressionAttributeValues"] = values
-        history = {
+        history: dict[str, Any] = {
             "TableName": _table(),
             "Item": {
                 "pk": _s(pk),
@@ -208,7 +208,7 @@ class RawEventStore:
                 if _transient(exc):
                     raise StoreUnavailable(code) from exc
                 raise
-            existing = exc.response.get("Item")
+            existing: Any = exc.response.get("Item")
         if existing is None:
             existing = (
                 aws.dynamodb()

@@ -106,7 +106,7 @@ def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now:
         from cardops.adapters.providers import stripe_events
 
         try:
-            return stripe_events.to_canonical(_json_object(body))
+            return stripe_events.to_canonical_event(_json_object(body))
         except stripe_events.UnsupportedEvent as exc:
             raise UnsupportedEvent(str(exc)) from exc
         except stripe_events.MalformedEvent as exc:
