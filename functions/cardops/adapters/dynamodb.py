@@ -143,7 +143,7 @@ class PaymentRepository:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         try:
-            aws.dynamodb().transact_write_items(TransactItems=[{"Put": put}, {"Put": history}])
+            aws.dynamodb().transact_write_items(TransactItems=[{"Put": put}, {"Put": history}])  # type: ignore[typeddict-item]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
