@@ -1,0 +1,120 @@
+"""The synthesized template: storage, queues, grants, API, outputs, cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_table_has_pitr_ttl_encryption_and_index(cdk_template: Any) -> None:
+    cdk_template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": Match.array_with([Match.object_like({"IndexName": "gsi1"})]),
+        },
+    )
+
+
+def test_events_queue_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    redriven = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    assert redriven, "the events queue must redrive to a DLQ"
+    for queue in redriven:
+        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert all(q["Properties"].get("SqsManagedSseEnabled") for q in queues.values())
+
+
+def _policy_statements(template: dict[str, Any], role_fragment: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        roles = json.dumps(policy["Properties"].get("Roles", []))
+        if role_fragment in roles:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+def test_webhook_function_is_least_privilege(template: dict[str, Any]) -> None:
+    actions = _actions(_policy_statements(template, "WebhookRole"))
+    assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "sqs:SendMessage"} <= actions
+    assert not any(
+        a in actions for a in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:*", "sqs:DeleteMessage")
+    )
+    assert "secretsmanager:GetSecretValue" in actions
+
+
+def test_processor_reads_the_queue_and_cannot_delete_items(template: dict[str, Any]) -> None:
+    actions = _actions(_policy_statements(template, "ProcessorRole"))
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:GetItem", "dynamodb:PutItem"} <= actions
+    assert "dynamodb:DeleteItem" not in actions and "dynamodb:Scan" not in actions
+
+
+def test_admin_routes_are_iam_authorized_and_webhooks_are_open(template: dict[str, Any]) -> None:
+    methods = resources_of(template, "AWS::ApiGateway::Method").values()
+    auth = {(m["Properties"]["HttpMethod"], m["Properties"]["AuthorizationType"]) for m in methods}
+    assert ("POST", "NONE") in auth
+    assert ("ANY", "AWS_IAM") in auth
+    assert all(t == "AWS_IAM" for verb, t in auth if verb == "ANY")
+
+
+def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
+    outputs = set(template["Outputs"])
+    assert {
+        "ApiUrl",
+        "AwsEndpointUrl",
+        "PayjpApiBaseUrl",
+        "TableName",
+        "EventsQueueUrl",
+        "DeadLetterQueueUrl",
+    } <= outputs
+
+
+def test_functions_are_traced_and_use_the_dependency_layer(template: dict[str, Any]) -> None:
+    functions = resources_of(template, "AWS::Lambda::Function")
+    cardops = {k: f for k, f in functions.items() if "cardops.handlers" in f["Properties"].get("Handler", "")}
+    assert len(cardops) >= 3
+    for fn in cardops.values():
+        props = fn["Properties"]
+        assert props["TracingConfig"]["Mode"] == "Active"
+        assert props["Layers"]
+        assert "WEBHOOK_SECRET_ID" in props["Environment"]["Variables"]
+        assert not any("secret" in k.lower() and "ID" not in k for k in props["Environment"]["Variables"])
+
+
+def test_cdk_nag_acknowledgments_carry_reasons() -> None:
+    from infra.nag import REASONS
+
+    assert REASONS
+    for entry in REASONS:
+        assert entry["id"].startswith("AwsSolutions::AwsSolutions-")
+        assert len(entry["reason"]) > 40
+
+
+def test_cfn_lint_is_clean(template_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(template_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
