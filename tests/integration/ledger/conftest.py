@@ -1,0 +1,59 @@
+"""Fixtures for the ledger and refund tests: captured payments written as the processor writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cardops.adapters.dynamodb import PaymentRepository
+from cardops.domain.payments import (
+    Applied,
+    CanonicalEvent,
+    EventKind,
+    PaymentFacts,
+    PaymentMetadata,
+    apply_event,
+    new_payment,
+)
+from cardops.services.ledger import ledger_listener
+
+CapturePayment = Callable[..., Applied]
+
+
+def capture_payment(
+    provider: str = "sandbox",
+    payment_id: str = "pay_1",
+    *,
+    store_id: str = "store-1",
+    amount: int = 10_000,
+    captured_at: datetime | None = None,
+    post_ledger: bool = True,
+) -> Applied:
+    """Write a captured payment through the processor's path (apply + conditional save + listener)."""
+    at = captured_at or datetime.now(UTC) - timedelta(days=2)
+    event = CanonicalEvent(
+        provider=provider,
+        provider_payment_id=payment_id,
+        event_id=f"evt_{payment_id}",
+        kind=EventKind.CAPTURED,
+        occurred_at=at,
+        facts=PaymentFacts(
+            currency="JPY", authorized_amount=amount, captured_amount=amount, authorized_at=at, captured_at=at
+        ),
+        metadata=PaymentMetadata(store_id=store_id, reservation_id=f"r-{payment_id}"),
+    )
+    repo = PaymentRepository()
+    current = repo.get(provider, payment_id) or new_payment(event)
+    applied = apply_event(current, event, now=at)
+    assert applied is not None
+    repo.save(applied, expected_version=current.version)
+    if post_ledger:
+        ledger_listener(applied)
+    return applied
+
+
+@pytest.fixture
+def captured(provisioned: Any) -> CapturePayment:
+    return capture_payment
