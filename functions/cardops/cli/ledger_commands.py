@@ -1,0 +1,188 @@
+"""CLI of refunds, store ledgers and the payout calendar (SPEC §5, §6, §8 contract 6)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import click
+
+from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.domain.ledger import AdjustmentReason, Channel
+from cardops.domain.payouts import payout_date
+from cardops.domain.refunds import RefundReason
+
+CHANNELS = click.Choice([c.value for c in Channel])
+
+
+def _call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
+    try:
+        return client.request(method, path, body)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _show(data: Any, as_json: bool, rows: list[tuple[str, Any]]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _iso_date(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def register(cli: click.Group) -> None:
+    @cli.group()
+    def calendar() -> None:
+        """Business calendar (Asia/Tokyo, bank holidays)."""
+
+    @calendar.command("payout-date")
+    @click.argument("requested_on", metavar="YYYY-MM-DD", callback=_iso_date)
+    def payout_date_command(requested_on: date) -> None:
+        """Print the payout date (ISO) for a payout requested on that Tokyo date."""
+        click.echo(payout_date(requested_on).isoformat())
+
+    payments = cli.commands.get("payments")
+    if not isinstance(payments, click.Group):
+
+        @cli.group("payments")
+        def payments_group() -> None:
+            """Payments: show, capture, refund."""
+
+        payments = payments_group
+
+    @payments.command("refund")
+    @click.argument("provider")
+    @click.argument("payment_id")
+    @click.option("--amount", type=click.IntRange(min=1), required=True, help="minor units")
+    @click.option("--reason", type=click.Choice([r.value for r in RefundReason]), required=True)
+    @click.option("--note", default="", help="free text for finance")
+    @click.option("--idempotency-key", default=None, help="repeat to retry safely (default: new refund)")
+    @target_options
+    def refund(
+        provider: str,
+        payment_id: str,
+        amount: int,
+        reason: str,
+        note: str,
+        idempotency_key: str | None,
+        client: AdminClient,
+        as_json: bool,
+    ) -> None:
+        """Refund all or part of a captured payment."""
+        body = {
+            "amount": amount,
+            "reason": reason,
+            "note": note,
+            "idempotency_key": idempotency_key or uuid.uuid4().hex,
+        }
+        path = f"/admin/payments/{quote(provider, safe='')}/{quote(payment_id, safe='')}/refunds"
+        data = _call(client, "POST", path, body)
+        _show(
+            data, as_json, [(k, data.get(k)) for k in ("refund_id", "status", "amount", "currency", "reason")]
+        )
+
+    @cli.group()
+    def stores() -> None:
+        """Store ledgers: balance, statement, adjustments, payouts."""
+
+    @stores.command("balance")
+    @click.argument("store_id")
+    @target_options
+    def balance(store_id: str, client: AdminClient, as_json: bool) -> None:
+        """Balance per payment channel: confirmed, pending and any shortfall."""
+        data = _call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/balance")
+        if as_json:
+            _show(data, True, [])
+            return
+        click.echo(f"store {data['store_id']} as of {data['as_of']}")
+        click.echo(
+            f"{'channel':<10} {'cur':<4} {'balance':>12} {'confirmed':>12} {'pending':>12} {'shortfall':>10}"
+        )
+        for row in data["ledgers"]:
+            click.echo(
+                f"{row['channel']:<10} {row['currency']:<4} {row['balance']:>12} {row['confirmed']:>12} "
+                f"{row['pending']:>12} {row['shortfall']:>10}"
+            )
+
+    @stores.command("statement")
+    @click.argument("store_id")
+    @click.option("--channel", type=CHANNELS, default="standard", show_default=True)
+    @click.option("--currency", default="JPY", show_default=True)
+    @target_options
+    def statement(store_id: str, channel: str, currency: str, client: AdminClient, as_json: bool) -> None:
+        """Every entry of one ledger, oldest first."""
+        query = urlencode({"channel": channel, "currency": currency})
+        data = _call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/statement?{query}")
+        if as_json:
+            _show(data, True, [])
+            return
+        for entry in data["entries"]:
+            click.echo(
+                f"{entry['created_at'][:19]}  {entry['kind']:<13} {entry['amount']:>12}  {entry['entry_id']}"
+            )
+        summary = data["summary"]
+        click.echo(f"balance {summary['balance']} {summary['currency']} (confirmed {summary['confirmed']})")
+
+    @stores.command("adjust")
+    @click.argument("store_id")
+    @click.option("--amount", type=int, required=True, help="signed, minor units")
+    @click.option("--reason", type=click.Choice([r.value for r in AdjustmentReason]), required=True)
+    @click.option("--memo", default="")
+    @click.option("--channel", type=CHANNELS, default="standard", show_default=True)
+    @click.option("--currency", default="JPY", show_default=True)
+    @click.option("--adjustment-id", default=None, help="repeat to retry safely")
+    @target_options
+    def adjust(
+        store_id: str,
+        amount: int,
+        reason: str,
+        memo: str,
+        channel: str,
+        currency: str,
+        adjustment_id: str | None,
+        client: AdminClient,
+        as_json: bool,
+    ) -> None:
+        """Finance adjustment with a reason code."""
+        body = {
+            "adjustment_id": adjustment_id or f"adj-{uuid.uuid4().hex}",
+            "amount": amount,
+            "reason": reason,
+            "memo": memo,
+            "channel": channel,
+            "currency": currency,
+        }
+        data = _call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/adjustments", body)
+        _show(data, as_json, [(k, data.get(k)) for k in ("entry_id", "amount", "currency", "reason")])
+
+    @stores.command("payout")
+    @click.argument("store_id")
+    @click.option("--channel", type=CHANNELS, default="standard", show_default=True)
+    @click.option("--currency", default="JPY", show_default=True)
+    @click.option("--request-id", default=None, help="repeat to retry safely")
+    @target_options
+    def payout(
+        store_id: str, channel: str, currency: str, request_id: str | None, client: AdminClient, as_json: bool
+    ) -> None:
+        """Request a payout of the confirmed balance (refused while negative or below the minimum)."""
+        body = {
+            "request_id": request_id or f"po-{uuid.uuid4().hex}",
+            "channel": channel,
+            "currency": currency,
+        }
+        data = _call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/payouts", body)
+        rows = [(k, data.get(k)) for k in ("payout_id", "gross", "transfer_fee", "net", "scheduled_for")]
+        _show(data, as_json, rows)
