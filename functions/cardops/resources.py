@@ -52,6 +52,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
     "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
+    "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 
 #: output key (``{name}StateMachineArn``) → definition

@@ -12,8 +12,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
 from cardops.api.routes import ledger as ledger_routes
+from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import payments
 from cardops.api.routes import refunds as refund_routes
+from cardops.api.routes import tenants as tenant_routes
 
 logger = Logger(service="cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
@@ -21,6 +23,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(payments.router)
 app.include_router(refund_routes.router)
 app.include_router(ledger_routes.router)
+app.include_router(feed_routes.router)
+app.include_router(tenant_routes.router)
+tenant_routes.register_errors(app)
 
 
 @app.exception_handler(RequestValidationError)

@@ -1,0 +1,90 @@
+"""Lambda entry point: the weekday feed sync (EventBridge Scheduler, 06:00 Asia/Tokyo by default).
+
+The schedule's payload carries its scheduled time (``<aws.scheduler.scheduled-time>``); the business
+date is that instant's Asia/Tokyo date, so a delayed or retried invocation still syncs the right
+day. A run nearing the Lambda time limit checkpoints and invokes this function again
+(asynchronously) to continue where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from cardops import clock
+from cardops.adapters import aws
+from cardops.domain.calendar import tokyo_date
+from cardops.services.feed_sync import FeedSync, time_budget
+
+logger = Logger(service="cardops-feed-sync")
+metrics = Metrics(namespace="cardops", service="feed-sync")
+#: Self-invocations after which a run is left to the next schedule (a guard against a loop).
+MAX_CONTINUATIONS = 50
+
+
+class SyncEvent(BaseModel):
+    """The scheduler's payload, or a continuation this function sent itself."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scheduled_time: AwareDatetime | None = None
+    #: EventBridge rule events carry ``time``; accepted too.
+    time: AwareDatetime | None = None
+    business_date: date | None = None
+    continuation: int = 0
+
+    def date_to_sync(self, now: datetime) -> date:
+        if self.business_date is not None:
+            return self.business_date
+        return tokyo_date(self.scheduled_time or self.time or now)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    parsed = SyncEvent.model_validate(event)
+    now = clock.now()
+    business_date = parsed.date_to_sync(now)
+    summary = FeedSync().run(business_date, now, should_stop=time_budget(context, None))
+    answer = summary.model_dump(mode="json", exclude={"problems"})
+    logger.info(
+        "feed sync",
+        extra={
+            key: answer[key]
+            for key in (
+                "business_date",
+                "status",
+                "lines_read",
+                "matched",
+                "errors",
+                "duplicates",
+                "malformed",
+            )
+        },
+    )
+    for problem in summary.problems:
+        logger.warning("feed problem", extra=problem.model_dump())
+    metrics.add_metric(name="FeedLinesRead", unit=MetricUnit.Count, value=summary.lines_read)
+    metrics.add_metric(name="FeedLinesUnmatched", unit=MetricUnit.Count, value=summary.errors)
+    metrics.add_metric(name="FeedRowsMalformed", unit=MetricUnit.Count, value=summary.malformed)
+    if summary.status == "in_progress":
+        if parsed.continuation >= MAX_CONTINUATIONS:
+            logger.error("feed sync left unfinished after the continuation limit; the next run resumes it")
+        else:
+            continuation = {
+                "business_date": business_date.isoformat(),
+                "continuation": parsed.continuation + 1,
+            }
+            aws.client("lambda").invoke(
+                FunctionName=context.invoked_function_arn or context.function_name,
+                InvocationType="Event",
+                Payload=json.dumps(continuation).encode(),
+            )
+            answer["continued"] = True
+    return answer
