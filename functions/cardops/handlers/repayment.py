@@ -1,0 +1,67 @@
+"""Lambda entry points: the steps of the re-payment workflow (SPEC §4), one function each.
+
+Each reads the request id from the state, calls the service, and answers what the next state
+needs. Errors keep their class name (``TransientProviderError``, ``StoreUnavailable``), which the
+state machine's Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cardops.services import repayment
+
+logger = Logger(service="cardops-repayment")
+
+
+def _request_id(event: dict[str, Any]) -> str:
+    request_id = event.get("request_id")
+    if not isinstance(request_id, str) or not request_id:
+        raise ValueError("the state has no request_id")
+    logger.append_keys(request_id=request_id)
+    return request_id
+
+
+@logger.inject_lambda_context(clear_state=True)
+def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = repayment.validate_step(_request_id(event))
+    logger.info(
+        "evidence validated", valid=result["valid"], reasons=[r["reason"] for r in result["rejections"]]
+    )
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+def eligibility(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = repayment.eligibility_step(_request_id(event))
+    logger.info("eligibility checked", outcome=result["outcome"], reasons=result["reasons"])
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    token = event.get("task_token")
+    if not isinstance(token, str) or not token:
+        raise ValueError("the state has no task_token")
+    request_id = _request_id(event)
+    repayment.await_decision_step(request_id, token)
+    logger.info("awaiting the support desk's decision")
+    return {"request_id": request_id, "status": "awaiting_decision"}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = repayment.charge_step(_request_id(event))
+    logger.info("re-payment charged", provider_payment_id=result["provider_payment_id"])
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _request_id(event)
+    result = repayment.finish_step(event)
+    logger.info("re-payment request ended", outcome=result["outcome"])
+    return result
