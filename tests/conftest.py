@@ -82,20 +82,22 @@ class SandboxProcess:
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """``cardops local`` as a newcomer runs it, in a subprocess, on a free port."""
-    outputs = tmp_path_factory.mktemp("sandbox") / "local-outputs.json"
+    workdir = tmp_path_factory.mktemp("sandbox")
+    outputs = workdir / "local-outputs.json"
+    log = (workdir / "sandbox.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while not outputs.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            output = process.stdout.read().decode() if process.stdout else ""
             process.kill()
+            output = (workdir / "sandbox.log").read_text(errors="replace")
             raise RuntimeError(f"sandbox did not start:\n{output}")
         time.sleep(0.1)
     time.sleep(0.2)
@@ -107,3 +109,4 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()

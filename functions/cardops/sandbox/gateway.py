@@ -56,6 +56,13 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    """Loopback only, with a backlog that takes a burst of concurrent deliveries."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class Gateway:
     def __init__(
         self,
@@ -68,6 +75,9 @@ class Gateway:
         self._webhook = webhook
         self._admin = admin
         self._extra = extra_routes or {}
+        # One request at a time: a Lambda container serves one event at a time, and Powertools keeps
+        # the current event on a class attribute shared by every resolver in the process.
+        self._lock = threading.Lock()
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -81,7 +91,7 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
+        self.server = _Server(("127.0.0.1", port), RequestHandler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
 
@@ -119,7 +129,8 @@ class Gateway:
             return
         event = api_gateway_event(request.command, request.path, headers, body)
         try:
-            result = handler(event, FakeContext(function_name="sandbox-api"))
+            with self._lock:
+                result = handler(event, FakeContext(function_name="sandbox-api"))
         except Exception as exc:  # what API Gateway answers when a function crashes
             self._send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())
             return

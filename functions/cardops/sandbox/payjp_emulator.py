@@ -42,6 +42,13 @@ NOT_REUSABLE_TOKEN = "tok_not_reusable"  # noqa: S105
 Clock = Callable[[], datetime]
 
 
+class _Server(ThreadingHTTPServer):
+    """Loopback only, with a backlog that takes a burst of concurrent deliveries."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class PayjpError(Exception):
     def __init__(
         self, status: int, code: str, message: str, *, kind: str = "client_error", param: str | None = None
@@ -113,7 +120,7 @@ class PayjpEmulator:
 
             do_GET = do_POST = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
+        self.server = _Server(("127.0.0.1", port), RequestHandler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="payjp-emulator", daemon=True)
 
