@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from cardops import resources
-from cardops.sandbox import lambda_runner
+from cardops.sandbox import clock_wait, lambda_runner
 
 REGION = "ap-northeast-1"
 
@@ -168,6 +168,7 @@ def _functions_and_workflows(session: Any, provisioned: Provisioned) -> None:
         provisioned.function_names[key] = name
         routes[name] = spec.handler
     lambda_runner.install(routes)
+    clock_wait.install()  # Timestamp waits follow the sandbox clock
     sfn = session.client("stepfunctions", region_name=REGION)
     for machine, machine_spec in resources.STATE_MACHINES.items():
         definition = machine_spec.definition_path.read_text(encoding="utf-8")

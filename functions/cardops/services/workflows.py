@@ -6,10 +6,11 @@ redelivered message can call it again.
 
 from __future__ import annotations
 
+from cardops.services.capture import capture_deadline_listener
 from cardops.services.ledger import ledger_listener
 from cardops.services.payment_events import PaymentListener
 from cardops.services.refunds import refund_listener
 
 
 def payment_listeners() -> list[PaymentListener]:
-    return [ledger_listener, refund_listener]
+    return [ledger_listener, refund_listener, capture_deadline_listener]

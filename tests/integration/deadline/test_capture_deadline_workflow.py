@@ -1,0 +1,297 @@
+"""The capture-deadline state machine: the real definition, executed by moto, with the real handlers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cardops import clock, resources
+from cardops.adapters import aws
+from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
+from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
+from cardops.domain.calendar import tokyo_date
+from cardops.domain.payments import PaymentStatus
+from cardops.domain.reservations import Reservation
+from cardops.handlers import admin
+
+from tests.helpers import call
+from tests.integration.deadline.conftest import (
+    RecordingProvider,
+    authorize,
+    entered_states,
+    execution_arn,
+    history,
+    wait_for_execution,
+    waiting_at,
+)
+
+DEFINITION = resources.STATE_MACHINES["CaptureDeadline"].definition_path
+
+
+def _past_deadline(provider: RecordingProvider, payment_id: str, **kwargs: Any) -> Any:
+    """An authorization whose visit was 15 days ago: its deadline (visit + 7 days) has passed."""
+    today = tokyo_date(clock.now())
+    return authorize(
+        provider,
+        payment_id,
+        visit_date=today - timedelta(days=15),
+        accepted_at=clock.now() - timedelta(days=20),
+        **kwargs,
+    )
+
+
+def _status(payment_id: str) -> PaymentStatus:
+    payment = PaymentRepository().get("payjp", payment_id)
+    assert payment is not None
+    return payment.status
+
+
+def test_definition_passes_statelint() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "statelint", str(DEFINITION)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_definition_has_the_placeholders_resources_substitutes() -> None:
+    text = DEFINITION.read_text(encoding="utf-8")
+    spec = resources.STATE_MACHINES["CaptureDeadline"]
+    for placeholder, function_key in spec.function_substitutions.items():
+        assert "${" + placeholder + "}" in text
+        assert function_key in resources.FUNCTIONS
+    states = json.loads(text)["States"]
+    waits = [s for s in states.values() if s["Type"] == "Wait"]
+    assert waits and all("TimestampPath" in s for s in waits)
+
+
+def test_not_captured_is_cancelled_once_and_expired_refunded(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    ReservationRepository().put(
+        Reservation(
+            reservation_id="rsv-ch_late",
+            store_id="store-1",
+            holder_name="山田 太郎",
+            email="taro@example.com",
+            reserved_at=clock.now() - timedelta(days=15),
+            amount=12000,
+            tax_treatment="inclusive",
+            updated_at=clock.now(),
+        )
+    )
+    _past_deadline(provider, "ch_late")
+    done = wait_for_execution(execution_arn(workflow, "ch_late"))
+
+    assert done["status"] == "SUCCEEDED"
+    assert provider.count("cancel", "ch_late") == 1
+    assert provider.count("capture", "ch_late") == 0
+    assert _status("ch_late") is PaymentStatus.EXPIRED_REFUNDED
+    reservation = ReservationRepository().get("rsv-ch_late")
+    assert reservation is not None and reservation.established is False
+    assert "ExpiredRefunded" in entered_states(done["executionArn"])
+    code, body = call(admin.handler, "GET", "/admin/payments/payjp/ch_late")
+    assert code == 200 and body["status"] == "expired_refunded"
+    assert [h["to_status"] for h in body["history"]][-1] == "expired_refunded"
+    # after the automatic refund the store cannot capture by itself: a clear 4xx
+    code, body = call(admin.handler, "POST", "/admin/payments/payjp/ch_late/capture", {})
+    assert code == 409 and body["error"]["code"] == "payment_not_capturable"
+    assert "expired_refunded" in body["error"]["message"]
+
+
+def test_captured_before_the_deadline_ends_without_cancel(workflow: Any, provider: RecordingProvider) -> None:
+    visit = tokyo_date(clock.now()) + timedelta(days=3)
+    authorize(provider, "ch_ontime", visit_date=visit)
+    arn = execution_arn(workflow, "ch_ontime")
+    waiting_at(arn, 1)
+    # the execution waits for the first reminder
+    code, body = call(admin.handler, "GET", "/admin/stores/store-1/uncaptured")
+    assert code == 200 and [p["provider_payment_id"] for p in body["payments"]] == ["ch_ontime"]
+
+    code, body = call(admin.handler, "POST", "/admin/payments/payjp/ch_ontime/capture", {"amount": 10000})
+    assert code == 200, body
+    assert body["status"] == "captured" and body["captured_amount"] == 10000
+    clock.advance(timedelta(days=30))  # the reminder time comes: the check sees the capture and ends
+    done = wait_for_execution(arn)
+
+    assert done["status"] == "SUCCEEDED"
+    assert provider.count("cancel", "ch_ontime") == 0
+    assert "Closed" in entered_states(arn) and "AutoRefund" not in entered_states(arn)
+    assert _status("ch_ontime") is PaymentStatus.CAPTURED
+    code, body = call(admin.handler, "GET", "/admin/stores/store-1/uncaptured")
+    assert body["payments"] == []
+
+
+def test_reminders_are_published_then_the_deadline_cancels(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    published: list[tuple[str, dict[str, Any]]] = []
+    from cardops.adapters import events
+
+    original = events.EventPublisher.publish
+
+    def record(self: Any, detail_type: str, detail: Any) -> None:
+        published.append((detail_type, dict(detail)))
+        original(self, detail_type, detail)
+
+    pytest.MonkeyPatch().setattr(events.EventPublisher, "publish", record)
+    authorize(provider, "ch_remind", visit_date=tokyo_date(clock.now()) + timedelta(days=1))
+    arn = execution_arn(workflow, "ch_remind")
+    payment = PaymentRepository().get("payjp", "ch_remind")
+    assert payment is not None and payment.capture_deadline is not None
+    waiting_at(arn, 1)
+    clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+    _wait_published(published, 1)
+    waiting_at(arn, 2)
+    clock.advance(timedelta(hours=48))
+    _wait_published(published, 2)
+    waiting_at(arn, 3)
+    clock.advance(timedelta(hours=24))
+    done = wait_for_execution(arn)
+    pytest.MonkeyPatch().undo()
+
+    assert done["status"] == "SUCCEEDED"
+    kinds = [(t, d.get("hours_before"), d["audience"]) for t, d in published]
+    assert kinds == [
+        ("CaptureReminder", 72, "store"),
+        ("CaptureReminder", 24, "store"),
+        ("AuthorizationExpiredRefunded", None, "store"),
+        ("AuthorizationExpiredRefunded", None, "customer"),
+    ]
+    assert provider.count("cancel", "ch_remind") == 1
+
+
+def _wait_published(published: list[Any], count: int) -> None:
+    import time
+
+    stop = time.monotonic() + 10
+    while len(published) < count:
+        assert time.monotonic() < stop, f"only {len(published)} events published"
+        time.sleep(0.05)
+
+
+def test_transient_cancel_failure_is_retried_then_succeeds(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    provider.cancel_failures = [TransientProviderError("payjp: 503", status=503)]
+    _past_deadline(provider, "ch_flaky")
+    done = wait_for_execution(execution_arn(workflow, "ch_flaky"))
+
+    assert done["status"] == "SUCCEEDED"
+    assert provider.count("cancel", "ch_flaky") == 2
+    keys = {key for op, pid, key in provider.calls if op == "cancel" and pid == "ch_flaky"}
+    assert keys == {"expire-payjp-ch_flaky"}  # the retry reuses the idempotency key
+    assert _status("ch_flaky") is PaymentStatus.EXPIRED_REFUNDED
+    failed = [e for e in history(done["executionArn"]) if e["type"] == "TaskFailed"]
+    assert len(failed) == 1 and failed[0]["taskFailedEventDetails"]["error"] == "TransientProviderError"
+
+
+def test_permanent_cancel_failure_goes_to_the_operator_queue_and_the_alarm_metric(
+    workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardops.handlers import capture_deadline
+
+    metrics: list[str] = []
+    monkeypatch.setattr(
+        capture_deadline.metrics, "add_metric", lambda name, unit, value: metrics.append(name)
+    )
+    provider.cancel_failures = [
+        PermanentProviderError("payjp: invalid request", code="invalid_id", status=400)
+    ]
+    _past_deadline(provider, "ch_stuck")
+    done = wait_for_execution(execution_arn(workflow, "ch_stuck"))
+
+    assert done["status"] == "FAILED"
+    assert done.get("error") == "AutoRefundFailed"
+    assert provider.count("cancel", "ch_stuck") == 1  # a permanent error is not retried
+    assert metrics.count("AutoRefundFailed") == 1
+    messages = aws.sqs().receive_message(QueueUrl=workflow.operator_queue_url, MaxNumberOfMessages=10)[
+        "Messages"
+    ]
+    bodies = [json.loads(m["Body"]) for m in messages]
+    assert [(b["kind"], b["provider_payment_id"], b["error"]) for b in bodies] == [
+        ("auto_refund_failed", "ch_stuck", "PermanentProviderError")
+    ]
+    assert _status("ch_stuck") is PaymentStatus.AUTHORIZED  # never marked refunded when it was not
+
+
+def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) -> None:
+    from cardops.services.capture import capture_deadline_listener
+
+    applied = authorize(provider, "ch_dup", visit_date=tokyo_date(clock.now()) + timedelta(days=5))
+    capture_deadline_listener(applied)  # a redelivered message calls the listener again
+    capture_deadline_listener(applied)
+    machine = workflow.state_machine_arns["CaptureDeadline"]
+    executions = aws.stepfunctions().list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"] for e in executions] == ["capture-payjp-ch_dup"]
+
+
+def test_capture_racing_the_deadline_has_exactly_one_outcome(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    """Store captures and the deadline fire at the same moment, many times over."""
+    from cardops.adapters.claims import OutcomeClaims
+    from cardops.adapters.events import EventPublisher
+    from cardops.services import capture
+
+    deps = capture.Deps(
+        payments=PaymentRepository(),
+        claims=OutcomeClaims(),
+        providers=lambda name: provider,
+        reservations=ReservationRepository(),
+        events=EventPublisher(),
+    )
+    provider.capture_delay = 0.01
+    outcomes: dict[str, list[str]] = {}
+    for n in range(12):
+        payment_id = f"ch_race{n}"
+        visit = tokyo_date(clock.now()) + timedelta(days=10)
+        from cardops.adapters.dynamodb import PaymentRepository as Repo
+
+        authorize(provider, payment_id, visit_date=visit)
+        stored = Repo().get("payjp", payment_id)
+        assert stored is not None and stored.capture_deadline is not None
+        deadline = stored.capture_deadline
+        results: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def store_captures(
+            pid: str = payment_id, at: Any = deadline, barrier: Any = barrier, results: Any = results
+        ) -> None:
+            barrier.wait()
+            try:
+                capture.capture(deps, "payjp", pid, amount=None, now=at - timedelta(seconds=1))
+                results.append("captured")
+            except capture.CaptureRefused as exc:
+                results.append(f"capture refused: {type(exc).__name__}")
+
+        def deadline_fires(
+            pid: str = payment_id, at: Any = deadline, barrier: Any = barrier, results: Any = results
+        ) -> None:
+            barrier.wait()
+            try:
+                results.append(capture.expire(deps, "payjp", pid, now=at + timedelta(seconds=1))["outcome"])
+            except capture.CaptureInProgress:
+                results.append("expire retried")
+
+        threads = [threading.Thread(target=store_captures), threading.Thread(target=deadline_fires)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcomes[payment_id] = sorted(results)
+        status = _status(payment_id)
+        captured, released = provider.count("capture", payment_id), provider.count("cancel", payment_id)
+        assert (captured, released) in {(1, 0), (0, 1)}, outcomes[payment_id]
+        charge = provider.charges[payment_id]
+        if captured:
+            assert status is PaymentStatus.CAPTURED and charge["captured"] == 12000 and not charge["released"]
+            assert "expired_refunded" not in results
+        else:
+            assert status is PaymentStatus.EXPIRED_REFUNDED and charge["captured"] == 0 and charge["released"]
+            assert "captured" not in results
