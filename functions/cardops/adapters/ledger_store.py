@@ -271,12 +271,14 @@ class LedgerStore:
         if not entries:
             return ()
         first = entries[0]
+        new = tuple(entries)
         for _ in range(TRANSACTION_RETRIES):
-            ledger = self.load(first.store_id, first.channel, first.currency).ledger
-            new = ledger.post(entries).new_entries
             try:
                 self.post(new)
             except DuplicateEntry:
+                # some are posted already: keep what is new (a different content raises instead)
+                ledger = self.load(first.store_id, first.channel, first.currency).ledger
+                new = ledger.post(entries).new_entries
                 continue
             return new
         raise StoreUnavailable("ledger posting kept racing with a duplicate; retry")

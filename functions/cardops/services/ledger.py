@@ -112,7 +112,9 @@ class LedgerService:
             now=now,
             memo=memo,
         )
-        self.store.post_idempotent([entry])
+        new = self.store.post_idempotent([entry])
+        if new:
+            return new[0]
         posted = self.store.load(store_id, channel, currency).ledger.get(entry.entry_id)
         return posted or entry
 
