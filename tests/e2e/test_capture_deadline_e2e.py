@@ -1,0 +1,180 @@
+"""End to end through ``cardops local``: charges made with the official payjp library expire and are
+refunded by the capture-deadline workflow, or are captured in time.
+
+Runs its own sandbox (this module moves the sandbox clock forward, which must not leak into the
+other end-to-end tests sharing the session sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import payjp
+import pytest
+import urllib3
+from click.testing import CliRunner
+
+from cardops.cli.main import cli
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+HTTP = urllib3.PoolManager()
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    workdir = tmp_path_factory.mktemp("deadline-sandbox")
+    path = workdir / "local-outputs.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with (workdir / "sandbox.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(path)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            stop = time.monotonic() + 60
+            while not path.exists():
+                if process.poll() is not None or time.monotonic() > stop:
+                    raise RuntimeError((workdir / "sandbox.log").read_text(errors="replace"))
+                time.sleep(0.1)
+            time.sleep(0.2)
+            values = json.loads(path.read_text())
+            values["_outputs_file"] = str(path)
+            payjp.api_base = values["PayjpApiBaseUrl"]
+            payjp.api_key = values["PayjpSecretKey"]
+            yield values
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    stop = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < stop, "condition not reached in time"
+        time.sleep(0.2)
+
+
+def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    response = HTTP.request(
+        method,
+        outputs["ApiUrl"].rstrip("/") + path,
+        body=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    return response.status, json.loads(response.data or b"null")
+
+
+def payment_with_status(outputs: dict[str, Any], charge_id: str, status: str) -> Any:
+    code, body = api(outputs, "GET", f"/admin/payments/payjp/{charge_id}")
+    return body if code == 200 and body["status"] == status else None
+
+
+def sandbox_now(outputs: dict[str, Any]) -> datetime:
+    code, body = api(outputs, "GET", "/admin/sandbox/clock")
+    assert code == 200
+    return datetime.fromisoformat(body["now"])
+
+
+def charge(
+    outputs: dict[str, Any], reservation_id: str, *, visit_in_days: int, accepted_days_ago: int
+) -> Any:
+    now = sandbox_now(outputs)
+    return payjp.Charge.create(
+        amount=8800,
+        currency="jpy",
+        card="tok_visa",
+        capture=False,
+        expiry_days=60,
+        metadata={
+            "store_id": "store_deadline_e2e",
+            "reservation_id": reservation_id,
+            "visit_date": (now.astimezone(TOKYO).date() + timedelta(days=visit_in_days)).isoformat(),
+            "accepted_at": (now - timedelta(days=accepted_days_ago)).astimezone(TOKYO).isoformat(),
+        },
+    )
+
+
+def test_past_visit_date_ends_expired_refunded_and_the_emulator_shows_it_released(
+    outputs: dict[str, Any],
+) -> None:
+    created = charge(outputs, "rsv_deadline_past", visit_in_days=-15, accepted_days_ago=20)
+    payment = eventually(lambda: payment_with_status(outputs, created.id, "expired_refunded"))
+
+    assert payment["captured_amount"] == 0
+    assert payment["history"][-1]["to_status"] == "expired_refunded"
+    refreshed = payjp.Charge.retrieve(created.id)
+    assert refreshed.refunded is True and refreshed.captured is False
+    assert refreshed.amount_refunded == 8800
+    code, body = api(outputs, "POST", f"/admin/payments/payjp/{created.id}/capture", {})
+    assert code == 409 and body["error"]["code"] == "payment_not_capturable"
+
+
+def test_captured_in_time_stays_captured_after_the_deadline(outputs: dict[str, Any]) -> None:
+    created = charge(outputs, "rsv_deadline_ok", visit_in_days=2, accepted_days_ago=0)
+    eventually(lambda: payment_with_status(outputs, created.id, "authorized"))
+    runner = CliRunner()
+    listed = runner.invoke(
+        cli, ["stores", "uncaptured", "store_deadline_e2e", "--outputs", outputs["_outputs_file"], "--json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert created.id in [p["provider_payment_id"] for p in json.loads(listed.output)["payments"]]
+
+    captured = runner.invoke(
+        cli,
+        [
+            "payments",
+            "capture",
+            "payjp",
+            created.id,
+            "--amount",
+            "8000",
+            "--outputs",
+            outputs["_outputs_file"],
+        ],
+    )
+    assert captured.exit_code == 0, captured.output
+    assert "captured 8000" in captured.output
+    advanced = runner.invoke(cli, ["sandbox", "advance", "12d", "--outputs", outputs["_outputs_file"]])
+    assert advanced.exit_code == 0, advanced.output
+    time.sleep(1.0)  # the workflow's wait ends on the moved clock and the check sees the capture
+
+    payment = eventually(lambda: payment_with_status(outputs, created.id, "captured"))
+    assert payment["captured_amount"] == 8000
+    refreshed = payjp.Charge.retrieve(created.id)
+    assert refreshed.captured is True and refreshed.refunded is False
+
+
+def test_sandbox_advance_expires_an_uncaptured_authorization(outputs: dict[str, Any]) -> None:
+    created = charge(outputs, "rsv_deadline_wait", visit_in_days=1, accepted_days_ago=0)
+    payment = eventually(lambda: payment_with_status(outputs, created.id, "authorized"))
+    deadline = datetime.fromisoformat(payment["capture_deadline"])
+    assert deadline > sandbox_now(outputs)
+    result = CliRunner().invoke(cli, ["sandbox", "advance", "9d", "--outputs", outputs["_outputs_file"]])
+    assert result.exit_code == 0, result.output
+
+    eventually(lambda: payment_with_status(outputs, created.id, "expired_refunded"))
+    assert payjp.Charge.retrieve(created.id).refunded is True
+    code, body = api(outputs, "POST", f"/admin/payments/payjp/{created.id}/capture", {})
+    assert code == 409
+    assert datetime.now(UTC) < deadline  # no real week went by
