@@ -22,9 +22,8 @@ from zoneinfo import ZoneInfo
 import payjp
 import pytest
 import urllib3
-from click.testing import CliRunner
-
 from cardops.cli.main import cli
+from click.testing import CliRunner
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,5 +175,5 @@ def test_sandbox_advance_expires_an_uncaptured_authorization(outputs: dict[str, 
     eventually(lambda: payment_with_status(outputs, created.id, "expired_refunded"))
     assert payjp.Charge.retrieve(created.id).refunded is True
     code, body = api(outputs, "POST", f"/admin/payments/payjp/{created.id}/capture", {})
-    assert code == 409
+    assert code == 409 and body["error"]["code"] == "payment_not_capturable"
     assert datetime.now(UTC) < deadline  # no real week went by

@@ -51,9 +51,8 @@ def register(cli: click.Group) -> None:
         if as_json:
             _echo_json(data)
             return
-        click.echo(
-            f"{provider}/{payment_id}: {data['status']} {data['captured_amount']} {data.get('currency') or ''}"
-        )
+        currency = data.get("currency") or ""
+        click.echo(f"{provider}/{payment_id}: {data['status']} {data['captured_amount']} {currency}")
 
     @stores.command("uncaptured")
     @click.argument("store_id")
