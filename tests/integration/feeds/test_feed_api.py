@@ -9,7 +9,12 @@ from tests.integration.feeds.conftest import Feeds
 
 SAMPLES = {
     "saison": ["saison_cp932_halfwidth.csv"],
-    "generic": ["generic_utf8_bom.csv", "generic_broken_row.csv", "generic_2026-05-07.csv", "generic_2026-05-08.csv"],
+    "generic": [
+        "generic_utf8_bom.csv",
+        "generic_broken_row.csv",
+        "generic_2026-05-07.csv",
+        "generic_2026-05-08.csv",
+    ],
     "jcb_corporate": ["jcb_corporate_2026-05-07.csv"],
 }
 
@@ -26,7 +31,10 @@ def test_sync_reads_every_sample_and_reports_each_reason(feeds: Feeds) -> None:
     summary = feeds.sync("2026-05-07")
     assert summary["status"] == "completed"
     assert summary["files_total"] == 6 and summary["files_done"] == 6
-    assert summary["lines_read"] == summary["matched"] + summary["errors"] + summary["duplicates"] + summary["malformed"]
+    assert (
+        summary["lines_read"]
+        == summary["matched"] + summary["errors"] + summary["duplicates"] + summary["malformed"]
+    )
     assert summary["duplicates"] >= 1  # G-0201 is in both generic deliveries
     assert summary["malformed"] == 3
     broken = [p for p in summary["problems"] if p["file"].endswith("generic_broken_row.csv")]
@@ -35,12 +43,22 @@ def test_sync_reads_every_sample_and_reports_each_reason(feeds: Feeds) -> None:
     assert tenant["tenant_id"] == "t1" and tenant["corporate_number_problem"] is None
     errors = feeds.errors("t1")
     reasons = {e["reason"] for e in errors}
-    assert {"unknown_linkage_code", "employee_code_mismatch", "name_small_kana", "name_romaji", "name_mismatch"} <= reasons
+    assert {
+        "unknown_linkage_code",
+        "employee_code_mismatch",
+        "name_small_kana",
+        "name_romaji",
+        "name_mismatch",
+    } <= reasons
     assert len(errors) == summary["errors"]
     for error in errors:
         assert error["hint"] and "proposed_fix" in error
     small = next(e for e in errors if e["reason"] == "name_small_kana")
-    assert small["proposed_fix"] == {"employee_code": "E002", "field": "name_kana", "value": "ガツコウ ハナコ"}
+    assert small["proposed_fix"] == {
+        "employee_code": "E002",
+        "field": "name_kana",
+        "value": "ガツコウ ハナコ",
+    }
     romaji = next(e for e in errors if e["reason"] == "name_romaji")
     assert romaji["proposed_fix"]["employee_code"] == "E003" and romaji["proposed_fix"]["value"] == "セイサン"
 
@@ -72,7 +90,9 @@ def test_corporate_number_missing_and_invalid_block_every_line(feeds: Feeds) -> 
     assert {e["reason"] for e in feeds.errors("nocn")} == {"corporate_number_missing"}
     assert {e["reason"] for e in feeds.errors("badcn")} == {"corporate_number_invalid"}
     line_id = feeds.errors("nocn")[0]["line_id"]
-    status, body = feeds.api("POST", f"/admin/tenants/nocn/card-errors/{line_id}/assign", {"employee_code": "E001"})
+    status, body = feeds.api(
+        "POST", f"/admin/tenants/nocn/card-errors/{line_id}/assign", {"employee_code": "E001"}
+    )
     assert status == 409 and body["error"]["code"] == "corporate_number_missing"
     # registering the number and re-matching links what matches
     feeds.ok("PUT", "/admin/tenants/nocn", {"corporate_number": "5835678256246"})
@@ -105,7 +125,9 @@ def test_hand_assignment_and_unknown_employee(feeds: Feeds) -> None:
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "NOPE"}
     )
     assert status == 404
-    line = feeds.ok("POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E006"})
+    line = feeds.ok(
+        "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E006"}
+    )
     assert line["employee_code"] == "E006" and line["selectable"]
     status, body = feeds.api(
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E001"}
@@ -123,14 +145,24 @@ def test_linkage_code_held_by_another_employee_is_refused(feeds: Feeds) -> None:
     assert status == 409 and body["error"]["code"] == "linkage_code_taken"
     assert body["error"]["details"]["holder"] == "E001"
     # the holder may keep re-saving its own code; moving a code frees the old one
-    feeds.ok("PUT", "/admin/tenants/t1/employees/E001", {"name_kana": "ヤマダ タロウ", "card_linkage_code": "LK9001"})
-    feeds.ok("PUT", "/admin/tenants/t1/employees/E900", {"name_kana": "ヤマダ ハナコ", "card_linkage_code": "LK0001"})
+    feeds.ok(
+        "PUT",
+        "/admin/tenants/t1/employees/E001",
+        {"name_kana": "ヤマダ タロウ", "card_linkage_code": "LK9001"},
+    )
+    feeds.ok(
+        "PUT",
+        "/admin/tenants/t1/employees/E900",
+        {"name_kana": "ヤマダ ハナコ", "card_linkage_code": "LK0001"},
+    )
     status, body = feeds.api(
         "PUT", "/admin/tenants/t1/employees/E901", {"name_kana": "ア", "card_linkage_code": "LK9001"}
     )
     assert status == 409
     status, _ = feeds.api(
-        "PUT", "/admin/tenants/t1/employees/E902", {"name_kana": "ア", "card_linkage_code": "LK1", "settlement": "x"}
+        "PUT",
+        "/admin/tenants/t1/employees/E902",
+        {"name_kana": "ア", "card_linkage_code": "LK1", "settlement": "x"},
     )
     assert status == 422
 
@@ -139,7 +171,10 @@ def test_bulk_import_reports_bad_rows_and_taken_codes_cp932(feeds: Feeds) -> Non
     import base64
 
     feeds.setup_tenant("t1")
-    text = "社員コード,氏名カナ,カード連携用コード,決済区分\nE100,ｷﾑﾗ ｹﾝ,LK0100,個人\nE101,,LK0101,法人\nE102,アベ,LK0001,法人\n"
+    text = (
+        "社員コード,氏名カナ,カード連携用コード,決済区分\n"
+        "E100,ｷﾑﾗ ｹﾝ,LK0100,個人\nE101,,LK0101,法人\nE102,アベ,LK0001,法人\n"
+    )
     result = feeds.ok(
         "POST",
         "/admin/tenants/t1/employees/import",
@@ -163,14 +198,20 @@ def test_link_corporate_and_exclude_personal(feeds: Feeds) -> None:
     feeds.sync("2026-05-07")
     corporate = _matched_line(feeds, "t1", "E001")
     assert corporate["settlement"] == "corporate"
-    status, body = feeds.api("POST", f"/admin/tenants/t1/employees/E001/card-lines/{corporate['line_id']}/exclude")
+    status, body = feeds.api(
+        "POST", f"/admin/tenants/t1/employees/E001/card-lines/{corporate['line_id']}/exclude"
+    )
     assert status == 409 and body["error"]["code"] == "corporate_line_not_excludable"
     linked = feeds.ok(
-        "POST", f"/admin/tenants/t1/card-lines/{corporate['line_id']}/link", {"report_id": "R-1", "employee_code": "E001"}
+        "POST",
+        f"/admin/tenants/t1/card-lines/{corporate['line_id']}/link",
+        {"report_id": "R-1", "employee_code": "E001"},
     )
     assert linked["report_id"] == "R-1" and not linked["selectable"]
     status, body = feeds.api(
-        "POST", f"/admin/tenants/t1/card-lines/{corporate['line_id']}/link", {"report_id": "R-2", "employee_code": "E001"}
+        "POST",
+        f"/admin/tenants/t1/card-lines/{corporate['line_id']}/link",
+        {"report_id": "R-2", "employee_code": "E001"},
     )
     assert status == 409 and body["error"]["code"] == "line_already_used"
     personal_lines = [
@@ -183,10 +224,14 @@ def test_link_corporate_and_exclude_personal(feeds: Feeds) -> None:
     personal = personal_lines[0]
     owner = personal["employee_code"]
     status, body = feeds.api(
-        "POST", f"/admin/tenants/t1/card-lines/{personal['line_id']}/link", {"report_id": "R-3", "employee_code": owner}
+        "POST",
+        f"/admin/tenants/t1/card-lines/{personal['line_id']}/link",
+        {"report_id": "R-3", "employee_code": owner},
     )
     assert status == 409 and body["error"]["code"] == "personal_line_not_linkable"
-    excluded = feeds.ok("POST", f"/admin/tenants/t1/employees/{owner}/card-lines/{personal['line_id']}/exclude")
+    excluded = feeds.ok(
+        "POST", f"/admin/tenants/t1/employees/{owner}/card-lines/{personal['line_id']}/exclude"
+    )
     assert excluded["excluded"] and not excluded["selectable"]
     remaining = feeds.ok("GET", f"/admin/tenants/t1/employees/{owner}/card-lines")
     assert personal["line_id"] not in {line["line_id"] for line in remaining}
