@@ -52,11 +52,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
     "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
+    "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 
 #: output key (``{name}StateMachineArn``) → definition
-STATE_MACHINES: dict[str, StateMachineSpec] = {}
+STATE_MACHINES: dict[str, StateMachineSpec] = {
+    "CaptureDeadline": StateMachineSpec(
+        "capture_deadline.asl.json", {"CaptureDeadlineFunctionArn": "capture_deadline"}
+    ),
+}
 
 SANDBOX_SECRETS: dict[str, str] = {
     "stripe_webhook_secret": "whsec_cardops_sandbox",

@@ -11,16 +11,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
+from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import ledger as ledger_routes
 from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import payments
 from cardops.api.routes import refunds as refund_routes
+from cardops.api.routes import sandbox_clock
 from cardops.api.routes import tenants as tenant_routes
 
 logger = Logger(service="cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(payments.router)
+capture_routes.install(app)
+app.include_router(sandbox_clock.router)
 app.include_router(refund_routes.router)
 app.include_router(ledger_routes.router)
 app.include_router(feed_routes.router)
