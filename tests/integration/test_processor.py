@@ -1,0 +1,208 @@
+"""The processor Lambda on moto: every sample event, PAY.JP re-fetch, retries, poison and unknown events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from cardops import resources
+from cardops.domain.webhook_signatures import sbps_hash
+from cardops.sandbox.lambda_runner import FakeContext
+from cardops.sandbox.payjp_emulator import PayjpEmulator
+from tests.conftest import EVENTS, load_event
+
+
+@pytest.fixture
+def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[PayjpEmulator]:
+    from cardops.config import reset_settings
+    from cardops.handlers import processor
+
+    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"])
+    emu.start()
+    monkeypatch.setenv("PAYJP_API_BASE", emu.url)
+    reset_settings()
+    processor.payjp_client.cache_clear()
+    yield emu
+    emu.stop()
+    processor.payjp_client.cache_clear()
+
+
+def process(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]:
+    from cardops.handlers.processor import handler
+
+    event = {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": "rh",
+                "body": json.dumps(message),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:q",
+                "awsRegion": "ap-northeast-1",
+            }
+        ]
+    }
+    try:
+        result: dict[str, Any] = handler(event, FakeContext(function_name="processor"))
+    except BatchProcessingError:
+        # Powertools raises when every record failed, so that SQS redelivers the whole batch
+        return {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    return result
+
+
+def payment(provider: str, payment_id: str) -> Any:
+    from cardops.adapters.dynamodb import PaymentRepository
+
+    return PaymentRepository().get_with_history(provider, payment_id)
+
+
+STRIPE_EXPECTED = {
+    "payment_intent.amount_capturable_updated": "authorized",
+    "payment_intent.succeeded": "captured",
+    "payment_intent.canceled": "canceled",
+    "charge.dispute.created": "disputed",
+    "charge.dispute.closed": "charged_back",
+}
+
+
+@pytest.mark.parametrize(("name", "status"), sorted(STRIPE_EXPECTED.items()))
+def test_each_stripe_sample_event(provisioned: Any, name: str, status: str) -> None:
+    body = (EVENTS / "webhooks" / "stripe" / f"{name}.json").read_text()
+    event_id = json.loads(body)["id"]
+    assert process({"provider": "stripe", "event_id": event_id, "body": body}) == {"batchItemFailures": []}
+    found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None
+    assert found[0].status.value == status
+
+
+def test_stripe_stream_in_any_order_gives_the_same_payment(provisioned: Any) -> None:
+    names = ["payment_intent.amount_capturable_updated", "payment_intent.succeeded", "charge.refunded"]
+    bodies = [(EVENTS / "webhooks" / "stripe" / f"{n}.json").read_text() for n in names]
+    for body in reversed(bodies + bodies):
+        process({"provider": "stripe", "event_id": json.loads(body)["id"], "body": body})
+    found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None
+    pay, history = found
+    assert pay.status.value == "partially_refunded"
+    assert pay.facts.captured_amount == 12000 and pay.facts.refunded_amount == 3000
+    assert len(history) == pay.version
+
+
+def test_the_queue_sample_event_is_processed(provisioned: Any) -> None:
+    from cardops.handlers.processor import handler
+
+    assert handler(load_event("queue/processor_sqs_event.json"), FakeContext("processor")) == {
+        "batchItemFailures": []
+    }
+    found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None and found[0].status.value == "authorized"
+
+
+def test_payjp_events_are_applied_from_a_refetch(emulator: PayjpEmulator) -> None:
+    charge = emulator.create_charge(
+        {
+            "amount": "7000",
+            "currency": "jpy",
+            "card": "tok_visa",
+            "capture": "false",
+            "metadata": {"store_id": "s1"},
+        }
+    )
+    # the event body claims a captured, refunded charge: it is not trusted, the charge is re-fetched
+    forged = {
+        "id": "evnt_forged",
+        "type": "charge.refunded",
+        "data": {**charge, "captured": True, "amount_refunded": 7000},
+    }
+    assert process({"provider": "payjp", "event_id": "evnt_forged", "body": json.dumps(forged)}) == {
+        "batchItemFailures": []
+    }
+    found = payment("payjp", charge["id"])
+    assert found is not None
+    assert found[0].status.value == "authorized"
+    assert found[0].facts.refunded_amount == 0
+    assert ("GET", f"/v1/charges/{charge['id']}") in emulator.requests
+
+
+def test_payjp_refetch_failure_is_retried_not_lost(emulator: PayjpEmulator) -> None:
+    charge = emulator.create_charge({"amount": "7000", "currency": "jpy", "card": "tok_visa"})
+    emulator.faults["retrieve"] = ["server_error"] * 3
+    body = json.dumps({"id": "evnt_1", "type": "charge.succeeded", "data": {"id": charge["id"]}})
+    message = {"provider": "payjp", "event_id": "evnt_1", "body": body}
+    assert process(message, "m-retry") == {"batchItemFailures": [{"itemIdentifier": "m-retry"}]}
+    assert payment("payjp", charge["id"]) is None
+    assert process(message, "m-retry") == {"batchItemFailures": []}
+    found = payment("payjp", charge["id"])
+    assert found is not None and found[0].status.value == "captured"
+
+
+def test_sbps_samples_in_order_and_out_of_order(provisioned: Any) -> None:
+    forms = {p.stem: p.read_text().strip() for p in (EVENTS / "webhooks" / "sbps").glob("*.form")}
+    order = ["result_refunded", "result_authorized", "result_captured", "result_refunded"]
+    for name in order:
+        process({"provider": "sbps", "event_id": name, "body": forms[name]})
+    found = payment("sbps", "sbps_ord_20261201_0001")
+    assert found is not None
+    assert found[0].status.value == "refunded"
+    assert found[0].metadata.store_id == "store_001"
+
+
+def test_unsupported_event_types_are_acknowledged_without_effect(provisioned: Any) -> None:
+    body = json.dumps(
+        {"id": "evt_u", "object": "event", "created": 1763780000, "livemode": False, "type": "customer.created",
+         "data": {"object": {"id": "cus_1", "object": "customer"}}}
+    )  # fmt: skip
+    assert process({"provider": "stripe", "event_id": "evt_u", "body": body}) == {"batchItemFailures": []}
+
+
+def test_poison_message_fails_alone_and_ends_in_the_dlq_path(provisioned: Any) -> None:
+    from cardops.handlers.processor import handler
+
+    good = (EVENTS / "webhooks" / "stripe" / "payment_intent.succeeded.json").read_text()
+    event = load_event("queue/processor_sqs_event.json")
+    record = event["Records"][0]
+    poison = {
+        **record,
+        "messageId": "m-poison",
+        "body": json.dumps({"provider": "stripe", "event_id": "p", "body": "{"}),
+    }
+    healthy = {
+        **record,
+        "messageId": "m-good",
+        "body": json.dumps({"provider": "stripe", "event_id": "g", "body": good}),
+    }
+    result = handler({"Records": [poison, healthy]}, FakeContext("processor"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-poison"}]}
+    found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None and found[0].status.value == "captured"
+
+
+def test_large_bodies_are_read_back_from_the_raw_event_store(provisioned: Any) -> None:
+    from datetime import UTC, datetime
+
+    from cardops.adapters.dynamodb import RawEventStore
+
+    body = Path(EVENTS / "webhooks" / "stripe" / "payment_intent.succeeded.json").read_bytes()
+    RawEventStore().put_if_absent(
+        provider="stripe", event_id="evt_sample_succeeded", body=body, content_type="application/json",
+        received_at=datetime.now(UTC), ttl_days=1,
+    )  # fmt: skip
+    assert process({"provider": "stripe", "event_id": "evt_sample_succeeded"}) == {"batchItemFailures": []}
+    found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None and found[0].status.value == "captured"
+
+
+def test_sbps_signature_helper_matches_samples() -> None:
+    from urllib.parse import parse_qsl
+
+    form = (EVENTS / "webhooks" / "sbps" / "result_authorized.form").read_text().strip()
+    pairs = parse_qsl(form, keep_blank_values=True)
+    assert len(sbps_hash(pairs, "k")) == 40
