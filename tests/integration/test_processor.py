@@ -157,7 +157,8 @@ def test_sbps_samples_in_order_and_out_of_order(provisioned: Any) -> None:
 
 def test_unsupported_event_types_are_acknowledged_without_effect(provisioned: Any) -> None:
     body = json.dumps(
-        {"id": "evt_u", "object": "event", "created": 1763780000, "livemode": False, "type": "customer.created",
+        {"id": "evt_u", "object": "event", "created": 1763780000, "livemode": False,
+         "type": "customer.created",
          "data": {"object": {"id": "cus_1", "object": "customer"}}}
     )  # fmt: skip
     assert process({"provider": "stripe", "event_id": "evt_u", "body": body}) == {"batchItemFailures": []}
