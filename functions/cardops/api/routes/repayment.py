@@ -108,6 +108,10 @@ def show_repayment(request_id: RequestIdPath) -> repayment.RepaymentView:
 def register_errors(app: APIGatewayRestResolver) -> None:
     """The re-payment errors as HTTP answers (added to the admin resolver)."""
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body is not UTF-8")
+
     @app.exception_handler(repayment.RepaymentNotFound)
     def _not_found(exc: repayment.RepaymentNotFound) -> Response[Any]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no re-payment request {exc}")
