@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.constructs.api import Api
 from infra.constructs.core import Core
+from infra.constructs.feeds import Feeds
 from infra.constructs.workflows import CaptureDeadlineWorkflow
 from infra.nag import acknowledge_findings
 
@@ -19,6 +20,7 @@ class CardopsStack(Stack):
             self, "Api", stage=stage, webhook=self.core.functions["webhook"], admin=self.core.functions["admin"]
         )
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
+        self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
         outputs = {
             "ApiUrl": self.api.rest_api.url,
             # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
