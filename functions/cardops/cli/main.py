@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cardops.cli import capture_commands, commands, ledger_commands
+from cardops.cli import capture_commands, commands, ledger_commands, repayment_commands
 
 
 @click.group()
@@ -34,6 +34,7 @@ def local(port: int, outputs: Path) -> None:
 
 
 commands.register(cli)
+repayment_commands.register(cli)
 ledger_commands.register(cli)
 capture_commands.register(cli)
 

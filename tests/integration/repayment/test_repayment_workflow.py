@@ -168,7 +168,7 @@ def test_a_charge_failing_transiently_is_retried_and_charges_exactly_once(
     env: Any, emulator: PayjpEmulator
 ) -> None:
     charge_id = original_payment(emulator)
-    code, started = admin("POST", "/admin/repayments", start_body(charge_id))
+    _code, started = admin("POST", "/admin/repayments", start_body(charge_id))
     wait_for_status("rq_test_0001", "awaiting_decision")
     # more 5xx answers than the HTTP client's own attempts: the workflow's Retry must take over
     emulator._set_fault({"operation": "create", "mode": "server_error", "count": 4})
