@@ -17,14 +17,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from cardops.adapters import aws
 from cardops.config import settings
 from cardops.domain.payments import Applied, HistoryEntry, Payment, PaymentStatus
-from cardops.domain.reservations import Reservation
+
+if TYPE_CHECKING:
+    from cardops.domain.reservations import Reservation
 
 
 class VersionConflict(Exception):
@@ -265,6 +267,8 @@ class ReservationRepository:
             )
             .get("Item")
         )
+        from cardops.domain.reservations import Reservation  # e-mail validation loads on first use
+
         return Reservation.model_validate_json(item["doc"]["S"]) if item else None
 
 

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    import holidays
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @lru_cache(maxsize=64)
 def _public(year: int) -> holidays.HolidayBase:
+    import holidays  # imported on first use: it costs ~0.3 s, which webhook cold starts do not need
+
     return holidays.country_holidays("JP", years=year, categories=("public",))
 
 
 @lru_cache(maxsize=64)
 def _bank(year: int) -> holidays.HolidayBase:
+    import holidays
+
     return holidays.country_holidays("JP", years=year, categories=("public", "bank"))
 
 

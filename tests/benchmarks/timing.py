@@ -1,0 +1,35 @@
+"""Small timing helpers: the machines are shared and noisy, so every figure is a ratio to a floor
+measured in the same run, taken as the median of several repeats."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+
+def per_call_seconds(fn: Callable[[], object], *, number: int, repeat: int = 5) -> float:
+    """Median over ``repeat`` rounds of the mean time of one call."""
+    rounds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        rounds.append((time.perf_counter() - start) / number)
+    return statistics.median(rounds)
+
+
+def import_seconds(module: str, *, repeat: int = 5) -> float:
+    """Fresh-interpreter import time of ``module`` (best of ``repeat``), minus an empty interpreter."""
+
+    def run(code: str) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    return run(f"import {module}") - run("pass")
