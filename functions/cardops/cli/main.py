@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cardops.cli import capture_commands, commands, ledger_commands, repayment_commands
+from cardops.cli import capture_commands, commands, feed_commands, ledger_commands, repayment_commands
 
 
 @click.group()
@@ -37,6 +37,7 @@ commands.register(cli)
 repayment_commands.register(cli)
 ledger_commands.register(cli)
 capture_commands.register(cli)
+feed_commands.register(cli)
 
 
 def main() -> None:
