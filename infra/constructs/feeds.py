@@ -35,6 +35,9 @@ def sync_time(value: str | None) -> tuple[str, str]:
 class Feeds(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, core: Core, stage: str) -> None:
         super().__init__(scope, construct_id)
+        # Server access logs are delivered by a bucket policy (the logging service principal), not
+        # the legacy LogDeliveryWrite ACL; scoped to this construct's buckets.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         retain = stage == "prod"
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         self.access_logs = s3.Bucket(
@@ -43,7 +46,7 @@ class Feeds(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
             removal_policy=removal,
             auto_delete_objects=False,
