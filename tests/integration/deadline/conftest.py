@@ -111,6 +111,7 @@ def authorize(
     amount: int = 12000,
     accepted_at: datetime | None = None,
     reservation_id: str | None = None,
+    start_workflow: bool = True,
 ) -> Any:
     """An authorization arrives through processing: its write starts the workflow (listener)."""
     from cardops import clock
@@ -140,7 +141,8 @@ def authorize(
             accepted_at=accepted_at or now,
         ),
     )
-    return apply_canonical(event, PaymentRepository(), now=now, listeners=payment_listeners())
+    listeners = payment_listeners() if start_workflow else []
+    return apply_canonical(event, PaymentRepository(), now=now, listeners=listeners)
 
 
 def wait_for_execution(

@@ -229,6 +229,18 @@ def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) 
     machine = workflow.state_machine_arns["CaptureDeadline"]
     executions = aws.stepfunctions().list_executions(stateMachineArn=machine)["executions"]
     assert [e["name"] for e in executions] == ["capture-payjp-ch_dup"]
+    waiting_at(executions[0]["executionArn"], 1)
+    clock.advance(timedelta(days=20))
+    assert wait_for_execution(executions[0]["executionArn"])["status"] == "SUCCEEDED"
+    from cardops.adapters.workflow_starter import start_once
+
+    # after it ended, the same name answers ExecutionAlreadyExists: still a no-op
+    assert (
+        start_once(machine, "capture-payjp-ch_dup", {"provider": "payjp", "provider_payment_id": "ch_dup"})
+        is False
+    )
+    assert len(aws.stepfunctions().list_executions(stateMachineArn=machine)["executions"]) == 1
+    assert provider.count("cancel", "ch_dup") == 1
 
 
 def test_capture_racing_the_deadline_has_exactly_one_outcome(
@@ -253,7 +265,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
         visit = tokyo_date(clock.now()) + timedelta(days=10)
         from cardops.adapters.dynamodb import PaymentRepository as Repo
 
-        authorize(provider, payment_id, visit_date=visit)
+        authorize(provider, payment_id, visit_date=visit, start_workflow=False)
         stored = Repo().get("payjp", payment_id)
         assert stored is not None and stored.capture_deadline is not None
         deadline = stored.capture_deadline
