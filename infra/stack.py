@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.constructs.api import Api
 from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
+from infra.constructs.repayment import RepaymentWorkflow
 from infra.constructs.workflows import CaptureDeadlineWorkflow
 from infra.nag import acknowledge_findings
 
@@ -21,6 +22,9 @@ class CardopsStack(Stack):
         )
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
         self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
+        self.repayment = RepaymentWorkflow(
+            self, "Repayment", core=self.core, evidence_bucket=self.feeds.evidence_bucket
+        )
         outputs = {
             "ApiUrl": self.api.rest_api.url,
             # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
