@@ -52,12 +52,27 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
     "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
+    "repayment_validate": FunctionSpec("cardops.handlers.repayment.validate", timeout_seconds=60),
+    "repayment_eligibility": FunctionSpec("cardops.handlers.repayment.eligibility", timeout_seconds=30),
+    "repayment_await_decision": FunctionSpec("cardops.handlers.repayment.await_decision", timeout_seconds=10),
+    "repayment_charge": FunctionSpec("cardops.handlers.repayment.charge", timeout_seconds=60),
+    "repayment_finish": FunctionSpec("cardops.handlers.repayment.finish", timeout_seconds=10),
     "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 
 #: output key (``{name}StateMachineArn``) → definition
 STATE_MACHINES: dict[str, StateMachineSpec] = {
+    "Repayment": StateMachineSpec(
+        "repayment.asl.json",
+        {
+            "RepaymentValidateFunctionArn": "repayment_validate",
+            "RepaymentEligibilityFunctionArn": "repayment_eligibility",
+            "RepaymentAwaitDecisionFunctionArn": "repayment_await_decision",
+            "RepaymentChargeFunctionArn": "repayment_charge",
+            "RepaymentFinishFunctionArn": "repayment_finish",
+        },
+    ),
     "CaptureDeadline": StateMachineSpec(
         "capture_deadline.asl.json", {"CaptureDeadlineFunctionArn": "capture_deadline"}
     ),

@@ -7,22 +7,26 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
-from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import ledger as ledger_routes
+from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import payments
+from cardops.api.routes import repayment as repayment_routes
 from cardops.api.routes import refunds as refund_routes
-from cardops.api.routes import sandbox_clock
 from cardops.api.routes import tenants as tenant_routes
+from cardops.api.routes import sandbox_clock
 
 logger = Logger(service="cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(payments.router)
+app.include_router(repayment_routes.router)
+repayment_routes.register_errors(app)
 capture_routes.install(app)
 app.include_router(sandbox_clock.router)
 app.include_router(refund_routes.router)
@@ -55,3 +59,16 @@ def _conflict(exc: VersionConflict) -> Response[Any]:
 @app.exception_handler(StoreUnavailable)
 def _unavailable(exc: StoreUnavailable) -> Response[Any]:
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry")
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response[Any]:
+    """Powertools' NotFoundError/BadRequestError etc. in the same error shape as every other answer."""
+    status = HTTPStatus(exc.status_code)
+    code = status.phrase.lower().replace(" ", "_")
+    return error_response(status, code, exc.msg)
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such admin route")
