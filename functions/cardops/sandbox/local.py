@@ -90,15 +90,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     reset_settings()
     from cardops.handlers import admin, processor, webhook
 
-    from cardops.api.openapi import openapi_document
-
-    document = json.dumps(openapi_document()).encode()
-    gateway = Gateway(
-        webhook=webhook.handler,
-        admin=admin.handler,
-        extra_routes={"/openapi.json": lambda: (200, "application/json", document)},
-        port=port,
-    )
+    gateway = Gateway(webhook=webhook.handler, admin=admin.handler, port=port)
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
     worker = QueueWorker(provisioned.events_queue_url, processor.handler)
     for component in (payjp, gateway, worker):
@@ -124,6 +116,9 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
     sandbox.stoppers = [moto.stop, payjp.stop, gateway.stop, worker.stop]
+    from cardops.sandbox.feed_schedule import start_feed_schedule
+
+    sandbox.stoppers.insert(1, start_feed_schedule(provisioned.function_names["feed_sync"]))
     return sandbox
 
 
