@@ -90,7 +90,15 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     reset_settings()
     from cardops.handlers import admin, processor, webhook
 
-    gateway = Gateway(webhook=webhook.handler, admin=admin.handler, port=port)
+    from cardops.api.openapi import openapi_document
+
+    document = json.dumps(openapi_document()).encode()
+    gateway = Gateway(
+        webhook=webhook.handler,
+        admin=admin.handler,
+        extra_routes={"/openapi.json": lambda: (200, "application/json", document)},
+        port=port,
+    )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
     worker = QueueWorker(provisioned.events_queue_url, processor.handler)
     for component in (payjp, gateway, worker):
