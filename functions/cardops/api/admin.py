@@ -5,23 +5,23 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
-from cardops.api.routes import ledger as ledger_routes
 from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import feeds as feed_routes
-from cardops.api.routes import payments
-from cardops.api.routes import repayment as repayment_routes
+from cardops.api.routes import ledger as ledger_routes
+from cardops.api.routes import payments, sandbox_clock
 from cardops.api.routes import refunds as refund_routes
+from cardops.api.routes import repayment as repayment_routes
 from cardops.api.routes import tenants as tenant_routes
-from cardops.api.routes import sandbox_clock
+from cardops.observability import make_logger
 
-logger = Logger(service="cardops-admin")
+logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(payments.router)
@@ -66,9 +66,25 @@ def _service_error(exc: ServiceError) -> Response[Any]:
     """Powertools' NotFoundError/BadRequestError etc. in the same error shape as every other answer."""
     status = HTTPStatus(exc.status_code)
     code = status.phrase.lower().replace(" ", "_")
-    return error_response(status, code, exc.msg)
+    return error_response(status, code, exc.msg if isinstance(exc.msg, str) else status.phrase)
 
 
 @app.not_found
 def _no_route(exc: Exception) -> Response[Any]:
     return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such admin route")
+
+
+def _log_request(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    """Every admin request at DEBUG (the logger masks personal data), every answer at INFO."""
+    event = app.current_event
+    try:
+        body = event.decoded_body
+    except (UnicodeDecodeError, ValueError):
+        body = "<not UTF-8>"
+    logger.debug("admin request", method=event.http_method, path=event.path, body=body)
+    response: Response[Any] = next_middleware(app)
+    logger.info("admin answer", method=event.http_method, path=event.path, status=response.status_code)
+    return response
+
+
+app.use(middlewares=[_log_request])

@@ -7,7 +7,7 @@ import binascii
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -18,9 +18,10 @@ from cardops.adapters.secrets import provider_secrets
 from cardops.api.errors import error_response
 from cardops.config import settings
 from cardops.domain.webhook_signatures import MalformedWebhook, SignatureError
+from cardops.observability import make_logger
 from cardops.services import webhook_intake
 
-logger = Logger(service="cardops-webhooks")
+logger = make_logger("cardops-webhooks")
 metrics = Metrics(namespace="cardops", service="webhooks")
 app = APIGatewayRestResolver()
 

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -21,10 +21,11 @@ from cardops.adapters.dynamodb import PaymentRepository, RawEventStore
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
+from cardops.observability import make_logger
 from cardops.services import payment_events
 from cardops.services.workflows import payment_listeners
 
-logger = Logger(service="cardops-processor")
+logger = make_logger("cardops-processor")
 tracer = Tracer(service="cardops-processor")
 metrics = Metrics(namespace="cardops", service="processor")
 processor = BatchProcessor(event_type=EventType.SQS)
