@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.constructs.api import Api
 from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
+from infra.constructs.observability import Observability
 from infra.constructs.repayment import RepaymentWorkflow
 from infra.constructs.workflows import CaptureDeadlineWorkflow
 from infra.nag import acknowledge_findings
@@ -18,12 +19,30 @@ class CardopsStack(Stack):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.core = Core(self, "Core", stage=stage)
         self.api = Api(
-            self, "Api", stage=stage, webhook=self.core.functions["webhook"], admin=self.core.functions["admin"]
+            self,
+            "Api",
+            stage=stage,
+            webhook=self.core.functions["webhook"],
+            admin=self.core.functions["admin"],
         )
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
         self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
         self.repayment = RepaymentWorkflow(
             self, "Repayment", core=self.core, evidence_bucket=self.feeds.evidence_bucket
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            stage=stage,
+            core=self.core,
+            state_machines=[self.capture_deadline.state_machine, self.repayment.state_machine],
+            feed_function=self.feeds.function,
+            existing_alarms=[
+                self.capture_deadline.auto_refund_failed,
+                self.capture_deadline.failed_executions,
+                self.capture_deadline.operator_backlog,
+                self.repayment.failed_executions,
+            ],
         )
         outputs = {
             "ApiUrl": self.api.rest_api.url,
@@ -35,6 +54,8 @@ class CardopsStack(Stack):
             "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
             "ProviderSecretArn": self.core.secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
+            "AlarmTopicArn": self.observability.topic.topic_arn,
+            "DashboardName": self.observability.dashboard.dashboard_name,
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value, key=key)
