@@ -8,8 +8,9 @@ deduplicated (in the run, then by a conditional put on its identity) → matched
 recorded. Only a completed run moves the watermark, so a weekend, a holiday or a failed run loses
 nothing.
 
-A run nearing its time limit (``should_stop``) saves a checkpoint — the files done, the file in
-progress and its last committed line — and answers ``in_progress``; the next call with the same
+A run nearing its time limit (``should_stop``) saves a checkpoint — its counters, the file in
+progress and its last committed line (finished files are marked read in the store by key and
+ETag) — and answers ``in_progress``; the next call with the same
 watermark resumes there. Re-reading a line after a crash between checkpoints is harmless: the
 conditional put makes it a duplicate.
 """
@@ -100,7 +101,8 @@ class Checkpoint(BaseModel):
     business_date: date
     watermark: AwareDatetime | None
     started_at: AwareDatetime
-    done: dict[str, str] = Field(default_factory=dict)
+    #: Files finished by this run so far (each is also marked read in the store, by key and ETag).
+    files_done: int = 0
     current_key: str | None = None
     current_line: int = 0
     summary: SyncSummary
@@ -210,27 +212,22 @@ class FeedSync:
         window = sync_window(watermark - WINDOW_OVERLAP if watermark else None, until)
         delivered = {location.file.key: location for location in self.files.delivered()}
         taken = files_for_run((location.file for location in delivered.values()), window)
-        todo = [
-            delivered[f.key]
-            for f in taken
-            if checkpoint.done.get(f.key) != delivered[f.key].etag
-            and self.store.done_etag(f.key) != delivered[f.key].etag
-        ]
-        summary.files_total = len(checkpoint.done) + len(todo)
+        todo = [delivered[f.key] for f in taken if self.store.done_etag(f.key) != delivered[f.key].etag]
+        summary.files_total = checkpoint.files_done + len(todo)
         for location in todo:
             if progress is not None:
                 progress(self._progress(run, location.file.key))
             finished = self._file(run, location, should_stop)
             if not finished:
-                summary.files_done = len(checkpoint.done)
+                summary.files_done = checkpoint.files_done
                 self.store.put_checkpoint(checkpoint)
                 if progress is not None:
                     progress(self._progress(run, location.file.key))
                 return summary.model_copy(deep=True)
-            checkpoint.done[location.file.key] = location.etag
+            checkpoint.files_done += 1
             self.store.mark_done(location.file.key, location.etag, now)
             checkpoint.current_key, checkpoint.current_line = None, 0
-            summary.files_done = len(checkpoint.done)
+            summary.files_done = checkpoint.files_done
             if should_stop():
                 self.store.put_checkpoint(checkpoint)
                 return summary.model_copy(deep=True)
@@ -251,6 +248,7 @@ class FeedSync:
         if checkpoint.business_date != business_date:
             # Another date's unfinished run: keep its finished files, start this date's counters.
             checkpoint.business_date = business_date
+            checkpoint.files_done = 0
             checkpoint.summary = checkpoint.summary.model_copy(
                 update={
                     "business_date": business_date,
@@ -267,7 +265,7 @@ class FeedSync:
     def _progress(run: _Run, current: str | None) -> Progress:
         return Progress(
             files_total=run.summary.files_total,
-            files_done=len(run.checkpoint.done),
+            files_done=run.checkpoint.files_done,
             lines_read=run.summary.lines_read,
             current_file=current,
         )
