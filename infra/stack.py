@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
+from cardops import resources
 from infra.constructs.api import Api
 from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
@@ -57,6 +58,8 @@ class CardopsStack(Stack):
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
         }
+        for key, function in self.core.functions.items():
+            outputs[resources.function_output_key(key)] = function.function_name
         for key, value in outputs.items():
             CfnOutput(self, key, value=value, key=key)
         acknowledge_findings(self)

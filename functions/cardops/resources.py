@@ -86,3 +86,8 @@ SANDBOX_SECRETS: dict[str, str] = {
     "stripe_secret_key": "sk_test_stripe_cardops_sandbox",
 }
 """The documented sandbox secrets; ``CARDOPS_*`` environment variables override them (SPEC §8)."""
+
+
+def function_output_key(key: str) -> str:
+    """``repayment_charge`` → ``RepaymentChargeFunctionName``: the output naming a function."""
+    return "".join(part.capitalize() for part in key.split("_")) + "FunctionName"

@@ -38,6 +38,15 @@ class AdminClient:
         self._session = session
         self._http = urllib3.PoolManager()
 
+    @property
+    def session(self) -> Any:
+        """The boto3 session of a deployed target (None for the sandbox)."""
+        return self._session
+
+    @property
+    def is_sandbox(self) -> bool:
+        return not self._sign
+
     def request(
         self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202)
     ) -> Any:

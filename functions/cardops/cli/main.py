@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from cardops.cli import capture_commands, commands, feed_commands, ledger_commands, repayment_commands
+from cardops.cli import (
+    capture_commands,
+    commands,
+    feed_commands,
+    invoke_commands,
+    ledger_commands,
+    repayment_commands,
+)
 
 
 @click.group()
@@ -38,6 +45,7 @@ repayment_commands.register(cli)
 ledger_commands.register(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
+invoke_commands.register(cli)
 
 
 def main() -> None:

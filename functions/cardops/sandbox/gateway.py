@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.lambda_runner import FakeContext
+from cardops.sandbox.lambda_runner import API_LOCK, FakeContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 #: the largest body the sandbox reads (API Gateway's own limit is 10 MB); larger ones are refused unread
@@ -75,9 +75,6 @@ class Gateway:
         self._webhook = webhook
         self._admin = admin
         self._extra = extra_routes or {}
-        # One request at a time: a Lambda container serves one event at a time, and Powertools keeps
-        # the current event on a class attribute shared by every resolver in the process.
-        self._lock = threading.Lock()
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -129,7 +126,7 @@ class Gateway:
             return
         event = api_gateway_event(request.command, request.path, headers, body)
         try:
-            with self._lock:
+            with API_LOCK:
                 result = handler(event, FakeContext(function_name="sandbox-api"))
         except Exception as exc:  # what API Gateway answers when a function crashes
             self._send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())

@@ -36,6 +36,10 @@ class FakeContext:
 
 
 _ROUTES: dict[str, str] = {}
+#: Powertools keeps the current API event on a class attribute shared by every resolver in the
+#: process, so API handlers run one at a time here (a Lambda container serves one event at a time).
+API_LOCK = threading.RLock()
+API_HANDLERS = frozenset({"cardops.handlers.webhook.handler", "cardops.handlers.admin.handler"})
 _LOCK = threading.Lock()
 _original_invoke = LambdaSimpleBackend.invoke
 
@@ -47,6 +51,9 @@ def resolve(dotted: str) -> Handler:
 
 
 def invoke_handler(dotted: str, event: Any, function_name: str) -> Any:
+    if dotted in API_HANDLERS:
+        with API_LOCK:
+            return resolve(dotted)(event, FakeContext(function_name=function_name))
     return resolve(dotted)(event, FakeContext(function_name=function_name))
 
 

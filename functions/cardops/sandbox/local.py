@@ -88,9 +88,8 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     )
     os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
     reset_settings()
-    from cardops.handlers import admin, processor, webhook
-
     from cardops.api.openapi import openapi_document
+    from cardops.handlers import admin, processor, webhook
 
     document = json.dumps(openapi_document()).encode()
     gateway = Gateway(
@@ -119,6 +118,8 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     }
     for name, arn in provisioned.state_machine_arns.items():
         outputs[f"{name}StateMachineArn"] = arn
+    for key, function_name in provisioned.function_names.items():
+        outputs[resources.function_output_key(key)] = function_name
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,117 @@
+"""``cardops invoke FUNCTION --event FILE``: run one function with a sample event, as Lambda would.
+
+The function is invoked through the Lambda API (the sandbox's moto server runs the real handler
+in-process; a deployed stack runs the deployed function). A provider payload from
+``events/webhooks/{provider}/`` is wrapped into the API Gateway event the webhook function gets
+and signed the way that provider signs — with the sandbox secrets, so only against the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import click
+
+from cardops import resources
+from cardops.cli.client import AdminClient, target_options
+
+WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
+
+
+def webhook_event(payload_file: Path, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway event carrying ``payload_file`` as ``provider`` would deliver it."""
+    from cardops.domain.webhook_signatures import sbps_hash
+    from cardops.sandbox.gateway import api_gateway_event
+
+    raw = payload_file.read_bytes().strip()
+    headers = {"Content-Type": "application/json"}
+    if provider == "stripe":
+        from stripe import WebhookSignature
+
+        header = WebhookSignature.generate_signature_header(
+            raw.decode(), secrets["stripe_webhook_secret"], timestamp=int(time.time())
+        )
+        headers["Stripe-Signature"] = header
+    elif provider == "payjp":
+        headers["X-Payjp-Webhook-Token"] = secrets["payjp_webhook_token"]
+    else:
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True)
+        pairs.append(("sps_hashcode", sbps_hash(pairs, secrets["sbps_hash_key"])))
+        from urllib.parse import urlencode
+
+        raw = urlencode(pairs).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return api_gateway_event("POST", f"/webhooks/{provider}", headers, raw)
+
+
+def _lambda_client(client: AdminClient) -> Any:
+    import boto3
+
+    outputs = client.outputs
+    region = outputs.get("AwsRegion", "ap-northeast-1")
+    endpoint = outputs.get("AwsEndpointUrl", "")
+    if endpoint.startswith("http://127.0.0.1") or endpoint.startswith("http://localhost"):
+        return boto3.client(
+            "lambda",
+            region_name=region,
+            endpoint_url=endpoint,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - moto accepts any credentials
+        )
+    session = client.session or boto3.session.Session(region_name=region)
+    return session.client("lambda", region_name=region)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("invoke")
+    @click.argument("function", type=click.Choice(sorted(resources.FUNCTIONS)))
+    @click.option(
+        "--event",
+        "event_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="a Lambda event, or a provider payload under events/webhooks/{provider}/",
+    )
+    @target_options
+    def invoke(function: str, event_file: Path, client: AdminClient, as_json: bool) -> None:
+        """Invoke FUNCTION with the event in FILE and print what it returned."""
+        try:
+            event: Any = json.loads(event_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            event = None
+        provider = event_file.parent.name
+        if function == "webhook" and (not isinstance(event, dict) or "httpMethod" not in event):
+            if provider not in WEBHOOK_PROVIDERS:
+                raise click.UsageError(
+                    "a webhook payload must live under events/webhooks/{payjp,stripe,sbps}/ "
+                    "(or pass an API Gateway event)"
+                )
+            if not client.is_sandbox:
+                raise click.UsageError(
+                    "provider payloads are signed with the sandbox secrets: use the sandbox"
+                )
+            from cardops.sandbox.local import sandbox_secrets
+
+            event = webhook_event(event_file, provider, sandbox_secrets())
+        if event is None:
+            raise click.UsageError(f"{event_file} is not JSON")
+        name = client.outputs.get(resources.function_output_key(function))
+        if not name:
+            raise click.ClickException(f"the target has no output {resources.function_output_key(function)}")
+        response = _lambda_client(client).invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+        if as_json:
+            click.echo(
+                json.dumps({"function": name, "error": response.get("FunctionError"), "result": payload})
+            )
+        else:
+            click.echo(
+                f"{name}: {'error ' + response['FunctionError'] if response.get('FunctionError') else 'ok'}"
+            )
+            click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        if response.get("FunctionError"):
+            raise SystemExit(1)
