@@ -95,12 +95,31 @@ def aws_calls() -> dict[str, float]:
         assert result == {"batchItemFailures": []}, result
         with counting_aws_calls() as process_replay:
             processor.handler({"Records": [record]}, FakeContext("processor"))
+
+    def kind(counts: Counter[str], wanted: str) -> float:
+        return float(sum(n for op, n in counts.items() if classify(op) == wanted))
+
     return {
+        "dynamodb_writes_per_accepted_webhook": kind(accept_new, "dynamodb_write"),
+        "sqs_requests_per_accepted_webhook": kind(accept_new, "sqs"),
+        "dynamodb_reads_per_processed_event": kind(process_new, "dynamodb_read"),
+        "dynamodb_transact_writes_per_processed_event": kind(process_new, "dynamodb_transact"),
+        "dynamodb_writes_per_processed_event": kind(process_new, "dynamodb_write"),
+        "other_calls_per_processed_event": kind(process_new, "other"),
         "aws_calls_per_accepted_webhook": sum(accept_new.values()),
         "aws_calls_per_duplicate_webhook": sum(accept_duplicate.values()),
         "aws_calls_per_processed_event": sum(process_new.values()),
         "aws_calls_per_replayed_event": sum(process_replay.values()),
     }
+
+
+def classify(operation: str) -> str:
+    service, _, name = operation.partition(":")
+    if service == "dynamodb":
+        if name == "TransactWriteItems":
+            return "dynamodb_transact"
+        return "dynamodb_read" if name in ("GetItem", "Query", "BatchGetItem", "Scan") else "dynamodb_write"
+    return "sqs" if service == "sqs" else "other"
 
 
 class _MemoryEvents:
