@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import date
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from cardops.api.errors import error_response
 from cardops.domain.feeds.diagnosis import Diagnosis
 from cardops.domain.feeds.matching import LinkingBlocked, UnknownEmployee
 from cardops.domain.feeds.models import Employee, Settlement
+from cardops.domain.feeds.reader import FeedFileError
 from cardops.domain.feeds.settlement import LineRuleError
 from cardops.services.card_lines import (
     AppliedFix,
@@ -72,10 +72,13 @@ class EmployeeImport(BaseModel):
 
     def content(self) -> bytes:
         if self.csv is not None:
-            return self.csv.encode("utf-8")
+            try:
+                return self.csv.encode("utf-8")
+            except UnicodeEncodeError as exc:  # lone surrogates survive JSON decoding
+                raise CardLineConflict("invalid_text", "csv is not valid Unicode text") from exc
         try:
             return base64.b64decode(self.csv_base64 or "", validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or non-ASCII characters in the string
             raise CardLineConflict("invalid_base64", "csv_base64 is not valid base64") from exc
 
 
@@ -223,3 +226,8 @@ def register_errors(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(LinkingBlocked)
     def _blocked(exc: LinkingBlocked) -> Response[Any]:
         return error_response(HTTPStatus.CONFLICT, exc.reason, str(exc))
+
+    @app.exception_handler(FeedFileError)
+    def _unreadable_file(exc: FeedFileError) -> Response[Any]:
+        # an uploaded CSV (employee master) that cannot be read: the caller's input, never a 5xx
+        return error_response(HTTPStatus.BAD_REQUEST, "unreadable_file", str(exc))
