@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,10 +21,11 @@ from cardops.adapters.events import EventPublisher
 from cardops.adapters.providers.registry import provider_client
 from cardops.adapters.queue import SqsQueue
 from cardops.config import settings
+from cardops.observability import make_logger
 from cardops.services import capture
 from cardops.services.workflows import payment_listeners
 
-logger = Logger(service="cardops-capture-deadline")
+logger = make_logger("cardops-capture-deadline")
 tracer = Tracer(service="cardops-capture-deadline")
 metrics = Metrics(namespace="cardops", service="capture-deadline")
 

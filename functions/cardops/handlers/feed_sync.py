@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -20,9 +20,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from cardops import clock
 from cardops.adapters import aws
 from cardops.domain.calendar import tokyo_date
+from cardops.observability import make_logger
 from cardops.services.feed_sync import FeedSync, time_budget
 
-logger = Logger(service="cardops-feed-sync")
+logger = make_logger("cardops-feed-sync")
 metrics = Metrics(namespace="cardops", service="feed-sync")
 #: Self-invocations after which a run is left to the next schedule (a guard against a loop).
 MAX_CONTINUATIONS = 50
@@ -73,6 +74,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="FeedLinesRead", unit=MetricUnit.Count, value=summary.lines_read)
     metrics.add_metric(name="FeedLinesUnmatched", unit=MetricUnit.Count, value=summary.errors)
     metrics.add_metric(name="FeedRowsMalformed", unit=MetricUnit.Count, value=summary.malformed)
+    # the FeedSyncTenantSkippedOrFailed alarm: tenants whose lines could not be linked, and tenants
+    # with a file that could not be read at all (a file-level problem has no line number)
+    skipped = [t.tenant_id for t in summary.tenants if t.corporate_number_problem]
+    failed = {p.file.split("/")[1] for p in summary.problems if p.line is None and p.file.count("/") >= 2}
+    metrics.add_metric(name="FeedSyncTenantSkipped", unit=MetricUnit.Count, value=len(skipped))
+    metrics.add_metric(name="FeedSyncTenantFailed", unit=MetricUnit.Count, value=len(failed))
+    if skipped or failed:
+        logger.warning("tenants not linked", skipped=skipped, failed=sorted(failed))
     if summary.status == "in_progress":
         if parsed.continuation >= MAX_CONTINUATIONS:
             logger.error("feed sync left unfinished after the continuation limit; the next run resumes it")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops.observability import make_logger
 from cardops.services import repayment
 
-logger = Logger(service="cardops-repayment")
+logger = make_logger("cardops-repayment")
 
 
 def _request_id(event: dict[str, Any]) -> str:

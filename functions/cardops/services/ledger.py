@@ -13,7 +13,6 @@ import os
 from datetime import date, datetime
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
@@ -38,8 +37,9 @@ from cardops.domain.payouts import (
     offset_negative_balance,
     request_payout,
 )
+from cardops.observability import make_logger
 
-logger = Logger(service="cardops-ledger", child=True)
+logger = make_logger("cardops-ledger")
 DECISION_RETRIES = 8
 
 

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 
-from aws_lambda_powertools import Logger
-
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import PaymentRepository, StoreUnavailable, VersionConflict
 from cardops.adapters.ledger_store import (
@@ -59,9 +57,10 @@ from cardops.domain.refunds import (
     reverse_submitted_refund,
     submit_refund,
 )
+from cardops.observability import make_logger
 from cardops.services.ledger import configured_plans
 
-logger = Logger(service="cardops-refunds", child=True)
+logger = make_logger("cardops-refunds")
 RETRIES = 8
 
 
