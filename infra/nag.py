@@ -59,4 +59,6 @@ REASONS: list[dict[str, str]] = [
 
 
 def acknowledge_findings(scope: IConstruct) -> None:
-    cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=r["id"], reason=r["reason"]) for r in REASONS))
+    cdk.Validations.of(scope).acknowledge(
+        *(cdk.Acknowledgment(id=r["id"], reason=r["reason"]) for r in REASONS)
+    )

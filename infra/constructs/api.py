@@ -10,7 +10,13 @@ from constructs import Construct
 
 class Api(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, stage: str, webhook: lambda_.IFunction, admin: lambda_.IFunction
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        webhook: lambda_.IFunction,
+        admin: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)

@@ -95,7 +95,11 @@ class Core(Construct):
 
         processor = self.function("processor")
         self.table.grant(
-            processor, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"
+            processor,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:ConditionCheckItem",
         )
         processor.add_event_source(
             sources.SqsEventSource(self.events_queue, batch_size=10, report_batch_item_failures=True)

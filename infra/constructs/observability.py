@@ -106,7 +106,8 @@ class Observability(Construct):
         )
         self._alarm(
             "FeedSyncTenantSkippedOrFailed",
-            "A tenant's card lines were not linked in a sync (corporate number missing/invalid or its run failed).",
+            "A tenant's card lines were not linked in a sync "
+            "(corporate number missing/invalid, or its run failed).",
             cloudwatch.MathExpression(
                 expression="FILL(skipped, 0) + FILL(failed, 0)",
                 using_metrics={
@@ -200,7 +201,9 @@ class Observability(Construct):
     def _rate(self, name: str) -> cloudwatch.MathExpression:
         """Percent of webhook answers that were ``name``."""
         return cloudwatch.MathExpression(
-            expression="100 * FILL(bad, 0) / MAX([FILL(ok, 0) + FILL(dup, 0) + FILL(c4, 0) + FILL(c5, 0), 1])",
+            expression=(
+                "100 * FILL(bad, 0) / MAX([FILL(ok, 0) + FILL(dup, 0) + FILL(c4, 0) + FILL(c5, 0), 1])"
+            ),
             using_metrics={
                 "bad": service_metric(name, "webhooks"),
                 "ok": service_metric("WebhookAccepted", "webhooks"),

@@ -17,9 +17,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from cardops import resources
 from constructs import Construct
 
+from cardops import resources
 from infra.constructs.core import Core
 
 NAME = "Repayment"

@@ -13,9 +13,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from cardops import resources
 from constructs import Construct
 
+from cardops import resources
 from infra.constructs.core import Core
 
 NAME = "CaptureDeadline"

@@ -21,14 +21,15 @@ PRICE_PER_TRANSITION_USD = 0.025 / 1000
 @contextmanager
 def _workflow_environment() -> Iterator[Any]:
     from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
     from cardops import clock, resources
     from cardops.adapters import aws
     from cardops.adapters.providers import registry
     from cardops.config import reset_settings
     from cardops.sandbox import lambda_runner
     from cardops.sandbox.provision import provision
-    from moto import mock_aws
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     saved = dict(os.environ)
     saved_time = retrier_decl.time
@@ -85,7 +86,6 @@ def run() -> dict[str, float]:
     from cardops.domain.calendar import tokyo_date
     from cardops.handlers import capture_deadline as task_handler
     from cardops.services import capture
-
     from tests.integration.deadline.conftest import (
         RecordingProvider,
         authorize,

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import payjp
 import pytest
 import urllib3
-from cardops.cli.main import cli
 from click.testing import CliRunner
+
+from cardops.cli.main import cli
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from cardops.cli.main import cli
 from click.testing import CliRunner
+
+from cardops.cli.main import cli
 
 
 @pytest.mark.parametrize(

@@ -98,8 +98,8 @@ def test_payjp_token(webhook: Any) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"type": "charge.succeeded"}', b'{"id": "", "type": "x"}', b'{"id": "e", "type": 5}',
-     "{\"id\": \"\u00e9\"".encode("latin-1")],
+    [b"not json", b"[]", b'{"type": "charge.succeeded"}', b'{"id": "", "type": "x"}',
+     b'{"id": "e", "type": 5}', "{\"id\": \"\u00e9\"".encode("latin-1")],
 )  # fmt: skip
 def test_malformed_is_400_never_500(webhook: Any, body: bytes) -> None:
     status, payload = call(webhook, "POST", "/webhooks/payjp", body, payjp_headers())

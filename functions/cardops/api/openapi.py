@@ -41,7 +41,12 @@ def webhook_path() -> dict[str, Any]:
             "parameters": [
                 {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}},
                 {"name": "Stripe-Signature", "in": "header", "required": False, "schema": {"type": "string"}},
-                {"name": "X-Payjp-Webhook-Token", "in": "header", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "X-Payjp-Webhook-Token",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string"},
+                },
             ],
             "requestBody": {
                 "required": True,
@@ -74,7 +79,11 @@ def openapi_document() -> dict[str, Any]:
             continue
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            for status, text in (("404", "not found"), ("409", "conflict"), ("503", "storage unavailable; retry")):
+            for status, text in (
+                ("404", "not found"),
+                ("409", "conflict"),
+                ("503", "storage unavailable; retry"),
+            ):
                 responses.setdefault(
                     status, {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
                 )

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from cardops.adapters.providers.base import PermanentProviderError, ProviderPayment
 from cardops.domain.payments import PaymentFacts, PaymentMetadata
 

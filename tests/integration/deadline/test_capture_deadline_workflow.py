@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+
 from cardops import clock, resources
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
@@ -18,7 +19,6 @@ from cardops.domain.calendar import tokyo_date
 from cardops.domain.payments import PaymentStatus
 from cardops.domain.reservations import Reservation
 from cardops.handlers import admin
-
 from tests.helpers import call
 from tests.integration.deadline.conftest import (
     RecordingProvider,

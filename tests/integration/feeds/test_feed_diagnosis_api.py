@@ -6,7 +6,6 @@ from datetime import date
 
 from cardops import clock
 from cardops.domain.feeds.schedule import next_scheduled_sync
-
 from tests.integration.feeds.conftest import Feeds
 
 

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
+
 from cardops.domain.calendar import TOKYO
 from cardops.domain.feeds.schedule import scheduled_at
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.services.feed_sync import FeedSync
-
 from tests.integration.feeds.conftest import Feeds
 from tests.integration.feeds.test_feed_schedule import HEADER
 

@@ -7,11 +7,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+
 from cardops.domain.calendar import TOKYO
 from cardops.domain.feeds.formats import STANDARD_COLUMNS
 from cardops.domain.feeds.schedule import scheduled_at
 from cardops.services.feed_sync import FeedSync
-
 from tests.integration.feeds.conftest import Feeds
 
 HEADER = ",".join(STANDARD_COLUMNS) + "\n"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from cardops.adapters.dynamodb import PaymentRepository
 from cardops.domain.payments import (
     Applied,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cardops.handlers.admin import handler
 
+from cardops.handlers.admin import handler
 from tests.helpers import call
 from tests.integration.ledger.conftest import CapturePayment
 

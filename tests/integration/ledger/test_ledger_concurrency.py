@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from cardops import resources
 from cardops.adapters import aws
 from cardops.adapters.ledger_store import LedgerStore, RefundStore
@@ -24,7 +25,6 @@ from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind
 from cardops.domain.refunds import RefundExceedsCapturedError, RefundReason
 from cardops.services.ledger import LedgerService
 from cardops.services.refunds import RefundService
-
 from tests.integration.ledger.conftest import capture_payment
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cardops import clock, resources
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
 from cardops.adapters.providers.payjp import charge_to_payment
@@ -19,7 +20,6 @@ from cardops.domain.payments import CanonicalEvent, EventKind, PaymentFacts, Pay
 from cardops.domain.reservations import Reservation
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from cardops.services.payment_events import apply_canonical
-
 from tests.helpers import call
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
+
 from cardops.adapters import aws
 from cardops.handlers import admin as admin_handler
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-
 from tests.helpers import call
 from tests.integration.repayment.conftest import (
     FIXTURES,

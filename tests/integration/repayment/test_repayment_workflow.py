@@ -8,7 +8,6 @@ from typing import Any
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import PaymentRepository
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-
 from tests.integration.repayment.conftest import (
     admin,
     original_payment,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from cardops.domain.calendar import TOKYO
 from cardops.domain.capture_deadline import (
     AIRLINE_MCCS,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from cardops.domain.feeds.employees import parse_employees_csv
 from cardops.domain.feeds.formats import format_for
 from cardops.domain.feeds.matching import TenantMatcher

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.jp import cn
+
 from cardops.domain.feeds.corporate_number import (
     check_digit,
     corporate_number_problem,
     is_valid_corporate_number,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from stdnum.jp import cn
 
 twelve_digits = st.text(alphabet="0123456789", min_size=12, max_size=12)
 

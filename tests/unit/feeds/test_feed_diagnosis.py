@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
+
 from cardops.domain.feeds.diagnosis import TenantFeedFacts, diagnose
 from cardops.domain.feeds.matching import ProposedFix, TenantMatcher
 from cardops.domain.feeds.models import Employee, StatementLine

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from cardops.domain.feeds.employees import parse_employees_csv
 from cardops.domain.feeds.models import Employee, RowError
 from cardops.domain.feeds.reader import FeedFileError

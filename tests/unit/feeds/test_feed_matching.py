@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+
 from cardops.domain.feeds.matching import (
     REASON_CODES,
     DuplicateLinkageCode,

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cardops.domain.feeds.normalize import (
     contains_latin,
     display_form,
@@ -10,8 +13,6 @@ from cardops.domain.feeds.normalize import (
     normalize_kana_name,
     romaji_to_katakana,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cardops.domain.feeds.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
 from cardops.domain.feeds.models import RowError, StatementLine
 from cardops.domain.feeds.reader import FeedFileError, StatementReader, read_statement
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
 HEADER = ",".join(STANDARD_COLUMNS)

@@ -3,6 +3,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cardops.domain.feeds.schedule import (
     DeliveredFile,
     SyncWindow,
@@ -13,8 +16,6 @@ from cardops.domain.feeds.schedule import (
     scheduled_at,
     sync_window,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 GOLDEN_WEEK_2026 = [
     (date(2026, 4, 28), "run", None),

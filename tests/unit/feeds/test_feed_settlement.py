@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from cardops.domain.feeds.models import Settlement, StatementLine
 from cardops.domain.feeds.settlement import (
     CorporateLineNotExcludable,

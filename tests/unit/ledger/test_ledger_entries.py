@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
+
 from cardops.domain.fees import STANDARD_PLAN, capture_entries
 from cardops.domain.ledger import (
     PROVIDER_CHANNEL,
@@ -25,7 +27,6 @@ from cardops.domain.ledger import (
     reversal_of,
 )
 from cardops.domain.money import CurrencyError
-from pydantic import ValidationError
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 

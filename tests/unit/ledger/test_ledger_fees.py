@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cardops.domain.fees import (
     DEFAULT_PLANS,
     EXTENDED_PLAN,
@@ -19,8 +22,6 @@ from cardops.domain.fees import (
 )
 from cardops.domain.ledger import Channel, EntryKind, Ledger
 from cardops.domain.money import CurrencyError
-from hypothesis import given
-from hypothesis import strategies as st
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
 from cardops.domain.calendar import tokyo_date
 from cardops.domain.fees import STANDARD_PLAN, capture_entries
 from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, LedgerEntry, adjustment_entry
@@ -40,9 +44,6 @@ from cardops.domain.refunds import (
     reverse_submitted_refund,
     submit_refund,
 )
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 PLAN = STANDARD_PLAN
 amounts = st.integers(min_value=1, max_value=60_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from cardops.domain.fees import EXTENDED_PLAN, STANDARD_PLAN, capture_entries, monthly_fee_entry
 from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, adjustment_entry
 from cardops.domain.payouts import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from cardops.domain.fees import STANDARD_PLAN, capture_entries
 from cardops.domain.ledger import Channel, EntryKind, Ledger
 from cardops.domain.payments import (

@@ -13,11 +13,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from pydantic import SecretStr, ValidationError
+
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, TransientProviderError
 from cardops.adapters.providers.stripe import StripeClient, StripeSettings, form_encode
 from cardops.adapters.providers.stripe_events import refund_total_key
 from cardops.domain.payments import PaymentStatus
-from pydantic import SecretStr, ValidationError
 
 from . import stripe_payloads as sp
 

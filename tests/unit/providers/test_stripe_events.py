@@ -8,6 +8,7 @@ from itertools import permutations
 from typing import Any
 
 import pytest
+
 from cardops.adapters.providers.stripe_events import (
     SUPPORTED_EVENT_TYPES,
     MalformedEvent,

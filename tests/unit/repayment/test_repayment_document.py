@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cardops.domain.repayment import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentKind,
@@ -14,8 +17,6 @@ from cardops.domain.repayment import (
     RepaymentEvidence,
     validate_document,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from cardops.domain.payments import Payment, PaymentFacts, PaymentStatus
 from cardops.domain.repayment import (
     IneligibleReason,

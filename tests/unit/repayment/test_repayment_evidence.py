@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cardops.domain.calendar import TOKYO
 from cardops.domain.payments import Payment, PaymentFacts, PaymentMetadata, PaymentStatus
 from cardops.domain.repayment import (
