@@ -52,3 +52,15 @@ def stripe_headers(
 
 def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]:
     return {"X-Payjp-Webhook-Token": token}
+
+
+def eventually(check: Any, timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something truthy (asynchronous webhooks, queues, workflows)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.2)

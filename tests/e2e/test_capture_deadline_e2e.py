@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import urllib3
 from click.testing import CliRunner
 
 from cardops.cli.main import cli
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,16 +64,6 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    stop = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < stop, "condition not reached in time"
-        time.sleep(0.2)
 
 
 def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -14,7 +14,8 @@ from click.testing import CliRunner, Result
 
 from cardops.cli.main import cli
 from tests.conftest import EVENTS, SandboxProcess
-from tests.e2e.test_webhooks_e2e import eventually, get_payment
+from tests.e2e.test_webhooks_e2e import get_payment
+from tests.helpers import eventually
 
 TENANT = "cli_tenant"
 STORE = "cli_store"

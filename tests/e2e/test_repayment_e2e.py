@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +20,11 @@ from click.testing import CliRunner
 
 from cardops.cli.main import cli
 from tests.conftest import SandboxProcess
+from tests.helpers import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "repayment"
 HTTP = urllib3.PoolManager()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.2)
 
 
 def api(sandbox: SandboxProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,20 +12,9 @@ import pytest
 import urllib3
 
 from tests.conftest import SandboxProcess
-from tests.helpers import payjp_headers, stripe_headers
+from tests.helpers import eventually, payjp_headers, stripe_headers
 
 HTTP = urllib3.PoolManager(maxsize=64)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.2)
 
 
 def get_payment(sandbox: SandboxProcess, provider: str, payment_id: str) -> dict[str, Any] | None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote
 
 import click
 
-from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 
 
 def _group(cli: click.Group, name: str, help_text: str) -> click.Group:
@@ -18,17 +16,6 @@ def _group(cli: click.Group, name: str, help_text: str) -> click.Group:
     group = click.Group(name, help=help_text)
     cli.add_command(group)
     return group
-
-
-def _call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
-    try:
-        return client.request(method, path, body)
-    except ApiError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def register(cli: click.Group) -> None:
@@ -47,9 +34,9 @@ def register(cli: click.Group) -> None:
         """Capture an authorization before its deadline (the uncaptured rest is released)."""
         body = {"amount": amount} if amount is not None else {}
         path = f"/admin/payments/{quote(provider, safe='')}/{quote(payment_id, safe='')}/capture"
-        data = _call(client, "POST", path, body)
+        data = call(client, "POST", path, body)
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         currency = data.get("currency") or ""
         click.echo(f"{provider}/{payment_id}: {data['status']} {data['captured_amount']} {currency}")
@@ -59,9 +46,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def uncaptured(store_id: str, client: AdminClient, as_json: bool) -> None:
         """Open authorizations with their capture deadlines (未認証の売上があります)."""
-        data = _call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/uncaptured")
+        data = call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/uncaptured")
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         if not data["payments"]:
             click.echo(f"{store_id}: no uncaptured sales")
@@ -79,8 +66,8 @@ def register(cli: click.Group) -> None:
     @target_options
     def advance(duration: str, client: AdminClient, as_json: bool) -> None:
         """Move the sandbox clock forward, e.g. 8d, 12h, 1d12h (waiting workflows catch up)."""
-        data = _call(client, "POST", "/admin/sandbox/clock", {"advance": duration})
+        data = call(client, "POST", "/admin/sandbox/clock", {"advance": duration})
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         click.echo(f"sandbox clock now {data['now']} (offset {data['offset_seconds'] / 86400:.2f} days)")

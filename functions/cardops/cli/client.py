@@ -114,3 +114,15 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(client=load_outputs(outputs, stack, profile, region), **kwargs)
 
     return wrapper
+
+
+def call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
+    """An admin API call whose failure becomes a CLI error (exit code 1, the API's message)."""
+    try:
+        return client.request(method, path, body)
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

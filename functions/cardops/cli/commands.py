@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 
 
 def _print(data: Any, as_json: bool, table: list[tuple[str, Any]] | None = None) -> None:
     if as_json or table is None:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        echo_json(data)
         return
     width = max(len(k) for k, _ in table)
     for key, value in table:
@@ -30,10 +29,7 @@ def register(cli: click.Group) -> None:
     @target_options
     def show(provider: str, payment_id: str, client: AdminClient, as_json: bool) -> None:
         """Show a payment, its deadline and history."""
-        try:
-            data = client.request("GET", f"/admin/payments/{provider}/{payment_id}")
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        data = call(client, "GET", f"/admin/payments/{provider}/{payment_id}")
         rows = [
             (k, data.get(k))
             for k in (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -13,19 +12,8 @@ from urllib.parse import quote
 import click
 
 from cardops import clock
-from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.domain.calendar import tokyo_date
-
-
-def _echo(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def _call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
-    try:
-        return client.request(method, path, body)
-    except ApiError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _p(value: str) -> str:
@@ -52,12 +40,12 @@ def sync_until_done(
 ) -> dict[str, Any]:
     """POST the sync in time-boxed steps until it is no longer ``in_progress``, with a progress bar."""
     body = {"business_date": business_date.isoformat(), "time_budget_seconds": budget}
-    summary: dict[str, Any] = _call(client, "POST", "/admin/feeds/sync", body)
+    summary: dict[str, Any] = call(client, "POST", "/admin/feeds/sync", body)
     if summary["status"] != "in_progress":
         return summary
     if not show_progress:
         while summary["status"] == "in_progress":
-            summary = _call(client, "POST", "/admin/feeds/sync", body)
+            summary = call(client, "POST", "/admin/feeds/sync", body)
         return summary
     done = int(summary.get("files_done") or 0)
     with click.progressbar(
@@ -68,7 +56,7 @@ def sync_until_done(
     ) as bar:
         bar.update(done)
         while summary["status"] == "in_progress":
-            summary = _call(client, "POST", "/admin/feeds/sync", body)
+            summary = call(client, "POST", "/admin/feeds/sync", body)
             bar.length = max(int(summary.get("files_total") or 1), 1)
             now_done = int(summary.get("files_done") or 0)
             bar.update(max(now_done - done, 0))
@@ -98,7 +86,7 @@ def register(cli: click.Group) -> None:
         day = business_date.date() if business_date else tokyo_date(clock.now())
         summary = sync_until_done(client, day, step, show_progress=not as_json)
         if as_json:
-            _echo(summary)
+            echo_json(summary)
             return
         click.echo(
             f"{summary['business_date']}: {summary['status']}"
@@ -129,7 +117,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def tenant(tenant_id: str, corporate_number: str | None, client: AdminClient, as_json: bool) -> None:
         """Register a tenant's corporate number."""
-        _echo(_call(client, "PUT", f"/admin/tenants/{_p(tenant_id)}", {"corporate_number": corporate_number}))
+        echo_json(
+            call(client, "PUT", f"/admin/tenants/{_p(tenant_id)}", {"corporate_number": corporate_number})
+        )
 
     @feeds.command("import-employees")
     @click.argument("tenant_id")
@@ -138,9 +128,9 @@ def register(cli: click.Group) -> None:
     def import_employees(tenant_id: str, csv_file: Path, client: AdminClient, as_json: bool) -> None:
         """Bulk import the employee master from a CSV (UTF-8 or CP932)."""
         body = {"csv_base64": base64.b64encode(csv_file.read_bytes()).decode(), "file_name": csv_file.name}
-        result = _call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/employees/import", body)
+        result = call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/employees/import", body)
         if as_json:
-            _echo(result)
+            echo_json(result)
             return
         click.echo(f"imported {result['imported']}")
         for problem in result["problems"]:
@@ -152,9 +142,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def errors(tenant_id: str, client: AdminClient, as_json: bool) -> None:
         """Error data (admin only): reason, hint and the proposed fix of each unmatched line."""
-        found = _call(client, "GET", f"/admin/tenants/{_p(tenant_id)}/card-errors")
+        found = call(client, "GET", f"/admin/tenants/{_p(tenant_id)}/card-errors")
         if as_json:
-            _echo(found)
+            echo_json(found)
             return
         if not found:
             click.echo("(no error data)")
@@ -172,9 +162,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def fix(tenant_id: str, line_id: str, client: AdminClient, as_json: bool) -> None:
         """Apply the line's proposed master fix and re-match the tenant's error lines."""
-        result = _call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/card-errors/{_p(line_id)}/apply-fix")
+        result = call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/card-errors/{_p(line_id)}/apply-fix")
         if as_json:
-            _echo(result)
+            echo_json(result)
             return
         applied = result["applied"]
         click.echo(f"{applied['employee_code']}.{applied['field']} = {applied['value']}")
@@ -186,9 +176,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def rematch(tenant_id: str, client: AdminClient, as_json: bool) -> None:
         """Re-match the tenant's error lines after master changes."""
-        result = _call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/rematch")
+        result = call(client, "POST", f"/admin/tenants/{_p(tenant_id)}/rematch")
         if as_json:
-            _echo(result)
+            echo_json(result)
             return
         click.echo(f"matched {len(result['matched'])}, still unmatched {len(result['still_unmatched'])}")
 
@@ -200,8 +190,8 @@ def register(cli: click.Group) -> None:
     def assign(tenant_id: str, line_id: str, employee_code: str, client: AdminClient, as_json: bool) -> None:
         """Assign an error line to an employee by hand."""
         path = f"/admin/tenants/{_p(tenant_id)}/card-errors/{_p(line_id)}/assign"
-        line = _call(client, "POST", path, {"employee_code": employee_code})
-        _echo(line) if as_json else _line_table([line])
+        line = call(client, "POST", path, {"employee_code": employee_code})
+        echo_json(line) if as_json else _line_table([line])
 
     @feeds.command("link")
     @click.argument("tenant_id")
@@ -214,8 +204,8 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Link a corporate-settled line to a report submitted without it."""
         path = f"/admin/tenants/{_p(tenant_id)}/card-lines/{_p(line_id)}/link"
-        line = _call(client, "POST", path, {"report_id": report_id, "employee_code": employee_code})
-        _echo(line) if as_json else _line_table([line])
+        line = call(client, "POST", path, {"report_id": report_id, "employee_code": employee_code})
+        echo_json(line) if as_json else _line_table([line])
 
     @feeds.command("exclude")
     @click.argument("tenant_id")
@@ -227,8 +217,8 @@ def register(cli: click.Group) -> None:
         path = (
             f"/admin/tenants/{_p(tenant_id)}/employees/{_p(employee_code)}/card-lines/{_p(line_id)}/exclude"
         )
-        line = _call(client, "POST", path)
-        _echo(line) if as_json else _line_table([line])
+        line = call(client, "POST", path)
+        echo_json(line) if as_json else _line_table([line])
 
     @feeds.command("lines")
     @click.argument("tenant_id")
@@ -241,8 +231,8 @@ def register(cli: click.Group) -> None:
         path = (
             f"/admin/tenants/{_p(tenant_id)}/employees/{_p(employee_code)}/card-lines?selectable={selectable}"
         )
-        found = _call(client, "GET", path)
-        _echo(found) if as_json else _line_table(found)
+        found = call(client, "GET", path)
+        echo_json(found) if as_json else _line_table(found)
 
     @cli.command("diagnose")
     @click.argument("tenant_id")
@@ -263,9 +253,9 @@ def register(cli: click.Group) -> None:
         path += f"?usage_date={usage_date.date()}"
         if amount is not None:
             path += f"&amount={amount}"
-        result = _call(client, "GET", path)
+        result = call(client, "GET", path)
         if as_json:
-            _echo(result)
+            echo_json(result)
             return
         click.echo(f"cause: {result['cause']}")
         click.echo(result["message"])

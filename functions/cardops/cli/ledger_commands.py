@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import click
 
-from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.domain.ledger import AdjustmentReason, Channel
 from cardops.domain.payouts import payout_date
 from cardops.domain.refunds import RefundReason
@@ -18,16 +17,9 @@ from cardops.domain.refunds import RefundReason
 CHANNELS = click.Choice([c.value for c in Channel])
 
 
-def _call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
-    try:
-        return client.request(method, path, body)
-    except ApiError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 def _show(data: Any, as_json: bool, rows: list[tuple[str, Any]]) -> None:
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        echo_json(data)
         return
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -89,7 +81,7 @@ def register(cli: click.Group) -> None:
             "idempotency_key": idempotency_key or uuid.uuid4().hex,
         }
         path = f"/admin/payments/{quote(provider, safe='')}/{quote(payment_id, safe='')}/refunds"
-        data = _call(client, "POST", path, body)
+        data = call(client, "POST", path, body)
         _show(
             data, as_json, [(k, data.get(k)) for k in ("refund_id", "status", "amount", "currency", "reason")]
         )
@@ -103,7 +95,7 @@ def register(cli: click.Group) -> None:
     @target_options
     def balance(store_id: str, client: AdminClient, as_json: bool) -> None:
         """Balance per payment channel: confirmed, pending and any shortfall."""
-        data = _call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/balance")
+        data = call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/balance")
         if as_json:
             _show(data, True, [])
             return
@@ -125,7 +117,7 @@ def register(cli: click.Group) -> None:
     def statement(store_id: str, channel: str, currency: str, client: AdminClient, as_json: bool) -> None:
         """Every entry of one ledger, oldest first."""
         query = urlencode({"channel": channel, "currency": currency})
-        data = _call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/statement?{query}")
+        data = call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/statement?{query}")
         if as_json:
             _show(data, True, [])
             return
@@ -165,7 +157,7 @@ def register(cli: click.Group) -> None:
             "channel": channel,
             "currency": currency,
         }
-        data = _call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/adjustments", body)
+        data = call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/adjustments", body)
         _show(data, as_json, [(k, data.get(k)) for k in ("entry_id", "amount", "currency", "reason")])
 
     @stores.command("payout")
@@ -183,6 +175,6 @@ def register(cli: click.Group) -> None:
             "channel": channel,
             "currency": currency,
         }
-        data = _call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/payouts", body)
+        data = call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/payouts", body)
         rows = [(k, data.get(k)) for k in ("payout_id", "gross", "transfer_fee", "net", "scheduled_for")]
         _show(data, as_json, rows)

@@ -9,20 +9,9 @@ from typing import Any
 
 import click
 
-from cardops.cli.client import AdminClient, ApiError, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 
 KINDS = {".pdf": "pdf", ".eml": "eml"}
-
-
-def _call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
-    try:
-        return client.request(method, path, body)
-    except ApiError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def _summary(data: dict[str, Any]) -> None:
@@ -97,9 +86,9 @@ def register(cli: click.Group) -> None:
             "evidence": evidence,
             "document": {"kind": kind, "content_base64": base64.b64encode(document.read_bytes()).decode()},
         }
-        data = _call(client, "POST", "/admin/repayments", body)
+        data = call(client, "POST", "/admin/repayments", body)
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         click.echo("already started: same execution" if data.get("duplicate") else "started")
         _summary(data)
@@ -110,9 +99,9 @@ def register(cli: click.Group) -> None:
         body: dict[str, Any] = {"decision": decision}
         if reason:
             body["reason"] = reason
-        data = _call(client, "POST", f"/admin/repayments/{request_id}/decision", body)
+        data = call(client, "POST", f"/admin/repayments/{request_id}/decision", body)
         if as_json:
-            _echo_json(data)
+            echo_json(data)
         else:
             _summary(data)
 
@@ -137,9 +126,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def list_(limit: int, client: AdminClient, as_json: bool) -> None:
         """Re-payment requests, newest first."""
-        data = _call(client, "GET", f"/admin/repayments?limit={limit}")
+        data = call(client, "GET", f"/admin/repayments?limit={limit}")
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         click.echo(f"{'request':<24} {'status':<30} {'store':<12} {'amount':>9}  created")
         for row in data:
@@ -153,9 +142,9 @@ def register(cli: click.Group) -> None:
     @target_options
     def show(request_id: str, client: AdminClient, as_json: bool) -> None:
         """A request, its audit trail and the workflow's steps."""
-        data = _call(client, "GET", f"/admin/repayments/{request_id}")
+        data = call(client, "GET", f"/admin/repayments/{request_id}")
         if as_json:
-            _echo_json(data)
+            echo_json(data)
             return
         _summary(data)
         execution = data.get("execution") or {}
