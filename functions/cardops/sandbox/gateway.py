@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cardops.sandbox.lambda_runner import API_LOCK, FakeContext
+from cardops.sandbox.loopback import LoopbackServer, send
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 #: the largest body the sandbox reads (API Gateway's own limit is 10 MB); larger ones are refused unread
@@ -56,13 +56,6 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    """Loopback only, with a backlog that takes a burst of concurrent deliveries."""
-
-    request_queue_size = 256
-    daemon_threads = True
-
-
 class Gateway:
     def __init__(
         self,
@@ -75,46 +68,29 @@ class Gateway:
         self._webhook = webhook
         self._admin = admin
         self._extra = extra_routes or {}
-        gateway = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _handle(self) -> None:
-                gateway.dispatch(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self.server = _Server(("127.0.0.1", port), RequestHandler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+        self._http = LoopbackServer(self.dispatch, name="gateway", port=port)
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     def start(self) -> None:
-        self.thread.start()
+        self._http.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._http.stop()
 
     def dispatch(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_READ_BYTES:
-            self._send(request, 413, "application/json", b'{"message":"Request Too Long"}')
+            send(request, 413, "application/json", b'{"message":"Request Too Long"}')
             request.close_connection = True
             return
         body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
         if path in self._extra and request.command == "GET":
             status, content_type, payload = self._extra[path]()
-            self._send(request, status, content_type, payload)
+            send(request, status, content_type, payload)
             return
         headers = {k: v for k, v in request.headers.items()}
         if path.startswith("/webhooks/") and request.command == "POST" and path.count("/") == 2:
@@ -122,14 +98,14 @@ class Gateway:
         elif path.startswith("/admin/"):
             handler = self._admin
         else:
-            self._send(request, 404, "application/json", b'{"message":"Not Found"}')
+            send(request, 404, "application/json", b'{"message":"Not Found"}')
             return
         event = api_gateway_event(request.command, request.path, headers, body)
         try:
             with API_LOCK:
                 result = handler(event, FakeContext(function_name="sandbox-api"))
         except Exception as exc:  # what API Gateway answers when a function crashes
-            self._send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())
+            send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())
             return
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
@@ -140,12 +116,4 @@ class Gateway:
         for key, values in (result.get("multiValueHeaders") or {}).items():
             if key.lower() == "content-type" and values:
                 content_type = values[0]
-        self._send(request, int(result.get("statusCode", 200)), content_type, payload)
-
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(payload)))
-        request.end_headers()
-        request.wfile.write(payload)
+        send(request, int(result.get("statusCode", 200)), content_type, payload)

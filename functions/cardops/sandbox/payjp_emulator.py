@@ -29,24 +29,19 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import urllib3
+
+from cardops.sandbox.loopback import LoopbackServer, send
 
 DECLINE_TOKENS = {"tok_card_declined": "card_declined", "tok_processing_error": "processing_error"}
 SERVER_ERROR_TOKEN = "tok_server_error"  # noqa: S105 - a documented test token, not a secret
 NOT_REUSABLE_TOKEN = "tok_not_reusable"  # noqa: S105
 
 Clock = Callable[[], datetime]
-
-
-class _Server(ThreadingHTTPServer):
-    """Loopback only, with a backlog that takes a burst of concurrent deliveries."""
-
-    request_queue_size = 256
-    daemon_threads = True
 
 
 class PayjpError(Exception):
@@ -107,34 +102,17 @@ class PayjpEmulator:
         self._lock = threading.RLock()
         self._http = urllib3.PoolManager(maxsize=8)
         self._deliveries: list[threading.Thread] = []
-        emulator = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def _handle(self) -> None:
-                emulator._dispatch(self)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-        self.server = _Server(("127.0.0.1", port), RequestHandler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="payjp-emulator", daemon=True)
+        self._server = LoopbackServer(self._dispatch, name="payjp-emulator", port=port)
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> None:
-        self.thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -163,11 +141,7 @@ class PayjpEmulator:
             time.sleep(12)  # longer than a client's read timeout
             status, payload = 504, PayjpError(504, "timeout", "gateway timeout", kind="server_error").body()
         data = json.dumps(payload).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json; charset=utf-8")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        send(request, status, "application/json; charset=utf-8", data)
 
     def _authenticate(self, header: str | None) -> None:
         if not header or not header.startswith("Basic "):
