@@ -16,7 +16,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, TransientProviderError
-from cardops.adapters.providers.stripe import StripeClient, StripeSettings, form_encode
+from cardops.adapters.providers.http import form_encode
+from cardops.adapters.providers.stripe import StripeClient, StripeSettings
 from cardops.adapters.providers.stripe_events import refund_total_key
 from cardops.domain.payments import PaymentStatus
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,19 +22,27 @@ RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 
 
 def form_encode(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested mappings as ``metadata[key]=value``, the way PAY.JP and Stripe read form bodies."""
+    """The providers' form encoding: ``metadata[key]=v``, ``expand[0]=x``, booleans as true/false."""
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
         name = f"{prefix}[{key}]" if prefix else str(key)
-        if value is None:
-            continue
-        if isinstance(value, Mapping):
-            pairs.extend(form_encode(value, name))
-        elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
-        else:
-            pairs.append((name, str(value)))
+        pairs.extend(_encode_value(name, value))
     return pairs
+
+
+def _encode_value(name: str, value: Any) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return form_encode(value, name)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        pairs: list[tuple[str, str]] = []
+        for index, item in enumerate(value):
+            pairs.extend(_encode_value(f"{name}[{index}]", item))
+        return pairs
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
+    return [(name, str(value))]
 
 
 class ProviderHttp:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -24,6 +24,7 @@ from cardops.adapters.providers.base import (
     ProviderPayment,
     TransientProviderError,
 )
+from cardops.adapters.providers.http import form_encode
 from cardops.adapters.providers.stripe_events import (
     StripeErrorDetail,
     StripePaymentIntent,
@@ -89,30 +90,6 @@ class StripeProviderPayment(ProviderPayment):
     stripe_status: str
     #: the refund a ``refund`` call created (the refunds workflow tracks it by this id)
     refund_id: str | None = None
-
-
-def form_encode(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """Stripe's form encoding: ``metadata[key]=v``, ``expand[0]=x``, booleans as true/false."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in params.items():
-        name = f"{prefix}[{key}]" if prefix else str(key)
-        pairs.extend(_encode_value(name, value))
-    return pairs
-
-
-def _encode_value(name: str, value: Any) -> list[tuple[str, str]]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        return form_encode(value, name)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        pairs: list[tuple[str, str]] = []
-        for index, item in enumerate(value):
-            pairs.extend(_encode_value(f"{name}[{index}]", item))
-        return pairs
-    if isinstance(value, bool):
-        return [(name, "true" if value else "false")]
-    return [(name, str(value))]
 
 
 class StripeClient:
