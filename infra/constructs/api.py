@@ -41,6 +41,8 @@ class Api(Construct):
                 ),
             ),
         )  # fmt: skip
+        # the stack names its own ``ApiUrl`` output; the construct's generated one would be a second
+        self.rest_api.node.try_remove_child("Endpoint")
         validator = self.rest_api.add_request_validator(
             "ParametersValidator", validate_request_parameters=True, validate_request_body=False
         )

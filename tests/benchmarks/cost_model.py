@@ -25,7 +25,6 @@ SHAPE = {
     "processor_seconds": 0.15,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
-    "item_kb": 1.0,  # raw events are larger: one WRU per started KB
     "raw_event_kb": 3.0,
 }
 

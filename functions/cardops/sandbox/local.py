@@ -113,6 +113,8 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         "ProviderSecretArn": provisioned.secret_arn,
         "FeedBucketName": provisioned.feed_bucket,
         "EvidenceBucketName": provisioned.evidence_bucket,
+        "AlarmTopicArn": provisioned.alarm_topic_arn,
+        "DashboardName": provisioned.dashboard_name,
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
     }

@@ -30,6 +30,8 @@ class Provisioned:
     secret_arn: str
     feed_bucket: str
     evidence_bucket: str
+    alarm_topic_arn: str = ""
+    dashboard_name: str = ""
     function_names: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
 
@@ -130,6 +132,14 @@ def provision(
         secret_arn=secret_arn,
         feed_bucket=buckets["feeds"],
         evidence_bucket=buckets["evidence"],
+        # the stack's alarm topic and dashboard exist here too, so the outputs have the same keys
+        alarm_topic_arn=session.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-alarms")[
+            "TopicArn"
+        ],
+        dashboard_name=f"{prefix}-dashboard",
+    )
+    session.client("cloudwatch", region_name=REGION).put_dashboard(
+        DashboardName=provisioned.dashboard_name, DashboardBody=json.dumps({"widgets": []})
     )
     _functions_and_workflows(session, provisioned)
     return provisioned
