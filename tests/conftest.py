@@ -110,3 +110,24 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The PAY.JP emulator in-process, with the functions pointed at it (processor and registry)."""
+    from cardops import resources
+    from cardops.adapters.providers import registry
+    from cardops.config import reset_settings
+    from cardops.handlers import processor
+    from cardops.sandbox.payjp_emulator import PayjpEmulator
+
+    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"])
+    emu.start()
+    monkeypatch.setenv("PAYJP_API_BASE", emu.url)
+    reset_settings()
+    processor.payjp_client.cache_clear()
+    registry.reset()
+    yield emu
+    emu.stop()
+    processor.payjp_client.cache_clear()
+    registry.reset()

@@ -64,3 +64,11 @@ def eventually(check: Any, timeout: float = 30.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.2)
+
+
+def sqs_event(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]:
+    """The processor's SQS event for one queued webhook message."""
+    from cardops.sandbox.queue_worker import sqs_event as build
+
+    record = {"MessageId": message_id, "ReceiptHandle": "rh", "Body": json.dumps(message)}
+    return build([record], "arn:aws:sqs:ap-northeast-1:123456789012:cardops-events")

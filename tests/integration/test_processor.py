@@ -3,53 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from cardops import resources
 from cardops.domain.webhook_signatures import sbps_hash
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.conftest import EVENTS, load_event
-
-
-@pytest.fixture
-def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[PayjpEmulator]:
-    from cardops.config import reset_settings
-    from cardops.handlers import processor
-
-    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"])
-    emu.start()
-    monkeypatch.setenv("PAYJP_API_BASE", emu.url)
-    reset_settings()
-    processor.payjp_client.cache_clear()
-    yield emu
-    emu.stop()
-    processor.payjp_client.cache_clear()
+from tests.helpers import sqs_event
 
 
 def process(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]:
     from cardops.handlers.processor import handler
 
-    event = {
-        "Records": [
-            {
-                "messageId": message_id,
-                "receiptHandle": "rh",
-                "body": json.dumps(message),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:q",
-                "awsRegion": "ap-northeast-1",
-            }
-        ]
-    }
+    event = sqs_event(message, message_id)
     try:
         result: dict[str, Any] = handler(event, FakeContext(function_name="processor"))
     except BatchProcessingError:

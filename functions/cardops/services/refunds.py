@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from typing import Protocol
 
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import PaymentRepository, StoreUnavailable, VersionConflict
@@ -31,7 +31,7 @@ from cardops.adapters.ledger_store import (
     transact,
 )
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, ProviderError
-from cardops.adapters.providers.payjp import PAYJP_REFUND_TOTAL, PayjpClient
+from cardops.adapters.providers.payjp import PAYJP_REFUND_TOTAL
 from cardops.config import settings
 from cardops.domain.fees import PlansConfig
 from cardops.domain.ledger import Ledger
@@ -87,19 +87,25 @@ class RefundSubmissionPendingError(Exception):
         self.idempotency_key: str | None = None
 
 
-@lru_cache(maxsize=4)
-def _payjp(api_base: str) -> PayjpClient:
-    from cardops.adapters.secrets import provider_secrets
-
-    return PayjpClient(
-        api_base=api_base,
-        secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
-    )
+class ProviderLookup(Protocol):
+    def get(self, name: str) -> PaymentProvider | None: ...
 
 
-def default_providers() -> dict[str, PaymentProvider]:
-    """Providers whose refund API is wired; refunds of the others stay ``requested`` for finance."""
-    return {"payjp": _payjp(settings().payjp_api_base)}
+class _RegisteredProviders:
+    """The provider registry seen as ``name → client | None``: providers without an API client
+    (SBPS refunds are made in its console) have their refunds stay ``requested`` for finance."""
+
+    def get(self, name: str) -> PaymentProvider | None:
+        from cardops.adapters.providers import registry
+
+        try:
+            return registry.provider_client(name)
+        except registry.UnsupportedProvider:
+            return None
+
+
+def default_providers() -> _RegisteredProviders:
+    return _RegisteredProviders()
 
 
 def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
@@ -121,7 +127,7 @@ class RefundService:
         payments: PaymentRepository | None = None,
         refunds: RefundStore | None = None,
         ledgers: LedgerStore | None = None,
-        providers: Mapping[str, PaymentProvider] | None = None,
+        providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None,
         plans: PlansConfig | None = None,
         capabilities: Mapping[str, ProviderCapabilities] = DEFAULT_CAPABILITIES,
         publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts,
@@ -135,7 +141,7 @@ class RefundService:
         self.publish = publish
 
     @property
-    def providers(self) -> Mapping[str, PaymentProvider]:
+    def providers(self) -> ProviderLookup | Mapping[str, PaymentProvider]:
         if self._providers is None:
             self._providers = default_providers()
         return self._providers

@@ -1,0 +1,74 @@
+"""Refunds reach the provider (PAY.JP emulator) with an idempotency key; a card-company rejection
+reverses the refund, restores what may still be refunded and alerts finance (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from cardops.sandbox.lambda_runner import FakeContext
+from tests.helpers import call, sqs_event
+
+
+def captured_payment(emulator: Any, amount: int = 10000) -> str:
+    """A charge captured at PAY.JP and recorded through its webhook (re-fetched from the emulator)."""
+    from cardops.handlers.processor import handler
+
+    charge = emulator.create_charge(
+        {
+            "amount": str(amount),
+            "currency": "jpy",
+            "card": "tok_visa",
+            "metadata": {"store_id": "store_refund"},
+        }
+    )
+    body = json.dumps(
+        {"id": f"evnt_{charge['id']}", "type": "charge.succeeded", "data": {"id": charge["id"]}}
+    )
+    message = {"provider": "payjp", "event_id": f"evnt_{charge['id']}", "body": body}
+    assert handler(sqs_event(message), FakeContext("processor")) == {"batchItemFailures": []}
+    return str(charge["id"])
+
+
+def refund(charge_id: str, amount: int) -> tuple[int, Any]:
+    from cardops.handlers.admin import handler
+
+    return call(
+        handler,
+        "POST",
+        f"/admin/payments/payjp/{charge_id}/refunds",
+        {"amount": amount, "reason": "customer_request"},
+    )
+
+
+def test_refund_is_sent_to_payjp_once_with_an_idempotency_key(emulator: Any) -> None:
+    charge_id = captured_payment(emulator)
+    status, body = refund(charge_id, 3000)
+    assert status in (200, 201), body
+    assert body["status"] == "succeeded"
+    assert emulator.charges[charge_id]["amount_refunded"] == 3000
+    keys = [key for key, path in emulator._idempotent if path.endswith(f"{charge_id}/refund")]
+    assert len(keys) == 1
+
+
+def test_card_company_rejection_reverses_the_refund_and_alerts_finance(
+    emulator: Any, provisioned: Any
+) -> None:
+    charge_id = captured_payment(emulator)
+    emulator.faults["refund"] = ["decline"]
+    status, body = refund(charge_id, 4000)
+    assert status in (200, 201), body
+    assert body["status"] == "rejected"
+    assert emulator.charges[charge_id]["amount_refunded"] == 0
+    # the rejected amount may be refunded again: the ceiling was restored
+    status, body = refund(charge_id, 10000)
+    assert (status, body["status"]) in ((200, "succeeded"), (201, "succeeded"))
+    assert refund(charge_id, 1)[0] >= 400  # now nothing is left to refund
+    messages = (
+        boto3.client("sqs", region_name="ap-northeast-1")
+        .receive_message(QueueUrl=provisioned.operator_queue_url, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    )
+    assert any("refund" in m["Body"] for m in messages)
