@@ -119,17 +119,11 @@ class Observability(Construct):
             threshold=1,
         )
         for index, machine in enumerate(state_machines):
+            # aborted executions are not alarming: a capture stops its deadline execution on purpose
             self._alarm(
                 f"WorkflowTimedOut{index}",
-                "A workflow execution timed out or was aborted.",
-                cloudwatch.MathExpression(
-                    expression="FILL(t, 0) + FILL(a, 0)",
-                    using_metrics={
-                        "t": machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
-                        "a": machine.metric_aborted(period=FIVE_MINUTES, statistic="Sum"),
-                    },
-                    period=FIVE_MINUTES,
-                ),
+                "A workflow execution timed out.",
+                machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=1,
             )
         all_alarms = [*self.alarms.values(), *existing_alarms]

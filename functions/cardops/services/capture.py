@@ -35,6 +35,7 @@ from cardops.domain.payments import (
     PaymentStatus,
 )
 from cardops.domain.reservations import Reservation
+from cardops.observability import make_logger
 from cardops.services.payment_events import PaymentListener, Payments, apply_canonical
 
 ACTOR = "capture-deadline-workflow"
@@ -327,17 +328,42 @@ __all__ = [
 ]
 
 
+#: an authorization leaving for one of these has nothing left to wait for; ``expired_refunded`` is
+#: not here: the workflow itself makes that change, from inside the execution it would stop
+ENDS_THE_WAIT = frozenset(
+    {
+        PaymentStatus.CAPTURED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.CANCELED,
+        PaymentStatus.FAILED,
+        PaymentStatus.DISPUTED,
+    }
+)
+
+
 def capture_deadline_listener(applied: Applied) -> None:
     """Start the capture-deadline workflow once per authorization (SPEC §3).
 
     Called after every write while the payment is an open authorization with a deadline; the
     execution name comes from the payment, so every call after the first is a no-op.
     """
-    from cardops.adapters.workflow_starter import start_once
+    from cardops.adapters.workflow_starter import start_once, stop_if_running
     from cardops.config import settings
 
     payment = applied.payment
     arn = settings().capture_deadline_state_machine_arn
+    if arn and applied.history.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
+        # captured or canceled: nothing is left to wait for, so no execution idles until the deadline
+        from cardops.adapters.dynamodb import StoreUnavailable
+
+        try:
+            stop_if_running(
+                arn, execution_name(payment.provider, payment.provider_payment_id), f"{payment.status.value}"
+            )
+        except StoreUnavailable:
+            make_logger("cardops-capture").warning("execution not stopped; it ends at its next check")
+        return
     if not arn or payment.status is not PaymentStatus.AUTHORIZED or payment.capture_deadline is None:
         return
     start_once(
