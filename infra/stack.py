@@ -9,6 +9,7 @@ from cardops import resources
 from infra.constructs.api import Api
 from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
+from infra.constructs.janitor import Janitor
 from infra.constructs.observability import Observability
 from infra.constructs.repayment import RepaymentWorkflow
 from infra.constructs.workflows import CaptureDeadlineWorkflow
@@ -26,6 +27,7 @@ class CardopsStack(Stack):
             webhook=self.core.functions["webhook"],
             admin=self.core.functions["admin"],
         )
+        self.janitor = Janitor(self, "Janitor", core=self.core)
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
         self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
         self.repayment = RepaymentWorkflow(

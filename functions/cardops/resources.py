@@ -17,7 +17,10 @@ class TableSpec:
     partition_key: str = "pk"
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
-    indexes: dict[str, tuple[str, str]] = field(default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk")})
+    #: gsi1: listings (uncaptured sales, card errors, …); gsi2: open payments for the janitor
+    indexes: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+    )
     ttl_attribute: str = "expires_at"
 
 
@@ -58,6 +61,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "repayment_charge": FunctionSpec("cardops.handlers.repayment.charge", timeout_seconds=60),
     "repayment_finish": FunctionSpec("cardops.handlers.repayment.finish", timeout_seconds=10),
     "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
+    "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=300),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 

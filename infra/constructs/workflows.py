@@ -75,13 +75,24 @@ class CaptureDeadlineWorkflow(Construct):
             )
         )
 
-        # the processor starts one execution per authorization; the admin API's captures end it early
-        for starter in ("processor", "admin"):
+        # the processor starts one execution per authorization (the janitor restarts a lost start);
+        # a capture or cancel, by webhook or through the admin API, stops the waiting execution
+        for starter in ("processor", "admin", "janitor"):
             function = core.functions[starter]
             function.add_environment(
                 "CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn
             )
             self.state_machine.grant_start_execution(function)
+            self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
+        cdk.Validations.of(core).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                '<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":'
+                '"CaptureDeadlineStateMachine78D37EED"}]}]}:*]',
+                reason="Describe/stop executions of this one state machine (execution names are per "
+                "payment, so the ARN ends in a wildcard); no other state machine.",
+            )
+        )
         core.functions["admin"].add_environment("EVENT_BUS_NAME", bus.event_bus_name)
         bus.grant_put_events_to(core.functions["admin"])
 

@@ -7,6 +7,8 @@
 | raw webhook      | ``WEBHOOK#{provider}#{event id}``| ``#EVENT``         |
 | reservation      | ``RESERVATION#{id}``             | ``#RESERVATION``   |
 
+Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
+(``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
 they are open, so the store's "uncaptured sales" list is one query. Driver errors become domain
 errors here and nowhere else.
@@ -14,6 +16,7 @@ errors here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,6 +38,14 @@ class VersionConflict(Exception):
 
 class StoreUnavailable(Exception):
     """A transient failure to read or write (throttling, 5xx): the caller should be retried."""
+
+
+OPEN_SHARDS = 8
+"""Open payments spread over this many index partitions, so no single one is hot."""
+
+
+def open_shard(pk: str) -> int:
+    return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
 def payment_pk(provider: str, payment_id: str) -> str:
@@ -126,6 +137,9 @@ class PaymentRepository:
         ):
             item["gsi1pk"] = _s(f"STORE#{payment.metadata.store_id}#UNCAPTURED")
             item["gsi1sk"] = _s(f"{payment.capture_deadline.isoformat()}#{pk}")
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+            item["gsi2pk"] = _s(f"OPEN#{open_shard(pk)}")
+            item["gsi2sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
         if expected_version == 0:
             condition = "attribute_not_exists(pk)"
             values: dict[str, Any] | None = None
@@ -157,6 +171,38 @@ class PaymentRepository:
             if code == "TransactionConflictException" or _transient(exc):
                 raise StoreUnavailable(code) from exc
             raise
+
+    def open_payments(self, *, updated_before: datetime) -> Iterator[Payment]:
+        """Pending and authorized payments last changed before ``updated_before`` (the janitor's work)."""
+        for shard in range(OPEN_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": _table(),
+                "IndexName": "gsi2",
+                "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :before",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(f"OPEN#{shard}"),
+                    ":before": _s(updated_before.isoformat()),
+                },
+            }
+            while True:
+                page = aws.dynamodb().query(**kwargs)
+                for item in page.get("Items", []):
+                    yield Payment.model_validate_json(item["doc"]["S"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
+        page = aws.dynamodb().query(
+            TableName=_table(),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+            ExpressionAttributeValues={":pk": _s(payment_pk(provider, payment_id)), ":h": _s("HISTORY#")},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return HistoryEntry.model_validate_json(items[0]["doc"]["S"]) if items else None
 
     def list_uncaptured(self, store_id: str) -> list[Payment]:
         """Open authorizations of a store, earliest deadline first."""

@@ -1,0 +1,42 @@
+"""Lambda entry point: the hourly payments janitor (EventBridge schedule)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cardops import clock
+from cardops.adapters.dynamodb import PaymentRepository
+from cardops.adapters.providers import registry
+from cardops.adapters.providers.base import PaymentProvider
+from cardops.observability import make_logger
+from cardops.services.janitor import reconcile_open_payments
+from cardops.services.workflows import payment_listeners
+
+logger = make_logger("cardops-janitor")
+metrics = Metrics(namespace="cardops", service="janitor")
+
+
+def _provider(name: str) -> PaymentProvider | None:
+    try:
+        return registry.provider_client(name)
+    except registry.UnsupportedProvider:
+        return None
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = reconcile_open_payments(
+        payments=PaymentRepository(), provider_for=_provider, listeners=payment_listeners(), now=clock.now()
+    )
+    metrics.add_metric(name="JanitorRepaired", unit=MetricUnit.Count, value=len(report.repaired))
+    metrics.add_metric(name="JanitorFailed", unit=MetricUnit.Count, value=len(report.failed))
+    logger.info(
+        "janitor run", examined=report.examined, repaired=len(report.repaired), failed=len(report.failed)
+    )
+    return asdict(report)
