@@ -118,3 +118,19 @@ def test_cfn_lint_is_clean(template_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_janitor_runs_hourly_and_may_stop_deadline_executions(template: dict[str, Any]) -> None:
+    rules = resources_of(template, "AWS::Events::Rule")
+    hourly = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == "rate(1 hour)"]
+    assert len(hourly) == 1
+    assert "JanitorFunction" in json.dumps(hourly[0]["Properties"]["Targets"])
+    actions = _actions(_policy_statements(template, "JanitorRole"))
+    assert {
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+        "states:StartExecution",
+        "states:StopExecution",
+    } <= actions
+    for role in ("ProcessorRole", "AdminRole"):
+        assert "states:StopExecution" in _actions(_policy_statements(template, role))
