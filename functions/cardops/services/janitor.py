@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from cardops.adapters.dynamodb import PaymentRepository
 from cardops.adapters.providers.base import PaymentProvider, ProviderError
-from cardops.domain.payments import Applied, CanonicalEvent, EventKind
+from cardops.domain.payments import Applied, EventKind
 from cardops.services.payment_events import PaymentListener, apply_canonical
 
 #: payments changed more recently than this are left to their webhooks, which may be in flight
@@ -56,14 +56,11 @@ def reconcile_open_payments(
             except ProviderError:
                 report.failed.append(key)
                 continue
-            event = CanonicalEvent(
+            event = snapshot.as_event(
                 provider=payment.provider,
-                provider_payment_id=payment.provider_payment_id,
                 event_id=f"janitor:{run_id}",
                 kind=EventKind.SNAPSHOT,
                 occurred_at=now,
-                facts=snapshot.facts,
-                metadata=snapshot.metadata,
                 actor="janitor",
             )
             applied = apply_canonical(event, payments, now=now, listeners=listeners)

@@ -88,14 +88,8 @@ def payjp_to_canonical(body: str, fetcher: ChargeFetcher, *, now: datetime) -> C
     if not isinstance(charge_id, str) or not charge_id.startswith("ch_") or len(charge_id) > 255:
         raise MalformedWebhook("PAY.JP event names no charge")
     snapshot = fetcher.retrieve(charge_id)
-    return CanonicalEvent(
-        provider="payjp",
-        provider_payment_id=snapshot.provider_payment_id,
-        event_id=str(payload["id"]),
-        kind=_PAYJP_KINDS[event_type],
-        occurred_at=now,
-        facts=snapshot.facts,
-        metadata=snapshot.metadata,
+    return snapshot.as_event(
+        provider="payjp", event_id=str(payload["id"]), kind=_PAYJP_KINDS[event_type], occurred_at=now
     )
 
 

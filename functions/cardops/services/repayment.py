@@ -29,7 +29,7 @@ from cardops.adapters.providers.recharge import PayjpRecharger, Recharger, Saved
 from cardops.adapters.repayment_store import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
-from cardops.domain.payments import CanonicalEvent, EventKind, Payment
+from cardops.domain.payments import EventKind, Payment
 from cardops.domain.repayment import (
     CONTENT_TYPES,
     DEFAULT_MAX_DOCUMENT_BYTES,
@@ -502,14 +502,11 @@ def charge_step(request_id: str) -> dict[str, Any]:
         raise ChargeNotCaptured("the provider did not capture the new charge")
     now = clock.now()
     apply_canonical(
-        CanonicalEvent(
+        charged.as_event(
             provider=record.original_payment.provider,
-            provider_payment_id=charged.provider_payment_id,
             event_id=f"repayment:{request_id}",
             kind=EventKind.CAPTURED,
             occurred_at=now,
-            facts=charged.facts,
-            metadata=charged.metadata,
             actor=f"repayment:{request_id}",
         ),
         PaymentRepository(),

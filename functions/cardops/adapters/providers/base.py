@@ -6,11 +6,12 @@ never reads a provider's JSON shape. Every state-changing call takes an idempote
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.domain.payments import PaymentFacts, PaymentMetadata
+from cardops.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata, Provider
 
 
 class ProviderError(Exception):
@@ -47,6 +48,27 @@ class ProviderPayment(BaseModel):
     #: a reusable card/customer reference for a merchant-initiated charge (re-payment, SPEC §4)
     customer_id: str | None = None
     card_brand: str | None = None
+
+    def as_event(
+        self,
+        *,
+        provider: Provider,
+        event_id: str,
+        kind: EventKind,
+        occurred_at: datetime,
+        actor: str = "provider",
+    ) -> CanonicalEvent:
+        """What the provider says now, as an event to merge into the payment like any other."""
+        return CanonicalEvent(
+            provider=provider,
+            provider_payment_id=self.provider_payment_id,
+            event_id=event_id,
+            kind=kind,
+            occurred_at=occurred_at,
+            facts=self.facts,
+            metadata=self.metadata,
+            actor=actor,
+        )
 
 
 class PaymentProvider(Protocol):
