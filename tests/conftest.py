@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,37 +80,44 @@ class SandboxProcess:
         return self.outputs["ApiUrl"].rstrip("/")
 
 
+@contextmanager
+def running_sandbox(workdir: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """``cardops local`` as a newcomer runs it, in a subprocess on a free port, until the block ends.
+
+    Yields the outputs file (written once the sandbox is ready) and the process.
+    """
+    outputs = workdir / "local-outputs.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    with (workdir / "sandbox.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not outputs.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = (workdir / "sandbox.log").read_text(errors="replace")
+                    raise RuntimeError(f"sandbox did not start:\n{output}")
+                time.sleep(0.1)
+            time.sleep(0.2)
+            yield outputs, process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
-    """``cardops local`` as a newcomer runs it, in a subprocess, on a free port."""
-    workdir = tmp_path_factory.mktemp("sandbox")
-    outputs = workdir / "local-outputs.json"
-    log = (workdir / "sandbox.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while not outputs.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = (workdir / "sandbox.log").read_text(errors="replace")
-            raise RuntimeError(f"sandbox did not start:\n{output}")
-        time.sleep(0.1)
-    time.sleep(0.2)
-    try:
+    """The sandbox shared by the end-to-end tests of a session."""
+    with running_sandbox(tmp_path_factory.mktemp("sandbox")) as (outputs, process):
         yield SandboxProcess(json.loads(outputs.read_text()), process)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture

@@ -83,8 +83,8 @@ def run() -> dict[str, float]:
     from cardops.adapters.claims import OutcomeClaims
     from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
     from cardops.adapters.events import EventPublisher
+    from cardops.adapters.providers import registry
     from cardops.domain.calendar import tokyo_date
-    from cardops.handlers import capture_deadline as task_handler
     from cardops.services import capture
     from tests.integration.deadline.conftest import (
         RecordingProvider,
@@ -95,10 +95,10 @@ def run() -> dict[str, float]:
     )
 
     provider = RecordingProvider()
-    original = task_handler.provider_client
-    task_handler.provider_client = lambda name: provider  # type: ignore[assignment]
+    original = registry.provider_client
     try:
         with _workflow_environment() as made:
+            registry.provider_client = lambda name: provider  # type: ignore[assignment]
             deps = capture.Deps(
                 payments=PaymentRepository(),
                 claims=OutcomeClaims(),
@@ -131,7 +131,7 @@ def run() -> dict[str, float]:
             assert done["status"] == "SUCCEEDED", done
             expired = transitions(expired_arn)
     finally:
-        task_handler.provider_client = original  # type: ignore[assignment]
+        registry.provider_client = original  # type: ignore[assignment]
     million = 1_000_000 * PRICE_PER_TRANSITION_USD
     return {
         "sfn_transitions_per_payment_captured": float(captured),

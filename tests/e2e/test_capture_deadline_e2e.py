@@ -8,10 +8,6 @@ other end-to-end tests sharing the session sandbox).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +21,7 @@ import urllib3
 from click.testing import CliRunner
 
 from cardops.cli.main import cli
+from tests.conftest import running_sandbox
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -35,35 +32,13 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    workdir = tmp_path_factory.mktemp("deadline-sandbox")
-    path = workdir / "local-outputs.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with (workdir / "sandbox.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(path)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            stop = time.monotonic() + 60
-            while not path.exists():
-                if process.poll() is not None or time.monotonic() > stop:
-                    raise RuntimeError((workdir / "sandbox.log").read_text(errors="replace"))
-                time.sleep(0.1)
-            time.sleep(0.2)
-            values = json.loads(path.read_text())
-            values["_outputs_file"] = str(path)
-            payjp.api_base = values["PayjpApiBaseUrl"]
-            payjp.api_key = values["PayjpSecretKey"]
-            yield values
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    """A sandbox of its own: these tests move its clock, which would disturb the shared one."""
+    with running_sandbox(tmp_path_factory.mktemp("deadline-sandbox")) as (path, _):
+        values = json.loads(path.read_text())
+        values["_outputs_file"] = str(path)
+        payjp.api_base = values["PayjpApiBaseUrl"]
+        payjp.api_key = values["PayjpSecretKey"]
+        yield values
 
 
 def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:

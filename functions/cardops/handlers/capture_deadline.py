@@ -15,15 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops import clock
-from cardops.adapters.claims import OutcomeClaims
-from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-from cardops.adapters.events import EventPublisher
-from cardops.adapters.providers.registry import provider_client
 from cardops.adapters.queue import SqsQueue
 from cardops.config import settings
 from cardops.observability import make_logger
 from cardops.services import capture
-from cardops.services.workflows import payment_listeners
+from cardops.services.workflows import capture_deps
 
 logger = make_logger("cardops-capture-deadline")
 tracer = Tracer(service="cardops-capture-deadline")
@@ -41,30 +37,19 @@ class Step(BaseModel):
     execution: str | None = None
 
 
-def deps() -> capture.Deps:
-    return capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=provider_client,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-        listeners=payment_listeners(),
-    )
-
-
 @tracer.capture_method
 def run(step: Step) -> dict[str, Any]:
     now = clock.now()
     provider, payment_id = step.provider, step.provider_payment_id
     if step.action == "check":
-        return capture.check(deps(), provider, payment_id, now=now)
+        return capture.check(capture_deps(), provider, payment_id, now=now)
     if step.action == "remind":
-        result = capture.remind(deps(), provider, payment_id, hours_before=step.hours_before, now=now)
+        result = capture.remind(capture_deps(), provider, payment_id, hours_before=step.hours_before, now=now)
         if result["published"]:
             metrics.add_metric(name="CaptureReminderSent", unit=MetricUnit.Count, value=1)
         return result
     if step.action == "expire":
-        result = capture.expire(deps(), provider, payment_id, now=now)
+        result = capture.expire(capture_deps(), provider, payment_id, now=now)
         if result["outcome"] == "expired_refunded":
             metrics.add_metric(name="AutoRefunded", unit=MetricUnit.Count, value=1)
         logger.info("capture deadline reached", provider=provider, payment_id=payment_id, **result)

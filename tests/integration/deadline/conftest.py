@@ -79,11 +79,10 @@ class RecordingProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> RecordingProvider:
     recording = RecordingProvider()
-    from cardops.api.routes import capture as capture_routes
-    from cardops.handlers import capture_deadline
+    from cardops.adapters.providers import registry
 
-    monkeypatch.setattr(capture_deadline, "provider_client", lambda name: recording)
-    monkeypatch.setattr(capture_routes, "provider_client", lambda name: recording)
+    # the workflow task and the admin API both get their clients from the registry
+    monkeypatch.setattr(registry, "provider_client", lambda name: recording)
     return recording
 
 

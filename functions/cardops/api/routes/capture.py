@@ -15,11 +15,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops import clock
-from cardops.adapters.claims import OutcomeClaims
-from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-from cardops.adapters.events import EventPublisher
+from cardops.adapters.dynamodb import PaymentRepository
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
-from cardops.adapters.providers.registry import UnsupportedProvider, provider_client
+from cardops.adapters.providers.registry import UnsupportedProvider
 from cardops.api.errors import error_response
 from cardops.api.routes.payments import PaymentIdPath, ProviderPath
 from cardops.api.views import PaymentView, payment_view
@@ -31,7 +29,7 @@ from cardops.domain.capture_deadline import (
     PaymentNotCapturable,
 )
 from cardops.services import capture
-from cardops.services.workflows import payment_listeners
+from cardops.services.workflows import capture_deps
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -64,17 +62,6 @@ class UncapturedList(BaseModel):
     payments: list[UncapturedView]
 
 
-def _deps() -> capture.Deps:
-    return capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=provider_client,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-        listeners=payment_listeners(),
-    )
-
-
 @router.post("/admin/payments/<provider>/<provider_payment_id>/capture", tags=["payments"])
 def capture_payment(
     provider: ProviderPath,
@@ -83,7 +70,7 @@ def capture_payment(
 ) -> PaymentView:
     """Capture all or part of an authorization before its capture deadline (認証期日)."""
     amount = body.amount if body else None
-    capture.capture(_deps(), provider, provider_payment_id, amount=amount, now=clock.now())
+    capture.capture(capture_deps(), provider, provider_payment_id, amount=amount, now=clock.now())
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
