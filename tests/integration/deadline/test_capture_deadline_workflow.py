@@ -307,3 +307,92 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
         else:
             assert status is PaymentStatus.EXPIRED_REFUNDED and charge["captured"] == 0 and charge["released"]
             assert "captured" not in results
+
+
+class _HoldInsideConditionalPut:
+    """Parks one thread inside moto's conditional put — after it read the current item, before it
+    wrote — until the other side has finished (or 1 s passed): the exact window of a check-then-set
+    that is not atomic. With DynamoDB's atomicity the other side cannot get in, so it waits."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.dynamodb.models import table
+
+        original = table.get_filter_expression
+        self.thread: threading.Thread | None = None
+        self.reached = threading.Event()
+        self.other_done = threading.Event()
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is self.thread and not self.reached.is_set():
+                self.reached.set()
+                self.other_done.wait(timeout=1.0)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(table, "get_filter_expression", held)
+
+
+@pytest.mark.parametrize("first", ["capture", "expire"])
+def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
+    workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    """The race of the full run made deterministic: one side is paused inside its claim's write."""
+    from cardops.adapters.claims import OutcomeClaims
+    from cardops.adapters.events import EventPublisher
+    from cardops.services import capture
+
+    deps = capture.Deps(
+        payments=PaymentRepository(),
+        claims=OutcomeClaims(),
+        providers=lambda name: provider,
+        reservations=ReservationRepository(),
+        events=EventPublisher(),
+    )
+    payment_id = f"ch_held_{first}"
+    authorize(
+        provider, payment_id, visit_date=tokyo_date(clock.now()) + timedelta(days=10), start_workflow=False
+    )
+    stored = PaymentRepository().get("payjp", payment_id)
+    assert stored is not None and stored.capture_deadline is not None
+    deadline = stored.capture_deadline
+    results: dict[str, str] = {}
+    hold = _HoldInsideConditionalPut(monkeypatch)
+
+    def store_captures() -> None:
+        try:
+            capture.capture(deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1))
+            results["capture"] = "captured"
+        except Exception as exc:  # recorded: a provider refusal here means both sides reached it
+            results["capture"] = type(exc).__name__
+        finally:
+            if first == "expire":
+                hold.other_done.set()
+
+    def deadline_fires() -> None:
+        try:
+            results["expire"] = capture.expire(
+                deps, "payjp", payment_id, now=deadline + timedelta(seconds=1)
+            )["outcome"]
+        except Exception as exc:
+            results["expire"] = type(exc).__name__
+        finally:
+            if first == "capture":
+                hold.other_done.set()
+
+    sides = {"capture": store_captures, "expire": deadline_fires}
+    leader = threading.Thread(target=sides[first])
+    follower = threading.Thread(target=sides["expire" if first == "capture" else "capture"])
+    hold.thread = leader
+    leader.start()
+    assert hold.reached.wait(timeout=10), "the leader never reached its claim"
+    follower.start()
+    leader.join()
+    follower.join()
+
+    captured, released = provider.count("capture", payment_id), provider.count("cancel", payment_id)
+    assert (captured, released) == ((1, 0) if first == "capture" else (0, 1)), results
+    if first == "capture":
+        assert results == {"capture": "captured", "expire": "CaptureInProgress"}
+        assert _status(payment_id) is PaymentStatus.CAPTURED
+    else:
+        assert results == {"expire": "expired_refunded", "capture": "AutomaticRefundStarted"}
+        assert _status(payment_id) is PaymentStatus.EXPIRED_REFUNDED
