@@ -21,6 +21,7 @@ from cardops.domain.reservations import Reservation
 from cardops.handlers import admin
 from tests.helpers import call
 from tests.integration.deadline.conftest import (
+    HoldInsideMoto,
     RecordingProvider,
     authorize,
     entered_states,
@@ -309,28 +310,6 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
             assert "captured" not in results
 
 
-class _HoldInsideConditionalPut:
-    """Parks one thread inside moto's conditional put — after it read the current item, before it
-    wrote — until the other side has finished (or 1 s passed): the exact window of a check-then-set
-    that is not atomic. With DynamoDB's atomicity the other side cannot get in, so it waits."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from moto.dynamodb.models import table
-
-        original = table.get_filter_expression
-        self.thread: threading.Thread | None = None
-        self.reached = threading.Event()
-        self.other_done = threading.Event()
-
-        def held(*args: Any, **kwargs: Any) -> Any:
-            if threading.current_thread() is self.thread and not self.reached.is_set():
-                self.reached.set()
-                self.other_done.wait(timeout=1.0)
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(table, "get_filter_expression", held)
-
-
 @pytest.mark.parametrize("first", ["capture", "expire"])
 def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
     workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch, first: str
@@ -355,7 +334,10 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
     assert stored is not None and stored.capture_deadline is not None
     deadline = stored.capture_deadline
     results: dict[str, str] = {}
-    hold = _HoldInsideConditionalPut(monkeypatch)
+    from moto.dynamodb.models import table
+
+    # the leader is parked after moto read the #OUTCOME item, before it evaluated and wrote
+    hold = HoldInsideMoto(monkeypatch, table, "get_filter_expression")
 
     def store_captures() -> None:
         try:
@@ -363,9 +345,6 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
             results["capture"] = "captured"
         except Exception as exc:  # recorded: a provider refusal here means both sides reached it
             results["capture"] = type(exc).__name__
-        finally:
-            if first == "expire":
-                hold.other_done.set()
 
     def deadline_fires() -> None:
         try:
@@ -374,19 +353,9 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
             )["outcome"]
         except Exception as exc:
             results["expire"] = type(exc).__name__
-        finally:
-            if first == "capture":
-                hold.other_done.set()
 
     sides = {"capture": store_captures, "expire": deadline_fires}
-    leader = threading.Thread(target=sides[first])
-    follower = threading.Thread(target=sides["expire" if first == "capture" else "capture"])
-    hold.thread = leader
-    leader.start()
-    assert hold.reached.wait(timeout=10), "the leader never reached its claim"
-    follower.start()
-    leader.join()
-    follower.join()
+    hold.run(sides[first], sides["expire" if first == "capture" else "capture"])
 
     captured, released = provider.count("capture", payment_id), provider.count("cancel", payment_id)
     assert (captured, released) == ((1, 0) if first == "capture" else (0, 1)), results
