@@ -20,6 +20,7 @@ class HistoryView(BaseModel):
     to_status: str
     captured_amount: int
     refunded_amount: int
+    changes: list[str] = []
 
 
 class PaymentView(BaseModel):
