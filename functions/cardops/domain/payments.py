@@ -76,7 +76,9 @@ class PaymentFacts(BaseModel):
     authorized_at: datetime | None = None
     captured_at: datetime | None = None
     #: the latest validity the provider reported: a re-authorization (PAY.JP ``reauth``, a new
-    #: Stripe ``capture_before``) moves it later, and the later one is the hold that exists now
+    #: Stripe ``capture_before``) moves it later, and the later one is the hold that exists now.
+    #: Merged with max so any arrival order agrees; a reauth with fewer days than the hold had
+    #: left (a shorter validity) is not followed — the provider still refuses a late capture
     authorization_expires_at: datetime | None = None
     failure_code: str | None = None
 

@@ -221,6 +221,10 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
     deadline = deadline_of(payment, deps.policy)
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None or now > deadline:
         return {"published": False}
+    if now < deadline - _reminder_offset(deps.policy, hours_before):
+        # the deadline moved later (a re-authorization) while the execution waited: not due yet,
+        # the next check waits again for the reminders of the new deadline
+        return {"published": False}
     deps.events.publish(
         "CaptureReminder",
         {
@@ -231,6 +235,14 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
         },
     )
     return {"published": True}
+
+
+def _reminder_offset(policy: DeadlinePolicy, hours_before: int) -> timedelta:
+    """The configured offset ``check`` announced as ``hours_before`` (whole hours, rounded down)."""
+    for offset in policy.reminder_offsets:
+        if int(offset.total_seconds() // 3600) == hours_before:
+            return offset
+    return timedelta(hours=hours_before)
 
 
 def _claim_expiry(deps: Deps, payment: Payment, *, now: datetime) -> None:
