@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -110,7 +110,7 @@ class PaymentFacts(BaseModel):
             disputes=disputes,
             authorized_at=_min_opt(self.authorized_at, other.authorized_at),
             captured_at=_min_opt(self.captured_at, other.captured_at),
-            authorization_expires_at=_latest(self.authorization_expires_at, other.authorization_expires_at),
+            authorization_expires_at=_max_opt(self.authorization_expires_at, other.authorization_expires_at),
             failure_code=self.failure_code or other.failure_code,
         )
 
@@ -155,15 +155,11 @@ def _later_refund(a: RefundFact, b: RefundFact) -> RefundFact:
     return RefundFact(amount=max(a.amount, b.amount), state=a.state)
 
 
-def _max_opt(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
+_Fact = TypeVar("_Fact", int, datetime)
 
 
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+def _max_opt(a: _Fact | None, b: _Fact | None) -> _Fact | None:
+    """The larger of two optional facts; an unknown one (``None``) never wins."""
     if a is None:
         return b
     if b is None:
@@ -172,10 +168,9 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 def _min_opt(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
+    """The earlier of two optional instants; an unknown one (``None``) never wins."""
+    if a is None or b is None:
+        return _max_opt(a, b)
     return min(a, b)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from cardops.adapters.claims import Claim, Outcome
+from cardops.adapters.claims import Claim, Outcome, OutcomeClaims
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, ProviderPayment
 from cardops.domain.capture_deadline import (
     CaptureRefused,
@@ -354,6 +354,11 @@ ENDS_THE_WAIT = frozenset(
 )
 
 
+def _expiry_claimed(payment: Payment) -> bool:
+    claim = OutcomeClaims().get(payment.provider, payment.provider_payment_id)
+    return claim is not None and claim.outcome == "expire"
+
+
 def capture_deadline_listener(applied: Applied) -> None:
     """Start the capture-deadline workflow once per authorization (SPEC §3).
 
@@ -366,6 +371,10 @@ def capture_deadline_listener(applied: Applied) -> None:
     payment = applied.payment
     arn = settings().capture_deadline_state_machine_arn
     if arn and applied.history.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
+        if payment.status is PaymentStatus.CANCELED and _expiry_claimed(payment):
+            # the provider's notice of the cancel the workflow itself is making: the execution is
+            # in its AutoRefund step and records expired_refunded next; stopping it would abort that
+            return
         # captured or canceled: nothing is left to wait for, so no execution idles until the deadline
         try:
             stop_if_running(

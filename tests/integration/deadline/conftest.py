@@ -239,3 +239,20 @@ class HoldInsideMoto:
         other.start()
         self.thread.join()
         other.join()
+
+
+def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
+    """The capture use cases on the real stores, with the recording provider for every name."""
+    from cardops.adapters.claims import OutcomeClaims
+    from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
+    from cardops.adapters.events import EventPublisher
+    from cardops.services import capture
+
+    return capture.Deps(
+        payments=PaymentRepository(),
+        claims=OutcomeClaims(),
+        providers=lambda name: provider,
+        reservations=ReservationRepository(),
+        events=EventPublisher(),
+        listeners=tuple(listeners),
+    )

@@ -27,6 +27,7 @@ from tests.integration.deadline.conftest import (
     entered_states,
     execution_arn,
     history,
+    recording_deps,
     wait_for_execution,
     waiting_at,
 )
@@ -248,17 +249,9 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
     workflow: Any, provider: RecordingProvider
 ) -> None:
     """Store captures and the deadline fire at the same moment, many times over."""
-    from cardops.adapters.claims import OutcomeClaims
-    from cardops.adapters.events import EventPublisher
     from cardops.services import capture
 
-    deps = capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=lambda name: provider,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-    )
+    deps = recording_deps(provider)
     provider.capture_delay = 0.01
     outcomes: dict[str, list[str]] = {}
     for n in range(12):
@@ -315,17 +308,9 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
     workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch, first: str
 ) -> None:
     """The race of the full run made deterministic: one side is paused inside its claim's write."""
-    from cardops.adapters.claims import OutcomeClaims
-    from cardops.adapters.events import EventPublisher
     from cardops.services import capture
 
-    deps = capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=lambda name: provider,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-    )
+    deps = recording_deps(provider)
     payment_id = f"ch_held_{first}"
     authorize(
         provider, payment_id, visit_date=tokyo_date(clock.now()) + timedelta(days=10), start_workflow=False
@@ -365,3 +350,38 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
     else:
         assert results == {"expire": "expired_refunded", "capture": "AutomaticRefundStarted"}
         assert _status(payment_id) is PaymentStatus.EXPIRED_REFUNDED
+
+
+def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_making_it(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    """PAY.JP notifies the cancel the workflow just made (charge.refunded) and that webhook can be
+    processed before the workflow records the expiry: authorized -> canceled must not stop the very
+    execution that is cancelling, or it ends ABORTED instead of recording 予約不成立 itself."""
+    from cardops.domain.payments import EventKind
+    from cardops.services.payment_events import apply_canonical
+    from cardops.services.workflows import payment_listeners
+
+    cancel = provider.cancel_authorization
+
+    def cancel_then_webhook(payment_id: str, *, idempotency_key: str) -> Any:
+        released = cancel(payment_id, idempotency_key=idempotency_key)
+        event = released.as_event(
+            provider="payjp", event_id=f"evnt_{payment_id}", kind=EventKind.CANCELED, occurred_at=clock.now()
+        )
+        apply_canonical(event, PaymentRepository(), now=clock.now(), listeners=payment_listeners())
+        return released
+
+    provider.cancel_authorization = cancel_then_webhook  # type: ignore[method-assign]
+    _past_deadline(provider, "ch_selfcancel")
+    done = wait_for_execution(execution_arn(workflow, "ch_selfcancel"))
+
+    assert done["status"] == "SUCCEEDED"
+    assert "ExpiredRefunded" in entered_states(done["executionArn"])
+    found = PaymentRepository().get_with_history("payjp", "ch_selfcancel")
+    assert found is not None
+    assert [(h.from_status, h.to_status) for h in found[1]] == [
+        (None, PaymentStatus.AUTHORIZED),
+        (PaymentStatus.AUTHORIZED, PaymentStatus.CANCELED),
+        (PaymentStatus.CANCELED, PaymentStatus.EXPIRED_REFUNDED),
+    ]

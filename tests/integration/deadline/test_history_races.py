@@ -17,24 +17,12 @@ from typing import Any
 import pytest
 
 from cardops import clock
-from cardops.adapters.claims import OutcomeClaims
-from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-from cardops.adapters.events import EventPublisher
+from cardops.adapters.dynamodb import PaymentRepository
 from cardops.domain.calendar import tokyo_date
 from cardops.domain.payments import Applied, EventKind, PaymentMetadata, PaymentStatus
 from cardops.services import capture
 from cardops.services.payment_events import apply_canonical
-from tests.integration.deadline.conftest import HoldInsideMoto, RecordingProvider, authorize
-
-
-def _deps(provider: RecordingProvider) -> capture.Deps:
-    return capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=lambda name: provider,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-    )
+from tests.integration.deadline.conftest import HoldInsideMoto, RecordingProvider, authorize, recording_deps
 
 
 class _Recorder:
@@ -65,8 +53,7 @@ class _Recorder:
 def _racers(
     provider: RecordingProvider, payment_id: str, deadline: datetime, recorder: _Recorder
 ) -> dict[str, Callable[[], None]]:
-    deps = _deps(provider)
-    deps = capture.Deps(**{**deps.__dict__, "listeners": [recorder.listener]})
+    deps = recording_deps(provider, [recorder.listener])
 
     def webhook(event_id: str, metadata: PaymentMetadata | None = None) -> Callable[[], object]:
         def deliver() -> object:

@@ -26,25 +26,14 @@ from tests.integration.deadline.conftest import execution_arn, history, wait_for
 
 
 @pytest.fixture
-def emulator_on_the_clock(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[PayjpEmulator]:
-    """The PAY.JP emulator on the sandbox clock, with the functions and the payjp library on it."""
-    from cardops.adapters.providers import registry
-    from cardops.config import reset_settings
-    from cardops.handlers import processor
-
-    clock.reset()
-    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"], clock=clock.now)
-    emu.start()
-    monkeypatch.setenv("PAYJP_API_BASE", emu.url)
-    monkeypatch.setattr(payjp, "api_base", emu.url)
+def emulator_on_the_clock(
+    emulator: PayjpEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PayjpEmulator]:
+    """The emulator (on the sandbox clock), with the official payjp library pointed at it."""
+    monkeypatch.setattr(payjp, "api_base", emulator.url)
     monkeypatch.setattr(payjp, "api_key", resources.SANDBOX_SECRETS["payjp_secret_key"])
-    reset_settings()
-    processor.payjp_client.cache_clear()
-    registry.reset()
-    yield emu
-    emu.stop()
-    processor.payjp_client.cache_clear()
-    registry.reset()
+    clock.reset()
+    yield emulator
     clock.reset()
 
 
