@@ -344,11 +344,15 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
 
     captured, released = provider.count("capture", payment_id), provider.count("cancel", payment_id)
     assert (captured, released) == ((1, 0) if first == "capture" else (0, 1)), results
+    # the side kept out is refused either by the claim or, if it read the payment only after the
+    # winner recorded its outcome, by the payment's status: both are the one-outcome rule
     if first == "capture":
-        assert results == {"capture": "captured", "expire": "CaptureInProgress"}
+        assert results["capture"] == "captured"
+        assert results["expire"] in {"CaptureInProgress", "closed"}, results
         assert _status(payment_id) is PaymentStatus.CAPTURED
     else:
-        assert results == {"expire": "expired_refunded", "capture": "AutomaticRefundStarted"}
+        assert results["expire"] == "expired_refunded"
+        assert results["capture"] in {"AutomaticRefundStarted", "PaymentNotCapturable"}, results
         assert _status(payment_id) is PaymentStatus.EXPIRED_REFUNDED
 
 
