@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
@@ -70,7 +70,14 @@ def _service_error(exc: ServiceError) -> Response[Any]:
 
 
 @app.not_found
-def _no_route(exc: Exception) -> Response[Any]:
+def _not_found(exc: NotFoundError) -> Response[Any]:
+    """Powertools sends unknown routes and a route's own ``NotFoundError`` here: keep them apart.
+
+    An unknown route arrives as a bare ``NotFoundError()``; a route that found no payment or
+    reservation raised one naming it, and the caller must read which resource is missing.
+    """
+    if isinstance(exc.msg, str) and exc.msg != NotFoundError().msg:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", exc.msg)
     return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such admin route")
 
 
