@@ -18,6 +18,8 @@ class Settings(BaseModel):
     stage: str = Field(default="dev", alias="CARDOPS_STAGE")
     table_name: str = Field(alias="TABLE_NAME")
     events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
+    #: where the events queue parks messages after ``maxReceiveCount`` (listed and redriven by admins)
+    dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
     secret_id: str = Field(default="", alias="WEBHOOK_SECRET_ID")
     payjp_api_base: str = Field(default="https://api.pay.jp", alias="PAYJP_API_BASE")
     stripe_api_base: str = Field(default="https://api.stripe.com", alias="STRIPE_API_BASE")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
 from cardops.api.routes import capture as capture_routes
+from cardops.api.routes import events as event_routes
 from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import ledger as ledger_routes
 from cardops.api.routes import payments, sandbox_clock
@@ -34,6 +35,8 @@ app.include_router(ledger_routes.router)
 app.include_router(feed_routes.router)
 app.include_router(tenant_routes.router)
 tenant_routes.register_errors(app)
+app.include_router(event_routes.router)
+event_routes.register_errors(app)
 
 
 @app.exception_handler(RequestValidationError)
