@@ -109,6 +109,10 @@ class Core(Construct):
         admin = self.function("admin")
         self.table.grant_read_write_data(admin)
         self.secret.grant_read(admin)
+        # parked events: listed (receive, release), moved back to the events queue, then deleted
+        admin.add_environment("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue.queue_url)
+        self.dead_letter_queue.grant_consume_messages(admin)
+        self.events_queue.grant_send_messages(admin)
 
     def function(self, key: str) -> lambda_.Function:
         """A function from ``resources.FUNCTIONS``, with its own log group and X-Ray tracing."""

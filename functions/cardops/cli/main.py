@@ -9,6 +9,7 @@ import click
 from cardops.cli import (
     capture_commands,
     commands,
+    event_commands,
     feed_commands,
     invoke_commands,
     ledger_commands,
@@ -46,6 +47,7 @@ ledger_commands.register(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
 invoke_commands.register(cli)
+event_commands.register(cli)
 
 
 def main() -> None:
