@@ -147,6 +147,6 @@ def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, An
     } <= actions
     admin = next(
         f for f in resources_of(template, "AWS::Lambda::Function").values()
-        if "cardops.handlers.admin.handler" == f["Properties"]["Handler"]
+        if f["Properties"]["Handler"] == "cardops.handlers.admin.handler"
     )  # fmt: skip
     assert "DEAD_LETTER_QUEUE_URL" in admin["Properties"]["Environment"]["Variables"]
