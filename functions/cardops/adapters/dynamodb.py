@@ -221,6 +221,10 @@ class PaymentRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _event_key(provider: str, event_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")}
+
+
 class RawEventStore:
     """Store-once of every verified webhook body: the dedupe on provider + event id (SPEC §1)."""
 
@@ -311,15 +315,7 @@ class RawEventStore:
 
     def processing_state(self, *, provider: str, event_id: str) -> dict[str, Any] | None:
         """The stored event's processing record (everything but its body), or None when unknown."""
-        item = (
-            aws.dynamodb()
-            .get_item(
-                TableName=_table(),
-                Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
+        item = self._get(provider, event_id)
         if item is None:
             return None
         state: dict[str, Any] = {}
@@ -329,12 +325,21 @@ class RawEventStore:
             state[key] = int(value["N"]) if "N" in value else value.get("S")
         return state
 
+    @staticmethod
+    def _get(provider: str, event_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (
+            aws.dynamodb()
+            .get_item(TableName=_table(), Key=_event_key(provider, event_id), ConsistentRead=True)
+            .get("Item")
+        )
+        return found
+
     def _update_existing(self, provider: str, event_id: str, expression: str, values: dict[str, Any]) -> None:
         """Update the stored event only if it exists: a message without one is not given a stub item."""
         try:
             aws.dynamodb().update_item(
                 TableName=_table(),
-                Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
+                Key=_event_key(provider, event_id),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=values,
@@ -344,15 +349,7 @@ class RawEventStore:
                 raise
 
     def get_body(self, *, provider: str, event_id: str) -> bytes | None:
-        item = (
-            aws.dynamodb()
-            .get_item(
-                TableName=_table(),
-                Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
+        item = self._get(provider, event_id)
         return bytes(item["body"]["B"]) if item else None
 
 
