@@ -145,15 +145,17 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Run the sync as the schedule would on that date (skips weekends and holidays).
 
-        Long runs go in steps: progress goes to stderr after each, and the summary to stdout at
-        the end. If an answer does not come in time, the server keeps its checkpoint: exit code 3,
-        and the same command resumes.
+        Long runs go in steps: progress goes to stderr after each (not with --json), and the
+        summary to stdout at the end. If an answer does not come in time, the server keeps its
+        checkpoint: exit code 3, and the same command resumes.
         """
         day = business_date.date() if business_date else tokyo_date(clock.now())
 
         def show(summary: dict[str, Any]) -> None:
             click.echo(describe_progress(summary), err=True)
 
+        # --json is for scripts: its stdout is the summary alone, and it says nothing else
+        quiet = quiet or as_json
         summary = sync_until_done(client, day, step, timeout=timeout, progress=None if quiet else show)
         if as_json:
             echo_json(summary)
