@@ -12,7 +12,9 @@ from cardops.cli import (
     feed_commands,
     invoke_commands,
     ledger_commands,
+    refund_commands,
     repayment_commands,
+    settlement_commands,
 )
 
 
@@ -46,6 +48,8 @@ ledger_commands.register(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
 invoke_commands.register(cli)
+refund_commands.register(cli)
+settlement_commands.register(cli)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.tables import tokyo_time
 
 KINDS = {".pdf": "pdf", ".eml": "eml"}
 
@@ -35,7 +36,10 @@ def _summary(data: dict[str, Any]) -> None:
     decision = data.get("decision")
     if decision:
         rows.append(
-            ("decision", f"{decision['decision']} by {decision['decided_by']} at {decision['decided_at']}")
+            (
+                "decision",
+                f"{decision['decision']} by {decision['decided_by']} at {tokyo_time(decision['decided_at'])}",
+            )
         )
     if data.get("error"):
         rows.append(("error", data["error"]))
@@ -134,7 +138,7 @@ def register(cli: click.Group) -> None:
         for row in data:
             click.echo(
                 f"{row['request_id']:<24} {row['status']:<30} {row['store_id']:<12} {row['amount']:>9}  "
-                f"{row['created_at']}"
+                f"{tokyo_time(row['created_at'])}"
             )
 
     @repayment.command("show")
@@ -158,6 +162,5 @@ def register(cli: click.Group) -> None:
         click.echo("audit trail:")
         for entry in data.get("audit", []):
             reasons = f"  [{', '.join(entry['reasons'])}]" if entry["reasons"] else ""
-            click.echo(
-                f"  {entry['at']}  {entry['step']:<15} {entry['result']:<28} {entry['actor']}{reasons}"
-            )
+            at = tokyo_time(entry["at"])
+            click.echo(f"  {at}  {entry['step']:<15} {entry['result']:<28} {entry['actor']}{reasons}")
