@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.samples import load_sample, set_option
 from cardops.cli.tables import tokyo_time
 
 KINDS = {".pdf": "pdf", ".eml": "eml"}
@@ -73,14 +74,21 @@ def register(cli: click.Group) -> None:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="the consent: the e-mail thread (.eml) or the signed paper (.pdf)",
     )
+    @set_option
     @target_options
-    def start(evidence_file: Path, document: Path, client: AdminClient, as_json: bool) -> None:
-        """Upload the consent document and start the re-payment workflow."""
+    def start(
+        evidence_file: Path, document: Path, values: tuple[str, ...], client: AdminClient, as_json: bool
+    ) -> None:
+        """Upload the consent document and start the re-payment workflow.
+
+        The request's placeholders are filled in first: the sample's ``rq_{{unique}}`` gives every
+        start its own request id, and ``--set original=ch_…`` names the auto-refunded payment.
+        """
         kind = KINDS.get(document.suffix.lower())
         if kind is None:
             raise click.BadParameter("the document must be a .eml or a .pdf file", param_hint="--document")
         try:
-            request = json.loads(evidence_file.read_text(encoding="utf-8"))
+            request = json.loads(load_sample(evidence_file, client, values).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise click.BadParameter(f"not a UTF-8 JSON file: {exc}", param_hint="--evidence") from exc
         evidence = {k: v for k, v in dict(request.get("evidence") or {}).items() if k != "document"}
