@@ -240,6 +240,10 @@ def test_readme_repayment_walkthrough_and_every_step_sample(
         lambda: (p := get_payment(sandbox, "payjp", original.id)) and p["status"] == "expired_refunded",
         timeout=60,
     )
+    # the automatic refund left the reservation not established (予約不成立)
+    reservation = as_json(run("reservations", "show", "rsv_20250301_0007", "--json"))
+    assert reservation["established"] is False
+    assert "established  no" in run("reservations", "show", "rsv_20250301_0007").output
     evidence = str(EVENTS / "repayment" / "evidence.json")
     consent = str(EVENTS / "repayment" / "consent.eml")
     started = [
@@ -381,3 +385,26 @@ def test_settle_nets_pending_sales_and_refuses_a_bank_transfer(run: Any) -> None
     assert negative["outcome"] == "carried_forward" and negative["payout"] is None
     refused = run("stores", "settle", store, "--method", "bank_transfer", code=1).output
     assert "5000" in refused
+
+
+def test_reservation_put_and_show(run: Any) -> None:
+    reservation_id = f"rsv_cli_{secrets.token_hex(4)}"
+    common = ["--store", STORE, "--holder-name", "山田 太郎", "--email", "taro@example.jp",
+              "--amount", "8000", "--tax-treatment", "exclusive"]  # fmt: skip
+    no_zone = run("reservations", "put", reservation_id, *common, "--reserved-at", "2026-12-24T18:00", code=2)
+    assert "zone" in no_zone.output
+    put = as_json(
+        run(
+            "reservations",
+            "put",
+            reservation_id,
+            *common,
+            "--reserved-at",
+            "2026-12-24T18:00+09:00",
+            "--json",
+        )
+    )
+    assert put["reservation_id"] == reservation_id and put["established"] is True
+    shown = run("reservations", "show", reservation_id).output
+    assert "2026-12-24 18:00 JST" in shown and "8000 JPY (exclusive)" in shown
+    run("reservations", "show", "rsv_cli_missing", code=1)

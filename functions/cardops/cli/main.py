@@ -14,6 +14,7 @@ from cardops.cli import (
     ledger_commands,
     refund_commands,
     repayment_commands,
+    reservation_commands,
     settlement_commands,
 )
 
@@ -49,6 +50,7 @@ capture_commands.register(cli)
 feed_commands.register(cli)
 invoke_commands.register(cli)
 refund_commands.register(cli)
+reservation_commands.register(cli)
 settlement_commands.register(cli)
 
 
