@@ -408,3 +408,33 @@ def test_reservation_put_and_show(run: Any) -> None:
     shown = run("reservations", "show", reservation_id).output
     assert "2026-12-24 18:00 JST" in shown and "8000 JPY (exclusive)" in shown
     run("reservations", "show", "rsv_cli_missing", code=1)
+
+
+def test_feed_employee_select_and_runs(run: Any, sandbox: SandboxProcess) -> None:
+    tenant = f"cli_sel_{secrets.token_hex(4)}"
+    run("feeds", "tenant", tenant, "--corporate-number", "5835678256246", "--json")
+    run("feeds", "import-employees", tenant, str(EVENTS / "feeds" / "employees.csv"), "--json")
+    put = as_json(
+        run("feeds", "employee", "put", tenant, "E900", "--name-kana", "テスト タロウ",
+            "--card-linkage-code", "LNK-E900", "--json")
+    )  # fmt: skip
+    assert put["employee_code"] == "E900" and put["settlement"] == "corporate"
+    assert "LNK-E900" in run("feeds", "employee", "show", tenant, "E900").output
+    run("feeds", "employee", "show", tenant, "E999", code=1)
+    s3 = boto3.client(
+        "s3", endpoint_url=sandbox.outputs["AwsEndpointUrl"], region_name="ap-northeast-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    s3.put_object(
+        Bucket=sandbox.outputs["FeedBucketName"],
+        Key=f"feeds/{tenant}/generic/generic_2026-05-07.csv",
+        Body=(EVENTS / "feeds" / "generic_2026-05-07.csv").read_bytes(),
+    )
+    run("feeds", "sync", "--date", "2026-05-08", "--json")
+    lines = as_json(run("feeds", "lines", tenant, "E001", "--json"))
+    assert lines, "E001 has a selectable line in the sample"
+    used = as_json(run("feeds", "select", tenant, "E001", lines[0]["line_id"], "--report", "rep-1", "--json"))
+    assert used["report_id"] == "rep-1" and used["selectable"] is False
+    runs = as_json(run("feeds", "runs", "--date", "2026-05-08", "--json"))
+    assert runs and all(r["business_date"] == "2026-05-08" for r in runs)
+    assert "2026-05-08" in run("feeds", "runs", "--date", "2026-05-08").output

@@ -9,6 +9,7 @@ import click
 from cardops.cli import (
     capture_commands,
     commands,
+    employee_commands,
     feed_commands,
     invoke_commands,
     ledger_commands,
@@ -48,6 +49,7 @@ repayment_commands.register(cli)
 ledger_commands.register(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
+employee_commands.register(cli)
 invoke_commands.register(cli)
 refund_commands.register(cli)
 reservation_commands.register(cli)

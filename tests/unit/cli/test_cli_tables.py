@@ -133,3 +133,14 @@ def test_a_refund_card_line_shows_its_purchase_or_the_candidates() -> None:
     ambiguous = {"refund_line_id": "r", "status": "ambiguous", "candidate_line_ids": ["a", "b"]}
     assert refund_link(ambiguous) == "  (refund of one of: a, b)"
     assert refund_link(None) == ""
+
+
+def test_feed_runs_show_skips_with_the_holiday_and_the_next_sync() -> None:
+    from cardops.cli.employee_commands import runs_table
+
+    skipped = {"business_date": "2026-05-05", "status": "skipped_holiday", "holiday_name": "こどもの日",
+               "lines_read": 0, "matched": 0, "errors": 0, "duplicates": 0, "window_until": None,
+               "next_sync_date": "2026-05-07"}  # fmt: skip
+    table = runs_table([skipped])
+    assert "skipped_holiday (こどもの日)" in table and "2026-05-07" in table
+    assert runs_table([]) == "(no runs)"
