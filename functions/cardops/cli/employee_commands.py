@@ -7,18 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
-from cardops.cli.feed_commands import refund_link
+from cardops.cli.feed_commands import _p, refund_link
 from cardops.cli.groups import subgroup
 from cardops.cli.tables import key_values, render, tokyo_time
-
-
-def _p(value: str) -> str:
-    return quote(value, safe=":")
 
 
 def employee_text(data: dict[str, Any]) -> str:

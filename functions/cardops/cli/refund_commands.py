@@ -85,6 +85,19 @@ def memo_text(memo: dict[str, Any]) -> str:
     )
 
 
+def _no_input_correction(group: click.Group, action: str, help_text: str) -> None:
+    """A correction that takes no input but the refund: ``cancel`` or ``reverse``."""
+
+    @group.command(action, help=help_text)
+    @click.argument("provider")
+    @click.argument("payment_id")
+    @click.argument("refund_id")
+    @target_options
+    def command(provider: str, payment_id: str, refund_id: str, client: AdminClient, as_json: bool) -> None:
+        data = call(client, "POST", _path(provider, payment_id, refund_id, action))
+        echo_json(data) if as_json else click.echo(refund_text(data))
+
+
 def register(cli: click.Group) -> None:
     @cli.group()
     def refunds() -> None:
@@ -114,15 +127,12 @@ def register(cli: click.Group) -> None:
         data = call(client, "GET", _path(provider, payment_id, refund_id))
         echo_json(data) if as_json else click.echo(refund_text(data))
 
-    @refunds.command("cancel")
-    @click.argument("provider")
-    @click.argument("payment_id")
-    @click.argument("refund_id")
-    @target_options
-    def cancel(provider: str, payment_id: str, refund_id: str, client: AdminClient, as_json: bool) -> None:
-        """Cancel a refund not yet submitted to the provider (the ledger debit is reversed)."""
-        data = call(client, "POST", _path(provider, payment_id, refund_id, "cancel"))
-        echo_json(data) if as_json else click.echo(refund_text(data))
+    _no_input_correction(
+        refunds, "cancel", "Cancel a refund not yet submitted to the provider (the ledger debit is reversed)."
+    )
+    _no_input_correction(
+        refunds, "reverse", "Take back a submitted, not yet settled refund, where the provider allows it."
+    )
 
     @refunds.command("amend")
     @click.argument("provider")
@@ -135,16 +145,6 @@ def register(cli: click.Group) -> None:
     ) -> None:
         """Change the amount of a refund not yet submitted: it is reversed and a new one replaces it."""
         data = call(client, "POST", _path(provider, payment_id, refund_id, "amend"), {"amount": amount})
-        echo_json(data) if as_json else click.echo(refund_text(data))
-
-    @refunds.command("reverse")
-    @click.argument("provider")
-    @click.argument("payment_id")
-    @click.argument("refund_id")
-    @target_options
-    def reverse(provider: str, payment_id: str, refund_id: str, client: AdminClient, as_json: bool) -> None:
-        """Take back a submitted, not yet settled refund, where the provider allows it."""
-        data = call(client, "POST", _path(provider, payment_id, refund_id, "reverse"))
         echo_json(data) if as_json else click.echo(refund_text(data))
 
     @refunds.command("debit-memo")
