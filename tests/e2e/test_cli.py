@@ -265,9 +265,9 @@ def test_readme_repayment_walkthrough_and_every_step_sample(
     new_id = as_json(run("repayment", "show", first, "--json"))["new_payment"]["provider_payment_id"]
 
     new_view = run("payments", "show", "payjp", new_id).output
-    assert f"re-payment of     payjp/{original.id} (re-payment {first})" in new_view
+    assert f"re-payment of     payjp/{original.id} (request {first})" in new_view
     original_view = run("payments", "show", "payjp", original.id).output
-    assert f"re-paid by        payjp/{new_id} (re-payment {first})" in original_view
+    assert f"re-paid by        payjp/{new_id} (request {first})" in original_view
     assert "automatic refund notice" in original_view
 
     # each re-payment step function with its sample, on the finished request: re-running is harmless

@@ -19,7 +19,7 @@ NOTICE_TEXT = {
 def _ref(link: dict[str, Any] | None) -> str:
     if not link:
         return NOTHING
-    return f"{link['provider']}/{link['provider_payment_id']} (re-payment {link['request_id']})"
+    return f"{link['provider']}/{link['provider_payment_id']} (request {link['request_id']})"
 
 
 def payment_text(data: dict[str, Any]) -> str:

@@ -83,8 +83,8 @@ def test_payment_view_shows_both_re_payment_links_and_the_notices_sent() -> None
             ],
         )
     )  # fmt: skip
-    assert "re-payment of     payjp/ch_old (re-payment rq_1)" in text
-    assert "re-paid by        payjp/ch_newer (re-payment rq_2)" in text
+    assert "re-payment of     payjp/ch_old (request rq_1)" in text
+    assert "re-paid by        payjp/ch_newer (request rq_2)" in text
     assert "capture reminder" in text and "72 h before" in text and "2026-12-14 23:59 JST" in text
     assert "automatic refund notice" in text and "customer" in text
 
