@@ -55,7 +55,9 @@ class CardopsStack(Stack):
             "TableName": self.core.table.table_name,
             "EventsQueueUrl": self.core.events_queue.queue_url,
             "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
+            # the webhook verification secret (the output's name is the stable contract)
             "ProviderSecretArn": self.core.secret.secret_arn,
+            "ProviderApiKeysSecretArn": self.core.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,

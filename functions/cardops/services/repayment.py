@@ -26,8 +26,8 @@ from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
 from cardops.adapters.evidence_store import EvidenceStore, document_key
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.providers.recharge import PayjpRecharger, Recharger, SavedCard
+from cardops.adapters.providers.registry import api_key
 from cardops.adapters.repayment_store import AlreadyExists, RepaymentStore, StatusConflict
-from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
 from cardops.domain.payments import EventKind, Payment
 from cardops.domain.repayment import (
@@ -150,7 +150,7 @@ def recharger_for(provider: str) -> Recharger | None:
     if provider == "payjp":
         client = PayjpClient(
             api_base=settings().payjp_api_base,
-            secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+            secret_key=lambda: api_key("payjp_secret_key"),
         )
         return PayjpRecharger(client)
     return None
