@@ -11,7 +11,7 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.dependencies import DropRedundantRoleDependencies
+from infra.dependencies import DropRedundantDependsOn
 from infra.stack import CardopsStack
 
 
@@ -28,7 +28,7 @@ def build_app(stage: str | None = None, outdir: str | None = None) -> cdk.App:
     value = stage or app.node.try_get_context("stage") or os.environ.get("CARDOPS_STAGE", "dev")
     for name in stages(str(value)):
         CardopsStack(app, f"cardops-{name}", stage=name, description=f"cardops ({name})")
-    cdk.Aspects.of(app).add(DropRedundantRoleDependencies())
+    cdk.Aspects.of(app).add(DropRedundantDependsOn())
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

@@ -38,6 +38,7 @@ class CardopsStack(Stack):
             "Observability",
             stage=stage,
             core=self.core,
+            api=self.api.rest_api,
             state_machines=[self.capture_deadline.state_machine, self.repayment.state_machine],
             feed_function=self.feeds.function,
             existing_alarms=[

@@ -30,6 +30,8 @@ class Core(Construct):
         super().__init__(scope, construct_id)
         retain = stage == "prod"
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        #: what holds data people act on: retained in prod, destroyed with a dev stack (cdk destroy)
+        self.removal = removal
         spec = resources.TABLE
         self.table = dynamodb.Table(
             self,
@@ -58,6 +60,7 @@ class Core(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=removal,  # failed events wait here for a redrive
         )
         queue_spec = resources.EVENTS_QUEUE
         self.events_queue = sqs.Queue(

@@ -31,6 +31,7 @@ class CaptureDeadlineWorkflow(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=core.removal,  # operator cases outlive a prod stack
         )
         cdk.Validations.of(self.operator_queue).acknowledge(
             cdk.Acknowledgment(
