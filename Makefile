@@ -8,6 +8,9 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 STAGE ?= dev
+# the alarm topic's e-mail subscriber (-c alarmEmail); pass it on every deploy of a stage
+ALARM_EMAIL ?=
+CDK_CONTEXT := -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL))
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install local test unit lint synth deploy bench lock clean
@@ -43,10 +46,10 @@ lint: $(STAMP) ## ruff and mypy only
 	$(BIN)/mypy
 
 synth: $(STAMP) $(NODE_STAMP) ## synthesize the stack into cdk.out/ (offline, no Docker)
-	npx cdk synth --quiet -c stage=$(STAGE)
+	npx cdk synth --quiet $(CDK_CONTEXT)
 
-deploy: $(STAMP) $(NODE_STAMP) ## deploy one stage: make deploy STAGE=prod
-	npx cdk deploy -c stage=$(STAGE) --require-approval broadening
+deploy: $(STAMP) $(NODE_STAMP) ## deploy one stage: make deploy STAGE=prod ALARM_EMAIL=ops@example.com
+	npx cdk deploy $(CDK_CONTEXT) --require-approval broadening
 
 bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md
 	$(BIN)/python -m tests.benchmarks
