@@ -73,21 +73,15 @@ class Core(Construct):
                 max_receive_count=queue_spec.max_receive_count, queue=self.dead_letter_queue
             ),
         )
-        # Both secrets start as JSON with every key present and empty, so a fresh stack answers
-        # "not configured" instead of failing to parse a generated password (README "Set the secrets").
-        self.secret = secretsmanager.Secret(
-            self,
+        self.secret = self._json_secret(
             "ProviderSecrets",
-            description="cardops webhook verification secrets (JSON): signing secrets, tokens, hash keys",
-            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in WEBHOOK_SECRET_KEYS},
-            removal_policy=removal,
+            "cardops webhook verification secrets (JSON): signing secrets, tokens, hash keys",
+            WEBHOOK_SECRET_KEYS,
         )
-        self.api_keys_secret = secretsmanager.Secret(
-            self,
+        self.api_keys_secret = self._json_secret(
             "ProviderApiKeys",
-            description="cardops provider API keys (JSON); never readable by the webhook function",
-            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in PROVIDER_API_KEYS},
-            removal_policy=removal,
+            "cardops provider API keys (JSON); never readable by the webhook function",
+            PROVIDER_API_KEYS,
         )
         self.layer = lambda_.LayerVersion(
             self,
@@ -127,6 +121,17 @@ class Core(Construct):
         admin = self.function("admin")
         self.table.grant(admin, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
         self.grant_api_keys(admin)
+
+    def _json_secret(self, construct_id: str, description: str, keys: list[str]) -> secretsmanager.Secret:
+        """A secret that starts as JSON with every key present and empty, so a fresh stack answers
+        "not configured" instead of failing to parse a generated password (README, Deploying)."""
+        return secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in keys},
+            removal_policy=self.removal,
+        )
 
     def grant_api_keys(self, function: lambda_.Function) -> None:
         """Read the provider API keys (functions that call the providers' APIs), and know where."""
