@@ -120,6 +120,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         "DeadLetterQueueUrl": provisioned.dead_letter_queue_url,
         "OperatorQueueUrl": provisioned.operator_queue_url,
         "ProviderSecretArn": provisioned.secret_arn,
+        "ProviderApiKeysSecretArn": provisioned.api_keys_secret_arn,
         "FeedBucketName": provisioned.feed_bucket,
         "EvidenceBucketName": provisioned.evidence_bucket,
         "AlarmTopicArn": provisioned.alarm_topic_arn,

@@ -27,8 +27,8 @@ from cardops.adapters.evidence_store import EvidenceStore, document_key
 from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.providers.recharge import PayjpRecharger, Recharger, SavedCard
+from cardops.adapters.providers.registry import api_key
 from cardops.adapters.repayment_store import AlreadyExists, RepaymentStore, StatusConflict
-from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
 from cardops.domain.payment_notes import repayment_links
 from cardops.domain.payments import EventKind, Payment
@@ -152,7 +152,7 @@ def recharger_for(provider: str) -> Recharger | None:
     if provider == "payjp":
         client = PayjpClient(
             api_base=settings().payjp_api_base,
-            secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+            secret_key=lambda: api_key("payjp_secret_key"),
         )
         return PayjpRecharger(client)
     return None
