@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
-from cardops.domain.calendar import TOKYO
+from cardops.cli.tables import tokyo_time
 
 PROVIDERS = click.Choice(["payjp", "stripe", "sbps"])
-
-
-def _when(value: str | None) -> str:
-    """Asia/Tokyo to the second, for reading (``--json`` keeps the API's ISO 8601)."""
-    if not value:
-        return "-"
-    return datetime.fromisoformat(value).astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S JST")
 
 
 def _parked_table(parked: list[dict[str, Any]]) -> None:
@@ -29,7 +21,8 @@ def _parked_table(parked: list[dict[str, Any]]) -> None:
         name = f"{event['provider'] or '?'}/{event['event_id'] or event['message_id']}"
         click.echo(
             f"{name}  attempts {event['attempts']} (receives {event['receive_count']})  "
-            f"first failure {_when(event['first_failed_at'])}  last failure {_when(event['last_failed_at'])}"
+            f"first failure {tokyo_time(event['first_failed_at'])}  "
+            f"last failure {tokyo_time(event['last_failed_at'])}"
         )
         click.echo(f"    reason: {event['reason']}")
 
@@ -46,11 +39,11 @@ def redrive_event(client: AdminClient, event_id: str, provider: str | None, as_j
 def show_status(status: dict[str, Any]) -> None:
     click.echo(f"{status['provider']}/{status['event_id']}: {status['state']}")
     if status.get("outcome"):
-        click.echo(f"    outcome: {status['outcome']}  ({_when(status['processed_at'])})")
+        click.echo(f"    outcome: {status['outcome']}  ({tokyo_time(status['processed_at'])})")
     if status.get("attempts"):
         click.echo(
-            f"    failed attempts: {status['attempts']}  first {_when(status['first_failed_at'])}  "
-            f"last {_when(status['last_failed_at'])}"
+            f"    failed attempts: {status['attempts']}  first {tokyo_time(status['first_failed_at'])}  "
+            f"last {tokyo_time(status['last_failed_at'])}"
         )
         click.echo(f"    reason: {status['reason']}")
     if status.get("parked_at"):

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cardops import clock, resources
 from cardops.adapters.dynamodb import PaymentRepository, RawEventStore
 from cardops.adapters.providers.payjp import PayjpClient
-from cardops.adapters.secrets import provider_secrets
+from cardops.adapters.providers.registry import api_key
 from cardops.config import settings
 from cardops.observability import make_logger
 from cardops.services import payment_events
@@ -38,7 +38,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def payjp_client() -> PayjpClient:
     return PayjpClient(
         api_base=settings().payjp_api_base,
-        secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+        secret_key=lambda: api_key("payjp_secret_key"),
     )
 
 
