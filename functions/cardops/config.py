@@ -18,6 +18,8 @@ class Settings(BaseModel):
     stage: str = Field(default="dev", alias="CARDOPS_STAGE")
     table_name: str = Field(alias="TABLE_NAME")
     events_queue_url: str = Field(default="", alias="EVENTS_QUEUE_URL")
+    #: where the events queue parks messages after ``maxReceiveCount`` (listed and redriven by admins)
+    dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
     #: webhook verification secrets (the only secret the webhook function may read)
     webhook_secret_id: str = Field(default="", alias="WEBHOOK_SECRET_ID")
     #: provider API keys (functions that call the providers)

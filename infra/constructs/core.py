@@ -121,6 +121,10 @@ class Core(Construct):
         admin = self.function("admin")
         self.table.grant(admin, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
         self.grant_api_keys(admin)
+        # parked events: listed (receive, release), moved back to the events queue, then deleted
+        admin.add_environment("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue.queue_url)
+        self.dead_letter_queue.grant_consume_messages(admin)
+        self.events_queue.grant_send_messages(admin)
 
     def _json_secret(self, construct_id: str, description: str, keys: list[str]) -> secretsmanager.Secret:
         """A secret that starts as JSON with every key present and empty, so a fresh stack answers

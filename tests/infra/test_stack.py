@@ -121,3 +121,19 @@ def test_the_janitor_runs_hourly_and_may_stop_deadline_executions(template: dict
     } <= actions
     for role in ("ProcessorRole", "AdminRole"):
         assert "states:StopExecution" in _actions(_policy_statements(template, role))
+
+
+def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, Any]) -> None:
+    statements = _policy_statements(template, "AdminRole")
+    actions = _actions(statements)
+    assert {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:SendMessage",
+    } <= actions
+    admin = next(
+        f for f in resources_of(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "cardops.handlers.admin.handler"
+    )  # fmt: skip
+    assert "DEAD_LETTER_QUEUE_URL" in admin["Properties"]["Environment"]["Variables"]

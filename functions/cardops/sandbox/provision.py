@@ -45,6 +45,7 @@ class Provisioned:
             "CARDOPS_STAGE": "sandbox",
             "TABLE_NAME": self.table_name,
             "EVENTS_QUEUE_URL": self.events_queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
             "OPERATOR_QUEUE_URL": self.operator_queue_url,
             "WEBHOOK_SECRET_ID": self.secret_arn,
             "PROVIDER_API_KEYS_SECRET_ID": self.api_keys_secret_arn,
