@@ -24,8 +24,16 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+def sample(relative: str) -> str:
+    """A sample from events/ with its placeholders filled in against the business clock."""
+    from cardops import clock
+    from cardops.cli.samples import render_file
+
+    return render_file(EVENTS / relative, now=clock.now()).decode("utf-8")
+
+
 def load_event(relative: str) -> Any:
-    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+    return json.loads(sample(relative))
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from unittest import mock
 
 from botocore.client import BaseClient
 
+from cardops.cli.samples import render_file
 from tests.benchmarks.timing import import_seconds, per_call_seconds
 
 STRIPE_SAMPLE = (
     Path(__file__).resolve().parents[2]
     / "events/webhooks/stripe/payment_intent.amount_capturable_updated.json"
 )
-STRIPE_BODY = STRIPE_SAMPLE.read_bytes()
+STRIPE_BODY = render_file(STRIPE_SAMPLE, now=datetime.now(UTC))
 STRIPE_EVENT_ID = json.loads(STRIPE_BODY)["id"]
 
 
@@ -144,11 +145,11 @@ class _MemoryQueue:
 def accept_cost() -> dict[str, float]:
     """The accept path without I/O (verify, parse id, dedupe, build the message) vs HMAC + JSON parse."""
     from cardops import resources
-    from cardops.adapters.secrets import ProviderSecrets
+    from cardops.adapters.secrets import WebhookSecrets
     from cardops.services import webhook_intake
 
     secret = resources.SANDBOX_SECRETS["stripe_webhook_secret"]
-    secrets = ProviderSecrets.model_validate(resources.SANDBOX_SECRETS)
+    secrets = WebhookSecrets.model_validate(resources.SANDBOX_SECRETS)
     timestamp = int(time.time())
     signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + STRIPE_BODY, hashlib.sha256).hexdigest()
     headers = {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}

@@ -50,11 +50,22 @@ def resolve(dotted: str) -> Handler:
     return handler
 
 
-def invoke_handler(dotted: str, event: Any, function_name: str) -> Any:
+#: one event at a time per handler, as in a Lambda container: handlers keep per-process state (the
+#: processor's Powertools BatchProcessor holds the batch being processed), and in the sandbox the queue
+#: worker and ``cardops invoke processor`` would otherwise share it mid-batch
+_HANDLER_LOCKS: dict[str, threading.RLock] = {}
+
+
+def _handler_lock(dotted: str) -> threading.RLock:
     if dotted in API_HANDLERS:
-        with API_LOCK:
-            return resolve(dotted)(event, FakeContext(function_name=function_name))
-    return resolve(dotted)(event, FakeContext(function_name=function_name))
+        return API_LOCK
+    with _LOCK:
+        return _HANDLER_LOCKS.setdefault(dotted, threading.RLock())
+
+
+def invoke_handler(dotted: str, event: Any, function_name: str) -> Any:
+    with _handler_lock(dotted):
+        return resolve(dotted)(event, FakeContext(function_name=function_name))
 
 
 def _invoke(

@@ -89,7 +89,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
     reset_settings()
     from cardops.api.openapi import openapi_document
-    from cardops.handlers import admin, processor, webhook
+    from cardops.handlers import admin, webhook
 
     document = json.dumps(openapi_document()).encode()
     gateway = Gateway(
@@ -99,7 +99,16 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
-    worker = QueueWorker(provisioned.events_queue_url, processor.handler)
+    from cardops.sandbox.lambda_runner import invoke_handler
+
+    def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        # through the runner, so `cardops invoke processor` waits for the worker's batch and vice versa
+        result: dict[str, Any] = invoke_handler(
+            resources.FUNCTIONS["processor"].handler, event, "sandbox-processor"
+        )
+        return result
+
+    worker = QueueWorker(provisioned.events_queue_url, process)
     for component in (payjp, gateway, worker):
         component.start()
     outputs = {
@@ -111,6 +120,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         "DeadLetterQueueUrl": provisioned.dead_letter_queue_url,
         "OperatorQueueUrl": provisioned.operator_queue_url,
         "ProviderSecretArn": provisioned.secret_arn,
+        "ProviderApiKeysSecretArn": provisioned.api_keys_secret_arn,
         "FeedBucketName": provisioned.feed_bucket,
         "EvidenceBucketName": provisioned.evidence_bucket,
         "AlarmTopicArn": provisioned.alarm_topic_arn,

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 
 from cardops import resources
+from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from cardops.sandbox import atomic_dynamodb, clock_wait, lambda_runner
 
 REGION = "ap-northeast-1"
@@ -27,9 +28,12 @@ class Provisioned:
     events_queue_url: str
     dead_letter_queue_url: str
     operator_queue_url: str
+    #: the webhook verification secret (output ``ProviderSecretArn``)
     secret_arn: str
     feed_bucket: str
     evidence_bucket: str
+    #: the provider API keys (output ``ProviderApiKeysSecretArn``)
+    api_keys_secret_arn: str = ""
     alarm_topic_arn: str = ""
     dashboard_name: str = ""
     function_names: dict[str, str] = field(default_factory=dict)
@@ -41,8 +45,10 @@ class Provisioned:
             "CARDOPS_STAGE": "sandbox",
             "TABLE_NAME": self.table_name,
             "EVENTS_QUEUE_URL": self.events_queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
             "OPERATOR_QUEUE_URL": self.operator_queue_url,
             "WEBHOOK_SECRET_ID": self.secret_arn,
+            "PROVIDER_API_KEYS_SECRET_ID": self.api_keys_secret_arn,
             "FEED_BUCKET_NAME": self.feed_bucket,
             "EVIDENCE_BUCKET_NAME": self.evidence_bucket,
             "PAYJP_API_BASE": payjp_api_base,
@@ -56,6 +62,16 @@ class Provisioned:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def split_secrets(secrets: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """One flat dict (``resources.SANDBOX_SECRETS``) → (webhook verification secrets, API keys)."""
+    unknown = set(secrets) - set(WEBHOOK_SECRET_KEYS) - set(PROVIDER_API_KEYS)
+    if unknown:
+        raise ValueError(f"unknown provider secret keys: {sorted(unknown)}")
+    webhook = {k: v for k, v in secrets.items() if k in WEBHOOK_SECRET_KEYS}
+    api_keys = {k: v for k, v in secrets.items() if k in PROVIDER_API_KEYS}
+    return webhook, api_keys
 
 
 def _zip() -> bytes:
@@ -115,8 +131,13 @@ def provision(
         },
     )["QueueUrl"]
     operator_url = sqs.create_queue(QueueName=f"{prefix}-operator")["QueueUrl"]
-    secret_arn = session.client("secretsmanager", region_name=REGION).create_secret(
-        Name=f"{prefix}/provider-secrets", SecretString=json.dumps(secrets)
+    webhook_secrets, api_keys = split_secrets(secrets)
+    secretsmanager = session.client("secretsmanager", region_name=REGION)
+    secret_arn = secretsmanager.create_secret(
+        Name=f"{prefix}/webhook-secrets", SecretString=json.dumps(webhook_secrets)
+    )["ARN"]
+    api_keys_secret_arn = secretsmanager.create_secret(
+        Name=f"{prefix}/provider-api-keys", SecretString=json.dumps(api_keys)
     )["ARN"]
     s3 = session.client("s3", region_name=REGION)
     buckets = {}
@@ -131,6 +152,7 @@ def provision(
         dead_letter_queue_url=dlq_url,
         operator_queue_url=operator_url,
         secret_arn=secret_arn,
+        api_keys_secret_arn=api_keys_secret_arn,
         feed_bucket=buckets["feeds"],
         evidence_bucket=buckets["evidence"],
         # the stack's alarm topic and dashboard exist here too, so the outputs have the same keys

@@ -26,6 +26,7 @@ from cardops.domain.capture_deadline import (
     deadline_of,
     ensure_capturable,
 )
+from cardops.domain.payment_notes import Notice
 from cardops.domain.payments import (
     Applied,
     CanonicalEvent,
@@ -45,7 +46,7 @@ CAPTURE_CLAIM_STALE_AFTER = timedelta(minutes=15)
 
 class PaymentNotFound(Exception):
     def __init__(self, provider: str, payment_id: str) -> None:
-        super().__init__(f"no payment {provider}/{payment_id}")
+        super().__init__(f"payment {provider}/{payment_id} not found")
 
 
 class AutomaticRefundStarted(CaptureRefused):
@@ -80,6 +81,12 @@ class Publisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
+class NoticeLog(Protocol):
+    """Where a sent notice is kept on the payment, so the payment view shows it (not only Step Functions)."""
+
+    def record_notice(self, provider: str, payment_id: str, notice: Notice) -> None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     payments: Payments
@@ -89,6 +96,7 @@ class Deps:
     events: Publisher
     listeners: Sequence[PaymentListener] = ()
     policy: DeadlinePolicy = DeadlinePolicy()  # noqa: RUF009 - frozen model
+    notices: NoticeLog | None = None
 
 
 def execution_name(provider: str, payment_id: str) -> str:
@@ -225,15 +233,20 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
         # the deadline moved later (a re-authorization) while the execution waited: not due yet,
         # the next check waits again for the reminders of the new deadline
         return {"published": False}
+    event_key = f"reminder-{provider}-{payment_id}-{hours_before}h"
     deps.events.publish(
         "CaptureReminder",
-        {
-            **_notice(payment),
-            "audience": "store",
-            "hours_before": hours_before,
-            "event_key": f"reminder-{provider}-{payment_id}-{hours_before}h",
-        },
+        {**_notice(payment), "audience": "store", "hours_before": hours_before, "event_key": event_key},
     )
+    reminder = Notice(
+        kind="capture_reminder",
+        audience="store",
+        at=now,
+        event_key=event_key,
+        hours_before=hours_before,
+        capture_deadline=deadline,
+    )
+    _record(deps, payment, reminder)
     return {"published": True}
 
 
@@ -243,6 +256,12 @@ def _reminder_offset(policy: DeadlinePolicy, hours_before: int) -> timedelta:
         if int(offset.total_seconds() // 3600) == hours_before:
             return offset
     return timedelta(hours=hours_before)
+
+
+def _record(deps: Deps, payment: Payment, notice: Notice) -> None:
+    """Keep the sent notice on the payment (after publishing: a retried step publishes and records again)."""
+    if deps.notices is not None:
+        deps.notices.record_notice(payment.provider, payment.provider_payment_id, notice)
 
 
 def _claim_expiry(deps: Deps, payment: Payment, *, now: datetime) -> None:
@@ -286,11 +305,20 @@ def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict
     final = applied.payment if applied else _load(deps, provider, payment_id)
     _not_established(deps, final, now=now)
     notice = _notice(final)
-    for audience in ("store", "customer"):
+    audiences: tuple[Literal["store", "customer"], ...] = ("store", "customer")
+    for audience in audiences:
+        event_key = f"expired-{provider}-{payment_id}-{audience}"
         deps.events.publish(
-            "AuthorizationExpiredRefunded",
-            {**notice, "audience": audience, "event_key": f"expired-{provider}-{payment_id}-{audience}"},
+            "AuthorizationExpiredRefunded", {**notice, "audience": audience, "event_key": event_key}
         )
+        sent = Notice(
+            kind="expired_refunded",
+            audience=audience,
+            at=now,
+            event_key=event_key,
+            capture_deadline=final.capture_deadline,
+        )
+        _record(deps, final, sent)
     return {"outcome": "expired_refunded", "status": final.status.value}
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
+from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.api.views import PaymentView, ReservationView, payment_view
 from cardops.domain.reservations import Reservation, ReservationInput
 
@@ -24,8 +25,8 @@ ReservationIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"
 def get_payment(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> PaymentView:
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
-        raise NotFoundError(f"no payment {provider}/{provider_payment_id}")
-    return payment_view(*found)
+        raise NotFoundError(f"payment {provider}/{provider_payment_id} not found")
+    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
 
 
 @router.put("/admin/reservations/<reservation_id>", tags=["reservations"])
@@ -41,5 +42,5 @@ def put_reservation(
 def get_reservation(reservation_id: ReservationIdPath) -> ReservationView:
     reservation = ReservationRepository().get(reservation_id)
     if reservation is None:
-        raise NotFoundError(f"no reservation {reservation_id}")
+        raise NotFoundError(f"reservation {reservation_id} not found")
     return ReservationView.from_reservation(reservation)
