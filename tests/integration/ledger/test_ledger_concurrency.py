@@ -8,7 +8,6 @@ postings (with duplicates) → balance = Σ entries, none lost or doubled.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,29 +27,14 @@ from cardops.services.refunds import RefundService
 from tests.integration.ledger.conftest import capture_payment
 
 
-def _serialize_moto_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto rolls a failed transaction back by restoring a deep copy of the whole table taken before
-    it started, which also undoes writes that other threads made meanwhile (real DynamoDB never
-    does). Serializing moto's DynamoDB requests restores per-request atomicity; the clients' races
-    — read, decide, write across separate requests — stay as concurrent as before, so a Python
-    read-then-write check would still be caught overshooting."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    original = DynamoHandler.call_action
-
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    _serialize_moto_dynamodb(monkeypatch)
+    # moto's DynamoDB serialized per request, as ``provision`` does for the sandbox (see its module)
+    from cardops.sandbox import atomic_dynamodb
+
+    atomic_dynamodb.install()
 
     from cardops.sandbox.provision import provision
 
