@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from cardops import safe_json
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
 from cardops.api.routes import capture as capture_routes
@@ -23,7 +24,7 @@ from cardops.observability import make_logger
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=safe_json.loads)
 app.include_router(payments.router)
 app.include_router(repayment_routes.router)
 repayment_routes.register_errors(app)
@@ -61,12 +62,26 @@ def _unavailable(exc: StoreUnavailable) -> Response[Any]:
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry")
 
 
+@app.exception_handler(safe_json.UnsafeJson)
+def _unsafe_json(exc: safe_json.UnsafeJson) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", f"request body refused: {exc}")
+
+
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response[Any]:
     """Powertools' NotFoundError/BadRequestError etc. in the same error shape as every other answer."""
     status = HTTPStatus(exc.status_code)
     code = status.phrase.lower().replace(" ", "_")
     return error_response(status, code, exc.msg if isinstance(exc.msg, str) else status.phrase)
+
+
+@app.exception_handler(Exception)
+def _crashed(exc: Exception) -> Response[Any]:
+    """A defect, not the caller's input: a JSON 500 the CLI can show, logged with its trace."""
+    logger.exception("admin request failed", error=exc.__class__.__name__)
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request failed; see the logs"
+    )
 
 
 @app.not_found

@@ -41,7 +41,8 @@ class CaptureInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: int | None = Field(default=None, gt=0, le=100_000_000)
+    #: strict: ``true``, ``1.0`` or ``"100"`` is a 422 naming the field, never a capture of ¥1 or ¥100
+    amount: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
 
 
 class UncapturedView(BaseModel):
