@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from cardops.observability import make_logger
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
+tracer = Tracer(service="cardops-admin")
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=safe_json.loads)
 app.include_router(payments.router)
 app.include_router(repayment_routes.router)

@@ -7,7 +7,7 @@ import binascii
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,6 +24,7 @@ from cardops.services import webhook_intake
 
 logger = make_logger("cardops-webhooks")
 metrics = Metrics(namespace="cardops", service="webhooks")
+tracer = Tracer(service="cardops-webhooks")
 app = APIGatewayRestResolver()
 
 

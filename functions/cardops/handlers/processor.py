@@ -41,7 +41,11 @@ def payjp_client() -> PayjpClient:
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    # each record's log lines carry its SQS message id, and the webhook event id once it is known
+    logger.set_correlation_id(record.message_id)
     message: dict[str, Any] = json.loads(record.body)
+    if isinstance(message, dict):
+        logger.append_keys(event_id=message.get("event_id"), provider=message.get("provider"))
     raw_events = RawEventStore()
     outcome = payment_events.process_message(
         message,
