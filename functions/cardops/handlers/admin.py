@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops.adapters.providers import budget
 from cardops.api.admin import app, logger, metrics, tracer
 
 
@@ -14,4 +15,6 @@ from cardops.api.admin import app, logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # every provider call of the request, retries included, ends inside API Gateway's 29 s
+    with budget.call_budget(budget.for_lambda(context.get_remaining_time_in_millis())):
+        return app.resolve(event, context)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository
+from cardops.adapters.providers import budget
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
 from cardops.adapters.providers.registry import UnsupportedProvider
 from cardops.api.errors import error_response
@@ -134,6 +135,11 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(TransientProviderError)
     def _provider_unavailable(exc: TransientProviderError) -> Response[Any]:
+        if exc.code == budget.DEADLINE_EXCEEDED:
+            # answered before API Gateway's 29 s cut a bare 504 without a body
+            return error_response(
+                HTTPStatus.GATEWAY_TIMEOUT, "provider_timeout", f"{exc} (the call is idempotent)"
+            )
         return error_response(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "provider_unavailable",
