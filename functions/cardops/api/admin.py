@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from cardops import safe_json
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
+from cardops.api.identity import MissingCallerIdentity
 from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import ledger as ledger_routes
@@ -61,6 +62,11 @@ def _conflict(exc: VersionConflict) -> Response[Any]:
 @app.exception_handler(StoreUnavailable)
 def _unavailable(exc: StoreUnavailable) -> Response[Any]:
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry")
+
+
+@app.exception_handler(MissingCallerIdentity)
+def _anonymous(exc: MissingCallerIdentity) -> Response[Any]:
+    return error_response(HTTPStatus.FORBIDDEN, "no_caller_identity", str(exc))
 
 
 @app.exception_handler(safe_json.UnsafeJson)

@@ -66,3 +66,28 @@ def test_a_reservation_amount_of_true_is_refused(workflow: Any) -> None:
     }
     code, answer = call(admin.handler, "PUT", "/admin/reservations/rsv_strict", body)
     assert code == 422 and "amount" in str(answer["error"])
+
+
+def test_capture_through_the_api_records_the_caller_arn_in_the_history(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    import json as _json
+
+    from cardops.sandbox.gateway import api_gateway_event
+    from cardops.sandbox.lambda_runner import FakeContext
+
+    caller = "arn:aws:sts::123456789012:assumed-role/store-admin/suzuki"
+    authorize(
+        provider, "ch_who", visit_date=tokyo_date(clock.now()) + timedelta(days=3), start_workflow=False
+    )
+    event = api_gateway_event(
+        "POST",
+        "/admin/payments/payjp/ch_who/capture",
+        {"Content-Type": "application/json"},
+        b"{}",
+        user_arn=caller,
+    )
+    result = admin.handler(event, FakeContext("admin"))
+    assert result["statusCode"] == 200, result
+    history = _json.loads(result["body"])["history"]
+    assert history[-1]["to_status"] == "captured" and history[-1]["actor"] == caller

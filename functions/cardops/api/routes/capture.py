@@ -20,6 +20,7 @@ from cardops.adapters.providers import budget
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
 from cardops.adapters.providers.registry import UnsupportedProvider
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.api.routes.payments import PaymentIdPath, ProviderPath
 from cardops.api.views import PaymentView, payment_view
 from cardops.domain.capture_deadline import (
@@ -72,7 +73,14 @@ def capture_payment(
 ) -> PaymentView:
     """Capture all or part of an authorization before its capture deadline (認証期日)."""
     amount = body.amount if body else None
-    capture.capture(capture_deps(), provider, provider_payment_id, amount=amount, now=clock.now())
+    capture.capture(
+        capture_deps(),
+        provider,
+        provider_payment_id,
+        amount=amount,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
