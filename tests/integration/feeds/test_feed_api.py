@@ -129,6 +129,11 @@ def test_hand_assignment_and_unknown_employee(feeds: Feeds) -> None:
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E006"}
     )
     assert line["employee_code"] == "E006" and line["selectable"]
+    # the hand assignment names who made it: the IAM caller (the sandbox operator here)
+    from cardops.sandbox.gateway import sandbox_user_arn
+
+    assert line["changed_by"] == sandbox_user_arn()
+    assert feeds.ok("GET", "/admin/tenants/t1")["updated_by"] == sandbox_user_arn()
     status, body = feeds.api(
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E001"}
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cardops import clock
 from cardops.adapters.feed_store import LinkageCodeTaken
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.domain.feeds.diagnosis import Diagnosis
 from cardops.domain.feeds.matching import LinkingBlocked, UnknownEmployee
 from cardops.domain.feeds.models import Employee, Settlement
@@ -105,7 +106,9 @@ class SelectInput(BaseModel):
 
 @router.put("/admin/tenants/<tenant_id>", tags=["tenants"])
 def put_tenant(tenant_id: TenantPath, body: Annotated[TenantInput, Body()]) -> TenantView:
-    return CardLines().put_tenant(tenant_id, body.corporate_number, clock.now())
+    return CardLines().put_tenant(
+        tenant_id, body.corporate_number, clock.now(), actor=caller(router.current_event)
+    )
 
 
 @router.get("/admin/tenants/<tenant_id>", tags=["tenants"])
@@ -143,7 +146,7 @@ def apply_fix(tenant_id: TenantPath, line_id: LinePath) -> AppliedFix:
 
 @router.post("/admin/tenants/<tenant_id>/card-errors/<line_id>/assign", tags=["card lines"])
 def assign(tenant_id: TenantPath, line_id: LinePath, body: Annotated[AssignInput, Body()]) -> LineView:
-    return CardLines().assign(tenant_id, line_id, body.employee_code)
+    return CardLines().assign(tenant_id, line_id, body.employee_code, actor=caller(router.current_event))
 
 
 @router.post("/admin/tenants/<tenant_id>/rematch", tags=["card lines"])
@@ -153,7 +156,8 @@ def rematch(tenant_id: TenantPath) -> RematchResult:
 
 @router.post("/admin/tenants/<tenant_id>/card-lines/<line_id>/link", tags=["card lines"])
 def link(tenant_id: TenantPath, line_id: LinePath, body: Annotated[LinkInput, Body()]) -> LineView:
-    return CardLines().link(tenant_id, line_id, body.employee_code, body.report_id)
+    actor = caller(router.current_event)
+    return CardLines().link(tenant_id, line_id, body.employee_code, body.report_id, actor=actor)
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines", tags=["card lines"])
@@ -173,14 +177,15 @@ def select(
     line_id: LinePath,
     body: Annotated[SelectInput, Body()],
 ) -> LineView:
-    return CardLines().select(tenant_id, employee_code, line_id, body.report_id)
+    actor = caller(router.current_event)
+    return CardLines().select(tenant_id, employee_code, line_id, body.report_id, actor=actor)
 
 
 @router.post(
     "/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines/<line_id>/exclude", tags=["card lines"]
 )
 def exclude(tenant_id: TenantPath, employee_code: EmployeePath, line_id: LinePath) -> LineView:
-    return CardLines().exclude(tenant_id, employee_code, line_id)
+    return CardLines().exclude(tenant_id, employee_code, line_id, actor=caller(router.current_event))
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/diagnosis", tags=["card lines"])
