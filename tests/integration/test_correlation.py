@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -49,30 +50,26 @@ def info_logs() -> Iterator[None]:
         logger.setLevel("WARNING")
 
 
-def test_admin_log_lines_carry_the_api_gateway_request_id(
-    provisioned: Any, info_logs: None, caplog: pytest.LogCaptureFixture
+API_CASES = {
+    "admin": ("cardops.api.admin", "GET", "/admin/stores/store-1/uncaptured", 200, "admin answer"),
+    "webhook": ("cardops.api.webhooks", "POST", "/webhooks/unknown", 404, "webhook rejected"),
+}
+
+
+@pytest.mark.parametrize("function", sorted(API_CASES))
+def test_api_log_lines_carry_the_api_gateway_request_id(
+    provisioned: Any, info_logs: None, caplog: pytest.LogCaptureFixture, function: str
 ) -> None:
-    from cardops.api import admin as admin_api
-    from cardops.handlers.admin import handler
-
-    event = api_gateway_event("GET", "/admin/stores/store-1/uncaptured", {}, b"")
-    event["requestContext"]["requestId"] = "req-admin-0001"
-    assert handler(event, FakeContext("admin"))["statusCode"] == 200
-    [line] = _lines(admin_api.logger, caplog, "admin answer")
-    assert line["correlation_id"] == "req-admin-0001"
-
-
-def test_webhook_log_lines_carry_the_api_gateway_request_id(
-    provisioned: Any, info_logs: None, caplog: pytest.LogCaptureFixture
-) -> None:
-    from cardops.api import webhooks
-    from cardops.handlers.webhook import handler
-
-    event = api_gateway_event("POST", "/webhooks/unknown", {"Content-Type": "application/json"}, b"{}")
-    event["requestContext"]["requestId"] = "req-webhook-0001"
-    assert handler(event, FakeContext("webhook"))["statusCode"] == 404
-    [line] = _lines(webhooks.logger, caplog, "webhook rejected")
-    assert line["correlation_id"] == "req-webhook-0001"
+    module, method, path, status, message = API_CASES[function]
+    handler = resolve(resources.FUNCTIONS[function].handler)
+    logger = importlib.import_module(module).logger
+    event = api_gateway_event(
+        method, path, {"Content-Type": "application/json"}, b"{}" if method == "POST" else b""
+    )
+    event["requestContext"]["requestId"] = f"req-{function}-0001"
+    assert handler(event, FakeContext(function))["statusCode"] == status
+    [line] = _lines(logger, caplog, message)
+    assert line["correlation_id"] == f"req-{function}-0001"
 
 
 def test_processor_log_lines_carry_the_sqs_message_id_and_event_id(

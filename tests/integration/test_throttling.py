@@ -20,7 +20,7 @@ from cardops.adapters.dynamodb import PaymentRepository, RawEventStore, StoreUna
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import EVENTS
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
-from tests.helpers import call, sqs_event, stripe_headers
+from tests.helpers import call, reservation_body, sqs_event, stripe_headers
 from tests.integration.test_janitor import authorized_through_webhook, provider_for, stop_executions
 
 # --- webhook -------------------------------------------------------------------------------------
@@ -171,14 +171,7 @@ def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(pro
     from cardops.adapters.dynamodb import ReservationRepository
     from cardops.handlers.admin import handler
 
-    body = {
-        "store_id": "store-1",
-        "holder_name": "山田 花子",
-        "email": "hanako@example.jp",
-        "reserved_at": "2025-03-05T18:00:00+09:00",
-        "amount": 12000,
-        "tax_treatment": "inclusive",
-    }
+    body = reservation_body()
     with dynamodb_fault("PutItem", code="ThrottlingException"):
         assert call(handler, "PUT", "/admin/reservations/rsv_t", body)[0] == 503
     assert ReservationRepository().get("rsv_t") is None

@@ -12,7 +12,7 @@ from cardops.adapters.dynamodb import PaymentRepository
 from cardops.domain.calendar import tokyo_date
 from cardops.domain.payments import PaymentStatus
 from cardops.handlers import admin
-from tests.helpers import call
+from tests.helpers import call, reservation_body
 from tests.integration.deadline.conftest import RecordingProvider, authorize
 
 
@@ -56,14 +56,7 @@ def test_an_integer_amount_within_the_authorization_is_captured(
 
 
 def test_a_reservation_amount_of_true_is_refused(workflow: Any) -> None:
-    body = {
-        "store_id": "store-1",
-        "holder_name": "山田 花子",
-        "email": "hanako@example.jp",
-        "reserved_at": "2025-03-05T18:00:00+09:00",
-        "amount": True,
-        "tax_treatment": "inclusive",
-    }
+    body = reservation_body(amount=True)
     code, answer = call(admin.handler, "PUT", "/admin/reservations/rsv_strict", body)
     assert code == 422 and "amount" in str(answer["error"])
 
