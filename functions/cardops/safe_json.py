@@ -53,6 +53,10 @@ def loads(text: str | bytes) -> Any:
         value = json.loads(text, parse_int=_parse_int)
     except RecursionError as exc:
         raise UnsafeJson(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
-    if _depth(value) > MAX_DEPTH:
+    # nesting needs an opening bracket per level: most bodies have too few to need the walk
+    brackets = (
+        text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
+    )
+    if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise UnsafeJson(f"JSON nested deeper than {MAX_DEPTH} levels")
     return value
