@@ -251,3 +251,11 @@ def test_refund_line_is_linked_to_its_purchase(feeds: Feeds) -> None:
     lines = feeds.ok("GET", "/admin/tenants/t1/employees/E001/card-lines?selectable=false")
     refund = next(line for line in lines if line["line_id"] == "generic:G-0202")
     assert refund["refund"]["status"] == "linked" and refund["refund"]["purchase_line_id"] == "generic:G-0200"
+
+
+def test_employee_master_rules_are_422_naming_the_field(feeds: Feeds) -> None:
+    """Input that passes the body's shape but not the master's rules: a 422, not a 500."""
+    body = {"settlement": "corporate", "name_kana": "\t", "card_linkage_code": "LK9"}
+    status, answer = feeds.api("PUT", "/admin/tenants/t1/employees/E900", body)
+    assert status == 422, answer
+    assert any("name_kana" in error["loc"] for error in answer["error"]["details"]["errors"])

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cardops import clock
 from cardops.adapters.feed_store import LinkageCodeTaken
@@ -120,7 +121,11 @@ def get_tenant(tenant_id: TenantPath) -> TenantView:
 def put_employee(
     tenant_id: TenantPath, employee_code: EmployeePath, body: Annotated[EmployeeInput, Body()]
 ) -> Employee:
-    employee = Employee(employee_code=employee_code, **body.model_dump())
+    try:
+        employee = Employee(employee_code=employee_code, **body.model_dump())
+    except ValidationError as exc:  # the master's own rules (e.g. a name that is only blanks): 422
+        errors = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise RequestValidationError(errors) from exc
     return CardLines().put_employee(tenant_id, employee)
 
 
