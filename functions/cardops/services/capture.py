@@ -156,7 +156,7 @@ def capture_idempotency_key(payment: Payment, amount: int | None) -> str:
 
 
 def capture(
-    deps: Deps, provider: str, payment_id: str, *, amount: int | None, now: datetime, actor: str = "admin"
+    deps: Deps, provider: str, payment_id: str, *, amount: int | None, now: datetime, actor: str
 ) -> Payment:
     """Capture before the deadline; refused (``CaptureRefused``) after it or after the automatic refund."""
     payment = _load(deps, provider, payment_id)

@@ -282,7 +282,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
         ) -> None:
             barrier.wait()
             try:
-                capture.capture(deps, "payjp", pid, amount=None, now=at - timedelta(seconds=1))
+                capture.capture(deps, "payjp", pid, amount=None, now=at - timedelta(seconds=1), actor="store")
                 results.append("captured")
             except capture.CaptureRefused as exc:
                 results.append(f"capture refused: {type(exc).__name__}")

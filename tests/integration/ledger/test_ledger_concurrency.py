@@ -78,6 +78,7 @@ def test_50_concurrent_partial_refunds_never_exceed_the_capture(moto_server: str
                 reason=RefundReason.CUSTOMER_REQUEST,
                 idempotency_key=f"k{i}",
                 now=now,
+                actor="arn:aws:iam::000000000000:user/finance",
             )
         except RefundExceedsCapturedError as exc:
             return "refused", exc
@@ -117,6 +118,7 @@ def test_100_concurrent_postings_keep_balance_equal_to_the_entries(moto_server: 
             reason=AdjustmentReason.TAX_RATE_CHANGE,
             memo="",
             now=now,
+            actor=f"arn:aws:iam::000000000000:user/finance-{i % 3}",
         )
 
     # 100 distinct postings, and 20 of them sent twice at the same time: none lost, none doubled
