@@ -13,7 +13,7 @@ import pytest
 from cardops import resources
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext, resolve
-from tests.conftest import EVENTS
+from tests.conftest import sample
 from tests.helpers import sqs_event
 
 
@@ -77,7 +77,7 @@ def test_processor_log_lines_carry_the_sqs_message_id_and_event_id(
 ) -> None:
     from cardops.handlers import processor
 
-    body = (EVENTS / "webhooks" / "stripe" / "payment_intent.amount_capturable_updated.json").read_text()
+    body = sample("webhooks/stripe/payment_intent.amount_capturable_updated.json")
     event_id = json.loads(body)["id"]
     message = {"provider": "stripe", "event_id": event_id, "body": body}
     result = processor.handler(sqs_event(message, "msg-0001"), FakeContext("processor"))

@@ -18,7 +18,7 @@ import pytest
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository, RawEventStore, StoreUnavailable
 from cardops.sandbox.lambda_runner import FakeContext
-from tests.conftest import EVENTS
+from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
 from tests.helpers import call, reservation_body, sqs_event, stripe_headers
 from tests.integration.test_janitor import authorized_through_webhook, provider_for, stop_executions
@@ -120,7 +120,7 @@ def test_webhook_duplicate_read_throttled_is_503(webhook: Any, provisioned: Any)
 
 
 def _stripe_message(name: str) -> dict[str, Any]:
-    body = (EVENTS / "webhooks" / "stripe" / f"{name}.json").read_text()
+    body = sample(f"webhooks/stripe/{name}.json")
     return {"provider": "stripe", "event_id": json.loads(body)["id"], "body": body}
 
 

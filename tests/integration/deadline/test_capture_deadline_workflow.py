@@ -337,7 +337,9 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
 
     def store_captures() -> None:
         try:
-            capture.capture(deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1))
+            capture.capture(
+                deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1), actor="store"
+            )
             results["capture"] = "captured"
         except Exception as exc:  # recorded: a provider refusal here means both sides reached it
             results["capture"] = type(exc).__name__

@@ -75,7 +75,7 @@ def _racers(
         "capture": recorder.racer(
             "capture",
             lambda: capture.capture(
-                deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1)
+                deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1), actor="store"
             ),
         ),
         "webhook-1": recorder.racer("webhook-1", webhook(f"evt_a_{payment_id}")),
