@@ -34,16 +34,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.backoff import CONFLICTS
 from cardops.config import settings
 from cardops.domain.ledger import Channel, Ledger, LedgerEntry
 from cardops.domain.refunds import DebitMemo, FinanceAlert, Refund
@@ -99,11 +98,12 @@ def _token(items: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
 
 
-def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] = time.sleep) -> None:
+def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] | None = None) -> None:
     """Run ``writes`` as one transaction; a failed condition raises that write's own error."""
     items = [w.op for w in writes]
     token = _token(items)
-    for attempt in range(TRANSACTION_RETRIES):
+    backoff = CONFLICTS if sleep is None else replace(CONFLICTS, sleep=sleep)
+    for _ in backoff.tries():
         try:
             aws.dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=token)  # type: ignore[arg-type]
             return
@@ -126,7 +126,6 @@ def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] = time.s
                 "InternalServerError",
             ):
                 raise
-            sleep(random.uniform(0, 0.02 * 2**attempt))
     raise StoreUnavailable("transaction kept conflicting; retry")
 
 
@@ -272,7 +271,7 @@ class LedgerStore:
             return ()
         first = entries[0]
         new = tuple(entries)
-        for _ in range(TRANSACTION_RETRIES):
+        for _ in CONFLICTS.tries():
             try:
                 self.post(new)
             except DuplicateEntry:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from cardops.adapters.providers import payjp, sbps
 from cardops.adapters.providers.base import ProviderPayment
+from cardops.backoff import CONFLICTS, Backoff
 from cardops.domain.capture_deadline import capture_deadline
 from cardops.domain.payments import (
     Applied,
@@ -25,8 +26,6 @@ from cardops.domain.payments import (
     new_payment,
 )
 from cardops.domain.webhook_signatures import MalformedWebhook, parse_sbps_form
-
-MAX_CONFLICT_RETRIES = 8
 
 
 class UnsupportedEvent(Exception):
@@ -174,11 +173,16 @@ def apply_canonical(
     *,
     now: datetime,
     listeners: Sequence[PaymentListener] = (),
+    backoff: Backoff = CONFLICTS,
 ) -> Applied | None:
-    """Merge the event into its payment with an optimistic, version-checked write."""
+    """Merge the event into its payment with an optimistic, version-checked write.
+
+    A lost version race re-reads after a jittered wait (``backoff``), so concurrent deliveries of
+    one payment's events spread out instead of colliding again on every retry.
+    """
     from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 
-    for _ in range(MAX_CONFLICT_RETRIES):
+    for _ in backoff.tries():
         current = payments.get(event.provider, event.provider_payment_id) or new_payment(event)
         applied = apply_event(current, event, now=now)
         if applied is None:
