@@ -125,8 +125,8 @@ class LedgerService:
         new = self.store.post_idempotent([entry])
         if new:
             return new[0]
-        posted = self.store.load(store_id, channel, currency).ledger.get(entry.entry_id)
-        return posted or entry
+        posted = self.store.get_entries([entry])
+        return posted[0] if posted else entry
 
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
