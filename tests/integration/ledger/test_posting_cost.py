@@ -15,14 +15,21 @@ from cardops.services.ledger import ledger_listener
 from tests.call_counts import dynamodb_calls
 from tests.integration.ledger.conftest import CapturePayment
 
+SIZES = pytest.mark.parametrize("earlier_captures", [1, 15])
 
-@pytest.mark.parametrize("earlier_captures", [1, 15])
+
+def capture_after(captured: CapturePayment, earlier_captures: int, *, posted: bool) -> Any:
+    """``pay_1`` captured in a store ledger that already holds ``earlier_captures`` captures."""
+    for n in range(earlier_captures):
+        captured(payment_id=f"pay_old_{n}")
+    return captured(payment_id="pay_1", post_ledger=posted)
+
+
+@SIZES
 def test_a_repeat_posting_is_one_keyed_read_whatever_the_ledger_size(
     captured: CapturePayment, earlier_captures: int
 ) -> None:
-    for n in range(earlier_captures):
-        captured(payment_id=f"pay_old_{n}")
-    applied = captured(payment_id="pay_1")
+    applied = capture_after(captured, earlier_captures, posted=True)
 
     with dynamodb_calls() as calls:
         ledger_listener(applied)  # what a later refund/update event of the payment does
@@ -31,13 +38,11 @@ def test_a_repeat_posting_is_one_keyed_read_whatever_the_ledger_size(
     assert calls.items_read == 2  # the payment's own sale and fee, nothing else of the ledger
 
 
-@pytest.mark.parametrize("earlier_captures", [1, 15])
+@SIZES
 def test_a_first_posting_is_one_read_and_one_transaction(
     captured: CapturePayment, earlier_captures: int
 ) -> None:
-    for n in range(earlier_captures):
-        captured(payment_id=f"pay_old_{n}")
-    applied = captured(payment_id="pay_1", post_ledger=False)
+    applied = capture_after(captured, earlier_captures, posted=False)
 
     with dynamodb_calls() as calls:
         ledger_listener(applied)
