@@ -10,7 +10,9 @@
 Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
 (``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
-they are open, so the store's "uncaptured sales" list is one query. Driver errors become domain
+they are open, so the store's "uncaptured sales" list is one query. A raw webhook that can never be
+processed as it is (schema-invalid) is parked on ``gsi1`` (``EVENTS#PARKED`` / parked time) until
+it is processed again or redriven, so listing those is one query too. Driver errors become domain
 errors here and nowhere else.
 """
 
@@ -210,6 +212,22 @@ class PaymentRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+#: the ``gsi1`` partition of events parked as permanently failing
+PARKED_EVENTS = "EVENTS#PARKED"
+
+_INTERNAL_KEYS = frozenset({"pk", "sk", "body", "gsi1pk", "gsi1sk"})
+
+
+def _processing_state(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's processing record: everything but its keys and body, as plain values."""
+    state: dict[str, Any] = {}
+    for key, value in item.items():
+        if key in _INTERNAL_KEYS:
+            continue
+        state[key] = int(value["N"]) if "N" in value else value.get("BOOL", value.get("S"))
+    return state
+
+
 def _event_key(provider: str, event_id: str) -> dict[str, Any]:
     return {"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")}
 
@@ -276,7 +294,7 @@ class RawEventStore:
         self._update_existing(
             provider,
             event_id,
-            "SET processed_at = :at, outcome = :outcome REMOVE parked_at",
+            "SET processed_at = :at, outcome = :outcome REMOVE parked_at, permanent, gsi1pk, gsi1sk",
             {":at": _s(at.isoformat()), ":outcome": _s(outcome[:1000])},
         )
 
@@ -297,22 +315,54 @@ class RawEventStore:
             {":zero": _n(0), ":one": _n(1), ":reason": _s(reason[:1000]), ":at": _s(at.isoformat())},
         )
 
+    def park(self, *, provider: str, event_id: str, reason: str, at: datetime) -> bool:
+        """Park an event that can never succeed as it is; False when there is no stored event.
+
+        It stays listed (``list_parked``) until it is processed again or redriven.
+        """
+        expression = (
+            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :reason, "
+            "last_failed_at = :at, first_failed_at = if_not_exists(first_failed_at, :at), "
+            "parked_at = :at, permanent = :true, gsi1pk = :parked, gsi1sk = :sort"
+        )
+        values = {
+            ":zero": _n(0),
+            ":one": _n(1),
+            ":reason": _s(reason[:1000]),
+            ":at": _s(at.isoformat()),
+            ":true": {"BOOL": True},
+            ":parked": _s(PARKED_EVENTS),
+            ":sort": _s(f"{at.isoformat()}#{provider}#{event_id}"),
+        }
+        return self._update_existing(provider, event_id, expression, values)
+
+    def list_parked(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Events parked as permanently failing, oldest first, as ``processing_state`` records."""
+        page = aws.dynamodb().query(
+            TableName=_table(),
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": _s(PARKED_EVENTS)},
+            Limit=limit,
+        )
+        parked = []
+        for item in page.get("Items", []):
+            _, provider, event_id = item["pk"]["S"].split("#", 2)
+            parked.append({"provider": provider, "event_id": event_id, **_processing_state(item)})
+        return parked
+
     def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None:
         self._update_existing(
-            provider, event_id, "SET redriven_at = :at REMOVE parked_at", {":at": _s(at.isoformat())}
+            provider,
+            event_id,
+            "SET redriven_at = :at REMOVE parked_at, permanent, gsi1pk, gsi1sk",
+            {":at": _s(at.isoformat())},
         )
 
     def processing_state(self, *, provider: str, event_id: str) -> dict[str, Any] | None:
         """The stored event's processing record (everything but its body), or None when unknown."""
         item = self._get(provider, event_id)
-        if item is None:
-            return None
-        state: dict[str, Any] = {}
-        for key, value in item.items():
-            if key in ("pk", "sk", "body"):
-                continue
-            state[key] = int(value["N"]) if "N" in value else value.get("S")
-        return state
+        return None if item is None else _processing_state(item)
 
     @staticmethod
     def _get(provider: str, event_id: str) -> dict[str, Any] | None:
@@ -323,7 +373,7 @@ class RawEventStore:
         )
         return found
 
-    def _update_existing(self, provider: str, event_id: str, expression: str, values: dict[str, Any]) -> None:
+    def _update_existing(self, provider: str, event_id: str, expression: str, values: dict[str, Any]) -> bool:
         """Update the stored event only if it exists: a message without one is not given a stub item."""
         try:
             aws.dynamodb().update_item(
@@ -336,6 +386,8 @@ class RawEventStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+            return False
+        return True
 
     def get_body(self, *, provider: str, event_id: str) -> bytes | None:
         item = self._get(provider, event_id)

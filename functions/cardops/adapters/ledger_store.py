@@ -34,21 +34,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.backoff import CONFLICTS
 from cardops.config import settings
 from cardops.domain.ledger import Channel, Ledger, LedgerEntry
 from cardops.domain.refunds import DebitMemo, FinanceAlert, Refund
 
 TRANSACTION_RETRIES = 6
+#: keys per ``BatchGetItem`` (DynamoDB's limit)
+BATCH_GET_LIMIT = 100
 
 
 class DuplicateEntry(Exception):
@@ -99,11 +100,12 @@ def _token(items: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
 
 
-def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] = time.sleep) -> None:
+def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] | None = None) -> None:
     """Run ``writes`` as one transaction; a failed condition raises that write's own error."""
     items = [w.op for w in writes]
     token = _token(items)
-    for attempt in range(TRANSACTION_RETRIES):
+    backoff = CONFLICTS if sleep is None else replace(CONFLICTS, sleep=sleep)
+    for _ in backoff.tries():
         try:
             aws.dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=token)  # type: ignore[arg-type]
             return
@@ -126,7 +128,6 @@ def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] = time.s
                 "InternalServerError",
             ):
                 raise
-            sleep(random.uniform(0, 0.02 * 2**attempt))
     raise StoreUnavailable("transaction kept conflicting; retry")
 
 
@@ -267,21 +268,55 @@ class LedgerStore:
         """Post ``entries``, skipping those already posted with the same facts; returns the new ones.
 
         Used for postings that follow from facts (captures, chargebacks): repeating them is harmless.
+        O(1) in the ledger's size: the entries are looked up by key (one ``BatchGetItem``), never by
+        reading the ledger, so a later refund or update of a long-captured payment costs one read and
+        no write; only entries not posted yet are written (the balance item keeps the running sum).
         """
         if not entries:
             return ()
         first = entries[0]
-        new = tuple(entries)
-        for _ in range(TRANSACTION_RETRIES):
+        for _ in CONFLICTS.tries():
+            posted = self.get_entries(entries)
+            # the domain decides what is new; a same id with different facts raises there
+            known = Ledger(
+                store_id=first.store_id, channel=first.channel, currency=first.currency, entries=posted
+            )
+            new = known.post(entries).new_entries
+            if not new:
+                return ()
             try:
                 self.post(new)
             except DuplicateEntry:
-                # some are posted already: keep what is new (a different content raises instead)
-                ledger = self.load(first.store_id, first.channel, first.currency).ledger
-                new = ledger.post(entries).new_entries
-                continue
+                continue  # a concurrent duplicate posted some of them just now: look again
             return new
         raise StoreUnavailable("ledger posting kept racing with a duplicate; retry")
+
+    def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]:
+        """The stored versions of ``entries`` that exist, by key (``BatchGetItem``, consistent)."""
+        keys = list(
+            dict.fromkeys((ledger_pk(e.store_id, e.channel, e.currency), e.entry_id) for e in entries)
+        )
+        found: list[LedgerEntry] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = keys[start : start + BATCH_GET_LIMIT]
+            pending: Any = [{"pk": _s(pk), "sk": _s(f"ENTRY#{entry_id}")} for pk, entry_id in chunk]
+            for _ in CONFLICTS.tries():  # sleeps only before re-asking for unprocessed keys
+                try:
+                    answer: Any = aws.dynamodb().batch_get_item(
+                        RequestItems={_table(): {"Keys": pending, "ConsistentRead": True}}
+                    )
+                except ClientError as exc:
+                    raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+                found.extend(
+                    LedgerEntry.model_validate_json(item["doc"]["S"])
+                    for item in answer.get("Responses", {}).get(_table(), [])
+                )
+                pending = answer.get("UnprocessedKeys", {}).get(_table(), {}).get("Keys", [])
+                if not pending:
+                    break
+            else:
+                raise StoreUnavailable("ledger entries kept being throttled while read; retry")
+        return tuple(sorted(found, key=lambda e: (e.created_at, e.entry_id)))
 
 
 class RefundStore:

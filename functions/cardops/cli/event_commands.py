@@ -27,6 +27,15 @@ def _parked_table(parked: list[dict[str, Any]]) -> None:
         click.echo(f"    reason: {event['reason']}")
 
 
+def _permanent_table(parked: list[dict[str, Any]]) -> None:
+    if not parked:
+        click.echo("(no event is parked as permanently failing)")
+        return
+    for event in parked:
+        click.echo(f"{event['provider']}/{event['event_id']}  parked {tokyo_time(event['parked_at'])}")
+        click.echo(f"    reason: {event['reason']}")
+
+
 def redrive_event(client: AdminClient, event_id: str, provider: str | None, as_json: bool) -> None:
     moved = call(client, "POST", "/admin/events/dlq/redrive", {"event_id": event_id, "provider": provider})
     if as_json:
@@ -46,7 +55,12 @@ def show_status(status: dict[str, Any]) -> None:
             f"last {tokyo_time(status['last_failed_at'])}"
         )
         click.echo(f"    reason: {status['reason']}")
-    if status.get("parked_at"):
+    if status.get("parked_at") and status.get("permanent"):
+        click.echo(
+            "    parked as permanent (never retried): fix the schema handling, then "
+            f"cardops events redrive {status['event_id']} --provider {status['provider']}"
+        )
+    elif status.get("parked_at"):
         click.echo(f"    parked in the dead-letter queue: cardops events redrive {status['event_id']}")
 
 
@@ -66,6 +80,13 @@ def register(cli: click.Group) -> None:
             return
         parked = call(client, "GET", "/admin/events/dlq")
         echo_json(parked) if as_json else _parked_table(parked)
+
+    @events.command("parked")
+    @target_options
+    def parked(client: AdminClient, as_json: bool) -> None:
+        """List events parked without retries: authentic, but their body fails the event schema."""
+        listed = call(client, "GET", "/admin/events/parked")
+        echo_json(listed) if as_json else _permanent_table(listed)
 
     @events.command("redrive")
     @click.argument("event_id")

@@ -4,6 +4,11 @@ A message that fails is reported back to SQS alone and retried; after the queue'
 ``maxReceiveCount`` it lands in the dead-letter queue. Nothing is dropped silently: every failure is
 logged at ERROR with provider, event id and reason, and recorded on the stored event (attempts,
 first/last failure, reason, parked), which ``cardops events dlq`` shows beside the parked message.
+
+An authentic event that can never succeed as it is (``payment_events.is_permanent``: its body
+fails the provider's event schema) is not retried into the DLQ: it is parked on the stored event
+with the reason (``cardops events parked``), logged at ERROR, counted (``EventParked``), and
+acknowledged. If it cannot be parked (no stored event, or the store fails) it is retried as usual.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ def record_handler(record: SQSRecord) -> None:
             listeners=payment_listeners(),
         )
     except Exception as exc:
+        if payment_events.is_permanent(exc) and _parked(raw_events, provider, event_id, exc):
+            return  # acknowledged: SQS deletes it, the stored event keeps it listed and re-processable
         _failed(raw_events, provider, event_id, exc, attempt=_attempt(record))
         raise
     _record(
@@ -126,6 +133,26 @@ def _failed(
             provider=provider, event_id=event_id, reason=reason, at=clock.now(), parked=parked
         )
     )
+
+
+def _parked(raw_events: payment_events.ProcessingLog, provider: str, event_id: str, exc: Exception) -> bool:
+    """Park a permanently failing event; False (so the queue retries it) when it could not be parked."""
+    reason = payment_events.describe_permanent(exc)
+    try:
+        parked = raw_events.park(provider=provider, event_id=event_id, reason=reason, at=clock.now())
+    except Exception as error:  # the store failed: retrying is safe, acknowledging would lose it
+        logger.warning("could not park the event; it is retried", error=error.__class__.__name__)
+        return False
+    if parked:
+        logger.error(
+            "event parked: it can never be processed as it is",
+            provider=provider,
+            event_id=event_id,
+            reason=reason,
+            permanent=True,
+        )  # no traceback: a schema error can quote the body
+        metrics.add_metric(name="EventParked", unit=MetricUnit.Count, value=1)
+    return parked
 
 
 def _record(write: Callable[[], None]) -> None:

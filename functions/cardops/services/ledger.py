@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.adapters.ledger_store import DuplicateEntry, LedgerStore, ledger_pk
+from cardops.backoff import CONFLICTS, Backoff
 from cardops.domain.calendar import tokyo_date
 from cardops.domain.fees import DEFAULT_PLANS, PlansConfig, capture_entries
 from cardops.domain.ledger import (
@@ -41,7 +42,6 @@ from cardops.domain.payouts import (
 from cardops.observability import make_logger
 
 logger = make_logger("cardops-ledger")
-DECISION_RETRIES = 8
 
 
 @lru_cache(maxsize=1)
@@ -64,9 +64,12 @@ def attributed(entries: Sequence[LedgerEntry], actor: str) -> tuple[LedgerEntry,
 
 
 class LedgerService:
-    def __init__(self, store: LedgerStore | None = None, plans: PlansConfig | None = None) -> None:
+    def __init__(
+        self, store: LedgerStore | None = None, plans: PlansConfig | None = None, backoff: Backoff = CONFLICTS
+    ) -> None:
         self.store = store or LedgerStore()
         self.plans = plans or configured_plans()
+        self.backoff = backoff
 
     def balances(self, store_id: str, *, now: datetime) -> list[BalanceSummary]:
         """One summary per ledger the store has (per channel and currency)."""
@@ -122,14 +125,14 @@ class LedgerService:
         new = self.store.post_idempotent([entry])
         if new:
             return new[0]
-        posted = self.store.load(store_id, channel, currency).ledger.get(entry.entry_id)
-        return posted or entry
+        posted = self.store.get_entries([entry])
+        return posted[0] if posted else entry
 
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
         plan = self.plans.for_channel(channel)
-        for _ in range(DECISION_RETRIES):
+        for _ in self.backoff.tries():
             stored = self.store.load(store_id, channel, currency)
             decision = request_payout(stored.ledger, plan, request_id=request_id, now=now)
             try:
@@ -155,7 +158,7 @@ class LedgerService:
     ) -> BatchSettlement:
         """Batch settlement (一括精算): nets pending sales; pays only a positive result."""
         plan = self.plans.for_channel(channel)
-        for _ in range(DECISION_RETRIES):
+        for _ in self.backoff.tries():
             stored = self.store.load(store_id, channel, currency)
             result = offset_negative_balance(
                 stored.ledger,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from cardops.adapters.providers import payjp, sbps
 from cardops.adapters.providers.base import ProviderPayment
+from cardops.backoff import CONFLICTS, Backoff
 from cardops.domain.capture_deadline import capture_deadline
 from cardops.domain.payments import (
     Applied,
@@ -26,11 +27,13 @@ from cardops.domain.payments import (
 )
 from cardops.domain.webhook_signatures import MalformedWebhook, parse_sbps_form
 
-MAX_CONFLICT_RETRIES = 8
-
 
 class UnsupportedEvent(Exception):
     """An event type we do not act on: acknowledged and recorded, never retried."""
+
+
+class RawEventMissing(LookupError):
+    """The queue message names no stored event: nothing to park it on, so it goes to the DLQ."""
 
 
 class Payments(Protocol):
@@ -74,6 +77,27 @@ class ProcessingLog(Protocol):
     def record_failure(
         self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
     ) -> None: ...
+
+    def park(self, *, provider: str, event_id: str, reason: str, at: datetime) -> bool: ...
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether processing the same stored event again can never succeed without a code change.
+
+    The one place that tells permanent from transient failures. Permanent: an authentic event whose
+    body fails the provider's event schema (``MalformedWebhook``, or a canonical event that fails
+    validation). Everything else is transient and retried by the queue: throttling, the store
+    being busy, provider timeouts and 5xx, and also a provider that refuses the re-fetch (a charge
+    not found yet, a key not written yet), which an operator can fix without touching the event.
+    """
+    from pydantic import ValidationError
+
+    return isinstance(exc, MalformedWebhook | ValidationError)
+
+
+def describe_permanent(exc: BaseException) -> str:
+    """The parked reason: says it is permanent, so the redrive runbook never loops it."""
+    return f"permanent, parked: {describe_failure(exc)}; redrive only after fixing the schema handling"
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -174,11 +198,16 @@ def apply_canonical(
     *,
     now: datetime,
     listeners: Sequence[PaymentListener] = (),
+    backoff: Backoff = CONFLICTS,
 ) -> Applied | None:
-    """Merge the event into its payment with an optimistic, version-checked write."""
+    """Merge the event into its payment with an optimistic, version-checked write.
+
+    A lost version race re-reads after a jittered wait (``backoff``), so concurrent deliveries of
+    one payment's events spread out instead of colliding again on every retry.
+    """
     from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 
-    for _ in range(MAX_CONFLICT_RETRIES):
+    for _ in backoff.tries():
         current = payments.get(event.provider, event.provider_payment_id) or new_payment(event)
         applied = apply_event(current, event, now=now)
         if applied is None:
@@ -208,7 +237,7 @@ def process_message(
     if not isinstance(body, str):
         raw = read_body(provider, event_id)
         if raw is None:
-            raise MalformedWebhook(f"raw event {provider}/{event_id} not found")
+            raise RawEventMissing(f"raw event {provider}/{event_id} not found")
         body = raw.decode("utf-8", errors="replace")
     try:
         event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)

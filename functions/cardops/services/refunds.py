@@ -32,6 +32,7 @@ from cardops.adapters.ledger_store import (
 )
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, ProviderError
 from cardops.adapters.providers.payjp import PAYJP_REFUND_TOTAL
+from cardops.backoff import CONFLICTS, Backoff
 from cardops.config import settings
 from cardops.domain.fees import PlansConfig
 from cardops.domain.ledger import Ledger
@@ -61,7 +62,6 @@ from cardops.observability import make_logger
 from cardops.services.ledger import configured_plans
 
 logger = make_logger("cardops-refunds")
-RETRIES = 8
 
 
 class PaymentNotFoundError(LookupError):
@@ -131,7 +131,9 @@ class RefundService:
         plans: PlansConfig | None = None,
         capabilities: Mapping[str, ProviderCapabilities] = DEFAULT_CAPABILITIES,
         publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts,
+        backoff: Backoff = CONFLICTS,
     ) -> None:
+        self.backoff = backoff
         self.payments = payments or PaymentRepository()
         self.refunds = refunds or RefundStore()
         self.ledgers = ledgers or LedgerStore()
@@ -185,7 +187,7 @@ class RefundService:
             amount=amount, reason=reason, idempotency_key=idempotency_key, note=note, actor=actor
         )
         plan = self.plans.for_channel(target.channel)
-        for _ in range(RETRIES):
+        for _ in self.backoff.tries():
             existing = self.refunds.of_payment(provider, payment_id)
             change = request_refund(target, existing, command, plan, now=now)
             if not change.changed:

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardops import clock
 from cardops.adapters.dead_letters import DeadLetterQueue
 from cardops.adapters.dynamodb import RawEventStore
+from cardops.adapters.queue import SqsQueue
 from cardops.api.errors import error_response
 from cardops.config import settings
 from cardops.services import event_processing
-from cardops.services.event_processing import EventStatus, ParkedEvent
+from cardops.services.event_processing import EventStatus, ParkedEvent, PermanentlyParked
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -37,10 +38,17 @@ def list_dead_letters() -> list[ParkedEvent]:
     return event_processing.list_parked(DeadLetterQueue(settings().dead_letter_queue_url), RawEventStore())
 
 
+@router.get("/admin/events/parked", tags=["events"])
+def list_parked() -> list[PermanentlyParked]:
+    """Events parked without retries because they can never succeed as they are (schema-invalid)."""
+    return event_processing.list_permanently_parked(RawEventStore())
+
+
 @router.post("/admin/events/dlq/redrive", tags=["events"])
 def redrive(body: Annotated[RedriveInput, Body()]) -> ParkedEvent:
     """Move one parked event back to the events queue (deleted from the DLQ only after the send)."""
     config = settings()
+    queue = SqsQueue(config.events_queue_url)
     return event_processing.redrive(
         DeadLetterQueue(config.dead_letter_queue_url),
         RawEventStore(),
@@ -48,6 +56,9 @@ def redrive(body: Annotated[RedriveInput, Body()]) -> ParkedEvent:
         event_id=body.event_id,
         provider=body.provider,
         now=clock.now(),
+        requeue=lambda provider, event_id: queue.send(
+            {"provider": provider, "event_id": event_id}, dedupe_id=f"{provider}:{event_id}"
+        ),
     )
 
 
