@@ -137,6 +137,13 @@ class Observability(Construct):
             periods=3,
         )
         self._alarm(
+            "EventsParked",
+            "An authentic webhook event failed its provider's schema and was parked (no retry can fix "
+            "it): see `cardops events parked`, fix the mapping, deploy, then redrive it.",
+            service_metric("EventParked", "processor"),
+            threshold=1,
+        )
+        self._alarm(
             "EventsQueueAge",
             "Webhook events wait more than 15 minutes in the queue.",
             core.events_queue.metric_approximate_age_of_oldest_message(

@@ -26,6 +26,7 @@ def test_each_required_alarm_exists(template: dict[str, Any]) -> None:
         "WebhookServerErrorRate",
         "WebhookClientErrorRate",
         "ProcessorErrors",
+        "EventsParked",
         "FeedSyncFailed",
         "FeedSyncTenantSkippedOrFailed",
     ):
@@ -116,3 +117,9 @@ def test_crashes_alarm_on_function_errors_and_api_5xx(template: dict[str, Any]) 
     api = described(template, "ApiServerErrors")
     assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
     assert {d["Name"] for d in api["Dimensions"]} == {"ApiName", "Stage"}
+
+
+def test_parked_events_alarm_on_the_processor_metric(template: dict[str, Any]) -> None:
+    alarm = described(template, "EventsParked")
+    assert alarm["MetricName"] == "EventParked" and alarm["Namespace"] == "cardops"
+    assert alarm["Threshold"] == 1
