@@ -8,14 +8,9 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
-
-from botocore.client import BaseClient
 
 from cardops.cli.samples import render_file
 from tests.benchmarks.timing import import_seconds, per_call_seconds
@@ -26,20 +21,6 @@ STRIPE_SAMPLE = (
 )
 STRIPE_BODY = render_file(STRIPE_SAMPLE, now=datetime.now(UTC))
 STRIPE_EVENT_ID = json.loads(STRIPE_BODY)["id"]
-
-
-@contextmanager
-def counting_aws_calls() -> Iterator[Counter[str]]:
-    """Counts every AWS API call made through botocore, by operation."""
-    counts: Counter[str] = Counter()
-    original = BaseClient._make_api_call
-
-    def counted(self: BaseClient, operation: str, params: Any) -> Any:
-        counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
-        return original(self, operation, params)
-
-    with mock.patch.object(BaseClient, "_make_api_call", counted):
-        yield counts
 
 
 def aws_calls() -> dict[str, float]:
@@ -57,7 +38,7 @@ def aws_calls() -> dict[str, float]:
         from cardops.adapters import aws
         from cardops.config import reset_settings
         from cardops.sandbox.provision import provision
-        from tests.helpers import call, stripe_headers
+        from tests.helpers import call, counting_aws_calls, stripe_headers
 
         aws.reset_clients()
         parameters.clear_caches()
