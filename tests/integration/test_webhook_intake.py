@@ -205,3 +205,25 @@ def test_moto_returns_the_stored_item_on_a_failed_conditional_put(provisioned: A
         )
     assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     assert failed.value.response.get("Item") == item
+
+
+def test_the_webhook_function_imports_only_its_hot_path() -> None:
+    """A cold start (as deployed: tracing on) patches only botocore for X-Ray, so it does not load
+    requests or sqlite3, and loads the secrets utility only when a secret is read (issue 13)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    watched = ("aws_xray_sdk", "requests", "sqlite3", "aws_lambda_powertools.utilities.parameters")
+    probe = f"import sys, cardops.handlers.webhook; print([m for m in {watched!r} if m in sys.modules])"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    environment.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[2] / "functions"),
+        LAMBDA_TASK_ROOT="/var/task",
+        AWS_LAMBDA_FUNCTION_NAME="cardops-webhook",
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "['aws_xray_sdk']"  # traced (SPEC §9), and nothing else of the list
