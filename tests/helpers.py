@@ -5,7 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
+
+from botocore.client import BaseClient
 
 from cardops import resources
 from cardops.sandbox.gateway import api_gateway_event
@@ -52,6 +58,20 @@ def stripe_headers(
 
 def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]:
     return {"X-Payjp-Webhook-Token": token}
+
+
+@contextmanager
+def counting_aws_calls() -> Iterator[Counter[str]]:
+    """Counts every AWS API call made through botocore, as ``service:Operation``."""
+    counts: Counter[str] = Counter()
+    original = BaseClient._make_api_call
+
+    def counted(self: BaseClient, operation: str, params: Any) -> Any:
+        counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
+        return original(self, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", counted):
+        yield counts
 
 
 def eventually(check: Any, timeout: float = 30.0) -> Any:

@@ -104,12 +104,13 @@ def test_webhook_mark_enqueued_throttled_is_503_and_the_retry_enqueues_it(
     assert set(_queued(provisioned)) == {"evt_mark"}
 
 
-def test_webhook_duplicate_read_throttled_is_503(webhook: Any, provisioned: Any) -> None:
+def test_webhook_duplicate_put_throttled_is_503(webhook: Any, provisioned: Any) -> None:
+    """A duplicate is answered by its conditional put alone (issue 13): throttled, it is a 503."""
     body = _event("evt_dup")
     assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
-    with dynamodb_fault("GetItem") as fault:
+    with dynamodb_fault("PutItem") as fault:
         status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
-    assert fault.hits == ["GetItem"] and status == 503
+    assert fault.hits == ["PutItem"] and status == 503
     assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
         200,
         {"received": True, "duplicate": True},

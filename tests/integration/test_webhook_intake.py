@@ -172,3 +172,58 @@ def test_enqueue_failure_is_retried_on_redelivery(
         {"received": True, "duplicate": True},
     )
     assert [m["event_id"] for m in _queued(provisioned)] == ["evt_lost"]
+
+
+def test_a_duplicate_is_answered_with_one_conditional_put(webhook: Any, provisioned: Any) -> None:
+    """The failed put returns the stored item (ALL_OLD), so no read follows it (issue 13)."""
+    from tests.helpers import counting_aws_calls
+
+    body = stripe_event("evt_once")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
+    with counting_aws_calls() as calls:
+        assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+            200,
+            {"received": True, "duplicate": True},
+        )
+    assert calls == {"dynamodb:PutItem": 1}
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_once"]
+
+
+def test_moto_returns_the_stored_item_on_a_failed_conditional_put(provisioned: Any) -> None:
+    """The one-call dedupe relies on this (as DynamoDB does): the old item rides on the error."""
+    from botocore.exceptions import ClientError
+
+    client = boto3.client("dynamodb", region_name="ap-northeast-1")
+    item = {"pk": {"S": "PROBE"}, "sk": {"S": "#EVENT"}, "enqueued_at": {"S": "t"}}
+    client.put_item(TableName=provisioned.table_name, Item=item)
+    with pytest.raises(ClientError) as failed:
+        client.put_item(
+            TableName=provisioned.table_name,
+            Item={"pk": {"S": "PROBE"}, "sk": {"S": "#EVENT"}},
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    assert failed.value.response.get("Item") == item
+
+
+def test_the_webhook_function_imports_only_its_hot_path() -> None:
+    """A cold start (as deployed: tracing on) patches only botocore for X-Ray, so it does not load
+    requests or sqlite3, and loads the secrets utility only when a secret is read (issue 13)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    watched = ("aws_xray_sdk", "requests", "sqlite3", "aws_lambda_powertools.utilities.parameters")
+    probe = f"import sys, cardops.handlers.webhook; print([m for m in {watched!r} if m in sys.modules])"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    environment.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[2] / "functions"),
+        LAMBDA_TASK_ROOT="/var/task",
+        AWS_LAMBDA_FUNCTION_NAME="cardops-webhook",
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "['aws_xray_sdk']"  # traced (SPEC §9), and nothing else of the list

@@ -245,20 +245,23 @@ class RawEventStore:
         received_at: datetime,
         ttl_days: int,
     ) -> tuple[bool, bool]:
-        """Returns (stored now, already enqueued). A duplicate never overwrites the first copy."""
-        pk = f"WEBHOOK#{provider}#{event_id}"
+        """Returns (stored now, already enqueued). A duplicate never overwrites the first copy.
+
+        One call either way: a duplicate's condition failure carries the stored item (``ALL_OLD``),
+        which says whether it was enqueued, so no read follows the failed put.
+        """
         try:
             aws.dynamodb().put_item(
                 TableName=_table(),
                 Item={
-                    "pk": _s(pk),
-                    "sk": _s("#EVENT"),
+                    **_event_key(provider, event_id),
                     "body": {"B": body},
                     "content_type": _s(content_type[:128]),
                     "received_at": _s(received_at.isoformat()),
                     "expires_at": _n(int(received_at.timestamp()) + ttl_days * 86400),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True, False
         except ClientError as exc:
@@ -267,18 +270,9 @@ class RawEventStore:
                 if _transient(exc):
                     raise StoreUnavailable(code) from exc
                 raise
-            existing: Any = exc.response.get("Item")
-        if existing is None:
-            existing = (
-                aws.dynamodb()
-                .get_item(
-                    TableName=_table(),
-                    Key={"pk": _s(pk), "sk": _s("#EVENT")},
-                    ProjectionExpression="enqueued_at",
-                    ConsistentRead=True,
-                )
-                .get("Item", {})
-            )
+            # no item in the answer would be an answer without ALL_OLD: count it as not enqueued, so
+            # the event is re-sent (deduplicated downstream) rather than lost
+            existing: Any = exc.response.get("Item") or {}
         return False, "enqueued_at" in existing
 
     def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:

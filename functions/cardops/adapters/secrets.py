@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from cardops.config import settings
@@ -83,6 +82,9 @@ PROVIDER_API_KEYS = ProviderApiKeys.keys()
 def _read(secret_id: str, setting: str) -> Any:
     if not secret_id:
         return {}  # no secret configured for this function: every key is "not configured"
+    # imported on first read, not at import: a cold start pays for it only when a secret is needed
+    from aws_lambda_powertools.utilities import parameters
+
     raw: Any = parameters.get_secret(secret_id, transform="json", max_age=settings().secret_max_age_seconds)
     if not isinstance(raw, dict):
         raise ValueError(f"the secret named by {setting} must be a JSON object")

@@ -24,7 +24,9 @@ from cardops.services import webhook_intake
 
 logger = make_logger("cardops-webhooks")
 metrics = Metrics(namespace="cardops", service="webhooks")
-tracer = Tracer(service="cardops-webhooks")
+# only botocore is patched: the intake makes AWS calls and nothing else, and patching every module
+# X-Ray knows would import requests, sqlite3 … on each cold start (issue 13)
+tracer = Tracer(service="cardops-webhooks", patch_modules=("botocore",))
 app = APIGatewayRestResolver()
 
 
