@@ -54,11 +54,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The stack's resources in moto, and the functions' environment pointing at them."""
+    """The stack's resources in moto, and the functions' environment pointing at them.
+
+    IAM is enforced: every handler of ``resources.FUNCTIONS`` runs with its own role's credentials
+    (policies from the synthesized template), so a call its role does not allow fails the test.
+    Everything else (the test's own boto3 calls, stores used for set-up) runs as the sandbox operator.
+    """
+    import importlib
+
     from aws_lambda_powertools.utilities import parameters
 
     from cardops import resources
+    from cardops.adapters import aws as aws_adapter
     from cardops.config import reset_settings
+    from cardops.sandbox import moto_iam
+    from cardops.sandbox.lambda_runner import run_as
     from cardops.sandbox.provision import provision
 
     parameters.clear_caches()
@@ -66,8 +76,19 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     for key, value in made.environment(payjp_api_base="http://127.0.0.1:9").items():
         monkeypatch.setenv(key, value)
     reset_settings()
-    yield made
-    parameters.clear_caches()
+    for key, spec in resources.FUNCTIONS.items():
+        module_name, _, attr = spec.handler.rpartition(".")
+        module = importlib.import_module(module_name)
+        monkeypatch.setattr(module, attr, run_as(key, getattr(module, attr)))
+    aws_adapter.install_credentials(made.credentials)
+    moto_iam.install()
+    enforcement = moto_iam.Enforcement().start()
+    try:
+        yield made
+    finally:
+        enforcement.stop()
+        aws_adapter.clear_credentials()
+        parameters.clear_caches()
 
 
 class SandboxProcess:

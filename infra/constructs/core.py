@@ -100,6 +100,8 @@ class Core(Construct):
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:ConditionCheckItem",
+            # the refund and ledger listeners read a payment's refunds and ledger entries
+            "dynamodb:Query",
         )
         processor.add_event_source(
             sources.SqsEventSource(self.events_queue, batch_size=10, report_batch_item_failures=True)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from cardops.adapters import aws
 from cardops.config import settings
 
 
@@ -46,7 +48,20 @@ class ProviderSecrets(BaseModel):
 
 def provider_secrets() -> ProviderSecrets:
     config = settings()
-    raw: Any = parameters.get_secret(
-        config.secret_id, transform="json", max_age=config.secret_max_age_seconds
-    )
+    raw: Any = _provider().get(config.secret_id, transform="json", max_age=config.secret_max_age_seconds)
     return ProviderSecrets.model_validate(raw)
+
+
+def _provider() -> SecretsProvider:
+    """Powertools' provider, reading through the running function's own client (``aws.client``).
+
+    Kept in Powertools' provider registry, so ``parameters.clear_caches()`` still clears it.
+    """
+    identity = aws.current_identity()
+    key = "secrets" if identity is None else f"secrets:{identity}"
+    client = aws.client("secretsmanager")
+    provider = DEFAULT_PROVIDERS.get(key)
+    if not isinstance(provider, SecretsProvider) or provider.client is not client:
+        provider = SecretsProvider(boto3_client=client)
+        DEFAULT_PROVIDERS[key] = provider
+    return provider
