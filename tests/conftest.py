@@ -24,6 +24,19 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+#: IAM decisions of this session's handlers, per provisioned stack (``tests/iam_report.py``)
+ACCESS_LOG: list[dict[str, Any]] = []
+REPORTS = ROOT / "reports"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if ACCESS_LOG:
+        from cardops.sandbox import moto_iam
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        moto_iam.write_access_log(REPORTS / f"iam-access-{worker}.json", ACCESS_LOG)
+
+
 def load_event(relative: str) -> Any:
     return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
 
@@ -83,10 +96,12 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     aws_adapter.install_credentials(made.credentials)
     moto_iam.install()
     enforcement = moto_iam.Enforcement().start()
+    logged = len(moto_iam.access_log())
     try:
         yield made
     finally:
         enforcement.stop()
+        ACCESS_LOG.append({"outputs": made.outputs(), "decisions": moto_iam.access_log()[logged:]})
         aws_adapter.clear_credentials()
         parameters.clear_caches()
 
@@ -109,6 +124,8 @@ def running_sandbox(workdir: Path) -> Iterator[tuple[Path, subprocess.Popen[byte
     """
     outputs = workdir / "local-outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    env["CARDOPS_IAM_ACCESS_LOG"] = str(REPORTS / f"iam-access-sandbox-{worker}-{workdir.name}.json")
     with (workdir / "sandbox.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],

@@ -121,6 +121,15 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
     sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop]
+    access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
+    if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
+        resource_outputs = provisioned.outputs()
+        sandbox.stoppers.insert(
+            1,
+            lambda: moto_iam.write_access_log(
+                Path(access_log), [{"outputs": resource_outputs, "decisions": moto_iam.access_log()}]
+            ),
+        )
     from cardops.sandbox.feed_schedule import start_feed_schedule
 
     sandbox.stoppers.insert(1, start_feed_schedule(provisioned.function_names["feed_sync"]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -262,3 +263,9 @@ def truncate_access_log(length: int) -> None:
     """Forget the decisions after the first ``length`` (a test's deliberate denials)."""
     with _LOCK:
         del _LOG[length:]
+
+
+def write_access_log(path: Path, chunks: list[dict[str, Any]]) -> None:
+    """Save decisions with the outputs they were made against (``tests/iam_report.py`` reads them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(chunks, default=lambda d: d.__dict__, indent=1), encoding="utf-8")
