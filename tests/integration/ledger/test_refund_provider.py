@@ -81,7 +81,7 @@ def payjp_message(charge_id: str, event_type: str) -> dict[str, Any]:
 
 
 def test_processor_reconciles_a_payjp_refund_total_under_its_own_role(emulator: Any) -> None:
-    """The refund listener reads the payment's refunds (a Query) inside the processor: its role must allow it."""
+    """The refund listener queries the payment's refunds inside the processor: its role must allow it."""
     from cardops.handlers import processor
 
     charge_id = captured_payment(emulator)
