@@ -122,6 +122,9 @@ def running_sandbox(workdir: Path) -> Iterator[tuple[Path, subprocess.Popen[byte
 
     Yields the outputs file (written once the sandbox is ready) and the process.
     """
+    from cardops.sandbox import iam
+
+    iam.template_policies()  # synthesize here if infra/ changed, not inside the sandbox's start deadline
     outputs = workdir / "local-outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
