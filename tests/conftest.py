@@ -37,8 +37,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         moto_iam.write_access_log(REPORTS / f"iam-access-{worker}.json", ACCESS_LOG)
 
 
+def sample(relative: str) -> str:
+    """A sample from events/ with its placeholders filled in against the business clock."""
+    from cardops import clock
+    from cardops.cli.samples import render_file
+
+    return render_file(EVENTS / relative, now=clock.now()).decode("utf-8")
+
+
 def load_event(relative: str) -> Any:
-    return json.loads((EVENTS / relative).read_text(encoding="utf-8"))
+    return json.loads(sample(relative))
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from unittest import mock
 
 from botocore.client import BaseClient
 
+from cardops.cli.samples import render_file
 from tests.benchmarks.timing import import_seconds, per_call_seconds
 
 STRIPE_SAMPLE = (
     Path(__file__).resolve().parents[2]
     / "events/webhooks/stripe/payment_intent.amount_capturable_updated.json"
 )
-STRIPE_BODY = STRIPE_SAMPLE.read_bytes()
+STRIPE_BODY = render_file(STRIPE_SAMPLE, now=datetime.now(UTC))
 STRIPE_EVENT_ID = json.loads(STRIPE_BODY)["id"]
 
 

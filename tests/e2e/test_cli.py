@@ -4,6 +4,7 @@ and exit codes that mean something."""
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import payjp
 import pytest
 from click.testing import CliRunner, Result
 
+from cardops import resources
 from cardops.cli.main import cli
 from tests.conftest import EVENTS, SandboxProcess
 from tests.e2e.test_webhooks_e2e import get_payment
@@ -159,20 +161,126 @@ def test_repayment_list(run: Any) -> None:
     assert isinstance(listed, list | dict)
 
 
-def test_invoke_each_sample_webhook(run: Any, sandbox: SandboxProcess) -> None:
-    for provider, sample in (
-        ("stripe", "payment_intent.amount_capturable_updated.json"),
-        ("sbps", "result_authorized.form"),
-    ):
-        result = as_json(
-            run("invoke", "webhook", "--event", str(EVENTS / "webhooks" / provider / sample), "--json")
-        )
-        assert result["error"] is None
-        assert result["result"]["statusCode"] == 200
-    processed = as_json(
-        run("invoke", "processor", "--event", str(EVENTS / "queue" / "processor_sqs_event.json"), "--json")
+#: every sample under events/, by the function it is for (each function has at least one)
+SAMPLES: dict[str, list[str]] = {
+    "webhook": [
+        "webhooks/stripe/payment_intent.amount_capturable_updated.json",
+        "webhooks/sbps/result_authorized.form",
+        "webhooks/payjp/charge.succeeded.json",
+    ],
+    "processor": ["queue/processor_sqs_event.json"],
+    "admin": ["admin/put_reservation.json", "admin/get_payment.json", "admin/uncaptured.json"],
+    "capture_deadline": [
+        "capture_deadline/check.json",
+        "capture_deadline/remind.json",
+        "capture_deadline/expire.json",
+        "capture_deadline/escalate.json",
+    ],
+    "janitor": ["janitor/schedule_event.json"],
+    "feed_sync": ["feeds/schedule_event.json"],
+    "repayment_validate": ["repayment/steps/validate.json"],
+    "repayment_eligibility": ["repayment/steps/eligibility.json"],
+    "repayment_await_decision": ["repayment/steps/await_decision.json"],
+    "repayment_charge": ["repayment/steps/charge.json"],
+    "repayment_finish": ["repayment/steps/finish.json"],
+}
+
+
+def test_every_function_has_samples_and_each_file_is_listed() -> None:
+    assert set(SAMPLES) == set(resources.FUNCTIONS)
+    lambda_events = {
+        str(p.relative_to(EVENTS))
+        for p in EVENTS.rglob("*")
+        if p.suffix in (".json", ".form") and p.parent.name not in ("stripe", "sbps", "payjp")
+    }
+    listed = {s for samples in SAMPLES.values() for s in samples}
+    # request bodies and re-payment evidence are inputs of the admin API and the CLI, not Lambda events
+    not_events = {"feeds/sync_request.json", "repayment/evidence.json", "repayment/evidence_pdf.json"}
+    assert lambda_events - not_events <= listed
+
+
+def _invoke(run: Any, function: str, sample: str, *values: str) -> Any:
+    sets = [arg for value in values for arg in ("--set", value)]
+    result = as_json(run("invoke", function, "--event", str(EVENTS / sample), *sets, "--json"))
+    assert result["error"] is None, (function, sample, result)
+    return result["result"]
+
+
+def test_invoke_every_sample(run: Any, sandbox: SandboxProcess, charge: Any) -> None:
+    for sample in SAMPLES["webhook"]:
+        # PAY.JP events are applied from a re-fetch of the charge: the sample names an existing one
+        assert _invoke(run, "webhook", sample, f"charge={charge.id}")["statusCode"] == 200
+    # the Stripe sample opens an authorization whose deadline is ahead of the sandbox clock
+    payment = eventually(lambda: get_payment(sandbox, "stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876"))
+    assert payment["status"] in ("authorized", "captured", "canceled", "partially_refunded", "refunded",
+                                 "disputed", "charged_back")  # fmt: skip
+    assert _invoke(run, "processor", SAMPLES["processor"][0]) == {"batchItemFailures": []}
+    for sample in SAMPLES["admin"]:
+        assert _invoke(run, "admin", sample)["statusCode"] == 200, sample
+    for sample in SAMPLES["capture_deadline"]:
+        _invoke(run, "capture_deadline", sample)
+    _invoke(run, "janitor", SAMPLES["janitor"][0])
+    _invoke(run, "feed_sync", SAMPLES["feed_sync"][0])
+
+
+def test_readme_repayment_walkthrough_and_every_step_sample(
+    run: Any, sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """The README's re-payment example as written, twice (a new request id each time), then each step."""
+    _invoke(run, "admin", "admin/put_reservation.json")
+    payjp.api_base = sandbox.outputs["PayjpApiBaseUrl"]
+    payjp.api_key = sandbox.outputs["PayjpSecretKey"]
+    customer = payjp.Customer.create(card="tok_visa", email="hanako.yamada@example.jp")
+    original = payjp.Charge.create(
+        amount=12000, currency="jpy", customer=customer.id, capture=False,
+        metadata={"store_id": "store_042", "reservation_id": "rsv_20250301_0007",
+                  "visit_date": "2025-03-05", "accepted_at": "2025-03-01T09:00:00+09:00"},
+    )  # fmt: skip
+    eventually(
+        lambda: (p := get_payment(sandbox, "payjp", original.id)) and p["status"] == "expired_refunded",
+        timeout=60,
     )
-    assert processed["result"] == {"batchItemFailures": []}
+    # the automatic refund left the reservation not established (予約不成立)
+    reservation = as_json(run("reservations", "show", "rsv_20250301_0007", "--json"))
+    assert reservation["established"] is False
+    assert "established  no" in run("reservations", "show", "rsv_20250301_0007").output
+    evidence = str(EVENTS / "repayment" / "evidence.json")
+    consent = str(EVENTS / "repayment" / "consent.eml")
+    started = [
+        as_json(run("repayment", "start", "--evidence", evidence, "--document", consent,
+                    "--set", f"original={original.id}", "--json"))
+        for _ in range(2)
+    ]  # fmt: skip
+    first, second = (s["request_id"] for s in started)
+    assert first != second and first.startswith("rq_")
+    missing = run("repayment", "start", "--evidence", evidence, "--document", consent, code=2).output
+    assert "original" in missing and "--set" in missing
+
+    def status(request_id: str) -> str:
+        return str(as_json(run("repayment", "show", request_id, "--json"))["status"])
+
+    eventually(lambda: status(first) == "awaiting_decision" and status(second) == "awaiting_decision")
+    run("repayment", "approve", first, "--reason", "consent by e-mail")
+    eventually(lambda: status(first) == "charged")
+    new_id = as_json(run("repayment", "show", first, "--json"))["new_payment"]["provider_payment_id"]
+
+    new_view = run("payments", "show", "payjp", new_id).output
+    assert f"re-payment of     payjp/{original.id} (request {first})" in new_view
+    original_view = run("payments", "show", "payjp", original.id).output
+    assert f"re-paid by        payjp/{new_id} (request {first})" in original_view
+    assert "automatic refund notice" in original_view
+
+    # each re-payment step function with its sample, on the finished request: re-running is harmless
+    steps = ("validate", "eligibility", "charge")
+    for step in steps:
+        _invoke(run, f"repayment_{step}", f"repayment/steps/{step}.json", f"request={first}")
+    _invoke(run, "repayment_finish", "repayment/steps/finish.json", f"request={first}", "outcome=charged")
+    assert status(first) == "charged"
+    assert as_json(run("repayment", "show", first, "--json"))["new_payment"]["provider_payment_id"] == new_id
+    # await_decision replaces the stored task token: only on a request nobody will decide
+    _invoke(run, "repayment_await_decision", "repayment/steps/await_decision.json",
+            f"request={second}", "task_token=sample-token")  # fmt: skip
+    assert status(second) == "awaiting_decision"
 
 
 def test_errors_say_what_to_do(run: Any, tmp_path: Path) -> None:
@@ -183,3 +291,150 @@ def test_errors_say_what_to_do(run: Any, tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "make local" in result.output
+
+
+def test_payment_table_reads_in_tokyo_time_without_none(run: Any, charge: Any) -> None:
+    table = run("payments", "show", "payjp", charge.id).output
+    assert "— → authorized" in table and "None" not in table and "->" not in table
+    assert "JST (business bound)" in table or "JST (authorization bound)" in table
+    assert "notices sent: none" in table
+    shown = as_json(run("payments", "show", "payjp", charge.id, "--json"))
+    assert shown["capture_deadline"].startswith("20") and "T" in shown["capture_deadline"]  # ISO in JSON
+    assert shown["notices"] == [] and shown["repayment_of"] is None and shown["repaid_by"] == []
+
+
+def test_refund_list_show_and_debit_memo_after_success(
+    run: Any, sandbox: SandboxProcess, charge: Any
+) -> None:
+    run("payments", "capture", "payjp", charge.id, "--json")
+    refund = as_json(
+        run("payments", "refund", "payjp", charge.id, "--amount", "2000", "--reason", "overcharge", "--json")
+    )
+    assert refund["status"] == "succeeded"
+    listed = run("refunds", "list", "payjp", charge.id).output
+    assert (
+        refund["refund_id"] in listed and f"payjp/{charge.id}" in listed and "remaining refundable" in listed
+    )
+    assert as_json(run("refunds", "list", "payjp", charge.id, "--json"))["remaining_refundable"] == 8000
+    shown = run("refunds", "show", "payjp", charge.id, refund["refund_id"]).output
+    assert f"refunds payment  payjp/{charge.id}" in shown and "JST" in shown
+    # after it succeeded the refund cannot be canceled or reversed: a debit memo claims it back
+    refused = run("refunds", "cancel", "payjp", charge.id, refund["refund_id"], code=1).output
+    assert "succeeded" in refused
+    run("refunds", "reverse", "payjp", charge.id, refund["refund_id"], code=1)
+    memo = as_json(
+        run(
+            "refunds",
+            "debit-memo",
+            "payjp",
+            charge.id,
+            refund["refund_id"],
+            "--note",
+            "charged twice",
+            "--json",
+        )
+    )
+    assert memo["refund_id"] == refund["refund_id"] and memo["amount"] == 2000
+    table = run("refunds", "debit-memo", "payjp", charge.id, refund["refund_id"], "--amount", "1").output
+    assert "claims back refund" in table or "debit memo" in table
+
+
+def _sbps_forms(tmp_path: Path, order: str) -> dict[str, Path]:
+    """The SBPS samples for a payment of its own (order and tracking id), where invoke finds the provider."""
+    folder = tmp_path / "sbps"
+    folder.mkdir(exist_ok=True)
+    forms = {}
+    for name in ("result_authorized", "result_captured"):
+        text = (EVENTS / "webhooks" / "sbps" / f"{name}.form").read_text(encoding="utf-8")
+        text = text.replace("sbps_ord_20261201_0001", order).replace("1234567890123456", order[-16:])
+        forms[name] = folder / f"{name}.form"
+        forms[name].write_text(text, encoding="utf-8")
+    return forms
+
+
+def test_refund_amend_and_cancel_before_submission(run: Any, sandbox: SandboxProcess, tmp_path: Path) -> None:
+    order = f"sbps_cli_{secrets.token_hex(8)}"
+    for form in _sbps_forms(tmp_path, order).values():
+        assert (
+            as_json(run("invoke", "webhook", "--event", str(form), "--json"))["result"]["statusCode"] == 200
+        )
+    eventually(lambda: (p := get_payment(sandbox, "sbps", order)) and p["status"] == "captured")
+    # SBPS refunds are made in its console: the refund stays requested, so it can still be corrected
+    refund = as_json(
+        run("payments", "refund", "sbps", order, "--amount", "3000", "--reason", "overcharge", "--json")
+    )
+    assert refund["status"] == "requested"
+    amended = as_json(
+        run("refunds", "amend", "sbps", order, refund["refund_id"], "--amount", "2500", "--json")
+    )
+    assert amended["amount"] == 2500 and amended["replaces"] == refund["refund_id"]
+    listed = run("refunds", "list", "sbps", order).output
+    assert f"replaced by {amended['refund_id']}" in listed and f"replaces {refund['refund_id']}" in listed
+    canceled = run("refunds", "cancel", "sbps", order, amended["refund_id"]).output
+    assert "canceled" in canceled and f"sbps/{order}" in canceled
+    assert as_json(run("refunds", "list", "sbps", order, "--json"))["remaining_refundable"] == 12000
+
+
+def test_settle_nets_pending_sales_and_refuses_a_bank_transfer(run: Any) -> None:
+    store = f"cli_settle_{secrets.token_hex(4)}"
+    settled = as_json(run("stores", "settle", store, "--json"))
+    assert settled["store_id"] == store and settled["outcome"] in ("paid", "carried_forward")
+    assert "outcome" in run("stores", "settle", store).output
+    run("stores", "adjust", store, "--amount", "-5000", "--reason", "tax_rate_change", "--json")
+    negative = as_json(run("stores", "settle", store, "--json"))
+    assert negative["outcome"] == "carried_forward" and negative["payout"] is None
+    refused = run("stores", "settle", store, "--method", "bank_transfer", code=1).output
+    assert "5000" in refused
+
+
+def test_reservation_put_and_show(run: Any) -> None:
+    reservation_id = f"rsv_cli_{secrets.token_hex(4)}"
+    common = ["--store", STORE, "--holder-name", "山田 太郎", "--email", "taro@example.jp",
+              "--amount", "8000", "--tax-treatment", "exclusive"]  # fmt: skip
+    no_zone = run("reservations", "put", reservation_id, *common, "--reserved-at", "2026-12-24T18:00", code=2)
+    assert "zone" in no_zone.output
+    put = as_json(
+        run(
+            "reservations",
+            "put",
+            reservation_id,
+            *common,
+            "--reserved-at",
+            "2026-12-24T18:00+09:00",
+            "--json",
+        )
+    )
+    assert put["reservation_id"] == reservation_id and put["established"] is True
+    shown = run("reservations", "show", reservation_id).output
+    assert "2026-12-24 18:00 JST" in shown and "8000 JPY (exclusive)" in shown
+    run("reservations", "show", "rsv_cli_missing", code=1)
+
+
+def test_feed_employee_select_and_runs(run: Any, sandbox: SandboxProcess) -> None:
+    tenant = f"cli_sel_{secrets.token_hex(4)}"
+    run("feeds", "tenant", tenant, "--corporate-number", "5835678256246", "--json")
+    run("feeds", "import-employees", tenant, str(EVENTS / "feeds" / "employees.csv"), "--json")
+    put = as_json(
+        run("feeds", "employee", "put", tenant, "E900", "--name-kana", "テスト タロウ",
+            "--card-linkage-code", "LNK-E900", "--json")
+    )  # fmt: skip
+    assert put["employee_code"] == "E900" and put["settlement"] == "corporate"
+    assert "LNK-E900" in run("feeds", "employee", "show", tenant, "E900").output
+    run("feeds", "employee", "show", tenant, "E999", code=1)
+    s3 = boto3.client(
+        "s3", endpoint_url=sandbox.outputs["AwsEndpointUrl"], region_name="ap-northeast-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    s3.put_object(
+        Bucket=sandbox.outputs["FeedBucketName"],
+        Key=f"feeds/{tenant}/generic/generic_2026-05-07.csv",
+        Body=(EVENTS / "feeds" / "generic_2026-05-07.csv").read_bytes(),
+    )
+    run("feeds", "sync", "--date", "2026-05-08", "--json")
+    lines = as_json(run("feeds", "lines", tenant, "E001", "--json"))
+    assert lines, "E001 has a selectable line in the sample"
+    used = as_json(run("feeds", "select", tenant, "E001", lines[0]["line_id"], "--report", "rep-1", "--json"))
+    assert used["report_id"] == "rep-1" and used["selectable"] is False
+    runs = as_json(run("feeds", "runs", "--date", "2026-05-08", "--json"))
+    assert runs and all(r["business_date"] == "2026-05-08" for r in runs)
+    assert "2026-05-08" in run("feeds", "runs", "--date", "2026-05-08").output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from cardops.domain.webhook_signatures import sbps_hash
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-from tests.conftest import EVENTS, load_event
+from tests.conftest import load_event, sample
 from tests.helpers import sqs_event
 
 
@@ -45,7 +44,7 @@ STRIPE_EXPECTED = {
 
 @pytest.mark.parametrize(("name", "status"), sorted(STRIPE_EXPECTED.items()))
 def test_each_stripe_sample_event(provisioned: Any, name: str, status: str) -> None:
-    body = (EVENTS / "webhooks" / "stripe" / f"{name}.json").read_text()
+    body = sample(f"webhooks/stripe/{name}.json")
     event_id = json.loads(body)["id"]
     assert process({"provider": "stripe", "event_id": event_id, "body": body}) == {"batchItemFailures": []}
     found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
@@ -55,7 +54,7 @@ def test_each_stripe_sample_event(provisioned: Any, name: str, status: str) -> N
 
 def test_stripe_stream_in_any_order_gives_the_same_payment(provisioned: Any) -> None:
     names = ["payment_intent.amount_capturable_updated", "payment_intent.succeeded", "charge.refunded"]
-    bodies = [(EVENTS / "webhooks" / "stripe" / f"{n}.json").read_text() for n in names]
+    bodies = [sample(f"webhooks/stripe/{n}.json") for n in names]
     for body in reversed(bodies + bodies):
         process({"provider": "stripe", "event_id": json.loads(body)["id"], "body": body})
     found = payment("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
@@ -115,7 +114,8 @@ def test_payjp_refetch_failure_is_retried_not_lost(emulator: PayjpEmulator) -> N
 
 
 def test_sbps_samples_in_order_and_out_of_order(provisioned: Any) -> None:
-    forms = {p.stem: p.read_text().strip() for p in (EVENTS / "webhooks" / "sbps").glob("*.form")}
+    names = ("result_authorized", "result_captured", "result_refunded")
+    forms = {name: sample(f"webhooks/sbps/{name}.form").strip() for name in names}
     order = ["result_refunded", "result_authorized", "result_captured", "result_refunded"]
     for name in order:
         process({"provider": "sbps", "event_id": name, "body": forms[name]})
@@ -137,7 +137,7 @@ def test_unsupported_event_types_are_acknowledged_without_effect(provisioned: An
 def test_poison_message_fails_alone_and_ends_in_the_dlq_path(provisioned: Any) -> None:
     from cardops.handlers.processor import handler
 
-    good = (EVENTS / "webhooks" / "stripe" / "payment_intent.succeeded.json").read_text()
+    good = sample("webhooks/stripe/payment_intent.succeeded.json")
     event = load_event("queue/processor_sqs_event.json")
     record = event["Records"][0]
     poison = {
@@ -161,7 +161,7 @@ def test_large_bodies_are_read_back_from_the_raw_event_store(provisioned: Any) -
 
     from cardops.adapters.dynamodb import RawEventStore
 
-    body = Path(EVENTS / "webhooks" / "stripe" / "payment_intent.succeeded.json").read_bytes()
+    body = sample("webhooks/stripe/payment_intent.succeeded.json").encode()
     RawEventStore().put_if_absent(
         provider="stripe", event_id="evt_sample_succeeded", body=body, content_type="application/json",
         received_at=datetime.now(UTC), ttl_days=1,
@@ -174,6 +174,6 @@ def test_large_bodies_are_read_back_from_the_raw_event_store(provisioned: Any) -
 def test_sbps_signature_helper_matches_samples() -> None:
     from urllib.parse import parse_qsl
 
-    form = (EVENTS / "webhooks" / "sbps" / "result_authorized.form").read_text().strip()
+    form = sample("webhooks/sbps/result_authorized.form").strip()
     pairs = parse_qsl(form, keep_blank_values=True)
     assert len(sbps_hash(pairs, "k")) == 40

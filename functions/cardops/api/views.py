@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from cardops.domain.payment_notes import Notice, PaymentLink, PaymentNotes
 from cardops.domain.payments import HistoryEntry, Payment
 from cardops.domain.reservations import Reservation
 
@@ -20,6 +21,24 @@ class HistoryView(BaseModel):
     to_status: str
     captured_amount: int
     refunded_amount: int
+
+
+class PaymentRefView(BaseModel):
+    """Another payment this one is linked to by a re-payment (SPEC §4), and the request that did it."""
+
+    provider: str
+    provider_payment_id: str
+    request_id: str
+    at: datetime
+
+    @classmethod
+    def of(cls, link: PaymentLink) -> PaymentRefView:
+        return cls(
+            provider=link.provider,
+            provider_payment_id=link.provider_payment_id,
+            request_id=link.request_id,
+            at=link.at,
+        )
 
 
 class PaymentView(BaseModel):
@@ -40,10 +59,20 @@ class PaymentView(BaseModel):
     created_at: datetime
     updated_at: datetime
     history: list[HistoryView]
+    #: notices sent about it (capture reminders, the automatic refund), oldest first
+    notices: list[Notice] = []
+    #: the expired payment this re-payment replaces (SPEC §4)
+    repayment_of: PaymentRefView | None = None
+    #: the re-payments that replaced this payment after its automatic refund
+    repaid_by: list[PaymentRefView] = []
 
 
-def payment_view(payment: Payment, history: list[HistoryEntry]) -> PaymentView:
+def payment_view(
+    payment: Payment, history: list[HistoryEntry], notes: PaymentNotes | None = None
+) -> PaymentView:
     facts = payment.facts
+    notes = notes or PaymentNotes()
+    repayment_of = [PaymentRefView.of(link) for link in notes.links if link.relation == "repayment_of"]
     return PaymentView(
         provider=payment.provider,
         provider_payment_id=payment.provider_payment_id,
@@ -62,6 +91,9 @@ def payment_view(payment: Payment, history: list[HistoryEntry]) -> PaymentView:
         created_at=payment.created_at,
         updated_at=payment.updated_at,
         history=[HistoryView.model_validate(h.model_dump()) for h in history],
+        notices=list(notes.notices),
+        repayment_of=repayment_of[0] if repayment_of else None,
+        repaid_by=[PaymentRefView.of(link) for link in notes.links if link.relation == "repaid_by"],
     )
 
 

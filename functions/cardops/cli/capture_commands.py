@@ -7,21 +7,14 @@ from urllib.parse import quote
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
-
-
-def _group(cli: click.Group, name: str, help_text: str) -> click.Group:
-    existing = cli.commands.get(name)
-    if isinstance(existing, click.Group):
-        return existing
-    group = click.Group(name, help=help_text)
-    cli.add_command(group)
-    return group
+from cardops.cli.groups import subgroup
+from cardops.cli.tables import echo_table, tokyo_time
 
 
 def register(cli: click.Group) -> None:
-    payments = _group(cli, "payments", "Payments: show, capture, refund.")
-    stores = _group(cli, "stores", "Stores: balances, statements, uncaptured sales.")
-    sandbox = _group(cli, "sandbox", "The local sandbox: move its clock.")
+    payments = subgroup(cli, "payments", "Payments: show, capture, refund.")
+    stores = subgroup(cli, "stores", "Stores: balances, statements, uncaptured sales.")
+    sandbox = subgroup(cli, "sandbox", "The local sandbox: move its clock.")
 
     @payments.command("capture")
     @click.argument("provider")
@@ -53,13 +46,17 @@ def register(cli: click.Group) -> None:
         if not data["payments"]:
             click.echo(f"{store_id}: no uncaptured sales")
             return
-        click.echo(f"{'payment':<32} {'amount':>10} {'deadline':<26} {'hours left':>10}  bound")
-        for row in data["payments"]:
-            payment = f"{row['provider']}/{row['provider_payment_id']}"
-            click.echo(
-                f"{payment:<32} {row['amount']:>10} {row['capture_deadline']:<26} "
-                f"{row['hours_left']:>10}  {row['deadline_bound']}"
+        rows = [
+            (
+                f"{row['provider']}/{row['provider_payment_id']}",
+                f"{row['amount']} {row.get('currency') or ''}",
+                tokyo_time(row["capture_deadline"]),
+                row["hours_left"],
+                row["deadline_bound"],
             )
+            for row in data["payments"]
+        ]
+        echo_table(("payment", "amount", "deadline", "hours left", "bound"), rows, right=(1, 3))
 
     @sandbox.command("advance")
     @click.argument("duration", metavar="DURATION")
@@ -70,4 +67,6 @@ def register(cli: click.Group) -> None:
         if as_json:
             echo_json(data)
             return
-        click.echo(f"sandbox clock now {data['now']} (offset {data['offset_seconds'] / 86400:.2f} days)")
+        click.echo(
+            f"sandbox clock now {tokyo_time(data['now'])} (offset {data['offset_seconds'] / 86400:.2f} days)"
+        )

@@ -31,8 +31,20 @@ def _line_table(lines: list[dict[str, Any]]) -> None:
         state = state or ("selectable" if line["selectable"] else "unmatched")
         click.echo(
             f"{line['line_id']:<28} {line['usage_date']} {line['amount']:>9} {line['currency']}  "
-            f"{line['settlement']:<9} {state:<12} {line['merchant']}"
+            f"{line['settlement']:<9} {state:<12} {line['merchant']}{refund_link(line.get('refund'))}"
         )
+
+
+def refund_link(link: dict[str, Any] | None) -> str:
+    """A refund line's purchase (``refunds G-0200``), or the candidates an admin chooses from."""
+    if not link:
+        return ""
+    if link.get("purchase_line_id"):
+        return f"  (refunds {link['purchase_line_id']})"
+    candidates = link.get("candidate_line_ids") or []
+    if candidates:
+        return f"  (refund of one of: {', '.join(candidates)})"
+    return "  (refund: no purchase found)"
 
 
 def sync_until_done(

@@ -18,16 +18,17 @@ import click
 
 from cardops import resources
 from cardops.cli.client import AdminClient, target_options
+from cardops.cli.samples import load_sample, set_option
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 
 
-def webhook_event(payload_file: Path, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
-    """An API Gateway event carrying ``payload_file`` as ``provider`` would deliver it."""
+def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway event carrying ``payload`` as ``provider`` would deliver it."""
     from cardops.domain.webhook_signatures import sbps_hash
     from cardops.sandbox.gateway import api_gateway_event
 
-    raw = payload_file.read_bytes().strip()
+    raw = payload.strip()
     headers = {"Content-Type": "application/json"}
     if provider == "stripe":
         from stripe import WebhookSignature
@@ -76,11 +77,19 @@ def register(cli: click.Group) -> None:
         required=True,
         help="a Lambda event, or a provider payload under events/webhooks/{provider}/",
     )
+    @set_option
     @target_options
-    def invoke(function: str, event_file: Path, client: AdminClient, as_json: bool) -> None:
-        """Invoke FUNCTION with the event in FILE and print what it returned."""
+    def invoke(
+        function: str, event_file: Path, values: tuple[str, ...], client: AdminClient, as_json: bool
+    ) -> None:
+        """Invoke FUNCTION with the event in FILE and print what it returned.
+
+        Placeholders in FILE ({{today+5d}}, "{{epoch}}", {{unique}}, {{NAME}} from --set) are filled in
+        against the target's clock first (see events/README.md).
+        """
+        payload = load_sample(event_file, client, values)
         try:
-            event: Any = json.loads(event_file.read_text(encoding="utf-8"))
+            event: Any = json.loads(payload.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             event = None
         provider = event_file.parent.name
@@ -96,7 +105,7 @@ def register(cli: click.Group) -> None:
                 )
             from cardops.sandbox.local import sandbox_secrets
 
-            event = webhook_event(event_file, provider, sandbox_secrets())
+            event = webhook_event(payload, provider, sandbox_secrets())
         if event is None:
             raise click.UsageError(f"{event_file} is not JSON")
         name = client.outputs.get(resources.function_output_key(function))

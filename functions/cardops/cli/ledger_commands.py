@@ -10,6 +10,8 @@ from urllib.parse import quote, urlencode
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.refund_commands import refund_text
+from cardops.cli.tables import tokyo_time
 from cardops.domain.ledger import AdjustmentReason, Channel
 from cardops.domain.payouts import payout_date
 from cardops.domain.refunds import RefundReason
@@ -82,9 +84,7 @@ def register(cli: click.Group) -> None:
         }
         path = f"/admin/payments/{quote(provider, safe='')}/{quote(payment_id, safe='')}/refunds"
         data = call(client, "POST", path, body)
-        _show(
-            data, as_json, [(k, data.get(k)) for k in ("refund_id", "status", "amount", "currency", "reason")]
-        )
+        echo_json(data) if as_json else click.echo(refund_text(data))
 
     @cli.group()
     def stores() -> None:
@@ -122,9 +122,8 @@ def register(cli: click.Group) -> None:
             _show(data, True, [])
             return
         for entry in data["entries"]:
-            click.echo(
-                f"{entry['created_at'][:19]}  {entry['kind']:<13} {entry['amount']:>12}  {entry['entry_id']}"
-            )
+            when = tokyo_time(entry["created_at"])
+            click.echo(f"{when}  {entry['kind']:<13} {entry['amount']:>12}  {entry['entry_id']}")
         summary = data["summary"]
         click.echo(f"balance {summary['balance']} {summary['currency']} (confirmed {summary['confirmed']})")
 

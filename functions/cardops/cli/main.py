@@ -9,10 +9,14 @@ import click
 from cardops.cli import (
     capture_commands,
     commands,
+    employee_commands,
     feed_commands,
     invoke_commands,
     ledger_commands,
+    refund_commands,
     repayment_commands,
+    reservation_commands,
+    settlement_commands,
 )
 
 
@@ -45,7 +49,11 @@ repayment_commands.register(cli)
 ledger_commands.register(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
+employee_commands.register(cli)
 invoke_commands.register(cli)
+refund_commands.register(cli)
+reservation_commands.register(cli)
+settlement_commands.register(cli)
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.samples import load_sample, set_option
+from cardops.cli.tables import tokyo_time
 
 KINDS = {".pdf": "pdf", ".eml": "eml"}
 
@@ -35,7 +37,10 @@ def _summary(data: dict[str, Any]) -> None:
     decision = data.get("decision")
     if decision:
         rows.append(
-            ("decision", f"{decision['decision']} by {decision['decided_by']} at {decision['decided_at']}")
+            (
+                "decision",
+                f"{decision['decision']} by {decision['decided_by']} at {tokyo_time(decision['decided_at'])}",
+            )
         )
     if data.get("error"):
         rows.append(("error", data["error"]))
@@ -69,14 +74,21 @@ def register(cli: click.Group) -> None:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="the consent: the e-mail thread (.eml) or the signed paper (.pdf)",
     )
+    @set_option
     @target_options
-    def start(evidence_file: Path, document: Path, client: AdminClient, as_json: bool) -> None:
-        """Upload the consent document and start the re-payment workflow."""
+    def start(
+        evidence_file: Path, document: Path, values: tuple[str, ...], client: AdminClient, as_json: bool
+    ) -> None:
+        """Upload the consent document and start the re-payment workflow.
+
+        The request's placeholders are filled in first: the sample's ``rq_{{unique}}`` gives every
+        start its own request id, and ``--set original=ch_…`` names the auto-refunded payment.
+        """
         kind = KINDS.get(document.suffix.lower())
         if kind is None:
             raise click.BadParameter("the document must be a .eml or a .pdf file", param_hint="--document")
         try:
-            request = json.loads(evidence_file.read_text(encoding="utf-8"))
+            request = json.loads(load_sample(evidence_file, client, values).decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             raise click.BadParameter(f"not a UTF-8 JSON file: {exc}", param_hint="--evidence") from exc
         evidence = {k: v for k, v in dict(request.get("evidence") or {}).items() if k != "document"}
@@ -134,7 +146,7 @@ def register(cli: click.Group) -> None:
         for row in data:
             click.echo(
                 f"{row['request_id']:<24} {row['status']:<30} {row['store_id']:<12} {row['amount']:>9}  "
-                f"{row['created_at']}"
+                f"{tokyo_time(row['created_at'])}"
             )
 
     @repayment.command("show")
@@ -158,6 +170,5 @@ def register(cli: click.Group) -> None:
         click.echo("audit trail:")
         for entry in data.get("audit", []):
             reasons = f"  [{', '.join(entry['reasons'])}]" if entry["reasons"] else ""
-            click.echo(
-                f"  {entry['at']}  {entry['step']:<15} {entry['result']:<28} {entry['actor']}{reasons}"
-            )
+            at = tokyo_time(entry["at"])
+            click.echo(f"  {at}  {entry['step']:<15} {entry['result']:<28} {entry['actor']}{reasons}")

@@ -54,6 +54,19 @@ def resolve(dotted: str) -> Handler:
     return handler
 
 
+#: one event at a time per handler, as in a Lambda container: handlers keep per-process state (the
+#: processor's Powertools BatchProcessor holds the batch being processed), and in the sandbox the queue
+#: worker and ``cardops invoke processor`` would otherwise share it mid-batch
+_HANDLER_LOCKS: dict[str, threading.RLock] = {}
+
+
+def _handler_lock(dotted: str) -> threading.RLock:
+    if dotted in API_HANDLERS:
+        return API_LOCK
+    with _LOCK:
+        return _HANDLER_LOCKS.setdefault(dotted, threading.RLock())
+
+
 #: dotted handler path → function key (whose role the handler runs with)
 FUNCTION_KEYS = {spec.handler: key for key, spec in resources.FUNCTIONS.items()}
 
@@ -72,10 +85,7 @@ def run_as(function: str, handler: Handler) -> Handler:
 def invoke_handler(dotted: str, event: Any, function_name: str) -> Any:
     """Run a handler as its function's role (a handler no function deploys runs as the caller)."""
     key = FUNCTION_KEYS.get(dotted)
-    with aws.acting_as(key) if key else contextlib.nullcontext():
-        if dotted in API_HANDLERS:
-            with API_LOCK:
-                return resolve(dotted)(event, FakeContext(function_name=function_name))
+    with _handler_lock(dotted), aws.acting_as(key) if key else contextlib.nullcontext():
         return resolve(dotted)(event, FakeContext(function_name=function_name))
 
 

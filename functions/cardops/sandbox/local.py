@@ -89,7 +89,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
     reset_settings()
     from cardops.api.openapi import openapi_document
-    from cardops.handlers import admin, processor, webhook
+    from cardops.handlers import admin, webhook
 
     document = json.dumps(openapi_document()).encode()
     from cardops.sandbox import moto_iam
@@ -106,7 +106,16 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
-    worker = QueueWorker(provisioned.events_queue_url, run_as("processor", processor.handler))
+    from cardops.sandbox.lambda_runner import invoke_handler
+
+    def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        # through the runner, so `cardops invoke processor` waits for the worker's batch and vice versa
+        result: dict[str, Any] = invoke_handler(
+            resources.FUNCTIONS["processor"].handler, event, "sandbox-processor"
+        )
+        return result
+
+    worker = QueueWorker(provisioned.events_queue_url, process)
     for component in (payjp, gateway, worker):
         component.start()
     outputs = {

@@ -26,6 +26,7 @@ from cardops.domain.capture_deadline import (
     deadline_of,
     ensure_capturable,
 )
+from cardops.domain.payment_notes import Notice
 from cardops.domain.payments import (
     Applied,
     CanonicalEvent,
@@ -80,6 +81,12 @@ class Publisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
 
 
+class NoticeLog(Protocol):
+    """Where a sent notice is kept on the payment, so the payment view shows it (not only Step Functions)."""
+
+    def record_notice(self, provider: str, payment_id: str, notice: Notice) -> None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     payments: Payments
@@ -89,6 +96,7 @@ class Deps:
     events: Publisher
     listeners: Sequence[PaymentListener] = ()
     policy: DeadlinePolicy = DeadlinePolicy()  # noqa: RUF009 - frozen model
+    notices: NoticeLog | None = None
 
 
 def execution_name(provider: str, payment_id: str) -> str:
@@ -221,16 +229,27 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
     deadline = deadline_of(payment, deps.policy)
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None or now > deadline:
         return {"published": False}
+    event_key = f"reminder-{provider}-{payment_id}-{hours_before}h"
     deps.events.publish(
         "CaptureReminder",
-        {
-            **_notice(payment),
-            "audience": "store",
-            "hours_before": hours_before,
-            "event_key": f"reminder-{provider}-{payment_id}-{hours_before}h",
-        },
+        {**_notice(payment), "audience": "store", "hours_before": hours_before, "event_key": event_key},
     )
+    reminder = Notice(
+        kind="capture_reminder",
+        audience="store",
+        at=now,
+        event_key=event_key,
+        hours_before=hours_before,
+        capture_deadline=deadline,
+    )
+    _record(deps, payment, reminder)
     return {"published": True}
+
+
+def _record(deps: Deps, payment: Payment, notice: Notice) -> None:
+    """Keep the sent notice on the payment (after publishing: a retried step publishes and records again)."""
+    if deps.notices is not None:
+        deps.notices.record_notice(payment.provider, payment.provider_payment_id, notice)
 
 
 def _claim_expiry(deps: Deps, payment: Payment, *, now: datetime) -> None:
@@ -274,11 +293,20 @@ def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict
     final = applied.payment if applied else _load(deps, provider, payment_id)
     _not_established(deps, final, now=now)
     notice = _notice(final)
-    for audience in ("store", "customer"):
+    audiences: tuple[Literal["store", "customer"], ...] = ("store", "customer")
+    for audience in audiences:
+        event_key = f"expired-{provider}-{payment_id}-{audience}"
         deps.events.publish(
-            "AuthorizationExpiredRefunded",
-            {**notice, "audience": audience, "event_key": f"expired-{provider}-{payment_id}-{audience}"},
+            "AuthorizationExpiredRefunded", {**notice, "audience": audience, "event_key": event_key}
         )
+        sent = Notice(
+            kind="expired_refunded",
+            audience=audience,
+            at=now,
+            event_key=event_key,
+            capture_deadline=final.capture_deadline,
+        )
+        _record(deps, final, sent)
     return {"outcome": "expired_refunded", "status": final.status.value}
 
 

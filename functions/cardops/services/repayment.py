@@ -24,11 +24,13 @@ from cardops import clock
 from cardops.adapters import aws
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
 from cardops.adapters.evidence_store import EvidenceStore, document_key
+from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.providers.recharge import PayjpRecharger, Recharger, SavedCard
 from cardops.adapters.repayment_store import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
+from cardops.domain.payment_notes import repayment_links
 from cardops.domain.payments import EventKind, Payment
 from cardops.domain.repayment import (
     CONTENT_TYPES,
@@ -516,6 +518,15 @@ def charge_step(request_id: str) -> dict[str, Any]:
     new = PaymentRef(
         provider=record.original_payment.provider, provider_payment_id=charged.provider_payment_id
     )
+    # both payments name each other before the request does: a rerun after this point stops early
+    for payment_id, link in repayment_links(
+        provider=new.provider,
+        original_id=record.original_payment.provider_payment_id,
+        new_id=new.provider_payment_id,
+        request_id=request_id,
+        at=now,
+    ):
+        PaymentNoteStore().link(new.provider, payment_id, link)
     _store().save(record.model_copy(update={"new_payment": new, "updated_at": now}))
     _audit(
         request_id,

@@ -22,6 +22,7 @@ def capture_deps() -> capture.Deps:
     from cardops.adapters.claims import OutcomeClaims
     from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
     from cardops.adapters.events import EventPublisher
+    from cardops.adapters.payment_notes import PaymentNoteStore
     from cardops.adapters.providers.registry import provider_client
 
     return capture.Deps(
@@ -31,4 +32,5 @@ def capture_deps() -> capture.Deps:
         reservations=ReservationRepository(),
         events=EventPublisher(),
         listeners=payment_listeners(),
+        notices=PaymentNoteStore(),
     )

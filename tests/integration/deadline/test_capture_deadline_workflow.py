@@ -164,6 +164,17 @@ def test_reminders_are_published_then_the_deadline_cancels(
         ("AuthorizationExpiredRefunded", None, "customer"),
     ]
     assert provider.count("cancel", "ch_remind") == 1
+    # what was sent is on the payment itself, not only in the execution's history
+    code, body = call(admin.handler, "GET", "/admin/payments/payjp/ch_remind")
+    assert code == 200
+    sent = [(n["kind"], n["audience"], n["hours_before"]) for n in body["notices"]]
+    assert sent == [
+        ("capture_reminder", "store", 72),
+        ("capture_reminder", "store", 24),
+        ("expired_refunded", "customer", None),
+        ("expired_refunded", "store", None),
+    ]
+    assert all(n["capture_deadline"] == body["capture_deadline"] for n in body["notices"])
 
 
 def _wait_published(published: list[Any], count: int) -> None:

@@ -47,6 +47,14 @@ def test_approved_request_charges_once_captured_and_linked(env: Any, emulator: P
     stored = PaymentRepository().get("payjp", new_id)
     assert stored is not None and stored.status.value == "captured"
     assert stored.metadata.reservation_id == "rsv_20250301_0007"
+    # each payment view names the other: the re-payment its original, the original its re-payment
+    code, new_view = admin("GET", f"/admin/payments/payjp/{new_id}")
+    assert code == 200
+    assert new_view["repayment_of"]["provider_payment_id"] == charge_id
+    assert new_view["repayment_of"]["request_id"] == "rq_test_0001"
+    code, original_view = admin("GET", f"/admin/payments/payjp/{charge_id}")
+    assert [p["provider_payment_id"] for p in original_view["repaid_by"]] == [new_id]
+    assert original_view["repayment_of"] is None
 
     code, shown = admin("GET", "/admin/repayments/rq_test_0001")
     assert code == 200

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository
+from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
 from cardops.adapters.providers.registry import UnsupportedProvider
 from cardops.api.errors import error_response
@@ -74,7 +75,7 @@ def capture_payment(
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
-    return payment_view(*found)
+    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
 
 
 @router.get("/admin/stores/<store_id>/uncaptured", tags=["payments"])

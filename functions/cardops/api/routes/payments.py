@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
+from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.api.views import PaymentView, ReservationView, payment_view
 from cardops.domain.reservations import Reservation, ReservationInput
 
@@ -25,7 +26,7 @@ def get_payment(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> P
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
         raise NotFoundError(f"no payment {provider}/{provider_payment_id}")
-    return payment_view(*found)
+    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
 
 
 @router.put("/admin/reservations/<reservation_id>", tags=["reservations"])
