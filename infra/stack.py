@@ -38,6 +38,7 @@ class CardopsStack(Stack):
             "Observability",
             stage=stage,
             core=self.core,
+            api=self.api.rest_api,
             state_machines=[self.capture_deadline.state_machine, self.repayment.state_machine],
             feed_function=self.feeds.function,
             existing_alarms=[
@@ -55,7 +56,9 @@ class CardopsStack(Stack):
             "TableName": self.core.table.table_name,
             "EventsQueueUrl": self.core.events_queue.queue_url,
             "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
+            # the webhook verification secret (the output's name is the stable contract)
             "ProviderSecretArn": self.core.secret.secret_arn,
+            "ProviderApiKeysSecretArn": self.core.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,

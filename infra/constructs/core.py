@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -13,9 +13,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cardops import resources
+from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from infra.bundling import dependencies_code, function_code
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+# Table actions by what a function does with its items (no Scan, no batch writes, no DescribeTable:
+# nothing calls them). Transactions need the actions of their parts (Put, Update, Delete).
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+TABLE_DELETE = ("dynamodb:DeleteItem",)
 
 
 class Core(Construct):
@@ -23,6 +30,8 @@ class Core(Construct):
         super().__init__(scope, construct_id)
         retain = stage == "prod"
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        #: what holds data people act on: retained in prod, destroyed with a dev stack (cdk destroy)
+        self.removal = removal
         spec = resources.TABLE
         self.table = dynamodb.Table(
             self,
@@ -51,6 +60,7 @@ class Core(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=removal,  # failed events wait here for a redrive
         )
         queue_spec = resources.EVENTS_QUEUE
         self.events_queue = sqs.Queue(
@@ -63,11 +73,15 @@ class Core(Construct):
                 max_receive_count=queue_spec.max_receive_count, queue=self.dead_letter_queue
             ),
         )
-        self.secret = secretsmanager.Secret(
-            self,
+        self.secret = self._json_secret(
             "ProviderSecrets",
-            description="cardops provider secrets (JSON): webhook secrets/tokens/hash keys and API keys",
-            removal_policy=removal,
+            "cardops webhook verification secrets (JSON): signing secrets, tokens, hash keys",
+            WEBHOOK_SECRET_KEYS,
+        )
+        self.api_keys_secret = self._json_secret(
+            "ProviderApiKeys",
+            "cardops provider API keys (JSON); never readable by the webhook function",
+            PROVIDER_API_KEYS,
         )
         self.layer = lambda_.LayerVersion(
             self,
@@ -88,29 +102,45 @@ class Core(Construct):
         }
         self.functions: dict[str, lambda_.Function] = {}
 
+        # the internet-facing function: raw events (put if absent, mark enqueued, read back), the
+        # queue, and only the webhook verification secret
         webhook = self.function("webhook")
-        self.table.grant(webhook, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem")
+        self.table.grant(webhook, "dynamodb:GetItem", *TABLE_WRITE)
         self.events_queue.grant_send_messages(webhook)
         self.secret.grant_read(webhook)
 
+        # payments, history, and the listeners' ledger and refund items; re-fetches from PAY.JP
         processor = self.function("processor")
-        self.table.grant(
-            processor,
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:ConditionCheckItem",
-            # the refund and ledger listeners read a payment's refunds and ledger entries
-            "dynamodb:Query",
-        )
+        self.table.grant(processor, *TABLE_READ, *TABLE_WRITE)
         processor.add_event_source(
             sources.SqsEventSource(self.events_queue, batch_size=10, report_batch_item_failures=True)
         )
-        self.secret.grant_read(processor)
+        self.grant_api_keys(processor)
 
+        # every admin action; deletes: outcome claims released, employee linkage codes replaced
         admin = self.function("admin")
-        self.table.grant_read_write_data(admin)
-        self.secret.grant_read(admin)
+        self.table.grant(admin, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
+        self.grant_api_keys(admin)
+        # parked events: listed (receive, release), moved back to the events queue, then deleted
+        admin.add_environment("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue.queue_url)
+        self.dead_letter_queue.grant_consume_messages(admin)
+        self.events_queue.grant_send_messages(admin)
+
+    def _json_secret(self, construct_id: str, description: str, keys: list[str]) -> secretsmanager.Secret:
+        """A secret that starts as JSON with every key present and empty, so a fresh stack answers
+        "not configured" instead of failing to parse a generated password (README, Deploying)."""
+        return secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            secret_object_value={key: SecretValue.unsafe_plain_text("") for key in keys},
+            removal_policy=self.removal,
+        )
+
+    def grant_api_keys(self, function: lambda_.Function) -> None:
+        """Read the provider API keys (functions that call the providers' APIs), and know where."""
+        function.add_environment("PROVIDER_API_KEYS_SECRET_ID", self.api_keys_secret.secret_arn)
+        self.api_keys_secret.grant_read(function)
 
     def function(self, key: str) -> lambda_.Function:
         """A function from ``resources.FUNCTIONS``, with its own log group and X-Ray tracing."""

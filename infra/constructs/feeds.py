@@ -49,8 +49,10 @@ class Feeds(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
             removal_policy=removal,
-            auto_delete_objects=False,
+            auto_delete_objects=not retain,
         )
+        # dev buckets empty themselves on `cdk destroy` (a versioned bucket with objects cannot be
+        # deleted otherwise); prod buckets are retained with everything in them
         self.feed_bucket = self._bucket("FeedBucket", "feed-bucket/", removal)
         self.evidence_bucket = self._bucket("EvidenceBucket", "evidence-bucket/", removal)
 
@@ -111,6 +113,7 @@ class Feeds(Construct):
             server_access_logs_prefix=log_prefix,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
             removal_policy=removal,
+            auto_delete_objects=removal == RemovalPolicy.DESTROY,
         )
 
     def _grant_feed_read(self, grantee: iam.IGrantable) -> None:

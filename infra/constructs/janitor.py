@@ -7,7 +7,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
-from infra.constructs.core import Core
+from infra.constructs.core import TABLE_READ, TABLE_WRITE, Core
 
 
 class Janitor(Construct):
@@ -16,8 +16,8 @@ class Janitor(Construct):
         self.function = core.function("janitor")
         # reads open payments (gsi2) and their history, writes repaired payments and what their
         # listeners write (ledger, refunds); re-fetches from the providers with their API keys
-        core.table.grant_read_write_data(self.function)
-        core.secret.grant_read(self.function)
+        core.table.grant(self.function, *TABLE_READ, *TABLE_WRITE)
+        core.grant_api_keys(self.function)
         self.rule = events.Rule(
             self,
             "Hourly",

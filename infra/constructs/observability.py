@@ -1,5 +1,10 @@
 """Alarms and the operations dashboard (SPEC §9): every alarm notifies one encrypted SNS topic.
 
+The topic is encrypted with a customer-managed key whose policy lets CloudWatch use it: CloudWatch
+cannot publish to a topic under the AWS-managed ``alias/aws/sns`` key, so its alarms would be
+dropped silently. ``-c alarmEmail=ops@example.com`` subscribes an address (it must confirm the
+e-mail AWS sends); a prod synth without one warns, since nobody would hear the alarms.
+
 What each alarm means and what to do is in the README's runbooks, under the alarm's name.
 """
 
@@ -7,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -42,18 +49,43 @@ class Observability(Construct):
         *,
         stage: str,
         core: Core,
+        api: apigw.RestApi,
         state_machines: Sequence[sfn.IStateMachine],
         feed_function: lambda_.IFunction,
         existing_alarms: Sequence[cloudwatch.Alarm] = (),
     ) -> None:
         super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"cardops {stage} alarm topic: CloudWatch may encrypt what it publishes",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN if stage == "prod" else RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishToTheTopic",
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
             display_name=f"cardops {stage} alarms",
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.key,
         )
+        email = self.node.try_get_context("alarmEmail")
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(str(email)))
+        elif stage == "prod":
+            Annotations.of(self).add_warning_v2(
+                "cardops:no-alarm-email",
+                "No alarm subscriber: deploy with -c alarmEmail=ops@example.com (README, Deploying).",
+            )
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["sns:Publish"],
@@ -82,6 +114,20 @@ class Observability(Construct):
             self._rate("Webhook4xx"),
             threshold=20,
             periods=2,
+        )
+        # a crash answers 502 and never emits the Webhook5xx metric: alarm on the functions' Errors
+        for key, name in (("webhook", "WebhookFunctionErrors"), ("admin", "AdminFunctionErrors")):
+            self._alarm(
+                name,
+                f"The {key} function raised an unhandled error (a crash answers 502); see its logs.",
+                core.functions[key].metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            )
+        self._alarm(
+            "ApiServerErrors",
+            "API Gateway answered 5xx at least 5 times in 5 minutes (crashes, timeouts, store unavailable).",
+            api.deployment_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            threshold=5,
         )
         self._alarm(
             "ProcessorErrors",

@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cardops import resources
-from infra.constructs.core import Core
+from infra.constructs.core import TABLE_READ, TABLE_WRITE, Core
 
 NAME = "Repayment"
 EVIDENCE_PREFIX = "evidence/*"
@@ -37,9 +37,16 @@ class RepaymentWorkflow(Construct):
         for function in steps.values():
             function.add_environment("EVIDENCE_BUCKET_NAME", evidence_bucket.bucket_name)
             function.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
-            core.table.grant_read_write_data(function)
-            core.secret.grant_read(function)
             bus.grant_put_events_to(function)
+        # every step reads its request (and the payment and reservation behind it), saves its
+        # status (UpdateItem) and appends an audit entry (PutItem); only the charge step records a
+        # new payment through the listeners (ledger, refunds: they query) and calls PAY.JP
+        for key, function in steps.items():
+            if key == "repayment_charge":
+                core.table.grant(function, *TABLE_READ, *TABLE_WRITE)
+                core.grant_api_keys(function)
+            else:
+                core.table.grant(function, "dynamodb:GetItem", *TABLE_WRITE)
         validate = steps["repayment_validate"]
         validate.add_to_role_policy(
             iam.PolicyStatement(
@@ -71,7 +78,8 @@ class RepaymentWorkflow(Construct):
         admin.add_environment("EVIDENCE_BUCKET_NAME", evidence_bucket.bucket_name)
         self.state_machine.grant_start_execution(admin)
         self.state_machine.grant_task_response(admin)
-        self.state_machine.grant_read(admin)
+        # what the admin API shows of an execution: its status and steps (no List*/Describe* on '*')
+        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:GetExecutionHistory")
         admin.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"], resources=[evidence_bucket.arn_for_objects(EVIDENCE_PREFIX)]

@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cardops import resources
-from infra.constructs.core import Core
+from infra.constructs.core import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Core
 
 NAME = "CaptureDeadline"
 
@@ -31,6 +31,7 @@ class CaptureDeadlineWorkflow(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=core.removal,  # operator cases outlive a prod stack
         )
         cdk.Validations.of(self.operator_queue).acknowledge(
             cdk.Acknowledgment(
@@ -44,8 +45,9 @@ class CaptureDeadlineWorkflow(Construct):
         task = core.function("capture_deadline")
         task.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
         task.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
-        core.table.grant_read_write_data(task)
-        core.secret.grant_read(task)
+        # the capture use case: payments, listeners' items, outcome claims (taken and released)
+        core.table.grant(task, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
+        core.grant_api_keys(task)
         self.operator_queue.grant_send_messages(task)
         bus.grant_put_events_to(task)
 

@@ -145,11 +145,11 @@ class _MemoryQueue:
 def accept_cost() -> dict[str, float]:
     """The accept path without I/O (verify, parse id, dedupe, build the message) vs HMAC + JSON parse."""
     from cardops import resources
-    from cardops.adapters.secrets import ProviderSecrets
+    from cardops.adapters.secrets import WebhookSecrets
     from cardops.services import webhook_intake
 
     secret = resources.SANDBOX_SECRETS["stripe_webhook_secret"]
-    secrets = ProviderSecrets.model_validate(resources.SANDBOX_SECRETS)
+    secrets = WebhookSecrets.model_validate(resources.SANDBOX_SECRETS)
     timestamp = int(time.time())
     signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + STRIPE_BODY, hashlib.sha256).hexdigest()
     headers = {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}

@@ -128,3 +128,51 @@ def test_feed_sync_errors_fix_and_diagnose_end_to_end(sandbox: SandboxProcess, o
 
     status, body = api(sandbox, "GET", f"/admin/tenants/{tenant}/card-errors")
     assert status == 200 and all({"reason", "hint", "proposed_fix"} <= set(e) for e in body)
+
+
+def run_sync(outputs: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cardops.cli.main", "feeds", "sync", *args, "--outputs", str(outputs)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def deliver_big_file(sandbox: SandboxProcess, outputs: Path, lines: int) -> str:
+    from tests.integration.feeds.test_feed_resume_hostile import big_file
+
+    tenant = f"big-{uuid.uuid4().hex[:8]}"
+    cli(outputs, "feeds", "tenant", tenant, "--corporate-number", "5835678256246")
+    s3 = boto3.client(
+        "s3", endpoint_url=sandbox.outputs["AwsEndpointUrl"], region_name="ap-northeast-1",
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+    )  # fmt: skip
+    body = big_file(lines).replace(b"B-", f"{tenant}-".encode())
+    s3.put_object(Bucket=sandbox.outputs["FeedBucketName"], Key=f"feeds/{tenant}/generic/big.csv", Body=body)
+    return tenant
+
+
+def tenant_result(summary: dict[str, Any], tenant: str) -> dict[str, Any]:
+    return next(t for t in summary["tenants"] if t["tenant_id"] == tenant)
+
+
+def test_a_long_sync_goes_in_steps_and_shows_progress(sandbox: SandboxProcess, outputs_file: Path) -> None:
+    tenant = deliver_big_file(sandbox, outputs_file, 1000)
+    done = run_sync(outputs_file, "--date", "2026-06-01", "--step", "1")
+    assert done.returncode == 0, done.stderr
+    progress = [line for line in done.stderr.splitlines() if line.startswith("feed sync 2026-06-01")]
+    assert len([line for line in progress if line.endswith("(in_progress)")]) >= 2, done.stderr
+    assert progress[-1].endswith("(completed)") and "lines read" in progress[-1]
+    assert "2026-06-01: completed" in done.stdout
+    assert f"  {tenant}: read 1000 " in done.stdout
+
+
+def test_no_answer_in_time_says_how_to_resume(sandbox: SandboxProcess, outputs_file: Path) -> None:
+    tenant = deliver_big_file(sandbox, outputs_file, 600)
+    cut = run_sync(outputs_file, "--date", "2026-06-02", "--step", "3", "--timeout", "0.2")
+    assert cut.returncode == 3, cut.stdout + cut.stderr
+    assert "still running on the server; run the same command again to resume" in cut.stderr
+    assert "Traceback" not in cut.stderr and "ReadTimeoutError" not in cut.stderr
+    resumed = run_sync(outputs_file, "--date", "2026-06-02", "--step", "3", "--json")
+    assert resumed.returncode == 0 and resumed.stderr == "", resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["status"] == "completed" and tenant_result(summary, tenant)["lines_read"] == 600

@@ -69,3 +69,50 @@ def test_dashboard_exists(template: dict[str, Any]) -> None:
     for needle in ("Webhooks", "Event processing", "Workflows", "Card statement feeds", "Alarms"):
         assert needle in body
     assert "DashboardName" in template["Outputs"] and "AlarmTopicArn" in template["Outputs"]
+
+
+def _only(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    [(logical, resource)] = [(k, v) for k, v in template["Resources"].items() if v["Type"] == kind]
+    return logical, resource
+
+
+def test_topic_key_is_customer_managed_rotated_and_usable_by_cloudwatch(template: dict[str, Any]) -> None:
+    key_id, key = _only(template, "AWS::KMS::Key")
+    _, topic = _only(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert "alias/aws/sns" not in json.dumps(template)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = [
+        s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert len(cloudwatch) == 1 and cloudwatch[0]["Effect"] == "Allow"
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_alarm_email_from_context_subscribes_to_the_topic(templates: dict[str, dict[str, Any]]) -> None:
+    from tests.infra.conftest import ALARM_EMAIL
+
+    for template in templates.values():
+        topic_id, _ = _only(template, "AWS::SNS::Topic")
+        _, subscription = _only(template, "AWS::SNS::Subscription")
+        assert subscription["Properties"] == {
+            "Protocol": "email",
+            "Endpoint": ALARM_EMAIL,
+            "TopicArn": {"Ref": topic_id},
+        }
+
+
+def test_crashes_alarm_on_function_errors_and_api_5xx(template: dict[str, Any]) -> None:
+    for name, function in (("WebhookFunctionErrors", "CoreWebhook"), ("AdminFunctionErrors", "CoreAdmin")):
+        alarm = described(template, name)
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+        )
+        assert function in json.dumps(alarm["Dimensions"])
+        assert alarm["Threshold"] == 1
+    api = described(template, "ApiServerErrors")
+    assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    assert {d["Name"] for d in api["Dimensions"]} == {"ApiName", "Stage"}

@@ -221,6 +221,10 @@ class PaymentRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _event_key(provider: str, event_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")}
+
+
 class RawEventStore:
     """Store-once of every verified webhook body: the dedupe on provider + event id (SPEC §1)."""
 
@@ -278,16 +282,74 @@ class RawEventStore:
             ExpressionAttributeValues={":at": _s(at.isoformat())},
         )
 
-    def get_body(self, *, provider: str, event_id: str) -> bytes | None:
-        item = (
+    def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None:
+        """What processing made of the event (shown by ``cardops events show`` and ``invoke --wait``)."""
+        self._update_existing(
+            provider,
+            event_id,
+            "SET processed_at = :at, outcome = :outcome REMOVE parked_at",
+            {":at": _s(at.isoformat()), ":outcome": _s(outcome[:1000])},
+        )
+
+    def record_failure(
+        self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
+    ) -> None:
+        """One failed attempt; ``parked`` when it was the last one before the dead-letter queue."""
+        expression = (
+            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :reason, "
+            "last_failed_at = :at, first_failed_at = if_not_exists(first_failed_at, :at)"
+        )
+        if parked:
+            expression += ", parked_at = :at"
+        self._update_existing(
+            provider,
+            event_id,
+            expression,
+            {":zero": _n(0), ":one": _n(1), ":reason": _s(reason[:1000]), ":at": _s(at.isoformat())},
+        )
+
+    def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None:
+        self._update_existing(
+            provider, event_id, "SET redriven_at = :at REMOVE parked_at", {":at": _s(at.isoformat())}
+        )
+
+    def processing_state(self, *, provider: str, event_id: str) -> dict[str, Any] | None:
+        """The stored event's processing record (everything but its body), or None when unknown."""
+        item = self._get(provider, event_id)
+        if item is None:
+            return None
+        state: dict[str, Any] = {}
+        for key, value in item.items():
+            if key in ("pk", "sk", "body"):
+                continue
+            state[key] = int(value["N"]) if "N" in value else value.get("S")
+        return state
+
+    @staticmethod
+    def _get(provider: str, event_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (
             aws.dynamodb()
-            .get_item(
-                TableName=_table(),
-                Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
-                ConsistentRead=True,
-            )
+            .get_item(TableName=_table(), Key=_event_key(provider, event_id), ConsistentRead=True)
             .get("Item")
         )
+        return found
+
+    def _update_existing(self, provider: str, event_id: str, expression: str, values: dict[str, Any]) -> None:
+        """Update the stored event only if it exists: a message without one is not given a stub item."""
+        try:
+            aws.dynamodb().update_item(
+                TableName=_table(),
+                Key=_event_key(provider, event_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def get_body(self, *, provider: str, event_id: str) -> bytes | None:
+        item = self._get(provider, event_id)
         return bytes(item["body"]["B"]) if item else None
 
 

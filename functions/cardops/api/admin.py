@@ -7,12 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
 from cardops.api.routes import capture as capture_routes
+from cardops.api.routes import events as event_routes
 from cardops.api.routes import feeds as feed_routes
 from cardops.api.routes import ledger as ledger_routes
 from cardops.api.routes import payments, sandbox_clock
@@ -34,6 +35,8 @@ app.include_router(ledger_routes.router)
 app.include_router(feed_routes.router)
 app.include_router(tenant_routes.router)
 tenant_routes.register_errors(app)
+app.include_router(event_routes.router)
+event_routes.register_errors(app)
 
 
 @app.exception_handler(RequestValidationError)
@@ -70,7 +73,14 @@ def _service_error(exc: ServiceError) -> Response[Any]:
 
 
 @app.not_found
-def _no_route(exc: Exception) -> Response[Any]:
+def _not_found(exc: NotFoundError) -> Response[Any]:
+    """Powertools sends unknown routes and a route's own ``NotFoundError`` here: keep them apart.
+
+    An unknown route arrives as a bare ``NotFoundError()``; a route that found no payment or
+    reservation raised one naming it, and the caller must read which resource is missing.
+    """
+    if isinstance(exc.msg, str) and exc.msg != NotFoundError().msg:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", exc.msg)
     return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such admin route")
 
 

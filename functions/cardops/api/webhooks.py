@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cardops import clock
 from cardops.adapters.dynamodb import RawEventStore, StoreUnavailable
 from cardops.adapters.queue import SqsQueue
-from cardops.adapters.secrets import provider_secrets
+from cardops.adapters.secrets import webhook_secrets
 from cardops.api.errors import error_response
 from cardops.config import settings
 from cardops.domain.webhook_signatures import MalformedWebhook, SignatureError
@@ -44,7 +44,7 @@ def receive(provider: str) -> Response[Any]:
         provider,
         _raw_body(),
         lambda name: app.current_event.headers.get(name),
-        secrets=provider_secrets,
+        secrets=webhook_secrets,
         raw_events=RawEventStore(),
         queue=SqsQueue(config.events_queue_url),
         now=clock.now(),
@@ -77,6 +77,13 @@ def _unknown(exc: webhook_intake.UnknownProvider) -> Response[Any]:
 @app.exception_handler(webhook_intake.PayloadTooLarge)
 def _too_large(exc: webhook_intake.PayloadTooLarge) -> Response[Any]:
     return _rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(exc))
+
+
+@app.exception_handler(webhook_intake.WebhookNotConfigured)
+def _not_configured(exc: webhook_intake.WebhookNotConfigured) -> Response[Any]:
+    # an operator has to write the secret (README "Set the secrets"); the provider retries meanwhile
+    logger.error(str(exc), provider=exc.provider)
+    return _rejected(HTTPStatus.UNAUTHORIZED, "not_configured", str(exc))
 
 
 @app.exception_handler(SignatureError)

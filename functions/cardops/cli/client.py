@@ -19,15 +19,51 @@ import urllib3
 DEFAULT_OUTPUTS = Path(".cardops/local-outputs.json")
 
 
+#: seconds an admin API call may take before the CLI gives up waiting (the server may still finish)
+DEFAULT_TIMEOUT = 30.0
+
+
+def field_errors(error: Any) -> list[str]:
+    """``field.path: message`` for each field a 422 names (``body`` is the implied root)."""
+    details = error.get("details") if isinstance(error, dict) else None
+    found = details.get("errors") if isinstance(details, dict) else None
+    lines = []
+    for item in found if isinstance(found, list) else []:
+        if not isinstance(item, dict):
+            continue
+        loc = [str(part) for part in item.get("loc") or []]
+        if len(loc) > 1 and loc[0] == "body":
+            loc = loc[1:]
+        lines.append(f"{'.'.join(loc) or '(request)'}: {item.get('msg') or item.get('type') or 'invalid'}")
+    return lines
+
+
 class ApiError(Exception):
     def __init__(self, status: int, body: Any) -> None:
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
         if message is None and isinstance(body, dict):
             message = body.get("message")
-        super().__init__(f"HTTP {status}: {message or body}")
+        text = f"HTTP {status}: {message or body}"
+        fields = field_errors(error)
+        if fields:
+            text += "".join(f"\n  {line}" for line in fields)
+        super().__init__(text)
         self.status = status
         self.body = body
+
+
+class ApiTimeout(Exception):
+    """No answer in time: the server may still be working on the request."""
+
+
+class ApiUnreachable(Exception):
+    """The admin API could not be reached at all (nothing was sent or nothing came back)."""
+
+
+def _timed_out(exc: Exception) -> bool:
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    return isinstance(reason, urllib3.exceptions.ReadTimeoutError | TimeoutError)
 
 
 class AdminClient:
@@ -48,14 +84,27 @@ class AdminClient:
         return not self._sign
 
     def request(
-        self, method: str, path: str, body: Any = None, *, ok: tuple[int, ...] = (200, 201, 202)
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        ok: tuple[int, ...] = (200, 201, 202),
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         url = f"{self.base}{path}"
         if self._sign:
             headers = self._signed_headers(method, url, data, headers)
-        response = self._http.request(method, url, body=data, headers=headers, timeout=30.0)
+        try:
+            response = self._http.request(method, url, body=data, headers=headers, timeout=timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            if _timed_out(exc):
+                raise ApiTimeout(f"{method} {path}: no answer within {timeout:g} s") from exc
+            raise ApiUnreachable(
+                f"cannot reach the admin API at {self.base}: {exc.__class__.__name__}"
+            ) from exc
         try:
             payload = json.loads(response.data or b"null")
         except ValueError:
@@ -71,6 +120,10 @@ class AdminClient:
         from botocore.awsrequest import AWSRequest
 
         credentials = self._session.get_credentials()
+        if credentials is None:
+            from botocore.exceptions import NoCredentialsError
+
+            raise NoCredentialsError()
         region = self.outputs.get("AwsRegion") or self._session.region_name
         request = AWSRequest(method=method, url=url, data=data, headers=headers)
         SigV4Auth(credentials, "execute-api", region).add_auth(request)
@@ -111,17 +164,51 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(
         outputs: Path | None, stack: str | None, profile: str | None, region: str | None, **kwargs: Any
     ) -> Any:
-        return command(client=load_outputs(outputs, stack, profile, region), **kwargs)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return command(client=load_outputs(outputs, stack, profile, region), **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise click.ClickException(aws_error_message(exc, stack=stack, profile=profile)) from exc
 
     return wrapper
 
 
-def call(client: AdminClient, method: str, path: str, body: Any = None) -> Any:
+def aws_error_message(exc: Exception, *, stack: str | None, profile: str | None) -> str:
+    """One line for an AWS failure the operator can act on, instead of a botocore traceback."""
+    from botocore import exceptions as boto
+
+    if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
+        return "no AWS credentials: pass --profile, set AWS_PROFILE, or log in (e.g. aws sso login)"
+    if isinstance(exc, boto.NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(exc, boto.ProfileNotFound):
+        return f"AWS profile {profile!r} not found in your AWS config"
+    if isinstance(exc, boto.ClientError):
+        error = exc.response.get("Error", {})
+        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        if code in {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}:
+            return "the AWS session has expired: log in again (e.g. aws sso login) and retry"
+        if code == "ValidationError" and "does not exist" in message and stack:
+            return f"stack {stack!r} not found (check --stack, --region and --profile)"
+        if code in {"AccessDenied", "AccessDeniedException", "UnrecognizedClientException"}:
+            return f"AWS refused the call ({code}): {message}"
+        return f"AWS error {code}: {message}"
+    return f"AWS error: {exc}"
+
+
+def call(
+    client: AdminClient, method: str, path: str, body: Any = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
     """An admin API call whose failure becomes a CLI error (exit code 1, the API's message)."""
     try:
-        return client.request(method, path, body)
-    except ApiError as exc:
+        return client.request(method, path, body, timeout=timeout)
+    except (ApiError, ApiUnreachable) as exc:
         raise click.ClickException(str(exc)) from exc
+    except ApiTimeout as exc:
+        raise click.ClickException(
+            f"{exc}; the server may still be working on it: check before repeating a change"
+        ) from exc
 
 
 def echo_json(data: Any) -> None:

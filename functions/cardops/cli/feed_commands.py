@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
-import sys
+from collections.abc import Callable
 from datetime import date
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +13,15 @@ from urllib.parse import quote
 import click
 
 from cardops import clock
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import (
+    AdminClient,
+    ApiError,
+    ApiTimeout,
+    ApiUnreachable,
+    call,
+    echo_json,
+    target_options,
+)
 from cardops.domain.calendar import tokyo_date
 
 
@@ -35,6 +44,33 @@ def _line_table(lines: list[dict[str, Any]]) -> None:
         )
 
 
+#: the server answers within ``--step``; the client waits this much longer before giving up on an answer
+ANSWER_MARGIN_SECONDS = 15.0
+#: API Gateway ends a request after 29 s: a deployed stage's step stays below that with room to answer
+DEPLOYED_MAX_STEP_SECONDS = 20.0
+STILL_RUNNING = "the sync is still running on the server; run the same command again to resume"
+
+
+class SyncStillRunning(click.ClickException):
+    """No answer in time: the server keeps going and checkpoints; the same command resumes it."""
+
+    exit_code = 3
+
+
+def describe_progress(summary: dict[str, Any]) -> str:
+    """One line of progress: files and lines so far, then the refund-linking phase."""
+    text = (
+        f"feed sync {summary['business_date']}: files {summary.get('files_done', 0)}/"
+        f"{summary.get('files_total', 0)}, {summary.get('lines_read', 0):,} lines read, "
+        f"{summary.get('matched', 0):,} matched"
+    )
+    if summary.get("files_total") and summary.get("files_done") == summary.get("files_total"):
+        total = summary.get("refund_tenants_total") or 0
+        if total and summary["status"] == "in_progress":
+            text += f", linking refunds (tenants {summary.get('refund_tenants_done', 0)}/{total})"
+    return f"{text} ({summary['status']})"
+
+
 def refund_link(link: dict[str, Any] | None) -> str:
     """A refund line's purchase (``refunds G-0200``), or the candidates an admin chooses from."""
     if not link:
@@ -48,32 +84,39 @@ def refund_link(link: dict[str, Any] | None) -> str:
 
 
 def sync_until_done(
-    client: AdminClient, business_date: date, budget: float, *, show_progress: bool
+    client: AdminClient,
+    business_date: date,
+    step: float,
+    *,
+    timeout: float | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """POST the sync in time-boxed steps until it is no longer ``in_progress``, with a progress bar."""
-    body = {"business_date": business_date.isoformat(), "time_budget_seconds": budget}
-    summary: dict[str, Any] = call(client, "POST", "/admin/feeds/sync", body)
-    if summary["status"] != "in_progress":
-        return summary
-    if not show_progress:
-        while summary["status"] == "in_progress":
-            summary = call(client, "POST", "/admin/feeds/sync", body)
-        return summary
-    done = int(summary.get("files_done") or 0)
-    with click.progressbar(
-        length=max(int(summary.get("files_total") or 1), 1),
-        label=f"feed sync {business_date}",
-        show_pos=True,
-        file=sys.stderr,
-    ) as bar:
-        bar.update(done)
-        while summary["status"] == "in_progress":
-            summary = call(client, "POST", "/admin/feeds/sync", body)
-            bar.length = max(int(summary.get("files_total") or 1), 1)
-            now_done = int(summary.get("files_done") or 0)
-            bar.update(max(now_done - done, 0))
-            done = now_done
-    return summary
+    """POST the sync in time-boxed steps until it is no longer ``in_progress``.
+
+    Each call asks the server to stop after ``step`` seconds and checkpoint; the client waits
+    ``step`` plus a margin for the answer. A call that gets no answer in time (or a gateway
+    timeout) ends with ``SyncStillRunning``: the server finishes or checkpoints, and the same
+    command resumes there.
+    """
+    if not client.is_sandbox:
+        step = min(step, DEPLOYED_MAX_STEP_SECONDS)
+    wait = timeout if timeout is not None else step + ANSWER_MARGIN_SECONDS
+    body = {"business_date": business_date.isoformat(), "time_budget_seconds": step}
+    while True:
+        try:
+            summary: dict[str, Any] = client.request("POST", "/admin/feeds/sync", body, timeout=wait)
+        except ApiTimeout as exc:
+            raise SyncStillRunning(f"{STILL_RUNNING} (no answer within {wait:g} s)") from exc
+        except ApiError as exc:
+            if exc.status == HTTPStatus.GATEWAY_TIMEOUT:
+                raise SyncStillRunning(f"{STILL_RUNNING} (the gateway timed out)") from exc
+            raise click.ClickException(str(exc)) from exc
+        except ApiUnreachable as exc:
+            raise click.ClickException(f"{exc}; run the same command again to resume") from exc
+        if progress is not None:
+            progress(summary)
+        if summary["status"] != "in_progress":
+            return summary
 
 
 def register(cli: click.Group) -> None:
@@ -90,13 +133,42 @@ def register(cli: click.Group) -> None:
         help="default: today (Tokyo)",
     )
     @click.option(
-        "--step", type=click.FloatRange(1, 600), default=20.0, show_default=True, help="seconds per API call"
+        "--step",
+        type=click.FloatRange(1, 600),
+        default=20.0,
+        show_default=True,
+        help=f"seconds of work per API call (a deployed stage uses at most {DEPLOYED_MAX_STEP_SECONDS:g})",
     )
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(0.01, 3600),
+        default=None,
+        help=f"seconds to wait for each answer (default: step + {ANSWER_MARGIN_SECONDS:g})",
+    )
+    @click.option("--quiet", is_flag=True, help="no progress lines on stderr")
     @target_options
-    def sync(business_date: Any, step: float, client: AdminClient, as_json: bool) -> None:
-        """Run the sync as the schedule would on that date (skips weekends and holidays)."""
+    def sync(
+        business_date: Any,
+        step: float,
+        timeout: float | None,
+        quiet: bool,
+        client: AdminClient,
+        as_json: bool,
+    ) -> None:
+        """Run the sync as the schedule would on that date (skips weekends and holidays).
+
+        Long runs go in steps: progress goes to stderr after each (not with --json), and the
+        summary to stdout at the end. If an answer does not come in time, the server keeps its
+        checkpoint: exit code 3, and the same command resumes.
+        """
         day = business_date.date() if business_date else tokyo_date(clock.now())
-        summary = sync_until_done(client, day, step, show_progress=not as_json)
+
+        def show(summary: dict[str, Any]) -> None:
+            click.echo(describe_progress(summary), err=True)
+
+        # --json is for scripts: its stdout is the summary alone, and it says nothing else
+        quiet = quiet or as_json
+        summary = sync_until_done(client, day, step, timeout=timeout, progress=None if quiet else show)
         if as_json:
             echo_json(summary)
             return

@@ -8,16 +8,17 @@ and signed the way that provider signs — with the sandbox secrets, so only aga
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import click
 
 from cardops import resources
-from cardops.cli.client import AdminClient, target_options
+from cardops.cli.client import AdminClient, call, target_options
 from cardops.cli.samples import load_sample, set_option
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
@@ -49,6 +50,79 @@ def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dic
     return api_gateway_event("POST", f"/webhooks/{provider}", headers, raw)
 
 
+def delivered_event(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(provider, event id) of a webhook API Gateway event, as the intake will name it."""
+    from cardops.adapters.providers import sbps
+
+    provider = (event.get("pathParameters") or {}).get("provider") or str(event.get("path", "")).rsplit(
+        "/", 1
+    )[-1]
+    raw = event.get("body") or ""
+    try:
+        body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+        if provider == "sbps":
+            return provider, sbps.event_id(dict(parse_qsl(body.decode(), keep_blank_values=True)))
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    event_id = payload.get("id") if isinstance(payload, dict) else None
+    return (provider, event_id) if provider in WEBHOOK_PROVIDERS and isinstance(event_id, str) else None
+
+
+def wait_for_processing(
+    client: AdminClient, provider: str, event_id: str, *, timeout: float, poll: float = 0.5
+) -> dict[str, Any]:
+    """Poll the event's processing state until it is processed or parked, or ``timeout`` passes."""
+    path = f"/admin/events/{provider}/{quote(event_id, safe=':')}"
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = call(client, "GET", path)
+        if status["state"] in ("processed", "parked") or time.monotonic() >= deadline:
+            return status
+        time.sleep(poll)
+
+
+def _report_webhook(
+    client: AdminClient,
+    event: dict[str, Any],
+    payload: Any,
+    *,
+    wait: float | None,
+    as_json: bool,
+    function: str,
+) -> None:
+    """The intake only stores and queues: say so, and with ``--wait`` tell what processing made of it."""
+    from cardops.cli.event_commands import show_status
+
+    status_code = int(payload.get("statusCode", 0)) if isinstance(payload, dict) else 0
+    delivered = delivered_event(event)
+    processing = None
+    if status_code == 200 and delivered and wait is not None:
+        processing = wait_for_processing(client, *delivered, timeout=wait)
+    if as_json:
+        click.echo(json.dumps({"function": function, "error": None, "result": payload,
+                               "event": dict(zip(("provider", "event_id"), delivered or (), strict=False)),
+                               "processing": processing}))  # fmt: skip
+    else:
+        if status_code != 200:
+            click.echo(f"{function}: the webhook was refused (HTTP {status_code})")
+        else:
+            name = f"{delivered[0]}/{delivered[1]}" if delivered else "the event"
+            click.echo(f"{function}: accepted {name} (HTTP 200); processing is asynchronous")
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        if processing is not None:
+            show_status(processing)
+        elif status_code == 200 and delivered:
+            click.echo(f"see the outcome: cardops events show {delivered[0]} {delivered[1]} (or --wait)")
+    if status_code != 200:
+        raise SystemExit(1)
+    if processing is not None and processing["state"] != "processed":
+        raise click.ClickException(
+            f"{delivered[0] if delivered else ''}/{processing['event_id']} is {processing['state']} "
+            f"after waiting: {processing.get('reason') or 'not processed yet'}"
+        )
+
+
 def _lambda_client(client: AdminClient) -> Any:
     import boto3
 
@@ -77,15 +151,31 @@ def register(cli: click.Group) -> None:
         required=True,
         help="a Lambda event, or a provider payload under events/webhooks/{provider}/",
     )
+    @click.option(
+        "--wait",
+        "wait",
+        type=click.FloatRange(0, 900),
+        default=None,
+        is_flag=False,
+        flag_value=60.0,
+        help="webhook only: wait (seconds, default 60) for the processor's outcome",
+    )
     @set_option
     @target_options
     def invoke(
-        function: str, event_file: Path, values: tuple[str, ...], client: AdminClient, as_json: bool
+        function: str,
+        event_file: Path,
+        wait: float | None,
+        values: tuple[str, ...],
+        client: AdminClient,
+        as_json: bool,
     ) -> None:
         """Invoke FUNCTION with the event in FILE and print what it returned.
 
         Placeholders in FILE ({{today+5d}}, "{{epoch}}", {{unique}}, {{NAME}} from --set) are filled in
-        against the target's clock first (see events/README.md).
+        against the target's clock first (see events/README.md). A webhook is only accepted (stored
+        and queued) by the webhook function; processing is asynchronous: ``--wait`` waits for its
+        outcome (the payment changed, or parked with reason).
         """
         payload = load_sample(event_file, client, values)
         try:
@@ -113,6 +203,9 @@ def register(cli: click.Group) -> None:
             raise click.ClickException(f"the target has no output {resources.function_output_key(function)}")
         response = _lambda_client(client).invoke(FunctionName=name, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
+        if function == "webhook" and not response.get("FunctionError"):
+            _report_webhook(client, event, payload, wait=wait, as_json=as_json, function=name)
+            return
         if as_json:
             click.echo(
                 json.dumps({"function": name, "error": response.get("FunctionError"), "result": payload})

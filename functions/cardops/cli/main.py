@@ -10,6 +10,7 @@ from cardops.cli import (
     capture_commands,
     commands,
     employee_commands,
+    event_commands,
     feed_commands,
     invoke_commands,
     ledger_commands,
@@ -51,6 +52,7 @@ capture_commands.register(cli)
 feed_commands.register(cli)
 employee_commands.register(cli)
 invoke_commands.register(cli)
+event_commands.register(cli)
 refund_commands.register(cli)
 reservation_commands.register(cli)
 settlement_commands.register(cli)

@@ -1,12 +1,15 @@
 """Lambda entry point: SQS → payment event processing, with partial batch failures.
 
-A message that fails transiently is reported back to SQS alone and retried; after the queue's
-``maxReceiveCount`` it lands in the dead-letter queue. Nothing is dropped silently.
+A message that fails is reported back to SQS alone and retried; after the queue's
+``maxReceiveCount`` it lands in the dead-letter queue. Nothing is dropped silently: every failure is
+logged at ERROR with provider, event id and reason, and recorded on the stored event (attempts,
+first/last failure, reason, parked), which ``cardops events dlq`` shows beside the parked message.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -16,10 +19,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops import clock
+from cardops import clock, resources
 from cardops.adapters.dynamodb import PaymentRepository, RawEventStore
 from cardops.adapters.providers.payjp import PayjpClient
-from cardops.adapters.secrets import provider_secrets
+from cardops.adapters.providers.registry import api_key
 from cardops.config import settings
 from cardops.observability import make_logger
 from cardops.services import payment_events
@@ -35,21 +38,50 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def payjp_client() -> PayjpClient:
     return PayjpClient(
         api_base=settings().payjp_api_base,
-        secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+        secret_key=lambda: api_key("payjp_secret_key"),
     )
+
+
+def _message(record: SQSRecord) -> dict[str, Any]:
+    try:
+        message = json.loads(record.body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        logger.error("queue message is not a webhook reference", message_id=record.message_id)
+        metrics.add_metric(name="EventFailed", unit=MetricUnit.Count, value=1)
+        raise ValueError(f"message {record.message_id} is not a JSON object")
+    return message
+
+
+def _attempt(record: SQSRecord) -> int:
+    try:
+        return int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    except (TypeError, ValueError):
+        return 1
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    message: dict[str, Any] = json.loads(record.body)
+    message = _message(record)
+    provider, event_id = str(message.get("provider")), str(message.get("event_id"))
     raw_events = RawEventStore()
-    outcome = payment_events.process_message(
-        message,
-        read_body=lambda provider, event_id: raw_events.get_body(provider=provider, event_id=event_id),
-        payments=PaymentRepository(),
-        payjp_fetcher=payjp_client(),
-        now=clock.now(),
-        listeners=payment_listeners(),
+    try:
+        outcome = payment_events.process_message(
+            message,
+            read_body=lambda provider, event_id: raw_events.get_body(provider=provider, event_id=event_id),
+            payments=PaymentRepository(),
+            payjp_fetcher=payjp_client(),
+            now=clock.now(),
+            listeners=payment_listeners(),
+        )
+    except Exception as exc:
+        _failed(raw_events, provider, event_id, exc, attempt=_attempt(record))
+        raise
+    _record(
+        lambda: raw_events.record_outcome(
+            provider=provider, event_id=event_id, outcome=outcome.describe(), at=clock.now()
+        )
     )
     if outcome.ignored_reason:
         logger.info("event ignored", event_id=outcome.event_id, reason=outcome.ignored_reason)
@@ -66,6 +98,39 @@ def record_handler(record: SQSRecord) -> None:
             version=payment.version,
         )
         metrics.add_metric(name="PaymentChanged", unit=MetricUnit.Count, value=1)
+
+
+def _failed(
+    raw_events: payment_events.ProcessingLog, provider: str, event_id: str, exc: Exception, *, attempt: int
+) -> None:
+    """Loud: an ERROR line naming the event and the reason, a metric, and the reason on the event."""
+    reason = payment_events.describe_failure(exc)
+    max_attempts = resources.EVENTS_QUEUE.max_receive_count
+    parked = attempt >= max_attempts
+    logger.error(
+        "event processing failed",
+        provider=provider,
+        event_id=event_id,
+        reason=reason,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        parked=parked,
+        exc_info=exc,
+    )
+    metrics.add_metric(name="EventFailed", unit=MetricUnit.Count, value=1)
+    _record(
+        lambda: raw_events.record_failure(
+            provider=provider, event_id=event_id, reason=reason, at=clock.now(), parked=parked
+        )
+    )
+
+
+def _record(write: Callable[[], None]) -> None:
+    """Recording what happened must never turn a processed event into a failed one."""
+    try:
+        write()
+    except Exception as exc:  # best effort, and said so in the log
+        logger.warning("could not record the processing outcome", error=exc.__class__.__name__)
 
 
 @logger.inject_lambda_context(clear_state=True)

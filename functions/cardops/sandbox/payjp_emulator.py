@@ -10,7 +10,7 @@ Special card tokens (documented in the README) inject failures:
 | token                     | effect                                                   |
 | ------------------------- | -------------------------------------------------------- |
 | ``tok_card_declined``     | 402 ``card_declined`` and a ``charge.failed`` webhook    |
-| ``tok_processing_error``  | 402 ``processing_error``                                 |
+| ``tok_processing_error``  | 402 ``processing_error`` (``card_error``): the card network failed |
 | ``tok_server_error``      | 500 once per request (retries with the same key fail too)|
 | ``tok_not_reusable``      | the card cannot be charged again (re-payment eligibility) |
 
@@ -37,7 +37,15 @@ import urllib3
 
 from cardops.sandbox.loopback import LoopbackServer, send
 
-DECLINE_TOKENS = {"tok_card_declined": "card_declined", "tok_processing_error": "processing_error"}
+#: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
+#: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
+DECLINE_TOKENS = {
+    "tok_card_declined": ("card_declined", "Card declined."),
+    "tok_processing_error": (
+        "processing_error",
+        "An error occurred on the payment network while processing the card; try again later.",
+    ),
+}
 SERVER_ERROR_TOKEN = "tok_server_error"  # noqa: S105 - a documented test token, not a secret
 NOT_REUSABLE_TOKEN = "tok_not_reusable"  # noqa: S105
 
@@ -322,11 +330,11 @@ class PayjpEmulator:
             "platform_consumption": None,
         }
         if token in DECLINE_TOKENS:
-            code = DECLINE_TOKENS[str(token)]
-            charge |= {"paid": False, "failure_code": code, "failure_message": "Card declined."}
+            code, message = DECLINE_TOKENS[str(token)]
+            charge |= {"paid": False, "failure_code": code, "failure_message": message}
             self.charges[charge["id"]] = charge
             self._emit("charge.failed", charge)
-            raise PayjpError(402, code, "Card declined.", kind="card_error", param="card")
+            raise PayjpError(402, code, message, kind="card_error", param="card")
         if capture:
             charge |= {"captured": True, "captured_at": now}
         else:

@@ -16,6 +16,7 @@ import boto3
 
 from cardops import resources
 from cardops.adapters.aws import Credentials
+from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from cardops.sandbox import clock_wait, iam, lambda_runner
 
 REGION = "ap-northeast-1"
@@ -28,9 +29,12 @@ class Provisioned:
     events_queue_url: str
     dead_letter_queue_url: str
     operator_queue_url: str
+    #: the webhook verification secret (output ``ProviderSecretArn``)
     secret_arn: str
     feed_bucket: str
     evidence_bucket: str
+    #: the provider API keys (output ``ProviderApiKeysSecretArn``)
+    api_keys_secret_arn: str = ""
     alarm_topic_arn: str = ""
     dashboard_name: str = ""
     function_names: dict[str, str] = field(default_factory=dict)
@@ -47,6 +51,7 @@ class Provisioned:
             "DeadLetterQueueUrl": self.dead_letter_queue_url,
             "OperatorQueueUrl": self.operator_queue_url,
             "ProviderSecretArn": self.secret_arn,
+            "ProviderApiKeysSecretArn": self.api_keys_secret_arn,
             "FeedBucketName": self.feed_bucket,
             "EvidenceBucketName": self.evidence_bucket,
             "AlarmTopicArn": self.alarm_topic_arn,
@@ -64,8 +69,10 @@ class Provisioned:
             "CARDOPS_STAGE": "sandbox",
             "TABLE_NAME": self.table_name,
             "EVENTS_QUEUE_URL": self.events_queue_url,
+            "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
             "OPERATOR_QUEUE_URL": self.operator_queue_url,
             "WEBHOOK_SECRET_ID": self.secret_arn,
+            "PROVIDER_API_KEYS_SECRET_ID": self.api_keys_secret_arn,
             "FEED_BUCKET_NAME": self.feed_bucket,
             "EVIDENCE_BUCKET_NAME": self.evidence_bucket,
             "PAYJP_API_BASE": payjp_api_base,
@@ -79,6 +86,16 @@ class Provisioned:
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def split_secrets(secrets: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """One flat dict (``resources.SANDBOX_SECRETS``) → (webhook verification secrets, API keys)."""
+    unknown = set(secrets) - set(WEBHOOK_SECRET_KEYS) - set(PROVIDER_API_KEYS)
+    if unknown:
+        raise ValueError(f"unknown provider secret keys: {sorted(unknown)}")
+    webhook = {k: v for k, v in secrets.items() if k in WEBHOOK_SECRET_KEYS}
+    api_keys = {k: v for k, v in secrets.items() if k in PROVIDER_API_KEYS}
+    return webhook, api_keys
 
 
 def _zip() -> bytes:
@@ -137,8 +154,13 @@ def provision(
         },
     )["QueueUrl"]
     operator_url = sqs.create_queue(QueueName=f"{prefix}-operator")["QueueUrl"]
-    secret_arn = session.client("secretsmanager", region_name=REGION).create_secret(
-        Name=f"{prefix}/provider-secrets", SecretString=json.dumps(secrets)
+    webhook_secrets, api_keys = split_secrets(secrets)
+    secretsmanager = session.client("secretsmanager", region_name=REGION)
+    secret_arn = secretsmanager.create_secret(
+        Name=f"{prefix}/webhook-secrets", SecretString=json.dumps(webhook_secrets)
+    )["ARN"]
+    api_keys_secret_arn = secretsmanager.create_secret(
+        Name=f"{prefix}/provider-api-keys", SecretString=json.dumps(api_keys)
     )["ARN"]
     s3 = session.client("s3", region_name=REGION)
     buckets = {}
@@ -153,6 +175,7 @@ def provision(
         dead_letter_queue_url=dlq_url,
         operator_queue_url=operator_url,
         secret_arn=secret_arn,
+        api_keys_secret_arn=api_keys_secret_arn,
         feed_bucket=buckets["feeds"],
         evidence_bucket=buckets["evidence"],
         # the stack's alarm topic and dashboard exist here too, so the outputs have the same keys

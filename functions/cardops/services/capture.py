@@ -46,7 +46,7 @@ CAPTURE_CLAIM_STALE_AFTER = timedelta(minutes=15)
 
 class PaymentNotFound(Exception):
     def __init__(self, provider: str, payment_id: str) -> None:
-        super().__init__(f"no payment {provider}/{payment_id}")
+        super().__init__(f"payment {provider}/{payment_id} not found")
 
 
 class AutomaticRefundStarted(CaptureRefused):

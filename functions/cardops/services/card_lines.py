@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cardops.adapters.feed_store import FeedStore, LinkageCodeTaken, StoredLine, Tenant
-from cardops.domain.feeds.corporate_number import compact, corporate_number_problem
+from cardops.domain.feeds.corporate_number import compact, corporate_number_problem, why_invalid
 from cardops.domain.feeds.diagnosis import Diagnosis, TenantFeedFacts, diagnose
 from cardops.domain.feeds.employees import parse_employees_csv
 from cardops.domain.feeds.matching import ComparedField, ProposedFix, ReasonCode, TenantMatcher
@@ -32,6 +32,10 @@ from cardops.domain.feeds.settlement import (
 
 class NotFound(LookupError):
     """A tenant's employee or line that does not exist."""
+
+
+class InvalidCorporateNumber(ValueError):
+    """A corporate number that cannot be a 法人番号: refused, so the tenant keeps what it had."""
 
 
 class CardLineConflict(Exception):
@@ -183,8 +187,11 @@ class CardLines:
 
     # ---- master ------------------------------------------------------------------------------
     def put_tenant(self, tenant_id: str, corporate_number: str | None, now: datetime) -> TenantView:
-        """Registered as given (compacted); an invalid number is kept and reported, and blocks linking."""
+        """Registered compacted; an invalid number is refused (none at all is allowed and blocks linking)."""
         value = compact(corporate_number) if corporate_number and corporate_number.strip() else None
+        problem = why_invalid(corporate_number) if value is not None and corporate_number else None
+        if problem is not None:
+            raise InvalidCorporateNumber(problem)
         tenant = Tenant(tenant_id=tenant_id, corporate_number=value, updated_at=now)
         self.store.put_tenant(tenant)
         return TenantView.of(tenant)

@@ -10,7 +10,8 @@ nothing.
 
 A run nearing its time limit (``should_stop``) saves a checkpoint — its counters, the file in
 progress and its last committed line (finished files are marked read in the store by key and
-ETag) — and answers ``in_progress``; the next call with the same
+ETag), and once every file is read the tenants whose refunds are linked — and answers
+``in_progress``; the next call with the same
 watermark resumes there. Re-reading a line after a crash between checkpoints is harmless: the
 conditional put makes it a duplicate.
 """
@@ -89,6 +90,9 @@ class SyncSummary(Counters):
     window_until: AwareDatetime | None = None
     files_total: int = 0
     files_done: int = 0
+    #: after the files, refunds are linked tenant by tenant (a call may stop between tenants)
+    refund_tenants_total: int = 0
+    refund_tenants_done: int = 0
     resumed: bool = False
     problems: list[Problem] = Field(default_factory=list)
     problems_total: int = 0
@@ -105,6 +109,8 @@ class Checkpoint(BaseModel):
     files_done: int = 0
     current_key: str | None = None
     current_line: int = 0
+    #: tenants whose refunds this run has linked (after every file was read)
+    refunds_linked_tenants: list[str] = Field(default_factory=list)
     summary: SyncSummary
 
 
@@ -231,8 +237,17 @@ class FeedSync:
             if should_stop():
                 self.store.put_checkpoint(checkpoint)
                 return summary.model_copy(deep=True)
-        for tenant_id in sorted(run.tenants):
+        tenants = sorted(run.tenants)
+        summary.refund_tenants_total = len(tenants)
+        for tenant_id in tenants:
+            if tenant_id in checkpoint.refunds_linked_tenants:
+                continue
+            if should_stop():
+                self.store.put_checkpoint(checkpoint)
+                return summary.model_copy(deep=True)
             self._link_refunds(run, tenant_id, business_date)
+            checkpoint.refunds_linked_tenants.append(tenant_id)
+            summary.refund_tenants_done = len(checkpoint.refunds_linked_tenants)
         summary.status = "completed"
         self.store.advance_watermark(until)
         self.store.record_run(business_date, checkpoint.started_at, summary)
@@ -249,6 +264,7 @@ class FeedSync:
             # Another date's unfinished run: keep its finished files, start this date's counters.
             checkpoint.business_date = business_date
             checkpoint.files_done = 0
+            checkpoint.refunds_linked_tenants = []
             checkpoint.summary = checkpoint.summary.model_copy(
                 update={
                     "business_date": business_date,
@@ -256,6 +272,7 @@ class FeedSync:
                     **Counters().model_dump(),
                     "problems": [],
                     "problems_total": 0,
+                    "refund_tenants_done": 0,
                     "tenants": [],
                 }
             )

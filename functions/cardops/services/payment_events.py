@@ -56,6 +56,44 @@ class Outcome:
     applied: Applied | None
     ignored_reason: str | None = None
 
+    def describe(self) -> str:
+        """One line an operator reads in ``cardops events show`` and ``invoke --wait``."""
+        if self.ignored_reason:
+            return f"ignored: {self.ignored_reason}"
+        if self.applied is None:
+            return "no change: the payment already reflected this event"
+        payment, entry = self.applied.payment, self.applied.history
+        moved = f"{entry.from_status.value} -> " if entry.from_status is not None else ""
+        return (
+            f"payment {payment.provider}/{payment.provider_payment_id} {moved}{payment.status.value} "
+            f"(version {payment.version})"
+        )
+
+
+class ProcessingLog(Protocol):
+    """Where the processor records each attempt on the stored event (the raw event store)."""
+
+    def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None: ...
+
+    def record_failure(
+        self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
+    ) -> None: ...
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why an event could not be processed, in one line that names the cause (no body, no card data)."""
+    from cardops.adapters.providers.base import ProviderError
+
+    if isinstance(exc, ProviderError):
+        parts = [f"code {exc.code}"] if exc.code else []
+        parts += [f"HTTP {exc.status}"] if exc.status else []
+        kind = "temporary provider failure" if exc.transient else "provider refused"
+        return f"{kind}: {exc}" + (f" ({', '.join(parts)})" if parts else "")
+    if isinstance(exc, MalformedWebhook):
+        return f"malformed event: {exc}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
 
 def _json_object(body: str) -> dict[str, Any]:
     try:

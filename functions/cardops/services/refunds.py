@@ -66,7 +66,7 @@ RETRIES = 8
 
 class PaymentNotFoundError(LookupError):
     def __init__(self, provider: str, payment_id: str) -> None:
-        super().__init__(f"no payment {provider}/{payment_id}")
+        super().__init__(f"payment {provider}/{payment_id} not found")
 
 
 class RefundNotFoundError(LookupError):

@@ -27,8 +27,8 @@ from cardops.adapters.evidence_store import EvidenceStore, document_key
 from cardops.adapters.payment_notes import PaymentNoteStore
 from cardops.adapters.providers.payjp import PayjpClient
 from cardops.adapters.providers.recharge import PayjpRecharger, Recharger, SavedCard
+from cardops.adapters.providers.registry import api_key
 from cardops.adapters.repayment_store import AlreadyExists, RepaymentStore, StatusConflict
-from cardops.adapters.secrets import provider_secrets
 from cardops.config import settings
 from cardops.domain.payment_notes import repayment_links
 from cardops.domain.payments import EventKind, Payment
@@ -101,7 +101,21 @@ class RequestIdReused(Exception):
 
 
 class NotAwaitingDecision(Exception):
-    """No decision can be taken now (not yet at the decision step, or already decided/ended)."""
+    """No decision can be taken now (not yet at the decision step, or already decided/ended).
+
+    The message names the request and its status, so the desk sees why its decision was refused.
+    """
+
+    def __init__(self, request_id: str, status: str, detail: str | None = None) -> None:
+        if status == RepaymentStatus.STARTED.value:
+            message = f"request {request_id} is not waiting for a decision yet (it is {status})"
+        elif status == RepaymentStatus.AWAITING_DECISION.value:
+            message = f"request {request_id} cannot be decided now: {detail or 'no decision step is waiting'}"
+        else:
+            message = f"request {request_id} is already {status}"
+        super().__init__(message)
+        self.request_id = request_id
+        self.status = status
 
 
 class DocumentTooLarge(Exception):
@@ -152,7 +166,7 @@ def recharger_for(provider: str) -> Recharger | None:
     if provider == "payjp":
         client = PayjpClient(
             api_base=settings().payjp_api_base,
-            secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+            secret_key=lambda: api_key("payjp_secret_key"),
         )
         return PayjpRecharger(client)
     return None
@@ -431,7 +445,7 @@ def decide(
         raise RepaymentNotFound(request_id)
     record, token = found
     if record.status is not RepaymentStatus.AWAITING_DECISION or not token:
-        raise NotAwaitingDecision(record.status.value)
+        raise NotAwaitingDecision(request_id, record.status.value)
     now = clock.now()
     updated = record.model_copy(
         update={
@@ -443,7 +457,9 @@ def decide(
     try:
         _store().save(updated, expected=(RepaymentStatus.AWAITING_DECISION,))
     except StatusConflict as exc:
-        raise NotAwaitingDecision("decided concurrently") from exc
+        latest = _store().get_with_token(request_id)
+        status = latest[0].status.value if latest else record.status.value
+        raise NotAwaitingDecision(request_id, status, "decided concurrently") from exc
     try:
         aws.stepfunctions().send_task_success(
             taskToken=token, output=json.dumps({"decision": decision, "decided_by": actor})
@@ -451,7 +467,9 @@ def decide(
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
-            raise NotAwaitingDecision(code) from exc
+            raise NotAwaitingDecision(
+                request_id, record.status.value, f"the workflow answered {code}"
+            ) from exc
         raise
     _store().set_task_token(request_id, None)
     _audit(
@@ -474,7 +492,7 @@ def charge_step(request_id: str) -> dict[str, Any]:
     if record.new_payment is not None:
         return _charge_summary(record.new_payment, record.evidence.amount)
     if record.decision is None or record.decision.decision != "approve":
-        raise NotAwaitingDecision("charge without an approval")
+        raise NotAwaitingDecision(request_id, record.status.value, "a charge needs an approval")
     recharger = recharger_for(record.original_payment.provider)
     if recharger is None:
         raise ChargeNotCaptured(f"no re-charge support for {record.original_payment.provider}")

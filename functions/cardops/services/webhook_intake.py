@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardops.adapters.providers import sbps
-from cardops.adapters.secrets import ProviderSecrets
+from cardops.adapters.secrets import WebhookSecrets
 from cardops.domain.webhook_signatures import (
     MalformedWebhook,
     parse_sbps_form,
@@ -77,11 +77,25 @@ def _json_event_id(raw_body: bytes) -> str:
     return event_id
 
 
+class WebhookNotConfigured(Exception):
+    """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"{provider} webhook secret not configured")
+        self.provider = provider
+
+
+def _configured(provider: str, values: list[str]) -> list[str]:
+    if not values:
+        raise WebhookNotConfigured(provider)
+    return values
+
+
 def authenticate(
     provider: str,
     raw_body: bytes,
     header: Callable[[str], str | None],
-    secrets: ProviderSecrets,
+    secrets: WebhookSecrets,
     *,
     now: float,
     stripe_tolerance: int,
@@ -91,17 +105,18 @@ def authenticate(
         verify_stripe_signature(
             raw_body,
             header("Stripe-Signature"),
-            secrets.stripe_secrets(),
+            _configured(provider, secrets.stripe_secrets()),
             now=now,
             tolerance_seconds=stripe_tolerance,
         )
         return _json_event_id(raw_body)
     if provider == "payjp":
-        verify_payjp_token(header("X-Payjp-Webhook-Token"), secrets.payjp_tokens())
+        verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
         return _json_event_id(raw_body)
     if provider == "sbps":
+        keys = _configured(provider, secrets.sbps_keys())
         pairs = parse_sbps_form(raw_body)
-        verify_sbps_hash(pairs, secrets.sbps_keys())
+        verify_sbps_hash(pairs, keys)
         return sbps.event_id(dict(pairs))
     raise UnknownProvider(provider)
 
@@ -111,7 +126,7 @@ def accept(
     raw_body: bytes,
     header: Callable[[str], str | None],
     *,
-    secrets: Callable[[], ProviderSecrets],
+    secrets: Callable[[], WebhookSecrets],
     raw_events: RawEvents,
     queue: Queue,
     now: datetime,

@@ -51,8 +51,18 @@ class Feeds:
         self._monkeypatch.setattr("moto.s3.models.utcnow", _real_utcnow)
         return key
 
-    def setup_tenant(self, tenant: str, corporate_number: str | None = VALID_CORPORATE_NUMBER) -> None:
-        self.ok("PUT", f"/admin/tenants/{tenant}", {"corporate_number": corporate_number})
+    def setup_tenant(
+        self, tenant: str, corporate_number: str | None = VALID_CORPORATE_NUMBER, *, unchecked: bool = False
+    ) -> None:
+        """``unchecked``: stored as is, like a number registered before the API refused invalid ones."""
+        if unchecked:
+            from cardops.adapters.feed_store import FeedStore, Tenant
+
+            FeedStore().put_tenant(
+                Tenant(tenant_id=tenant, corporate_number=corporate_number, updated_at=datetime.now(UTC))
+            )
+        else:
+            self.ok("PUT", f"/admin/tenants/{tenant}", {"corporate_number": corporate_number})
         result = self.ok(
             "POST",
             f"/admin/tenants/{tenant}/employees/import",

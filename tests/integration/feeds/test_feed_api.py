@@ -77,7 +77,7 @@ def test_resync_is_harmless(feeds: Feeds) -> None:
 
 def test_corporate_number_missing_and_invalid_block_every_line(feeds: Feeds) -> None:
     feeds.setup_tenant("nocn", corporate_number=None)
-    feeds.setup_tenant("badcn", corporate_number="1234567890123")
+    feeds.setup_tenant("badcn", corporate_number="1234567890123", unchecked=True)
     tenant = feeds.ok("GET", "/admin/tenants/badcn")
     assert tenant["corporate_number_status"] == "corporate_number_invalid"
     feeds.deliver("nocn", "generic", "generic_2026-05-07.csv")

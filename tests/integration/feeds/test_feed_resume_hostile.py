@@ -128,3 +128,36 @@ def test_scheduled_handler_syncs_the_tokyo_date_and_continues(feeds: Feeds, prov
     runs = feeds.ok("GET", "/admin/feeds/runs?business_date=2026-05-07")
     assert runs and runs[-1]["status"] == "completed" and runs[-1]["resumed"]
     assert runs[-1]["lines_read"] == 90
+
+
+def test_refund_linking_stops_between_tenants_and_resumes_exactly(feeds: Feeds) -> None:
+    """Linking refunds after the files is time-boxed too: a stop there resumes with the same counts."""
+    at = datetime.combine(DAY, time(3), tzinfo=TOKYO)
+    refund = "R-1,2026/05/03,,LK0001,S0001,ﾔﾏﾀﾞ ﾀﾛｳ,1234,ｼｮｯﾌﾟ0,-1,,,9,法人\n".encode("cp932")
+    for tenant in ("t1", "t2", "t3"):
+        feeds.setup_tenant(tenant)
+        feeds.deliver(tenant, "generic", "with-refund.csv", big_file(30) + refund, at=at)
+    checks = {"n": 0}
+
+    def stop_every_other_check() -> bool:
+        checks["n"] += 1
+        return checks["n"] % 2 == 0
+
+    answers = []
+    while True:
+        summary = FeedSync().run(DAY, scheduled_at(DAY), should_stop=stop_every_other_check)
+        answers.append(summary)
+        if summary.status == "completed":
+            break
+        assert summary.status == "in_progress" and len(answers) < 30
+    stopped_while_linking = [
+        a for a in answers[:-1] if a.files_done == a.files_total and a.refund_tenants_done < 3
+    ]
+    assert stopped_while_linking, [(a.files_done, a.refund_tenants_done) for a in answers]
+    assert summary.refund_tenants_done == summary.refund_tenants_total == 3
+    assert summary.lines_read == 93 and summary.duplicates == 0
+    assert sorted((t.tenant_id, t.refunds_linked) for t in summary.tenants) == [
+        ("t1", 1),
+        ("t2", 1),
+        ("t3", 1),
+    ]

@@ -131,8 +131,9 @@ def test_ineligible_requests_need_an_alternative_payment(env: Any, emulator: Pay
         code, shown = admin("GET", f"/admin/repayments/{request_id}")
         assert shown["status"] == "alternative_payment_required"
         assert [e["step"] for e in shown["audit"]][-1] == "outcome"
-        code, _decided = admin("POST", f"/admin/repayments/{request_id}/decision", {"decision": "approve"})
+        code, decided = admin("POST", f"/admin/repayments/{request_id}/decision", {"decision": "approve"})
         assert code == 409
+        assert decided["error"]["message"] == f"request {request_id} is already alternative_payment_required"
     assert not [c for c in emulator.charges.values() if c["metadata"].get("repayment_request_id")]
 
 
@@ -149,6 +150,8 @@ def test_rejected_by_the_support_desk_charges_nothing(env: Any, emulator: PayjpE
     assert "new_payment" not in output
     code, again = admin("POST", "/admin/repayments/rq_test_0001/decision", {"decision": "approve"})
     assert code == 409 and again["error"]["code"] == "not_awaiting_decision"
+    assert again["error"]["message"] == "request rq_test_0001 is already rejected"
+    assert again["error"]["details"] == {"request_status": "rejected"}
     assert list(emulator.charges) == [charge_id]
     code, shown = admin("GET", "/admin/repayments/rq_test_0001")
     decision = next(e for e in shown["audit"] if e["step"] == "decision")

@@ -31,6 +31,13 @@ class TransientProviderError(ProviderError):
     transient = True
 
 
+class ProviderNotConfigured(TransientProviderError):
+    """The provider's API key is not written yet (a fresh stack): retried, and fine once it is set."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="not_configured")
+
+
 class PermanentProviderError(ProviderError):
     """The provider refused the request (card declined, already refunded, invalid request)."""
 

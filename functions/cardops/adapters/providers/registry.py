@@ -6,8 +6,8 @@ from functools import cache
 
 from pydantic import SecretStr
 
-from cardops.adapters.providers.base import PaymentProvider
-from cardops.adapters.secrets import provider_secrets
+from cardops.adapters.providers.base import PaymentProvider, ProviderNotConfigured
+from cardops.adapters.secrets import SecretNotConfigured, provider_api_keys
 from cardops.config import settings
 
 
@@ -19,6 +19,14 @@ class UnsupportedProvider(Exception):
         self.provider = provider
 
 
+def api_key(key: str) -> str:
+    """A provider API key; :class:`ProviderNotConfigured` (transient) while it is empty."""
+    try:
+        return provider_api_keys().require(key)
+    except SecretNotConfigured as exc:
+        raise ProviderNotConfigured(f"provider API key {exc}") from exc
+
+
 @cache
 def provider_client(name: str) -> PaymentProvider:
     if name == "payjp":
@@ -26,12 +34,12 @@ def provider_client(name: str) -> PaymentProvider:
 
         return PayjpClient(
             api_base=settings().payjp_api_base,
-            secret_key=lambda: provider_secrets().payjp_secret_key.get_secret_value(),
+            secret_key=lambda: api_key("payjp_secret_key"),
         )
     if name == "stripe":
         from cardops.adapters.providers.stripe import StripeClient, StripeSettings
 
-        key = provider_secrets().stripe_secret_key.get_secret_value()
+        key = api_key("stripe_secret_key")
         return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
     raise UnsupportedProvider(name)
 

@@ -25,7 +25,7 @@ ReservationIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"
 def get_payment(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> PaymentView:
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
-        raise NotFoundError(f"no payment {provider}/{provider_payment_id}")
+        raise NotFoundError(f"payment {provider}/{provider_payment_id} not found")
     return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
 
 
@@ -42,5 +42,5 @@ def put_reservation(
 def get_reservation(reservation_id: ReservationIdPath) -> ReservationView:
     reservation = ReservationRepository().get(reservation_id)
     if reservation is None:
-        raise NotFoundError(f"no reservation {reservation_id}")
+        raise NotFoundError(f"reservation {reservation_id} not found")
     return ReservationView.from_reservation(reservation)

@@ -125,7 +125,7 @@ def register_errors(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(repayment.NotAwaitingDecision)
     def _not_awaiting(exc: repayment.NotAwaitingDecision) -> Response[Any]:
         return error_response(
-            HTTPStatus.CONFLICT, "not_awaiting_decision", "the request is not waiting for a decision"
+            HTTPStatus.CONFLICT, "not_awaiting_decision", str(exc), request_status=exc.status
         )
 
     @app.exception_handler(repayment.DocumentTooLarge)

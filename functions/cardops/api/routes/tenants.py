@@ -26,6 +26,7 @@ from cardops.services.card_lines import (
     CardLineConflict,
     CardLines,
     ImportResult,
+    InvalidCorporateNumber,
     LineView,
     NotFound,
     RematchResult,
@@ -200,6 +201,10 @@ def register_errors(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(NotFound)
     def _not_found(exc: NotFound) -> Response[Any]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
+
+    @app.exception_handler(InvalidCorporateNumber)
+    def _invalid_corporate_number(exc: InvalidCorporateNumber) -> Response[Any]:
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "corporate_number_invalid", str(exc))
 
     @app.exception_handler(UnknownEmployee)
     def _unknown_employee(exc: UnknownEmployee) -> Response[Any]:

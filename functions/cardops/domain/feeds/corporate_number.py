@@ -40,5 +40,16 @@ def corporate_number_problem(value: str | None) -> CorporateNumberReason | None:
     return None
 
 
+def why_invalid(value: str) -> str | None:
+    """A sentence naming what is wrong with a corporate number, or None when it is valid."""
+    number = compact(value)
+    if len(number) != 13 or not number.isascii() or not number.isdigit():
+        return f"corporate number {value!r} is not 13 digits"
+    expected = check_digit(number[1:])
+    if int(number[0]) != expected:
+        return f"corporate number {value!r} fails its check digit (the first digit should be {expected})"
+    return None
+
+
 def is_valid_corporate_number(value: str | None) -> bool:
     return corporate_number_problem(value) is None
