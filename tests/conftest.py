@@ -172,13 +172,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 @pytest.fixture
 def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The PAY.JP emulator in-process, with the functions pointed at it (processor and registry)."""
-    from cardops import resources
+    from cardops import clock, resources
     from cardops.adapters.providers import registry
     from cardops.config import reset_settings
     from cardops.handlers import processor
     from cardops.sandbox.payjp_emulator import PayjpEmulator
 
-    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"])
+    # on the sandbox clock (real time unless a test advances it), as in ``cardops local``
+    emu = PayjpEmulator(secret_key=resources.SANDBOX_SECRETS["payjp_secret_key"], clock=clock.now)
     emu.start()
     monkeypatch.setenv("PAYJP_API_BASE", emu.url)
     reset_settings()

@@ -72,3 +72,16 @@ def sqs_event(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]
 
     record = {"MessageId": message_id, "ReceiptHandle": "rh", "Body": json.dumps(message)}
     return build([record], "arn:aws:sqs:ap-northeast-1:123456789012:cardops-events")
+
+
+def reservation_body(**overrides: Any) -> dict[str, Any]:
+    """A valid ``PUT /admin/reservations/{id}`` body (SPEC §8 contract 2)."""
+    body: dict[str, Any] = {
+        "store_id": "store-1",
+        "holder_name": "山田 花子",
+        "email": "hanako@example.jp",
+        "reserved_at": "2025-03-05T18:00:00+09:00",
+        "amount": 12000,
+        "tax_treatment": "inclusive",
+    }
+    return {**body, **overrides}

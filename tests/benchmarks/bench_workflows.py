@@ -110,7 +110,7 @@ def run() -> dict[str, float]:
             authorize(provider, "ch_bench_captured", visit_date=tokyo_date(clock.now()) + timedelta(days=3))
             captured_arn = execution_arn(made, "ch_bench_captured")
             waiting_at(captured_arn, 1)
-            capture.capture(deps, "payjp", "ch_bench_captured", amount=None, now=clock.now())
+            capture.capture(deps, "payjp", "ch_bench_captured", amount=None, now=clock.now(), actor="bench")
             clock.advance(timedelta(days=30))
             wait_for_execution(captured_arn)
             captured = transitions(captured_arn)

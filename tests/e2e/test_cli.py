@@ -86,6 +86,10 @@ def test_payment_commands(run: Any, sandbox: SandboxProcess, charge: Any) -> Non
         )
     )
     assert refund["amount"] == 1000
+    # the sandbox's operator is who acted, as the IAM caller is when deployed (never "admin")
+    from cardops.sandbox.gateway import sandbox_user_arn
+
+    assert [step["actor"] for step in refund["history"]][:1] == [sandbox_user_arn()]
     eventually(lambda: (p := get_payment(sandbox, "payjp", charge.id)) and p["refunded_amount"] == 1000)
     too_much = run(
         "payments", "refund", "payjp", charge.id, "--amount", "999999", "--reason", "other", code=1

@@ -35,8 +35,16 @@ def test_call_action_still_asks_determine_resource() -> None:
         "moto.core.responses.BaseResponse.call_action no longer calls _determine_resource: "
         "cardops.sandbox.moto_iam's resource patches are dead, policies would be checked against '*'"
     )
-    assert "super().call_action()" in inspect.getsource(DynamoHandler.call_action), (
+    from cardops.sandbox import atomic_dynamodb
+
+    # atomic_dynamodb replaces DynamoHandler.call_action with a locked call of moto's own
+    original = atomic_dynamodb._original_call_action
+    assert "super().call_action()" in inspect.getsource(original), (
         "moto.dynamodb.responses.DynamoHandler.call_action no longer delegates to BaseResponse.call_action"
+    )
+    assert parameters(original) == ["self"] and callable(getattr(DynamoHandler, "call_action", None)), (
+        "moto.dynamodb.responses.DynamoHandler.call_action changed: cardops.sandbox.atomic_dynamodb "
+        "can no longer serialize DynamoDB requests"
     )
 
 

@@ -2,6 +2,11 @@
 
 ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at the sandbox's moto server.
 
+The DynamoDB client is guarded: once botocore's own retries are spent, throttling, a DynamoDB 5xx
+or a connection/read timeout raises ``StoreUnavailable`` from every call, so each entry point maps
+one exception to its retry signal (503 to API callers, a batch item failure to SQS, a retryable
+error to Step Functions) instead of crashing on a driver error.
+
 In AWS each function has its own credentials (its role) and nothing here changes that: with no
 credentials installed, clients use the default chain. The sandbox and the tests run every function
 in one process, so they name the running function (``acting_as``) and install one set of
@@ -11,6 +16,7 @@ is then signed as the function that uses it, and moto enforces that role's polic
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,6 +37,55 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+
+#: error codes DynamoDB answers when a retry later can succeed (throttling and its own 5xx)
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+class StoreUnavailable(Exception):
+    """A transient failure to read or write (throttling, 5xx, timeout): the caller should be retried."""
+
+
+def is_transient(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code", "") in TRANSIENT_CODES
+
+
+class GuardedClient:
+    """A boto3 client whose transient failures raise ``StoreUnavailable`` (any other error is kept)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name.startswith("_") or name in ("meta", "exceptions") or not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as exc:
+                if is_transient(exc):
+                    code = exc.response.get("Error", {}).get("Code", "")
+                    raise StoreUnavailable(f"{exc.operation_name}: {code}") from exc
+                raise
+            except (BotoConnectionError, HTTPClientError) as exc:  # connect/read timeouts, resets
+                raise StoreUnavailable(f"{name}: {exc.__class__.__name__}") from exc
+
+        return guarded
+
+
+#: services whose clients are guarded (the others' adapters map their own errors)
+_GUARDED = frozenset({"dynamodb"})
 
 
 @dataclass(frozen=True)
@@ -89,14 +146,16 @@ def client(service: str) -> Any:
 @cache
 def _client(service: str, identity: str | None) -> Any:
     if identity is None:
-        return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
-    keys = _credentials[identity]
-    session = boto3.session.Session(
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-        aws_session_token=keys.session_token,
-    )
-    return session.client(service, config=_CONFIG)  # type: ignore[call-overload]
+        session = boto3.session.Session()
+    else:
+        keys = _credentials[identity]
+        session = boto3.session.Session(
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            aws_session_token=keys.session_token,
+        )
+    made = session.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return GuardedClient(made) if service in _GUARDED else made
 
 
 def dynamodb() -> DynamoDBClient:

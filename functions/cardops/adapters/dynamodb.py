@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardops.adapters import aws
+from cardops.adapters.aws import StoreUnavailable as StoreUnavailable  # re-exported: its home for callers
 from cardops.config import settings
 from cardops.domain.payments import Applied, HistoryEntry, Payment, PaymentStatus
 
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 
 class VersionConflict(Exception):
     """Someone else changed the item since it was read: re-read and re-apply."""
-
-
-class StoreUnavailable(Exception):
-    """A transient failure to read or write (throttling, 5xx): the caller should be retried."""
 
 
 OPEN_SHARDS = 8
@@ -60,15 +57,7 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-def _transient(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    return code in {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
+_transient = aws.is_transient
 
 
 def _table() -> str:

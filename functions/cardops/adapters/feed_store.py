@@ -57,6 +57,8 @@ class Tenant(BaseModel):
     tenant_id: str
     corporate_number: str | None = None
     updated_at: AwareDatetime
+    #: the admin (IAM caller ARN) who registered the corporate number
+    updated_by: str | None = None
 
 
 class StoredLine(BaseModel):
@@ -67,6 +69,8 @@ class StoredLine(BaseModel):
     tenant_id: str
     record: LineRecord
     refund: RefundLink | None = None
+    #: who last changed the line by hand (assign, link, select, exclude); None when only matched
+    changed_by: str | None = None
     version: int = 1
 
 
@@ -208,6 +212,8 @@ class FeedStore:
             item["gsi1pk"] = _s(f"TENANT#{stored.tenant_id}#EMPLOYEE#{record.employee_code}")
         if stored.refund is not None:
             item["refund"] = _s(stored.refund.model_dump_json())
+        if stored.changed_by is not None:
+            item["changed_by"] = _s(stored.changed_by)
         return item
 
     @staticmethod
@@ -217,6 +223,7 @@ class FeedStore:
             record=LineRecord.model_validate_json(item["doc"]["S"]),
             refund=RefundLink.model_validate_json(item["refund"]["S"]) if "refund" in item else None,
             version=int(item["version"]["N"]),
+            changed_by=item["changed_by"]["S"] if "changed_by" in item else None,
         )
 
     def add_line(self, tenant_id: str, record: LineRecord) -> bool:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from cardops import safe_json
 from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
+from cardops.api.identity import MissingCallerIdentity
 from cardops.api.routes import capture as capture_routes
 from cardops.api.routes import events as event_routes
 from cardops.api.routes import feeds as feed_routes
@@ -24,7 +26,8 @@ from cardops.observability import make_logger
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
-app = APIGatewayRestResolver(enable_validation=True)
+tracer = Tracer(service="cardops-admin")
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=safe_json.loads)
 app.include_router(payments.router)
 app.include_router(repayment_routes.router)
 repayment_routes.register_errors(app)
@@ -64,12 +67,31 @@ def _unavailable(exc: StoreUnavailable) -> Response[Any]:
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable; retry")
 
 
+@app.exception_handler(MissingCallerIdentity)
+def _anonymous(exc: MissingCallerIdentity) -> Response[Any]:
+    return error_response(HTTPStatus.FORBIDDEN, "no_caller_identity", str(exc))
+
+
+@app.exception_handler(safe_json.UnsafeJson)
+def _unsafe_json(exc: safe_json.UnsafeJson) -> Response[Any]:
+    return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", f"request body refused: {exc}")
+
+
 @app.exception_handler(ServiceError)
 def _service_error(exc: ServiceError) -> Response[Any]:
     """Powertools' NotFoundError/BadRequestError etc. in the same error shape as every other answer."""
     status = HTTPStatus(exc.status_code)
     code = status.phrase.lower().replace(" ", "_")
     return error_response(status, code, exc.msg if isinstance(exc.msg, str) else status.phrase)
+
+
+@app.exception_handler(Exception)
+def _crashed(exc: Exception) -> Response[Any]:
+    """A defect, not the caller's input: a JSON 500 the CLI can show, logged with its trace."""
+    logger.exception("admin request failed", error=exc.__class__.__name__)
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request failed; see the logs"
+    )
 
 
 @app.not_found

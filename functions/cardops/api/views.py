@@ -21,6 +21,7 @@ class HistoryView(BaseModel):
     to_status: str
     captured_amount: int
     refunded_amount: int
+    changes: list[str] = []
 
 
 class PaymentRefView(BaseModel):

@@ -7,8 +7,9 @@ import binascii
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cardops import clock
@@ -23,6 +24,7 @@ from cardops.services import webhook_intake
 
 logger = make_logger("cardops-webhooks")
 metrics = Metrics(namespace="cardops", service="webhooks")
+tracer = Tracer(service="cardops-webhooks")
 app = APIGatewayRestResolver()
 
 
@@ -71,7 +73,7 @@ def _rejected(status: HTTPStatus, code: str, message: str) -> Response[Any]:
 
 @app.exception_handler(webhook_intake.UnknownProvider)
 def _unknown(exc: webhook_intake.UnknownProvider) -> Response[Any]:
-    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", f"no webhook route for provider {exc}")
+    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", str(exc))
 
 
 @app.exception_handler(webhook_intake.PayloadTooLarge)
@@ -100,3 +102,26 @@ def _malformed(exc: MalformedWebhook) -> Response[Any]:
 def _unavailable(exc: StoreUnavailable) -> Response[Any]:
     # the only 5xx: the provider must retry, and the retry is deduplicated
     return _rejected(HTTPStatus.SERVICE_UNAVAILABLE, "store_unavailable", "could not store the event; retry")
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    """A path no route matches (control characters in the provider name): 404, nothing echoed."""
+    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", "no such webhook route")
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response[Any]:
+    status = HTTPStatus(exc.status_code)
+    return _rejected(status, status.phrase.lower().replace(" ", "_"), status.phrase)
+
+
+@app.exception_handler(Exception)
+def _crashed(exc: Exception) -> Response[Any]:
+    """Anything else is our fault, not the sender's: 503 so the provider retries (not a bare 502).
+
+    Nothing is lost: an event is acknowledged only after it is stored and enqueued, and the retry
+    is deduplicated. The Webhook5xx metric and the Lambda error log make it visible.
+    """
+    logger.exception("webhook intake failed", error=exc.__class__.__name__)
+    return _rejected(HTTPStatus.SERVICE_UNAVAILABLE, "internal_error", "the event was not accepted; retry")

@@ -143,6 +143,8 @@ class LedgerEntry(BaseModel):
     reason: AdjustmentReason | None = None
     reverses: str | None = None
     memo: str = ""
+    #: the admin (IAM caller ARN) whose request posted it; None for entries from provider events
+    recorded_by: str | None = None
 
     @field_validator("currency")
     @classmethod
@@ -396,10 +398,9 @@ class Posting(BaseModel):
 
 
 def _same_facts(a: LedgerEntry, b: LedgerEntry) -> bool:
-    """Same entry apart from when it was built: a retry recomputes ``created_at``."""
-    return a.model_dump(exclude={"created_at", "effective_on"}) == b.model_dump(
-        exclude={"created_at", "effective_on"}
-    )
+    """Same entry apart from when and by whom it was built: a retry recomputes ``created_at``."""
+    ignored = {"created_at", "effective_on", "recorded_by"}
+    return a.model_dump(exclude=ignored) == b.model_dump(exclude=ignored)
 
 
 def balance_of(entries: Sequence[LedgerEntry]) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -75,6 +75,10 @@ class PaymentFacts(BaseModel):
     disputes: Mapping[str, DisputeState] = Field(default_factory=dict)
     authorized_at: datetime | None = None
     captured_at: datetime | None = None
+    #: the latest validity the provider reported: a re-authorization (PAY.JP ``reauth``, a new
+    #: Stripe ``capture_before``) moves it later, and the later one is the hold that exists now.
+    #: Merged with max so any arrival order agrees; a reauth with fewer days than the hold had
+    #: left (a shorter validity) is not followed — the provider still refuses a late capture
     authorization_expires_at: datetime | None = None
     failure_code: str | None = None
 
@@ -106,7 +110,7 @@ class PaymentFacts(BaseModel):
             disputes=disputes,
             authorized_at=_min_opt(self.authorized_at, other.authorized_at),
             captured_at=_min_opt(self.captured_at, other.captured_at),
-            authorization_expires_at=_min_opt(self.authorization_expires_at, other.authorization_expires_at),
+            authorization_expires_at=_max_opt(self.authorization_expires_at, other.authorization_expires_at),
             failure_code=self.failure_code or other.failure_code,
         )
 
@@ -151,7 +155,11 @@ def _later_refund(a: RefundFact, b: RefundFact) -> RefundFact:
     return RefundFact(amount=max(a.amount, b.amount), state=a.state)
 
 
-def _max_opt(a: int | None, b: int | None) -> int | None:
+_Fact = TypeVar("_Fact", int, datetime)
+
+
+def _max_opt(a: _Fact | None, b: _Fact | None) -> _Fact | None:
+    """The larger of two optional facts; an unknown one (``None``) never wins."""
     if a is None:
         return b
     if b is None:
@@ -160,10 +168,9 @@ def _max_opt(a: int | None, b: int | None) -> int | None:
 
 
 def _min_opt(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
+    """The earlier of two optional instants; an unknown one (``None``) never wins."""
+    if a is None or b is None:
+        return _max_opt(a, b)
     return min(a, b)
 
 
@@ -232,6 +239,9 @@ class HistoryEntry(BaseModel):
     to_status: PaymentStatus
     captured_amount: int
     refunded_amount: int
+    #: the facts and metadata this change taught (``facts.captured_at``, ``metadata.visit_date``…):
+    #: an entry whose status did not move still says what did, so no ``X -> X`` entry is empty
+    changes: tuple[str, ...] = ()
 
 
 class Payment(BaseModel):
@@ -278,7 +288,8 @@ def apply_event(payment: Payment, event: CanonicalEvent, *, now: datetime) -> Ap
     """
     facts = payment.facts.merge(event.facts)
     metadata = payment.metadata.merge(event.metadata)
-    if facts == payment.facts and metadata == payment.metadata:
+    changes = _changed("facts", payment.facts, facts) + _changed("metadata", payment.metadata, metadata)
+    if not changes:
         return None
     status = facts.status()
     updated = payment.model_copy(
@@ -300,5 +311,15 @@ def apply_event(payment: Payment, event: CanonicalEvent, *, now: datetime) -> Ap
         to_status=status,
         captured_amount=facts.captured_amount,
         refunded_amount=facts.refunded_amount,
+        changes=changes,
     )
     return Applied(payment=updated, history=entry)
+
+
+def _changed(prefix: str, before: BaseModel, after: BaseModel) -> tuple[str, ...]:
+    """The names of the fields that differ: what one change taught (empty when nothing)."""
+    return tuple(
+        f"{prefix}.{name}"
+        for name in type(after).model_fields
+        if getattr(before, name) != getattr(after, name)
+    )

@@ -273,6 +273,8 @@ class DebitMemo(BaseModel):
     currency: str
     note: str
     created_at: datetime
+    #: who issued it (the admin API's IAM caller)
+    created_by: str | None = None
 
 
 class RefundChange(BaseModel):
@@ -295,7 +297,8 @@ class RefundCommand(BaseModel):
     amount: int = Field(gt=0)
     reason: RefundReason
     idempotency_key: str = Field(min_length=1, max_length=255)
-    actor: str = "admin"
+    #: who asked (the admin API's IAM caller); no default, so no change goes unattributed
+    actor: str = Field(min_length=1)
     note: str = ""
 
 
@@ -403,7 +406,7 @@ def mark_refund_rejected(
     )
 
 
-def cancel_refund(refund: Refund, ledger: Ledger, *, now: datetime, actor: str = "admin") -> RefundChange:
+def cancel_refund(refund: Refund, ledger: Ledger, *, now: datetime, actor: str) -> RefundChange:
     """Correction before submission: the refund is canceled and its ledger entries reversed."""
     updated = _move(refund, RefundStatus.CANCELED, now=now, actor=actor)
     if updated is None:
@@ -421,7 +424,7 @@ def change_refund_amount(
     plan: PlanConfig,
     *,
     now: datetime,
-    actor: str = "admin",
+    actor: str,
 ) -> RefundChange:
     """Correction before submission: reverse the old refund and create a new one for ``new_amount``.
 
@@ -467,7 +470,7 @@ def reverse_submitted_refund(
     capabilities: ProviderCapabilities,
     *,
     now: datetime,
-    actor: str = "admin",
+    actor: str,
 ) -> RefundChange:
     """Correction of a submitted, not yet settled refund: take it back where the provider allows."""
     if refund.status is RefundStatus.REVERSED:
@@ -483,7 +486,7 @@ def reverse_submitted_refund(
 
 
 def issue_debit_memo(
-    refund: Refund, *, now: datetime, amount: int | None = None, note: str = ""
+    refund: Refund, *, now: datetime, actor: str, amount: int | None = None, note: str = ""
 ) -> RefundChange:
     """Correction after the refund succeeded: claim the amount back from the customer.
 
@@ -507,6 +510,7 @@ def issue_debit_memo(
         currency=refund.currency,
         note=note or "refund made in error; amount claimed back from the customer",
         created_at=now,
+        created_by=actor,
     )
     return RefundChange(refund=refund, debit_memo=memo)
 

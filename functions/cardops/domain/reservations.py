@@ -23,7 +23,7 @@ class ReservationInput(BaseModel):
     email: EmailStr
     tel: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9() -]{6,31}$")
     reserved_at: AwareDatetime
-    amount: int = Field(ge=0, le=100_000_000)
+    amount: int = Field(ge=0, le=100_000_000, strict=True)
     tax_treatment: TaxTreatment
     currency: str = Field(default="JPY", pattern=r"^[A-Z]{3}$")
 

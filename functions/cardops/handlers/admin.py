@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops.api.admin import app, logger, metrics
+from cardops.adapters.providers import budget
+from cardops.api.admin import app, logger, metrics, tracer
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # every provider call of the request, retries included, ends inside API Gateway's 29 s
+    with budget.call_budget(budget.for_lambda(context.get_remaining_time_in_millis())):
+        return app.resolve(event, context)

@@ -41,6 +41,7 @@ class Step(BaseModel):
 def run(step: Step) -> dict[str, Any]:
     now = clock.now()
     provider, payment_id = step.provider, step.provider_payment_id
+    logger.set_correlation_id(step.execution or f"{provider}/{payment_id}")
     if step.action == "check":
         return capture.check(capture_deps(), provider, payment_id, now=now)
     if step.action == "remind":

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -25,6 +25,7 @@ from cardops.services.feed_sync import FeedSync, time_budget
 
 logger = make_logger("cardops-feed-sync")
 metrics = Metrics(namespace="cardops", service="feed-sync")
+tracer = Tracer(service="cardops-feed-sync")
 #: Self-invocations after which a run is left to the next schedule (a guard against a loop).
 MAX_CONTINUATIONS = 50
 
@@ -47,6 +48,7 @@ class SyncEvent(BaseModel):
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = SyncEvent.model_validate(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -19,6 +19,7 @@ from cardops.services.workflows import payment_listeners
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")
+tracer = Tracer(service="cardops-janitor")
 
 
 def _provider(name: str) -> PaymentProvider | None:
@@ -29,6 +30,7 @@ def _provider(name: str) -> PaymentProvider | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile_open_payments(

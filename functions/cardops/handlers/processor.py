@@ -63,8 +63,11 @@ def _attempt(record: SQSRecord) -> int:
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
+    # each record's log lines carry its SQS message id, and the webhook event id once it is known
+    logger.set_correlation_id(record.message_id)
     message = _message(record)
     provider, event_id = str(message.get("provider")), str(message.get("event_id"))
+    logger.append_keys(event_id=event_id, provider=provider)
     raw_events = RawEventStore()
     try:
         outcome = payment_events.process_message(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.observability import make_logger
 from cardops.services import repayment
 
 logger = make_logger("cardops-repayment")
+tracer = Tracer(service="cardops-repayment")
 
 
 def _request_id(event: dict[str, Any]) -> str:
@@ -22,10 +24,12 @@ def _request_id(event: dict[str, Any]) -> str:
     if not isinstance(request_id, str) or not request_id:
         raise ValueError("the state has no request_id")
     logger.append_keys(request_id=request_id)
+    logger.set_correlation_id(request_id)
     return request_id
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.validate_step(_request_id(event))
     logger.info(
@@ -35,6 +39,7 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def eligibility(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.eligibility_step(_request_id(event))
     logger.info("eligibility checked", outcome=result["outcome"], reasons=result["reasons"])
@@ -42,6 +47,7 @@ def eligibility(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = event.get("task_token")
     if not isinstance(token, str) or not token:
@@ -53,6 +59,7 @@ def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.charge_step(_request_id(event))
     logger.info("re-payment charged", provider_payment_id=result["provider_payment_id"])
@@ -60,6 +67,7 @@ def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _request_id(event)
     result = repayment.finish_step(event)

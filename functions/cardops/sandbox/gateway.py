@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,7 +25,21 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 MAX_READ_BYTES = 10 * 1024 * 1024
 
 
-def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+#: the operator the sandbox's admin requests act as (a deployed API has the SigV4 caller here)
+DEFAULT_SANDBOX_USER = "sandbox-operator"
+SANDBOX_ACCOUNT = "000000000000"
+
+
+def sandbox_user_arn(environ: Mapping[str, str] | None = None) -> str:
+    """``CARDOPS_SANDBOX_USER``: an IAM ARN, or a user name in the sandbox account."""
+    name = (os.environ if environ is None else environ).get("CARDOPS_SANDBOX_USER") or DEFAULT_SANDBOX_USER
+    return name if name.startswith("arn:") else f"arn:aws:iam::{SANDBOX_ACCOUNT}:user/{name}"
+
+
+def api_gateway_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, *, user_arn: str | None = None
+) -> dict[str, Any]:
+    """The REST proxy event API Gateway sends; admin routes carry the IAM caller (``user_arn``)."""
     parts = urlsplit(raw_path)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     segments = [s for s in parts.path.split("/") if s]
@@ -32,6 +47,13 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
         resource, path_parameters = "/webhooks/{provider}", {"provider": segments[1]}
     else:
         resource, path_parameters = "/admin/{proxy+}", {"proxy": "/".join(segments[1:])}
+    identity: dict[str, Any] = {"sourceIp": "127.0.0.1"}
+    if resource.startswith("/admin"):
+        arn = user_arn or sandbox_user_arn()
+        fields = arn.split(":")
+        identity.update(
+            userArn=arn, user=arn.rsplit("/", 1)[-1], accountId=fields[4] if len(fields) > 4 else None
+        )
     return {
         "resource": resource,
         "path": parts.path,
@@ -49,7 +71,7 @@ def api_gateway_event(method: str, raw_path: str, headers: dict[str, str], body:
             "stage": "sandbox",
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": "127.0.0.1"},
+            "identity": identity,
         },
         "body": base64.b64encode(body).decode() if body else None,
         "isBase64Encoded": bool(body),

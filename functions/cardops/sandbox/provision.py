@@ -17,7 +17,7 @@ import boto3
 from cardops import resources
 from cardops.adapters.aws import Credentials
 from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
-from cardops.sandbox import clock_wait, iam, lambda_runner
+from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner
 
 REGION = "ap-northeast-1"
 
@@ -110,6 +110,7 @@ def _zip() -> bytes:
 def provision(
     secrets: dict[str, str], *, prefix: str = "cardops-sandbox", session: Any = None
 ) -> Provisioned:
+    atomic_dynamodb.install()  # conditional writes and transactions atomic, as in DynamoDB
     session = session or boto3.session.Session(region_name=REGION)
     ddb = session.client("dynamodb", region_name=REGION)
     spec = resources.TABLE

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from cardops.adapters.claims import Claim, Outcome
+from cardops.adapters.claims import Claim, Outcome, OutcomeClaims
 from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, ProviderPayment
 from cardops.domain.capture_deadline import (
     CaptureRefused,
@@ -156,7 +156,7 @@ def capture_idempotency_key(payment: Payment, amount: int | None) -> str:
 
 
 def capture(
-    deps: Deps, provider: str, payment_id: str, *, amount: int | None, now: datetime, actor: str = "admin"
+    deps: Deps, provider: str, payment_id: str, *, amount: int | None, now: datetime, actor: str
 ) -> Payment:
     """Capture before the deadline; refused (``CaptureRefused``) after it or after the automatic refund."""
     payment = _load(deps, provider, payment_id)
@@ -229,6 +229,10 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
     deadline = deadline_of(payment, deps.policy)
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None or now > deadline:
         return {"published": False}
+    if now < deadline - _reminder_offset(deps.policy, hours_before):
+        # the deadline moved later (a re-authorization) while the execution waited: not due yet,
+        # the next check waits again for the reminders of the new deadline
+        return {"published": False}
     event_key = f"reminder-{provider}-{payment_id}-{hours_before}h"
     deps.events.publish(
         "CaptureReminder",
@@ -244,6 +248,14 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
     )
     _record(deps, payment, reminder)
     return {"published": True}
+
+
+def _reminder_offset(policy: DeadlinePolicy, hours_before: int) -> timedelta:
+    """The configured offset ``check`` announced as ``hours_before`` (whole hours, rounded down)."""
+    for offset in policy.reminder_offsets:
+        if int(offset.total_seconds() // 3600) == hours_before:
+            return offset
+    return timedelta(hours=hours_before)
 
 
 def _record(deps: Deps, payment: Payment, notice: Notice) -> None:
@@ -370,6 +382,11 @@ ENDS_THE_WAIT = frozenset(
 )
 
 
+def _expiry_claimed(payment: Payment) -> bool:
+    claim = OutcomeClaims().get(payment.provider, payment.provider_payment_id)
+    return claim is not None and claim.outcome == "expire"
+
+
 def capture_deadline_listener(applied: Applied) -> None:
     """Start the capture-deadline workflow once per authorization (SPEC §3).
 
@@ -382,6 +399,10 @@ def capture_deadline_listener(applied: Applied) -> None:
     payment = applied.payment
     arn = settings().capture_deadline_state_machine_arn
     if arn and applied.history.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
+        if payment.status is PaymentStatus.CANCELED and _expiry_claimed(payment):
+            # the provider's notice of the cancel the workflow itself is making: the execution is
+            # in its AutoRefund step and records expired_refunded next; stopping it would abort that
+            return
         # captured or canceled: nothing is left to wait for, so no execution idles until the deadline
         try:
             stop_if_running(

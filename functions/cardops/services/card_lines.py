@@ -54,6 +54,7 @@ class TenantView(BaseModel):
     corporate_number: str | None
     corporate_number_status: CorporateNumberStatus
     updated_at: AwareDatetime
+    updated_by: str | None = None
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantView:
@@ -62,6 +63,7 @@ class TenantView(BaseModel):
             corporate_number=tenant.corporate_number,
             corporate_number_status=corporate_number_problem(tenant.corporate_number) or "valid",
             updated_at=tenant.updated_at,
+            updated_by=tenant.updated_by,
         )
 
 
@@ -86,6 +88,7 @@ class LineView(BaseModel):
     excluded: bool
     selectable: bool
     refund: RefundLink | None = None
+    changed_by: str | None = None
 
     @classmethod
     def of(cls, stored: StoredLine) -> LineView:
@@ -109,6 +112,7 @@ class LineView(BaseModel):
             excluded=record.excluded,
             selectable=record.selectable,
             refund=stored.refund,
+            changed_by=stored.changed_by,
         )
 
 
@@ -186,13 +190,15 @@ class CardLines:
         self.store = store or FeedStore()
 
     # ---- master ------------------------------------------------------------------------------
-    def put_tenant(self, tenant_id: str, corporate_number: str | None, now: datetime) -> TenantView:
+    def put_tenant(
+        self, tenant_id: str, corporate_number: str | None, now: datetime, *, actor: str
+    ) -> TenantView:
         """Registered compacted; an invalid number is refused (none at all is allowed and blocks linking)."""
         value = compact(corporate_number) if corporate_number and corporate_number.strip() else None
         problem = why_invalid(corporate_number) if value is not None and corporate_number else None
         if problem is not None:
             raise InvalidCorporateNumber(problem)
-        tenant = Tenant(tenant_id=tenant_id, corporate_number=value, updated_at=now)
+        tenant = Tenant(tenant_id=tenant_id, corporate_number=value, updated_at=now, updated_by=actor)
         self.store.put_tenant(tenant)
         return TenantView.of(tenant)
 
@@ -280,7 +286,7 @@ class CardLines:
         self.store.put_employee(tenant_id, updated)
         return AppliedFix(applied=fix, employee=updated, rematch=self.rematch(tenant_id))
 
-    def assign(self, tenant_id: str, line_id: str, employee_code: str) -> LineView:
+    def assign(self, tenant_id: str, line_id: str, employee_code: str, *, actor: str) -> LineView:
         """An admin's hand assignment of an error line (refused while the corporate number blocks)."""
         stored = self._line(tenant_id, line_id)
         if stored.record.employee_code is not None:
@@ -293,25 +299,30 @@ class CardLines:
         record = stored.record.model_copy(
             update={"employee_code": outcome.employee.employee_code, "error": None}
         )
-        return LineView.of(self.store.save_line(stored.model_copy(update={"record": record})))
+        return self._apply(stored, record, actor)
 
     # ---- later use ---------------------------------------------------------------------------
-    def _apply(self, stored: StoredLine, record: LineRecord) -> LineView:
-        return LineView.of(self.store.save_line(stored.model_copy(update={"record": record})))
+    def _apply(self, stored: StoredLine, record: LineRecord, actor: str) -> LineView:
+        changed = stored.model_copy(update={"record": record, "changed_by": actor})
+        return LineView.of(self.store.save_line(changed))
 
-    def link(self, tenant_id: str, line_id: str, employee_code: str, report_id: str) -> LineView:
+    def link(
+        self, tenant_id: str, line_id: str, employee_code: str, report_id: str, *, actor: str
+    ) -> LineView:
         """Corporate-settled only: link the line to a report submitted without it."""
         stored = self._line(tenant_id, line_id)
-        return self._apply(stored, link_to_submitted_report(stored.record, employee_code, report_id))
+        return self._apply(stored, link_to_submitted_report(stored.record, employee_code, report_id), actor)
 
-    def select(self, tenant_id: str, employee_code: str, line_id: str, report_id: str) -> LineView:
+    def select(
+        self, tenant_id: str, employee_code: str, line_id: str, report_id: str, *, actor: str
+    ) -> LineView:
         stored = self._line(tenant_id, line_id)
-        return self._apply(stored, select_for_claim(stored.record, employee_code, report_id))
+        return self._apply(stored, select_for_claim(stored.record, employee_code, report_id), actor)
 
-    def exclude(self, tenant_id: str, employee_code: str, line_id: str) -> LineView:
+    def exclude(self, tenant_id: str, employee_code: str, line_id: str, *, actor: str) -> LineView:
         """Personal-settled only: the employee marks a leftover line excluded (対象外)."""
         stored = self._line(tenant_id, line_id)
-        return self._apply(stored, mark_excluded(stored.record, employee_code))
+        return self._apply(stored, mark_excluded(stored.record, employee_code), actor)
 
     def employee_lines(self, tenant_id: str, employee_code: str, *, selectable_only: bool) -> list[LineView]:
         self.employee(tenant_id, employee_code)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cardops.adapters.dynamodb import PaymentRepository
+from cardops.adapters.dynamodb import PaymentRepository, StoreUnavailable
 from cardops.adapters.providers.base import PaymentProvider, ProviderError
 from cardops.domain.payments import Applied, EventKind
 from cardops.services.payment_events import PaymentListener, apply_canonical
@@ -63,7 +63,12 @@ def reconcile_open_payments(
                 occurred_at=now,
                 actor="janitor",
             )
-            applied = apply_canonical(event, payments, now=now, listeners=listeners)
+            try:
+                applied = apply_canonical(event, payments, now=now, listeners=listeners)
+            except StoreUnavailable:
+                # throttled on this payment: it stays open, so the next run repairs it
+                report.failed.append(key)
+                continue
         if applied is not None:
             report.repaired.append(key)
             continue

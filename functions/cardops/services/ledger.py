@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -57,6 +58,11 @@ class Statement(BaseModel):
     entries: tuple[LedgerEntry, ...] = Field(description="oldest first")
 
 
+def attributed(entries: Sequence[LedgerEntry], actor: str) -> tuple[LedgerEntry, ...]:
+    """The entries of an admin's request, stamped with who made it (the ledger is the audit trail)."""
+    return tuple(e.model_copy(update={"recorded_by": actor}) for e in entries)
+
+
 class LedgerService:
     def __init__(self, store: LedgerStore | None = None, plans: PlansConfig | None = None) -> None:
         self.store = store or LedgerStore()
@@ -100,6 +106,7 @@ class LedgerService:
         reason: AdjustmentReason,
         memo: str,
         now: datetime,
+        actor: str,
     ) -> LedgerEntry:
         """Finance's correction with a reason code; the same ``adjustment_id`` is applied once."""
         entry = adjustment_entry(
@@ -111,7 +118,7 @@ class LedgerService:
             reason=reason,
             now=now,
             memo=memo,
-        )
+        ).model_copy(update={"recorded_by": actor})
         new = self.store.post_idempotent([entry])
         if new:
             return new[0]
@@ -119,14 +126,16 @@ class LedgerService:
         return posted or entry
 
     def request_payout(
-        self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime
+        self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
         plan = self.plans.for_channel(channel)
         for _ in range(DECISION_RETRIES):
             stored = self.store.load(store_id, channel, currency)
             decision = request_payout(stored.ledger, plan, request_id=request_id, now=now)
             try:
-                self.store.post(decision.entries, expected_counts=self._expected(stored.ledger))
+                self.store.post(
+                    attributed(decision.entries, actor), expected_counts=self._expected(stored.ledger)
+                )
             except (VersionConflict, DuplicateEntry):
                 continue
             return decision.payout
@@ -140,6 +149,7 @@ class LedgerService:
         *,
         settlement_id: str,
         now: datetime,
+        actor: str,
         method: OffsetMethod = OffsetMethod.SAME_CHANNEL_SETTLEMENT,
         source_channel: Channel | None = None,
     ) -> BatchSettlement:
@@ -156,7 +166,9 @@ class LedgerService:
                 source_channel=source_channel,
             )
             try:
-                self.store.post(result.entries, expected_counts=self._expected(stored.ledger))
+                self.store.post(
+                    attributed(result.entries, actor), expected_counts=self._expected(stored.ledger)
+                )
             except (VersionConflict, DuplicateEntry):
                 continue
             return result

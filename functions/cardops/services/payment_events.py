@@ -22,7 +22,6 @@ from cardops.domain.payments import (
     EventKind,
     HistoryEntry,
     Payment,
-    PaymentStatus,
     apply_event,
     new_payment,
 )
@@ -152,9 +151,14 @@ def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now:
 
 
 def with_deadline(payment: Payment) -> Payment:
-    """Record the effective capture deadline and which bound applied (SPEC §3) while it matters."""
+    """Record the effective capture deadline and which bound applied (SPEC §3).
+
+    A pure function of the merged facts and metadata, recomputed on every write whatever the
+    status: so it is known as soon as the authorization time is (in any arrival order, a refund
+    before its authorization included), and it follows a re-authorization that moves the hold.
+    """
     facts = payment.facts
-    if facts.authorized_at is None or payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.PENDING):
+    if facts.authorized_at is None:
         return payment
     deadline = capture_deadline(
         provider=payment.provider,

@@ -176,8 +176,8 @@ class RefundService:
         reason: RefundReason,
         idempotency_key: str,
         now: datetime,
+        actor: str,
         note: str = "",
-        actor: str = "admin",
     ) -> tuple[Refund, bool]:
         """Record and submit a refund; returns it and whether this call created it."""
         target = self.target(provider, payment_id)
@@ -245,16 +245,12 @@ class RefundService:
 
     # -- corrections ---------------------------------------------------------------------------
 
-    def cancel(
-        self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str = "admin"
-    ) -> Refund:
+    def cancel(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str) -> Refund:
         refund = self.get(provider, payment_id, refund_id)
         change = cancel_refund(refund, self._ledger_for(refund), now=now, actor=actor)
         return self._apply(refund, change, ceiling_delta=refund.amount)
 
-    def reverse(
-        self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str = "admin"
-    ) -> Refund:
+    def reverse(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str) -> Refund:
         refund = self.get(provider, payment_id, refund_id)
         capabilities = self.capabilities.get(provider, ProviderCapabilities())
         change = reverse_submitted_refund(
@@ -270,7 +266,7 @@ class RefundService:
         *,
         amount: int,
         now: datetime,
-        actor: str = "admin",
+        actor: str,
     ) -> Refund:
         """Change the amount before submission: the old refund is reversed and a new one created."""
         refund = self.get(provider, payment_id, refund_id)
@@ -312,10 +308,18 @@ class RefundService:
         return self._submit_if_requested(created, now=now)
 
     def debit_memo(
-        self, provider: str, payment_id: str, refund_id: str, *, now: datetime, amount: int | None, note: str
+        self,
+        provider: str,
+        payment_id: str,
+        refund_id: str,
+        *,
+        now: datetime,
+        amount: int | None,
+        note: str,
+        actor: str,
     ) -> DebitMemo:
         refund = self.get(provider, payment_id, refund_id)
-        change = issue_debit_memo(refund, now=now, amount=amount, note=note)
+        change = issue_debit_memo(refund, now=now, amount=amount, note=note, actor=actor)
         memo = change.debit_memo
         assert memo is not None  # issue_debit_memo always returns one or raises
         for existing in self.refunds.debit_memos(provider, payment_id):

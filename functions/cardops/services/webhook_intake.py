@@ -6,13 +6,13 @@ Nothing here interprets the event beyond its id: that is the processor's job, of
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from cardops import safe_json
 from cardops.adapters.providers import sbps
 from cardops.adapters.secrets import WebhookSecrets
 from cardops.domain.webhook_signatures import (
@@ -29,7 +29,20 @@ INLINE_BODY_LIMIT = 200 * 1024
 
 
 class UnknownProvider(Exception):
-    """No webhook route for this provider: 404."""
+    """No webhook route for this provider: 404. The name is caller input: shown bounded and escaped."""
+
+    def __init__(self, provider: str) -> None:
+        self.shown = shown(provider)
+        super().__init__(f"no webhook route for provider {self.shown}")
+
+
+SHOWN_LIMIT = 64
+
+
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """Caller input fit for an answer or a log line: control characters escaped, at most ``limit``."""
+    head = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[:limit])
+    return f'"{head}"' + (f" (+{len(text) - limit} more characters)" if len(text) > limit else "")
 
 
 class PayloadTooLarge(Exception):
@@ -64,7 +77,9 @@ class Queue(Protocol):
 
 def _json_event_id(raw_body: bytes) -> str:
     try:
-        payload = json.loads(raw_body)
+        payload = safe_json.loads(raw_body)
+    except safe_json.UnsafeJson as exc:
+        raise MalformedWebhook(f"body refused: {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedWebhook("body is not JSON") from exc
     if not isinstance(payload, dict):

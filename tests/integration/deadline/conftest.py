@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -191,3 +191,68 @@ def waiting_at(arn: str, waits: int, *, timeout: float = 10.0) -> None:
     while sum(1 for e in history(arn) if e["type"] == "WaitStateEntered") < waits:
         assert time.monotonic() < stop, f"execution never reached wait #{waits}"
         time.sleep(0.02)
+
+
+class HoldInsideMoto:
+    """Parks one chosen thread just after a call inside moto's DynamoDB until ``release`` is set (or 1 s
+    passed): the exact window of a check-then-set or a rollback that is not atomic. With DynamoDB's
+    atomicity nobody else gets in meanwhile, so the others simply wait for it."""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        owner: Any,
+        name: str,
+        matches: Callable[..., bool] = lambda *args, **kwargs: True,
+    ) -> None:
+        original = getattr(owner, name)
+        self.thread: threading.Thread | None = None
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            if (
+                threading.current_thread() is self.thread
+                and not self.reached.is_set()
+                and matches(*args, **kwargs)
+            ):
+                self.reached.set()
+                self.release.wait(timeout=1.0)
+            return result
+
+        monkeypatch.setattr(owner, name, held)
+
+    def run(self, leader: Callable[[], None], follower: Callable[[], None]) -> None:
+        """``leader`` until it is parked, then ``follower``; ``release`` once the follower is done."""
+
+        def follow() -> None:
+            try:
+                follower()
+            finally:
+                self.release.set()
+
+        self.thread = threading.Thread(target=leader)
+        other = threading.Thread(target=follow)
+        self.thread.start()
+        assert self.reached.wait(timeout=10), "the leader never reached the held point"
+        other.start()
+        self.thread.join()
+        other.join()
+
+
+def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
+    """The capture use cases on the real stores, with the recording provider for every name."""
+    from cardops.adapters.claims import OutcomeClaims
+    from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
+    from cardops.adapters.events import EventPublisher
+    from cardops.services import capture
+
+    return capture.Deps(
+        payments=PaymentRepository(),
+        claims=OutcomeClaims(),
+        providers=lambda name: provider,
+        reservations=ReservationRepository(),
+        events=EventPublisher(),
+        listeners=tuple(listeners),
+    )

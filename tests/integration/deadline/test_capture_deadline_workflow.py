@@ -21,11 +21,13 @@ from cardops.domain.reservations import Reservation
 from cardops.handlers import admin
 from tests.helpers import call
 from tests.integration.deadline.conftest import (
+    HoldInsideMoto,
     RecordingProvider,
     authorize,
     entered_states,
     execution_arn,
     history,
+    recording_deps,
     wait_for_execution,
     waiting_at,
 )
@@ -258,17 +260,9 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
     workflow: Any, provider: RecordingProvider
 ) -> None:
     """Store captures and the deadline fire at the same moment, many times over."""
-    from cardops.adapters.claims import OutcomeClaims
-    from cardops.adapters.events import EventPublisher
     from cardops.services import capture
 
-    deps = capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=lambda name: provider,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-    )
+    deps = recording_deps(provider)
     provider.capture_delay = 0.01
     outcomes: dict[str, list[str]] = {}
     for n in range(12):
@@ -288,7 +282,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
         ) -> None:
             barrier.wait()
             try:
-                capture.capture(deps, "payjp", pid, amount=None, now=at - timedelta(seconds=1))
+                capture.capture(deps, "payjp", pid, amount=None, now=at - timedelta(seconds=1), actor="store")
                 results.append("captured")
             except capture.CaptureRefused as exc:
                 results.append(f"capture refused: {type(exc).__name__}")
@@ -318,3 +312,93 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
         else:
             assert status is PaymentStatus.EXPIRED_REFUNDED and charge["captured"] == 0 and charge["released"]
             assert "captured" not in results
+
+
+@pytest.mark.parametrize("first", ["capture", "expire"])
+def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
+    workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    """The race of the full run made deterministic: one side is paused inside its claim's write."""
+    from cardops.services import capture
+
+    deps = recording_deps(provider)
+    payment_id = f"ch_held_{first}"
+    authorize(
+        provider, payment_id, visit_date=tokyo_date(clock.now()) + timedelta(days=10), start_workflow=False
+    )
+    stored = PaymentRepository().get("payjp", payment_id)
+    assert stored is not None and stored.capture_deadline is not None
+    deadline = stored.capture_deadline
+    results: dict[str, str] = {}
+    from moto.dynamodb.models import table
+
+    # the leader is parked after moto read the #OUTCOME item, before it evaluated and wrote
+    hold = HoldInsideMoto(monkeypatch, table, "get_filter_expression")
+
+    def store_captures() -> None:
+        try:
+            capture.capture(
+                deps, "payjp", payment_id, amount=None, now=deadline - timedelta(seconds=1), actor="store"
+            )
+            results["capture"] = "captured"
+        except Exception as exc:  # recorded: a provider refusal here means both sides reached it
+            results["capture"] = type(exc).__name__
+
+    def deadline_fires() -> None:
+        try:
+            results["expire"] = capture.expire(
+                deps, "payjp", payment_id, now=deadline + timedelta(seconds=1)
+            )["outcome"]
+        except Exception as exc:
+            results["expire"] = type(exc).__name__
+
+    sides = {"capture": store_captures, "expire": deadline_fires}
+    hold.run(sides[first], sides["expire" if first == "capture" else "capture"])
+
+    captured, released = provider.count("capture", payment_id), provider.count("cancel", payment_id)
+    assert (captured, released) == ((1, 0) if first == "capture" else (0, 1)), results
+    # the side kept out is refused either by the claim or, if it read the payment only after the
+    # winner recorded its outcome, by the payment's status: both are the one-outcome rule
+    if first == "capture":
+        assert results["capture"] == "captured"
+        assert results["expire"] in {"CaptureInProgress", "closed"}, results
+        assert _status(payment_id) is PaymentStatus.CAPTURED
+    else:
+        assert results["expire"] == "expired_refunded"
+        assert results["capture"] in {"AutomaticRefundStarted", "PaymentNotCapturable"}, results
+        assert _status(payment_id) is PaymentStatus.EXPIRED_REFUNDED
+
+
+def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_making_it(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    """PAY.JP notifies the cancel the workflow just made (charge.refunded) and that webhook can be
+    processed before the workflow records the expiry: authorized -> canceled must not stop the very
+    execution that is cancelling, or it ends ABORTED instead of recording 予約不成立 itself."""
+    from cardops.domain.payments import EventKind
+    from cardops.services.payment_events import apply_canonical
+    from cardops.services.workflows import payment_listeners
+
+    cancel = provider.cancel_authorization
+
+    def cancel_then_webhook(payment_id: str, *, idempotency_key: str) -> Any:
+        released = cancel(payment_id, idempotency_key=idempotency_key)
+        event = released.as_event(
+            provider="payjp", event_id=f"evnt_{payment_id}", kind=EventKind.CANCELED, occurred_at=clock.now()
+        )
+        apply_canonical(event, PaymentRepository(), now=clock.now(), listeners=payment_listeners())
+        return released
+
+    provider.cancel_authorization = cancel_then_webhook  # type: ignore[method-assign]
+    _past_deadline(provider, "ch_selfcancel")
+    done = wait_for_execution(execution_arn(workflow, "ch_selfcancel"))
+
+    assert done["status"] == "SUCCEEDED"
+    assert "ExpiredRefunded" in entered_states(done["executionArn"])
+    found = PaymentRepository().get_with_history("payjp", "ch_selfcancel")
+    assert found is not None
+    assert [(h.from_status, h.to_status) for h in found[1]] == [
+        (None, PaymentStatus.AUTHORIZED),
+        (PaymentStatus.AUTHORIZED, PaymentStatus.CANCELED),
+        (PaymentStatus.CANCELED, PaymentStatus.EXPIRED_REFUNDED),
+    ]

@@ -129,6 +129,11 @@ def test_hand_assignment_and_unknown_employee(feeds: Feeds) -> None:
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E006"}
     )
     assert line["employee_code"] == "E006" and line["selectable"]
+    # the hand assignment names who made it: the IAM caller (the sandbox operator here)
+    from cardops.sandbox.gateway import sandbox_user_arn
+
+    assert line["changed_by"] == sandbox_user_arn()
+    assert feeds.ok("GET", "/admin/tenants/t1")["updated_by"] == sandbox_user_arn()
     status, body = feeds.api(
         "POST", f"/admin/tenants/t1/card-errors/{unknown['line_id']}/assign", {"employee_code": "E001"}
     )
@@ -246,3 +251,11 @@ def test_refund_line_is_linked_to_its_purchase(feeds: Feeds) -> None:
     lines = feeds.ok("GET", "/admin/tenants/t1/employees/E001/card-lines?selectable=false")
     refund = next(line for line in lines if line["line_id"] == "generic:G-0202")
     assert refund["refund"]["status"] == "linked" and refund["refund"]["purchase_line_id"] == "generic:G-0200"
+
+
+def test_employee_master_rules_are_422_naming_the_field(feeds: Feeds) -> None:
+    """Input that passes the body's shape but not the master's rules: a 422, not a 500."""
+    body = {"settlement": "corporate", "name_kana": "\t", "card_linkage_code": "LK9"}
+    status, answer = feeds.api("PUT", "/admin/tenants/t1/employees/E900", body)
+    assert status == 422, answer
+    assert any("name_kana" in error["loc"] for error in answer["error"]["details"]["errors"])

@@ -8,7 +8,6 @@ postings (with duplicates) → balance = Σ entries, none lost or doubled.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,29 +27,14 @@ from cardops.services.refunds import RefundService
 from tests.integration.ledger.conftest import capture_payment
 
 
-def _serialize_moto_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto rolls a failed transaction back by restoring a deep copy of the whole table taken before
-    it started, which also undoes writes that other threads made meanwhile (real DynamoDB never
-    does). Serializing moto's DynamoDB requests restores per-request atomicity; the clients' races
-    — read, decide, write across separate requests — stay as concurrent as before, so a Python
-    read-then-write check would still be caught overshooting."""
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    original = DynamoHandler.call_action
-
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    _serialize_moto_dynamodb(monkeypatch)
+    # moto's DynamoDB serialized per request, as ``provision`` does for the sandbox (see its module)
+    from cardops.sandbox import atomic_dynamodb
+
+    atomic_dynamodb.install()
 
     from cardops.sandbox.provision import provision
 
@@ -94,6 +78,7 @@ def test_50_concurrent_partial_refunds_never_exceed_the_capture(moto_server: str
                 reason=RefundReason.CUSTOMER_REQUEST,
                 idempotency_key=f"k{i}",
                 now=now,
+                actor="arn:aws:iam::000000000000:user/finance",
             )
         except RefundExceedsCapturedError as exc:
             return "refused", exc
@@ -133,6 +118,7 @@ def test_100_concurrent_postings_keep_balance_equal_to_the_entries(moto_server: 
             reason=AdjustmentReason.TAX_RATE_CHANGE,
             memo="",
             now=now,
+            actor=f"arn:aws:iam::000000000000:user/finance-{i % 3}",
         )
 
     # 100 distinct postings, and 20 of them sent twice at the same time: none lost, none doubled

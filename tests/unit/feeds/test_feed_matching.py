@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import date
 
@@ -241,8 +240,9 @@ def test_duplicate_linkage_codes_are_refused() -> None:
         TenantMatcher(VALID_CORPORATE_NUMBER, [employee(), employee(employee_code="E2")])
 
 
-def test_matching_is_fast_with_an_index() -> None:
-    """A smoke bound only (benchmarks live in tests/benchmarks): 10k lines against 2k employees."""
+def test_matching_10k_lines_against_2k_employees_finds_each_ones_own_employee() -> None:
+    """Correctness at size only; the speed (lines matched per second, as a ratio to csv.reader on
+    the same machine) is measured by ``make bench`` (tests/benchmarks/bench_feeds.py), never here."""
     staff = [
         employee(employee_code=f"E{n}", card_linkage_code=f"LK{n}", card_company_employee_code=f"S{n}")
         for n in range(2000)
@@ -250,10 +250,8 @@ def test_matching_is_fast_with_an_index() -> None:
     matcher = TenantMatcher(VALID_CORPORATE_NUMBER, staff)
     statements = [
         line(line_id=f"generic:{n}", linkage_code=f"LK{n % 2000}", employee_code=f"S{n % 2000}")
-        for n in range(20000)
+        for n in range(10000)
     ]
-    started = time.perf_counter()
     results = [matcher.match(s) for s in statements]
-    elapsed = time.perf_counter() - started
     assert all(r.matched for r in results)
-    assert elapsed < 2.0
+    assert all(r.employee and r.employee.employee_code == f"E{n % 2000}" for n, r in enumerate(results))

@@ -118,7 +118,9 @@ class LedgerMachine(RuleBasedStateMachine):
         target = self.targets[payment_id]
         existing = self._of(payment_id)
         counted = sum(r.amount for r in existing if r.status in COUNTED_STATUSES)
-        command = RefundCommand(amount=amount, reason=reason, idempotency_key=self._next_id("key"))
+        command = RefundCommand(
+            amount=amount, reason=reason, idempotency_key=self._next_id("key"), actor="finance"
+        )
         try:
             change = request_refund(target, existing, command, PLAN, now=self.now)
         except RefundExceedsCapturedError as error:
@@ -148,18 +150,20 @@ class LedgerMachine(RuleBasedStateMachine):
                 if change.changed:
                     assert len(change.alerts) == 1
             elif action == "cancel":
-                change = cancel_refund(refund, self.ledger, now=self.now)
+                change = cancel_refund(refund, self.ledger, now=self.now, actor="finance")
             elif action == "change":
                 target = self.targets[refund.provider_payment_id]
                 existing = self._of(refund.provider_payment_id)
                 change = change_refund_amount(
-                    refund, target, existing, new_amount, self.ledger, PLAN, now=self.now
+                    refund, target, existing, new_amount, self.ledger, PLAN, now=self.now, actor="finance"
                 )
             elif action == "reverse":
                 capabilities = ProviderCapabilities(refund_reversal=reversible)
-                change = reverse_submitted_refund(refund, self.ledger, capabilities, now=self.now)
+                change = reverse_submitted_refund(
+                    refund, self.ledger, capabilities, now=self.now, actor="finance"
+                )
             else:
-                change = issue_debit_memo(refund, now=self.now)
+                change = issue_debit_memo(refund, now=self.now, actor="finance")
                 assert before is RefundStatus.SUCCEEDED and change.debit_memo is not None
         except InvalidRefundTransitionError:
             return

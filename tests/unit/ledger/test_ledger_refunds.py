@@ -69,7 +69,9 @@ def _captured_ledger() -> Ledger:
 
 
 def _request(amount: int, key: str = "k1", existing: tuple[Refund, ...] = ()) -> RefundChange:
-    cmd = RefundCommand(amount=amount, reason=RefundReason.CUSTOMER_REQUEST, idempotency_key=key)
+    cmd = RefundCommand(
+        amount=amount, reason=RefundReason.CUSTOMER_REQUEST, idempotency_key=key, actor="finance"
+    )
     return request_refund(TARGET, existing, cmd, STANDARD_PLAN, now=NOW)
 
 
@@ -89,7 +91,7 @@ def test_reasons_are_enumerated() -> None:
         "other",
     }
     with pytest.raises(ValueError):
-        RefundCommand(amount=1, reason="because", idempotency_key="k")
+        RefundCommand(amount=1, reason="because", idempotency_key="k", actor="finance")
 
 
 def test_request_debits_the_ledger_and_keeps_the_fee() -> None:
@@ -120,7 +122,7 @@ def test_refunds_never_exceed_the_captured_amount() -> None:
 
 def test_canceled_rejected_and_reversed_refunds_free_the_amount() -> None:
     refund, ledger = _requested(10_000)
-    canceled = cancel_refund(refund, ledger, now=NOW).refund
+    canceled = cancel_refund(refund, ledger, now=NOW, actor="finance").refund
     assert _request(10_000, key="k2", existing=(canceled,)).refund.amount == 10_000
 
 
@@ -130,7 +132,7 @@ def test_only_allowed_transitions() -> None:
         mark_refund_succeeded(refund, now=NOW)  # requested → succeeded skips submission
     done = mark_refund_succeeded(submit_refund(refund, now=NOW).refund, now=NOW).refund
     with pytest.raises(InvalidRefundTransitionError):
-        cancel_refund(done, ledger, now=NOW)
+        cancel_refund(done, ledger, now=NOW, actor="finance")
     assert ALLOWED_TRANSITIONS[RefundStatus.CANCELED] == frozenset()
     assert ALLOWED_TRANSITIONS[RefundStatus.REVERSED] == frozenset()
     assert ALLOWED_TRANSITIONS[RefundStatus.REJECTED] == frozenset()
@@ -196,24 +198,26 @@ def test_rejection_puts_the_payment_back() -> None:
 
 def test_cancel_before_submission_reverses_the_ledger() -> None:
     refund, ledger = _requested(3_000)
-    change = cancel_refund(refund, ledger, now=NOW)
+    change = cancel_refund(refund, ledger, now=NOW, actor="finance")
     assert change.refund.status is RefundStatus.CANCELED
     after = ledger.post(change.entries).ledger
     assert after.balance == _captured_ledger().balance
     assert len(after.entries) == len(ledger.entries) + 1  # history kept: nothing edited or removed
-    assert cancel_refund(change.refund, after, now=NOW).entries == ()
+    assert cancel_refund(change.refund, after, now=NOW, actor="finance").entries == ()
 
 
 def test_cancel_after_submission_is_refused() -> None:
     refund, ledger = _requested()
     submitted = submit_refund(refund, now=NOW).refund
     with pytest.raises(InvalidRefundTransitionError):
-        cancel_refund(submitted, ledger, now=NOW)
+        cancel_refund(submitted, ledger, now=NOW, actor="finance")
 
 
 def test_change_amount_reverses_the_old_refund_and_creates_a_new_one() -> None:
     refund, ledger = _requested(3_000)
-    change = change_refund_amount(refund, TARGET, (refund,), 2_500, ledger, STANDARD_PLAN, now=NOW)
+    change = change_refund_amount(
+        refund, TARGET, (refund,), 2_500, ledger, STANDARD_PLAN, now=NOW, actor="finance"
+    )
     old, new = change.changed
     assert old.refund_id == refund.refund_id and old.status is RefundStatus.REVERSED
     assert old.replaced_by == new.refund_id and new.replaces == refund.refund_id
@@ -222,9 +226,13 @@ def test_change_amount_reverses_the_old_refund_and_creates_a_new_one() -> None:
     assert after.balance == 10_000 - 470 - 2_500
     # the new amount is checked against the captured amount without the old refund
     with pytest.raises(RefundExceedsCapturedError):
-        change_refund_amount(refund, TARGET, (refund,), 10_001, ledger, STANDARD_PLAN, now=NOW)
+        change_refund_amount(
+            refund, TARGET, (refund,), 10_001, ledger, STANDARD_PLAN, now=NOW, actor="finance"
+        )
     # retried correction returns the refund already created
-    retry = change_refund_amount(old, TARGET, (old, new), 2_500, after, STANDARD_PLAN, now=NOW)
+    retry = change_refund_amount(
+        old, TARGET, (old, new), 2_500, after, STANDARD_PLAN, now=NOW, actor="finance"
+    )
     assert retry.refund == new and retry.entries == ()
 
 
@@ -232,26 +240,30 @@ def test_change_amount_after_submission_is_refused() -> None:
     refund, ledger = _requested()
     submitted = submit_refund(refund, now=NOW).refund
     with pytest.raises(InvalidRefundTransitionError):
-        change_refund_amount(submitted, TARGET, (submitted,), 1_000, ledger, STANDARD_PLAN, now=NOW)
+        change_refund_amount(
+            submitted, TARGET, (submitted,), 1_000, ledger, STANDARD_PLAN, now=NOW, actor="finance"
+        )
 
 
 def test_debit_memo_after_success_claims_from_the_customer() -> None:
     refund, _ = _requested(3_000)
     succeeded = mark_refund_succeeded(submit_refund(refund, now=NOW).refund, now=NOW).refund
-    change = issue_debit_memo(succeeded, now=NOW, amount=1_000)
+    change = issue_debit_memo(succeeded, now=NOW, actor="finance", amount=1_000)
     assert change.debit_memo is not None
     assert change.debit_memo.amount == 1_000 and change.debit_memo.refund_id == refund.refund_id
     assert change.refund == succeeded and change.entries == () and change.changed == ()
     with pytest.raises(DebitMemoError):
-        issue_debit_memo(succeeded, now=NOW, amount=3_001)
+        issue_debit_memo(succeeded, now=NOW, actor="finance", amount=3_001)
     with pytest.raises(DebitMemoError):
-        issue_debit_memo(refund, now=NOW)
+        issue_debit_memo(refund, now=NOW, actor="finance")
 
 
 def test_submitted_refund_is_reversed_where_the_provider_allows() -> None:
     refund, ledger = _requested(3_000)
     submitted = submit_refund(refund, now=NOW).refund
-    change = reverse_submitted_refund(submitted, ledger, ProviderCapabilities(refund_reversal=True), now=NOW)
+    change = reverse_submitted_refund(
+        submitted, ledger, ProviderCapabilities(refund_reversal=True), now=NOW, actor="finance"
+    )
     assert change.refund.status is RefundStatus.REVERSED
     assert ledger.post(change.entries).ledger.balance == _captured_ledger().balance
     assert change.refund.to_fact().state == "canceled"
@@ -261,26 +273,28 @@ def test_submitted_refund_reversal_refused_where_the_provider_cannot() -> None:
     refund, ledger = _requested(3_000)
     submitted = submit_refund(refund, now=NOW).refund
     with pytest.raises(RefundReversalNotSupportedError):
-        reverse_submitted_refund(submitted, ledger, DEFAULT_CAPABILITIES["payjp"], now=NOW)
+        reverse_submitted_refund(submitted, ledger, DEFAULT_CAPABILITIES["payjp"], now=NOW, actor="finance")
     succeeded = mark_refund_succeeded(submitted, now=NOW).refund
     with pytest.raises(InvalidRefundTransitionError):
-        reverse_submitted_refund(succeeded, ledger, ProviderCapabilities(refund_reversal=True), now=NOW)
+        reverse_submitted_refund(
+            succeeded, ledger, ProviderCapabilities(refund_reversal=True), now=NOW, actor="finance"
+        )
 
 
 def test_fee_is_returned_with_the_refund_when_configured() -> None:
     plan = STANDARD_PLAN.model_copy(update={"refund_returns_fee": True})
-    cmd = RefundCommand(amount=1_001, reason=RefundReason.OVERCHARGE, idempotency_key="k")
+    cmd = RefundCommand(amount=1_001, reason=RefundReason.OVERCHARGE, idempotency_key="k", actor="finance")
     change = request_refund(TARGET, (), cmd, plan, now=NOW)
     ledger = _captured_ledger().post(change.entries).ledger
     assert ledger.balance == 10_000 - 470 - 1_001 + 47
-    canceled = cancel_refund(change.refund, ledger, now=NOW)
+    canceled = cancel_refund(change.refund, ledger, now=NOW, actor="finance")
     assert ledger.post(canceled.entries).ledger.balance == 10_000 - 470
 
 
 def test_correction_needs_the_refunds_ledger() -> None:
     refund, _ = _requested()
     with pytest.raises(ValueError, match="no entries"):
-        cancel_refund(refund, _captured_ledger(), now=NOW)
+        cancel_refund(refund, _captured_ledger(), now=NOW, actor="finance")
 
 
 def _event(event_id: str, facts: PaymentFacts) -> CanonicalEvent:

@@ -237,3 +237,72 @@ def merged(stream: list[dict[str, Any]]) -> PaymentFacts:
     for raw in stream:
         facts = facts.merge(to_canonical_event(raw).facts)
     return facts
+
+
+def _processed(raws: list[dict[str, Any]]) -> tuple[Any, list[Any]]:
+    """What processing stores: each event merged in turn, the deadline derived on every write."""
+    from cardops.services.payment_events import with_deadline
+
+    payment = None
+    history = []
+    for raw in raws:
+        event = to_canonical_event(raw)
+        current = payment or new_payment(event)
+        applied = apply_event(current, event, now=EVENT_TIME)
+        if applied is not None:
+            payment = with_deadline(applied.payment)
+            history.append(applied.history)
+        else:
+            payment = current
+    return payment, history
+
+
+def test_refund_succeeded_authorized_out_of_order_keeps_the_deadline_and_writes_no_empty_entry() -> None:
+    """Issue 17 item 9: the deadline is known once the authorization time is, in any order, and
+    an entry whose status does not move names what changed (never an empty ``X -> X``)."""
+    stream = [sp.event("charge.refunded", sp.charge(captured=True, amount_captured=12000,
+                                                    amount_refunded=3000, metadata=sp.METADATA),
+                       event_id="evt_refund"), succeeded(), authorized()]  # fmt: skip
+    in_order, _ = _processed([stream[2], stream[1], stream[0]])
+    assert in_order.capture_deadline is not None and in_order.deadline_bound is not None
+    for order in permutations(stream):
+        payment, history = _processed(list(order))
+        assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
+        assert (payment.capture_deadline, payment.deadline_bound) == (
+            in_order.capture_deadline,
+            in_order.deadline_bound,
+        ), [e["id"] for e in order]
+        for entry in history:
+            assert entry.changes, entry
+        assert [e.seq for e in history] == list(range(1, len(history) + 1))
+
+
+def test_a_replayed_event_writes_no_history() -> None:
+    _, history = _processed([refunded(3000), succeeded(), refunded(3000), succeeded()])
+    assert len(history) == 2
+    assert history[1].from_status is PaymentStatus.PARTIALLY_REFUNDED
+    assert history[1].to_status is PaymentStatus.PARTIALLY_REFUNDED
+    assert "facts.captured_at" in history[1].changes
+
+
+def test_a_later_capture_before_moves_the_deadline() -> None:
+    """Issue 17 item 3 (Stripe): an authorization reported again with a later ``capture_before``
+    (e.g. an extended hold) moves the deadline later, in whichever order the two reports arrive."""
+    later = sp.CAPTURE_BEFORE + 20 * 86_400
+
+    def report(capture_before: int, event_id: str) -> dict[str, Any]:
+        charge = sp.charge(card=sp.card_details(capture_before=capture_before), metadata=sp.METADATA)
+        intent = sp.payment_intent(latest_charge=charge, metadata={**sp.METADATA, "visit_date": "2025-03-25"})
+        return sp.event("payment_intent.amount_capturable_updated", intent, event_id=event_id)
+
+    first, moved = report(sp.CAPTURE_BEFORE, "evt_first"), report(later, "evt_moved")
+    before, _ = _processed([first])
+    assert before.facts.authorization_expires_at == datetime.fromtimestamp(sp.CAPTURE_BEFORE, tz=UTC)
+    assert before.deadline_bound == "authorization"
+    for order in ([first, moved], [moved, first]):
+        after, history = _processed(order)
+        assert after.facts.authorization_expires_at == datetime.fromtimestamp(later, tz=UTC)
+        assert after.capture_deadline is not None and before.capture_deadline is not None
+        assert after.capture_deadline > before.capture_deadline
+    after, history = _processed([first, moved])
+    assert history[-1].changes == ("facts.authorization_expires_at",)

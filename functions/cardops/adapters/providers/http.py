@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
+from cardops.adapters.providers import budget
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
 
 _POOL = urllib3.PoolManager(num_pools=8, maxsize=16)
@@ -89,11 +90,15 @@ class ProviderHttp:
         last_error: Exception | None = None
         for attempt in range(self._max_attempts):
             if attempt:
-                self._sleep(self._backoff(attempt))
+                pause = self._backoff(attempt)
+                if not budget.allows_pause(pause):
+                    raise budget.exceeded(self.provider, last_error)
+                self._sleep(pause)
+            timeout = budget.attempt_timeout(self._timeout, self.provider, last_error)
             self.calls += 1
             try:
                 response = _POOL.request(
-                    method, url, body=body, headers=headers, timeout=self._timeout, retries=False
+                    method, url, body=body, headers=headers, timeout=timeout, retries=False
                 )
             except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, resets
                 last_error = TransientProviderError(f"{self.provider} unreachable: {exc.__class__.__name__}")

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from cardops.adapters.providers import budget
 from cardops.adapters.providers.base import (
     PermanentProviderError,
     ProviderError,
@@ -231,22 +232,29 @@ class StripeClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             body = encoded
         attempt = 0
+        last: ProviderError | None = None
         while True:
-            error = self._attempt(method, url, body, headers)
+            error = self._attempt(
+                method, url, body, headers, budget.attempt_timeout(self._timeout, "stripe", last)
+            )
             if isinstance(error, dict):
                 return error
             if not error.retry or attempt >= self._settings.max_retries:
                 raise error.exception
-            self._sleep(self._backoff(attempt))
+            last = error.exception
+            pause = self._backoff(attempt)
+            if not budget.allows_pause(pause):
+                raise budget.exceeded("stripe", last)
+            self._sleep(pause)
             attempt += 1
 
     def _attempt(
-        self, method: str, url: str, body: str | None, headers: Mapping[str, str]
+        self, method: str, url: str, body: str | None, headers: Mapping[str, str], timeout: urllib3.Timeout
     ) -> dict[str, Any] | _Failure:
         self.attempts += 1
         try:
             response = self._pool.request(
-                method, url, body=body, headers=dict(headers), timeout=self._timeout, retries=False
+                method, url, body=body, headers=dict(headers), timeout=timeout, retries=False
             )
         except urllib3.exceptions.NewConnectionError as exc:  # refused, DNS (a ConnectTimeoutError too)
             return _Failure(_unreachable("connection_error", exc))

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardops import clock
 from cardops.adapters.dynamodb import PaymentRepository
 from cardops.adapters.payment_notes import PaymentNoteStore
+from cardops.adapters.providers import budget
 from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
 from cardops.adapters.providers.registry import UnsupportedProvider
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.api.routes.payments import PaymentIdPath, ProviderPath
 from cardops.api.views import PaymentView, payment_view
 from cardops.domain.capture_deadline import (
@@ -42,7 +44,8 @@ class CaptureInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: int | None = Field(default=None, gt=0, le=100_000_000)
+    #: strict: ``true``, ``1.0`` or ``"100"`` is a 422 naming the field, never a capture of ¥1 or ¥100
+    amount: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
 
 
 class UncapturedView(BaseModel):
@@ -71,7 +74,14 @@ def capture_payment(
 ) -> PaymentView:
     """Capture all or part of an authorization before its capture deadline (認証期日)."""
     amount = body.amount if body else None
-    capture.capture(capture_deps(), provider, provider_payment_id, amount=amount, now=clock.now())
+    capture.capture(
+        capture_deps(),
+        provider,
+        provider_payment_id,
+        amount=amount,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
     found = PaymentRepository().get_with_history(provider, provider_payment_id)
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
@@ -134,6 +144,11 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(TransientProviderError)
     def _provider_unavailable(exc: TransientProviderError) -> Response[Any]:
+        if exc.code == budget.DEADLINE_EXCEEDED:
+            # answered before API Gateway's 29 s cut a bare 504 without a body
+            return error_response(
+                HTTPStatus.GATEWAY_TIMEOUT, "provider_timeout", f"{exc} (the call is idempotent)"
+            )
         return error_response(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "provider_unavailable",

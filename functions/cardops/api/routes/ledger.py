@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cardops import clock
 from cardops.adapters.ledger_store import DuplicateEntry
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.domain.calendar import tokyo_date
 from cardops.domain.ledger import (
     AdjustmentReason,
@@ -128,6 +129,7 @@ def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Re
         reason=body.reason,
         memo=body.memo,
         now=clock.now(),
+        actor=caller(router.current_event),
     )
     return _json(entry, HTTPStatus.CREATED)
 
@@ -135,7 +137,12 @@ def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Re
 @router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
 def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
     result = LedgerService().request_payout(
-        store_id, body.channel, body.currency, request_id=body.request_id, now=clock.now()
+        store_id,
+        body.channel,
+        body.currency,
+        request_id=body.request_id,
+        now=clock.now(),
+        actor=caller(router.current_event),
     )
     return _json(result, HTTPStatus.CREATED)
 
@@ -148,6 +155,7 @@ def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Re
         body.currency,
         settlement_id=body.settlement_id,
         now=clock.now(),
+        actor=caller(router.current_event),
         method=body.method,
         source_channel=body.source_channel,
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops import clock
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.domain.refunds import (
     DebitMemo,
     DebitMemoError,
@@ -97,6 +98,7 @@ def create_refund(
             idempotency_key=key[:255],
             note=body.note,
             now=clock.now(),
+            actor=caller(router.current_event),
         )
     except RefundSubmissionPendingError as exc:
         exc.idempotency_key = key[:255]
@@ -123,7 +125,10 @@ def get_refund(
 def cancel(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
 ) -> Response[Any]:
-    return _json(RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now()))
+    actor = caller(router.current_event)
+    return _json(
+        RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+    )
 
 
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend", tags=["refunds"])
@@ -134,7 +139,12 @@ def amend(
     body: Annotated[AmendBody, Body()],
 ) -> Response[Any]:
     refund = RefundService().amend(
-        provider, provider_payment_id, refund_id, amount=body.amount, now=clock.now()
+        provider,
+        provider_payment_id,
+        refund_id,
+        amount=body.amount,
+        now=clock.now(),
+        actor=caller(router.current_event),
     )
     return _json(refund, HTTPStatus.CREATED)
 
@@ -143,7 +153,10 @@ def amend(
 def reverse(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
 ) -> Response[Any]:
-    return _json(RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now()))
+    actor = caller(router.current_event)
+    return _json(
+        RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+    )
 
 
 @router.post(
@@ -156,7 +169,13 @@ def debit_memo(
     body: Annotated[DebitMemoBody, Body()],
 ) -> Response[Any]:
     memo: DebitMemo = RefundService().debit_memo(
-        provider, provider_payment_id, refund_id, now=clock.now(), amount=body.amount, note=body.note
+        provider,
+        provider_payment_id,
+        refund_id,
+        now=clock.now(),
+        amount=body.amount,
+        note=body.note,
+        actor=caller(router.current_event),
     )
     return _json(memo, HTTPStatus.CREATED)
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
 from cardops.services import repayment
 
@@ -47,10 +48,8 @@ class DecisionBody(BaseModel):
 
 
 def _actor() -> str:
-    """Who acts: the IAM caller of the admin API (SigV4), or the sandbox's local admin."""
-    context = router.current_event.raw_event.get("requestContext") or {}
-    identity = context.get("identity") or {}
-    return str(identity.get("userArn") or identity.get("user") or "admin-api")
+    """Who acts: the IAM caller of the admin API (SigV4), the sandbox's operator locally."""
+    return caller(router.current_event)
 
 
 def _json(status: HTTPStatus, body: Any) -> Response[Any]:

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cardops import clock
 from cardops.adapters.feed_store import LinkageCodeTaken
 from cardops.api.errors import error_response
+from cardops.api.identity import caller
 from cardops.domain.feeds.diagnosis import Diagnosis
 from cardops.domain.feeds.matching import LinkingBlocked, UnknownEmployee
 from cardops.domain.feeds.models import Employee, Settlement
@@ -106,7 +108,9 @@ class SelectInput(BaseModel):
 
 @router.put("/admin/tenants/<tenant_id>", tags=["tenants"])
 def put_tenant(tenant_id: TenantPath, body: Annotated[TenantInput, Body()]) -> TenantView:
-    return CardLines().put_tenant(tenant_id, body.corporate_number, clock.now())
+    return CardLines().put_tenant(
+        tenant_id, body.corporate_number, clock.now(), actor=caller(router.current_event)
+    )
 
 
 @router.get("/admin/tenants/<tenant_id>", tags=["tenants"])
@@ -118,7 +122,11 @@ def get_tenant(tenant_id: TenantPath) -> TenantView:
 def put_employee(
     tenant_id: TenantPath, employee_code: EmployeePath, body: Annotated[EmployeeInput, Body()]
 ) -> Employee:
-    employee = Employee(employee_code=employee_code, **body.model_dump())
+    try:
+        employee = Employee(employee_code=employee_code, **body.model_dump())
+    except ValidationError as exc:  # the master's own rules (e.g. a name that is only blanks): 422
+        errors = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        raise RequestValidationError(errors) from exc
     return CardLines().put_employee(tenant_id, employee)
 
 
@@ -144,7 +152,7 @@ def apply_fix(tenant_id: TenantPath, line_id: LinePath) -> AppliedFix:
 
 @router.post("/admin/tenants/<tenant_id>/card-errors/<line_id>/assign", tags=["card lines"])
 def assign(tenant_id: TenantPath, line_id: LinePath, body: Annotated[AssignInput, Body()]) -> LineView:
-    return CardLines().assign(tenant_id, line_id, body.employee_code)
+    return CardLines().assign(tenant_id, line_id, body.employee_code, actor=caller(router.current_event))
 
 
 @router.post("/admin/tenants/<tenant_id>/rematch", tags=["card lines"])
@@ -154,7 +162,8 @@ def rematch(tenant_id: TenantPath) -> RematchResult:
 
 @router.post("/admin/tenants/<tenant_id>/card-lines/<line_id>/link", tags=["card lines"])
 def link(tenant_id: TenantPath, line_id: LinePath, body: Annotated[LinkInput, Body()]) -> LineView:
-    return CardLines().link(tenant_id, line_id, body.employee_code, body.report_id)
+    actor = caller(router.current_event)
+    return CardLines().link(tenant_id, line_id, body.employee_code, body.report_id, actor=actor)
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines", tags=["card lines"])
@@ -174,14 +183,15 @@ def select(
     line_id: LinePath,
     body: Annotated[SelectInput, Body()],
 ) -> LineView:
-    return CardLines().select(tenant_id, employee_code, line_id, body.report_id)
+    actor = caller(router.current_event)
+    return CardLines().select(tenant_id, employee_code, line_id, body.report_id, actor=actor)
 
 
 @router.post(
     "/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines/<line_id>/exclude", tags=["card lines"]
 )
 def exclude(tenant_id: TenantPath, employee_code: EmployeePath, line_id: LinePath) -> LineView:
-    return CardLines().exclude(tenant_id, employee_code, line_id)
+    return CardLines().exclude(tenant_id, employee_code, line_id, actor=caller(router.current_event))
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/diagnosis", tags=["card lines"])

@@ -1,0 +1,65 @@
+"""Fault injection on the functions' own boto3 clients: a botocore ``before-call`` hook raises what
+DynamoDB would answer after botocore's retries are spent (throttling, 5xx) or a read timeout.
+
+The hook runs before the request is sent, so botocore does not retry it and the test never sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+THROTTLE = "ProvisionedThroughputExceededException"
+TRANSIENT_CODES = (
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+)
+
+
+@dataclass
+class Fault:
+    remaining: int
+    code: str
+    timeout: bool
+    hits: list[str] = field(default_factory=list)
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        if self.remaining <= 0:
+            return
+        self.remaining -= 1
+        operation = getattr(model, "name", "?")
+        self.hits.append(operation)
+        if self.timeout:
+            raise ReadTimeoutError(endpoint_url="http://127.0.0.1/injected")
+        status = 500 if self.code in ("InternalServerError", "ServiceUnavailable") else 400
+        raise ClientError(
+            {
+                "Error": {"Code": self.code, "Message": "injected"},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            },
+            operation,
+        )
+
+
+@contextmanager
+def dynamodb_fault(
+    operation: str | None = None, *, times: int = 1, code: str = THROTTLE, timeout: bool = False
+) -> Iterator[Fault]:
+    """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail."""
+    from cardops.adapters import aws
+
+    fault = Fault(remaining=times, code=code, timeout=timeout)
+    event = "before-call.dynamodb" + (f".{operation}" if operation else "")
+    events = aws.client("dynamodb").meta.events
+    events.register(event, fault, unique_id=f"fault-{id(fault)}")
+    try:
+        yield fault
+    finally:
+        events.unregister(event, unique_id=f"fault-{id(fault)}")

@@ -1,0 +1,248 @@
+"""Throttling and transient DynamoDB failures at every entry point (issue 10 item 9).
+
+Each test injects the failure botocore reports once its own retries are spent, and asserts the
+documented outcome: a 503 to API callers (the provider or the CLI retries), a batch item failure
+to SQS, ``StoreUnavailable`` to Step Functions (its Retry matches the name), a failed scheduled run
+that the next run completes. And after the fault, a retry loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from cardops import clock
+from cardops.adapters.dynamodb import PaymentRepository, RawEventStore, StoreUnavailable
+from cardops.sandbox.lambda_runner import FakeContext
+from tests.conftest import sample
+from tests.faults import TRANSIENT_CODES, dynamodb_fault
+from tests.helpers import call, reservation_body, sqs_event, stripe_headers
+from tests.integration.test_janitor import authorized_through_webhook, provider_for, stop_executions
+
+# --- webhook -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook(provisioned: Any) -> Any:
+    from cardops.handlers.webhook import handler
+
+    return handler
+
+
+def _event(event_id: str) -> bytes:
+    return json.dumps({"id": event_id, "type": "payment_intent.succeeded", "data": {"object": {}}}).encode()
+
+
+def _queued(provisioned: Any) -> list[str]:
+    sqs = boto3.client("sqs", region_name="ap-northeast-1")
+    ids: list[str] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=provisioned.events_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        if not messages:
+            return ids
+        for message in messages:
+            ids.append(json.loads(message["Body"])["event_id"])
+            sqs.delete_message(QueueUrl=provisioned.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _enqueued_at(event_id: str) -> bool:
+    from cardops.adapters import aws
+    from cardops.config import settings
+
+    item = aws.dynamodb().get_item(
+        TableName=settings().table_name,
+        Key={"pk": {"S": f"WEBHOOK#stripe#{event_id}"}, "sk": {"S": "#EVENT"}},
+    )
+    return "enqueued_at" in item.get("Item", {})
+
+
+@pytest.mark.parametrize("code", TRANSIENT_CODES)
+def test_webhook_store_throttled_is_503_then_the_retry_is_stored_and_enqueued(
+    webhook: Any, provisioned: Any, code: str
+) -> None:
+    body = _event(f"evt_put_{code}")
+    with dynamodb_fault("PutItem", code=code) as fault:
+        status, answer = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert fault.hits == ["PutItem"]
+    assert status == 503 and answer["error"]["code"] == "store_unavailable"
+    assert _queued(provisioned) == []
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": False},
+    )
+    assert _queued(provisioned) == [f"evt_put_{code}"]
+
+
+def test_webhook_store_read_timeout_is_503(webhook: Any, provisioned: Any) -> None:
+    body = _event("evt_timeout")
+    with dynamodb_fault("PutItem", timeout=True):
+        status, answer = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert status == 503 and answer["error"]["code"] == "store_unavailable"
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
+
+
+def test_webhook_mark_enqueued_throttled_is_503_and_the_retry_enqueues_it(
+    webhook: Any, provisioned: Any
+) -> None:
+    body = _event("evt_mark")
+    with dynamodb_fault("UpdateItem") as fault:
+        status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert fault.hits == ["UpdateItem"] and status == 503
+    assert RawEventStore().get_body(provider="stripe", event_id="evt_mark") == body  # stored, not enqueued
+    assert not _enqueued_at("evt_mark")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": True},
+    )
+    assert _enqueued_at("evt_mark")
+    assert set(_queued(provisioned)) == {"evt_mark"}
+
+
+def test_webhook_duplicate_read_throttled_is_503(webhook: Any, provisioned: Any) -> None:
+    body = _event("evt_dup")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
+    with dynamodb_fault("GetItem") as fault:
+        status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert fault.hits == ["GetItem"] and status == 503
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": True},
+    )
+
+
+# --- processor (SQS) -----------------------------------------------------------------------------
+
+
+def _stripe_message(name: str) -> dict[str, Any]:
+    body = sample(f"webhooks/stripe/{name}.json")
+    return {"provider": "stripe", "event_id": json.loads(body)["id"], "body": body}
+
+
+def test_processor_reports_only_the_throttled_record_for_retry(provisioned: Any) -> None:
+    from cardops.handlers.processor import handler
+    from cardops.sandbox.queue_worker import sqs_event as build
+
+    first = _stripe_message("payment_intent.amount_capturable_updated")
+    second = _stripe_message("charge.dispute.created")
+    second_body = json.loads(second["body"])
+    second_body["data"]["object"]["payment_intent"] = "pi_other"
+    second_body["data"]["object"]["id"] = "dp_other"
+    second = {**second, "body": json.dumps(second_body)}
+    records = [
+        {"MessageId": "m-first", "ReceiptHandle": "r1", "Body": json.dumps(first)},
+        {"MessageId": "m-second", "ReceiptHandle": "r2", "Body": json.dumps(second)},
+    ]
+    event = build(records, "arn:aws:sqs:ap-northeast-1:123456789012:cardops-events")
+    with dynamodb_fault("TransactWriteItems") as fault:
+        result = handler(event, FakeContext("processor"))
+    assert fault.hits == ["TransactWriteItems"]
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-first"}]}
+    assert PaymentRepository().get("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876") is None
+    # SQS redelivers the failed record: nothing was lost
+    assert handler(sqs_event(first, "m-first"), FakeContext("processor")) == {"batchItemFailures": []}
+    found = PaymentRepository().get("stripe", "pi_3QzAbC2eZvKYlo2C0xyz9876")
+    assert found is not None and found.status.value == "authorized"
+
+
+# --- admin API -----------------------------------------------------------------------------------
+
+
+def test_admin_read_throttled_is_503_not_502(provisioned: Any) -> None:
+    from cardops.handlers.admin import handler
+
+    for code in TRANSIENT_CODES:
+        with dynamodb_fault("Query", code=code):
+            status, answer = call(handler, "GET", "/admin/payments/stripe/pi_x")
+        assert status == 503, (code, answer)
+        assert answer["error"]["code"] == "unavailable"
+    with dynamodb_fault(timeout=True):
+        status, _ = call(handler, "GET", "/admin/stores/store-1/uncaptured")
+    assert status == 503
+    assert call(handler, "GET", "/admin/payments/stripe/pi_x")[0] == 404
+
+
+def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(provisioned: Any) -> None:
+    from cardops.adapters.dynamodb import ReservationRepository
+    from cardops.handlers.admin import handler
+
+    body = reservation_body()
+    with dynamodb_fault("PutItem", code="ThrottlingException"):
+        assert call(handler, "PUT", "/admin/reservations/rsv_t", body)[0] == 503
+    assert ReservationRepository().get("rsv_t") is None
+    assert call(handler, "PUT", "/admin/reservations/rsv_t", body)[0] == 200
+    assert ReservationRepository().get("rsv_t") is not None
+
+
+# --- re-payment workflow steps (Step Functions) ---------------------------------------------------
+
+REPAYMENT_STEPS = {
+    "validate": "ValidateEvidence",
+    "eligibility": "CheckEligibility",
+    "charge": "ChargeAgain",
+}
+
+
+@pytest.mark.parametrize(("step", "state"), sorted(REPAYMENT_STEPS.items()))
+def test_repayment_step_throttled_raises_the_error_its_state_retries(
+    provisioned: Any, step: str, state: str
+) -> None:
+    from cardops import resources
+    from cardops.handlers import repayment
+
+    with dynamodb_fault(times=10) as fault, pytest.raises(StoreUnavailable):
+        getattr(repayment, step)({"request_id": "rr_throttled"}, FakeContext(f"repayment-{step}"))
+    assert fault.hits
+    definition = json.loads((resources.WORKFLOWS_DIR / "repayment.asl.json").read_text())
+    retried = {name for rule in definition["States"][state]["Retry"] for name in rule["ErrorEquals"]}
+    assert type(StoreUnavailable("x")).__name__ in retried
+
+
+# --- payments janitor (schedule) ------------------------------------------------------------------
+
+
+def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repairs_it(
+    emulator: Any, provisioned: Any
+) -> None:
+    first = authorized_through_webhook(emulator)
+    second = authorized_through_webhook(emulator)
+    for charge_id in (first, second):
+        emulator.capture_charge(charge_id, {})  # both webhooks lost
+    from cardops.services.janitor import reconcile_open_payments
+    from cardops.services.workflows import payment_listeners
+
+    later = clock.now() + timedelta(hours=1)
+    try:
+        with dynamodb_fault("TransactWriteItems") as fault:
+            report = reconcile_open_payments(
+                payments=PaymentRepository(),
+                provider_for=provider_for(emulator),
+                listeners=payment_listeners(),
+                now=later,
+            )
+        assert fault.hits == ["TransactWriteItems"]
+        assert len(report.failed) == 1 and len(report.repaired) == 1
+        again = reconcile_open_payments(
+            payments=PaymentRepository(),
+            provider_for=provider_for(emulator),
+            listeners=payment_listeners(),
+            now=later,
+        )
+    finally:
+        stop_executions(provisioned)
+    assert again.repaired == report.failed
+    for charge_id in (first, second):
+        found = PaymentRepository().get("payjp", charge_id)
+        assert found is not None and found.status.value == "captured"
+
+
+def test_janitor_handler_throttled_listing_fails_the_run_for_the_schedule_to_retry(provisioned: Any) -> None:
+    from cardops.handlers.janitor import handler
+
+    with dynamodb_fault("Query", times=8), pytest.raises(StoreUnavailable):
+        handler({}, FakeContext("janitor"))
