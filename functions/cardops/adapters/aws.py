@@ -133,6 +133,12 @@ def install_credentials(credentials: Mapping[str, Credentials]) -> None:
         _client.cache_clear()
 
 
+def installed_identities() -> list[str]:
+    """The functions with installed credentials (tests reach each one's clients, e.g. to inject faults)."""
+    with _LOCK:
+        return sorted(_credentials)
+
+
 def clear_credentials() -> None:
     with _LOCK:
         _credentials.clear()
