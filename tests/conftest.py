@@ -24,6 +24,19 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+#: IAM decisions of this session's handlers, per provisioned stack (``tests/iam_report.py``)
+ACCESS_LOG: list[dict[str, Any]] = []
+REPORTS = ROOT / "reports"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if ACCESS_LOG:
+        from cardops.sandbox import moto_iam
+
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        moto_iam.write_access_log(REPORTS / f"iam-access-{worker}.json", ACCESS_LOG)
+
+
 def sample(relative: str) -> str:
     """A sample from events/ with its placeholders filled in against the business clock."""
     from cardops import clock
@@ -62,11 +75,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The stack's resources in moto, and the functions' environment pointing at them."""
+    """The stack's resources in moto, and the functions' environment pointing at them.
+
+    IAM is enforced: every handler of ``resources.FUNCTIONS`` runs with its own role's credentials
+    (policies from the synthesized template), so a call its role does not allow fails the test.
+    Everything else (the test's own boto3 calls, stores used for set-up) runs as the sandbox operator.
+    """
+    import importlib
+
     from aws_lambda_powertools.utilities import parameters
 
     from cardops import resources
+    from cardops.adapters import aws as aws_adapter
     from cardops.config import reset_settings
+    from cardops.sandbox import moto_iam
+    from cardops.sandbox.lambda_runner import run_as
     from cardops.sandbox.provision import provision
 
     parameters.clear_caches()
@@ -74,8 +97,21 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     for key, value in made.environment(payjp_api_base="http://127.0.0.1:9").items():
         monkeypatch.setenv(key, value)
     reset_settings()
-    yield made
-    parameters.clear_caches()
+    for key, spec in resources.FUNCTIONS.items():
+        module_name, _, attr = spec.handler.rpartition(".")
+        module = importlib.import_module(module_name)
+        monkeypatch.setattr(module, attr, run_as(key, getattr(module, attr)))
+    aws_adapter.install_credentials(made.credentials)
+    moto_iam.install()
+    enforcement = moto_iam.Enforcement().start()
+    logged = len(moto_iam.access_log())
+    try:
+        yield made
+    finally:
+        enforcement.stop()
+        ACCESS_LOG.append({"outputs": made.outputs(), "decisions": moto_iam.access_log()[logged:]})
+        aws_adapter.clear_credentials()
+        parameters.clear_caches()
 
 
 class SandboxProcess:
@@ -94,8 +130,13 @@ def running_sandbox(workdir: Path) -> Iterator[tuple[Path, subprocess.Popen[byte
 
     Yields the outputs file (written once the sandbox is ready) and the process.
     """
+    from cardops.sandbox import iam
+
+    iam.template_policies()  # synthesize here if infra/ changed, not inside the sandbox's start deadline
     outputs = workdir / "local-outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    env["CARDOPS_IAM_ACCESS_LOG"] = str(REPORTS / f"iam-access-sandbox-{worker}-{workdir.name}.json")
     with (workdir / "sandbox.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "cardops.cli.main", "local", "--port", "0", "--outputs", str(outputs)],

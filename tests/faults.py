@@ -57,9 +57,16 @@ def dynamodb_fault(
 
     fault = Fault(remaining=times, code=code, timeout=timeout)
     event = "before-call.dynamodb" + (f".{operation}" if operation else "")
-    events = aws.client("dynamodb").meta.events
-    events.register(event, fault, unique_id=f"fault-{id(fault)}")
+    # every function signs with its own role's client (``provisioned``), so each gets the hook
+    clients = [aws.client("dynamodb")]
+    for identity in aws.installed_identities():
+        with aws.acting_as(identity):
+            clients.append(aws.client("dynamodb"))
+    emitters = list({id(c.meta.events): c.meta.events for c in clients}.values())
+    for events in emitters:
+        events.register(event, fault, unique_id=f"fault-{id(fault)}")
     try:
         yield fault
     finally:
-        events.unregister(event, unique_id=f"fault-{id(fault)}")
+        for events in emitters:
+            events.unregister(event, unique_id=f"fault-{id(fault)}")

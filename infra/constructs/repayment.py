@@ -47,6 +47,8 @@ class RepaymentWorkflow(Construct):
                 core.grant_api_keys(function)
             else:
                 core.table.grant(function, "dynamodb:GetItem", *TABLE_WRITE)
+        # eligibility looks up the customer's saved card at the provider: an API call with its key
+        core.grant_api_keys(steps["repayment_eligibility"])
         validate = steps["repayment_validate"]
         validate.add_to_role_policy(
             iam.PolicyStatement(

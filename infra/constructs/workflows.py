@@ -86,6 +86,9 @@ class CaptureDeadlineWorkflow(Construct):
             )
             self.state_machine.grant_start_execution(function)
             self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
+            # the payment listeners they run may reverse a refund, which alerts finance on this queue
+            function.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
+            self.operator_queue.grant_send_messages(function)
         cdk.Validations.of(core).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"

@@ -13,11 +13,15 @@ logs: the models' repr hides them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from cardops.adapters import aws
 from cardops.config import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
 
 class SecretNotConfigured(Exception):
@@ -82,10 +86,7 @@ PROVIDER_API_KEYS = ProviderApiKeys.keys()
 def _read(secret_id: str, setting: str) -> Any:
     if not secret_id:
         return {}  # no secret configured for this function: every key is "not configured"
-    # imported on first read, not at import: a cold start pays for it only when a secret is needed
-    from aws_lambda_powertools.utilities import parameters
-
-    raw: Any = parameters.get_secret(secret_id, transform="json", max_age=settings().secret_max_age_seconds)
+    raw: Any = _provider().get(secret_id, transform="json", max_age=settings().secret_max_age_seconds)
     if not isinstance(raw, dict):
         raise ValueError(f"the secret named by {setting} must be a JSON object")
     return raw
@@ -100,3 +101,22 @@ def provider_api_keys() -> ProviderApiKeys:
     return ProviderApiKeys.model_validate(
         _read(config.provider_api_keys_secret_id, "PROVIDER_API_KEYS_SECRET_ID")
     )
+
+
+def _provider() -> SecretsProvider:
+    """Powertools' provider, reading through the running function's own client (``aws.client``).
+
+    Kept in Powertools' provider registry, so ``parameters.clear_caches()`` still clears it. Imported
+    on first read, not at import: a cold start pays for Parameters only when a secret is needed.
+    """
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+
+    identity = aws.current_identity()
+    key = "secrets" if identity is None else f"secrets:{identity}"
+    client = aws.client("secretsmanager")
+    provider = DEFAULT_PROVIDERS.get(key)
+    if not isinstance(provider, SecretsProvider) or provider.client is not client:
+        provider = SecretsProvider(boto3_client=client)
+        DEFAULT_PROVIDERS[key] = provider
+    return provider

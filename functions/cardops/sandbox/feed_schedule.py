@@ -83,10 +83,10 @@ def start_feed_schedule(function_name: str) -> Callable[[], None]:
 
     from cardops import clock
     from cardops.handlers.feed_sync import handler
-    from cardops.sandbox.lambda_runner import FakeContext
+    from cardops.sandbox.lambda_runner import FakeContext, run_as
 
     moto.s3.models.utcnow = lambda: clock.now().replace(tzinfo=None)  # type: ignore[attr-defined]
 
-    schedule = FeedSchedule(handler, clock.now, FakeContext(function_name=function_name))
+    schedule = FeedSchedule(run_as("feed_sync", handler), clock.now, FakeContext(function_name=function_name))
     schedule.start()
     return schedule.stop

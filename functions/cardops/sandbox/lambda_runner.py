@@ -7,6 +7,7 @@ executes our code, errors included (``x-amz-function-error``), exactly where AWS
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import threading
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from cardops import resources
+from cardops.adapters import aws
 
 Handler = Callable[[Any, Any], Any]
 
@@ -63,8 +67,25 @@ def _handler_lock(dotted: str) -> threading.RLock:
         return _HANDLER_LOCKS.setdefault(dotted, threading.RLock())
 
 
+#: dotted handler path → function key (whose role the handler runs with)
+FUNCTION_KEYS = {spec.handler: key for key, spec in resources.FUNCTIONS.items()}
+
+
+def run_as(function: str, handler: Handler) -> Handler:
+    """``handler`` running with the credentials of ``function``'s own role (``aws.acting_as``)."""
+
+    def run(event: Any, context: Any) -> Any:
+        with aws.acting_as(function):
+            return handler(event, context)
+
+    run.__wrapped__ = handler  # type: ignore[attr-defined]
+    return run
+
+
 def invoke_handler(dotted: str, event: Any, function_name: str) -> Any:
-    with _handler_lock(dotted):
+    """Run a handler as its function's role (a handler no function deploys runs as the caller)."""
+    key = FUNCTION_KEYS.get(dotted)
+    with _handler_lock(dotted), aws.acting_as(key) if key else contextlib.nullcontext():
         return resolve(dotted)(event, FakeContext(function_name=function_name))
 
 

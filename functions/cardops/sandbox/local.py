@@ -92,9 +92,16 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.handlers import admin, webhook
 
     document = json.dumps(openapi_document()).encode()
+    from cardops.sandbox import moto_iam
+    from cardops.sandbox.lambda_runner import run_as
+
+    # from here on, moto authorizes every request: each handler as its own role, the rest as the operator
+    aws.install_credentials(provisioned.credentials)
+    moto_iam.install()
+    enforcement = moto_iam.Enforcement().start()
     gateway = Gateway(
-        webhook=webhook.handler,
-        admin=admin.handler,
+        webhook=run_as("webhook", webhook.handler),
+        admin=run_as("admin", admin.handler),
         extra_routes={"/openapi.json": lambda: (200, "application/json", document)},
         port=port,
     )
@@ -114,29 +121,24 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     outputs = {
         "ApiUrl": f"{gateway.url}/",
         "AwsEndpointUrl": endpoint,
-        "AwsRegion": "ap-northeast-1",
-        "TableName": provisioned.table_name,
-        "EventsQueueUrl": provisioned.events_queue_url,
-        "DeadLetterQueueUrl": provisioned.dead_letter_queue_url,
-        "OperatorQueueUrl": provisioned.operator_queue_url,
-        "ProviderSecretArn": provisioned.secret_arn,
-        "ProviderApiKeysSecretArn": provisioned.api_keys_secret_arn,
-        "FeedBucketName": provisioned.feed_bucket,
-        "EvidenceBucketName": provisioned.evidence_bucket,
-        "AlarmTopicArn": provisioned.alarm_topic_arn,
-        "DashboardName": provisioned.dashboard_name,
+        **provisioned.outputs(),
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
     }
-    for name, arn in provisioned.state_machine_arns.items():
-        outputs[f"{name}StateMachineArn"] = arn
-    for key, function_name in provisioned.function_names.items():
-        outputs[resources.function_output_key(key)] = function_name
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
-    sandbox.stoppers = [moto.stop, payjp.stop, gateway.stop, worker.stop]
+    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop]
+    access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
+    if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
+        resource_outputs = provisioned.outputs()
+        sandbox.stoppers.insert(
+            1,
+            lambda: moto_iam.write_access_log(
+                Path(access_log), [{"outputs": resource_outputs, "decisions": moto_iam.access_log()}]
+            ),
+        )
     from cardops.sandbox.feed_schedule import start_feed_schedule
 
     sandbox.stoppers.insert(1, start_feed_schedule(provisioned.function_names["feed_sync"]))

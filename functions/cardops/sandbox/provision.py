@@ -15,8 +15,9 @@ from typing import Any
 import boto3
 
 from cardops import resources
+from cardops.adapters.aws import Credentials
 from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
-from cardops.sandbox import atomic_dynamodb, clock_wait, lambda_runner
+from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner
 
 REGION = "ap-northeast-1"
 
@@ -38,6 +39,29 @@ class Provisioned:
     dashboard_name: str = ""
     function_names: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
+    #: function key → credentials of its own role (``cardops.sandbox.iam``)
+    credentials: dict[str, Credentials] = field(default_factory=dict)
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs that name these resources (same keys as the deployed stack's)."""
+        outputs = {
+            "AwsRegion": REGION,
+            "TableName": self.table_name,
+            "EventsQueueUrl": self.events_queue_url,
+            "DeadLetterQueueUrl": self.dead_letter_queue_url,
+            "OperatorQueueUrl": self.operator_queue_url,
+            "ProviderSecretArn": self.secret_arn,
+            "ProviderApiKeysSecretArn": self.api_keys_secret_arn,
+            "FeedBucketName": self.feed_bucket,
+            "EvidenceBucketName": self.evidence_bucket,
+            "AlarmTopicArn": self.alarm_topic_arn,
+            "DashboardName": self.dashboard_name,
+        }
+        for name, arn in self.state_machine_arns.items():
+            outputs[f"{name}StateMachineArn"] = arn
+        for key, function_name in self.function_names.items():
+            outputs[resources.function_output_key(key)] = function_name
+        return outputs
 
     def environment(self, *, payjp_api_base: str, stripe_api_base: str = "") -> dict[str, str]:
         """The environment the deployed functions get, pointing at these resources."""
@@ -165,6 +189,7 @@ def provision(
         DashboardName=provisioned.dashboard_name, DashboardBody=json.dumps({"widgets": []})
     )
     _functions_and_workflows(session, provisioned)
+    provisioned.credentials = iam.create_roles(session, prefix, provisioned.outputs(), REGION)
     return provisioned
 
 

@@ -21,6 +21,7 @@ from cardops.domain.payments import (
     Applied,
     CanonicalEvent,
     EventKind,
+    HistoryEntry,
     Payment,
     apply_event,
     new_payment,
@@ -40,6 +41,8 @@ class Payments(Protocol):
     def get(self, provider: str, payment_id: str) -> Payment | None: ...
 
     def save(self, applied: Applied, *, expected_version: int) -> None: ...
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None: ...
 
 
 class ChargeFetcher(Protocol):
@@ -208,9 +211,12 @@ def apply_canonical(
     from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 
     for _ in backoff.tries():
-        current = payments.get(event.provider, event.provider_payment_id) or new_payment(event)
+        stored = payments.get(event.provider, event.provider_payment_id)
+        current = stored or new_payment(event)
         applied = apply_event(current, event, now=now)
         if applied is None:
+            if stored is not None and listeners:
+                _finish_listeners(event, stored, payments, listeners)
             return None
         applied = Applied(payment=with_deadline(applied.payment), history=applied.history)
         try:
@@ -221,6 +227,21 @@ def apply_canonical(
             listener(applied)
         return applied
     raise StoreUnavailable(f"too many concurrent writers on {event.provider}/{event.provider_payment_id}")
+
+
+def _finish_listeners(
+    event: CanonicalEvent, stored: Payment, payments: Payments, listeners: Sequence[PaymentListener]
+) -> None:
+    """A redelivered event already saved: run its listeners again (they are idempotent).
+
+    The message comes back because a listener failed after the save (throttling, a missing grant):
+    without this, the redelivery finds nothing to change and the listener's work is lost silently.
+    A listener that keeps failing keeps failing the message, which ends in the dead-letter queue.
+    """
+    last = payments.last_history(event.provider, event.provider_payment_id)
+    if last is not None and last.event_id == event.event_id:
+        for listener in listeners:
+            listener(Applied(payment=stored, history=last))
 
 
 def process_message(

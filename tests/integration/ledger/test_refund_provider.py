@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.helpers import call, sqs_event
@@ -72,3 +73,53 @@ def test_card_company_rejection_reverses_the_refund_and_alerts_finance(
         .get("Messages", [])
     )
     assert any("refund" in m["Body"] for m in messages)
+
+
+def payjp_message(charge_id: str, event_type: str) -> dict[str, Any]:
+    body = json.dumps({"id": f"evnt_{event_type}_{charge_id}", "type": event_type, "data": {"id": charge_id}})
+    return {"provider": "payjp", "event_id": f"evnt_{event_type}_{charge_id}", "body": body}
+
+
+def test_processor_reconciles_a_payjp_refund_total_under_its_own_role(emulator: Any) -> None:
+    """The refund listener queries the payment's refunds inside the processor: its role must allow it."""
+    from cardops.handlers import processor
+
+    charge_id = captured_payment(emulator)
+    assert refund(charge_id, 3000)[0] in (200, 201)
+    result = processor.handler(
+        sqs_event(payjp_message(charge_id, "charge.refunded")), FakeContext("processor")
+    )
+    assert result == {"batchItemFailures": []}
+
+
+def test_a_listener_failing_after_the_save_is_finished_by_the_redelivery(
+    emulator: Any, monkeypatch: Any
+) -> None:
+    """The payment is saved, then a listener fails: the redelivered message must still post the ledger."""
+    from cardops.handlers import processor
+    from cardops.services import workflows
+
+    failures = ["throttled once"]
+    real = workflows.ledger_listener
+
+    def flaky(applied: Any) -> None:
+        if failures:
+            raise RuntimeError(failures.pop())
+        real(applied)
+
+    monkeypatch.setattr(workflows, "ledger_listener", flaky)
+    charge = emulator.create_charge(
+        {"amount": "8000", "currency": "jpy", "card": "tok_visa", "metadata": {"store_id": "store_redo"}}
+    )
+    event = sqs_event(payjp_message(str(charge["id"]), "charge.succeeded"))
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError):  # the whole batch failed: SQS delivers it again
+        processor.handler(event, FakeContext("processor"))
+    assert processor.handler(event, FakeContext("processor")) == {"batchItemFailures": []}
+    from cardops.handlers import admin
+
+    status, body = call(admin.handler, "GET", "/admin/stores/store_redo/balance")
+    assert status == 200
+    [standard] = body["ledgers"]
+    assert standard["balance"] == 8000 - 376  # the sale and its 4.7 % fee, posted once
