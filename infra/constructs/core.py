@@ -20,7 +20,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 # Table actions by what a function does with its items (no Scan, no batch writes, no DescribeTable:
 # nothing calls them). Transactions need the actions of their parts (Put, Update, Delete).
-TABLE_READ = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 TABLE_DELETE = ("dynamodb:DeleteItem",)
 

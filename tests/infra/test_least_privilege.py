@@ -13,6 +13,7 @@ pytestmark = pytest.mark.infra
 
 TABLE_ACTIONS_ALLOWED = {
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -118,6 +119,8 @@ def test_table_actions_per_function(template: dict[str, Any]) -> None:
         assert table(step) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, step
     for key in ("processor", "janitor", "repayment_charge"):
         assert "dynamodb:Query" in table(key) and "dynamodb:DeleteItem" not in table(key), key
+        # ledger postings read the entries they would write by key, in one batch
+        assert "dynamodb:BatchGetItem" in table(key), key
     assert "dynamodb:DeleteItem" in table("admin")
 
 
