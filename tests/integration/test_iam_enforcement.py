@@ -39,10 +39,15 @@ def denied(call: Callable[[], Any]) -> str:
 def test_dynamodb_action_outside_the_role_is_denied(provisioned: Any) -> None:
     key = {"pk": {"S": "PAYMENT#x"}, "sk": {"S": "META"}}
     with aws.acting_as("webhook"):
-        aws.dynamodb().get_item(TableName=provisioned.table_name, Key=key)  # granted
+        aws.dynamodb().update_item(  # granted
+            TableName=provisioned.table_name, Key=key, UpdateExpression="SET touched = :t",
+            ExpressionAttributeValues={":t": {"S": "yes"}},
+        )  # fmt: skip
         message = denied(lambda: aws.dynamodb().delete_item(TableName=provisioned.table_name, Key=key))
+        # a duplicate's stored item comes back with its failed conditional put: no reads at all
+        read = denied(lambda: aws.dynamodb().get_item(TableName=provisioned.table_name, Key=key))
     assert "assumed-role/cardops-test-webhook/webhook" in message
-    assert "dynamodb:DeleteItem" in message
+    assert "dynamodb:DeleteItem" in message and "dynamodb:GetItem" in read
 
 
 def test_dynamodb_transaction_is_checked_per_operation(provisioned: Any) -> None:
