@@ -60,15 +60,28 @@ def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]
     return {"X-Payjp-Webhook-Token": token}
 
 
+class AwsCalls(Counter[str]):
+    """AWS API calls as ``service:Operation`` counts, and the DynamoDB items their answers carried."""
+
+    items_read: int = 0
+
+    def answered(self, parsed: Any) -> None:
+        if isinstance(parsed, dict):
+            self.items_read += len(parsed.get("Items", []))
+            self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
+
+
 @contextmanager
-def counting_aws_calls() -> Iterator[Counter[str]]:
-    """Counts every AWS API call made through botocore, as ``service:Operation``."""
-    counts: Counter[str] = Counter()
+def counting_aws_calls() -> Iterator[AwsCalls]:
+    """Counts every AWS API call made through botocore (every function's client), as ``service:Operation``."""
+    counts = AwsCalls()
     original = BaseClient._make_api_call
 
     def counted(self: BaseClient, operation: str, params: Any) -> Any:
         counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
-        return original(self, operation, params)
+        answer = original(self, operation, params)
+        counts.answered(answer)
+        return answer
 
     with mock.patch.object(BaseClient, "_make_api_call", counted):
         yield counts

@@ -15,7 +15,7 @@ LEDGER_SIZES = (10, 200)
 
 def run() -> dict[str, float]:
     from cardops.services.ledger import ledger_listener
-    from tests.call_counts import dynamodb_calls
+    from tests.helpers import counting_aws_calls
     from tests.integration.ledger.conftest import capture_payment
 
     figures: dict[str, float] = {}
@@ -24,12 +24,12 @@ def run() -> dict[str, float]:
             for n in range(size // 2):  # each capture posts a sale and a fee
                 capture_payment(payment_id=f"pay_old_{n}", store_id=f"store-{size}")
             fresh = capture_payment(payment_id="pay_new", store_id=f"store-{size}", post_ledger=False)
-            with dynamodb_calls() as first:
+            with counting_aws_calls() as first:
                 ledger_listener(fresh)
-            with dynamodb_calls() as repeat:
+            with counting_aws_calls() as repeat:
                 ledger_listener(fresh)
-        figures[f"first posting, ledger of {size}: AWS calls"] = first.total
-        figures[f"repeat posting, ledger of {size}: AWS calls"] = repeat.total
+        figures[f"first posting, ledger of {size}: AWS calls"] = first.total()
+        figures[f"repeat posting, ledger of {size}: AWS calls"] = repeat.total()
         figures[f"repeat posting, ledger of {size}: items read"] = repeat.items_read
     return figures
 

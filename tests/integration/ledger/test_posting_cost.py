@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cardops.services.ledger import ledger_listener
-from tests.call_counts import dynamodb_calls
+from tests.helpers import counting_aws_calls
 from tests.integration.ledger.conftest import CapturePayment
 
 SIZES = pytest.mark.parametrize("earlier_captures", [1, 15])
@@ -31,10 +31,10 @@ def test_a_repeat_posting_is_one_keyed_read_whatever_the_ledger_size(
 ) -> None:
     applied = capture_after(captured, earlier_captures, posted=True)
 
-    with dynamodb_calls() as calls:
+    with counting_aws_calls() as calls:
         ledger_listener(applied)  # what a later refund/update event of the payment does
 
-    assert dict(calls.operations) == {"BatchGetItem": 1}
+    assert dict(calls) == {"dynamodb:BatchGetItem": 1}
     assert calls.items_read == 2  # the payment's own sale and fee, nothing else of the ledger
 
 
@@ -44,10 +44,10 @@ def test_a_first_posting_is_one_read_and_one_transaction(
 ) -> None:
     applied = capture_after(captured, earlier_captures, posted=False)
 
-    with dynamodb_calls() as calls:
+    with counting_aws_calls() as calls:
         ledger_listener(applied)
 
-    assert dict(calls.operations) == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert dict(calls) == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
     assert calls.items_read == 0
 
 
