@@ -140,9 +140,7 @@ def installed_identities() -> list[str]:
 
 
 def clear_credentials() -> None:
-    with _LOCK:
-        _credentials.clear()
-        _client.cache_clear()
+    install_credentials({})
 
 
 def client(service: str) -> Any:
