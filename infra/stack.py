@@ -7,6 +7,7 @@ from constructs import Construct
 
 from cardops import resources
 from infra.constructs.api import Api
+from infra.constructs.changes import ChangeFeed
 from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
 from infra.constructs.janitor import Janitor
@@ -27,6 +28,7 @@ class CardopsStack(Stack):
             webhook=self.core.functions["webhook"],
             admin=self.core.functions["admin"],
         )
+        self.changes = ChangeFeed(self, "Changes", core=self.core)
         self.janitor = Janitor(self, "Janitor", core=self.core)
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
         self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
@@ -46,6 +48,8 @@ class CardopsStack(Stack):
                 self.capture_deadline.failed_executions,
                 self.capture_deadline.operator_backlog,
                 self.repayment.failed_executions,
+                self.changes.failures_alarm,
+                self.changes.iterator_age_alarm,
             ],
         )
         outputs = {

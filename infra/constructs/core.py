@@ -44,6 +44,8 @@ class Core(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=spec.ttl_attribute,
+            # the durable change feed (``constructs/changes.py``) reads every write from it
+            stream=dynamodb.StreamViewType(spec.stream_view_type),
             deletion_protection=retain,
             removal_policy=removal,
         )
@@ -110,7 +112,7 @@ class Core(Construct):
         self.events_queue.grant_send_messages(webhook)
         self.secret.grant_read(webhook)
 
-        # payments, history, and the listeners' ledger and refund items; re-fetches from PAY.JP
+        # payments and their history (the listeners run on the change feed); re-fetches from PAY.JP
         processor = self.function("processor")
         self.table.grant(processor, *TABLE_READ, *TABLE_WRITE)
         processor.add_event_source(

@@ -14,8 +14,8 @@ class Janitor(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, core: Core) -> None:
         super().__init__(scope, construct_id)
         self.function = core.function("janitor")
-        # reads open payments (gsi2) and their history, writes repaired payments and what their
-        # listeners write (ledger, refunds); re-fetches from the providers with their API keys
+        # reads open payments (gsi2), writes repaired payments (what follows runs on the change
+        # feed); re-fetches from the providers with their API keys
         core.table.grant(self.function, *TABLE_READ, *TABLE_WRITE)
         core.grant_api_keys(self.function)
         self.rule = events.Rule(

@@ -41,7 +41,7 @@ class RepaymentWorkflow(Construct):
             bus.grant_put_events_to(function)
         # every step reads its request (and the payment and reservation behind it), saves its
         # status (UpdateItem) and appends an audit entry (PutItem); only the charge step records a
-        # new payment through the listeners (ledger, refunds: they query) and calls PAY.JP
+        # new payment (its ledger follows on the change feed) and calls PAY.JP
         for key, function in steps.items():
             if key == "repayment_charge":
                 core.table.grant(function, *TABLE_READ, *TABLE_WRITE)

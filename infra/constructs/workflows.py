@@ -77,16 +77,15 @@ class CaptureDeadlineWorkflow(Construct):
             )
         )
 
-        # the processor starts one execution per authorization (the janitor restarts a lost start);
-        # a capture or cancel, by webhook or through the admin API, stops the waiting execution
-        for starter in ("processor", "admin", "janitor"):
-            function = core.functions[starter]
-            function.add_environment(
-                "CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn
-            )
-            self.state_machine.grant_start_execution(function)
-            self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
-            # the payment listeners they run may reverse a refund, which alerts finance on this queue
+        # the change feed starts one execution per authorization and stops it once the payment is
+        # captured or canceled, whoever wrote it (webhook, admin API, janitor, this workflow)
+        changes = core.functions["changes"]
+        changes.add_environment("CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_start_execution(changes)
+        self.state_machine.grant_execution(changes, "states:DescribeExecution", "states:StopExecution")
+        # a refund reversed (by the feed's refund listener, or an admin's correction) alerts finance here
+        for alerting in ("changes", "admin"):
+            function = core.functions[alerting]
             function.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
             self.operator_queue.grant_send_messages(function)
         cdk.Validations.of(core).acknowledge(

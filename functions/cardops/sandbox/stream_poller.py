@@ -118,7 +118,8 @@ class StreamPoller:
 
     def matches(self, record: dict[str, Any]) -> bool:
         """The mapping's filter criteria: any pattern matching lets the record through."""
-        return not self._patterns or any(p.matches_event(record) for p in self._patterns)
+        event: Any = record  # moto types it as an EventBridge event; the matcher takes any JSON object
+        return not self._patterns or any(p.matches_event(event) for p in self._patterns)
 
     # -- delivering -----------------------------------------------------------------------------
 
@@ -206,7 +207,11 @@ class StreamPoller:
                 "condition": condition,
                 "approximateInvokeCount": attempts,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),
             "DDBStreamBatchInfo": {
@@ -238,3 +243,46 @@ class StreamPoller:
                 delivered = 0
             if not delivered:
                 self._stop.wait(0.2)
+
+
+def change_feed(provisioned: Any) -> StreamPoller:
+    """The stack's change feed over the provisioned table (``resources.CHANGE_FEED``).
+
+    It reads the stream and sends to the on-failure queue as the function's role, as the Lambda
+    service does with the execution role, and runs the handler as that role too.
+    """
+    import boto3
+    from botocore.config import Config
+
+    from cardops import resources
+    from cardops.sandbox.lambda_runner import invoke_handler
+
+    mapping = resources.CHANGE_FEED
+    spec = resources.FUNCTIONS[mapping.function]
+    keys = provisioned.credentials.get(mapping.function)
+    session = (
+        boto3.session.Session(
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            aws_session_token=keys.session_token,
+            region_name=REGION,
+        )
+        if keys is not None
+        else boto3.session.Session(region_name=REGION)
+    )
+    name = provisioned.function_names[mapping.function]
+
+    def handle(event: dict[str, Any]) -> dict[str, Any] | None:
+        answer: dict[str, Any] | None = invoke_handler(spec.handler, event, name)
+        return answer
+
+    return StreamPoller(
+        mapping=mapping,
+        stream_arn=provisioned.table_stream_arn,
+        handler=handle,
+        # moto answers streams on the classic endpoint, not the account-based one
+        streams=session.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")),
+        sqs=session.client("sqs"),
+        failure_queue_url=provisioned.changes_failure_queue_url,
+        function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{name}",
+    )

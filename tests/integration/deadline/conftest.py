@@ -113,12 +113,13 @@ def authorize(
     reservation_id: str | None = None,
     start_workflow: bool = True,
 ) -> Any:
-    """An authorization arrives through processing: its write starts the workflow (listener)."""
+    """An authorization arrives through processing: its write starts the workflow (through the
+    change feed, drained here; ``start_workflow=False`` leaves the change undelivered)."""
     from cardops.kernel import clock
     from cardops.kernel.dynamodb import PaymentRepository
     from cardops.payments.domain.payments import CanonicalEvent, EventKind
-    from cardops.payments.use_cases.listeners import payment_listeners
     from cardops.payments.use_cases.payment_events import apply_canonical
+    from tests.helpers import drain_changes
 
     now = clock.now()
     provider.authorize(payment_id, amount, now)
@@ -141,8 +142,10 @@ def authorize(
             accepted_at=accepted_at or now,
         ),
     )
-    listeners = payment_listeners() if start_workflow else []
-    return apply_canonical(event, PaymentRepository(), now=now, listeners=listeners)
+    applied = apply_canonical(event, PaymentRepository(), now=now)
+    if start_workflow:
+        drain_changes()
+    return applied
 
 
 def wait_for_execution(
@@ -241,7 +244,7 @@ class HoldInsideMoto:
         other.join()
 
 
-def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
+def recording_deps(provider: RecordingProvider, payments: Any = None) -> Any:
     """The capture use cases on the real stores, with the recording provider for every name."""
     from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
     from cardops.payments.store.claims import OutcomeClaims
@@ -249,10 +252,9 @@ def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
     from cardops.payments.use_cases import capture
 
     return capture.Deps(
-        payments=PaymentRepository(),
+        payments=payments or PaymentRepository(),
         claims=OutcomeClaims(),
         providers=lambda name: provider,
         reservations=ReservationRepository(),
         events=EventPublisher(),
-        listeners=tuple(listeners),
     )
