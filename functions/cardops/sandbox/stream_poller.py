@@ -147,7 +147,7 @@ class StreamPoller:
                 batch = batch[len(too_old) :]
                 continue
             attempts += 1
-            failed_from, function_error = self._invoke(batch)
+            failed_from = self._invoke(batch)
             if failed_from is None:
                 self.delivered += len(batch)
                 return
@@ -157,27 +157,30 @@ class StreamPoller:
                 self._discard(batch, "RetryAttemptsExhausted", attempts)
                 return
             retries_left -= 1
-            if function_error and self.mapping.bisect_on_error and len(batch) > 1:
-                # the halves are retried on their own; splitting does not use up a retry
+            if self.mapping.bisect_on_error and len(batch) > 1:
+                # a function error, or a partial failure (the batch is split from the failed record):
+                # the halves are retried on their own, so a poisoned change holds back only its half
                 half = len(batch) // 2
                 self._deliver(batch[:half], retries_left=retries_left)
                 self._deliver(batch[half:], retries_left=retries_left)
                 return
 
-    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int | None, bool]:
-        """(index of the first record to retry or None, whether the function itself failed)."""
+    def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
+        """The index of the first record to retry (0 when the function failed), or None."""
         self.invocations += 1
         try:
             answer = self._handler({"Records": batch}) or {}
-        except Exception:
-            return 0, True
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # the function crashed (or was killed): Lambda reports a function error
+            return 0
         failures = {str(f.get("itemIdentifier")) for f in answer.get("batchItemFailures", [])}
         if not failures:
-            return None, False
+            return None
         for index, record in enumerate(batch):
             if _sequence(record) in failures:
-                return index, False
-        return 0, False  # an identifier that names no record: AWS retries the whole batch
+                return index
+        return 0  # an identifier that names no record: AWS retries the whole batch
 
     def _expired(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         limit = self.mapping.max_record_age_seconds

@@ -151,11 +151,15 @@ def authorize(
 def wait_for_execution(
     arn: str, *, timeout: float = 20.0, until: frozenset[str] | None = None
 ) -> dict[str, Any]:
+    """Until the execution ends; the change feed runs meanwhile, as it does beside the workflow in AWS
+    (a capture's change stops the execution, an expiry's change is delivered)."""
     from cardops.kernel import aws
+    from tests.helpers import drain_changes
 
     ended = until or frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
     stop = time.monotonic() + timeout
     while True:
+        drain_changes()
         described = aws.stepfunctions().describe_execution(executionArn=arn)
         if described["status"] in ended:
             return dict(described)
