@@ -20,9 +20,9 @@ from botocore.client import BaseClient
 
 from cardops import resources
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.ledger.domain.ledger import Channel
 from cardops.ledger.store import LedgerStore
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import load_event, sample
 from tests.helpers import change_feed, drain_changes, sqs_event
@@ -37,7 +37,7 @@ def _stripe_message(name: str) -> dict[str, Any]:
     """The queue message of a Stripe sample event, stored first as the webhook function stores it."""
     from datetime import UTC, datetime
 
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     body = sample(f"webhooks/stripe/{name}.json")
     event_id = json.loads(body)["id"]

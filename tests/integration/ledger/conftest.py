@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import (
     Applied,
@@ -19,6 +18,7 @@ from cardops.payments.domain.payments import (
     apply_event,
     new_payment,
 )
+from cardops.payments.store.payments import PaymentRepository
 from tests.helpers import drain_changes
 
 CapturePayment = Callable[..., Applied]
