@@ -268,5 +268,5 @@ def test_a_clean_run_makes_exactly_the_writes_of_the_matrix(provisioned: Any) ->
 def test_killed_after_any_write_nothing_is_lost_or_doubled(provisioned: Any, kill_after: int) -> None:
     with killed_after_write(kill_after) as seen:
         _run_flow(provisioned)
-    assert len(seen) > kill_after  # it died there, and the redelivery wrote what was missing
+    assert len(seen) >= kill_after  # it died there; the redeliveries wrote what was missing
     _assert_nothing_lost_nothing_doubled(provisioned)
