@@ -36,6 +36,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,11 +44,20 @@ from botocore.exceptions import ClientError
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import (
+    STORE_SHARDS,
+    StoreUnavailable,
+    VersionConflict,
+    captured_partition,
+    payment_pk,
+)
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
-from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund
+from cardops.payments.domain.payments import Payment
+from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
+#: the ``gsi1`` partition of refunds still ``requested`` (sparse: the sweep of stuck refunds reads it)
+REQUESTED_REFUNDS = "REFUNDS#REQUESTED"
 #: keys per ``BatchGetItem`` (DynamoDB's limit)
 BATCH_GET_LIMIT = 100
 
@@ -372,6 +382,10 @@ class RefundStore:
                 "amount": _n(refund.amount),
             },
         }
+        if refund.status is RefundStatus.REQUESTED:
+            # sparse: only while requested, so the stuck-refund sweep queries just those
+            put["Item"]["gsi1pk"] = _s(REQUESTED_REFUNDS)
+            put["Item"]["gsi1sk"] = _s(f"{refund.created_at.isoformat()}#{refund.refund_id}")
         if expected_version == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
@@ -403,6 +417,39 @@ class RefundStore:
             op={"Update": update},
             on_condition_failed=lambda: CeilingExceeded(self.remaining(provider, payment_id)),
         )
+
+    def provider_refund_ceiling_write(
+        self, provider: str, payment_id: str, *, captured: int, amount: int, level_read: int
+    ) -> Write:
+        """Take a provider-made refund off the ceiling, only if no other provider refund was
+        recorded since ``level_read`` was read (``provider_refunded``: their running sum).
+
+        Two runs that read different provider totals would otherwise both record the difference;
+        with the level condition the second fails, re-reads and records only what is still missing.
+        """
+        update = self.ceiling_write(provider, payment_id, captured=captured, delta=-amount).op["Update"]
+        update["UpdateExpression"] += ", provider_refunded = :level"
+        level_check = (
+            "(attribute_not_exists(provider_refunded) OR provider_refunded = :read)"
+            if level_read == 0
+            else "provider_refunded = :read"
+        )
+        update["ConditionExpression"] = f"({update['ConditionExpression']}) AND {level_check}"
+        update["ExpressionAttributeValues"] |= {":level": _n(level_read + amount), ":read": _n(level_read)}
+        return Write(
+            op={"Update": update}, on_condition_failed=lambda: VersionConflict(f"{payment_id} ceiling")
+        )
+
+    def requested_before(self, cutoff: datetime, *, limit: int = 100) -> list[Refund]:
+        """Refunds still ``requested`` that were created before ``cutoff``, oldest first (one page)."""
+        page = aws.dynamodb().query(
+            TableName=_table(),
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :before",
+            ExpressionAttributeValues={":pk": _s(REQUESTED_REFUNDS), ":before": _s(cutoff.isoformat())},
+            Limit=limit,
+        )
+        return [Refund.model_validate_json(item["doc"]["S"]) for item in page.get("Items", [])]
 
     def ceiling_release_write(self, refund: Refund, *, amount: int) -> Write:
         """Give a refund's amount back to the ceiling when the refund stops counting."""
@@ -456,3 +503,46 @@ class RefundStore:
             },
             on_condition_failed=lambda: DuplicateEntry(alert.alert_id),
         )
+
+
+def _index_pages(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    while True:
+        try:
+            page = aws.dynamodb().query(**kwargs)
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class StorePayments:
+    """What the reconciliation reads of the payments side: by store and paged, never a scan."""
+
+    def stores(self) -> Iterator[str]:
+        """Every store that captured money (the store items written with its first capture)."""
+        for shard in range(STORE_SHARDS):
+            for item in _index_pages(
+                {
+                    "TableName": _table(),
+                    "IndexName": "gsi1",
+                    "KeyConditionExpression": "gsi1pk = :pk",
+                    "ExpressionAttributeValues": {":pk": _s(f"STORES#{shard}")},
+                }
+            ):
+                yield item["gsi1sk"]["S"]
+
+    def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]:
+        """The store's payments that captured money; only those changed since ``changed_since``."""
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(captured_partition(store_id))},
+        }
+        if changed_since is not None:
+            kwargs["KeyConditionExpression"] += " AND gsi1sk >= :since"
+            kwargs["ExpressionAttributeValues"][":since"] = _s(changed_since.isoformat())
+        for item in _index_pages(kwargs):
+            yield Payment.model_validate_json(item["doc"]["S"])

@@ -23,8 +23,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.domain.fees import PlanConfig, capture_entries, refund_entries
-from cardops.domain.ledger import (
+from cardops.ledger.domain.fees import PlanConfig, capture_entries, refund_entries
+from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     EntryKind,
     LedgerEntry,
@@ -32,8 +32,8 @@ from cardops.domain.ledger import (
     entry_id_for,
     reversal_of,
 )
-from cardops.domain.payments import Payment
-from cardops.domain.refunds import Refund
+from cardops.payments.domain.payments import Payment
+from cardops.payments.domain.refunds import Refund
 
 
 def payment_entries(payment: Payment, plan: PlanConfig, *, at: datetime) -> tuple[LedgerEntry, ...]:
@@ -135,7 +135,9 @@ def _reversal_id(entry_id: str) -> str:
     return f"{entry_id}|reversal"
 
 
-def probes(payment: Payment, refunds: Sequence[Refund], plan: PlanConfig, *, at: datetime) -> list[LedgerEntry]:
+def probes(
+    payment: Payment, refunds: Sequence[Refund], plan: PlanConfig, *, at: datetime
+) -> list[LedgerEntry]:
     """The entries whose stored versions decide the payment's reconciliation (read by key).
 
     Each expected entry and its reversal; for refunds also the returned-fee entry whatever the plan
@@ -219,7 +221,9 @@ def check_payment(
             elif have.amount != debit.amount:
                 differ(debit, Finding.MISMATCH, have.amount, "refund debited for another amount", False)
             elif reversed_(have.entry_id):
-                differ(debit, Finding.REVERSED, 0, f"refund {refund.status.value} but its debit reversed", False)
+                differ(
+                    debit, Finding.REVERSED, 0, f"refund {refund.status.value} but its debit reversed", False
+                )
             continue
         still_open = [
             stored
@@ -227,8 +231,12 @@ def check_payment(
             if (stored := posted.get(entry_id)) is not None and not reversed_(entry_id)
         ]
         if still_open:
-            repairs.extend(reversal_of(e, now=now, memo=f"reconciled: refund {refund.status.value}") for e in still_open)
-            differ(debit, Finding.NOT_REVERSED, debit.amount, f"refund {refund.status.value}, debit open", True)
+            repairs.extend(
+                reversal_of(e, now=now, memo=f"reconciled: refund {refund.status.value}") for e in still_open
+            )
+            differ(
+                debit, Finding.NOT_REVERSED, debit.amount, f"refund {refund.status.value}, debit open", True
+            )
     after = {**posted, **{e.entry_id: e for e in repairs}}
     return PaymentReconciliation(
         payment=name,
@@ -291,7 +299,9 @@ class StoreReconciliation(BaseModel):
         return tuple(d for d in self.differences if not d.repaired)
 
 
-def summarize(store_id: str, results: Sequence[PaymentReconciliation], *, repaired_entries: int) -> StoreReconciliation:
+def summarize(
+    store_id: str, results: Sequence[PaymentReconciliation], *, repaired_entries: int
+) -> StoreReconciliation:
     total_payments, total_ledger = Amounts(), Amounts()
     differences: list[Difference] = []
     for result in results:

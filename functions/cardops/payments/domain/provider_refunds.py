@@ -22,10 +22,10 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from cardops.domain.fees import PlanConfig, refund_entries
-from cardops.domain.ledger import PROVIDER_CHANNEL
-from cardops.domain.payments import Payment
-from cardops.domain.refunds import (
+from cardops.ledger.domain.fees import PlanConfig, refund_entries
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL
+from cardops.payments.domain.payments import Payment
+from cardops.payments.domain.refunds import (
     FinanceAlert,
     Refund,
     RefundChange,
@@ -38,8 +38,19 @@ from cardops.domain.refunds import (
 
 
 def unexplained_refund(payment: Payment, refunds: Sequence[Refund]) -> int:
-    """What the provider refunded beyond every refund record that counts (never negative)."""
-    return max(payment.facts.refunded_amount - refunds_counted(refunds), 0)
+    """What the provider refunded beyond every refund record that explains it (never negative).
+
+    A cardops refund the card company rejected after it had succeeded also explains its amount: the
+    provider may well keep reporting it as refunded, and taking it for a dashboard refund would
+    debit the store twice. (If the provider does take it back, the total is lower and nothing is
+    unexplained either way.)
+    """
+    returned = sum(
+        r.amount
+        for r in refunds
+        if r.status is RefundStatus.REJECTED and any(t.to_status is RefundStatus.SUCCEEDED for t in r.history)
+    )
+    return max(payment.facts.refunded_amount - refunds_counted(refunds) - returned, 0)
 
 
 def provider_level(refunds: Sequence[Refund]) -> int:
@@ -86,7 +97,9 @@ def record_provider_refund(
         provider_refund_id=f"{payment.provider_payment_id}@{level}",
         source=RefundSource.PROVIDER,
         history=(
-            RefundTransition(at=now, actor="provider", from_status=None, to_status=RefundStatus.SUCCEEDED, note=note),
+            RefundTransition(
+                at=now, actor="provider", from_status=None, to_status=RefundStatus.SUCCEEDED, note=note
+            ),
         ),
     )
     alert = FinanceAlert(

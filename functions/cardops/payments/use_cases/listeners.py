@@ -10,11 +10,12 @@ from cardops.ledger.use_cases import ledger_listener
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.capture import capture_deadline_listener
 from cardops.payments.use_cases.payment_events import PaymentListener
+from cardops.payments.use_cases.provider_refunds import provider_refund_applied_listener
 from cardops.payments.use_cases.refunds import refund_listener
 
 
 def payment_listeners() -> list[PaymentListener]:
-    return [ledger_listener, refund_listener, capture_deadline_listener]
+    return [ledger_listener, refund_listener, provider_refund_applied_listener, capture_deadline_listener]
 
 
 def capture_deps() -> capture.Deps:

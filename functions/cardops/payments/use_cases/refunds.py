@@ -218,6 +218,12 @@ class RefundService:
             return self._submit_if_requested(refund, now=now), True
         raise StoreUnavailable(f"refund on {provider}/{payment_id} kept conflicting; retry")
 
+    def resubmit(self, refund: Refund, *, now: datetime) -> Refund:
+        """Hand a refund still ``requested`` to the provider again, with the same idempotency key
+        (the stuck-refund sweep, ``provider_refunds.resubmit_stuck_refunds``)."""
+        current = self.refunds.get(refund.provider, refund.provider_payment_id, refund.refund_id)
+        return self._submit_if_requested(current or refund, now=now)
+
     def _submit_if_requested(self, refund: Refund, *, now: datetime) -> Refund:
         if refund.status is not RefundStatus.REQUESTED:
             return refund

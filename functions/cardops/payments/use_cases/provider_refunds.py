@@ -1,0 +1,152 @@
+"""Provider-side refunds (issue 11 item 3): a refund made at the provider becomes a refund record.
+
+``provider_refund_listener(old, new)`` is a listener of a payment change, given the payment before
+and after it: in-process today (``listeners.payment_listeners``), and the same function plugs into a
+change feed that delivers old and new images. It records what the provider refunded beyond every
+refund record (``payments.domain.provider_refunds``) in one transaction: the refund (``source:
+provider``, ``succeeded``), the refund ceiling taken down by its amount under the provider-level
+condition, the store's ledger debit and the finance alert; the alert is then published on the
+operator queue like a rejected refund's. A duplicate, replayed or out-of-order event writes nothing.
+
+Stuck refunds: a refund whose provider call succeeded but whose write failed (or whose call never
+happened) stays ``requested``. It is repaired two ways, both with its own id as the provider's
+idempotency key, so the provider refunds it at most once: on next touch (the same request repeated,
+``RefundService.request``) and by the sweep ``resubmit_stuck_refunds``, which the daily
+reconciliation runs over refunds ``requested`` for longer than a grace period (a sparse index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cardops.kernel.backoff import CONFLICTS, Backoff
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.observability import make_logger
+from cardops.ledger.domain.fees import PlansConfig
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL
+from cardops.ledger.store import DuplicateEntry, RefundStore, entry_writes, transact
+from cardops.ledger.use_cases import configured_plans
+from cardops.payments.domain.payments import Applied, Payment
+from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
+from cardops.payments.domain.refunds import FinanceAlert, Refund
+from cardops.payments.use_cases.refunds import RefundService, RefundSubmissionPendingError, publish_alerts
+
+logger = make_logger("cardops-refunds")
+
+#: a refund ``requested`` for longer than this is taken as stuck (its request has long returned)
+STUCK_AFTER = timedelta(minutes=15)
+
+
+class UnexplainedRefundError(Exception):
+    """The provider refunded more than the refund ceiling allows: cardops cannot decide which refund
+    record is wrong, so nothing is recorded and the reconciliation reports it."""
+
+    def __init__(self, payment: Payment, amount: int) -> None:
+        super().__init__(
+            f"{payment.provider}/{payment.provider_payment_id}: the provider reports {amount} refunded "
+            "beyond cardops' refunds, more than may still be refunded"
+        )
+        self.amount = amount
+
+
+@dataclass
+class ProviderRefunds:
+    refunds: RefundStore = field(default_factory=RefundStore)
+    plans: PlansConfig = field(default_factory=configured_plans)
+    publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts
+    backoff: Backoff = CONFLICTS
+
+    def sync(self, payment: Payment, *, now: datetime) -> Refund | None:
+        """Record what the provider refunded beyond every refund record; ``None`` when nothing."""
+        channel = PROVIDER_CHANNEL.get(payment.provider)
+        if channel is None:
+            return None
+        plan = self.plans.for_channel(channel)
+        seen: tuple[int, int] | None = None
+        for _ in self.backoff.tries():
+            existing = self.refunds.of_payment(payment.provider, payment.provider_payment_id)
+            change = record_provider_refund(payment, existing, plan, now=now)
+            if change is None:
+                return None
+            refund, level = change.refund, provider_level(existing)
+            writes = [
+                self.refunds.refund_write(refund, expected_version=0),
+                self.refunds.provider_refund_ceiling_write(
+                    payment.provider,
+                    payment.provider_payment_id,
+                    captured=payment.facts.captured_amount,
+                    amount=refund.amount,
+                    level_read=level,
+                ),
+                *entry_writes(change.entries),
+                *(self.refunds.alert_write(a) for a in change.alerts),
+            ]
+            try:
+                transact(writes)
+            except (VersionConflict, DuplicateEntry):
+                if seen == (level, refund.amount):
+                    # nothing else changed between two tries: it is the ceiling that refuses
+                    raise UnexplainedRefundError(payment, refund.amount) from None
+                seen = (level, refund.amount)
+                continue
+            logger.warning(
+                "provider-side refund recorded",
+                provider=payment.provider,
+                payment_id=payment.provider_payment_id,
+                refund_id=refund.refund_id,
+                amount=refund.amount,
+            )
+            self.publish(change.alerts)
+            return refund
+        raise StoreUnavailable(f"provider refunds of {payment.provider_payment_id} kept conflicting; retry")
+
+
+def provider_refund_listener(old: Payment | None, new: Payment) -> None:
+    """A payment changed: record a provider-side refund if the provider reports more refunded."""
+    from cardops.kernel import clock
+
+    if old is not None and old.facts.refunded_amount >= new.facts.refunded_amount:
+        return
+    try:
+        ProviderRefunds().sync(new, now=clock.now())
+    except UnexplainedRefundError as exc:
+        # not retried (it cannot succeed by itself): the daily reconciliation reports and alarms it
+        logger.error("provider refund beyond the ceiling", error=str(exc))
+
+
+def provider_refund_applied_listener(applied: Applied) -> None:
+    """The in-process listener form (old payment unknown: the sync itself is idempotent)."""
+    provider_refund_listener(None, applied.payment)
+
+
+@dataclass
+class SweepReport:
+    examined: int = 0
+    resubmitted: list[str] = field(default_factory=list)
+    still_pending: list[str] = field(default_factory=list)
+
+
+def resubmit_stuck_refunds(
+    service: RefundService, *, now: datetime, stuck_after: timedelta = STUCK_AFTER, limit: int = 100
+) -> SweepReport:
+    """Hand refunds stuck in ``requested`` to the provider again, with the same idempotency key.
+
+    The provider answers a call it already made with its first answer (the refund is then recorded
+    as succeeded, not made twice), and makes the one it never received. Providers without an API
+    (SBPS: refunds are made in its console) keep theirs ``requested`` for finance.
+    """
+    report = SweepReport()
+    for refund in service.refunds.requested_before(now - stuck_after, limit=limit):
+        report.examined += 1
+        try:
+            result = service.resubmit(refund, now=now)
+        except RefundSubmissionPendingError:
+            report.still_pending.append(refund.refund_id)
+            continue
+        if result.status is not refund.status:
+            report.resubmitted.append(refund.refund_id)
+        else:
+            report.still_pending.append(refund.refund_id)
+    return report
