@@ -11,6 +11,7 @@ from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
 from infra.constructs.janitor import Janitor
 from infra.constructs.observability import Observability
+from infra.constructs.reconcile import Reconciliation
 from infra.constructs.repayment import RepaymentWorkflow
 from infra.constructs.workflows import CaptureDeadlineWorkflow
 from infra.nag import acknowledge_findings
@@ -29,6 +30,9 @@ class CardopsStack(Stack):
         )
         self.janitor = Janitor(self, "Janitor", core=self.core)
         self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
+        self.reconciliation = Reconciliation(
+            self, "Reconciliation", core=self.core, operator_queue=self.capture_deadline.operator_queue
+        )
         self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
         self.repayment = RepaymentWorkflow(
             self, "Repayment", core=self.core, evidence_bucket=self.feeds.evidence_bucket
@@ -46,6 +50,8 @@ class CardopsStack(Stack):
                 self.capture_deadline.failed_executions,
                 self.capture_deadline.operator_backlog,
                 self.repayment.failed_executions,
+                self.reconciliation.unresolved,
+                self.reconciliation.failed,
             ],
         )
         outputs = {

@@ -33,7 +33,7 @@ from cardops.ledger.domain.reconciliation import (
     summarize,
 )
 from cardops.ledger.store import LedgerStore, RefundStore, StorePayments
-from cardops.ledger.use_cases import configured_plans
+from cardops.ledger.use_cases import attributed, configured_plans
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
 
@@ -59,11 +59,14 @@ class Deps:
 
 
 def reconcile_store(
-    store_id: str, deps: Deps, *, now: datetime, changed_since: datetime | None = None
+    store_id: str, deps: Deps, *, now: datetime, actor: str, changed_since: datetime | None = None
 ) -> StoreReconciliation:
-    """Compare, repair and report one store (all its payments, or those changed since a time)."""
+    """Compare, repair and report one store (all its payments, or those changed since a time).
+
+    Repairs are stamped with ``actor`` (the admin's IAM caller, or ``reconcile`` for the schedule).
+    """
     results = [
-        reconcile_payment(p, deps, now=now)
+        reconcile_payment(p, deps, now=now, actor=actor)
         for p in deps.payments.captured(store_id, changed_since=changed_since)
     ]
     repaired = sum(len(r.repairs) for r in results)
@@ -79,14 +82,14 @@ def reconcile_store(
 
 
 def reconcile_stores(
-    deps: Deps, *, now: datetime, changed_since: datetime | None = None
+    deps: Deps, *, now: datetime, actor: str, changed_since: datetime | None = None
 ) -> Iterator[StoreReconciliation]:
     """Every store with captured money (the daily run), one store at a time."""
     for store_id in deps.payments.stores():
-        yield reconcile_store(store_id, deps, now=now, changed_since=changed_since)
+        yield reconcile_store(store_id, deps, now=now, actor=actor, changed_since=changed_since)
 
 
-def reconcile_payment(payment: Payment, deps: Deps, *, now: datetime) -> PaymentReconciliation:
+def reconcile_payment(payment: Payment, deps: Deps, *, now: datetime, actor: str) -> PaymentReconciliation:
     name = f"{payment.provider}/{payment.provider_payment_id}"
     channel = PROVIDER_CHANNEL.get(payment.provider)
     if channel is None:
@@ -131,7 +134,7 @@ def reconcile_payment(payment: Payment, deps: Deps, *, now: datetime) -> Payment
         # so they are skipped as retries)
         targets = [posted[e.reverses] for e in result.repairs if e.reverses is not None]
         try:
-            deps.ledgers.post_idempotent([*targets, *result.repairs])
+            deps.ledgers.post_idempotent([*targets, *attributed(result.repairs, actor)])
         except (ConflictingEntryError, LedgerError) as exc:
             failed = tuple(
                 d.model_copy(update={"repaired": False, "detail": f"{d.detail}; repair refused: {exc}"})
