@@ -61,8 +61,8 @@ class ProviderRefunds:
     def sync(self, payment: Payment, *, now: datetime) -> Refund | None:
         """Record what the provider refunded beyond every refund record; ``None`` when nothing."""
         channel = PROVIDER_CHANNEL.get(payment.provider)
-        if channel is None:
-            return None
+        if channel is None or payment.facts.refunded_amount <= 0:
+            return None  # nothing refunded at the provider: nothing to read
         plan = self.plans.for_channel(channel)
         seen: tuple[int, int] | None = None
         for _ in self.backoff.tries():
