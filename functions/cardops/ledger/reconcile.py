@@ -32,10 +32,11 @@ from cardops.ledger.domain.reconciliation import (
     probes,
     summarize,
 )
-from cardops.ledger.store import LedgerStore, RefundStore, StorePayments
+from cardops.ledger.store import LedgerStore, RefundStore
 from cardops.ledger.use_cases import attributed, configured_plans
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
+from cardops.payments.store.payments import StorePayments
 
 logger = make_logger("cardops-reconcile")
 

@@ -44,15 +44,8 @@ from botocore.exceptions import ClientError
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import (
-    STORE_SHARDS,
-    StoreUnavailable,
-    VersionConflict,
-    captured_partition,
-    payment_pk,
-)
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
-from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
@@ -503,46 +496,3 @@ class RefundStore:
             },
             on_condition_failed=lambda: DuplicateEntry(alert.alert_id),
         )
-
-
-def _index_pages(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        try:
-            page = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-class StorePayments:
-    """What the reconciliation reads of the payments side: by store and paged, never a scan."""
-
-    def stores(self) -> Iterator[str]:
-        """Every store that captured money (the store items written with its first capture)."""
-        for shard in range(STORE_SHARDS):
-            for item in _index_pages(
-                {
-                    "TableName": _table(),
-                    "IndexName": "gsi1",
-                    "KeyConditionExpression": "gsi1pk = :pk",
-                    "ExpressionAttributeValues": {":pk": _s(f"STORES#{shard}")},
-                }
-            ):
-                yield item["gsi1sk"]["S"]
-
-    def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]:
-        """The store's payments that captured money; only those changed since ``changed_since``."""
-        kwargs: dict[str, Any] = {
-            "TableName": _table(),
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(captured_partition(store_id))},
-        }
-        if changed_since is not None:
-            kwargs["KeyConditionExpression"] += " AND gsi1sk >= :since"
-            kwargs["ExpressionAttributeValues"][":since"] = _s(changed_since.isoformat())
-        for item in _index_pages(kwargs):
-            yield Payment.model_validate_json(item["doc"]["S"])

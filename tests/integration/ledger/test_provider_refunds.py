@@ -75,9 +75,9 @@ def test_a_dashboard_refund_becomes_a_provider_refund_once(emulator: Any, provis
 
 def test_out_of_order_reports_end_with_the_providers_total(provisioned: Any) -> None:
     """A later running total before an earlier one, and the reverse, end with the same refunds."""
-    from cardops.kernel.dynamodb import PaymentRepository
     from cardops.ledger.store import RefundStore
     from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, RefundFact
+    from cardops.payments.store.payments import PaymentRepository
     from cardops.payments.use_cases.listeners import payment_listeners
     from cardops.payments.use_cases.payment_events import apply_canonical
     from tests.integration.ledger.conftest import capture_payment

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.ledger.domain.fees import STANDARD_PLAN
 from cardops.ledger.domain.ledger import Channel
 from cardops.ledger.reconcile import Deps, reconcile_store
@@ -39,6 +38,7 @@ from cardops.payments.providers.base import (
     ProviderPayment,
     TransientProviderError,
 )
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.payments.use_cases.provider_refunds import (
     provider_refund_applied_listener,
