@@ -44,7 +44,7 @@ from botocore.exceptions import ClientError
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
@@ -208,15 +208,7 @@ def _query(pk: str, *, prefix: str | None = None) -> Iterator[dict[str, Any]]:
     if prefix is not None:
         kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
         kwargs["ExpressionAttributeValues"][":prefix"] = _s(prefix)
-    while True:
-        try:
-            page = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    yield from query_items(kwargs)
 
 
 class LedgerStore:

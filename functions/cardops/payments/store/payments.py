@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
@@ -225,25 +225,13 @@ class PaymentRepository:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _index_pages(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        try:
-            page = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 class StorePayments:
     """What the reconciliation reads of the payments side: by store and paged, never a scan."""
 
     def stores(self) -> Iterator[str]:
         """Every store that captured money (the store items written with its first capture)."""
         for shard in range(STORE_SHARDS):
-            for item in _index_pages(
+            for item in query_items(
                 {
                     "TableName": _table(),
                     "IndexName": "gsi1",
@@ -264,7 +252,7 @@ class StorePayments:
         if changed_since is not None:
             kwargs["KeyConditionExpression"] += " AND gsi1sk >= :since"
             kwargs["ExpressionAttributeValues"][":since"] = _s(changed_since.isoformat())
-        for item in _index_pages(kwargs):
+        for item in query_items(kwargs):
             yield Payment.model_validate_json(item["doc"]["S"])
 
 
