@@ -5,7 +5,7 @@ query per page, never a scan), optionally only those changed since a time (the d
 payment:
 
 1. a refund the provider reports that no refund record explains is recorded first (the payments
-   slice's ``ProviderRefunds``: refund record, ceiling, ledger debit and finance alert);
+   slice's ``RefundService.sync_provider_refunds``: refund record, ceiling, ledger debit and alert);
 2. the entries its facts and refunds imply are read by key (one ``BatchGetItem``) and compared
    (``ledger.domain.reconciliation``);
 3. what is missing is posted with the ids a late listener would use, so neither can double; what
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
@@ -36,23 +37,36 @@ from cardops.ledger.store import LedgerStore, RefundStore
 from cardops.ledger.use_cases import attributed, configured_plans
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
-from cardops.payments.store.payments import StorePayments
 
 logger = make_logger("cardops-reconcile")
+
+
+class PaymentsOfStores(Protocol):
+    """The payments side, read by store (the payments slice's ``PaymentsByStore``)."""
+
+    def stores(self) -> Iterator[str]: ...
+
+    def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]: ...
+
+
+def _payments_by_store() -> PaymentsOfStores:
+    from cardops.payments.use_cases.store_payments import PaymentsByStore
+
+    return PaymentsByStore()
 
 
 class ProviderRefundSync:
     """What the payments slice offers: record unexplained provider refunds, or raise when it cannot."""
 
     def __call__(self, payment: Payment, *, now: datetime) -> Refund | None:
-        from cardops.payments.use_cases.provider_refunds import ProviderRefunds
+        from cardops.payments.use_cases.refunds import RefundService
 
-        return ProviderRefunds().sync(payment, now=now)
+        return RefundService(providers={}).sync_provider_refunds(payment, now=now)
 
 
 @dataclass
 class Deps:
-    payments: StorePayments = field(default_factory=StorePayments)
+    payments: PaymentsOfStores = field(default_factory=_payments_by_store)
     refunds: RefundStore = field(default_factory=RefundStore)
     ledgers: LedgerStore = field(default_factory=LedgerStore)
     plans: PlansConfig = field(default_factory=configured_plans)
@@ -97,7 +111,7 @@ def reconcile_payment(payment: Payment, deps: Deps, *, now: datetime, actor: str
         return check_payment(payment, (), {}, deps.plans.standard, now=now)
     plan = deps.plans.for_channel(channel)
     unexplained: list[Difference] = []
-    from cardops.payments.use_cases.provider_refunds import UnexplainedRefundError
+    from cardops.payments.use_cases.refunds import UnexplainedRefundError
 
     try:
         recorded = deps.provider_refunds(payment, now=now)

@@ -110,7 +110,7 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
     """Two runs read different totals: the provider-level condition stops the second from doubling."""
     from cardops.ledger.store import RefundStore
     from cardops.payments.domain.payments import PaymentFacts, RefundFact
-    from cardops.payments.use_cases.provider_refunds import ProviderRefunds
+    from cardops.payments.use_cases.refunds import RefundService
     from tests.integration.ledger.conftest import capture_payment
 
     payment = capture_payment(payment_id="pay_race", store_id="store-race").payment
@@ -119,7 +119,9 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
         refunds = {"sandbox:amount_refunded": RefundFact(amount=amount, state="succeeded")}
         return payment.model_copy(update={"facts": payment.facts.merge(PaymentFacts(refunds=refunds))})
 
-    assert ProviderRefunds(publish=lambda _: None).sync(reporting(1000), now=clock.now()) is not None
+    assert RefundService(providers={}, publish=lambda _: None).sync_provider_refunds(
+        reporting(1000), now=clock.now()
+    )
     store = RefundStore()
     real = store.of_payment
     stale = [[]]  # the second run read the refunds before the first one wrote
@@ -128,7 +130,9 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
         return stale.pop() if stale else real(provider, payment_id)
 
     monkeypatch.setattr(store, "of_payment", of_payment)
-    ProviderRefunds(refunds=store, publish=lambda _: None).sync(reporting(3000), now=clock.now())
+    RefundService(refunds=store, providers={}, publish=lambda _: None).sync_provider_refunds(
+        reporting(3000), now=clock.now()
+    )
     assert sorted(r.amount for r in real("sandbox", "pay_race")) == [1000, 2000]
     assert balance("store-race") == 10_000 - FEE_10000 - 3000
 

@@ -17,90 +17,21 @@ reconciliation runs over refunds ``requested`` for longer than a grace period (a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cardops.kernel.backoff import CONFLICTS, Backoff
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
-from cardops.ledger.domain.fees import PlansConfig
-from cardops.ledger.domain.ledger import PROVIDER_CHANNEL
-from cardops.ledger.store import DuplicateEntry, RefundStore, entry_writes, transact
-from cardops.ledger.use_cases import configured_plans
 from cardops.payments.domain.payments import Applied, Payment
-from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
-from cardops.payments.domain.refunds import FinanceAlert, Refund
-from cardops.payments.use_cases.refunds import RefundService, RefundSubmissionPendingError, publish_alerts
+from cardops.payments.use_cases.refunds import (
+    RefundService,
+    RefundSubmissionPendingError,
+    UnexplainedRefundError,
+)
 
 logger = make_logger("cardops-refunds")
 
 #: a refund ``requested`` for longer than this is taken as stuck (its request has long returned)
 STUCK_AFTER = timedelta(minutes=15)
-
-
-class UnexplainedRefundError(Exception):
-    """The provider refunded more than the refund ceiling allows: cardops cannot decide which refund
-    record is wrong, so nothing is recorded and the reconciliation reports it."""
-
-    def __init__(self, payment: Payment, amount: int) -> None:
-        super().__init__(
-            f"{payment.provider}/{payment.provider_payment_id}: the provider reports {amount} refunded "
-            "beyond cardops' refunds, more than may still be refunded"
-        )
-        self.amount = amount
-
-
-@dataclass
-class ProviderRefunds:
-    refunds: RefundStore = field(default_factory=RefundStore)
-    plans: PlansConfig = field(default_factory=configured_plans)
-    publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts
-    backoff: Backoff = CONFLICTS
-
-    def sync(self, payment: Payment, *, now: datetime) -> Refund | None:
-        """Record what the provider refunded beyond every refund record; ``None`` when nothing."""
-        channel = PROVIDER_CHANNEL.get(payment.provider)
-        if channel is None or payment.facts.refunded_amount <= 0:
-            return None  # nothing refunded at the provider: nothing to read
-        plan = self.plans.for_channel(channel)
-        seen: tuple[int, int] | None = None
-        for _ in self.backoff.tries():
-            existing = self.refunds.of_payment(payment.provider, payment.provider_payment_id)
-            change = record_provider_refund(payment, existing, plan, now=now)
-            if change is None:
-                return None
-            refund, level = change.refund, provider_level(existing)
-            writes = [
-                self.refunds.refund_write(refund, expected_version=0),
-                self.refunds.provider_refund_ceiling_write(
-                    payment.provider,
-                    payment.provider_payment_id,
-                    captured=payment.facts.captured_amount,
-                    amount=refund.amount,
-                    level_read=level,
-                ),
-                *entry_writes(change.entries),
-                *(self.refunds.alert_write(a) for a in change.alerts),
-            ]
-            try:
-                transact(writes)
-            except (VersionConflict, DuplicateEntry):
-                if seen == (level, refund.amount):
-                    # nothing else changed between two tries: it is the ceiling that refuses
-                    raise UnexplainedRefundError(payment, refund.amount) from None
-                seen = (level, refund.amount)
-                continue
-            logger.warning(
-                "provider-side refund recorded",
-                provider=payment.provider,
-                payment_id=payment.provider_payment_id,
-                refund_id=refund.refund_id,
-                amount=refund.amount,
-            )
-            self.publish(change.alerts)
-            return refund
-        raise StoreUnavailable(f"provider refunds of {payment.provider_payment_id} kept conflicting; retry")
 
 
 def provider_refund_listener(old: Payment | None, new: Payment) -> None:
@@ -110,7 +41,7 @@ def provider_refund_listener(old: Payment | None, new: Payment) -> None:
     if old is not None and old.facts.refunded_amount >= new.facts.refunded_amount:
         return
     try:
-        ProviderRefunds().sync(new, now=clock.now())
+        RefundService().sync_provider_refunds(new, now=clock.now())
     except UnexplainedRefundError as exc:
         # not retried (it cannot succeed by itself): the daily reconciliation reports and alarms it
         logger.error("provider refund beyond the ceiling", error=str(exc))
