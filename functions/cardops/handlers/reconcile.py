@@ -74,5 +74,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "payments": sum(r.checked_payments for r in reports),
         "repaired_entries": repaired,
         "unresolved": [d.model_dump(mode="json") for d in unresolved],
-        "stuck_refunds": {"resubmitted": sweep.resubmitted, "pending": sweep.still_pending},
+        "stuck_refunds": {
+            "resubmitted": sweep.resubmitted,
+            "pending": sweep.still_pending,
+            "without_api": sweep.without_api,
+        },
     }

@@ -37,6 +37,7 @@ from cardops.ledger.store import LedgerStore, RefundStore
 from cardops.ledger.use_cases import attributed, configured_plans
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
+from cardops.payments.use_cases.refunds import UnexplainedRefundError
 
 logger = make_logger("cardops-reconcile")
 
@@ -111,8 +112,6 @@ def reconcile_payment(payment: Payment, deps: Deps, *, now: datetime, actor: str
         return check_payment(payment, (), {}, deps.plans.standard, now=now)
     plan = deps.plans.for_channel(channel)
     unexplained: list[Difference] = []
-    from cardops.payments.use_cases.refunds import UnexplainedRefundError
-
     try:
         recorded = deps.provider_refunds(payment, now=now)
     except UnexplainedRefundError as exc:

@@ -425,16 +425,20 @@ class RefundStore:
             op={"Update": update}, on_condition_failed=lambda: VersionConflict(f"{payment_id} ceiling")
         )
 
-    def requested_before(self, cutoff: datetime, *, limit: int = 100) -> list[Refund]:
-        """Refunds still ``requested`` that were created before ``cutoff``, oldest first (one page)."""
-        page = aws.dynamodb().query(
-            TableName=_table(),
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk AND gsi1sk < :before",
-            ExpressionAttributeValues={":pk": _s(REQUESTED_REFUNDS), ":before": _s(cutoff.isoformat())},
-            Limit=limit,
-        )
-        return [Refund.model_validate_json(item["doc"]["S"]) for item in page.get("Items", [])]
+    def requested_before(self, cutoff: datetime) -> Iterator[Refund]:
+        """Refunds still ``requested`` that were created before ``cutoff``, oldest first (paged)."""
+        for item in query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :before",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(REQUESTED_REFUNDS),
+                    ":before": _s(cutoff.isoformat()),
+                },
+            }
+        ):
+            yield Refund.model_validate_json(item["doc"]["S"])
 
     def ceiling_release_write(self, refund: Refund, *, amount: int) -> Write:
         """Give a refund's amount back to the ceiling when the refund stops counting."""

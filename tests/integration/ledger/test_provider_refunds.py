@@ -184,3 +184,41 @@ def test_a_stuck_refund_is_repaired_by_the_sweep_with_the_same_key(
     assert keys == {stuck["refund_id"]}
     assert balance() == 10_000 - FEE_10000 - 3000  # debited once
     assert resubmit_stuck_refunds(RefundService(), now=clock.now() + timedelta(hours=2)).examined == 0
+
+
+def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, monkeypatch: Any) -> None:
+    """SBPS refunds are made in its console and stay ``requested``: the sweep passes them over."""
+    from cardops.payments.domain.refunds import RefundReason
+    from cardops.payments.use_cases.provider_refunds import resubmit_stuck_refunds
+    from cardops.payments.use_cases.refunds import RefundService
+    from tests.integration.ledger.conftest import capture_payment
+
+    capture_payment(provider="sbps", payment_id="sb_1", store_id="store-sbps")
+    for n in range(3):
+        RefundService().request(
+            "sbps",
+            "sb_1",
+            amount=100,
+            reason=RefundReason.CUSTOMER_REQUEST,
+            idempotency_key=f"console-{n}",
+            now=clock.now() - timedelta(hours=2),
+            actor="arn:aws:iam::123456789012:user/finance",
+        )
+    charge_id = captured_payment(emulator, 10_000)
+    emulator.faults["refund"] = ["server_error"] * 3  # every attempt of the request fails
+    from cardops.payments.use_cases.refunds import RefundSubmissionPendingError
+
+    with pytest.raises(RefundSubmissionPendingError):
+        refund_service = RefundService()
+        refund_service.request(
+            "payjp",
+            charge_id,
+            amount=1000,
+            reason=RefundReason.CUSTOMER_REQUEST,
+            idempotency_key="k-timeout",
+            now=clock.now(),
+            actor="arn:aws:iam::123456789012:user/finance",
+        )
+    report = resubmit_stuck_refunds(RefundService(), now=clock.now() + timedelta(hours=1), limit=1)
+    assert (report.without_api, report.examined, len(report.resubmitted)) == (3, 1, 1)
+    assert emulator.charges[charge_id]["amount_refunded"] == 1000

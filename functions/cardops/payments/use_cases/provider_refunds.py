@@ -57,6 +57,8 @@ class SweepReport:
     examined: int = 0
     resubmitted: list[str] = field(default_factory=list)
     still_pending: list[str] = field(default_factory=list)
+    #: refunds of providers without a refund API (SBPS: made in its console), left to finance
+    without_api: int = 0
 
 
 def resubmit_stuck_refunds(
@@ -66,10 +68,17 @@ def resubmit_stuck_refunds(
 
     The provider answers a call it already made with its first answer (the refund is then recorded
     as succeeded, not made twice), and makes the one it never received. Providers without an API
-    (SBPS: refunds are made in its console) keep theirs ``requested`` for finance.
+    (SBPS: refunds are made in its console) keep theirs ``requested`` for finance; they are passed
+    over without a call, so they never hold up the others. At most ``limit`` provider calls per run
+    (the rest, oldest first, wait for the next run).
     """
     report = SweepReport()
-    for refund in service.refunds.requested_before(now - stuck_after, limit=limit):
+    for refund in service.refunds.requested_before(now - stuck_after):
+        if service.providers.get(refund.provider) is None:
+            report.without_api += 1
+            continue
+        if report.examined >= limit:
+            break
         report.examined += 1
         try:
             result = service.resubmit(refund, now=now)
