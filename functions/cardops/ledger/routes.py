@@ -6,7 +6,7 @@ shortfall; a payout at or below the plan's minimum is refused with a 422.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -36,6 +36,9 @@ from cardops.ledger.domain.payouts import (
     PayoutByProviderScheduleError,
     PayoutError,
 )
+from cardops.ledger.domain.reconciliation import StoreReconciliation
+from cardops.ledger.reconcile import Deps as ReconcileDeps
+from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.store import DuplicateEntry
 from cardops.ledger.use_cases import LedgerService
 
@@ -160,6 +163,37 @@ def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Re
         source_channel=body.source_channel,
     )
     return _json(result)
+
+
+class ReconcileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: only payments changed since then (default: all the store's payments)
+    changed_since: datetime | None = None
+
+    @field_validator("changed_since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("changed_since needs a time zone (ISO 8601 with an offset)")
+        return value
+
+
+class ReconcileAnswer(StoreReconciliation):
+    unresolved_count: int
+
+
+@router.post("/admin/stores/<store_id>/ledger/reconcile", tags=["ledger"])
+def reconcile(store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body()] = None) -> Response[Any]:
+    """Compare the store's payments with its ledger, post what is missing, report what is not decidable."""
+    report = reconcile_store(
+        store_id,
+        ReconcileDeps(),
+        now=clock.now(),
+        actor=caller(router.current_event),
+        changed_since=body.changed_since if body else None,
+    )
+    return _json(ReconcileAnswer(**report.model_dump(), unresolved_count=len(report.unresolved)))
 
 
 @router.exception_handler(NegativeBalanceError)
