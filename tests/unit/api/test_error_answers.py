@@ -668,3 +668,45 @@ def test_every_mapping_has_a_case(resolver: str, cases: list[tuple[str, Callable
     app = importlib.import_module(resolver).app
     registered = set(app.exception_handler_manager.get_registered_handlers())
     assert {_answered_by(registered, make()) for _, make in cases} == registered
+
+
+class _Base(Exception):
+    pass
+
+
+class _Child(_Base):
+    pass
+
+
+def test_a_table_lists_the_most_specific_class_first() -> None:
+    from http import HTTPStatus
+
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from cardops.api import errors
+
+    base = errors.ErrorRule(_Base, HTTPStatus.CONFLICT, "base")
+    child = errors.ErrorRule(_Child, HTTPStatus.NOT_FOUND, "child")
+    with pytest.raises(ValueError, match="_Child is listed after its base _Base"):
+        errors.register(APIGatewayRestResolver(), [base, child])
+    errors.register(APIGatewayRestResolver(), [child, base])
+
+
+def test_a_class_ends_with_one_unconditional_rule() -> None:
+    from http import HTTPStatus
+
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from cardops.api import errors
+
+    when = errors.ErrorRule(_Base, HTTPStatus.CONFLICT, "odd", when=lambda e: "odd" in str(e))
+    always = errors.ErrorRule(_Base, HTTPStatus.UNPROCESSABLE_ENTITY, "even")
+    for bad in ([when], [always, when], [always, always]):
+        with pytest.raises(ValueError, match="only its last rule may"):
+            errors.register(APIGatewayRestResolver(), bad)
+    app = APIGatewayRestResolver()
+    errors.register(app, [when, always])
+    handler = app.exception_handler_manager.lookup_exception_handler(_Child)
+    assert handler is not None
+    assert handler(_Child("odd one")).status_code == HTTPStatus.CONFLICT
+    assert handler(_Child("another")).status_code == HTTPStatus.UNPROCESSABLE_ENTITY

@@ -7,7 +7,7 @@ import binascii
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -102,37 +102,3 @@ def list_repayments(
 @router.get("/admin/repayments/<request_id>", tags=["repayments"])
 def show_repayment(request_id: RequestIdPath) -> repayment.RepaymentView:
     return repayment.show(request_id)
-
-
-def register_errors(app: APIGatewayRestResolver) -> None:
-    """The re-payment errors as HTTP answers (added to the admin resolver)."""
-
-    @app.exception_handler(UnicodeDecodeError)
-    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body is not UTF-8")
-
-    @app.exception_handler(repayment.RepaymentNotFound)
-    def _not_found(exc: repayment.RepaymentNotFound) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no re-payment request {exc}")
-
-    @app.exception_handler(repayment.RequestIdReused)
-    def _reused(exc: repayment.RequestIdReused) -> Response[Any]:
-        return error_response(
-            HTTPStatus.CONFLICT, "request_id_reused", "this request id was started with other evidence"
-        )
-
-    @app.exception_handler(repayment.NotAwaitingDecision)
-    def _not_awaiting(exc: repayment.NotAwaitingDecision) -> Response[Any]:
-        return error_response(
-            HTTPStatus.CONFLICT, "not_awaiting_decision", str(exc), request_status=exc.status
-        )
-
-    @app.exception_handler(repayment.DocumentTooLarge)
-    def _too_large(exc: repayment.DocumentTooLarge) -> Response[Any]:
-        return error_response(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "document_too_large", f"document exceeds {exc.limit} bytes"
-        )
-
-    @app.exception_handler(repayment.InvalidStart)
-    def _invalid(exc: repayment.InvalidStart) -> Response[Any]:
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, exc.code, str(exc))
