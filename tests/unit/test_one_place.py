@@ -3,7 +3,7 @@
 - only ``kernel/config.py`` reads the environment; ``sandbox/`` and ``cli/`` are the outer shells
   that set it for the local sandbox (the sandbox user, the secrets' ``CARDOPS_*`` overrides);
 - only ``api/errors.py`` registers exception handlers (``exception_handler``, ``not_found``, or the
-  resolver's handler manager).
+  resolver's handler manager) or builds an error answer (``error_response``): a route raises.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ENVIRONMENT_ALLOWED = ("kernel/config.py", "sandbox/", "cli/")
 HANDLERS_ALLOWED = ("api/errors.py",)
 
 _OS_READS = {"environ", "environb", "getenv", "getenvb"}
-_HANDLER_ATTRIBUTES = {"exception_handler", "not_found", "exception_handler_manager"}
+_HANDLER_ATTRIBUTES = {"exception_handler", "not_found", "exception_handler_manager", "error_response"}
 
 
 def violations(source: str) -> tuple[list[str], list[str]]:
@@ -41,6 +41,8 @@ def violations(source: str) -> tuple[list[str], list[str]]:
                 environment.append(f"{node.lineno}: {ast.unparse(node)}")
             elif node.attr in _HANDLER_ATTRIBUTES:
                 handlers.append(f"{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.alias) and node.name == "error_response":
+            handlers.append(f"import {node.name}")
     return environment, handlers
 
 
@@ -89,6 +91,8 @@ def test_the_allowed_places_are_where_they_are_said_to_be() -> None:
         ("@app.not_found\ndef f(e): ...", 0, 1),
         ("app.exception_handler(ValueError)(f)", 0, 1),
         ("app.exception_handler_manager.update_exception_handlers({})", 0, 1),
+        ("from cardops.api.errors import error_response", 0, 1),
+        ("from cardops.api import errors\nerrors.error_response(s, 'c', 'm')", 0, 1),
         ("@router.get('/x')\ndef f(): ...", 0, 0),
     ],
 )

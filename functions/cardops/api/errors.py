@@ -126,13 +126,13 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
     """The admin resolver's table: every slice's refusals as 4xx, the store's hiccups as 503."""
     from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-    from cardops.api.identity import MissingCallerIdentity
     from cardops.feeds.domain.matching import LinkingBlocked, UnknownEmployee
     from cardops.feeds.domain.reader import FeedFileError
     from cardops.feeds.domain.settlement import LineRuleError
     from cardops.feeds.store import LinkageCodeTaken
     from cardops.feeds.use_cases.card_lines import CardLineConflict, InvalidCorporateNumber, NotFound
     from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+    from cardops.kernel.identity import MissingCallerIdentity
     from cardops.kernel.money import CurrencyError
     from cardops.kernel.safe_json import UnsafeJson
     from cardops.ledger.domain.ledger import ConflictingEntryError, LedgerError
@@ -385,6 +385,12 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             "document_too_large",
             lambda e: f"document exceeds {e.limit} bytes",
+        ),
+        ErrorRule(
+            repayment.InvalidEvidence,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            lambda e: e.code,
+            details=lambda e: {"errors": e.errors},
         ),
         ErrorRule(repayment.InvalidStart, HTTPStatus.UNPROCESSABLE_ENTITY, lambda e: e.code),
         # card lines and tenants (feeds)

@@ -15,9 +15,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cardops.api.identity import caller
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.identity import caller
 from cardops.kernel.money import normalize_currency
 from cardops.ledger.domain.ledger import (
     AdjustmentReason,

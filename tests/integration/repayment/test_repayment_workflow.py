@@ -7,7 +7,7 @@ from typing import Any
 
 from cardops.kernel import aws
 from cardops.kernel.config import reset_settings
-from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.integration.repayment.conftest import (
     admin,

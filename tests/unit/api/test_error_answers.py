@@ -23,7 +23,6 @@ from aws_lambda_powertools.event_handler.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from cardops.api.identity import MissingCallerIdentity
 from cardops.feeds.domain.matching import LinkingBlocked, UnknownEmployee
 from cardops.feeds.domain.reader import FeedFileError
 from cardops.feeds.domain.settlement import LineAlreadyUsed, LineNotMatched, LineRuleError
@@ -31,6 +30,7 @@ from cardops.feeds.store import LinkageCodeTaken
 from cardops.feeds.use_cases.card_lines import CardLineConflict, InvalidCorporateNumber, NotFound
 from cardops.kernel import safe_json
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.identity import MissingCallerIdentity
 from cardops.kernel.money import CurrencyError
 from cardops.ledger.domain.ledger import Channel, ConflictingEntryError, LedgerError, NotReversibleError
 from cardops.ledger.domain.payouts import (
@@ -102,6 +102,19 @@ def _pending() -> RefundSubmissionPendingError:
     exc = RefundSubmissionPendingError(_refund(), TransientProviderError("timed out", code="timeout"))
     exc.idempotency_key = "key-1"
     return exc
+
+
+def _invalid_evidence() -> repayment.InvalidEvidence:
+    from pydantic import BaseModel, ValidationError
+
+    class Evidence(BaseModel):
+        amount: int
+
+    try:
+        Evidence.model_validate({"amount": "many"})
+    except ValidationError as exc:
+        return repayment.InvalidEvidence.of(exc)
+    raise AssertionError("validated")
 
 
 def _validation() -> RequestValidationError:
@@ -185,6 +198,12 @@ ADMIN_CASES: list[tuple[str, Callable[[], Exception]]] = [
     ("not_awaiting", lambda: repayment.NotAwaitingDecision("rq-1", "decided")),
     ("document_too_large", lambda: repayment.DocumentTooLarge(2000, 1000)),
     ("invalid_start", lambda: repayment.InvalidStart("not_eligible", "the payment is not eligible")),
+    # these two were answered inside the start route before; the answers are main's route code's
+    (
+        "invalid_document_encoding",
+        lambda: repayment.InvalidStart("invalid_document_encoding", "document is not valid base64"),
+    ),
+    ("invalid_evidence", _invalid_evidence),
     # feeds
     ("feeds_not_found", lambda: NotFound("no tenant t-1")),
     ("corporate_number", lambda: InvalidCorporateNumber("check digit")),
@@ -542,6 +561,28 @@ EXPECTED_ADMIN: dict[str, tuple[int, dict[str, Any]]] = {
         {"error": {"code": "document_too_large", "message": "document exceeds 1000 bytes"}},
     ),
     "invalid_start": (422, {"error": {"code": "not_eligible", "message": "the payment is not eligible"}}),
+    "invalid_document_encoding": (
+        422,
+        {"error": {"code": "invalid_document_encoding", "message": "document is not valid base64"}},
+    ),
+    "invalid_evidence": (
+        422,
+        {
+            "error": {
+                "code": "invalid_evidence",
+                "message": "evidence fields are invalid",
+                "details": {
+                    "errors": [
+                        {
+                            "loc": ["evidence", "amount"],
+                            "msg": "Input should be a valid integer, unable to parse string as an integer",
+                            "type": "int_parsing",
+                        }
+                    ]
+                },
+            }
+        },
+    ),
     "feeds_not_found": (404, {"error": {"code": "not_found", "message": "no tenant t-1"}}),
     "corporate_number": (422, {"error": {"code": "corporate_number_invalid", "message": "check digit"}}),
     "unknown_employee": (404, {"error": {"code": "unknown_employee", "message": "E-1"}}),

@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cardops.api.identity import caller
 from cardops.feeds.domain.diagnosis import Diagnosis
 from cardops.feeds.domain.models import Employee, Settlement
 from cardops.feeds.use_cases.card_lines import (
@@ -25,6 +24,7 @@ from cardops.feeds.use_cases.card_lines import (
     TenantView,
 )
 from cardops.kernel import clock
+from cardops.kernel.identity import caller
 
 router = Router()  # type: ignore[no-untyped-call]
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.api.identity import caller
 from cardops.kernel import clock
+from cardops.kernel.identity import caller
 from cardops.payments.domain.refunds import (
     DebitMemo,
     Refund,

@@ -12,8 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cardops.api.errors import error_response
-from cardops.api.identity import caller
+from cardops.kernel.identity import caller
 from cardops.payments.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
 from cardops.payments.use_cases import repayment
 
@@ -60,10 +59,8 @@ def _json(status: HTTPStatus, body: Any) -> Response[Any]:
 def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any]:
     try:
         document = base64.b64decode(body.document.content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_document_encoding", "document is not valid base64"
-        )
+    except (binascii.Error, ValueError) as exc:
+        raise repayment.InvalidStart("invalid_document_encoding", "document is not valid base64") from exc
     try:
         started = repayment.start(
             request_id=body.request_id,
@@ -74,13 +71,7 @@ def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any
             actor=_actor(),
         )
     except ValidationError as exc:
-        errors = [
-            {"loc": ["evidence", *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_evidence", "evidence fields are invalid", errors=errors
-        )
+        raise repayment.InvalidEvidence.of(exc) from exc
     view = repayment.view(started.record).model_dump(mode="json")
     view["duplicate"] = started.duplicate
     return _json(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED, view)

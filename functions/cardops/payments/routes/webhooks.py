@@ -13,10 +13,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cardops.api import errors
 from cardops.kernel import clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import RawEventStore
 from cardops.kernel.observability import make_logger
 from cardops.kernel.secrets import webhook_secrets
 from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.store.payments import RawEventStore
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import webhook_intake
 

@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from cardops.kernel import aws, clock
 from cardops.kernel.config import Settings, settings
-from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
 from cardops.payments.domain.payment_notes import repayment_links
 from cardops.payments.domain.payments import EventKind, Payment
 from cardops.payments.domain.repayment import (
@@ -50,6 +49,7 @@ from cardops.payments.providers.recharge import PayjpRecharger, Recharger, Saved
 from cardops.payments.providers.registry import api_key
 from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.listeners import payment_listeners
 from cardops.payments.use_cases.payment_events import apply_canonical
@@ -98,6 +98,23 @@ class InvalidStart(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class InvalidEvidence(InvalidStart):
+    """The evidence fields do not validate: each error named, its ``loc`` under ``evidence``."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("invalid_evidence", "evidence fields are invalid")
+        self.errors = errors
+
+    @classmethod
+    def of(cls, exc: ValidationError) -> InvalidEvidence:
+        return cls(
+            [
+                {"loc": ["evidence", *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+        )
 
 
 class ChargeNotCaptured(Exception):
