@@ -53,22 +53,21 @@ def _modules() -> list[tuple[str, str]]:
     ]
 
 
-def test_only_the_settings_model_reads_the_environment() -> None:
-    found = {
-        name: environment
+def _found(allowed: tuple[str, ...], kind: int) -> dict[str, list[str]]:
+    """Per module outside ``allowed``: its environment reads (``kind`` 0) or handlers (1)."""
+    return {
+        name: found
         for name, source in _modules()
-        if not name.startswith(ENVIRONMENT_ALLOWED) and (environment := violations(source)[0])
+        if not name.startswith(allowed) and (found := violations(source)[kind])
     }
-    assert found == {}, "read it through cardops.kernel.config.settings() (add a field there)"
+
+
+def test_only_the_settings_model_reads_the_environment() -> None:
+    assert _found(ENVIRONMENT_ALLOWED, 0) == {}, "read it via cardops.kernel.config.settings() (add a field)"
 
 
 def test_only_the_error_table_registers_exception_handlers() -> None:
-    found = {
-        name: handlers
-        for name, source in _modules()
-        if not name.startswith(HANDLERS_ALLOWED) and (handlers := violations(source)[1])
-    }
-    assert found == {}, "add a row to the tables in cardops.api.errors instead"
+    assert _found(HANDLERS_ALLOWED, 1) == {}, "raise, and add a row to the tables in cardops.api.errors"
 
 
 def test_the_allowed_places_are_where_they_are_said_to_be() -> None:
