@@ -9,7 +9,6 @@ was read; a concurrent posting makes the write fail, and the decision is taken a
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import lru_cache
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.kernel.backoff import CONFLICTS, Backoff
 from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import DEFAULT_PLANS, PlansConfig
@@ -45,10 +45,13 @@ from cardops.payments.domain.payments import Payment
 logger = make_logger("cardops-ledger")
 
 
-@lru_cache(maxsize=1)
 def configured_plans() -> PlansConfig:
     """The plans of SPEC §6; ``CARDOPS_PLANS`` (JSON of ``PlansConfig``) overrides the defaults."""
-    raw = os.environ.get("CARDOPS_PLANS")
+    return _plans(settings().plans_json)
+
+
+@lru_cache(maxsize=4)
+def _plans(raw: str | None) -> PlansConfig:
     return PlansConfig.model_validate(json.loads(raw)) if raw else DEFAULT_PLANS
 
 
