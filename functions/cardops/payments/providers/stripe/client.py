@@ -166,7 +166,8 @@ class BudgetedHttpClient(stripe.RequestsClient):
 
     def _backoff_ceiling(self, num_retries: int) -> float:
         """The longest pause before retry ``num_retries`` (1, 2, …)."""
-        return min(self._settings.backoff_cap, self._settings.backoff_base * 2 ** max(num_retries - 1, 0))
+        window = self._settings.backoff_base * 2.0 ** max(num_retries - 1, 0)
+        return min(self._settings.backoff_cap, window)
 
     def _sleep_time_seconds(self, num_retries: int) -> float:
         """The SDK's formula (half of the window fixed, half jittered) on our settings."""
