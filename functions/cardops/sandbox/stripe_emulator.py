@@ -41,7 +41,11 @@ Sandbox controls (not Stripe's; JSON bodies, no authentication, loopback only):
   ``POST /_sandbox/disputes/{id}/close`` ``{"status": "won|lost"}`` closes it;
 * ``POST /_sandbox/payment_intents/{id}/expire``: Stripe cancels the lapsed authorization
   (``cancellation_reason=automatic``);
-* ``POST /_sandbox/customers/{id}/detach_all``: the customer keeps no reusable payment method.
+* ``POST /_sandbox/customers/{id}/detach_all``: the customer keeps no reusable payment method;
+* ``POST /_sandbox/webhooks`` ``{"deliver": false}``: events are recorded but not sent (lost
+  webhooks, for the janitor); ``true`` sends again (what was not sent stays lost);
+* ``GET /_sandbox/requests`` and ``GET /_sandbox/events``: every API request (method, path,
+  idempotency key) and every event, for tests that run the sandbox in another process.
 """
 
 from __future__ import annotations
@@ -228,6 +232,8 @@ class StripeEmulator:
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.wall_clock = wall_clock
         self.enabled_events = enabled_events
+        #: ``False``: webhooks are lost (recorded in ``events``, never sent)
+        self.deliver = True
         self.customers: dict[str, dict[str, Any]] = {}
         self.payment_methods: dict[str, dict[str, Any]] = {}
         self.payment_intents: dict[str, dict[str, Any]] = {}
@@ -271,6 +277,12 @@ class StripeEmulator:
         try:
             if parts.path.startswith("/_sandbox/") and request.command == "POST":
                 status, payload = 200, self._control(parts.path, json.loads(body or b"{}"))
+            elif parts.path == "/_sandbox/requests" and request.command == "GET":
+                with self._lock:
+                    status, payload = 200, {"requests": [list(r) for r in self.requests]}
+            elif parts.path == "/_sandbox/events" and request.command == "GET":
+                with self._lock:
+                    status, payload = 200, {"events": list(self.events)}
             else:
                 self._authenticate(request.headers.get("Authorization"))
                 pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -395,6 +407,9 @@ class StripeEmulator:
                 return self.expire_payment_intent(parts[1])
             if len(parts) == 3 and parts[0] == "customers" and parts[2] == "detach_all":
                 return self.detach_all(parts[1])
+            if parts == ["webhooks"]:
+                self.deliver = spec.get("deliver") is not False
+                return {"deliver": self.deliver}
         raise StripeApiError(404, f"Unrecognized sandbox control ({path}).")
 
     def set_fault(self, operation: str, mode: str, count: Any = 1) -> dict[str, Any]:
@@ -908,7 +923,7 @@ class StripeEmulator:
             "type": event_type,
         }
         self.events.append(event)
-        if self.webhook_url and event_type in self.enabled_events:
+        if self.webhook_url and self.deliver and event_type in self.enabled_events:
             thread = threading.Thread(target=self._deliver, args=(event,), daemon=True)
             self._deliveries.append(thread)
             thread.start()
