@@ -212,7 +212,7 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
     body = {"amount": 5000, "reason": "overcharge", "idempotency_key": f"rf-{intent.id}"}
     code, pending = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/refunds", body)
     assert code == 503 and pending["error"]["code"] == "provider_unavailable", pending
-    refund_id = pending["error"]["refund"]["refund_id"]
+    refund_id = pending["error"]["details"]["refund"]["refund_id"]
 
     amend = f"/admin/payments/stripe/{intent.id}/refunds/{refund_id}/amend"
     code, amended = api(outputs, "POST", amend, {"amount": 2000})

@@ -1,4 +1,4 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + provider emulators."""
+"""``cardops local``: moto server, provisioned resources, API gateway, queue worker, provider emulators."""
 
 from __future__ import annotations
 
