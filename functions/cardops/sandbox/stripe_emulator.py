@@ -6,7 +6,7 @@ own, modelled on ``payjp_emulator.py``. The official ``stripe`` library works ag
 
 What it holds and answers (API version :data:`API_VERSION`):
 
-* ``/v1/customers`` (create, retrieve), ``/v1/payment_methods`` (create from ``card[token]``,
+* ``/v1/customers`` (create, retrieve, update), ``/v1/payment_methods`` (create from ``card[token]``,
   retrieve, ``attach``), Stripe's test payment methods (``pm_card_visa`` …) usable anywhere an id is;
 * ``/v1/payment_intents``: create (``confirm``, ``off_session``, ``capture_method=manual``),
   retrieve, ``confirm``, ``capture`` (``amount_to_capture``), ``cancel``; each confirmation makes a
@@ -383,6 +383,8 @@ class StripeEmulator:
             if len(rest) == 1 and method == "GET":
                 self._fault("customer")
                 return self._expand_customer(self._object(self.customers, "customer", rest[0]), expand)
+            if len(rest) == 1 and method == "POST":
+                return self._expand_customer(self.update_customer(rest[0], params), expand)
         if resource == "payment_methods":
             if not rest and method == "POST":
                 return self.create_payment_method(params)
@@ -550,6 +552,26 @@ class StripeEmulator:
             customer["invoice_settings"]["default_payment_method"] = default_pm["id"]
         elif pm_id:
             customer["invoice_settings"]["default_payment_method"] = pm_id
+        return customer
+
+    def update_customer(self, customer_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        customer = self._object(self.customers, "customer", customer_id)
+        for field in ("email", "name"):
+            if field in params:
+                customer[field] = params[field] or None
+        customer["metadata"] |= dict(params.get("metadata") or {})
+        settings = params.get("invoice_settings")
+        default = settings.get("default_payment_method") if isinstance(settings, dict) else None
+        if default:
+            pm = self._payment_method(str(default), param="invoice_settings[default_payment_method]")
+            if pm["customer"] != customer_id:
+                raise StripeApiError(
+                    400,
+                    f"No such PaymentMethod: '{default}'; it is not attached to customer {customer_id}.",
+                    code="resource_missing",
+                    param="invoice_settings[default_payment_method]",
+                )
+            customer["invoice_settings"]["default_payment_method"] = pm["id"]
         return customer
 
     def detach_all(self, customer_id: str) -> dict[str, Any]:
