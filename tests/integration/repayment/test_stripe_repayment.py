@@ -13,10 +13,10 @@ from pydantic import SecretStr
 from cardops import resources
 from cardops.kernel import clock
 from cardops.kernel.config import reset_settings
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
 from cardops.payments.providers import registry
 from cardops.payments.providers.stripe.client import StripeClient, StripeSettings
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.stripe_emulator import StripeEmulator
 from tests.integration.repayment.conftest import admin, start_body, wait_for_execution, wait_for_status
