@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,8 @@ from click.testing import CliRunner
 from cardops.cli.main import cli
 from cardops.payments.providers.stripe.client import API_VERSION
 from tests.conftest import running_sandbox
-from tests.helpers import eventually
+from tests.helpers import eventually, sandbox_now
+from tests.helpers import sandbox_api as api
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,16 +51,6 @@ def sdk(outputs: dict[str, Any]) -> stripe.StripeClient:
         base_addresses={"api": outputs["StripeApiBaseUrl"]},
         stripe_version=API_VERSION,
     )
-
-
-def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    response = HTTP.request(
-        method,
-        outputs["ApiUrl"].rstrip("/") + path,
-        body=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    return response.status, json.loads(response.data or b"null")
 
 
 def emulator(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
@@ -97,12 +88,6 @@ def events_of(outputs: dict[str, Any], intent_id: str, event_type: str) -> list[
 def payment_with_status(outputs: dict[str, Any], intent_id: str, *statuses: str) -> Any:
     code, body = api(outputs, "GET", f"/admin/payments/stripe/{intent_id}")
     return body if code == 200 and body["status"] in statuses else None
-
-
-def sandbox_now(outputs: dict[str, Any]) -> datetime:
-    code, body = api(outputs, "GET", "/admin/sandbox/clock")
-    assert code == 200
-    return datetime.fromisoformat(body["now"])
 
 
 def metadata(

@@ -63,9 +63,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-import urllib3
-
-from cardops.sandbox.loopback import LoopbackServer
+from cardops.sandbox.loopback import EmulatorServer
 
 API_VERSION: Final = "2026-10-28.endive"
 #: the event types SPEC §1 lists: the endpoint's subscription, as configured in Stripe's dashboard
@@ -211,7 +209,7 @@ def _check_id(value: str, kind: str) -> str:
     return value
 
 
-class StripeEmulator:
+class StripeEmulator(EmulatorServer):
     """In-memory Stripe: one account, one API key, one webhook endpoint."""
 
     def __init__(
@@ -246,24 +244,7 @@ class StripeEmulator:
         self.requests: list[tuple[str, str, str | None]] = []
         self._idempotent: dict[str, tuple[str, str, int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
-        self._http = urllib3.PoolManager(maxsize=8)
-        self._deliveries: list[threading.Thread] = []
-        self._server = LoopbackServer(self._dispatch, name="stripe-emulator", port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in list(self._deliveries):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        super().__init__(name="stripe-emulator", port=port)
 
     def event_types(self) -> list[str]:
         return [str(e["type"]) for e in self.events]
@@ -946,24 +927,13 @@ class StripeEmulator:
         }
         self.events.append(event)
         if self.webhook_url and self.deliver and event_type in self.enabled_events:
-            thread = threading.Thread(target=self._deliver, args=(event,), daemon=True)
-            self._deliveries.append(thread)
-            thread.start()
+            body = json.dumps(event).encode()
+            self.send_webhook(self.webhook_url, body, lambda: self._webhook_headers(body))
 
-    def _deliver(self, event: Mapping[str, Any]) -> None:
-        body = json.dumps(event).encode()
-        for attempt in range(5):  # Stripe retries failed deliveries for days; we retry briefly
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                "Stripe-Signature": sign(body, self.webhook_secret, int(self.wall_clock())),
-            }
-            try:
-                response = self._http.request(
-                    "POST", str(self.webhook_url), body=body, headers=headers, timeout=5.0, retries=False
-                )
-                if response.status < 500:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.2 * (attempt + 1))
+    def _webhook_headers(self, body: bytes) -> dict[str, str]:
+        """Signed at each attempt, as Stripe does: the signature's time is the attempt's."""
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": sign(body, self.webhook_secret, int(self.wall_clock())),
+        }
