@@ -554,3 +554,20 @@ def test_the_pinned_api_version_is_the_one_the_pinned_sdk_speaks() -> None:
 
     assert API_VERSION == _ApiVersion.CURRENT
     assert StripeSettings(api_key=SecretStr(SECRET)).api_version == API_VERSION
+
+
+def test_a_key_reused_with_other_params_is_a_permanent_idempotency_error(
+    fake_stripe: FakeStripe, sleeps: Sleeps
+) -> None:
+    """Stripe's answer when the same key comes with other parameters: a bug of ours, never retried."""
+    reused = {
+        "error": {
+            "type": "idempotency_error",
+            "message": "Keys for idempotent requests can only be used with the same parameters.",
+        }
+    }
+    fake_stripe.script(Reply(400, reused))
+    with pytest.raises(PermanentProviderError) as info:
+        client(fake_stripe, sleeps).capture(INTENT, amount=100, idempotency_key="cap-reused")
+    assert (info.value.code, info.value.status) == ("idempotency_error", 400)
+    assert len(fake_stripe.seen) == 1 and sleeps == []
