@@ -290,3 +290,12 @@ def test_the_form_parser_reads_stripes_nesting() -> None:
         "payment_method_options": {"card": {"request_three_d_secure": "any"}},
     }
     assert json.loads(json.dumps(parse_form([]))) == {}
+
+
+def test_the_emulator_speaks_the_version_and_events_cardops_expects() -> None:
+    """The endpoint's subscription is SPEC §1's list, which cardops maps; both pin one API version."""
+    from cardops.payments.providers.stripe.client import API_VERSION as CLIENT_VERSION
+    from cardops.payments.providers.stripe.events import SUPPORTED_EVENT_TYPES
+
+    assert set(SUPPORTED_EVENT_TYPES) == SPEC_EVENT_TYPES
+    assert CLIENT_VERSION == API_VERSION
