@@ -124,8 +124,15 @@ class ProviderPlugin(Protocol):
     (built lazily, so only those functions import the provider's SDK).
     """
 
-    name: str
-    capabilities: ProviderCapabilities
+    @property
+    def name(self) -> str:
+        """The provider's name in routes, keys and settings (``/webhooks/{name}``)."""
+        ...
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What its API allows (refund reversal, …)."""
+        ...
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
         """The values a webhook may be verified with (current and previous, for rotation)."""

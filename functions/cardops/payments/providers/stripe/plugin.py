@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 from cardops.payments.domain.payments import CanonicalEvent
 from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES, ProviderCapabilities
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, verify_stripe_signature
-from cardops.payments.providers.base import Header, UnsupportedProviderEvent, json_event_id
+from cardops.payments.providers.base import Header, ProviderPlugin, UnsupportedProviderEvent, json_event_id
 from cardops.payments.providers.stripe import events
 
 if TYPE_CHECKING:
@@ -57,3 +57,9 @@ class StripePlugin:
 
         key = api_key("stripe_secret_key")
         return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
+
+
+if TYPE_CHECKING:
+
+    def _checked(plugin: StripePlugin) -> ProviderPlugin:
+        return plugin  # mypy holds StripePlugin to the protocol here
