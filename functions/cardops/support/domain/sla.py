@@ -112,3 +112,15 @@ class Firing(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.kind.value}:{self.timer.value}"
+
+
+def is_first_business_day(day: date) -> bool:
+    """``day`` is the month's first bank business day (when the monthly report is due)."""
+    if not is_bank_business_day(day):
+        return False
+    earlier = day.replace(day=1)
+    while earlier < day:
+        if is_bank_business_day(earlier):
+            return False
+        earlier += timedelta(days=1)
+    return True
