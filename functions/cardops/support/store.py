@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cardops.adapters import aws
-from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
-from cardops.domain.calendar import tokyo_date
+from cardops.kernel import aws
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.support.domain.cases import Case, CaseHistoryEntry
 
 

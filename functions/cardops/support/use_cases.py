@@ -14,8 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.payments import Payment
+from cardops.kernel.calendar import tokyo_date
+from cardops.payments.domain.payments import Payment
 from cardops.support.domain import cases as rules
 from cardops.support.domain.cases import Case, CaseDraft, CaseHistoryEntry, CaseStatus
 from cardops.support.domain.payment_answers import (
@@ -233,7 +233,7 @@ def check(deps: Deps, case_id: str) -> dict[str, Any]:
 
 def wait_timestamp(moment: datetime) -> str:
     """An ASL ``TimestampPath`` value at or after ``moment`` (Wait states have 1 s resolution)."""
-    from cardops.services.capture import wait_timestamp as after
+    from cardops.payments.use_cases.capture import wait_timestamp as after
 
     return after(moment)
 
@@ -311,4 +311,3 @@ def scheduled_report(deps: Deps, *, now: datetime) -> dict[str, Any]:
 
 def missed(result: dict[str, Any]) -> bool:
     return bool(result.get("fired")) and result.get("kind") == FiringKind.ESCALATION.value
-

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardops.domain.calendar import TOKYO
+from cardops.kernel.calendar import TOKYO
 from cardops.support.domain.cases import (
     Case,
     CaseDraft,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cardops.domain.calendar import TOKYO, holiday_name, is_bank_business_day
+from cardops.kernel.calendar import TOKYO, holiday_name, is_bank_business_day
 from cardops.support.domain.cases import CaseDraft, Category, Subject, next_firing, open_case
 from cardops.support.domain.sla import (
     Firing,

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.domain.capture_deadline import AIRLINE_MCCS, DEFAULT_EXTENDED_HOLD_MCCS
-from cardops.domain.payments import Payment, PaymentStatus
+from cardops.payments.domain.capture_deadline import AIRLINE_MCCS, DEFAULT_EXTENDED_HOLD_MCCS
+from cardops.payments.domain.payments import Payment, PaymentStatus
 
 #: seed 002: "オーソリは作成後 7 日 (ホテル、航空会社、レンタカー会社の場合は 31 日) で有効期限が切れ"
 STANDARD_VALIDITY_DAYS = 7

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.domain.calendar import end_of_tokyo_day, tokyo_date
+from cardops.kernel.calendar import end_of_tokyo_day, tokyo_date
 from cardops.support.domain.cases import Case, Category
 from cardops.support.domain.sla import Timer, business_days_between
 

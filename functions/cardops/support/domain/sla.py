@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.domain.calendar import TOKYO, end_of_tokyo_day, is_bank_business_day, tokyo_date
+from cardops.kernel.calendar import TOKYO, end_of_tokyo_day, is_bank_business_day, tokyo_date
 
 
 class Timer(StrEnum):
