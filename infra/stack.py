@@ -12,6 +12,7 @@ from infra.constructs.feeds import Feeds
 from infra.constructs.janitor import Janitor
 from infra.constructs.observability import Observability
 from infra.constructs.repayment import RepaymentWorkflow
+from infra.constructs.support import Support
 from infra.constructs.workflows import CaptureDeadlineWorkflow
 from infra.nag import acknowledge_findings
 
@@ -33,19 +34,26 @@ class CardopsStack(Stack):
         self.repayment = RepaymentWorkflow(
             self, "Repayment", core=self.core, evidence_bucket=self.feeds.evidence_bucket
         )
+        self.support = Support(self, "Support", core=self.core, access_logs=self.feeds.access_logs)
         self.observability = Observability(
             self,
             "Observability",
             stage=stage,
             core=self.core,
             api=self.api.rest_api,
-            state_machines=[self.capture_deadline.state_machine, self.repayment.state_machine],
+            state_machines=[
+                self.capture_deadline.state_machine,
+                self.repayment.state_machine,
+                self.support.state_machine,
+            ],
             feed_function=self.feeds.function,
             existing_alarms=[
                 self.capture_deadline.auto_refund_failed,
                 self.capture_deadline.failed_executions,
                 self.capture_deadline.operator_backlog,
                 self.repayment.failed_executions,
+                self.support.sla_missed,
+                self.support.failed_executions,
             ],
         )
         outputs = {

@@ -24,6 +24,7 @@ from cardops.payments.routes import events as event_routes
 from cardops.payments.routes import payments
 from cardops.payments.routes import refunds as refund_routes
 from cardops.payments.routes import repayment as repayment_routes
+from cardops.support import routes as support_routes
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
@@ -41,6 +42,8 @@ app.include_router(tenant_routes.router)
 tenant_routes.register_errors(app)
 app.include_router(event_routes.router)
 event_routes.register_errors(app)
+app.include_router(support_routes.router)
+support_routes.register_errors(app)
 
 
 @app.exception_handler(RequestValidationError)
