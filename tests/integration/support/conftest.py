@@ -14,19 +14,16 @@ DESK = "arn:aws:iam::000000000000:user/desk-ito"
 
 
 @pytest.fixture
-def support(provisioned: Any) -> Iterator[Any]:
+def support(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Retry intervals of the definition elapse at once (the number of attempts is still real)."""
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     from cardops.kernel import clock
 
     clock.reset()
-    original = retrier_decl.time
-    retrier_decl.time = SimpleNamespace(sleep=lambda seconds: None)  # type: ignore[assignment]
-    try:
-        yield provisioned
-    finally:
-        retrier_decl.time = original
-        clock.reset()
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    yield provisioned
+    clock.reset()
 
 
 def admin(method: str, path: str, body: dict[str, Any] | None = None, *, user: str = DESK) -> tuple[int, Any]:
@@ -59,7 +56,7 @@ def open_case(body: dict[str, Any], *, user: str = DESK) -> dict[str, Any]:
 
 
 def execution_arn(provisioned: Any, case_id: str) -> str:
-    machine = provisioned.state_machine_arns["SupportCase"]
+    machine: str = provisioned.state_machine_arns["SupportCase"]
     return machine.replace(":stateMachine:", ":execution:") + ":" + case_id
 
 
@@ -69,7 +66,7 @@ def history(arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn}
     while True:
-        page = aws.stepfunctions().get_execution_history(**kwargs)
+        page: Any = aws.stepfunctions().get_execution_history(**kwargs)
         events.extend(page["events"])
         if not page.get("nextToken"):
             return events
