@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from cardops.feeds.domain.matching import REASON_CODES
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.support.domain.cases import CaseDraft, Category, Subject
@@ -25,18 +26,9 @@ from cardops.support.use_cases import SubjectError, open_case
 
 logger = make_logger("cardops-support-hooks")
 
-#: diagnosis outcomes that are registration errors an admin fixes (employee master or tenant)
-REGISTRATION_REASONS = frozenset(
-    {
-        "unknown_linkage_code",
-        "employee_code_mismatch",
-        "name_small_kana",
-        "name_romaji",
-        "name_mismatch",
-        "corporate_number_missing",
-        "corporate_number_invalid",
-    }
-)
+#: diagnosis outcomes that are registration errors an admin fixes (employee master or tenant): every
+#: reason the feed matching names
+REGISTRATION_REASONS: frozenset[str] = frozenset(REASON_CODES)
 
 
 def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:

@@ -19,7 +19,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.kernel.calendar import TOKYO, end_of_tokyo_day, is_bank_business_day, tokyo_date
+from cardops.kernel.calendar import (
+    TOKYO,
+    end_of_tokyo_day,
+    is_bank_business_day,
+    next_bank_business_day,
+    previous_bank_business_day,
+    tokyo_date,
+)
 
 
 class Timer(StrEnum):
@@ -52,20 +59,6 @@ class SlaPolicy(BaseModel):
 
 
 DEFAULT_POLICY = SlaPolicy()
-
-
-def next_bank_business_day(after: date) -> date:
-    day = after + timedelta(days=1)
-    while not is_bank_business_day(day):
-        day += timedelta(days=1)
-    return day
-
-
-def previous_bank_business_day(before: date) -> date:
-    day = before - timedelta(days=1)
-    while not is_bank_business_day(day):
-        day -= timedelta(days=1)
-    return day
 
 
 def add_business_days(start: date, days: int) -> date:
