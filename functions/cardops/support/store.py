@@ -20,11 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cardops.kernel import aws
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import s as _s
 from cardops.support.domain.cases import Case, CaseHistoryEntry
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
 
 
 def _month(day: date) -> str:

@@ -11,10 +11,10 @@ import pytest
 from cardops.handlers import support as support_handler
 from cardops.kernel import aws, clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.ledger.domain.ledger import Cause, CauseKind, Channel, EntryKind, make_entry
 from cardops.ledger.store import LedgerStore
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.integration.support.conftest import admin, open_case

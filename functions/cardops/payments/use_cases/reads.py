@@ -6,9 +6,9 @@ store can change shape without them.
 
 from __future__ import annotations
 
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.refunds import PaymentNotFoundError, RefundService
 
 
