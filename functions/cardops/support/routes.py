@@ -17,8 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
 from cardops.kernel import clock
+from cardops.kernel.identity import caller
 from cardops.support import use_cases
 from cardops.support.domain.cases import Case, CaseDraft, CaseError, Category, Channel, Subject
 from cardops.support.domain.report import InvalidMonthError, MonthlyReport, report_csv
