@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import VersionConflict
 from cardops.payments.domain.payments import Payment
 from cardops.support.domain import cases as rules
 from cardops.support.domain.cases import Case, CaseDraft, CaseHistoryEntry, CaseStatus
@@ -135,10 +136,12 @@ def open_case(deps: Deps, draft: CaseDraft, *, actor: str, now: datetime) -> Cas
     case, entry = rules.open_case(draft, case_id=case_id, actor=actor, now=now, policy=deps.policy)
     try:
         deps.cases.save(case, entry)
-    except Exception:
-        if draft.source is not None and (found := deps.cases.get(case_id)) is not None:
-            return found  # the same source opened it concurrently
-        raise
+    except VersionConflict:
+        found = deps.cases.get(case_id) if draft.source is not None else None
+        if found is None:
+            raise
+        deps.workflows.start(case_id)
+        return found  # the same source opened it concurrently
     deps.workflows.start(case_id)
     return case
 
