@@ -28,6 +28,7 @@ from cardops.feeds.domain.settlement import (
     select_for_claim,
 )
 from cardops.feeds.store import FeedStore, LinkageCodeTaken, StoredLine, Tenant
+from cardops.support import hooks
 
 
 class NotFound(LookupError):
@@ -342,4 +343,9 @@ class CardLines:
             last_sync_watermark=self.store.watermark(),
             card_company=card_company,
         )
-        return diagnose(employee, usage_date, facts, now, amount=amount)
+        found = diagnose(employee, usage_date, facts, now, amount=amount)
+        hooks.card_feed_diagnosed(
+            tenant_id=tenant_id, employee_code=employee_code, usage_date=usage_date, cause=found.cause,
+            reason=found.reason, message=found.message,
+        )  # fmt: skip
+        return found
