@@ -59,8 +59,16 @@ class Feeds(Construct):
         function = core.function("feed_sync")
         self.function = function
         function.add_environment("FEED_BUCKET_NAME", self.feed_bucket.bucket_name)
+        # lines are stored in batches (BatchGetItem finds the stored ones, BatchWriteItem the rest);
+        # only this function writes in batches
         core.table.grant(
-            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
         )
         self._grant_feed_read(function)
         # A separate policy (not the role's default one) so the function can name its own ARN.

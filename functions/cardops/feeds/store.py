@@ -5,28 +5,37 @@ Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
 - tenant: ``TENANT#{t}`` / ``#TENANT`` (gsi1 ``FEEDTENANTS`` / ``{t}``)
 - employee: ``TENANT#{t}`` / ``EMPLOYEE#{code}``
 - linkage-code claim: ``TENANT#{t}`` / ``LINKAGE#{normalized code}`` → ``employee_code``
-- card line: ``TENANT#{t}`` / ``LINE#{line_id}``; gsi1 ``TENANT#{t}#CARDERRORS`` while it is error
-  data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched; gsi1sk ``{usage date}#{line_id}``
+- card line: ``TENANT#{t}#LINES#{shard}`` / ``LINE#{line_id}`` (shard: CRC-32 of the line identity
+  mod ``LINE_SHARDS``, so a 100k-line sync spreads over that many partitions instead of one); gsi1
+  ``TENANT#{t}#CARDERRORS`` while it is error data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched,
+  gsi1sk ``{usage date}#{line_id}``; gsi2 ``TENANT#{t}#LINEDATE#{usage date}`` / ``{line_id}``: the
+  lines of a usage date, so refund linking and diagnosis read a date range, not the whole history
+  (a key per day also spreads a sync's index writes over the days it covers)
 - sync run: ``FEEDSYNC`` / ``RUN#{business date}#{started at}``; checkpoint ``FEEDSYNC`` /
   ``#CHECKPOINT``; watermark ``FEEDSYNC`` / ``#WATERMARK``; file read ``FEEDSYNC`` / ``FILE#{key}``
   (ETag, expires after 35 days)
 
 Error data is therefore one query (``gsi1`` on ``…#CARDERRORS``), an employee's lines another. A line
-is written once with ``attribute_not_exists`` on its identity (card company + line identity), which
-is the store's half of deduplication; later changes are version-checked. The linkage-code claim item
+is written once: the feed-sync function checks which identities (card company + line identity) are
+stored with BatchGetItem and writes the others with BatchWriteItem (``kernel/batch_writes.py``,
+paced per partition); without a batch writer (the admin API's on-demand run) each line is a
+PutItem with ``attribute_not_exists``. That is the store's half of deduplication; later changes
+are version-checked. The linkage-code claim item
 makes "one employee per card linkage code" a transactional guarantee, not a read-then-write race.
 Driver errors become ``VersionConflict``/``StoreUnavailable`` here, as in ``dynamodb.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from cardops import resources
 from cardops.feeds.domain.models import Employee
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary
@@ -34,10 +43,13 @@ from cardops.feeds.domain.refund_links import RefundLink
 from cardops.feeds.domain.schedule import DeliveredFile
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
+from cardops.kernel.batch_writes import BatchWriter
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, _transient
 
 SYNC_PK = "FEEDSYNC"
+#: Partitions a tenant's lines are spread over (each takes 1,000 WCU/s).
+LINE_SHARDS = 16
 FEED_PREFIX = "feeds/"
 T = TypeVar("T")
 
@@ -90,6 +102,22 @@ def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
+def line_pk(tenant_id: str, line_id: str) -> str:
+    """The partition of a line: derived from its identity, so a lookup by identity needs no index."""
+    return f"TENANT#{tenant_id}#LINES#{zlib.crc32(line_id.encode()) % LINE_SHARDS:02d}"
+
+
+def line_date_pk(tenant_id: str, usage_date: date) -> str:
+    return f"TENANT#{tenant_id}#LINEDATE#{usage_date.isoformat()}"
+
+
+def batch_writer(parallelism: int = 4) -> BatchWriter:
+    """The feed-sync function's bulk writer (only its role may BatchWriteItem)."""
+    table = resources.TABLE
+    attributes = (table.partition_key, *(pk for pk, _ in table.indexes.values()))
+    return BatchWriter(aws.dynamodb(), _table(), attributes, parallelism=parallelism)
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -109,7 +137,14 @@ def _guard(call: Callable[[], T]) -> T:
 
 
 class FeedStore:
-    """Every feed item of the table; one instance per request or run."""
+    """Every feed item of the table; one instance per request or run.
+
+    With a ``writer`` new lines are stored in batches (the feed-sync function); without one, one
+    conditional PutItem each.
+    """
+
+    def __init__(self, writer: BatchWriter | None = None) -> None:
+        self.writer = writer
 
     # ---- tenants ---------------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
@@ -199,12 +234,13 @@ class FeedStore:
         record = stored.record
         line = record.line
         item: dict[str, Any] = {
-            "pk": _s(tenant_pk(stored.tenant_id)),
+            "pk": _s(line_pk(stored.tenant_id, line.line_id)),
             "sk": _s(f"LINE#{line.line_id}"),
             "doc": _s(record.model_dump_json()),
-            "usage_date": _s(line.usage_date.isoformat()),
             "version": _n(stored.version),
             "gsi1sk": _s(f"{line.usage_date.isoformat()}#{line.line_id}"),
+            "gsi2pk": _s(line_date_pk(stored.tenant_id, line.usage_date)),
+            "gsi2sk": _s(line.line_id),
         }
         if record.employee_code is None:
             item["gsi1pk"] = _s(f"TENANT#{stored.tenant_id}#CARDERRORS")
@@ -239,6 +275,23 @@ class FeedStore:
             raise _driver(exc) from exc
         return True
 
+    def add_lines(self, tenant_id: str, records: Sequence[LineRecord]) -> list[bool]:
+        """Store new lines (distinct identities); for each, False when it was already stored.
+
+        With the batch writer: one BatchGetItem per 100 identities finds the stored ones, the rest
+        are written 25 to a BatchWriteItem. Two runs writing the same new line at once both
+        write the same freshly matched record (only one run is scheduled at a time).
+        """
+        writer = self.writer
+        if writer is None:
+            return [self.add_line(tenant_id, record) for record in records]
+        items = [self._line_item(StoredLine(tenant_id=tenant_id, record=record)) for record in records]
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in items]
+        stored = {found["sk"]["S"] for found in _guard(lambda: writer.get_all(keys, "sk"))}
+        new = [item["sk"]["S"] not in stored for item in items]
+        _guard(lambda: writer.put_all([item for item, fresh in zip(items, new, strict=True) if fresh]))
+        return new
+
     def save_line(self, stored: StoredLine) -> StoredLine:
         """Replace a line if nobody changed it since it was read (``VersionConflict`` otherwise)."""
         updated = stored.model_copy(update={"version": stored.version + 1})
@@ -256,23 +309,23 @@ class FeedStore:
         return updated
 
     def get_line(self, tenant_id: str, line_id: str) -> StoredLine | None:
-        item = self._get(tenant_pk(tenant_id), f"LINE#{line_id}")
+        item = self._get(line_pk(tenant_id, line_id), f"LINE#{line_id}")
         return self._stored(tenant_id, item) if item else None
 
-    def lines(self, tenant_id: str, *, since: date | None = None, on: date | None = None) -> list[StoredLine]:
-        """The tenant's lines, optionally only those used on or after ``since`` / exactly ``on``."""
-        extra: dict[str, Any] = {}
-        if on is not None:
-            extra = {
-                "FilterExpression": "usage_date = :d",
-                "ExpressionAttributeValues": {":d": _s(on.isoformat())},
-            }
-        elif since is not None:
-            extra = {
-                "FilterExpression": "usage_date >= :d",
-                "ExpressionAttributeValues": {":d": _s(since.isoformat())},
-            }
-        return [self._stored(tenant_id, item) for item in self._query(tenant_pk(tenant_id), "LINE#", **extra)]
+    def lines(self, tenant_id: str, *, since: date, until: date) -> list[StoredLine]:
+        """The tenant's lines used from ``since`` to ``until`` (both included): one query a day."""
+        if until < since:
+            return []
+        found: list[StoredLine] = []
+        day = since
+        while day <= until:
+            found.extend(self.lines_on(tenant_id, day))
+            day += timedelta(days=1)
+        return found
+
+    def lines_on(self, tenant_id: str, day: date) -> list[StoredLine]:
+        """The tenant's lines used on ``day`` (the gsi2 date index)."""
+        return self._index_lines(tenant_id, line_date_pk(tenant_id, day), index="gsi2")
 
     def error_lines(self, tenant_id: str) -> list[StoredLine]:
         return self._index_lines(tenant_id, f"TENANT#{tenant_id}#CARDERRORS")
@@ -280,12 +333,12 @@ class FeedStore:
     def employee_lines(self, tenant_id: str, employee_code: str) -> list[StoredLine]:
         return self._index_lines(tenant_id, f"TENANT#{tenant_id}#EMPLOYEE#{employee_code}")
 
-    def _index_lines(self, tenant_id: str, gsi1pk: str) -> list[StoredLine]:
+    def _index_lines(self, tenant_id: str, partition: str, index: str = "gsi1") -> list[StoredLine]:
         kwargs: dict[str, Any] = {
             "TableName": _table(),
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(gsi1pk)},
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(partition)},
         }
         return [self._stored(tenant_id, item) for item in self._pages(kwargs)]
 
