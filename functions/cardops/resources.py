@@ -17,8 +17,7 @@ class TableSpec:
     partition_key: str = "pk"
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
-    #: gsi1: listings (uncaptured sales, card errors, …); gsi2: open payments for the janitor, and
-    #: a tenant's card lines by usage date (``TENANT#{t}#LINEDATE#{date}``)
+    #: gsi1: listings (uncaptured sales, card errors, …); gsi2: open payments for the janitor
     indexes: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
     )

@@ -8,9 +8,11 @@ Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
 - card line: ``TENANT#{t}#LINES#{shard}`` / ``LINE#{line_id}`` (shard: CRC-32 of the line identity
   mod ``LINE_SHARDS``, so a 100k-line sync spreads over that many partitions instead of one); gsi1
   ``TENANT#{t}#CARDERRORS`` while it is error data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched,
-  gsi1sk ``{usage date}#{line_id}``; gsi2 ``TENANT#{t}#LINEDATE#{usage date}`` / ``{line_id}``: the
-  lines of a usage date, so refund linking and diagnosis read a date range, not the whole history
-  (a key per day also spreads a sync's index writes over the days it covers)
+  gsi1sk ``{usage date}#{line_id}``
+- the date index of lines (key design, no GSI): in the line's partition, ``DATE#{usage date}#{line_id}``,
+  a key-only pointer written *before* its line; a date range is one range query per shard, then
+  BatchGetItem of those lines, never the tenant's whole history (a pointer whose line a crash left
+  unwritten is skipped, and the re-run writes the line)
 - sync run: ``FEEDSYNC`` / ``RUN#{business date}#{started at}``; checkpoint ``FEEDSYNC`` /
   ``#CHECKPOINT``; watermark ``FEEDSYNC`` / ``#WATERMARK``; file read ``FEEDSYNC`` / ``FILE#{key}``
   (ETag, expires after 35 days)
@@ -29,14 +31,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from cardops import resources
-from cardops.feeds.domain.models import Employee
+from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary
 from cardops.feeds.domain.refund_links import RefundLink
@@ -104,11 +106,15 @@ def tenant_pk(tenant_id: str) -> str:
 
 def line_pk(tenant_id: str, line_id: str) -> str:
     """The partition of a line: derived from its identity, so a lookup by identity needs no index."""
-    return f"TENANT#{tenant_id}#LINES#{zlib.crc32(line_id.encode()) % LINE_SHARDS:02d}"
+    return _shard_pk(tenant_id, zlib.crc32(line_id.encode()) % LINE_SHARDS)
 
 
-def line_date_pk(tenant_id: str, usage_date: date) -> str:
-    return f"TENANT#{tenant_id}#LINEDATE#{usage_date.isoformat()}"
+def _shard_pk(tenant_id: str, shard: int) -> str:
+    return f"TENANT#{tenant_id}#LINES#{shard:02d}"
+
+
+def line_date_sk(line: StatementLine) -> str:
+    return f"DATE#{line.usage_date.isoformat()}#{line.line_id}"
 
 
 def batch_writer(parallelism: int = 4) -> BatchWriter:
@@ -239,8 +245,6 @@ class FeedStore:
             "doc": _s(record.model_dump_json()),
             "version": _n(stored.version),
             "gsi1sk": _s(f"{line.usage_date.isoformat()}#{line.line_id}"),
-            "gsi2pk": _s(line_date_pk(stored.tenant_id, line.usage_date)),
-            "gsi2sk": _s(line.line_id),
         }
         if record.employee_code is None:
             item["gsi1pk"] = _s(f"TENANT#{stored.tenant_id}#CARDERRORS")
@@ -262,9 +266,16 @@ class FeedStore:
             changed_by=item["changed_by"]["S"] if "changed_by" in item else None,
         )
 
+    @staticmethod
+    def _date_item(tenant_id: str, line: StatementLine) -> dict[str, Any]:
+        return {"pk": _s(line_pk(tenant_id, line.line_id)), "sk": _s(line_date_sk(line))}
+
     def add_line(self, tenant_id: str, record: LineRecord) -> bool:
         """Store a new line; False when the same line (card company + identity) is already stored."""
         item = self._line_item(StoredLine(tenant_id=tenant_id, record=record))
+        _guard(
+            lambda: aws.dynamodb().put_item(TableName=_table(), Item=self._date_item(tenant_id, record.line))
+        )
         try:
             aws.dynamodb().put_item(
                 TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
@@ -278,9 +289,10 @@ class FeedStore:
     def add_lines(self, tenant_id: str, records: Sequence[LineRecord]) -> list[bool]:
         """Store new lines (distinct identities); for each, False when it was already stored.
 
-        With the batch writer: one BatchGetItem per 100 identities finds the stored ones, the rest
-        are written 25 to a BatchWriteItem. Two runs writing the same new line at once both
-        write the same freshly matched record (only one run is scheduled at a time).
+        With the batch writer: one BatchGetItem per 100 identities finds the stored ones; the
+        others' date pointers and then the lines themselves are written 25 to a BatchWriteItem.
+        Two runs writing the same new line at once both write the same freshly matched record
+        (only one run is scheduled at a time).
         """
         writer = self.writer
         if writer is None:
@@ -289,7 +301,9 @@ class FeedStore:
         keys = [{"pk": item["pk"], "sk": item["sk"]} for item in items]
         stored = {found["sk"]["S"] for found in _guard(lambda: writer.get_all(keys, "sk"))}
         new = [item["sk"]["S"] not in stored for item in items]
-        _guard(lambda: writer.put_all([item for item, fresh in zip(items, new, strict=True) if fresh]))
+        fresh = [(item, record) for item, record, is_new in zip(items, records, new, strict=True) if is_new]
+        _guard(lambda: writer.put_all([self._date_item(tenant_id, record.line) for _, record in fresh]))
+        _guard(lambda: writer.put_all([item for item, _ in fresh]))
         return new
 
     def save_line(self, stored: StoredLine) -> StoredLine:
@@ -313,19 +327,31 @@ class FeedStore:
         return self._stored(tenant_id, item) if item else None
 
     def lines(self, tenant_id: str, *, since: date, until: date) -> list[StoredLine]:
-        """The tenant's lines used from ``since`` to ``until`` (both included): one query a day."""
-        if until < since:
-            return []
-        found: list[StoredLine] = []
-        day = since
-        while day <= until:
-            found.extend(self.lines_on(tenant_id, day))
-            day += timedelta(days=1)
-        return found
+        """The tenant's lines used from ``since`` to ``until`` (both included), by line identity.
+
+        One range query of date pointers per shard, then BatchGetItem of the lines (100 a call).
+        """
+        line_ids: list[str] = []
+        for shard in range(LINE_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": _table(),
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(_shard_pk(tenant_id, shard)),
+                    ":from": _s(f"DATE#{since.isoformat()}#"),
+                    ":to": _s(f"DATE#{until.isoformat()}$"),  # "$" sorts right after "#"
+                },
+                "ConsistentRead": True,
+            }
+            line_ids += [item["sk"]["S"].split("#", 2)[2] for item in self._pages(kwargs)]
+        keys = [{"pk": _s(line_pk(tenant_id, line_id)), "sk": _s(f"LINE#{line_id}")} for line_id in line_ids]
+        reader = self.writer or batch_writer(parallelism=1)
+        found = _guard(lambda: reader.get_all(keys, projection=None))
+        return sorted((self._stored(tenant_id, item) for item in found), key=lambda s: s.record.line.line_id)
 
     def lines_on(self, tenant_id: str, day: date) -> list[StoredLine]:
-        """The tenant's lines used on ``day`` (the gsi2 date index)."""
-        return self._index_lines(tenant_id, line_date_pk(tenant_id, day), index="gsi2")
+        """The tenant's lines used on ``day``."""
+        return self.lines(tenant_id, since=day, until=day)
 
     def error_lines(self, tenant_id: str) -> list[StoredLine]:
         return self._index_lines(tenant_id, f"TENANT#{tenant_id}#CARDERRORS")
@@ -333,12 +359,12 @@ class FeedStore:
     def employee_lines(self, tenant_id: str, employee_code: str) -> list[StoredLine]:
         return self._index_lines(tenant_id, f"TENANT#{tenant_id}#EMPLOYEE#{employee_code}")
 
-    def _index_lines(self, tenant_id: str, partition: str, index: str = "gsi1") -> list[StoredLine]:
+    def _index_lines(self, tenant_id: str, gsi1pk: str) -> list[StoredLine]:
         kwargs: dict[str, Any] = {
             "TableName": _table(),
-            "IndexName": index,
-            "KeyConditionExpression": f"{index}pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(partition)},
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(gsi1pk)},
         }
         return [self._stored(tenant_id, item) for item in self._pages(kwargs)]
 

@@ -150,8 +150,9 @@ class BatchWriter:
         batches = list(chunks(items, WRITE_BATCH))
         self._run(batches, self._write, before=lambda batch: self.pacer.acquire(self.units(batch)))
 
-    def get_all(self, keys: Sequence[Item], projection: str) -> list[Item]:
-        """The items stored under ``keys`` (only ``projection``), in no particular order."""
+    def get_all(self, keys: Sequence[Item], projection: str | None) -> list[Item]:
+        """The items stored under ``keys`` (only ``projection``; whole when None), in no particular
+        order; strongly consistent, as the callers check what they just wrote."""
         found: list[Item] = []
         for part in self._run(list(chunks(keys, READ_BATCH)), lambda batch: self._get(batch, projection)):
             found.extend(part)
@@ -208,8 +209,10 @@ class BatchWriter:
             request = {self.table: unprocessed}
         raise StoreUnavailable(f"BatchWriteItem: {len(request[self.table])} items still unprocessed")
 
-    def _get(self, keys: Sequence[Item], projection: str) -> list[Item]:
-        request: dict[str, Any] = {self.table: {"Keys": list(keys), "ProjectionExpression": projection}}
+    def _get(self, keys: Sequence[Item], projection: str | None) -> list[Item]:
+        request: dict[str, Any] = {self.table: {"Keys": list(keys), "ConsistentRead": True}}
+        if projection is not None:
+            request[self.table]["ProjectionExpression"] = projection
         found: list[Item] = []
         for _ in self.backoff.tries():
             self._counted()

@@ -37,7 +37,6 @@ from cardops.feeds.domain.refund_links import DEFAULT_WINDOW, link_refunds
 from cardops.feeds.domain.schedule import decide_sync, files_for_run, sync_window
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.feeds.store import FeedFiles, FeedLocation, FeedStore
-from cardops.kernel.calendar import tokyo_date
 
 #: S3 lists ``LastModified`` to the second and a file may land while a run lists: the window starts
 #: this much before the watermark, and files already done (same ETag) are skipped, not re-read.
@@ -374,9 +373,10 @@ class FeedSync:
 
     def _link_refunds(self, run: _Run, tenant_id: str, business_date: date) -> None:
         """Refund lines of the last 90 days get their purchase, or the candidates to choose from."""
-        until = tokyo_date(run.summary.window_until) if run.summary.window_until else business_date
+        # a refund of the last 90 days and the purchases of the 90 days before it; lines used after
+        # the business date (a re-run for a past date) are linked by the run of their own date
         since = business_date - DEFAULT_WINDOW - DEFAULT_WINDOW
-        stored = self.store.lines(tenant_id, since=since, until=max(until, business_date))
+        stored = self.store.lines(tenant_id, since=since, until=business_date)
         by_id = {s.record.line.line_id: s for s in stored}
         already = [
             s.refund.purchase_line_id
