@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from cardops import resources
 from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary
@@ -47,7 +46,8 @@ from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
 from cardops.kernel.batch_writes import BatchWriter
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, _transient
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import is_transient as _transient
 
 SYNC_PK = "FEEDSYNC"
 #: Partitions a tenant's lines are spread over (each takes 1,000 WCU/s).
@@ -118,10 +118,11 @@ def line_date_sk(line: StatementLine) -> str:
 
 
 def batch_writer(parallelism: int = 4) -> BatchWriter:
-    """The feed-sync function's bulk writer (only its role may BatchWriteItem)."""
-    table = resources.TABLE
-    attributes = (table.partition_key, *(pk for pk, _ in table.indexes.values()))
-    return BatchWriter(aws.dynamodb(), _table(), attributes, parallelism=parallelism)
+    """The feed-sync function's bulk writer (only its role may BatchWriteItem).
+
+    A line item carries two partition keys, the table's and gsi1's: each write is paced on both.
+    """
+    return BatchWriter(aws.dynamodb(), _table(), ("pk", "gsi1pk"), parallelism=parallelism)
 
 
 def _code(exc: ClientError) -> str:
