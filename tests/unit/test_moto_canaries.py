@@ -164,3 +164,49 @@ def test_sandbox_server_config_keys() -> None:
     assert {"lambda", "stepfunctions"} <= set(default_user_config), (
         "moto.core.config.default_user_config changed: cardops.sandbox.local configures it"
     )
+
+
+def test_the_benchmarks_partition_query_answers_as_moto_does() -> None:
+    """tests/benchmarks/moto_query.py hands a table Query its partition only: same answers, pages too."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.benchmarks.moto_query import partition_queries
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="ap-northeast-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(60):
+            client.put_item(TableName="t", Item={"pk": {"S": f"P{n % 3}"}, "sk": {"S": f"S{n:03d}"}})
+
+        def pages(**extra: Any) -> list[list[str]]:
+            kwargs: dict[str, Any] = {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                "ExpressionAttributeValues": {":p": {"S": "P1"}, ":a": {"S": "S010"}, ":b": {"S": "S050"}},
+                "Limit": 4,
+                **extra,
+            }
+            found = []
+            while True:
+                page = client.query(**kwargs)
+                found.append([item["sk"]["S"] for item in page["Items"]])
+                if "LastEvaluatedKey" not in page:
+                    return found
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        expected = [pages(), pages(ScanIndexForward=False)]
+        with partition_queries():
+            assert [pages(), pages(ScanIndexForward=False)] == expected
+        assert expected[0][0] == ["S010", "S013", "S016", "S019"]
