@@ -7,9 +7,9 @@ fast-path matching, batch writes, refund linking over the date index, watermark.
 bare sequential BatchWriteItem loop (25 items a call, no existence check) of the same line items, on
 the same server in the same round. Three rounds; medians. The goal (≤ 2 min) is printed beside.
 
-moto sorts the whole table on every Query; ``moto_query.partition_queries`` (checked by a canary
-test to answer the same) gives a table Query its partition only, so the figure is the sync's cost
-and DynamoDB's shape, not moto's sort of 200k items per query.
+moto sorts the whole table on every Query; the sandbox's ``moto_query`` fix (checked by a canary
+test to answer the same) gives a table Query its partition only, so the figure is the sync's cost,
+not moto's sort of 200k items per query.
 """
 
 from __future__ import annotations
@@ -152,10 +152,7 @@ def run() -> dict[str, float]:
         path = Path(folder) / "statement.csv"
         write_statement(path, LINES)
         content = path.read_bytes()
-    from tests.benchmarks.moto_query import partition_queries
-
-    with partition_queries():
-        rounds = [_round(content, n) for n in range(ROUNDS)]
+    rounds = [_round(content, n) for n in range(ROUNDS)]
     sync = statistics.median(r["sync_seconds"] for r in rounds)
     floor = statistics.median(r["floor_seconds"] for r in rounds)
     return {

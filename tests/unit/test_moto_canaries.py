@@ -166,12 +166,12 @@ def test_sandbox_server_config_keys() -> None:
     )
 
 
-def test_the_benchmarks_partition_query_answers_as_moto_does() -> None:
-    """tests/benchmarks/moto_query.py hands a table Query its partition only: same answers, pages too."""
+def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
+    """cardops.sandbox.moto_query hands a table Query its partition only: same answers, pages too."""
     import boto3
     from moto import mock_aws
 
-    from tests.benchmarks.moto_query import partition_queries
+    from cardops.sandbox.moto_query import partition_queries
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-northeast-1")

@@ -20,9 +20,9 @@ Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
 Error data is therefore one query (``gsi1`` on ``…#CARDERRORS``), an employee's lines another. A line
 is written once: the feed-sync function checks which identities (card company + line identity) are
 stored with BatchGetItem and writes the others with BatchWriteItem (``kernel/batch_writes.py``,
-paced per partition); without a batch writer (the admin API's on-demand run) each line is a
-PutItem with ``attribute_not_exists``. That is the store's half of deduplication; later changes
-are version-checked. The linkage-code claim item
+paced per partition); without a batch writer (the admin API's on-demand run) each line is one
+transaction: its date pointer and a put with ``attribute_not_exists``. That is the store's half of
+deduplication; later changes are version-checked. The linkage-code claim item
 makes "one employee per card linkage code" a transactional guarantee, not a read-then-write race.
 Driver errors become ``VersionConflict``/``StoreUnavailable`` here, as in ``dynamodb.py``.
 """
@@ -147,7 +147,7 @@ class FeedStore:
     """Every feed item of the table; one instance per request or run.
 
     With a ``writer`` new lines are stored in batches (the feed-sync function); without one, one
-    conditional PutItem each.
+    transaction (pointer + conditional put) each.
     """
 
     def __init__(self, writer: BatchWriter | None = None) -> None:
@@ -272,17 +272,18 @@ class FeedStore:
         return {"pk": _s(line_pk(tenant_id, line.line_id)), "sk": _s(line_date_sk(line))}
 
     def add_line(self, tenant_id: str, record: LineRecord) -> bool:
-        """Store a new line; False when the same line (card company + identity) is already stored."""
+        """Store a new line and its date pointer in one transaction; False when the same line (card
+        company + identity) is already stored."""
         item = self._line_item(StoredLine(tenant_id=tenant_id, record=record))
-        _guard(
-            lambda: aws.dynamodb().put_item(TableName=_table(), Item=self._date_item(tenant_id, record.line))
-        )
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": _table(), "Item": self._date_item(tenant_id, record.line)}},
+            {"Put": {"TableName": _table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
         try:
-            aws.dynamodb().put_item(
-                TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+            aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if _code(exc) == "TransactionCanceledException" and reasons[1:2] == ["ConditionalCheckFailed"]:
                 return False
             raise _driver(exc) from exc
         return True

@@ -61,7 +61,7 @@ def test_a_pointer_without_its_line_is_skipped_and_the_rerun_writes_the_line(pro
 
 
 def test_line_by_line_writes_keep_the_same_layout(provisioned: Any) -> None:
-    """The admin API's on-demand run has no batch writer: one conditional put per line."""
+    """The admin API's on-demand run has no batch writer: one transaction per line."""
     store = FeedStore()
     assert store.add_lines("t3", [record(4, 0), record(4, 0)]) == [True, False]
     assert ids(store.lines_on("t3", date(2026, 4, 4))) == ["generic:D04-0"]

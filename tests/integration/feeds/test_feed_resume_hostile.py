@@ -22,8 +22,8 @@ DAY = date(2026, 6, 1)
 
 @pytest.fixture(autouse=True)
 def check_often(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Store (and check the time budget) every 20 new lines, so small files exercise stopping mid-file."""
-    monkeypatch.setattr("cardops.feeds.use_cases.sync.FLUSH_EVERY", 20)
+    """Check the time budget every 20 lines, so small files exercise stopping mid-file."""
+    monkeypatch.setattr("cardops.feeds.use_cases.sync.CHECK_EVERY", 20)
     yield
 
 

@@ -43,8 +43,9 @@ from cardops.feeds.store import FeedFiles, FeedLocation, FeedStore
 WINDOW_OVERLAP = timedelta(minutes=10)
 #: The summary keeps this many problems; the count is always exact.
 MAX_PROBLEMS = 200
-#: New lines stored per ``add_lines`` call; the time budget is checked after each.
-FLUSH_EVERY = 1_000
+#: How often (in lines) a long file stores what is pending (one ``add_lines`` call) and then checks
+#: the time budget; a store without a batch writer (one transaction a line) checks 10 times as often.
+CHECK_EVERY = 200
 #: Time a stopping run keeps for its checkpoint and its answer (API Gateway allows 29 s in all).
 SAFETY_MARGIN_SECONDS = 5.0
 
@@ -316,6 +317,8 @@ class FeedSync:
         checkpoint.current_key = key
         dedupe = run.dedupe.setdefault(tenant_id, LineDeduplicator())
         pending: list[tuple[StatementLine, Outcome]] = []
+        since_check = 0
+        check_every = CHECK_EVERY if self.store.writer is not None else max(1, CHECK_EVERY // 10)
         for index, block in enumerate(reader.blocks()):
             if index and should_stop():  # the checkpoint names the end of the previous block
                 return False
@@ -326,7 +329,9 @@ class FeedSync:
                     pending.append((item, outcome))
                 else:
                     self._count(run, result, Counters(lines_read=1, duplicates=1))
-                if len(pending) >= FLUSH_EVERY:
+                since_check += 1
+                if since_check >= check_every:
+                    since_check = 0
                     self._store(run, result, tenant_id, pending)
                     checkpoint.current_line = number
                     if should_stop():
