@@ -15,7 +15,6 @@ from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import reconcile_open_payments
-from cardops.payments.use_cases.listeners import payment_listeners
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")
@@ -33,9 +32,7 @@ def _provider(name: str) -> PaymentProvider | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = reconcile_open_payments(
-        payments=PaymentRepository(), provider_for=_provider, listeners=payment_listeners(), now=clock.now()
-    )
+    report = reconcile_open_payments(payments=PaymentRepository(), provider_for=_provider, now=clock.now())
     metrics.add_metric(name="JanitorRepaired", unit=MetricUnit.Count, value=len(report.repaired))
     metrics.add_metric(name="JanitorFailed", unit=MetricUnit.Count, value=len(report.failed))
     logger.info(
