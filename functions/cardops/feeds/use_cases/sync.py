@@ -44,8 +44,9 @@ WINDOW_OVERLAP = timedelta(minutes=10)
 #: The summary keeps this many problems; the count is always exact.
 MAX_PROBLEMS = 200
 #: How often (in lines) a long file stores what is pending (one ``add_lines`` call) and then checks
-#: the time budget; a store without a batch writer (one transaction a line) checks 10 times as often.
+#: the time budget; a store without a batch writer (one transaction a line) checks more often.
 CHECK_EVERY = 200
+CHECK_EVERY_LINE_BY_LINE = 20
 #: Time a stopping run keeps for its checkpoint and its answer (API Gateway allows 29 s in all).
 SAFETY_MARGIN_SECONDS = 5.0
 
@@ -318,7 +319,7 @@ class FeedSync:
         dedupe = run.dedupe.setdefault(tenant_id, LineDeduplicator())
         pending: list[tuple[StatementLine, Outcome]] = []
         since_check = 0
-        check_every = CHECK_EVERY if self.store.writer is not None else max(1, CHECK_EVERY // 10)
+        check_every = CHECK_EVERY if self.store.writer is not None else CHECK_EVERY_LINE_BY_LINE
         for index, block in enumerate(reader.blocks()):
             if index and should_stop():  # the checkpoint names the end of the previous block
                 return False
