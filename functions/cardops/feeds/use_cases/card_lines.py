@@ -335,7 +335,7 @@ class CardLines:
     ) -> Diagnosis:
         employee = self.employee(tenant_id, employee_code)
         tenant = self.store.get_tenant(tenant_id)
-        lines = self.store.lines(tenant_id, on=usage_date)
+        lines = self.store.lines_on(tenant_id, usage_date)
         card_company = lines[0].record.line.card_company if lines else None
         facts = TenantFeedFacts(
             corporate_number=tenant.corporate_number if tenant else None,
