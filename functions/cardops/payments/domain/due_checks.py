@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cardops.domain.payments import Payment, PaymentStatus
+from cardops.payments.domain.payments import Payment, PaymentStatus
 
 #: the statuses in which the provider still owes us a webhook
 AWAITING_PROVIDER = frozenset({PaymentStatus.PENDING, PaymentStatus.AUTHORIZED})

@@ -21,10 +21,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cardops.adapters import aws
-from cardops.adapters.dynamodb import OPEN_SHARDS, StoreUnavailable, payment_pk
-from cardops.config import settings
-from cardops.domain.payments import Payment
+from cardops.kernel import aws
+from cardops.kernel.dynamodb import OPEN_SHARDS, StoreUnavailable, payment_pk
+from cardops.kernel.config import settings
+from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint
 
 DUE_INDEX = "gsi2"
