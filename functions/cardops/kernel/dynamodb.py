@@ -8,7 +8,8 @@
 | reservation      | ``RESERVATION#{id}``             | ``#RESERVATION``   |
 
 Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
-(``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
+(``OPEN#{shard}`` / next check), so the payments janitor reads only what is due
+(``payments.store.due_checks``).
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
 they are open, so the store's "uncaptured sales" list is one query. A raw webhook that can never be
 processed as it is (schema-invalid) is parked on ``gsi1`` (``EVENTS#PARKED`` / parked time) until
@@ -18,7 +19,6 @@ errors here and nowhere else.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -37,14 +37,6 @@ if TYPE_CHECKING:
 
 class VersionConflict(Exception):
     """Someone else changed the item since it was read: re-read and re-apply."""
-
-
-OPEN_SHARDS = 8
-"""Open payments spread over this many index partitions, so no single one is hot."""
-
-
-def open_shard(pk: str) -> int:
-    return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
 def payment_pk(provider: str, payment_id: str) -> str:
@@ -128,9 +120,9 @@ class PaymentRepository:
         ):
             item["gsi1pk"] = _s(f"STORE#{payment.metadata.store_id}#UNCAPTURED")
             item["gsi1sk"] = _s(f"{payment.capture_deadline.isoformat()}#{pk}")
-        if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
-            item["gsi2pk"] = _s(f"OPEN#{open_shard(pk)}")
-            item["gsi2sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
+        from cardops.payments.store.due_checks import due_entry  # it imports this module
+
+        item.update(due_entry(payment, pk))  # on the janitor's index while awaiting the provider
         if expected_version == 0:
             condition = "attribute_not_exists(pk)"
             values: dict[str, Any] | None = None
@@ -162,26 +154,6 @@ class PaymentRepository:
             if code == "TransactionConflictException" or _transient(exc):
                 raise StoreUnavailable(code) from exc
             raise
-
-    def open_payments(self, *, updated_before: datetime) -> Iterator[Payment]:
-        """Pending and authorized payments last changed before ``updated_before`` (the janitor's work)."""
-        for shard in range(OPEN_SHARDS):
-            kwargs: dict[str, Any] = {
-                "TableName": _table(),
-                "IndexName": "gsi2",
-                "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :before",
-                "ExpressionAttributeValues": {
-                    ":pk": _s(f"OPEN#{shard}"),
-                    ":before": _s(updated_before.isoformat()),
-                },
-            }
-            while True:
-                page = aws.dynamodb().query(**kwargs)
-                for item in page.get("Items", []):
-                    yield Payment.model_validate_json(item["doc"]["S"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
         page = aws.dynamodb().query(

@@ -50,7 +50,7 @@ class DueCheckPolicy:
         """The wait after ``checks`` checks that found nothing (0: after a change)."""
         if checks >= 32:  # 2**32 quiet periods are far past any cap
             return self.cap
-        return min(self.quiet * 2**checks, self.cap)
+        return min(self.quiet * (1 << checks), self.cap)
 
     def next_check(self, *, since: datetime, checks: int, key: str) -> datetime:
         """When to check next: ``since`` (the change or the last check) plus the jittered wait."""

@@ -14,6 +14,7 @@ last change, so the first runs check them once and give each a real next check â
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,16 +23,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import OPEN_SHARDS, StoreUnavailable, payment_pk
+from cardops.kernel.aws import StoreUnavailable
 from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import payment_pk
+from cardops.payments.domain.due_checks import POLICY, DueRef, DueState, RunCheckpoint, awaits_provider
 from cardops.payments.domain.payments import Payment
-from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint
 
 DUE_INDEX = "gsi2"
-DUE_SHARDS = OPEN_SHARDS
+OPEN_SHARDS = 8
+"""Due entries spread over this many index partitions, so no single one is hot (the scheduler reads
+each). Eight, as before the due index: the entries written then stay in their partitions."""
 CHECKPOINT_KEY = {"pk": {"S": "JANITOR#CHECKPOINT"}, "sk": {"S": "#RUN"}}
 #: SQS takes at most ten messages per ``SendMessageBatch``
 SQS_BATCH = 10
+
+
+def shard_of(pk: str) -> int:
+    return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
 def due_partition(shard: int) -> str:
@@ -50,6 +58,22 @@ def due_bound(at: datetime) -> str:
 
 def due_sort_key(at: datetime, pk: str) -> str:
     return f"{_stamp(at)}#{pk}"
+
+
+def due_entry(payment: Payment, pk: str) -> dict[str, Any]:
+    """The index attributes of a payment being written: due a quiet period after this change.
+
+    Empty once the provider owes nothing (a terminal payment is written without them, so it leaves
+    the index); the check count starts over, as any change is news.
+    """
+    if not awaits_provider(payment):
+        return {}
+    ref = DueRef(provider=payment.provider, payment_id=payment.provider_payment_id)
+    first = POLICY.next_check(since=payment.updated_at, checks=0, key=ref.key)
+    return {
+        "gsi2pk": {"S": due_partition(shard_of(pk))},
+        "gsi2sk": {"S": due_sort_key(first, pk)},
+    }
 
 
 def _due_time(sort_key: str) -> datetime:
@@ -145,9 +169,7 @@ class Checkpoints:
 
     def load(self) -> RunCheckpoint | None:
         item = (
-            aws.dynamodb()
-            .get_item(TableName=_table(), Key=CHECKPOINT_KEY, ConsistentRead=True)
-            .get("Item")
+            aws.dynamodb().get_item(TableName=_table(), Key=CHECKPOINT_KEY, ConsistentRead=True).get("Item")
         )
         if not item:
             return None
@@ -225,11 +247,14 @@ class CheckQueue:
                 raise StoreUnavailable(f"janitor queue refused {len(answer['Failed'])} messages")
 
 
-def parse_message(body: str) -> list[DueRef]:
-    """A queue message back into due payments; ``ValueError`` names what is wrong with it."""
+def parse_message(body: str) -> tuple[str, list[DueRef]]:
+    """A queue message back into its run and due payments; ``ValueError`` names what is wrong."""
     try:
         message = json.loads(body)
-        refs = [DueRef(provider=str(p["provider"]), payment_id=str(p["payment_id"])) for p in message["payments"]]
+        run_id = str(message["run_id"])
+        refs = [
+            DueRef(provider=str(p["provider"]), payment_id=str(p["payment_id"])) for p in message["payments"]
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"not a janitor batch: {exc.__class__.__name__}: {exc}") from exc
-    return refs
+    return run_id, refs

@@ -25,8 +25,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardops.kernel.dynamodb import StoreUnavailable
-from cardops.payments.providers.base import PaymentProvider, ProviderError
-from cardops.payments.domain.payments import Applied, EventKind
 from cardops.payments.domain.due_checks import (
     POLICY,
     DueCheckPolicy,
@@ -35,6 +33,8 @@ from cardops.payments.domain.due_checks import (
     RunCheckpoint,
     awaits_provider,
 )
+from cardops.payments.domain.payments import Applied, EventKind
+from cardops.payments.providers.base import PaymentProvider, ProviderError
 from cardops.payments.use_cases.payment_events import PaymentListener, Payments, apply_canonical
 
 # --- ports -------------------------------------------------------------------------------------
@@ -190,7 +190,11 @@ def check_due_payments(
     report = CheckReport()
     for ref in refs:
         state = deps.due.state(ref)
-        if state is None or not awaits_provider(state.payment) or not deps.policy.is_due(state.next_check_at, now):
+        if (
+            state is None
+            or not awaits_provider(state.payment)
+            or not deps.policy.is_due(state.next_check_at, now)
+        ):
             report.skipped += 1
             continue
         report.checked += 1

@@ -1,0 +1,183 @@
+"""Issue 11 item 4: the janitor's due-check policy and its scheduler (in memory; the table is in the
+integration tests and the scale benchmark)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cardops.payments.domain.due_checks import DueCheckPolicy, DueRef, RunCheckpoint
+from cardops.payments.use_cases.janitor import SchedulerDeps, schedule_due_checks
+
+NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+
+
+# --- the policy ----------------------------------------------------------------------------------
+
+
+def test_the_wait_doubles_after_each_quiet_check_up_to_the_cap() -> None:
+    policy = DueCheckPolicy(quiet=timedelta(minutes=15), cap=timedelta(hours=6))
+    waits = [policy.interval(n) for n in range(8)]
+    assert waits[:5] == [timedelta(minutes=m) for m in (15, 30, 60, 120, 240)]
+    assert waits[5:] == [timedelta(hours=6)] * 3
+    assert policy.interval(10_000) == timedelta(hours=6)
+
+
+def test_the_jitter_is_bounded_stable_per_payment_and_spreads_payments() -> None:
+    policy = DueCheckPolicy(jitter=0.1)
+    times = {policy.next_check(since=NOW, checks=2, key=f"payjp/ch_{n}") for n in range(200)}
+    wait = policy.interval(2)
+    assert all(NOW + wait <= t < NOW + wait * 1.1 for t in times)
+    assert len(times) == 200  # payments opened together do not come due together
+    again = policy.next_check(since=NOW, checks=2, key="payjp/ch_7")
+    assert again == policy.next_check(since=NOW, checks=2, key="payjp/ch_7")
+
+
+def test_the_policy_refuses_naive_times_and_nonsense_settings() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        DueCheckPolicy().next_check(since=datetime(2026, 12, 5), checks=0, key="k")  # noqa: DTZ001
+    with pytest.raises(ValueError):
+        DueCheckPolicy(quiet=timedelta(hours=2), cap=timedelta(hours=1))
+    with pytest.raises(ValueError):
+        DueCheckPolicy(jitter=1.0)
+
+
+# --- the scheduler ------------------------------------------------------------------------------
+
+
+class MemoryIndex:
+    """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
+
+    def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
+        self.entries = {shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()}
+        self.reads = 0
+
+    def page(
+        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[DueRef], dict[str, Any] | None]:
+        due = [ref for at, ref in self.entries.get(shard, []) if at <= cutoff]
+        offset = int(start["offset"]) if start else 0
+        page = due[offset : offset + limit]
+        self.reads += len(page)
+        more = offset + limit < len(due)
+        return page, ({"offset": offset + limit} if more else None)
+
+
+class MemoryCheckpoints:
+    def __init__(self) -> None:
+        self.stored: RunCheckpoint | None = None
+        self.saves = 0
+
+    def load(self) -> RunCheckpoint | None:
+        return self.stored
+
+    def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
+        current = self.stored.seq if self.stored is not None else None
+        if current != expected_seq:
+            return False
+        self.stored = checkpoint
+        self.saves += 1
+        return True
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[DueRef]]] = []
+
+    def send(self, run_id: str, batches: Sequence[Sequence[DueRef]]) -> None:
+        self.messages += [(run_id, list(batch)) for batch in batches]
+
+    def refs(self) -> list[DueRef]:
+        return [ref for _, batch in self.messages for ref in batch]
+
+
+def _ref(n: int) -> DueRef:
+    return DueRef(provider="payjp", payment_id=f"ch_{n:05d}")
+
+
+def _index(due: int, later: int, shards: int = 4) -> MemoryIndex:
+    """``due`` entries due before NOW and ``later`` entries due after it, spread over the shards."""
+    entries: dict[int, list[tuple[datetime, DueRef]]] = {s: [] for s in range(shards)}
+    for n in range(due + later):
+        at = NOW - timedelta(minutes=1 + n) if n < due else NOW + timedelta(minutes=n)
+        entries[n % shards].append((at, _ref(n)))
+    return MemoryIndex(entries)
+
+
+def _deps(index: MemoryIndex, **overrides: Any) -> tuple[SchedulerDeps, MemoryCheckpoints, MemoryQueue]:
+    checkpoints, queue = MemoryCheckpoints(), MemoryQueue()
+    deps = SchedulerDeps(
+        index=index, checkpoints=checkpoints, queue=queue, shards=4, page_size=10, batch_size=4
+    )
+    return replace(deps, **overrides), checkpoints, queue
+
+
+def test_a_run_enqueues_every_due_payment_once_in_batches_and_reads_nothing_else() -> None:
+    index = _index(due=57, later=500)
+    deps, checkpoints, queue = _deps(index)
+
+    (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
+
+    assert run.finished and not run.resumed and run.enqueued == 57
+    assert sorted(r.payment_id for r in queue.refs()) == [f"ch_{n:05d}" for n in range(57)]
+    assert all(len(batch) <= 4 for _, batch in queue.messages)
+    assert index.reads == 57  # the 500 payments not due yet are never read
+    assert checkpoints.stored is not None and checkpoints.stored.finished
+    assert checkpoints.saves == 1 + run.pages  # the claim, then one save per page
+
+
+def test_a_run_out_of_time_stops_after_a_page_and_the_next_invocation_resumes_it() -> None:
+    index = _index(due=57, later=0)
+    deps, checkpoints, queue = _deps(index)
+    budget = iter([60.0, 60.0, 60.0, 5.0])  # three pages, then too little time for another
+
+    (first,) = schedule_due_checks(deps, now=NOW, time_left=lambda: next(budget))
+
+    assert not first.finished and first.pages == 3 and first.enqueued == len(queue.refs())
+    stored = checkpoints.stored
+    assert stored is not None and not stored.finished and stored.cutoff == NOW
+    # a payment that came due after the first run's cutoff belongs to the next run, not the resumed one
+    index.entries[0].append((NOW + timedelta(minutes=5), _ref(99_999)))
+    later = NOW + timedelta(minutes=15)
+
+    resumed, fresh = schedule_due_checks(deps, now=later, time_left=lambda: 60.0)
+
+    assert resumed.resumed and resumed.finished and resumed.run_id == first.run_id
+    assert first.enqueued + resumed.enqueued == 57
+    first_run = [ref for run_id, batch in queue.messages if run_id == first.run_id for ref in batch]
+    assert sorted(r.payment_id for r in first_run) == [f"ch_{n:05d}" for n in range(57)]  # none twice
+    assert not fresh.resumed and fresh.finished and fresh.cutoff == later.isoformat()
+    assert _ref(99_999) in [ref for run_id, batch in queue.messages if run_id == fresh.run_id for ref in batch]
+
+
+def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_to_the_winner() -> None:
+    index = _index(due=30, later=0)
+    deps, checkpoints, queue = _deps(index)
+
+    class Racing(MemoryCheckpoints):
+        def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
+            if checkpoint.pages == 1:  # another invocation saved its first page just before
+                assert self.stored is not None
+                self.stored = replace(self.stored, seq=self.stored.seq + 1)
+            return super().save(checkpoint, expected_seq=expected_seq)
+
+    racing = Racing()
+    (run,) = schedule_due_checks(replace(deps, checkpoints=racing), now=NOW, time_left=lambda: 60.0)
+
+    assert run.superseded and not run.finished and run.pages == 0
+    # the page it had sent (shard 0, eight due): the winner may send it again, the worker skips those
+    assert len(queue.refs()) == len(index.entries[0]) == 8
+
+
+def test_nothing_due_costs_one_empty_page_per_shard() -> None:
+    index = _index(due=0, later=100)
+    deps, checkpoints, queue = _deps(index)
+
+    (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
+
+    assert run.finished and run.enqueued == 0 and run.pages == 4
+    assert queue.messages == [] and index.reads == 0
