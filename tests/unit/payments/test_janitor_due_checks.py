@@ -103,7 +103,7 @@ def _index(due: int, later: int, shards: int = 4) -> MemoryIndex:
     """``due`` entries due before NOW and ``later`` entries due after it, spread over the shards."""
     entries: dict[int, list[tuple[datetime, DueRef]]] = {s: [] for s in range(shards)}
     for n in range(due + later):
-        at = NOW - timedelta(minutes=1 + n) if n < due else NOW + timedelta(minutes=n)
+        at = NOW - timedelta(minutes=1 + n) if n < due else NOW + timedelta(minutes=1 + n)
         entries[n % shards].append((at, _ref(n)))
     return MemoryIndex(entries)
 
