@@ -46,6 +46,7 @@ class CardopsStack(Stack):
                 self.capture_deadline.failed_executions,
                 self.capture_deadline.operator_backlog,
                 self.repayment.failed_executions,
+                *self.janitor.alarms,
             ],
         )
         outputs = {
@@ -56,6 +57,8 @@ class CardopsStack(Stack):
             "TableName": self.core.table.table_name,
             "EventsQueueUrl": self.core.events_queue.queue_url,
             "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
+            "JanitorQueueUrl": self.janitor.queue.queue_url,
+            "JanitorDeadLetterQueueUrl": self.janitor.dead_letter_queue.queue_url,
             # the webhook verification secret (the output's name is the stable contract)
             "ProviderSecretArn": self.core.secret.secret_arn,
             "ProviderApiKeysSecretArn": self.core.api_keys_secret.secret_arn,

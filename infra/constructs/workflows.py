@@ -77,9 +77,9 @@ class CaptureDeadlineWorkflow(Construct):
             )
         )
 
-        # the processor starts one execution per authorization (the janitor restarts a lost start);
-        # a capture or cancel, by webhook or through the admin API, stops the waiting execution
-        for starter in ("processor", "admin", "janitor"):
+        # the processor starts one execution per authorization (the janitor's worker restarts a lost
+        # start); a capture or cancel, by webhook or through the admin API, stops the waiting execution
+        for starter in ("processor", "admin", "janitor_worker"):
             function = core.functions[starter]
             function.add_environment(
                 "CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn

@@ -116,7 +116,16 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         return result
 
     worker = QueueWorker(provisioned.events_queue_url, process)
-    for component in (payjp, gateway, worker):
+
+    def check(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        # the janitor's worker drains its queue as its SQS trigger does in AWS (after `invoke janitor`)
+        result: dict[str, Any] = invoke_handler(
+            resources.FUNCTIONS["janitor_worker"].handler, event, "sandbox-janitor-worker"
+        )
+        return result
+
+    janitor = QueueWorker(provisioned.janitor_queue_url, check)
+    for component in (payjp, gateway, worker, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -129,7 +138,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
-    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop]
+    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop, janitor.stop]
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
         resource_outputs = provisioned.outputs()
