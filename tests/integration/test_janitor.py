@@ -109,7 +109,9 @@ def _due(provider: str, payment_id: str) -> Any:
     return DuePayments().state(DueRef(provider=provider, payment_id=payment_id))
 
 
-def test_a_capture_whose_webhook_was_lost_is_repaired_by_the_next_run(emulator: Any, janitor: Janitor) -> None:
+def test_a_capture_whose_webhook_was_lost_is_repaired_by_the_next_run(
+    emulator: Any, janitor: Janitor
+) -> None:
     charge_id = authorized_through_webhook(emulator)
     emulator.capture_charge(charge_id, {})  # the emulator has no webhook URL: the webhook is lost
     state = _due("payjp", charge_id)
@@ -188,7 +190,9 @@ def test_a_duplicate_batch_costs_a_read_not_a_provider_call(emulator: Any, janit
     assert len(messages) == 1
     from cardops.handlers.janitor_worker import handler
 
-    event = sqs_event(json.loads(messages[0]["Body"]))
+    body = json.loads(messages[0]["Body"])
+    assert body["payments"] == [{"provider": "payjp", "payment_id": charge_id}]
+    event = sqs_event(body)
     assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}
     with counting_aws_calls() as calls:
         assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}

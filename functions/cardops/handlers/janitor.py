@@ -8,12 +8,14 @@ next invocation resumes it from its checkpoint.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops import resources
 from cardops.kernel import clock
 from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
@@ -31,6 +33,7 @@ def scheduler_deps() -> SchedulerDeps:
         checkpoints=Checkpoints(),
         queue=CheckQueue(settings().janitor_queue_url),
         shards=OPEN_SHARDS,
+        period=timedelta(minutes=resources.JANITOR_PERIOD_MINUTES),
     )
 
 

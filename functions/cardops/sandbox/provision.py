@@ -116,7 +116,9 @@ def _zip() -> bytes:
 def _queue_with_dead_letters(sqs: Any, name: str, spec: resources.QueueSpec) -> tuple[str, str]:
     """A queue that moves a message to ``{name}-dlq`` after ``spec.max_receive_count`` receives."""
     dlq_url: str = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     url: str = sqs.create_queue(
         QueueName=name,
         Attributes={

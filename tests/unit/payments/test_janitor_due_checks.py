@@ -39,7 +39,7 @@ def test_the_jitter_is_bounded_stable_per_payment_and_spreads_payments() -> None
 
 def test_the_policy_refuses_naive_times_and_nonsense_settings() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        DueCheckPolicy().next_check(since=datetime(2026, 12, 5), checks=0, key="k")  # noqa: DTZ001
+        DueCheckPolicy().next_check(since=datetime(2026, 12, 5), checks=0, key="k")
     with pytest.raises(ValueError):
         DueCheckPolicy(quiet=timedelta(hours=2), cap=timedelta(hours=1))
     with pytest.raises(ValueError):
@@ -53,7 +53,9 @@ class MemoryIndex:
     """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
 
     def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
-        self.entries = {shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()}
+        self.entries = {
+            shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
+        }
         self.reads = 0
 
     def page(
@@ -111,7 +113,13 @@ def _index(due: int, later: int, shards: int = 4) -> MemoryIndex:
 def _deps(index: MemoryIndex, **overrides: Any) -> tuple[SchedulerDeps, MemoryCheckpoints, MemoryQueue]:
     checkpoints, queue = MemoryCheckpoints(), MemoryQueue()
     deps = SchedulerDeps(
-        index=index, checkpoints=checkpoints, queue=queue, shards=4, page_size=10, batch_size=4
+        index=index,
+        checkpoints=checkpoints,
+        queue=queue,
+        shards=4,
+        period=timedelta(minutes=15),
+        page_size=10,
+        batch_size=4,
     )
     return replace(deps, **overrides), checkpoints, queue
 
@@ -151,12 +159,14 @@ def test_a_run_out_of_time_stops_after_a_page_and_the_next_invocation_resumes_it
     first_run = [ref for run_id, batch in queue.messages if run_id == first.run_id for ref in batch]
     assert sorted(r.payment_id for r in first_run) == [f"ch_{n:05d}" for n in range(57)]  # none twice
     assert not fresh.resumed and fresh.finished and fresh.cutoff == later.isoformat()
-    assert _ref(99_999) in [ref for run_id, batch in queue.messages if run_id == fresh.run_id for ref in batch]
+    assert _ref(99_999) in [
+        ref for run_id, batch in queue.messages if run_id == fresh.run_id for ref in batch
+    ]
 
 
 def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_to_the_winner() -> None:
     index = _index(due=30, later=0)
-    deps, checkpoints, queue = _deps(index)
+    deps, _, queue = _deps(index)
 
     class Racing(MemoryCheckpoints):
         def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
@@ -175,9 +185,22 @@ def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_t
 
 def test_nothing_due_costs_one_empty_page_per_shard() -> None:
     index = _index(due=0, later=100)
-    deps, checkpoints, queue = _deps(index)
+    deps, _, queue = _deps(index)
 
     (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
 
     assert run.finished and run.enqueued == 0 and run.pages == 4
     assert queue.messages == [] and index.reads == 0
+
+
+def test_a_retry_within_the_period_only_finishes_the_run_it_resumes() -> None:
+    index = _index(due=20, later=0)
+    deps, _, queue = _deps(index)
+    budget = iter([60.0, 5.0])
+    (first,) = schedule_due_checks(deps, now=NOW, time_left=lambda: next(budget))
+    assert not first.finished
+
+    runs = schedule_due_checks(deps, now=NOW + timedelta(minutes=2), time_left=lambda: 60.0)
+
+    assert [(run.run_id, run.resumed, run.finished) for run in runs] == [(first.run_id, True, True)]
+    assert sorted(r.payment_id for r in queue.refs()) == [f"ch_{n:05d}" for n in range(20)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cardops.kernel.dynamodb import StoreUnavailable
@@ -71,6 +71,8 @@ class SchedulerDeps:
     checkpoints: Checkpoints
     queue: CheckQueue
     shards: int
+    #: how often the scheduler runs
+    period: timedelta
     #: index entries read per query: the checkpoint's granularity
     page_size: int = 250
     #: payments per queue message: one worker invocation's share
@@ -141,9 +143,10 @@ def schedule_due_checks(
 ) -> list[RunReport]:
     """Enqueue every payment due by ``now``; resume an unfinished run first.
 
-    A resumed run keeps its cutoff; when it finishes with time to spare a new run starts at
-    ``now``, so a payment is enqueued at the latest one period after it came due, even when the
-    run before timed out.
+    A resumed run keeps its cutoff. When it is a period old or more (it stopped short in an earlier
+    period) a new run follows at ``now``, so a payment is still enqueued within one period of
+    coming due; a retry within the period (the schedule retries a failed invocation) only finishes
+    the run, rather than sending its payments twice.
     """
     reports: list[RunReport] = []
     for _ in range(2):
@@ -155,7 +158,7 @@ def schedule_due_checks(
         report = RunReport(run_id=run.run_id, cutoff=run.cutoff.isoformat(), resumed=resumed)
         reports.append(report)
         _run(deps, run, report, time_left)
-        if not (report.finished and resumed):
+        if not (report.finished and resumed and now - run.cutoff >= deps.period):
             break
     return reports
 
