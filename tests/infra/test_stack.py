@@ -27,7 +27,7 @@ def test_table_has_pitr_ttl_encryption_and_index(cdk_template: Any) -> None:
 
 def test_events_queue_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
     queues = resources_of(template, "AWS::SQS::Queue")
-    redriven = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    redriven = [q for k, q in queues.items() if "RedrivePolicy" in q["Properties"] and k.startswith("Core")]
     assert redriven, "the events queue must redrive to a DLQ"
     for queue in redriven:
         assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
@@ -114,20 +114,56 @@ def test_cdk_nag_acknowledgments_carry_reasons() -> None:
         assert len(entry["reason"]) > 40
 
 
-def test_the_janitor_runs_hourly_and_may_stop_deadline_executions(template: dict[str, Any]) -> None:
+def test_the_janitor_schedules_every_period_and_its_worker_checks_from_a_queue(
+    template: dict[str, Any],
+) -> None:
+    from cardops import resources
+
     rules = resources_of(template, "AWS::Events::Rule")
-    hourly = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == "rate(1 hour)"]
-    assert len(hourly) == 1
-    assert "JanitorFunction" in json.dumps(hourly[0]["Properties"]["Targets"])
-    actions = _actions(_policy_statements(template, "JanitorRole"))
+    rate = f"rate({resources.JANITOR_PERIOD_MINUTES} minutes)"
+    scheduled = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == rate]
+    assert len(scheduled) == 1
+    assert "JanitorFunction" in json.dumps(scheduled[0]["Properties"]["Targets"])
+    # the scheduler only reads the due index and its checkpoint, and sends to the janitor queue
+    scheduler = _policy_statements(template, "JanitorRole")
+    assert {a for a in _actions(scheduler) if not a.startswith(("xray:", "logs:"))} == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    [query] = [s for s in scheduler if s["Action"] == "dynamodb:Query"]
+    assert json.dumps(query["Resource"]).endswith('"/index/gsi2"]]}')
+    # the worker: an SQS trigger with partial batch failures and bounded concurrency
+    [mapping] = [
+        m
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if "JanitorWorkerFunction" in json.dumps(m["Properties"]["FunctionName"])
+    ]
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+    actions = _actions(_policy_statements(template, "JanitorWorkerRole"))
     assert {
         "dynamodb:Query",
         "secretsmanager:GetSecretValue",
         "states:StartExecution",
         "states:StopExecution",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
     } <= actions
     for role in ("ProcessorRole", "AdminRole"):
         assert "states:StopExecution" in _actions(_policy_statements(template, role))
+    queues = resources_of(template, "AWS::SQS::Queue")
+    [janitor_queue] = [q for k, q in queues.items() if k.startswith("JanitorQueue")]
+    assert (
+        janitor_queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        == resources.JANITOR_QUEUE.max_receive_count
+    )
+    described = json.dumps(resources_of(template, "AWS::CloudWatch::Alarm"))
+    for alarm in ("JanitorDeadLetters", "JanitorFallingBehind", "JanitorSchedulerFailed"):
+        assert f"[{alarm}]" in described, alarm
 
 
 def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, Any]) -> None:
