@@ -212,7 +212,10 @@ def _check(
 
     def backoff() -> None:
         later = deps.policy.next_check(since=now, checks=state.checks + 1, key=ref.key)
-        deps.due.reschedule(state, next_check_at=later)  # False: it changed meanwhile, which is news
+        try:
+            deps.due.reschedule(state, next_check_at=later)  # False: it changed meanwhile, which is news
+        except StoreUnavailable:
+            report.failed.append(ref.key)  # still due: the next run checks it again
 
     client = deps.provider_for(payment.provider)
     if client is None:
@@ -242,7 +245,9 @@ def _check(
         report.repaired.append(ref.key)  # the write set its next check
         return
     report.unchanged += 1
-    last = deps.payments.last_history(payment.provider, payment.provider_payment_id)
+    last = (
+        deps.payments.last_history(payment.provider, payment.provider_payment_id) if deps.listeners else None
+    )
     if last is not None:
         for listener in deps.listeners:
             listener(Applied(payment=payment, history=last))
