@@ -101,11 +101,11 @@ class Seeder:
             }
         )
 
-    def not_due(self, count: int) -> None:
-        """Open payments whose next check is later in the period or beyond (up to six hours)."""
+    def not_due(self, count: int, *, after: datetime) -> None:
+        """Open payments whose next check is after ``after``, spread over the six hours that follow."""
         for n in range(count):
             payment = self.template.model_copy(update={"provider_payment_id": f"ch_open_{self.open:07d}"})
-            self.put(payment, self.now + timedelta(seconds=1 + (n * 7919) % 21_600))
+            self.put(payment, after + timedelta(seconds=1 + (n * 7919) % 21_600))
             self.open += 1
 
     def due(self, emulator: Any, count: int, captured: int) -> list[str]:
@@ -116,11 +116,21 @@ class Seeder:
         ids = []
         for n in range(count):
             charge = emulator.create_charge(
-                {"amount": "6000", "currency": "jpy", "card": "tok_visa", "capture": "false", "expiry_days": "30"}
+                {
+                    "amount": "6000",
+                    "currency": "jpy",
+                    "card": "tok_visa",
+                    "capture": "false",
+                    "expiry_days": "30",
+                }
             )
             facts = charge_to_payment(charge).facts
             payment = self.template.model_copy(
-                update={"provider_payment_id": charge["id"], "facts": facts, "status": PaymentStatus.AUTHORIZED}
+                update={
+                    "provider_payment_id": charge["id"],
+                    "facts": facts,
+                    "status": PaymentStatus.AUTHORIZED,
+                }
             )
             if n < captured:
                 emulator.capture_charge(charge["id"], {})  # and the webhook is lost
@@ -144,6 +154,7 @@ def _one_period(made: Any, now: datetime, monkeypatch_listeners: Any) -> dict[st
             started = time.perf_counter()
             result = janitor.handler({"source": "aws.events"}, FakeContext("janitor"))
             scheduled = time.perf_counter() - started
+        _progress(f"scheduler enqueued {result['enqueued']:,} in {scheduled:.0f} s")
         queue = QueueWorker(made.janitor_queue_url, janitor_worker.handler)
         with monkeypatch_listeners(), counting_aws_calls() as worker:
             started = time.perf_counter()
@@ -207,19 +218,31 @@ def run() -> dict[str, float]:
             seeder.now = at
             started = time.perf_counter()
             due_ids = seeder.due(emulator, due, captured)
-            seeder.not_due(open_total - seeder.open)
+            seeder.not_due(open_total - seeder.open, after=now + timedelta(minutes=15 * len(SCENARIOS)))
             seeded = time.perf_counter() - started
-            row: dict[str, float] = {"open payments": seeder.open, "due": due, "captured at provider": captured}
+            _progress(f"seeded {seeder.open:,} open payments in {seeded:.0f} s")
+            row: dict[str, float] = {
+                "open payments": seeder.open,
+                "due": due,
+                "captured at provider": captured,
+            }
             row |= _one_period(made, at, _no_listeners)
             row["seed seconds"] = seeded
             _verify(due_ids, captured, at)
             rows.append(row)
             for key, value in row.items():
                 figures[f"{open_total:,} open / {due:,} due: {key}"] = value
-            # the checked payments are not due again within the next period
-            seeder.now = at
+            _progress(f"{open_total:,} open / {due:,} due: {row}")
     _write(rows)
     return figures
+
+
+def _progress(line: str) -> None:
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"[janitor scale] {line} (peak RSS {peak} MB)", file=sys.stderr, flush=True)
 
 
 def _write(rows: list[dict[str, float]]) -> None:
@@ -234,7 +257,9 @@ def _write(rows: list[dict[str, float]]) -> None:
         "rest given a later next check); no payment that was not due was read. Times are moto's and",
         "the local PAY.JP emulator's on a shared 2-core machine, for scale only.",
         "",
-        "| figure | " + " | ".join(f"{int(r['open payments']):,} open / {int(r['due']):,} due" for r in rows) + " |",
+        "| figure | "
+        + " | ".join(f"{int(r['open payments']):,} open / {int(r['due']):,} due" for r in rows)
+        + " |",
         "| --- |" + " ---: |" * len(rows),
     ]
     for key in keys:

@@ -73,8 +73,8 @@ class SchedulerDeps:
     shards: int
     #: how often the scheduler runs
     period: timedelta
-    #: index entries read per query: the checkpoint's granularity
-    page_size: int = 250
+    #: index entries read per query (about what one 1 MB DynamoDB page holds): the checkpoint's step
+    page_size: int = 1000
     #: payments per queue message: one worker invocation's share
     batch_size: int = 10
     #: a page is not started with less time than this left
