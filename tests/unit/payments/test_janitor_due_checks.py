@@ -10,8 +10,28 @@ from typing import Any
 
 import pytest
 
-from cardops.payments.domain.due_checks import DueCheckPolicy, DueRef, RunCheckpoint
-from cardops.payments.use_cases.janitor import SchedulerDeps, schedule_due_checks
+from cardops.payments.domain.due_checks import POLICY, DueCheckPolicy, DueRef, DueState, RunCheckpoint
+from cardops.payments.domain.payments import (
+    Applied,
+    EventKind,
+    HistoryEntry,
+    Payment,
+    PaymentFacts,
+    PaymentMetadata,
+    PaymentStatus,
+)
+from cardops.payments.providers.base import (
+    PermanentProviderError,
+    ProviderError,
+    ProviderPayment,
+    TransientProviderError,
+)
+from cardops.payments.use_cases.janitor import (
+    SchedulerDeps,
+    WorkerDeps,
+    check_due_payments,
+    schedule_due_checks,
+)
 
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
@@ -204,3 +224,150 @@ def test_a_retry_within_the_period_only_finishes_the_run_it_resumes() -> None:
 
     assert [(run.run_id, run.resumed, run.finished) for run in runs] == [(first.run_id, True, True)]
     assert sorted(r.payment_id for r in queue.refs()) == [f"ch_{n:05d}" for n in range(20)]
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+class MemoryPayments:
+    """The payment store ``apply_canonical`` and the worker read and write."""
+
+    def __init__(self, payment: Payment) -> None:
+        self.payment = payment
+        self.saved: list[Applied] = []
+
+    def get(self, provider: str, payment_id: str) -> Payment | None:
+        return self.payment
+
+    def save(self, applied: Applied, *, expected_version: int) -> None:
+        assert expected_version == self.payment.version
+        self.payment = applied.payment
+        self.saved.append(applied)
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
+        return HistoryEntry(
+            seq=1,
+            at=NOW - timedelta(days=1),
+            actor="provider",
+            event_id="evt_1",
+            kind=EventKind.AUTHORIZED,
+            from_status=None,
+            to_status=PaymentStatus.AUTHORIZED,
+            captured_amount=0,
+            refunded_amount=0,
+        )
+
+
+class MemoryDue:
+    def __init__(self, state: DueState | None) -> None:
+        self.current = state
+        self.rescheduled: list[datetime] = []
+
+    def state(self, ref: DueRef) -> DueState | None:
+        return self.current
+
+    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
+        self.rescheduled.append(next_check_at)
+        return True
+
+
+class Provider:
+    name = "payjp"
+
+    def __init__(self, answer: ProviderPayment | ProviderError) -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def retrieve(self, payment_id: str) -> ProviderPayment:
+        self.calls += 1
+        if isinstance(self.answer, ProviderError):
+            raise self.answer
+        return self.answer
+
+
+AUTHORIZED = PaymentFacts(currency="JPY", authorized_amount=6000, authorized_at=NOW - timedelta(days=1))
+REF = DueRef(provider="payjp", payment_id="ch_1")
+
+
+def _payment() -> Payment:
+    return Payment(
+        provider="payjp",
+        provider_payment_id="ch_1",
+        version=1,
+        status=PaymentStatus.AUTHORIZED,
+        facts=AUTHORIZED,
+        created_at=NOW - timedelta(days=1),
+        updated_at=NOW - timedelta(days=1),
+    )
+
+
+def _worker(
+    answer: ProviderPayment | ProviderError | None,
+    *,
+    due_at: datetime = NOW - timedelta(minutes=1),
+    checks: int = 2,
+) -> tuple[Any, MemoryPayments, MemoryDue, Provider | None, list[Applied]]:
+    payments = MemoryPayments(_payment())
+    due = MemoryDue(DueState(payment=payments.payment, next_check_at=due_at, checks=checks, index_key="k"))
+    provider = Provider(answer) if answer is not None else None
+    heard: list[Applied] = []
+    deps = WorkerDeps(
+        due=due, payments=payments, provider_for=lambda name: provider, listeners=[heard.append]
+    )
+    return deps, payments, due, provider, heard
+
+
+def _snapshot(facts: PaymentFacts) -> ProviderPayment:
+    return ProviderPayment(provider_payment_id="ch_1", facts=facts, metadata=PaymentMetadata())
+
+
+def test_nothing_new_reruns_the_listeners_and_backs_the_next_check_off() -> None:
+    deps, payments, due, _, heard = _worker(_snapshot(AUTHORIZED))
+
+    report = check_due_payments([REF], deps, now=NOW, run_id="r1")
+
+    assert (report.checked, report.unchanged, report.repaired) == (1, 1, [])
+    assert payments.saved == [] and len(heard) == 1 and heard[0].history.event_id == "evt_1"
+    wait = POLICY.interval(3)  # the third check that found nothing
+    assert len(due.rescheduled) == 1 and NOW + wait <= due.rescheduled[0] < NOW + wait * 1.1
+
+
+def test_a_lost_capture_is_applied_and_the_write_sets_the_next_check() -> None:
+    captured = AUTHORIZED.model_copy(
+        update={"captured_amount": 6000, "captured_at": NOW - timedelta(hours=1)}
+    )
+    deps, payments, due, _, heard = _worker(_snapshot(captured))
+
+    report = check_due_payments([REF], deps, now=NOW, run_id="r1")
+
+    assert report.repaired == ["payjp/ch_1"]
+    assert payments.payment.status is PaymentStatus.CAPTURED
+    assert payments.saved[0].history.actor == "janitor" and payments.saved[0].history.event_id == "janitor:r1"
+    assert due.rescheduled == [] and len(heard) == 1
+
+
+def test_not_due_any_more_is_skipped_without_asking_the_provider() -> None:
+    deps, _, due, provider, _ = _worker(_snapshot(AUTHORIZED), due_at=NOW + timedelta(minutes=5))
+
+    report = check_due_payments([REF], deps, now=NOW, run_id="r1")
+
+    assert (report.skipped, report.checked) == (1, 0)
+    assert provider is not None and provider.calls == 0 and due.rescheduled == []
+
+
+def test_a_provider_without_an_api_is_asked_less_and_less_often() -> None:
+    deps, _, due, _, heard = _worker(None)
+
+    report = check_due_payments([REF], deps, now=NOW, run_id="r1")
+
+    assert report.without_api == 1 and len(due.rescheduled) == 1 and heard == []
+
+
+def test_a_transient_provider_failure_stays_due_and_a_refusal_backs_off() -> None:
+    deps, _, due, _, _ = _worker(TransientProviderError("timeout"))
+    assert check_due_payments([REF], deps, now=NOW, run_id="r1").failed == ["payjp/ch_1"]
+    assert due.rescheduled == []  # the next run asks again
+
+    deps, _, due, _, _ = _worker(PermanentProviderError("no such charge", code="invalid_id"))
+    assert check_due_payments([REF], deps, now=NOW, run_id="r1").failed == ["payjp/ch_1"]
+    assert len(due.rescheduled) == 1
