@@ -24,6 +24,7 @@ MOVES: dict[str, str] = {
     "cardops.adapters.aws": "cardops.kernel.aws",
     "cardops.adapters.dynamodb": "cardops.kernel.dynamodb",
     "cardops.adapters.secrets": "cardops.kernel.secrets",
+    "cardops.api.identity": "cardops.kernel.identity",
     # payments
     "cardops.domain.payments": "cardops.payments.domain.payments",
     "cardops.domain.capture_deadline": "cardops.payments.domain.capture_deadline",
@@ -72,6 +73,22 @@ MOVES: dict[str, str] = {
     "cardops.api.routes.feeds": "cardops.feeds.routes.feeds",
     "cardops.api.routes.tenants": "cardops.feeds.routes.tenants",
 }
+
+# Names that left a module: the payments' repositories are the payments slice's store, and the
+# DynamoDB base's helpers became public.
+_REPOSITORIES = (
+    "PaymentRepository",
+    "RawEventStore",
+    "ReservationRepository",
+    "PARKED_EVENTS",
+    "OPEN_SHARDS",
+)
+_PUBLIC = (("_s", "s"), ("_n", "n"), ("_table", "table_name"), ("_transient", "is_transient"))
+for _base in ("cardops.adapters" + ".dynamodb", "cardops.kernel.dynamodb"):
+    for _name in (*_REPOSITORIES, "open_shard"):
+        MOVES[f"{_base}.{_name}"] = f"cardops.payments.store.payments.{_name}"
+    for _old, _new in _PUBLIC:
+        MOVES[f"{_base}.{_old}"] = f"cardops.kernel.dynamodb.{_new}"
 
 # Old paths by length, longest first, so a package prefix never shadows a module inside it.
 _OLD = sorted(MOVES, key=len, reverse=True)
@@ -123,7 +140,7 @@ def main(argv: list[str]) -> int:
     changed = 0
     for arg in argv:
         path = Path(arg)
-        if not path.is_file():
+        if not path.is_file() or path.resolve() == Path(__file__).resolve():
             continue
         try:
             before = path.read_text(encoding="utf-8")

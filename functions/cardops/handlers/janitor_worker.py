@@ -17,11 +17,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.kernel.observability import make_logger
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.due_checks import DuePayments, parse_message
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import WorkerDeps, check_due_payments
 from cardops.payments.use_cases.listeners import payment_listeners
 

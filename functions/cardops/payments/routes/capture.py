@@ -15,9 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
+from cardops.kernel.identity import caller
 from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,
     CaptureDeadlinePassed,
@@ -31,6 +30,7 @@ from cardops.payments.providers.registry import UnsupportedProvider
 from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
 from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.listeners import capture_deps
 
