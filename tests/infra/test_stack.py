@@ -156,7 +156,7 @@ def test_the_janitor_schedules_every_period_and_its_worker_checks_from_a_queue(
     for role in ("ProcessorRole", "AdminRole"):
         assert "states:StopExecution" in _actions(_policy_statements(template, role))
     queues = resources_of(template, "AWS::SQS::Queue")
-    [janitor_queue] = [q for k, q in queues.items() if k.startswith("JanitorQueue")]
+    janitor_queue = queues["PaymentsJanitorQueue064F8463"]
     assert (
         janitor_queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]
         == resources.JANITOR_QUEUE.max_receive_count
