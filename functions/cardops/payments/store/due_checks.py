@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +112,17 @@ class DueIndex:
         return refs, last
 
 
+def _written_if(write: Callable[[], object]) -> bool:
+    """A conditional write: True when it was made, False when its condition did not hold."""
+    try:
+        write()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 class DuePayments:
     """The worker's reads and writes: a payment's due state, and its next check after a check."""
 
@@ -144,8 +155,8 @@ class DuePayments:
         """
         payment = state.payment
         pk = payment_pk(payment.provider, payment.provider_payment_id)
-        try:
-            aws.dynamodb().update_item(
+        return _written_if(
+            lambda: aws.dynamodb().update_item(
                 TableName=_table(),
                 Key={"pk": {"S": pk}, "sk": {"S": "#PAYMENT"}},
                 UpdateExpression="SET gsi2sk = :next, janitor_checks = :checks",
@@ -157,11 +168,7 @@ class DuePayments:
                     ":was": {"S": state.index_key},
                 },
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        )
 
 
 class Checkpoints:
@@ -208,13 +215,7 @@ class Checkpoints:
         else:
             put["ConditionExpression"] = "seq = :seq"
             put["ExpressionAttributeValues"] = {":seq": {"N": str(expected_seq)}}
-        try:
-            aws.dynamodb().put_item(**put)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _written_if(lambda: aws.dynamodb().put_item(**put))
 
 
 class CheckQueue:
