@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from cardops import resources
+
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
@@ -117,7 +119,6 @@ def test_cdk_nag_acknowledgments_carry_reasons() -> None:
 def test_the_janitor_schedules_every_period_and_its_worker_checks_from_a_queue(
     template: dict[str, Any],
 ) -> None:
-    from cardops import resources
 
     rules = resources_of(template, "AWS::Events::Rule")
     rate = f"rate({resources.JANITOR_PERIOD_MINUTES} minutes)"
@@ -148,13 +149,20 @@ def test_the_janitor_schedules_every_period_and_its_worker_checks_from_a_queue(
     assert {
         "dynamodb:Query",
         "secretsmanager:GetSecretValue",
-        "states:StartExecution",
-        "states:StopExecution",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
     } <= actions
-    for role in ("ProcessorRole", "AdminRole"):
-        assert "states:StopExecution" in _actions(_policy_statements(template, role))
+    assert {"states:StartExecution", "states:StopExecution"} <= _actions(
+        _policy_statements(template, "ChangesRole")
+    )
+    for role in ("ProcessorRole", "AdminRole", "JanitorRole", "JanitorWorkerRole"):  # writers only write
+        deadline_grants = [
+            s
+            for s in _policy_statements(template, role)
+            if "CaptureDeadlineStateMachine" in json.dumps(s["Resource"])
+            and {"states:StartExecution", "states:StopExecution"} & _actions([s])
+        ]
+        assert deadline_grants == [], role
     queues = resources_of(template, "AWS::SQS::Queue")
     janitor_queue = queues["PaymentsJanitorQueue064F8463"]
     assert (

@@ -23,7 +23,6 @@ from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.due_checks import DuePayments, parse_message
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import WorkerDeps, check_due_payments
-from cardops.payments.use_cases.listeners import payment_listeners
 
 logger = make_logger("cardops-janitor-worker")
 metrics = Metrics(namespace="cardops", service="janitor")
@@ -43,7 +42,6 @@ def worker_deps() -> WorkerDeps:
         due=DuePayments(),
         payments=PaymentRepository(),
         provider_for=provider_for,
-        listeners=payment_listeners(),
     )
 
 

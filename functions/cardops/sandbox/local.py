@@ -1,4 +1,5 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + PAY.JP emulator."""
+"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + change feed
++ PAY.JP emulator."""
 
 from __future__ import annotations
 
@@ -125,7 +126,10 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         return result
 
     janitor = QueueWorker(provisioned.janitor_queue_url, check)
-    for component in (payjp, gateway, worker, janitor):
+    from cardops.sandbox.stream_poller import change_feed
+
+    changes = change_feed(provisioned)  # the table's stream → the payment listeners
+    for component in (payjp, gateway, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -138,7 +142,15 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
-    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop, janitor.stop]
+    sandbox.stoppers = [
+        moto.stop,
+        enforcement.stop,
+        payjp.stop,
+        gateway.stop,
+        worker.stop,
+        changes.stop,
+        janitor.stop,
+    ]
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
         resource_outputs = provisioned.outputs()

@@ -1,11 +1,12 @@
 """The payments janitor (SPEC §1, issue 11 item 4): lost webhooks repaired from the provider's view.
 
-A webhook can be lost (the provider gave up retrying, an endpoint was misconfigured), and an effect
-after a write can be lost (a workflow start that failed after the payment was stored). So every
+A webhook can be lost (the provider gave up retrying, an endpoint was misconfigured). So every
 payment still awaiting the provider is re-fetched once its next check is due, and the snapshot is
-applied like any event — the same merge, so a repair can never undo a newer fact. When the
-provider has nothing new, the payment's listeners run again (they are idempotent, so only what was
-lost happens) and its next check moves forward with backoff (``domain.due_checks``).
+applied like any event — the same merge, so a repair can never undo a newer fact. What a repair
+implies (ledger, workflow start) follows from its write through the change feed, like any other
+change; when the provider has nothing new, nothing is re-run (the feed delivered the effects of the
+last write and retries them itself) and the payment's next check moves forward with backoff
+(``domain.due_checks``).
 
 The work is split so that it scales with what is due, not with what is open:
 
@@ -33,9 +34,9 @@ from cardops.payments.domain.due_checks import (
     RunCheckpoint,
     awaits_provider,
 )
-from cardops.payments.domain.payments import Applied, EventKind
+from cardops.payments.domain.payments import EventKind
 from cardops.payments.providers.base import PaymentProvider, ProviderError
-from cardops.payments.use_cases.payment_events import PaymentListener, Payments, apply_canonical
+from cardops.payments.use_cases.payment_events import Payments, apply_canonical
 
 # --- ports -------------------------------------------------------------------------------------
 
@@ -171,7 +172,6 @@ class WorkerDeps:
     due: DuePayments
     payments: Payments
     provider_for: Callable[[str], PaymentProvider | None]
-    listeners: Sequence[PaymentListener]
     policy: DueCheckPolicy = POLICY
 
 
@@ -237,7 +237,7 @@ def _check(
         actor="janitor",
     )
     try:
-        applied = apply_canonical(event, deps.payments, now=now, listeners=deps.listeners)
+        applied = apply_canonical(event, deps.payments, now=now)
     except StoreUnavailable:
         report.failed.append(ref.key)  # throttled on this payment: it stays due
         return
@@ -245,10 +245,4 @@ def _check(
         report.repaired.append(ref.key)  # the write set its next check
         return
     report.unchanged += 1
-    last = (
-        deps.payments.last_history(payment.provider, payment.provider_payment_id) if deps.listeners else None
-    )
-    if last is not None:
-        for listener in deps.listeners:
-            listener(Applied(payment=payment, history=last))
     backoff()
