@@ -91,6 +91,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=120),
     "janitor_worker": FunctionSpec("cardops.handlers.janitor_worker.handler", timeout_seconds=120),
     "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
+    "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 

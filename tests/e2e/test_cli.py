@@ -183,6 +183,7 @@ SAMPLES: dict[str, list[str]] = {
     "janitor": ["janitor/schedule_event.json"],
     "janitor_worker": ["janitor/worker_sqs_event.json"],
     "changes": ["changes/stream_event.json"],
+    "reconcile": ["reconcile/schedule_event.json", "reconcile/one_store.json"],
     "feed_sync": ["feeds/schedule_event.json"],
     "repayment_validate": ["repayment/steps/validate.json"],
     "repayment_eligibility": ["repayment/steps/eligibility.json"],
@@ -227,6 +228,8 @@ def test_invoke_every_sample(run: Any, sandbox: SandboxProcess, charge: Any) -> 
         _invoke(run, "capture_deadline", sample)
     assert _invoke(run, "janitor", SAMPLES["janitor"][0])["finished"] is True
     assert _invoke(run, "janitor_worker", SAMPLES["janitor_worker"][0]) == {"batchItemFailures": []}
+    for sample in SAMPLES["reconcile"]:
+        assert _invoke(run, "reconcile", sample)["unresolved"] == [], sample
     _invoke(run, "feed_sync", SAMPLES["feed_sync"][0])
 
 
