@@ -64,6 +64,7 @@ class CardopsStack(Stack):
             "ProviderSecretArn": self.kernel.secret.secret_arn,
             "ProviderApiKeysSecretArn": self.kernel.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
+            "StripeApiBaseUrl": "https://api.stripe.com",
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
         }

@@ -89,6 +89,7 @@ def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
         "ApiUrl",
         "AwsEndpointUrl",
         "PayjpApiBaseUrl",
+        "StripeApiBaseUrl",
         "TableName",
         "EventsQueueUrl",
         "DeadLetterQueueUrl",

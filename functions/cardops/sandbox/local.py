@@ -1,5 +1,5 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + change feed
-+ PAY.JP emulator."""
+"""``cardops local``: moto server, provisioned resources, API gateway, queue worker, change feed,
+provider emulators."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Sandbox:
     stoppers: list[Any] = field(default_factory=list)
     worker: Any = None
     payjp: Any = None
+    stripe: Any = None
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -78,6 +79,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
+    from cardops.sandbox.stripe_emulator import StripeEmulator
 
     aws.reset_clients()
     secrets = sandbox_secrets()
@@ -87,7 +89,12 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     payjp = PayjpEmulator(
         secret_key=secrets["payjp_secret_key"], webhook_token=secrets["payjp_webhook_token"], clock=clock.now
     )
-    os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
+    stripe = StripeEmulator(
+        secret_key=secrets["stripe_secret_key"],
+        webhook_secret=secrets["stripe_webhook_secret"],
+        clock=clock.now,
+    )
+    os.environ.update(provisioned.environment(payjp_api_base=payjp.url, stripe_api_base=stripe.url))
     reset_settings()
     from cardops.api.openapi import openapi_document
     from cardops.handlers import admin, webhook
@@ -107,6 +114,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
+    stripe.webhook_url = f"{gateway.url}/webhooks/stripe"
     from cardops.sandbox.lambda_runner import invoke_handler
 
     def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
@@ -129,7 +137,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, gateway, worker, changes, janitor):
+    for component in (payjp, stripe, gateway, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -137,15 +145,18 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         **provisioned.outputs(),
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
+        "StripeApiBaseUrl": stripe.url,
+        "StripeSecretKey": secrets["stripe_secret_key"],
     }
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
-    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
+    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, stripe=stripe)
     sandbox.stoppers = [
         moto.stop,
         enforcement.stop,
         payjp.stop,
+        stripe.stop,
         gateway.stop,
         worker.stop,
         changes.stop,
@@ -175,7 +186,7 @@ def serve(port: int = 0, outputs_path: Path = DEFAULT_OUTPUTS) -> None:
     out = sandbox.outputs
     print(
         f"cardops sandbox ready: api {out['ApiUrl']} aws {out['AwsEndpointUrl']} "
-        f"payjp {out['PayjpApiBaseUrl']} outputs {outputs_path}",
+        f"payjp {out['PayjpApiBaseUrl']} stripe {out['StripeApiBaseUrl']} outputs {outputs_path}",
         flush=True,
     )
     try:

@@ -1,11 +1,14 @@
-"""The sandbox's HTTP servers (API gateway, PAY.JP emulator): threaded, 127.0.0.1 only."""
+"""The sandbox's HTTP servers (API gateway, provider emulators): threaded, 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import urllib3
 
 Dispatch = Callable[[BaseHTTPRequestHandler], None]
 
@@ -54,3 +57,52 @@ def send(request: BaseHTTPRequestHandler, status: int, content_type: str, payloa
     request.send_header("Content-Length", str(len(payload)))
     request.end_headers()
     request.wfile.write(payload)
+
+
+class EmulatorServer:
+    """A provider emulator's server and its webhooks: each sent on its own thread after the change,
+    retried briefly on 5xx or a failed connection (providers retry for days)."""
+
+    #: deliveries of one webhook at most; the pause before attempt n is 0.2 s × n
+    DELIVERY_ATTEMPTS = 5
+
+    def __init__(self, *, name: str, port: int = 0) -> None:
+        self._http = urllib3.PoolManager(maxsize=8)
+        self._deliveries: list[threading.Thread] = []
+        self._server = LoopbackServer(self._dispatch, name=name, port=port)
+
+    def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in list(self._deliveries):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def send_webhook(self, url: str, body: bytes, headers: Callable[[], Mapping[str, str]]) -> None:
+        """POST ``body`` to ``url``; ``headers`` is called per attempt (a signature carries its time)."""
+        thread = threading.Thread(target=self._deliver, args=(url, body, headers), daemon=True)
+        self._deliveries.append(thread)
+        thread.start()
+
+    def _deliver(self, url: str, body: bytes, headers: Callable[[], Mapping[str, str]]) -> None:
+        for attempt in range(self.DELIVERY_ATTEMPTS):
+            try:
+                response = self._http.request(
+                    "POST", url, body=body, headers=dict(headers()), timeout=5.0, retries=False
+                )
+                if response.status < 500:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.2 * (attempt + 1))

@@ -1,16 +1,26 @@
-"""The small interface every payment-provider client implements, and its errors.
+"""The small interfaces every payment provider implements, and their errors.
 
-Clients turn the provider's answers into domain facts (``PaymentFacts``) so the rest of the system
-never reads a provider's JSON shape. Every state-changing call takes an idempotency key.
+``PaymentProvider`` is the API client: it turns the provider's answers into domain facts
+(``PaymentFacts``) so the rest of the system never reads a provider's JSON shape; every
+state-changing call takes an idempotency key. ``ProviderPlugin`` is a whole provider in one object
+(one folder, ``providers/{name}/``): how its webhooks are verified and named, how they become one
+canonical event, its API client, and what its API allows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from cardops.kernel import safe_json
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
+
+if TYPE_CHECKING:
+    from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.domain.refunds import ProviderCapabilities
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
@@ -96,3 +106,68 @@ class PaymentProvider(Protocol):
     def refund(
         self, payment_id: str, *, amount: int, idempotency_key: str, reason: str | None = None
     ) -> ProviderPayment: ...
+
+
+#: a request header by name (case-insensitive), ``None`` when absent
+Header = Callable[[str], str | None]
+
+
+class UnsupportedProviderEvent(Exception):
+    """A well-formed, authentic event of a type cardops does not act on: acknowledged, dropped."""
+
+
+class ProviderPlugin(Protocol):
+    """One payment provider, whole: webhook verification, event naming and mapping, API client.
+
+    ``verify`` and ``event_id`` run in the webhook function (answer fast: no API client, no SDK
+    import); ``to_canonical`` in the processor; ``client`` wherever the provider's API is called
+    (built lazily, so only those functions import the provider's SDK).
+    """
+
+    @property
+    def name(self) -> str:
+        """The provider's name in routes, keys and settings (``/webhooks/{name}``)."""
+        ...
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What its API allows (refund reversal, …)."""
+        ...
+
+    def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
+        """The values a webhook may be verified with (current and previous, for rotation)."""
+        ...
+
+    def verify(self, raw_body: bytes, header: Header, secrets: Sequence[str], *, now: float) -> None:
+        """Raise ``SignatureError`` (401) or ``MalformedWebhook`` (400); ``now`` is the wall clock."""
+        ...
+
+    def event_id(self, raw_body: bytes) -> str:
+        """The provider's id of a verified event (webhooks are stored once per provider and id)."""
+        ...
+
+    def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
+        """One canonical event; ``UnsupportedProviderEvent`` or ``MalformedWebhook`` otherwise."""
+        ...
+
+    def client(self) -> PaymentProvider:
+        """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
+        ...
+
+
+def json_event_id(raw_body: bytes) -> str:
+    """The ``id`` of a JSON event with a ``type`` (PAY.JP's and Stripe's shape)."""
+    try:
+        payload = safe_json.loads(raw_body)
+    except safe_json.UnsafeJson as exc:
+        raise MalformedWebhook(f"body refused: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("event has no type")
+    return event_id

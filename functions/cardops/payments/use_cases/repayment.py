@@ -46,7 +46,7 @@ from cardops.payments.domain.repayment_requests import (
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.payjp import PayjpClient
 from cardops.payments.providers.recharge import PayjpRecharger, Recharger, SavedCard
-from cardops.payments.providers.registry import api_key
+from cardops.payments.providers.registry import api_key, provider_client
 from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
@@ -153,6 +153,13 @@ def recharger_for(provider: str) -> Recharger | None:
             secret_key=lambda: api_key("payjp_secret_key"),
         )
         return PayjpRecharger(client)
+    if provider == "stripe":
+        from cardops.payments.providers.stripe.client import StripeClient
+        from cardops.payments.providers.stripe.recharge import StripeRecharger
+
+        stripe_client = provider_client("stripe")
+        assert isinstance(stripe_client, StripeClient)
+        return StripeRecharger(stripe_client)
     return None
 
 
@@ -501,6 +508,7 @@ def charge_step(request_id: str) -> dict[str, Any]:
         currency=payment.facts.currency or "JPY",
         metadata=metadata,
         idempotency_key=repayment_idempotency_key(request_id),
+        payment_method_id=card.payment_method_id,
     )
     if charged.facts.captured_amount < evidence.amount:
         raise ChargeNotCaptured("the provider did not capture the new charge")

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cardops.kernel import safe_json
 from cardops.kernel.secrets import WebhookSecrets
 from cardops.payments.domain.webhook_signatures import (
-    MalformedWebhook,
     parse_sbps_form,
     verify_payjp_token,
     verify_sbps_hash,
-    verify_stripe_signature,
 )
 from cardops.payments.providers import sbps
+from cardops.payments.providers.base import json_event_id
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 #: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
@@ -75,23 +73,6 @@ class Queue(Protocol):
     def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
 
 
-def _json_event_id(raw_body: bytes) -> str:
-    try:
-        payload = safe_json.loads(raw_body)
-    except safe_json.UnsafeJson as exc:
-        raise MalformedWebhook(f"body refused: {exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
-        raise MalformedWebhook("event has no id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedWebhook("event has no type")
-    return event_id
-
-
 class WebhookNotConfigured(Exception):
     """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
 
@@ -117,17 +98,14 @@ def authenticate(
 ) -> str:
     """Verify the request as the provider signs it and return its event id."""
     if provider == "stripe":
-        verify_stripe_signature(
-            raw_body,
-            header("Stripe-Signature"),
-            _configured(provider, secrets.stripe_secrets()),
-            now=now,
-            tolerance_seconds=stripe_tolerance,
-        )
-        return _json_event_id(raw_body)
+        from cardops.payments.providers.stripe import StripePlugin
+
+        plugin = StripePlugin(tolerance_seconds=stripe_tolerance)
+        plugin.verify(raw_body, header, _configured(provider, plugin.webhook_secrets(secrets)), now=now)
+        return plugin.event_id(raw_body)
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
-        return _json_event_id(raw_body)
+        return json_event_id(raw_body)
     if provider == "sbps":
         keys = _configured(provider, secrets.sbps_keys())
         pairs = parse_sbps_form(raw_body)
