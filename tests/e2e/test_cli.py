@@ -181,6 +181,7 @@ SAMPLES: dict[str, list[str]] = {
         "capture_deadline/escalate.json",
     ],
     "janitor": ["janitor/schedule_event.json"],
+    "janitor_worker": ["janitor/worker_sqs_event.json"],
     "changes": ["changes/stream_event.json"],
     "reconcile": ["reconcile/schedule_event.json", "reconcile/one_store.json"],
     "feed_sync": ["feeds/schedule_event.json"],
@@ -227,7 +228,8 @@ def test_invoke_every_sample(run: Any, sandbox: SandboxProcess, charge: Any) -> 
         assert _invoke(run, "admin", sample)["statusCode"] == 200, sample
     for sample in SAMPLES["capture_deadline"]:
         _invoke(run, "capture_deadline", sample)
-    _invoke(run, "janitor", SAMPLES["janitor"][0])
+    assert _invoke(run, "janitor", SAMPLES["janitor"][0])["finished"] is True
+    assert _invoke(run, "janitor_worker", SAMPLES["janitor_worker"][0]) == {"batchItemFailures": []}
     for sample in SAMPLES["reconcile"]:
         assert _invoke(run, "reconcile", sample)["unresolved"] == [], sample
     _invoke(run, "feed_sync", SAMPLES["feed_sync"][0])
