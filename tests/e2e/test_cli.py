@@ -99,7 +99,8 @@ def test_payment_commands(run: Any, sandbox: SandboxProcess, charge: Any) -> Non
 
 def test_store_ledger_commands(run: Any, charge: Any) -> None:
     run("payments", "capture", "payjp", charge.id, "--json")
-    balance = as_json(run("stores", "balance", STORE, "--json"))
+    # the sale is posted by the change feed, after the capture's write: wait for it
+    balance = eventually(lambda: (b := as_json(run("stores", "balance", STORE, "--json")))["ledgers"] and b)
     assert "standard" in json.dumps(balance)
     statement = as_json(run("stores", "statement", STORE, "--json"))
     assert "sale" in json.dumps(statement)
