@@ -155,6 +155,9 @@ def sandbox_api(outputs: Mapping[str, Any], method: str, path: str, body: Any = 
         str(outputs["ApiUrl"]).rstrip("/") + path,
         body=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json"},
+        # as long as API Gateway would wait (29 s): a call that retries a faulty provider takes seconds
+        timeout=urllib3.Timeout(connect=5.0, read=30.0),
+        retries=False,
     )
     return response.status, json.loads(response.data or b"null")
 

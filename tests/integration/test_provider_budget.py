@@ -180,6 +180,8 @@ def test_admin_capture_against_a_hanging_provider_answers_504_in_time(
         registry.reset()
     assert result["statusCode"] == 504, result
     assert json.loads(result["body"])["error"]["code"] == "provider_timeout"
-    assert elapsed < 5.0
+    # far inside API Gateway's 29 s and below one unbudgeted attempt (10 s read timeout), with room
+    # for a loaded machine
+    assert elapsed < 8.0
     payment = PaymentRepository().get("payjp", "ch_hang")
     assert payment is not None and payment.status is PaymentStatus.AUTHORIZED
