@@ -39,8 +39,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def sample(relative: str) -> str:
     """A sample from events/ with its placeholders filled in against the business clock."""
-    from cardops import clock
     from cardops.cli.samples import render_file
+    from cardops.kernel import clock
 
     return render_file(EVENTS / relative, now=clock.now()).decode("utf-8")
 
@@ -59,8 +59,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
-    from cardops.adapters import aws as aws_adapter
-    from cardops.config import reset_settings
+    from cardops.kernel import aws as aws_adapter
+    from cardops.kernel.config import reset_settings
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         aws_adapter.reset_clients()
@@ -86,8 +86,8 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     from aws_lambda_powertools.utilities import parameters
 
     from cardops import resources
-    from cardops.adapters import aws as aws_adapter
-    from cardops.config import reset_settings
+    from cardops.kernel import aws as aws_adapter
+    from cardops.kernel.config import reset_settings
     from cardops.sandbox import moto_iam
     from cardops.sandbox.lambda_runner import run_as
     from cardops.sandbox.provision import provision
@@ -172,10 +172,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 @pytest.fixture
 def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The PAY.JP emulator in-process, with the functions pointed at it (processor and registry)."""
-    from cardops import clock, resources
-    from cardops.adapters.providers import registry
-    from cardops.config import reset_settings
+    from cardops import resources
     from cardops.handlers import processor
+    from cardops.kernel import clock
+    from cardops.kernel.config import reset_settings
+    from cardops.payments.providers import registry
     from cardops.sandbox.payjp_emulator import PayjpEmulator
 
     # on the sandbox clock (real time unless a test advances it), as in ``cardops local``

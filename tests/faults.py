@@ -53,7 +53,7 @@ def dynamodb_fault(
     operation: str | None = None, *, times: int = 1, code: str = THROTTLE, timeout: bool = False
 ) -> Iterator[Fault]:
     """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail."""
-    from cardops.adapters import aws
+    from cardops.kernel import aws
 
     fault = Fault(remaining=times, code=code, timeout=timeout)
     event = "before-call.dynamodb" + (f".{operation}" if operation else "")

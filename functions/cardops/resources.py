@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKFLOWS_DIR = Path(__file__).parent / "workflows"
+WORKFLOWS_DIR = Path(__file__).parent / "payments" / "state_machines"
 
 
 @dataclass(frozen=True)

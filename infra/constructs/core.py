@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cardops import resources
-from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
+from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from infra.bundling import dependencies_code, function_code
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14

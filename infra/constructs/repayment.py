@@ -1,7 +1,8 @@
 """The re-payment workflow (SPEC §4): its step functions, state machine and admin-API grants.
 
-The definition is ``functions/cardops/workflows/repayment.asl.json`` — the same file the sandbox and
-the tests execute — with the step functions' ARNs substituted (``resources.STATE_MACHINES``). The
+The definition is ``functions/cardops/payments/state_machines/repayment.asl.json`` — the same file
+the sandbox and the tests execute — with the step functions' ARNs substituted
+(``resources.STATE_MACHINES``). The
 evidence bucket (private, encrypted, versioned, retained) belongs to the feeds construct; here the
 admin API may write consent documents under ``evidence/`` and the validation step may read them.
 """

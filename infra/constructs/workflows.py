@@ -1,6 +1,6 @@
 """The capture-deadline workflow (SPEC §3): its task function, state machine, operator queue and alarms.
 
-The definition is ``functions/cardops/workflows/capture_deadline.asl.json`` — the same file the
+The definition is ``functions/cardops/payments/state_machines/capture_deadline.asl.json`` — the same file the
 sandbox and the tests run — with the function ARN substituted (``resources.STATE_MACHINES``).
 """
 

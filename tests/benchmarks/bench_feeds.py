@@ -17,10 +17,10 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from cardops.domain.feeds.formats import GENERIC, STANDARD_COLUMNS
-from cardops.domain.feeds.matching import TenantMatcher
-from cardops.domain.feeds.models import Employee, StatementLine
-from cardops.domain.feeds.reader import StatementReader
+from cardops.feeds.domain.formats import GENERIC, STANDARD_COLUMNS
+from cardops.feeds.domain.matching import TenantMatcher
+from cardops.feeds.domain.models import Employee, StatementLine
+from cardops.feeds.domain.reader import StatementReader
 
 LINES = 100_000
 EMPLOYEES = 2_000

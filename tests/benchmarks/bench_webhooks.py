@@ -40,8 +40,8 @@ def aws_calls() -> dict[str, float]:
         from aws_lambda_powertools.utilities import parameters
 
         from cardops import resources
-        from cardops.adapters import aws
-        from cardops.config import reset_settings
+        from cardops.kernel import aws
+        from cardops.kernel.config import reset_settings
         from cardops.sandbox.provision import provision
         from tests.helpers import call, counting_aws_calls, stripe_headers
 
@@ -133,8 +133,8 @@ class _MemoryQueue:
 def accept_cost() -> dict[str, float]:
     """The accept path without I/O (verify, parse id, dedupe, build the message) vs HMAC + JSON parse."""
     from cardops import resources
-    from cardops.adapters.secrets import WebhookSecrets
-    from cardops.services import webhook_intake
+    from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.use_cases import webhook_intake
 
     secret = resources.SANDBOX_SECRETS["stripe_webhook_secret"]
     secrets = WebhookSecrets.model_validate(resources.SANDBOX_SECRETS)

@@ -24,10 +24,10 @@ def _workflow_environment() -> Iterator[Any]:
     from moto import mock_aws
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-    from cardops import clock, resources
-    from cardops.adapters import aws
-    from cardops.adapters.providers import registry
-    from cardops.config import reset_settings
+    from cardops import resources
+    from cardops.kernel import aws, clock
+    from cardops.kernel.config import reset_settings
+    from cardops.payments.providers import registry
     from cardops.sandbox import lambda_runner
     from cardops.sandbox.provision import provision
 
@@ -79,13 +79,13 @@ def transitions(arn: str) -> int:
 
 
 def run() -> dict[str, float]:
-    from cardops import clock
-    from cardops.adapters.claims import OutcomeClaims
-    from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-    from cardops.adapters.events import EventPublisher
-    from cardops.adapters.providers import registry
-    from cardops.domain.calendar import tokyo_date
-    from cardops.services import capture
+    from cardops.kernel import clock
+    from cardops.kernel.calendar import tokyo_date
+    from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
+    from cardops.payments.providers import registry
+    from cardops.payments.store.claims import OutcomeClaims
+    from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.use_cases import capture
     from tests.integration.deadline.conftest import (
         RecordingProvider,
         authorize,

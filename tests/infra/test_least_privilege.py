@@ -133,7 +133,7 @@ def test_admin_reads_no_state_machine_on_star(template: dict[str, Any]) -> None:
 
 
 def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) -> None:
-    from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
+    from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 
     for output, keys in (
         ("ProviderSecretArn", WEBHOOK_SECRET_KEYS),

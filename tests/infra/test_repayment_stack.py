@@ -21,7 +21,7 @@ def _state_machine(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def test_the_definition_is_the_file_the_sandbox_runs(template: dict[str, Any]) -> None:
     _, machine = _state_machine(template)
     props = machine["Properties"]
-    assert "DefinitionS3Location" in props  # the asset of functions/cardops/workflows/repayment.asl.json
+    assert "DefinitionS3Location" in props  # the asset of payments/state_machines/repayment.asl.json
     substitutions = props["DefinitionSubstitutions"]
     assert set(substitutions) == set(resources.STATE_MACHINES["Repayment"].function_substitutions)
     for value in substitutions.values():

@@ -39,8 +39,9 @@ def _lines(logger: Any, caplog: pytest.LogCaptureFixture, message: str) -> list[
 
 @pytest.fixture
 def info_logs() -> Iterator[None]:
-    from cardops.api import admin, webhooks
+    from cardops.api import admin
     from cardops.handlers import processor
+    from cardops.payments.routes import webhooks
 
     loggers = (admin.logger, webhooks.logger, processor.logger)
     for logger in loggers:
@@ -52,7 +53,7 @@ def info_logs() -> Iterator[None]:
 
 API_CASES = {
     "admin": ("cardops.api.admin", "GET", "/admin/stores/store-1/uncaptured", 200, "admin answer"),
-    "webhook": ("cardops.api.webhooks", "POST", "/webhooks/unknown", 404, "webhook rejected"),
+    "webhook": ("cardops.payments.routes.webhooks", "POST", "/webhooks/unknown", 404, "webhook rejected"),
 }
 
 

@@ -24,7 +24,7 @@ def park(
     provisioned: Any, provider: str, event_id: str, *, reason: str | None = "provider refused: x"
 ) -> None:
     """A stored event whose processing failed, and its message in the dead-letter queue."""
-    from cardops.adapters.dynamodb import RawEventStore
+    from cardops.kernel.dynamodb import RawEventStore
 
     store = RawEventStore()
     at = datetime(2026, 12, 1, 1, 2, 3, tzinfo=UTC)
@@ -83,7 +83,7 @@ def test_redrive_of_an_unknown_event_is_a_404(admin: Any, provisioned: Any) -> N
 def test_a_failed_send_deletes_nothing(admin: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ClientError
 
-    from cardops.adapters import dead_letters
+    from cardops.payments.store import dead_letters
 
     park(provisioned, "payjp", "evnt_a")
     real = dead_letters.DeadLetterQueue._call
@@ -104,7 +104,7 @@ def test_a_failed_send_deletes_nothing(admin: Any, provisioned: Any, monkeypatch
 
 
 def test_event_status(admin: Any, provisioned: Any) -> None:
-    from cardops.adapters.dynamodb import RawEventStore
+    from cardops.kernel.dynamodb import RawEventStore
 
     park(provisioned, "payjp", "evnt_a")
     shown = call(admin, "GET", "/admin/events/payjp/evnt_a")[1]

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
+from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from tests.helpers import call, payjp_headers, stripe_headers
 
 EMPTY_VALUES = {
@@ -31,7 +31,7 @@ def fresh(provisioned: Any, request: pytest.FixtureRequest) -> Any:
     client.put_secret_value(SecretId=provisioned.secret_arn, SecretString=json.dumps(webhook_value))
     client.put_secret_value(SecretId=provisioned.api_keys_secret_arn, SecretString=json.dumps(api_keys_value))
     parameters.clear_caches()
-    from cardops.adapters.providers import registry
+    from cardops.payments.providers import registry
 
     registry.reset()
     yield provisioned
@@ -67,8 +67,8 @@ def test_webhook_without_a_secret_is_refused_clearly(
 
 @pytest.mark.parametrize("key", ["payjp_secret_key", "stripe_secret_key"])
 def test_provider_api_key_not_configured_is_a_named_transient_error(fresh: Any, key: str) -> None:
-    from cardops.adapters.providers import registry
-    from cardops.adapters.providers.base import ProviderNotConfigured, TransientProviderError
+    from cardops.payments.providers import registry
+    from cardops.payments.providers.base import ProviderNotConfigured, TransientProviderError
 
     with pytest.raises(ProviderNotConfigured, match=f"{key} is not configured") as raised:
         registry.api_key(key)
@@ -77,8 +77,8 @@ def test_provider_api_key_not_configured_is_a_named_transient_error(fresh: Any, 
 
 
 def test_stripe_client_is_not_cached_while_its_key_is_missing(fresh: Any) -> None:
-    from cardops.adapters.providers import registry
-    from cardops.adapters.providers.base import ProviderNotConfigured
+    from cardops.payments.providers import registry
+    from cardops.payments.providers.base import ProviderNotConfigured
 
     with pytest.raises(ProviderNotConfigured):
         registry.provider_client("stripe")
@@ -90,8 +90,8 @@ def test_stripe_client_is_not_cached_while_its_key_is_missing(fresh: Any) -> Non
 
 
 def test_payjp_call_without_a_key_fails_before_reaching_the_provider(fresh: Any) -> None:
-    from cardops.adapters.providers import registry
-    from cardops.adapters.providers.base import ProviderNotConfigured
+    from cardops.payments.providers import registry
+    from cardops.payments.providers.base import ProviderNotConfigured
 
     client = registry.provider_client("payjp")  # the key is read per call, so building it is fine
     with pytest.raises(ProviderNotConfigured, match="payjp_secret_key"):

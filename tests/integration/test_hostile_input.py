@@ -28,7 +28,7 @@ def admin(provisioned: Any) -> Any:
 
 
 def _stored_items(provisioned: Any) -> int:
-    from cardops.adapters import aws
+    from cardops.kernel import aws
 
     return int(aws.dynamodb().scan(TableName=provisioned.table_name, Select="COUNT")["Count"])
 
@@ -77,7 +77,7 @@ def test_unknown_provider_name_is_not_echoed_unbounded(
 
 
 def test_unknown_provider_error_escapes_control_characters() -> None:
-    from cardops.services.webhook_intake import UnknownProvider
+    from cardops.payments.use_cases.webhook_intake import UnknownProvider
 
     error = UnknownProvider("pay\r\njp\u0007" + "y" * 500)
     text = str(error)
@@ -88,7 +88,7 @@ def test_unknown_provider_error_escapes_control_characters() -> None:
 
 
 def test_unknown_provider_in_logs_is_bounded(webhook: Any, caplog: pytest.LogCaptureFixture) -> None:
-    from cardops.api import webhooks
+    from cardops.payments.routes import webhooks
 
     call(webhook, "POST", "/webhooks/" + "z" * 10_000 + "\n{}", b"{}")
     call(webhook, "POST", "/webhooks/" + "z" * 10_000, b"{}")

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cardops.adapters import aws
+from cardops.kernel import aws
 from cardops.sandbox import moto_iam
 
 REGION = "ap-northeast-1"

@@ -9,15 +9,15 @@ from typing import Any
 
 import boto3
 
-from cardops import clock
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.adapters.providers import payjp as payjp_provider
-from cardops.adapters.providers.base import PaymentProvider
-from cardops.domain.payments import CanonicalEvent, EventKind, PaymentStatus
+from cardops.kernel import clock
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
+from cardops.payments.providers import payjp as payjp_provider
+from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.use_cases.janitor import reconcile_open_payments
+from cardops.payments.use_cases.listeners import payment_listeners
+from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.lambda_runner import FakeContext
-from cardops.services.janitor import reconcile_open_payments
-from cardops.services.payment_events import apply_canonical
-from cardops.services.workflows import payment_listeners
 from tests.helpers import sqs_event
 
 
@@ -49,7 +49,7 @@ def stop_executions(provisioned: Any) -> None:
 
 
 def provider_for(emulator: Any) -> Any:
-    from cardops.adapters.providers import registry
+    from cardops.payments.providers import registry
 
     def lookup(name: str) -> PaymentProvider | None:
         return registry.provider_client(name) if name == "payjp" else None

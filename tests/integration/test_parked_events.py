@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cardops.services import payment_events
+from cardops.payments.use_cases import payment_events
 from tests.helpers import call
 from tests.integration.test_processing_failures import Log, deliver, error_lines, process, state
 

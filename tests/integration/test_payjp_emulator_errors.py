@@ -8,8 +8,8 @@ import payjp
 import pytest
 
 from cardops import resources
-from cardops.adapters.providers.base import PermanentProviderError
-from cardops.adapters.providers.payjp import PayjpClient
+from cardops.payments.providers.base import PermanentProviderError
+from cardops.payments.providers.payjp import PayjpClient
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 
 SECRET = resources.SANDBOX_SECRETS["payjp_secret_key"]

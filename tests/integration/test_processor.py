@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from cardops.domain.webhook_signatures import sbps_hash
+from cardops.payments.domain.webhook_signatures import sbps_hash
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.conftest import load_event, sample
@@ -28,7 +28,7 @@ def process(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]:
 
 
 def payment(provider: str, payment_id: str) -> Any:
-    from cardops.adapters.dynamodb import PaymentRepository
+    from cardops.kernel.dynamodb import PaymentRepository
 
     return PaymentRepository().get_with_history(provider, payment_id)
 
@@ -159,7 +159,7 @@ def test_poison_message_fails_alone_and_ends_in_the_dlq_path(provisioned: Any) -
 def test_large_bodies_are_read_back_from_the_raw_event_store(provisioned: Any) -> None:
     from datetime import UTC, datetime
 
-    from cardops.adapters.dynamodb import RawEventStore
+    from cardops.kernel.dynamodb import RawEventStore
 
     body = sample("webhooks/stripe/payment_intent.succeeded.json").encode()
     RawEventStore().put_if_absent(

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cardops.adapters.providers import budget
-from cardops.adapters.providers.base import TransientProviderError
-from cardops.adapters.providers.http import ProviderHttp
-from cardops.adapters.providers.stripe import StripeClient, StripeSettings
+from cardops.payments.providers import budget
+from cardops.payments.providers.base import TransientProviderError
+from cardops.payments.providers.http import ProviderHttp
+from cardops.payments.providers.stripe import StripeClient, StripeSettings
 from cardops.sandbox.lambda_runner import FakeContext
 
 
@@ -150,13 +150,13 @@ class ShortContext(FakeContext):
 def test_admin_capture_against_a_hanging_provider_answers_504_in_time(
     provisioned: Any, hanging: SlowProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cardops import clock
-    from cardops.adapters.dynamodb import PaymentRepository
-    from cardops.adapters.providers import registry
-    from cardops.config import reset_settings
-    from cardops.domain.calendar import tokyo_date
-    from cardops.domain.payments import PaymentStatus
     from cardops.handlers.admin import handler
+    from cardops.kernel import clock
+    from cardops.kernel.calendar import tokyo_date
+    from cardops.kernel.config import reset_settings
+    from cardops.kernel.dynamodb import PaymentRepository
+    from cardops.payments.domain.payments import PaymentStatus
+    from cardops.payments.providers import registry
     from cardops.sandbox.gateway import api_gateway_event
     from tests.integration.deadline.conftest import RecordingProvider, authorize
 

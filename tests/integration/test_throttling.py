@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cardops import clock
-from cardops.adapters.dynamodb import PaymentRepository, RawEventStore, StoreUnavailable
+from cardops.kernel import clock
+from cardops.kernel.dynamodb import PaymentRepository, RawEventStore, StoreUnavailable
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
@@ -52,8 +52,8 @@ def _queued(provisioned: Any) -> list[str]:
 
 
 def _enqueued_at(event_id: str) -> bool:
-    from cardops.adapters import aws
-    from cardops.config import settings
+    from cardops.kernel import aws
+    from cardops.kernel.config import settings
 
     item = aws.dynamodb().get_item(
         TableName=settings().table_name,
@@ -169,8 +169,8 @@ def test_admin_read_throttled_is_503_not_502(provisioned: Any) -> None:
 
 
 def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(provisioned: Any) -> None:
-    from cardops.adapters.dynamodb import ReservationRepository
     from cardops.handlers.admin import handler
+    from cardops.kernel.dynamodb import ReservationRepository
 
     body = reservation_body()
     with dynamodb_fault("PutItem", code="ThrottlingException"):
@@ -214,8 +214,8 @@ def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repa
     second = authorized_through_webhook(emulator)
     for charge_id in (first, second):
         emulator.capture_charge(charge_id, {})  # both webhooks lost
-    from cardops.services.janitor import reconcile_open_payments
-    from cardops.services.workflows import payment_listeners
+    from cardops.payments.use_cases.janitor import reconcile_open_payments
+    from cardops.payments.use_cases.listeners import payment_listeners
 
     later = clock.now() + timedelta(hours=1)
     try:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from cardops.domain.webhook_signatures import sbps_hash
+from cardops.payments.domain.webhook_signatures import sbps_hash
 from tests.helpers import SECRETS, call, payjp_headers, stripe_headers
 
 
@@ -145,7 +145,7 @@ def test_sbps_hash(webhook: Any, provisioned: Any) -> None:
 
 
 def test_store_failure_is_503_so_the_provider_retries(webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cardops.adapters.dynamodb import RawEventStore, StoreUnavailable
+    from cardops.kernel.dynamodb import RawEventStore, StoreUnavailable
 
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise StoreUnavailable("throttled")
@@ -159,8 +159,8 @@ def test_enqueue_failure_is_retried_on_redelivery(
     webhook: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stored event whose enqueue failed is enqueued by the provider's retry, not lost as a duplicate."""
-    from cardops.adapters.dynamodb import StoreUnavailable
-    from cardops.adapters.queue import SqsQueue
+    from cardops.kernel.dynamodb import StoreUnavailable
+    from cardops.payments.store.queue import SqsQueue
 
     original = SqsQueue.send
     monkeypatch.setattr(SqsQueue, "send", lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("sqs down")))

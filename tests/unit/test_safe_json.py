@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cardops import safe_json
+from cardops.kernel import safe_json
 
 
 @pytest.mark.parametrize("as_bytes", [False, True])

@@ -10,19 +10,20 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from cardops import safe_json
-from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
 from cardops.api.errors import error_response
 from cardops.api.identity import MissingCallerIdentity
-from cardops.api.routes import capture as capture_routes
-from cardops.api.routes import events as event_routes
-from cardops.api.routes import feeds as feed_routes
-from cardops.api.routes import ledger as ledger_routes
-from cardops.api.routes import payments, sandbox_clock
-from cardops.api.routes import refunds as refund_routes
-from cardops.api.routes import repayment as repayment_routes
-from cardops.api.routes import tenants as tenant_routes
-from cardops.observability import make_logger
+from cardops.api.routes import sandbox_clock
+from cardops.feeds.routes import feeds as feed_routes
+from cardops.feeds.routes import tenants as tenant_routes
+from cardops.kernel import safe_json
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.observability import make_logger
+from cardops.ledger import routes as ledger_routes
+from cardops.payments.routes import capture as capture_routes
+from cardops.payments.routes import events as event_routes
+from cardops.payments.routes import payments
+from cardops.payments.routes import refunds as refund_routes
+from cardops.payments.routes import repayment as repayment_routes
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")

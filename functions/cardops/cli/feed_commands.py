@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 import click
 
-from cardops import clock
 from cardops.cli.client import (
     AdminClient,
     ApiError,
@@ -22,7 +21,8 @@ from cardops.cli.client import (
     echo_json,
     target_options,
 )
-from cardops.domain.calendar import tokyo_date
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
 
 
 def _p(value: str) -> str:

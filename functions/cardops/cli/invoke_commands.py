@@ -26,7 +26,7 @@ WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 
 def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
     """An API Gateway event carrying ``payload`` as ``provider`` would deliver it."""
-    from cardops.domain.webhook_signatures import sbps_hash
+    from cardops.payments.domain.webhook_signatures import sbps_hash
     from cardops.sandbox.gateway import api_gateway_event
 
     raw = payload.strip()
@@ -52,7 +52,7 @@ def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dic
 
 def delivered_event(event: dict[str, Any]) -> tuple[str, str] | None:
     """(provider, event id) of a webhook API Gateway event, as the intake will name it."""
-    from cardops.adapters.providers import sbps
+    from cardops.payments.providers import sbps
 
     provider = (event.get("pathParameters") or {}).get("provider") or str(event.get("path", "")).rsplit(
         "/", 1

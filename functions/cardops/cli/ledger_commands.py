@@ -12,9 +12,9 @@ import click
 from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.cli.refund_commands import refund_text
 from cardops.cli.tables import tokyo_time
-from cardops.domain.ledger import AdjustmentReason, Channel
-from cardops.domain.payouts import payout_date
-from cardops.domain.refunds import RefundReason
+from cardops.ledger.domain.ledger import AdjustmentReason, Channel
+from cardops.ledger.domain.payouts import payout_date
+from cardops.payments.domain.refunds import RefundReason
 
 CHANNELS = click.Choice([c.value for c in Channel])
 

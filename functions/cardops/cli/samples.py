@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 
 from cardops.cli.client import AdminClient, call
-from cardops.domain.calendar import TOKYO
+from cardops.kernel.calendar import TOKYO
 
 _NAME = r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
 _REST = r"(?:\s*(?P<sign>[+-])\s*(?P<n>\d+)\s*(?P<unit>[dhm]))?\s*(?:\|(?P<fmt>[^}]*))?\}\}"

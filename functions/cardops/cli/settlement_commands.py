@@ -16,8 +16,8 @@ import click
 from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.cli.groups import subgroup
 from cardops.cli.tables import NOTHING, key_values
-from cardops.domain.ledger import Channel
-from cardops.domain.payouts import OffsetMethod
+from cardops.ledger.domain.ledger import Channel
+from cardops.ledger.domain.payouts import OffsetMethod
 
 CHANNELS = click.Choice([c.value for c in Channel])
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from cardops.domain.calendar import TOKYO
+from cardops.kernel.calendar import TOKYO
 
 NOTHING = "—"
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops.adapters.providers import budget
 from cardops.api.admin import app, logger, metrics, tracer
+from cardops.payments.providers import budget
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -1,6 +1,7 @@
 """Lambda entry point: the capture-deadline workflow's task steps (check / remind / expire / escalate).
 
-The state machine (``workflows/capture_deadline.asl.json``) passes ``action`` and the payment's key;
+The state machine (``payments/state_machines/capture_deadline.asl.json``) passes ``action`` and the
+payment's key;
 errors propagate by class name, which the definition's ``Retry``/``Catch`` match
 (``TransientProviderError`` is retried with backoff, anything else ends in ``escalate``).
 """
@@ -14,12 +15,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops import clock
-from cardops.adapters.queue import SqsQueue
-from cardops.config import settings
-from cardops.observability import make_logger
-from cardops.services import capture
-from cardops.services.workflows import capture_deps
+from cardops.kernel import clock
+from cardops.kernel.config import settings
+from cardops.kernel.observability import make_logger
+from cardops.payments.store.queue import SqsQueue
+from cardops.payments.use_cases import capture
+from cardops.payments.use_cases.listeners import capture_deps
 
 logger = make_logger("cardops-capture-deadline")
 tracer = Tracer(service="cardops-capture-deadline")

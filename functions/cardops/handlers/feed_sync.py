@@ -17,11 +17,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from cardops import clock
-from cardops.adapters import aws
-from cardops.domain.calendar import tokyo_date
-from cardops.observability import make_logger
-from cardops.services.feed_sync import FeedSync, time_budget
+from cardops.feeds.use_cases.sync import FeedSync, time_budget
+from cardops.kernel import aws, clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.observability import make_logger
 
 logger = make_logger("cardops-feed-sync")
 metrics = Metrics(namespace="cardops", service="feed-sync")

@@ -9,13 +9,13 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops import clock
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.adapters.providers import registry
-from cardops.adapters.providers.base import PaymentProvider
-from cardops.observability import make_logger
-from cardops.services.janitor import reconcile_open_payments
-from cardops.services.workflows import payment_listeners
+from cardops.kernel import clock
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.kernel.observability import make_logger
+from cardops.payments.providers import registry
+from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.use_cases.janitor import reconcile_open_payments
+from cardops.payments.use_cases.listeners import payment_listeners
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")

@@ -24,14 +24,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops import clock, resources
-from cardops.adapters.dynamodb import PaymentRepository, RawEventStore
-from cardops.adapters.providers.payjp import PayjpClient
-from cardops.adapters.providers.registry import api_key
-from cardops.config import settings
-from cardops.observability import make_logger
-from cardops.services import payment_events
-from cardops.services.workflows import payment_listeners
+from cardops import resources
+from cardops.kernel import clock
+from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import PaymentRepository, RawEventStore
+from cardops.kernel.observability import make_logger
+from cardops.payments.providers.payjp import PayjpClient
+from cardops.payments.providers.registry import api_key
+from cardops.payments.use_cases import payment_events
+from cardops.payments.use_cases.listeners import payment_listeners
 
 logger = make_logger("cardops-processor")
 tracer = Tracer(service="cardops-processor")

@@ -12,8 +12,8 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cardops.observability import make_logger
-from cardops.services import repayment
+from cardops.kernel.observability import make_logger
+from cardops.payments.use_cases import repayment
 
 logger = make_logger("cardops-repayment")
 tracer = Tracer(service="cardops-repayment")

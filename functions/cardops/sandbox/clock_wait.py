@@ -1,4 +1,4 @@
-"""Timestamp ``Wait`` states that follow the sandbox clock (``cardops.clock``).
+"""Timestamp ``Wait`` states that follow the sandbox clock (``cardops.kernel.clock``).
 
 moto's interpreter waits for a ``Timestamp``/``TimestampPath`` in real seconds. In the sandbox and
 the tests, business time is ``clock.now()``, which an admin can advance (``cardops sandbox
@@ -15,7 +15,7 @@ from typing import Any
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import Timestamp
 
-from cardops import clock
+from cardops.kernel import clock
 
 #: how often a waiting execution looks at the sandbox clock again
 POLL_SECONDS = 0.2

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from cardops.domain.calendar import TOKYO, is_weekend, tokyo_date
-from cardops.domain.feeds.schedule import DEFAULT_SYNC_TIME
+from cardops.feeds.domain.schedule import DEFAULT_SYNC_TIME
+from cardops.kernel.calendar import TOKYO, is_weekend, tokyo_date
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -81,8 +81,8 @@ def start_feed_schedule(function_name: str) -> Callable[[], None]:
     """
     import moto.s3.models
 
-    from cardops import clock
     from cardops.handlers.feed_sync import handler
+    from cardops.kernel import clock
     from cardops.sandbox.lambda_runner import FakeContext, run_as
 
     moto.s3.models.utcnow = lambda: clock.now().replace(tzinfo=None)  # type: ignore[attr-defined]

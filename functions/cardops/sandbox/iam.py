@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cardops import resources
-from cardops.adapters.aws import Credentials
+from cardops.kernel.aws import Credentials
 
 ROOT = Path(__file__).resolve().parents[3]
 #: what the template's policies are built from (any change re-synthesizes)

@@ -20,7 +20,7 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from cardops import resources
-from cardops.adapters import aws
+from cardops.kernel import aws
 
 Handler = Callable[[Any, Any], Any]
 

@@ -71,8 +71,8 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
             "POWERTOOLS_DEV": "false",
         }
     )
-    from cardops.adapters import aws
-    from cardops.config import reset_settings
+    from cardops.kernel import aws
+    from cardops.kernel.config import reset_settings
     from cardops.sandbox.gateway import Gateway
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
@@ -81,7 +81,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     aws.reset_clients()
     secrets = sandbox_secrets()
     provisioned = provision(secrets)
-    from cardops import clock
+    from cardops.kernel import clock
 
     payjp = PayjpEmulator(
         secret_key=secrets["payjp_secret_key"], webhook_token=secrets["payjp_webhook_token"], clock=clock.now

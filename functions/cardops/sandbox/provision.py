@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 
 from cardops import resources
-from cardops.adapters.aws import Credentials
-from cardops.adapters.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
+from cardops.kernel.aws import Credentials
+from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner
 
 REGION = "ap-northeast-1"

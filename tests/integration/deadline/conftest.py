@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from cardops.adapters.providers.base import PermanentProviderError, ProviderPayment
-from cardops.domain.payments import PaymentFacts, PaymentMetadata
+from cardops.payments.domain.payments import PaymentFacts, PaymentMetadata
+from cardops.payments.providers.base import PermanentProviderError, ProviderPayment
 
 
 class RecordingProvider:
@@ -79,7 +79,7 @@ class RecordingProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> RecordingProvider:
     recording = RecordingProvider()
-    from cardops.adapters.providers import registry
+    from cardops.payments.providers import registry
 
     # the workflow task and the admin API both get their clients from the registry
     monkeypatch.setattr(registry, "provider_client", lambda name: recording)
@@ -96,7 +96,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def workflow(provisioned: Any, provider: RecordingProvider, fast_retries: None) -> Iterator[Any]:
-    from cardops import clock
+    from cardops.kernel import clock
 
     clock.reset()
     yield provisioned
@@ -114,11 +114,11 @@ def authorize(
     start_workflow: bool = True,
 ) -> Any:
     """An authorization arrives through processing: its write starts the workflow (listener)."""
-    from cardops import clock
-    from cardops.adapters.dynamodb import PaymentRepository
-    from cardops.domain.payments import CanonicalEvent, EventKind
-    from cardops.services.payment_events import apply_canonical
-    from cardops.services.workflows import payment_listeners
+    from cardops.kernel import clock
+    from cardops.kernel.dynamodb import PaymentRepository
+    from cardops.payments.domain.payments import CanonicalEvent, EventKind
+    from cardops.payments.use_cases.listeners import payment_listeners
+    from cardops.payments.use_cases.payment_events import apply_canonical
 
     now = clock.now()
     provider.authorize(payment_id, amount, now)
@@ -148,7 +148,7 @@ def authorize(
 def wait_for_execution(
     arn: str, *, timeout: float = 20.0, until: frozenset[str] | None = None
 ) -> dict[str, Any]:
-    from cardops.adapters import aws
+    from cardops.kernel import aws
 
     ended = until or frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
     stop = time.monotonic() + timeout
@@ -162,14 +162,14 @@ def wait_for_execution(
 
 
 def execution_arn(provisioned: Any, payment_id: str) -> str:
-    from cardops.services.capture import execution_name
+    from cardops.payments.use_cases.capture import execution_name
 
     machine = provisioned.state_machine_arns["CaptureDeadline"]
     return machine.replace(":stateMachine:", ":execution:") + ":" + execution_name("payjp", payment_id)
 
 
 def history(arn: str) -> list[dict[str, Any]]:
-    from cardops.adapters import aws
+    from cardops.kernel import aws
 
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": arn}
@@ -243,10 +243,10 @@ class HoldInsideMoto:
 
 def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
     """The capture use cases on the real stores, with the recording provider for every name."""
-    from cardops.adapters.claims import OutcomeClaims
-    from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-    from cardops.adapters.events import EventPublisher
-    from cardops.services import capture
+    from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
+    from cardops.payments.store.claims import OutcomeClaims
+    from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.use_cases import capture
 
     return capture.Deps(
         payments=PaymentRepository(),

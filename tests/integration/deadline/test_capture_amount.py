@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from cardops import clock
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.payments import PaymentStatus
 from cardops.handlers import admin
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.domain.payments import PaymentStatus
 from tests.helpers import call, reservation_body
 from tests.integration.deadline.conftest import RecordingProvider, authorize
 

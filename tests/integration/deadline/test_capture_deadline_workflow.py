@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from cardops import clock, resources
-from cardops.adapters import aws
-from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.payments import PaymentStatus
-from cardops.domain.reservations import Reservation
+from cardops import resources
 from cardops.handlers import admin
+from cardops.kernel import aws, clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
+from cardops.payments.domain.payments import PaymentStatus
+from cardops.payments.domain.reservations import Reservation
+from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
 from tests.helpers import call
 from tests.integration.deadline.conftest import (
     HoldInsideMoto,
@@ -133,7 +133,7 @@ def test_reminders_are_published_then_the_deadline_cancels(
     workflow: Any, provider: RecordingProvider
 ) -> None:
     published: list[tuple[str, dict[str, Any]]] = []
-    from cardops.adapters import events
+    from cardops.payments.store import notifications as events
 
     original = events.EventPublisher.publish
 
@@ -234,7 +234,7 @@ def test_permanent_cancel_failure_goes_to_the_operator_queue_and_the_alarm_metri
 
 
 def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) -> None:
-    from cardops.services.capture import capture_deadline_listener
+    from cardops.payments.use_cases.capture import capture_deadline_listener
 
     applied = authorize(provider, "ch_dup", visit_date=tokyo_date(clock.now()) + timedelta(days=5))
     capture_deadline_listener(applied)  # a redelivered message calls the listener again
@@ -245,7 +245,7 @@ def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) 
     waiting_at(executions[0]["executionArn"], 1)
     clock.advance(timedelta(days=20))
     assert wait_for_execution(executions[0]["executionArn"])["status"] == "SUCCEEDED"
-    from cardops.adapters.workflow_starter import start_once
+    from cardops.payments.store.workflow_starter import start_once
 
     # after it ended, the same name answers ExecutionAlreadyExists: still a no-op
     assert (
@@ -260,7 +260,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
     workflow: Any, provider: RecordingProvider
 ) -> None:
     """Store captures and the deadline fire at the same moment, many times over."""
-    from cardops.services import capture
+    from cardops.payments.use_cases import capture
 
     deps = recording_deps(provider)
     provider.capture_delay = 0.01
@@ -268,7 +268,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
     for n in range(12):
         payment_id = f"ch_race{n}"
         visit = tokyo_date(clock.now()) + timedelta(days=10)
-        from cardops.adapters.dynamodb import PaymentRepository as Repo
+        from cardops.kernel.dynamodb import PaymentRepository as Repo
 
         authorize(provider, payment_id, visit_date=visit, start_workflow=False)
         stored = Repo().get("payjp", payment_id)
@@ -319,7 +319,7 @@ def test_a_claim_held_inside_its_conditional_write_keeps_the_other_side_out(
     workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch, first: str
 ) -> None:
     """The race of the full run made deterministic: one side is paused inside its claim's write."""
-    from cardops.services import capture
+    from cardops.payments.use_cases import capture
 
     deps = recording_deps(provider)
     payment_id = f"ch_held_{first}"
@@ -375,9 +375,9 @@ def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_maki
     """PAY.JP notifies the cancel the workflow just made (charge.refunded) and that webhook can be
     processed before the workflow records the expiry: authorized -> canceled must not stop the very
     execution that is cancelling, or it ends ABORTED instead of recording 予約不成立 itself."""
-    from cardops.domain.payments import EventKind
-    from cardops.services.payment_events import apply_canonical
-    from cardops.services.workflows import payment_listeners
+    from cardops.payments.domain.payments import EventKind
+    from cardops.payments.use_cases.listeners import payment_listeners
+    from cardops.payments.use_cases.payment_events import apply_canonical
 
     cancel = provider.cancel_authorization
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from cardops import clock, resources
-from cardops.adapters.dynamodb import PaymentRepository, StoreUnavailable
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.payments import PaymentStatus
+from cardops import resources
 from cardops.handlers import admin
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import PaymentRepository, StoreUnavailable
+from cardops.payments.domain.payments import PaymentStatus
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.faults import dynamodb_fault
 from tests.helpers import call

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from cardops import clock
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.payments import Applied, EventKind, PaymentMetadata, PaymentStatus
-from cardops.services import capture
-from cardops.services.payment_events import apply_canonical
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.domain.payments import Applied, EventKind, PaymentMetadata, PaymentStatus
+from cardops.payments.use_cases import capture
+from cardops.payments.use_cases.payment_events import apply_canonical
 from tests.integration.deadline.conftest import HoldInsideMoto, RecordingProvider, authorize, recording_deps
 
 

@@ -16,9 +16,10 @@ from typing import Any
 import payjp
 import pytest
 
-from cardops import clock, resources
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.domain.calendar import tokyo_date
+from cardops import resources
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.dynamodb import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import sqs_event

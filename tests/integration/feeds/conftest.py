@@ -56,7 +56,7 @@ class Feeds:
     ) -> None:
         """``unchecked``: stored as is, like a number registered before the API refused invalid ones."""
         if unchecked:
-            from cardops.adapters.feed_store import FeedStore, Tenant
+            from cardops.feeds.store import FeedStore, Tenant
 
             FeedStore().put_tenant(
                 Tenant(tenant_id=tenant, corporate_number=corporate_number, updated_at=datetime.now(UTC))

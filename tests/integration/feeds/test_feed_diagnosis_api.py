@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from cardops import clock
-from cardops.domain.feeds.schedule import next_scheduled_sync
+from cardops.feeds.domain.schedule import next_scheduled_sync
+from cardops.kernel import clock
 from tests.integration.feeds.conftest import Feeds
 
 

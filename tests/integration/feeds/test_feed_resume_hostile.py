@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from cardops.domain.calendar import TOKYO
-from cardops.domain.feeds.schedule import scheduled_at
+from cardops.feeds.domain.schedule import scheduled_at
+from cardops.feeds.use_cases.sync import FeedSync
+from cardops.kernel.calendar import TOKYO
 from cardops.sandbox.lambda_runner import FakeContext
-from cardops.services.feed_sync import FeedSync
 from tests.integration.feeds.conftest import Feeds
 from tests.integration.feeds.test_feed_schedule import HEADER
 
@@ -23,7 +23,7 @@ DAY = date(2026, 6, 1)
 @pytest.fixture(autouse=True)
 def check_often(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Check the time budget every 20 lines, so small files exercise stopping mid-file."""
-    monkeypatch.setattr("cardops.services.feed_sync.CHECK_EVERY", 20)
+    monkeypatch.setattr("cardops.feeds.use_cases.sync.CHECK_EVERY", 20)
     yield
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from cardops.domain.calendar import TOKYO
-from cardops.domain.feeds.formats import STANDARD_COLUMNS
-from cardops.domain.feeds.schedule import scheduled_at
-from cardops.services.feed_sync import FeedSync
+from cardops.feeds.domain.formats import STANDARD_COLUMNS
+from cardops.feeds.domain.schedule import scheduled_at
+from cardops.feeds.use_cases.sync import FeedSync
+from cardops.kernel.calendar import TOKYO
 from tests.integration.feeds.conftest import Feeds
 
 HEADER = ",".join(STANDARD_COLUMNS) + "\n"

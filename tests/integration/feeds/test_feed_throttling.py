@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cardops.adapters.dynamodb import StoreUnavailable
-from cardops.adapters.feed_store import FeedStore
+from cardops.feeds.store import FeedStore
+from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.faults import dynamodb_fault
 from tests.integration.feeds.conftest import Feeds

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from cardops.adapters.dynamodb import PaymentRepository
-from cardops.domain.payments import (
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.ledger.use_cases import ledger_listener
+from cardops.payments.domain.payments import (
     Applied,
     CanonicalEvent,
     EventKind,
@@ -18,7 +19,6 @@ from cardops.domain.payments import (
     apply_event,
     new_payment,
 )
-from cardops.services.ledger import ledger_listener
 
 CapturePayment = Callable[..., Applied]
 

@@ -28,7 +28,7 @@ def refund(amount: int, key: str | None = None, reason: str = "customer_request"
 
 def test_capture_posts_sale_and_fee_once(captured: CapturePayment) -> None:
     applied = captured(amount=10_000)
-    from cardops.services.ledger import ledger_listener
+    from cardops.ledger.use_cases import ledger_listener
 
     ledger_listener(applied)  # a redelivered message: nothing doubles
     status, body = call(handler, "GET", "/admin/stores/store-1/balance")

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from cardops import resources
-from cardops.adapters import aws
-from cardops.adapters.ledger_store import LedgerStore, RefundStore
-from cardops.config import reset_settings
-from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind
-from cardops.domain.refunds import RefundExceedsCapturedError, RefundReason
-from cardops.services.ledger import LedgerService
-from cardops.services.refunds import RefundService
+from cardops.kernel import aws
+from cardops.kernel.config import reset_settings
+from cardops.ledger.domain.ledger import AdjustmentReason, Channel, EntryKind
+from cardops.ledger.store import LedgerStore, RefundStore
+from cardops.ledger.use_cases import LedgerService
+from cardops.payments.domain.refunds import RefundExceedsCapturedError, RefundReason
+from cardops.payments.use_cases.refunds import RefundService
 from tests.integration.ledger.conftest import capture_payment
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cardops.services.ledger import ledger_listener
+from cardops.ledger.use_cases import ledger_listener
 from tests.helpers import counting_aws_calls
 from tests.integration.ledger.conftest import CapturePayment
 
@@ -52,8 +52,8 @@ def test_a_first_posting_is_one_read_and_one_transaction(
 
 
 def test_the_balance_item_keeps_the_running_sum(captured: CapturePayment, provisioned: Any) -> None:
-    from cardops.adapters.ledger_store import LedgerStore
-    from cardops.domain.ledger import PROVIDER_CHANNEL, Channel
+    from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Channel
+    from cardops.ledger.store import LedgerStore
 
     applied = captured(payment_id="pay_1")
     for _ in range(3):

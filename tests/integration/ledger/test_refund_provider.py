@@ -97,7 +97,7 @@ def test_a_listener_failing_after_the_save_is_finished_by_the_redelivery(
 ) -> None:
     """The payment is saved, then a listener fails: the redelivered message must still post the ledger."""
     from cardops.handlers import processor
-    from cardops.services import workflows
+    from cardops.payments.use_cases import listeners as workflows
 
     failures = ["throttled once"]
     real = workflows.ledger_listener

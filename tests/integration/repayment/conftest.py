@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 
-from cardops import clock, resources
-from cardops.adapters.dynamodb import PaymentRepository, ReservationRepository
-from cardops.adapters.providers.payjp import charge_to_payment
-from cardops.config import reset_settings
-from cardops.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
-from cardops.domain.reservations import Reservation
+from cardops import resources
+from cardops.kernel import clock
+from cardops.kernel.config import reset_settings
+from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
+from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
+from cardops.payments.domain.reservations import Reservation
+from cardops.payments.providers.payjp import charge_to_payment
+from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-from cardops.services.payment_events import apply_canonical
 from tests.helpers import call
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -144,7 +145,7 @@ def admin(method: str, path: str, body: Any = None) -> tuple[int, Any]:
 
 
 def wait_for_execution(arn: str, timeout: float = 30.0) -> dict[str, Any]:
-    from cardops.adapters import aws
+    from cardops.kernel import aws
 
     deadline = time.monotonic() + timeout
     while True:

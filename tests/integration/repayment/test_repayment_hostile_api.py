@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cardops.adapters import aws
 from cardops.handlers import admin as admin_handler
+from cardops.kernel import aws
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import call
 from tests.integration.repayment.conftest import (

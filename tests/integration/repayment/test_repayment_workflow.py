@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cardops.adapters import aws
-from cardops.adapters.dynamodb import PaymentRepository
+from cardops.kernel import aws
+from cardops.kernel.dynamodb import PaymentRepository
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.integration.repayment.conftest import (
     admin,

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cardops.domain.calendar import TOKYO
-from cardops.domain.capture_deadline import (
+from cardops.kernel.calendar import TOKYO
+from cardops.payments.domain.capture_deadline import (
     AIRLINE_MCCS,
     DEFAULT_EXTENDED_HOLD_MCCS,
     CaptureDeadline,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardops.domain.capture_deadline import DeadlinePolicy, authorization_validity, capture_deadline
+from cardops.payments.domain.capture_deadline import DeadlinePolicy, authorization_validity, capture_deadline
 
 instants = st.datetimes(
     min_value=datetime(2020, 1, 1),

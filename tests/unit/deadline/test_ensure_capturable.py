@@ -6,15 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cardops.domain.calendar import TOKYO
-from cardops.domain.capture_deadline import (
+from cardops.kernel.calendar import TOKYO
+from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,
     CaptureDeadlinePassed,
     InvalidCaptureAmount,
     PaymentNotCapturable,
     ensure_capturable,
 )
-from cardops.domain.payments import Payment, PaymentFacts, PaymentMetadata, PaymentStatus
+from cardops.payments.domain.payments import Payment, PaymentFacts, PaymentMetadata, PaymentStatus
 
 AUTHORIZED_AT = datetime(2025, 3, 1, 1, tzinfo=UTC)
 DEADLINE = datetime(2025, 3, 8, 23, 59, 59, 999999, tzinfo=TOKYO)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cardops.domain.feeds.employees import parse_employees_csv
-from cardops.domain.feeds.formats import format_for
-from cardops.domain.feeds.matching import TenantMatcher
-from cardops.domain.feeds.models import Employee, RowError, StatementLine
-from cardops.domain.feeds.reader import StatementReader
+from cardops.feeds.domain.employees import parse_employees_csv
+from cardops.feeds.domain.formats import format_for
+from cardops.feeds.domain.matching import TenantMatcher
+from cardops.feeds.domain.models import Employee, RowError, StatementLine
+from cardops.feeds.domain.reader import StatementReader
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
 #: A valid 法人番号 (the example from the National Tax Agency's documentation).

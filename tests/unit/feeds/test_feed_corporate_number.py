@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.jp import cn
 
-from cardops.domain.feeds.corporate_number import (
+from cardops.feeds.domain.corporate_number import (
     check_digit,
     corporate_number_problem,
     is_valid_corporate_number,

@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from cardops.domain.feeds.dedupe import LineDeduplicator
-from cardops.domain.feeds.models import StatementLine
-from cardops.domain.feeds.reader import line_identity
+from cardops.feeds.domain.dedupe import LineDeduplicator
+from cardops.feeds.domain.models import StatementLine
+from cardops.feeds.domain.reader import line_identity
 
 ReadLines = Callable[[str, str], list[StatementLine]]
 

@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cardops.domain.feeds.diagnosis import TenantFeedFacts, diagnose
-from cardops.domain.feeds.matching import ProposedFix, TenantMatcher
-from cardops.domain.feeds.models import Employee, StatementLine
-from cardops.domain.feeds.settlement import LineRecord
+from cardops.feeds.domain.diagnosis import TenantFeedFacts, diagnose
+from cardops.feeds.domain.matching import ProposedFix, TenantMatcher
+from cardops.feeds.domain.models import Employee, StatementLine
+from cardops.feeds.domain.settlement import LineRecord
 
 #: A valid 法人番号 (the National Tax Agency's documented example).
 VALID_CORPORATE_NUMBER = "5835678256246"

@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from cardops.domain.feeds.employees import parse_employees_csv
-from cardops.domain.feeds.models import Employee, RowError
-from cardops.domain.feeds.reader import FeedFileError
+from cardops.feeds.domain.employees import parse_employees_csv
+from cardops.feeds.domain.models import Employee, RowError
+from cardops.feeds.domain.reader import FeedFileError
 
 
 def test_sample_master(employees: list[Employee]) -> None:

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from cardops.domain.feeds.matching import (
+from cardops.feeds.domain.matching import (
     REASON_CODES,
     DuplicateLinkageCode,
     LinkingBlocked,
@@ -14,7 +14,7 @@ from cardops.domain.feeds.matching import (
     TenantMatcher,
     UnknownEmployee,
 )
-from cardops.domain.feeds.models import Employee, StatementLine
+from cardops.feeds.domain.models import Employee, StatementLine
 
 #: A valid 法人番号 (the National Tax Agency's documented example).
 VALID_CORPORATE_NUMBER = "5835678256246"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardops.domain.feeds.normalize import (
+from cardops.feeds.domain.normalize import (
     contains_latin,
     display_form,
     enlarge_small_kana,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardops.domain.feeds.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
-from cardops.domain.feeds.models import RowError, StatementLine
-from cardops.domain.feeds.reader import FeedFileError, StatementReader, read_statement
+from cardops.feeds.domain.formats import GENERIC, JCB_CORPORATE, SAISON, STANDARD_COLUMNS
+from cardops.feeds.domain.models import RowError, StatementLine
+from cardops.feeds.domain.reader import FeedFileError, StatementReader, read_statement
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "feeds"
 HEADER = ",".join(STANDARD_COLUMNS)

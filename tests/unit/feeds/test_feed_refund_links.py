@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from cardops.domain.feeds.models import StatementLine
-from cardops.domain.feeds.refund_links import RefundLink, link_refunds
+from cardops.feeds.domain.models import StatementLine
+from cardops.feeds.domain.refund_links import RefundLink, link_refunds
 
 ReadLines = Callable[[str, str], list[StatementLine]]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardops.domain.feeds.schedule import (
+from cardops.feeds.domain.schedule import (
     DeliveredFile,
     SyncWindow,
     decide_sync,

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from cardops.domain.feeds.models import Settlement, StatementLine
-from cardops.domain.feeds.settlement import (
+from cardops.feeds.domain.models import Settlement, StatementLine
+from cardops.feeds.domain.settlement import (
     CorporateLineNotExcludable,
     LineAlreadyUsed,
     LineExcluded,

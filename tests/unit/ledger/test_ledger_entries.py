@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from cardops.domain.fees import STANDARD_PLAN, capture_entries
-from cardops.domain.ledger import (
+from cardops.kernel.money import CurrencyError
+from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
+from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
     Cause,
@@ -26,7 +27,6 @@ from cardops.domain.ledger import (
     make_entry,
     reversal_of,
 )
-from cardops.domain.money import CurrencyError
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 

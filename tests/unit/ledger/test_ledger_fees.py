@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardops.domain.fees import (
+from cardops.kernel.money import CurrencyError
+from cardops.ledger.domain.fees import (
     DEFAULT_PLANS,
     EXTENDED_PLAN,
     STANDARD_PLAN,
@@ -20,8 +21,7 @@ from cardops.domain.fees import (
     refund_entries,
     require_plan_currency,
 )
-from cardops.domain.ledger import Channel, EntryKind, Ledger
-from cardops.domain.money import CurrencyError
+from cardops.ledger.domain.ledger import Channel, EntryKind, Ledger
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 

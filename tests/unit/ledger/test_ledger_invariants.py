@@ -12,17 +12,24 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from cardops.domain.calendar import tokyo_date
-from cardops.domain.fees import STANDARD_PLAN, capture_entries
-from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, LedgerEntry, adjustment_entry
-from cardops.domain.payouts import (
+from cardops.kernel.calendar import tokyo_date
+from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
+from cardops.ledger.domain.ledger import (
+    AdjustmentReason,
+    Channel,
+    EntryKind,
+    Ledger,
+    LedgerEntry,
+    adjustment_entry,
+)
+from cardops.ledger.domain.payouts import (
     BelowPayoutMinimumError,
     NegativeBalanceError,
     SettlementOutcome,
     request_payout,
     settle_batch,
 )
-from cardops.domain.refunds import (
+from cardops.payments.domain.refunds import (
     COUNTED_STATUSES,
     DebitMemoError,
     InvalidRefundTransitionError,

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import holidays
 import pytest
 
-from cardops.domain.payouts import payout_date, payout_date_at
+from cardops.ledger.domain.payouts import payout_date, payout_date_at
 
 MONTHS = [(year, month) for year in range(2026, 2031) for month in range(1, 13)]
 

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cardops.domain.fees import EXTENDED_PLAN, STANDARD_PLAN, capture_entries, monthly_fee_entry
-from cardops.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, adjustment_entry
-from cardops.domain.payouts import (
+from cardops.ledger.domain.fees import EXTENDED_PLAN, STANDARD_PLAN, capture_entries, monthly_fee_entry
+from cardops.ledger.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, adjustment_entry
+from cardops.ledger.domain.payouts import (
     BankTransferOffsetRefusedError,
     BelowPayoutMinimumError,
     CrossChannelOffsetRefusedError,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cardops.domain.fees import STANDARD_PLAN, capture_entries
-from cardops.domain.ledger import Channel, EntryKind, Ledger
-from cardops.domain.payments import (
+from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
+from cardops.ledger.domain.ledger import Channel, EntryKind, Ledger
+from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
     Payment,
@@ -18,7 +18,7 @@ from cardops.domain.payments import (
     apply_event,
     new_payment,
 )
-from cardops.domain.refunds import (
+from cardops.payments.domain.refunds import (
     ALLOWED_TRANSITIONS,
     DEFAULT_CAPABILITIES,
     DebitMemoError,

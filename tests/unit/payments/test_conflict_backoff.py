@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
-from cardops.backoff import Backoff
-from cardops.domain.payments import Applied, CanonicalEvent, EventKind, Payment, PaymentFacts
-from cardops.services.payment_events import apply_canonical
+from cardops.kernel.backoff import Backoff
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.payments.domain.payments import Applied, CanonicalEvent, EventKind, Payment, PaymentFacts
+from cardops.payments.use_cases.payment_events import apply_canonical
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -81,7 +81,7 @@ def test_the_budget_is_bounded_and_then_the_store_is_reported_busy() -> None:
 
 
 def test_the_default_budget_stays_well_under_a_second() -> None:
-    from cardops.backoff import CONFLICTS
+    from cardops.kernel.backoff import CONFLICTS
 
     assert CONFLICTS.attempts >= 3
     assert CONFLICTS.max_total_seconds() < 1.0

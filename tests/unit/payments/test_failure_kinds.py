@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from cardops.adapters.dynamodb import StoreUnavailable, VersionConflict
-from cardops.adapters.providers.base import PermanentProviderError, TransientProviderError
-from cardops.domain.webhook_signatures import MalformedWebhook
-from cardops.services.payment_events import RawEventMissing, describe_permanent, is_permanent
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
+from cardops.payments.use_cases.payment_events import RawEventMissing, describe_permanent, is_permanent
 
 
 class _Amount(BaseModel):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardops.domain.payments import (
+from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
     Payment,

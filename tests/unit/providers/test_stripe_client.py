@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from cardops.adapters.providers.base import PaymentProvider, PermanentProviderError, TransientProviderError
-from cardops.adapters.providers.http import form_encode
-from cardops.adapters.providers.stripe import StripeClient, StripeSettings
-from cardops.adapters.providers.stripe_events import refund_total_key
-from cardops.domain.payments import PaymentStatus
+from cardops.payments.domain.payments import PaymentStatus
+from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, TransientProviderError
+from cardops.payments.providers.http import form_encode
+from cardops.payments.providers.stripe import StripeClient, StripeSettings
+from cardops.payments.providers.stripe_events import refund_total_key
 
 from . import stripe_payloads as sp
 

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from cardops.adapters.providers.stripe_events import (
+from cardops.payments.domain.payments import (
+    CanonicalEvent,
+    EventKind,
+    PaymentFacts,
+    PaymentStatus,
+    RefundFact,
+    apply_event,
+    new_payment,
+)
+from cardops.payments.providers.stripe_events import (
     SUPPORTED_EVENT_TYPES,
     MalformedEvent,
     StripePaymentIntent,
@@ -18,15 +27,6 @@ from cardops.adapters.providers.stripe_events import (
     parse_event,
     refund_total_key,
     to_canonical_event,
-)
-from cardops.domain.payments import (
-    CanonicalEvent,
-    EventKind,
-    PaymentFacts,
-    PaymentStatus,
-    RefundFact,
-    apply_event,
-    new_payment,
 )
 
 from . import stripe_payloads as sp
@@ -241,7 +241,7 @@ def merged(stream: list[dict[str, Any]]) -> PaymentFacts:
 
 def _processed(raws: list[dict[str, Any]]) -> tuple[Any, list[Any]]:
     """What processing stores: each event merged in turn, the deadline derived on every write."""
-    from cardops.services.payment_events import with_deadline
+    from cardops.payments.use_cases.payment_events import with_deadline
 
     payment = None
     history = []

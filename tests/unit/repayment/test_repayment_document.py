@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardops.domain.repayment import (
+from cardops.payments.domain.repayment import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentKind,
     EvidenceDocument,

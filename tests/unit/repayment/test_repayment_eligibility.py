@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cardops.domain.payments import Payment, PaymentFacts, PaymentStatus
-from cardops.domain.repayment import (
+from cardops.payments.domain.payments import Payment, PaymentFacts, PaymentStatus
+from cardops.payments.domain.repayment import (
     IneligibleReason,
     check_eligibility,
     repayment_idempotency_key,

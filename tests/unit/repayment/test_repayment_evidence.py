@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from cardops.domain.calendar import TOKYO
-from cardops.domain.payments import Payment, PaymentFacts, PaymentMetadata, PaymentStatus
-from cardops.domain.repayment import (
+from cardops.kernel.calendar import TOKYO
+from cardops.payments.domain.payments import Payment, PaymentFacts, PaymentMetadata, PaymentStatus
+from cardops.payments.domain.repayment import (
     RejectionReason,
     RepaymentEvidence,
     ReservationRecord,

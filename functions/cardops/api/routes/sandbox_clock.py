@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops import clock
-from cardops.config import settings
+from cardops.kernel import clock
+from cardops.kernel.config import settings
 
 router = Router()  # type: ignore[no-untyped-call]
 

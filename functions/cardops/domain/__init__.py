@@ -1,1 +1,0 @@
-"""Pure business rules of SPEC.md: no AWS imports, no I/O."""

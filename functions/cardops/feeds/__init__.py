@@ -1,0 +1,1 @@
+"""Corporate card statement feeds: sync, matching, error data, diagnosis (SPEC §7)."""

@@ -1,0 +1,452 @@
+"""Card-feed persistence (SPEC §7): tenants, employees, lines, error data, runs, the watermark; S3 files.
+
+Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
+
+- tenant: ``TENANT#{t}`` / ``#TENANT`` (gsi1 ``FEEDTENANTS`` / ``{t}``)
+- employee: ``TENANT#{t}`` / ``EMPLOYEE#{code}``
+- linkage-code claim: ``TENANT#{t}`` / ``LINKAGE#{normalized code}`` → ``employee_code``
+- card line: ``TENANT#{t}`` / ``LINE#{line_id}``; gsi1 ``TENANT#{t}#CARDERRORS`` while it is error
+  data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched; gsi1sk ``{usage date}#{line_id}``
+- sync run: ``FEEDSYNC`` / ``RUN#{business date}#{started at}``; checkpoint ``FEEDSYNC`` /
+  ``#CHECKPOINT``; watermark ``FEEDSYNC`` / ``#WATERMARK``; file read ``FEEDSYNC`` / ``FILE#{key}``
+  (ETag, expires after 35 days)
+
+Error data is therefore one query (``gsi1`` on ``…#CARDERRORS``), an employee's lines another. A line
+is written once with ``attribute_not_exists`` on its identity (card company + line identity), which
+is the store's half of deduplication; later changes are version-checked. The linkage-code claim item
+makes "one employee per card linkage code" a transactional guarantee, not a read-then-write race.
+Driver errors become ``VersionConflict``/``StoreUnavailable`` here, as in ``dynamodb.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from cardops.feeds.domain.models import Employee
+from cardops.feeds.domain.normalize import normalize_code
+from cardops.feeds.domain.reader import ReadableBinary
+from cardops.feeds.domain.refund_links import RefundLink
+from cardops.feeds.domain.schedule import DeliveredFile
+from cardops.feeds.domain.settlement import LineRecord
+from cardops.kernel import aws
+from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, _transient
+
+SYNC_PK = "FEEDSYNC"
+FEED_PREFIX = "feeds/"
+T = TypeVar("T")
+
+
+class LinkageCodeTaken(Exception):
+    """Another employee of the tenant already holds this card linkage code."""
+
+    def __init__(self, linkage_code: str, holder: str) -> None:
+        super().__init__(f"card linkage code {linkage_code!r} is already held by employee {holder}")
+        self.linkage_code = linkage_code
+        self.holder = holder
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    corporate_number: str | None = None
+    updated_at: AwareDatetime
+    #: the admin (IAM caller ARN) who registered the corporate number
+    updated_by: str | None = None
+
+
+class StoredLine(BaseModel):
+    """A line record as stored: the domain record, its refund link, and the optimistic version."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    record: LineRecord
+    refund: RefundLink | None = None
+    #: who last changed the line by hand (assign, link, select, exclude); None when only matched
+    changed_by: str | None = None
+    version: int = 1
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _driver(exc: ClientError) -> Exception:
+    """The domain error for a driver failure that is not a condition check."""
+    if _transient(exc) or _code(exc) == "TransactionConflictException":
+        return StoreUnavailable(_code(exc))
+    return exc
+
+
+def _guard(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except ClientError as exc:
+        raise _driver(exc) from exc
+
+
+class FeedStore:
+    """Every feed item of the table; one instance per request or run."""
+
+    # ---- tenants ---------------------------------------------------------------------------
+    def put_tenant(self, tenant: Tenant) -> None:
+        _guard(
+            lambda: aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    "pk": _s(tenant_pk(tenant.tenant_id)),
+                    "sk": _s("#TENANT"),
+                    "doc": _s(tenant.model_dump_json()),
+                    "gsi1pk": _s("FEEDTENANTS"),
+                    "gsi1sk": _s(tenant.tenant_id),
+                },
+            )
+        )
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        item = self._get(tenant_pk(tenant_id), "#TENANT")
+        return Tenant.model_validate_json(item["doc"]["S"]) if item else None
+
+    # ---- employees -------------------------------------------------------------------------
+    def get_employee(self, tenant_id: str, employee_code: str) -> Employee | None:
+        item = self._get(tenant_pk(tenant_id), f"EMPLOYEE#{employee_code}")
+        return Employee.model_validate_json(item["doc"]["S"]) if item else None
+
+    def employees(self, tenant_id: str) -> list[Employee]:
+        return [
+            Employee.model_validate_json(item["doc"]["S"])
+            for item in self._query(tenant_pk(tenant_id), "EMPLOYEE#")
+        ]
+
+    def put_employee(self, tenant_id: str, employee: Employee) -> None:
+        """Create or replace an employee; its linkage code is claimed atomically (``LinkageCodeTaken``)."""
+        pk = tenant_pk(tenant_id)
+        previous = self.get_employee(tenant_id, employee.employee_code)
+        new_key = normalize_code(employee.card_linkage_code)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": _table(),
+                    "Item": {
+                        "pk": _s(pk),
+                        "sk": _s(f"LINKAGE#{new_key}"),
+                        "employee_code": _s(employee.employee_code),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk) OR employee_code = :me",
+                    "ExpressionAttributeValues": {":me": _s(employee.employee_code)},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": _table(),
+                    "Item": {
+                        "pk": _s(pk),
+                        "sk": _s(f"EMPLOYEE#{employee.employee_code}"),
+                        "doc": _s(employee.model_dump_json()),
+                    },
+                }
+            },
+        ]
+        if previous is not None and (old_key := normalize_code(previous.card_linkage_code)) != new_key:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": _table(),
+                        "Key": {"pk": _s(pk), "sk": _s(f"LINKAGE#{old_key}")},
+                        "ConditionExpression": "attribute_not_exists(pk) OR employee_code = :me",
+                        "ExpressionAttributeValues": {":me": _s(employee.employee_code)},
+                    }
+                }
+            )
+        try:
+            aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    claim = self._get(pk, f"LINKAGE#{new_key}")
+                    holder = claim["employee_code"]["S"] if claim else "?"
+                    raise LinkageCodeTaken(employee.card_linkage_code, holder) from exc
+                if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                    raise VersionConflict(pk) from exc
+            raise _driver(exc) from exc
+
+    # ---- lines -----------------------------------------------------------------------------
+    def _line_item(self, stored: StoredLine) -> dict[str, Any]:
+        record = stored.record
+        line = record.line
+        item: dict[str, Any] = {
+            "pk": _s(tenant_pk(stored.tenant_id)),
+            "sk": _s(f"LINE#{line.line_id}"),
+            "doc": _s(record.model_dump_json()),
+            "usage_date": _s(line.usage_date.isoformat()),
+            "version": _n(stored.version),
+            "gsi1sk": _s(f"{line.usage_date.isoformat()}#{line.line_id}"),
+        }
+        if record.employee_code is None:
+            item["gsi1pk"] = _s(f"TENANT#{stored.tenant_id}#CARDERRORS")
+        else:
+            item["gsi1pk"] = _s(f"TENANT#{stored.tenant_id}#EMPLOYEE#{record.employee_code}")
+        if stored.refund is not None:
+            item["refund"] = _s(stored.refund.model_dump_json())
+        if stored.changed_by is not None:
+            item["changed_by"] = _s(stored.changed_by)
+        return item
+
+    @staticmethod
+    def _stored(tenant_id: str, item: dict[str, Any]) -> StoredLine:
+        return StoredLine(
+            tenant_id=tenant_id,
+            record=LineRecord.model_validate_json(item["doc"]["S"]),
+            refund=RefundLink.model_validate_json(item["refund"]["S"]) if "refund" in item else None,
+            version=int(item["version"]["N"]),
+            changed_by=item["changed_by"]["S"] if "changed_by" in item else None,
+        )
+
+    def add_line(self, tenant_id: str, record: LineRecord) -> bool:
+        """Store a new line; False when the same line (card company + identity) is already stored."""
+        item = self._line_item(StoredLine(tenant_id=tenant_id, record=record))
+        try:
+            aws.dynamodb().put_item(
+                TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise _driver(exc) from exc
+        return True
+
+    def save_line(self, stored: StoredLine) -> StoredLine:
+        """Replace a line if nobody changed it since it was read (``VersionConflict`` otherwise)."""
+        updated = stored.model_copy(update={"version": stored.version + 1})
+        try:
+            aws.dynamodb().put_item(
+                TableName=_table(),
+                Item=self._line_item(updated),
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": _n(stored.version)},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise VersionConflict(stored.record.line.line_id) from exc
+            raise _driver(exc) from exc
+        return updated
+
+    def get_line(self, tenant_id: str, line_id: str) -> StoredLine | None:
+        item = self._get(tenant_pk(tenant_id), f"LINE#{line_id}")
+        return self._stored(tenant_id, item) if item else None
+
+    def lines(self, tenant_id: str, *, since: date | None = None, on: date | None = None) -> list[StoredLine]:
+        """The tenant's lines, optionally only those used on or after ``since`` / exactly ``on``."""
+        extra: dict[str, Any] = {}
+        if on is not None:
+            extra = {
+                "FilterExpression": "usage_date = :d",
+                "ExpressionAttributeValues": {":d": _s(on.isoformat())},
+            }
+        elif since is not None:
+            extra = {
+                "FilterExpression": "usage_date >= :d",
+                "ExpressionAttributeValues": {":d": _s(since.isoformat())},
+            }
+        return [self._stored(tenant_id, item) for item in self._query(tenant_pk(tenant_id), "LINE#", **extra)]
+
+    def error_lines(self, tenant_id: str) -> list[StoredLine]:
+        return self._index_lines(tenant_id, f"TENANT#{tenant_id}#CARDERRORS")
+
+    def employee_lines(self, tenant_id: str, employee_code: str) -> list[StoredLine]:
+        return self._index_lines(tenant_id, f"TENANT#{tenant_id}#EMPLOYEE#{employee_code}")
+
+    def _index_lines(self, tenant_id: str, gsi1pk: str) -> list[StoredLine]:
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(gsi1pk)},
+        }
+        return [self._stored(tenant_id, item) for item in self._pages(kwargs)]
+
+    # ---- runs, checkpoint, watermark ---------------------------------------------------------
+    def watermark(self) -> datetime | None:
+        item = self._get(SYNC_PK, "#WATERMARK", consistent=True)
+        return datetime.fromisoformat(item["at"]["S"]) if item else None
+
+    def advance_watermark(self, to: datetime) -> None:
+        """Move the watermark forward only (a late or repeated run never moves it back)."""
+        try:
+            aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    "pk": _s(SYNC_PK),
+                    "sk": _s("#WATERMARK"),
+                    "at": _s(to.isoformat()),
+                    "epoch": _n(int(to.timestamp() * 1_000_000)),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR epoch < :new",
+                ExpressionAttributeValues={":new": _n(int(to.timestamp() * 1_000_000))},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise _driver(exc) from exc
+
+    def done_etag(self, key: str) -> str | None:
+        """The ETag of a file a finished run already read (so an overlapping window skips it)."""
+        item = self._get(SYNC_PK, f"FILE#{key}")
+        return item["etag"]["S"] if item else None
+
+    def mark_done(self, key: str, etag: str, at: datetime, keep_days: int = 35) -> None:
+        _guard(
+            lambda: aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    "pk": _s(SYNC_PK),
+                    "sk": _s(f"FILE#{key}"),
+                    "etag": _s(etag),
+                    "done_at": _s(at.isoformat()),
+                    "expires_at": _n(int(at.timestamp()) + keep_days * 86400),
+                },
+            )
+        )
+
+    def get_checkpoint(self, model: type[BaseModel]) -> Any:
+        item = self._get(SYNC_PK, "#CHECKPOINT", consistent=True)
+        return model.model_validate_json(item["doc"]["S"]) if item else None
+
+    def put_checkpoint(self, checkpoint: BaseModel) -> None:
+        _guard(
+            lambda: aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={"pk": _s(SYNC_PK), "sk": _s("#CHECKPOINT"), "doc": _s(checkpoint.model_dump_json())},
+            )
+        )
+
+    def clear_checkpoint(self) -> None:
+        _guard(
+            lambda: aws.dynamodb().delete_item(
+                TableName=_table(), Key={"pk": _s(SYNC_PK), "sk": _s("#CHECKPOINT")}
+            )
+        )
+
+    def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None:
+        doc = summary.model_dump_json()
+        _guard(
+            lambda: aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    "pk": _s(SYNC_PK),
+                    "sk": _s(f"RUN#{business_date.isoformat()}#{started_at.isoformat()}"),
+                    "doc": _s(doc),
+                },
+            )
+        )
+
+    def runs(self, business_date: date | None = None) -> list[str]:
+        """Recorded run summaries (JSON), oldest first; of one business date when given."""
+        prefix = f"RUN#{business_date.isoformat()}#" if business_date else "RUN#"
+        return [item["doc"]["S"] for item in self._query(SYNC_PK, prefix)]
+
+    # ---- low level -------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        response = _guard(
+            lambda: aws.dynamodb().get_item(
+                TableName=_table(), Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=consistent
+            )
+        )
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _query(self, pk: str, sk_prefix: str, **extra: Any) -> Iterator[dict[str, Any]]:
+        values = {":pk": _s(pk), ":prefix": _s(sk_prefix), **extra.pop("ExpressionAttributeValues", {})}
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            **extra,
+        }
+        return self._pages(kwargs)
+
+    @staticmethod
+    def _pages(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        while True:
+            page = _guard(lambda: aws.dynamodb().query(**kwargs))
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class FeedLocation(BaseModel):
+    """A delivered statement file and whose it is, from its key ``feeds/{tenant}/{company}/…``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    card_company: str
+    file: DeliveredFile
+    etag: str = ""
+    size: int = 0
+
+
+class FeedFiles:
+    """The feed bucket: delivered files listed with their arrival time (S3 ``LastModified``), streamed."""
+
+    def __init__(self, bucket: str | None = None) -> None:
+        self.bucket = bucket or settings().feed_bucket
+        if not self.bucket:
+            raise ValueError("FEED_BUCKET_NAME is not set")
+
+    def delivered(self, tenant_id: str | None = None) -> list[FeedLocation]:
+        """Every file under ``feeds/`` (or one tenant's); keys not naming tenant and company are skipped."""
+        prefix = FEED_PREFIX if tenant_id is None else f"{FEED_PREFIX}{tenant_id}/"
+        found: list[FeedLocation] = []
+        paginator = aws.s3().get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    parts = obj["Key"].split("/")
+                    if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
+                        continue
+                    found.append(
+                        FeedLocation(
+                            tenant_id=parts[1],
+                            card_company=parts[2],
+                            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
+                            etag=obj.get("ETag", "").strip('"'),
+                            size=obj.get("Size", 0),
+                        )
+                    )
+        except ClientError as exc:
+            raise _driver(exc) from exc
+        return found
+
+    def open(self, key: str) -> ReadableBinary:
+        """A streaming body: the file is read chunk by chunk, never whole."""
+        try:
+            body: ReadableBinary = aws.s3().get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            raise _driver(exc) from exc
+        return body

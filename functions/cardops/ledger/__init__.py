@@ -1,0 +1,1 @@
+"""Store ledgers: entries, fees, payouts, the money side of refunds, settlements (SPEC §6)."""

@@ -1,0 +1,1 @@
+"""The pure rules of the ledger: no AWS imports, no I/O."""

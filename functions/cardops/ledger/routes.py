@@ -1,0 +1,223 @@
+"""Admin routes for store ledgers, adjustments, payouts and batch settlements (SPEC §6).
+
+While a balance is negative, payouts and settlements are refused with a 409 whose details state the
+shortfall; a payout at or below the plan's minimum is refused with a 422.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cardops.api.errors import error_response
+from cardops.api.identity import caller
+from cardops.kernel import clock
+from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.money import CurrencyError, normalize_currency
+from cardops.ledger.domain.ledger import (
+    AdjustmentReason,
+    BalanceSummary,
+    Channel,
+    ConflictingEntryError,
+    LedgerError,
+)
+from cardops.ledger.domain.payouts import (
+    BankTransferOffsetRefusedError,
+    BelowPayoutMinimumError,
+    CrossChannelOffsetRefusedError,
+    NegativeBalanceError,
+    OffsetMethod,
+    PayoutByProviderScheduleError,
+    PayoutError,
+)
+from cardops.ledger.store import DuplicateEntry
+from cardops.ledger.use_cases import LedgerService
+
+router = Router()  # type: ignore[no-untyped-call]
+
+StoreIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+IdField = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+MAX_AMOUNT = 10**12
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel = Channel.STANDARD
+    currency: str = "JPY"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return normalize_currency(value)
+
+
+class AdjustmentBody(_Body):
+    adjustment_id: str = IdField
+    amount: int = Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT, strict=True, description="signed, minor units")
+    reason: AdjustmentReason
+    memo: str = Field(default="", max_length=500)
+
+    @field_validator("amount")
+    @classmethod
+    def _nonzero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("an adjustment moves money: amount must not be zero")
+        return value
+
+
+class PayoutBody(_Body):
+    request_id: str = IdField
+
+
+class SettlementBody(_Body):
+    settlement_id: str = IdField
+    method: OffsetMethod = OffsetMethod.SAME_CHANNEL_SETTLEMENT
+    source_channel: Channel | None = None
+
+
+class Balances(BaseModel):
+    store_id: str
+    as_of: date
+    ledgers: list[BalanceSummary]
+
+
+def _json(model: BaseModel, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
+    return Response(
+        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
+    )
+
+
+@router.get("/admin/stores/<store_id>/balance", tags=["ledger"])
+def balance(store_id: StoreIdPath) -> Response[Any]:
+    now = clock.now()
+    return _json(
+        Balances(
+            store_id=store_id, as_of=tokyo_date(now), ledgers=LedgerService().balances(store_id, now=now)
+        )
+    )
+
+
+@router.get("/admin/stores/<store_id>/statement", tags=["ledger"])
+def statement(
+    store_id: StoreIdPath,
+    channel: Annotated[Channel, Query()] = Channel.STANDARD,
+    currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")] = "JPY",
+    since: Annotated[date | None, Query()] = None,
+    until: Annotated[date | None, Query()] = None,
+) -> Response[Any]:
+    result = LedgerService().statement(
+        store_id, channel, normalize_currency(currency), now=clock.now(), since=since, until=until
+    )
+    return _json(result)
+
+
+@router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"])
+def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[Any]:
+    entry = LedgerService().adjust(
+        store_id,
+        body.channel,
+        body.currency,
+        adjustment_id=body.adjustment_id,
+        amount=body.amount,
+        reason=body.reason,
+        memo=body.memo,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
+    return _json(entry, HTTPStatus.CREATED)
+
+
+@router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
+def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
+    result = LedgerService().request_payout(
+        store_id,
+        body.channel,
+        body.currency,
+        request_id=body.request_id,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
+    return _json(result, HTTPStatus.CREATED)
+
+
+@router.post("/admin/stores/<store_id>/settlements", tags=["ledger"])
+def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[Any]:
+    result = LedgerService().settle(
+        store_id,
+        body.channel,
+        body.currency,
+        settlement_id=body.settlement_id,
+        now=clock.now(),
+        actor=caller(router.current_event),
+        method=body.method,
+        source_channel=body.source_channel,
+    )
+    return _json(result)
+
+
+@router.exception_handler(NegativeBalanceError)
+def _negative(exc: NegativeBalanceError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT,
+        "negative_balance",
+        str(exc),
+        balance=exc.balance,
+        shortfall=exc.shortfall,
+        currency=exc.currency,
+    )
+
+
+@router.exception_handler(BelowPayoutMinimumError)
+def _below_minimum(exc: BelowPayoutMinimumError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "below_payout_minimum",
+        str(exc),
+        confirmed=exc.confirmed,
+        minimum=exc.minimum,
+        currency=exc.currency,
+    )
+
+
+@router.exception_handler(PayoutByProviderScheduleError)
+def _provider_schedule(exc: PayoutByProviderScheduleError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT, "payout_by_provider_schedule", str(exc), channel=exc.channel.value
+    )
+
+
+@router.exception_handler([BankTransferOffsetRefusedError, CrossChannelOffsetRefusedError])
+def _offset_refused(exc: BankTransferOffsetRefusedError | CrossChannelOffsetRefusedError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "offset_refused",
+        str(exc),
+        shortfall=exc.shortfall,
+        channel=exc.channel.value,
+    )
+
+
+@router.exception_handler(PayoutError)
+def _payout(exc: PayoutError) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "payout_refused", str(exc))
+
+
+@router.exception_handler([ConflictingEntryError, DuplicateEntry])
+def _conflicting(exc: Exception) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT,
+        "conflicting_entry",
+        f"{exc}: an id may only be reused to repeat the same request",
+    )
+
+
+@router.exception_handler([LedgerError, CurrencyError])
+def _ledger(exc: Exception) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "ledger_refused", str(exc))

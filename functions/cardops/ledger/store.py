@@ -1,0 +1,458 @@
+"""DynamoDB persistence of the store ledger (SPEC §6) and of refunds (SPEC §5).
+
+| item                  | pk                                   | sk                   |
+| --------------------- | ------------------------------------ | -------------------- |
+| ledger entry          | ``LEDGER#{store}#{channel}#{cur}``   | ``ENTRY#{entry id}`` |
+| ledger balance        | ``LEDGER#{store}#{channel}#{cur}``   | ``#BALANCE``         |
+| refund                | ``PAYMENT#{provider}#{id}``          | ``REFUND#{id}``      |
+| refund ceiling        | ``PAYMENT#{provider}#{id}``          | ``#REFUND_CEILING``  |
+| debit memo            | ``PAYMENT#{provider}#{id}``          | ``DEBIT_MEMO#{id}``  |
+| finance alert         | ``ALERT#{alert id}``                 | ``#ALERT``           |
+
+Every write is one ``TransactWriteItems``: each new entry is put with ``attribute_not_exists`` (its
+id follows from its cause, so a retry or a concurrent duplicate cannot post it twice), and the
+balance item moves by ``ADD balance :sum, entry_count :n`` in the same transaction.
+
+The hot balance item: postings that commute (sales, fees, refunds, reversals, adjustments) do not
+read the balance, so they carry no version condition and never conflict logically — ``ADD`` is exact
+whatever the order. Only decisions taken *from* the balance (a payout, a batch settlement) condition
+the balance item on the ``entry_count`` they read, so nothing can be posted between the read and the
+payout. DynamoDB may still cancel a transaction with ``TransactionConflict`` while another one holds
+the same item; that is retried here with jittered backoff (the idempotent ``ClientRequestToken`` makes
+an SDK-level resend of the same transaction harmless).
+
+The refund ceiling lives on its own item beside the payment (the payment item is rewritten whole by
+webhook processing): ``remaining`` starts at the captured amount and every counted refund takes its
+amount off it under ``remaining >= :amount`` — the database, not Python, keeps the sum of refunds
+within the captured amount. Refunds that stop counting (canceled, rejected, reversed) give it back.
+
+Ledger partitions are listed per store on ``gsi1`` (``STORE#{store}#LEDGERS``) through the balance item.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cardops.kernel import aws
+from cardops.kernel.backoff import CONFLICTS
+from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
+from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund
+
+TRANSACTION_RETRIES = 6
+#: keys per ``BatchGetItem`` (DynamoDB's limit)
+BATCH_GET_LIMIT = 100
+
+
+class DuplicateEntry(Exception):
+    """An entry in the transaction is already posted: re-read the ledger and post what is new."""
+
+
+class CeilingExceeded(Exception):
+    """The refund ceiling would go below zero: the refunds would exceed the captured amount."""
+
+    def __init__(self, remaining: int | None) -> None:
+        super().__init__(f"refund ceiling exceeded (remaining {remaining})")
+        self.remaining = remaining
+
+
+def ledger_pk(store_id: str, channel: Channel, currency: str) -> str:
+    return f"LEDGER#{store_id}#{channel.value}#{currency}"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _table() -> str:
+    return settings().table_name
+
+
+@dataclass(frozen=True)
+class Write:
+    """One item of a transaction and the error its failed condition means."""
+
+    op: dict[str, Any]
+    on_condition_failed: Callable[[], Exception]
+
+
+@dataclass(frozen=True)
+class StoredLedger:
+    ledger: Ledger
+    #: the balance item as stored (equal to ``ledger.balance``: both are the sum of the entries)
+    stored_balance: int
+
+
+def _token(items: list[dict[str, Any]]) -> str:
+    """The same transaction always carries the same token (DynamoDB then applies it once)."""
+    return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()[:36]
+
+
+def transact(writes: Sequence[Write], *, sleep: Callable[[float], None] | None = None) -> None:
+    """Run ``writes`` as one transaction; a failed condition raises that write's own error."""
+    items = [w.op for w in writes]
+    token = _token(items)
+    backoff = CONFLICTS if sleep is None else replace(CONFLICTS, sleep=sleep)
+    for _ in backoff.tries():
+        try:
+            aws.dynamodb().transact_write_items(TransactItems=items, ClientRequestToken=token)  # type: ignore[arg-type]
+            return
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                for write, reason in zip(writes, reasons, strict=False):
+                    if reason == "ConditionalCheckFailed":
+                        raise write.on_condition_failed() from exc
+                if "TransactionConflict" not in reasons and "ThrottlingError" not in reasons:
+                    raise StoreUnavailable(f"transaction canceled: {reasons}") from exc
+            elif code not in (
+                "TransactionConflictException",
+                "TransactionInProgressException",
+                "ThrottlingException",
+                "ProvisionedThroughputExceededException",
+                "RequestLimitExceeded",
+                "InternalServerError",
+            ):
+                raise
+    raise StoreUnavailable("transaction kept conflicting; retry")
+
+
+def entry_writes(
+    entries: Sequence[LedgerEntry], *, expected_counts: dict[str, int] | None = None
+) -> list[Write]:
+    """Puts of the entries and one ``ADD`` per ledger they touch.
+
+    ``expected_counts`` (ledger pk → entry count read) makes the posting conditional on nothing
+    having been posted to that ledger since it was read (for decisions taken from the balance).
+    """
+    writes: list[Write] = []
+    totals: dict[str, tuple[LedgerEntry, int, int]] = {}
+    for entry in entries:
+        pk = ledger_pk(entry.store_id, entry.channel, entry.currency)
+        writes.append(
+            Write(
+                op={
+                    "Put": {
+                        "TableName": _table(),
+                        "Item": {
+                            "pk": _s(pk),
+                            "sk": _s(f"ENTRY#{entry.entry_id}"),
+                            "doc": _s(entry.model_dump_json()),
+                            "amount": _n(entry.amount),
+                            "kind": _s(entry.kind.value),
+                            "created_at": _s(entry.created_at.isoformat()),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                on_condition_failed=functools.partial(DuplicateEntry, entry.entry_id),
+            )
+        )
+        first, total, count = totals.get(pk, (entry, 0, 0))
+        totals[pk] = (first, total + entry.amount, count + 1)
+    for pk, (first, total, count) in totals.items():
+        update: dict[str, Any] = {
+            "TableName": _table(),
+            "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
+            "UpdateExpression": (
+                "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs "
+                "ADD balance :sum, entry_count :n"
+            ),
+            "ExpressionAttributeValues": {
+                ":store": _s(first.store_id),
+                ":channel": _s(first.channel.value),
+                ":cur": _s(first.currency),
+                ":g": _s(f"STORE#{first.store_id}#LEDGERS"),
+                ":gs": _s(f"{first.channel.value}#{first.currency}"),
+                ":sum": _n(total),
+                ":n": _n(count),
+            },
+        }
+        if expected_counts is not None and pk in expected_counts:
+            expected = expected_counts[pk]
+            if expected == 0:
+                update["ConditionExpression"] = "attribute_not_exists(entry_count) OR entry_count = :expected"
+            else:
+                update["ConditionExpression"] = "entry_count = :expected"
+            update["ExpressionAttributeValues"][":expected"] = _n(expected)
+        writes.append(
+            Write(op={"Update": update}, on_condition_failed=functools.partial(VersionConflict, pk))
+        )
+    return writes
+
+
+def _query(pk: str, *, prefix: str | None = None) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": _s(pk)},
+        "ConsistentRead": True,
+    }
+    if prefix is not None:
+        kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
+        kwargs["ExpressionAttributeValues"][":prefix"] = _s(prefix)
+    while True:
+        try:
+            page = aws.dynamodb().query(**kwargs)
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class LedgerStore:
+    """Ledgers per store, channel and currency; entries only ever added."""
+
+    def load(self, store_id: str, channel: Channel, currency: str = "JPY") -> StoredLedger:
+        """All entries of one ledger, oldest first, consistent with its balance item.
+
+        A query is not a snapshot: if a posting landed between pages, the entry count read does not
+        match the entries read, and the ledger is read again.
+        """
+        pk = ledger_pk(store_id, channel, currency)
+        for _ in range(TRANSACTION_RETRIES):
+            entries: list[LedgerEntry] = []
+            count, balance = 0, 0
+            for item in _query(pk):
+                sk = item["sk"]["S"]
+                if sk == "#BALANCE":
+                    count = int(item.get("entry_count", {}).get("N", "0"))
+                    balance = int(item.get("balance", {}).get("N", "0"))
+                elif sk.startswith("ENTRY#"):
+                    entries.append(LedgerEntry.model_validate_json(item["doc"]["S"]))
+            if count == len(entries):
+                entries.sort(key=lambda e: (e.created_at, e.entry_id))
+                ledger = Ledger(store_id=store_id, channel=channel, currency=currency, entries=tuple(entries))
+                return StoredLedger(ledger=ledger, stored_balance=balance)
+        raise StoreUnavailable(f"ledger {pk} kept changing while it was read; retry")
+
+    def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
+        """The (channel, currency) ledgers a store has, from the balance items on ``gsi1``."""
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#LEDGERS")},
+        }
+        found: list[tuple[Channel, str]] = []
+        while True:
+            page = aws.dynamodb().query(**kwargs)
+            for item in page.get("Items", []):
+                found.append((Channel(item["channel"]["S"]), item["currency"]["S"]))
+            if "LastEvaluatedKey" not in page:
+                return sorted(found)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def post(self, entries: Sequence[LedgerEntry], *, expected_counts: dict[str, int] | None = None) -> None:
+        """Post new entries atomically; ``DuplicateEntry`` when one is already there."""
+        if entries:
+            transact(entry_writes(entries, expected_counts=expected_counts))
+
+    def post_idempotent(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]:
+        """Post ``entries``, skipping those already posted with the same facts; returns the new ones.
+
+        Used for postings that follow from facts (captures, chargebacks): repeating them is harmless.
+        O(1) in the ledger's size: the entries are looked up by key (one ``BatchGetItem``), never by
+        reading the ledger, so a later refund or update of a long-captured payment costs one read and
+        no write; only entries not posted yet are written (the balance item keeps the running sum).
+        """
+        if not entries:
+            return ()
+        first = entries[0]
+        for _ in CONFLICTS.tries():
+            posted = self.get_entries(entries)
+            # the domain decides what is new; a same id with different facts raises there
+            known = Ledger(
+                store_id=first.store_id, channel=first.channel, currency=first.currency, entries=posted
+            )
+            new = known.post(entries).new_entries
+            if not new:
+                return ()
+            try:
+                self.post(new)
+            except DuplicateEntry:
+                continue  # a concurrent duplicate posted some of them just now: look again
+            return new
+        raise StoreUnavailable("ledger posting kept racing with a duplicate; retry")
+
+    def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]:
+        """The stored versions of ``entries`` that exist, by key (``BatchGetItem``, consistent)."""
+        keys = list(
+            dict.fromkeys((ledger_pk(e.store_id, e.channel, e.currency), e.entry_id) for e in entries)
+        )
+        found: list[LedgerEntry] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = keys[start : start + BATCH_GET_LIMIT]
+            pending: Any = [{"pk": _s(pk), "sk": _s(f"ENTRY#{entry_id}")} for pk, entry_id in chunk]
+            for _ in CONFLICTS.tries():  # sleeps only before re-asking for unprocessed keys
+                try:
+                    answer: Any = aws.dynamodb().batch_get_item(
+                        RequestItems={_table(): {"Keys": pending, "ConsistentRead": True}}
+                    )
+                except ClientError as exc:
+                    raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+                found.extend(
+                    LedgerEntry.model_validate_json(item["doc"]["S"])
+                    for item in answer.get("Responses", {}).get(_table(), [])
+                )
+                pending = answer.get("UnprocessedKeys", {}).get(_table(), {}).get("Keys", [])
+                if not pending:
+                    break
+            else:
+                raise StoreUnavailable("ledger entries kept being throttled while read; retry")
+        return tuple(sorted(found, key=lambda e: (e.created_at, e.entry_id)))
+
+
+class RefundStore:
+    """Refunds, the refund ceiling and debit memos, in their payment's partition."""
+
+    def of_payment(self, provider: str, payment_id: str) -> list[Refund]:
+        refunds = [
+            Refund.model_validate_json(item["doc"]["S"])
+            for item in _query(payment_pk(provider, payment_id), prefix="REFUND#")
+        ]
+        return sorted(refunds, key=lambda r: (r.created_at, r.refund_id))
+
+    def get(self, provider: str, payment_id: str, refund_id: str) -> Refund | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(payment_pk(provider, payment_id)), "sk": _s(f"REFUND#{refund_id}")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return Refund.model_validate_json(item["doc"]["S"]) if item else None
+
+    def remaining(self, provider: str, payment_id: str) -> int | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(payment_pk(provider, payment_id)), "sk": _s("#REFUND_CEILING")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return int(item["remaining"]["N"]) if item and "remaining" in item else None
+
+    def debit_memos(self, provider: str, payment_id: str) -> list[DebitMemo]:
+        return [
+            DebitMemo.model_validate_json(item["doc"]["S"])
+            for item in _query(payment_pk(provider, payment_id), prefix="DEBIT_MEMO#")
+        ]
+
+    def refund_write(self, refund: Refund, *, expected_version: int) -> Write:
+        """Put the refund, conditioned on the version that was read (0: a new refund)."""
+        put: dict[str, Any] = {
+            "TableName": _table(),
+            "Item": {
+                "pk": _s(payment_pk(refund.provider, refund.provider_payment_id)),
+                "sk": _s(f"REFUND#{refund.refund_id}"),
+                "doc": _s(refund.model_dump_json()),
+                "version": _n(refund.version),
+                "status": _s(refund.status.value),
+                "amount": _n(refund.amount),
+            },
+        }
+        if expected_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "version = :expected"
+            put["ExpressionAttributeValues"] = {":expected": _n(expected_version)}
+        return Write(op={"Put": put}, on_condition_failed=lambda: VersionConflict(refund.refund_id))
+
+    def ceiling_write(self, provider: str, payment_id: str, *, captured: int, delta: int) -> Write:
+        """Move the refundable remainder by ``delta`` (negative: a refund counted), never below zero.
+
+        The item starts at the captured amount; the condition is checked by DynamoDB atomically
+        with the rest of the transaction, so concurrent refunds cannot overshoot together.
+        """
+        update: dict[str, Any] = {
+            "TableName": _table(),
+            "Key": {"pk": _s(payment_pk(provider, payment_id)), "sk": _s("#REFUND_CEILING")},
+            "UpdateExpression": "SET remaining = if_not_exists(remaining, :captured) + :delta, "
+            "captured = if_not_exists(captured, :captured)",
+            "ExpressionAttributeValues": {":captured": _n(captured), ":delta": _n(delta)},
+        }
+        if delta < 0:
+            if captured + delta < 0:
+                # the first refund alone exceeds the capture: no item may be created for it
+                update["ConditionExpression"] = "remaining >= :need"
+            else:
+                update["ConditionExpression"] = "attribute_not_exists(remaining) OR remaining >= :need"
+            update["ExpressionAttributeValues"][":need"] = _n(-delta)
+        return Write(
+            op={"Update": update},
+            on_condition_failed=lambda: CeilingExceeded(self.remaining(provider, payment_id)),
+        )
+
+    def ceiling_release_write(self, refund: Refund, *, amount: int) -> Write:
+        """Give a refund's amount back to the ceiling when the refund stops counting."""
+        return Write(
+            op={
+                "Update": {
+                    "TableName": _table(),
+                    "Key": {
+                        "pk": _s(payment_pk(refund.provider, refund.provider_payment_id)),
+                        "sk": _s("#REFUND_CEILING"),
+                    },
+                    "UpdateExpression": "ADD remaining :amount",
+                    "ConditionExpression": "attribute_exists(remaining)",
+                    "ExpressionAttributeValues": {":amount": _n(amount)},
+                }
+            },
+            on_condition_failed=lambda: StoreUnavailable(f"refund ceiling of {refund.refund_id} is missing"),
+        )
+
+    def debit_memo_write(self, memo: DebitMemo) -> Write:
+        return Write(
+            op={
+                "Put": {
+                    "TableName": _table(),
+                    "Item": {
+                        "pk": _s(payment_pk(memo.provider, memo.provider_payment_id)),
+                        "sk": _s(f"DEBIT_MEMO#{memo.memo_id}"),
+                        "doc": _s(memo.model_dump_json()),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            on_condition_failed=lambda: VersionConflict(memo.memo_id),
+        )
+
+    def alert_write(self, alert: FinanceAlert) -> Write:
+        """The alert is recorded with the change that raised it (then published, see services)."""
+        return Write(
+            op={
+                "Put": {
+                    "TableName": _table(),
+                    "Item": {
+                        "pk": _s(f"ALERT#{alert.alert_id}"),
+                        "sk": _s("#ALERT"),
+                        "doc": _s(alert.model_dump_json()),
+                        "gsi1pk": _s("FINANCE#ALERTS"),
+                        "gsi1sk": _s(f"{alert.at.isoformat()}#{alert.alert_id}"),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            on_condition_failed=lambda: DuplicateEntry(alert.alert_id),
+        )

@@ -1,0 +1,1 @@
+"""The pure rules of payments: no AWS imports, no I/O."""

@@ -1,0 +1,98 @@
+"""The small interface every payment-provider client implements, and its errors.
+
+Clients turn the provider's answers into domain facts (``PaymentFacts``) so the rest of the system
+never reads a provider's JSON shape. Every state-changing call takes an idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from cardops.payments.domain.payments import (
+    CanonicalEvent,
+    EventKind,
+    PaymentFacts,
+    PaymentMetadata,
+    Provider,
+)
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``transient`` says whether the same call may succeed on retry."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class TransientProviderError(ProviderError):
+    """Timeouts, connection failures, 429 and 5xx: retry with backoff and the same idempotency key."""
+
+    transient = True
+
+
+class ProviderNotConfigured(TransientProviderError):
+    """The provider's API key is not written yet (a fresh stack): retried, and fine once it is set."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="not_configured")
+
+
+class PermanentProviderError(ProviderError):
+    """The provider refused the request (card declined, already refunded, invalid request)."""
+
+    transient = False
+
+
+class ProviderPayment(BaseModel):
+    """A provider's current view of one payment, reduced to facts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider_payment_id: str
+    facts: PaymentFacts
+    metadata: PaymentMetadata
+    #: a reusable card/customer reference for a merchant-initiated charge (re-payment, SPEC §4)
+    customer_id: str | None = None
+    card_brand: str | None = None
+
+    def as_event(
+        self,
+        *,
+        provider: Provider,
+        event_id: str,
+        kind: EventKind,
+        occurred_at: datetime,
+        actor: str = "provider",
+    ) -> CanonicalEvent:
+        """What the provider says now, as an event to merge into the payment like any other."""
+        return CanonicalEvent(
+            provider=provider,
+            provider_payment_id=self.provider_payment_id,
+            event_id=event_id,
+            kind=kind,
+            occurred_at=occurred_at,
+            facts=self.facts,
+            metadata=self.metadata,
+            actor=actor,
+        )
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def retrieve(self, payment_id: str) -> ProviderPayment: ...
+
+    def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> ProviderPayment: ...
+
+    def cancel_authorization(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
+
+    def refund(
+        self, payment_id: str, *, amount: int, idempotency_key: str, reason: str | None = None
+    ) -> ProviderPayment: ...

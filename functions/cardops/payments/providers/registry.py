@@ -1,0 +1,49 @@
+"""Provider name → API client, from the settings (base URLs) and Secrets Manager (API keys)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import SecretStr
+
+from cardops.kernel.config import settings
+from cardops.kernel.secrets import SecretNotConfigured, provider_api_keys
+from cardops.payments.providers.base import PaymentProvider, ProviderNotConfigured
+
+
+class UnsupportedProvider(Exception):
+    """No API client for this provider (SBPS payments are captured from its own console)."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"provider {provider!r} has no API client for captures and cancels")
+        self.provider = provider
+
+
+def api_key(key: str) -> str:
+    """A provider API key; :class:`ProviderNotConfigured` (transient) while it is empty."""
+    try:
+        return provider_api_keys().require(key)
+    except SecretNotConfigured as exc:
+        raise ProviderNotConfigured(f"provider API key {exc}") from exc
+
+
+@cache
+def provider_client(name: str) -> PaymentProvider:
+    if name == "payjp":
+        from cardops.payments.providers.payjp import PayjpClient
+
+        return PayjpClient(
+            api_base=settings().payjp_api_base,
+            secret_key=lambda: api_key("payjp_secret_key"),
+        )
+    if name == "stripe":
+        from cardops.payments.providers.stripe import StripeClient, StripeSettings
+
+        key = api_key("stripe_secret_key")
+        return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
+    raise UnsupportedProvider(name)
+
+
+def reset() -> None:
+    """Forget the clients (tests and the sandbox change settings and secrets)."""
+    provider_client.cache_clear()

@@ -1,0 +1,1 @@
+"""The admin API routes and the webhook resolver of payments."""

@@ -1,0 +1,156 @@
+"""Admin routes: capture an authorization, the store's uncaptured sales (SPEC §3, §8 contract 2).
+
+``install(app)`` adds the router and maps the capture refusals to clear 4xx answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from cardops.api.errors import error_response
+from cardops.api.identity import caller
+from cardops.kernel import clock
+from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.domain.capture_deadline import (
+    AmountExceedsAuthorized,
+    CaptureDeadlinePassed,
+    CaptureRefused,
+    InvalidCaptureAmount,
+    PaymentNotCapturable,
+)
+from cardops.payments.providers import budget
+from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
+from cardops.payments.providers.registry import UnsupportedProvider
+from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
+from cardops.payments.routes.views import PaymentView, payment_view
+from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.use_cases import capture
+from cardops.payments.use_cases.listeners import capture_deps
+
+router = Router()  # type: ignore[no-untyped-call]
+
+StoreIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class CaptureInput(BaseModel):
+    """``amount`` ≤ the authorized amount (minor units); omitted: capture all. The rest is released."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: strict: ``true``, ``1.0`` or ``"100"`` is a 422 naming the field, never a capture of ¥1 or ¥100
+    amount: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
+
+
+class UncapturedView(BaseModel):
+    provider: str
+    provider_payment_id: str
+    amount: int
+    currency: str | None
+    capture_deadline: datetime | None
+    deadline_bound: str | None
+    hours_left: float | None
+    reservation_id: str | None
+    visit_date: str | None
+
+
+class UncapturedList(BaseModel):
+    store_id: str
+    count: int
+    payments: list[UncapturedView]
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/capture", tags=["payments"])
+def capture_payment(
+    provider: ProviderPath,
+    provider_payment_id: PaymentIdPath,
+    body: Annotated[CaptureInput | None, Body()] = None,
+) -> PaymentView:
+    """Capture all or part of an authorization before its capture deadline (認証期日)."""
+    amount = body.amount if body else None
+    capture.capture(
+        capture_deps(),
+        provider,
+        provider_payment_id,
+        amount=amount,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
+    found = PaymentRepository().get_with_history(provider, provider_payment_id)
+    if found is None:
+        raise capture.PaymentNotFound(provider, provider_payment_id)
+    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
+
+
+@router.get("/admin/stores/<store_id>/uncaptured", tags=["payments"])
+def uncaptured(store_id: StoreIdPath) -> UncapturedList:
+    """The store's open authorizations, earliest deadline first (未認証の売上があります)."""
+    now = clock.now()
+    rows = []
+    for p in PaymentRepository().list_uncaptured(store_id):
+        deadline = p.capture_deadline
+        rows.append(
+            UncapturedView(
+                provider=p.provider,
+                provider_payment_id=p.provider_payment_id,
+                amount=p.facts.amount,
+                currency=p.facts.currency,
+                capture_deadline=deadline,
+                deadline_bound=p.deadline_bound,
+                hours_left=round((deadline - now).total_seconds() / 3600, 1) if deadline else None,
+                reservation_id=p.metadata.reservation_id,
+                visit_date=p.metadata.visit_date.isoformat() if p.metadata.visit_date else None,
+            )
+        )
+    return UncapturedList(store_id=store_id, count=len(rows), payments=rows)
+
+
+def install(app: APIGatewayRestResolver) -> None:
+    """Add the routes and turn capture refusals into 4xx answers (never a 500 for a late capture)."""
+    app.include_router(router)
+
+    @app.exception_handler(CaptureRefused)
+    def _refused(exc: CaptureRefused) -> Response[Any]:
+        if isinstance(exc, AmountExceedsAuthorized | InvalidCaptureAmount):
+            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_capture_amount", str(exc))
+        if isinstance(exc, CaptureDeadlinePassed):
+            return error_response(
+                HTTPStatus.CONFLICT, "capture_deadline_passed", str(exc), deadline=exc.deadline.isoformat()
+            )
+        if isinstance(exc, capture.AutomaticRefundStarted):
+            return error_response(HTTPStatus.CONFLICT, "automatic_refund_started", str(exc))
+        status = exc.status.value if isinstance(exc, PaymentNotCapturable) else None
+        return error_response(HTTPStatus.CONFLICT, "payment_not_capturable", str(exc), payment_status=status)
+
+    @app.exception_handler(capture.PaymentNotFound)
+    def _not_found(exc: capture.PaymentNotFound) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
+
+    @app.exception_handler(UnsupportedProvider)
+    def _unsupported(exc: UnsupportedProvider) -> Response[Any]:
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "unsupported_provider", str(exc))
+
+    @app.exception_handler(PermanentProviderError)
+    def _provider_refused(exc: PermanentProviderError) -> Response[Any]:
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "provider_refused", str(exc), provider_code=exc.code
+        )
+
+    @app.exception_handler(TransientProviderError)
+    def _provider_unavailable(exc: TransientProviderError) -> Response[Any]:
+        if exc.code == budget.DEADLINE_EXCEEDED:
+            # answered before API Gateway's 29 s cut a bare 504 without a body
+            return error_response(
+                HTTPStatus.GATEWAY_TIMEOUT, "provider_timeout", f"{exc} (the call is idempotent)"
+            )
+        return error_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "provider_unavailable",
+            f"{exc}; retry (the same capture is idempotent)",
+        )

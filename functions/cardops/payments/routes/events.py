@@ -1,0 +1,79 @@
+"""Admin routes for webhook events after intake: their processing state, the dead-letter queue."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from cardops.api.errors import error_response
+from cardops.kernel import clock
+from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import RawEventStore
+from cardops.payments.store.dead_letters import DeadLetterQueue
+from cardops.payments.store.queue import SqsQueue
+from cardops.payments.use_cases import event_processing
+from cardops.payments.use_cases.event_processing import EventStatus, ParkedEvent, PermanentlyParked
+
+router = Router()  # type: ignore[no-untyped-call]
+
+ProviderPath = Annotated[str, Path(pattern=r"^(payjp|stripe|sbps)$", description="webhook provider")]
+EventIdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class RedriveInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=255)
+    provider: str | None = Field(default=None, pattern=r"^(payjp|stripe|sbps)$")
+
+
+@router.get("/admin/events/dlq", tags=["events"])
+def list_dead_letters() -> list[ParkedEvent]:
+    """Events parked after every processing attempt failed, oldest first, with the last reason."""
+    return event_processing.list_parked(DeadLetterQueue(settings().dead_letter_queue_url), RawEventStore())
+
+
+@router.get("/admin/events/parked", tags=["events"])
+def list_parked() -> list[PermanentlyParked]:
+    """Events parked without retries because they can never succeed as they are (schema-invalid)."""
+    return event_processing.list_permanently_parked(RawEventStore())
+
+
+@router.post("/admin/events/dlq/redrive", tags=["events"])
+def redrive(body: Annotated[RedriveInput, Body()]) -> ParkedEvent:
+    """Move one parked event back to the events queue (deleted from the DLQ only after the send)."""
+    config = settings()
+    queue = SqsQueue(config.events_queue_url)
+    return event_processing.redrive(
+        DeadLetterQueue(config.dead_letter_queue_url),
+        RawEventStore(),
+        events_queue_url=config.events_queue_url,
+        event_id=body.event_id,
+        provider=body.provider,
+        now=clock.now(),
+        requeue=lambda provider, event_id: queue.send(
+            {"provider": provider, "event_id": event_id}, dedupe_id=f"{provider}:{event_id}"
+        ),
+    )
+
+
+@router.get("/admin/events/<provider>/<event_id>", tags=["events"])
+def show_event(provider: ProviderPath, event_id: EventIdPath) -> EventStatus:
+    """What processing made of a received webhook event: processed (and how), failing, or parked."""
+    record = RawEventStore().processing_state(provider=provider, event_id=event_id)
+    return event_processing.status_of(provider, event_id, record)
+
+
+def register_errors(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(event_processing.EventNotFound)
+    def _not_found(exc: event_processing.EventNotFound) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
+
+    @app.exception_handler(event_processing.AmbiguousEvent)
+    def _ambiguous(exc: event_processing.AmbiguousEvent) -> Response[Any]:
+        return error_response(HTTPStatus.CONFLICT, "ambiguous_event", str(exc))

@@ -1,0 +1,249 @@
+"""Admin routes for refunds and their corrections (SPEC §5; §8 contract 2).
+
+``POST /admin/payments/{provider}/{provider_payment_id}/refunds`` answers the refund with its state:
+201 when this request created it, 200 when the idempotency key named an existing refund. Refund
+rule violations are 4xx JSON errors, mapped here once for every route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from cardops.api.errors import error_response
+from cardops.api.identity import caller
+from cardops.kernel import clock
+from cardops.payments.domain.refunds import (
+    DebitMemo,
+    DebitMemoError,
+    InvalidRefundTransitionError,
+    PaymentNotRefundableError,
+    Refund,
+    RefundError,
+    RefundExceedsCapturedError,
+    RefundReason,
+    RefundReversalNotSupportedError,
+)
+from cardops.payments.use_cases.refunds import (
+    PaymentNotFoundError,
+    RefundNotFoundError,
+    RefundService,
+    RefundSubmissionPendingError,
+)
+
+router = Router()  # type: ignore[no-untyped-call]
+
+ProviderPath = Annotated[str, Path(pattern=r"^(payjp|stripe|sbps|sandbox)$", description="payment provider")]
+PaymentIdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_:-]+$")]
+RefundIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^rf_[0-9a-f]+$")]
+MAX_AMOUNT = 10**12
+
+
+class RefundBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True, description="minor units of the payment currency")
+    reason: RefundReason
+    note: str = Field(default="", max_length=500)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="repeat it to retry safely; one is generated when omitted",
+    )
+
+
+class AmendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, le=MAX_AMOUNT, strict=True)
+
+
+class DebitMemoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(default=None, gt=0, le=MAX_AMOUNT, strict=True)
+    note: str = Field(default="", max_length=500)
+
+
+class RefundList(BaseModel):
+    refunds: list[Refund]
+    remaining_refundable: int | None
+
+
+def _json(model: BaseModel, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
+    return Response(
+        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
+    )
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
+def create_refund(
+    provider: ProviderPath, provider_payment_id: PaymentIdPath, body: Annotated[RefundBody, Body()]
+) -> Response[Any]:
+    key = body.idempotency_key or router.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
+    try:
+        refund, created = RefundService().request(
+            provider,
+            provider_payment_id,
+            amount=body.amount,
+            reason=body.reason,
+            idempotency_key=key[:255],
+            note=body.note,
+            now=clock.now(),
+            actor=caller(router.current_event),
+        )
+    except RefundSubmissionPendingError as exc:
+        exc.idempotency_key = key[:255]
+        raise
+    return _json(refund, HTTPStatus.CREATED if created else HTTPStatus.OK)
+
+
+@router.get("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
+def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[Any]:
+    service = RefundService()
+    refunds = service.of_payment(provider, provider_payment_id)
+    remaining = service.refunds.remaining(provider, provider_payment_id)
+    return _json(RefundList(refunds=refunds, remaining_refundable=remaining))
+
+
+@router.get("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>", tags=["refunds"])
+def get_refund(
+    provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
+) -> Response[Any]:
+    return _json(RefundService().get(provider, provider_payment_id, refund_id))
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/cancel", tags=["refunds"])
+def cancel(
+    provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
+) -> Response[Any]:
+    actor = caller(router.current_event)
+    return _json(
+        RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+    )
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend", tags=["refunds"])
+def amend(
+    provider: ProviderPath,
+    provider_payment_id: PaymentIdPath,
+    refund_id: RefundIdPath,
+    body: Annotated[AmendBody, Body()],
+) -> Response[Any]:
+    refund = RefundService().amend(
+        provider,
+        provider_payment_id,
+        refund_id,
+        amount=body.amount,
+        now=clock.now(),
+        actor=caller(router.current_event),
+    )
+    return _json(refund, HTTPStatus.CREATED)
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/reverse", tags=["refunds"])
+def reverse(
+    provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
+) -> Response[Any]:
+    actor = caller(router.current_event)
+    return _json(
+        RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+    )
+
+
+@router.post(
+    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/debit-memo", tags=["refunds"]
+)
+def debit_memo(
+    provider: ProviderPath,
+    provider_payment_id: PaymentIdPath,
+    refund_id: RefundIdPath,
+    body: Annotated[DebitMemoBody, Body()],
+) -> Response[Any]:
+    memo: DebitMemo = RefundService().debit_memo(
+        provider,
+        provider_payment_id,
+        refund_id,
+        now=clock.now(),
+        amount=body.amount,
+        note=body.note,
+        actor=caller(router.current_event),
+    )
+    return _json(memo, HTTPStatus.CREATED)
+
+
+@router.exception_handler(RefundExceedsCapturedError)
+def _exceeds(exc: RefundExceedsCapturedError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT,
+        "refund_exceeds_captured",
+        str(exc),
+        requested=exc.requested,
+        captured=exc.captured,
+        refunded=exc.refunded,
+        remaining=exc.remaining,
+        currency=exc.currency,
+    )
+
+
+@router.exception_handler(InvalidRefundTransitionError)
+def _transition(exc: InvalidRefundTransitionError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT,
+        "invalid_refund_transition",
+        str(exc),
+        refund_id=exc.refund_id,
+        refund_status=exc.current.value,
+        wanted=exc.wanted.value,
+    )
+
+
+@router.exception_handler(PaymentNotRefundableError)
+def _not_refundable(exc: PaymentNotRefundableError) -> Response[Any]:
+    return error_response(HTTPStatus.CONFLICT, "payment_not_refundable", str(exc))
+
+
+@router.exception_handler(RefundReversalNotSupportedError)
+def _no_reversal(exc: RefundReversalNotSupportedError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.CONFLICT, "refund_reversal_not_supported", str(exc), provider=exc.provider
+    )
+
+
+@router.exception_handler(DebitMemoError)
+def _debit_memo(exc: DebitMemoError) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "debit_memo_refused", str(exc))
+
+
+@router.exception_handler(RefundError)
+def _refund_error(exc: RefundError) -> Response[Any]:
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "refund_refused", str(exc))
+
+
+@router.exception_handler(PaymentNotFoundError)
+def _no_payment(exc: PaymentNotFoundError) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "payment_not_found", str(exc))
+
+
+@router.exception_handler(RefundNotFoundError)
+def _no_refund(exc: RefundNotFoundError) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, "refund_not_found", str(exc))
+
+
+@router.exception_handler(RefundSubmissionPendingError)
+def _pending(exc: RefundSubmissionPendingError) -> Response[Any]:
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "provider_unavailable",
+        str(exc),
+        refund=exc.refund.model_dump(mode="json"),
+        idempotency_key=exc.idempotency_key,
+    )

@@ -1,0 +1,138 @@
+"""Admin routes for re-payment requests (SPEC §4): start, decide, list, show."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cardops.api.errors import error_response
+from cardops.api.identity import caller
+from cardops.payments.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
+from cardops.payments.use_cases import repayment
+
+router = Router()  # type: ignore[no-untyped-call]
+
+RequestIdPath = Annotated[str, Path(pattern=REQUEST_ID_PATTERN, description="re-payment request id")]
+#: base64 of the largest document API Gateway's 10 MB body can carry
+MAX_BASE64_CHARS = 10 * 1024 * 1024
+
+
+class DocumentUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["pdf", "eml"] = Field(description="pdf (paper consent) or eml (the e-mail thread)")
+    content_base64: str = Field(min_length=1, max_length=MAX_BASE64_CHARS)
+
+
+class StartRepaymentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN, description="also the workflow execution's name")
+    original_payment: PaymentRef
+    evidence: dict[str, Any] = Field(description="the fields of SPEC §4; the document is set by the upload")
+    document: DocumentUpload
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _actor() -> str:
+    """Who acts: the IAM caller of the admin API (SigV4), the sandbox's operator locally."""
+    return caller(router.current_event)
+
+
+def _json(status: HTTPStatus, body: Any) -> Response[Any]:
+    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@router.post("/admin/repayments", tags=["repayments"])
+def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any]:
+    try:
+        document = base64.b64decode(body.document.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_document_encoding", "document is not valid base64"
+        )
+    try:
+        started = repayment.start(
+            request_id=body.request_id,
+            original_payment=body.original_payment,
+            evidence=body.evidence,
+            document=document,
+            kind=body.document.kind,
+            actor=_actor(),
+        )
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["evidence", *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_evidence", "evidence fields are invalid", errors=errors
+        )
+    view = repayment.view(started.record).model_dump(mode="json")
+    view["duplicate"] = started.duplicate
+    return _json(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED, view)
+
+
+@router.post("/admin/repayments/<request_id>/decision", tags=["repayments"])
+def decide(request_id: RequestIdPath, body: Annotated[DecisionBody, Body()]) -> repayment.RepaymentView:
+    record = repayment.decide(request_id, body.decision, reason=body.reason, actor=_actor())
+    return repayment.view(record)
+
+
+@router.get("/admin/repayments", tags=["repayments"])
+def list_repayments(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[repayment.RepaymentView]:
+    return repayment.list_requests(limit)
+
+
+@router.get("/admin/repayments/<request_id>", tags=["repayments"])
+def show_repayment(request_id: RequestIdPath) -> repayment.RepaymentView:
+    return repayment.show(request_id)
+
+
+def register_errors(app: APIGatewayRestResolver) -> None:
+    """The re-payment errors as HTTP answers (added to the admin resolver)."""
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body is not UTF-8")
+
+    @app.exception_handler(repayment.RepaymentNotFound)
+    def _not_found(exc: repayment.RepaymentNotFound) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no re-payment request {exc}")
+
+    @app.exception_handler(repayment.RequestIdReused)
+    def _reused(exc: repayment.RequestIdReused) -> Response[Any]:
+        return error_response(
+            HTTPStatus.CONFLICT, "request_id_reused", "this request id was started with other evidence"
+        )
+
+    @app.exception_handler(repayment.NotAwaitingDecision)
+    def _not_awaiting(exc: repayment.NotAwaitingDecision) -> Response[Any]:
+        return error_response(
+            HTTPStatus.CONFLICT, "not_awaiting_decision", str(exc), request_status=exc.status
+        )
+
+    @app.exception_handler(repayment.DocumentTooLarge)
+    def _too_large(exc: repayment.DocumentTooLarge) -> Response[Any]:
+        return error_response(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "document_too_large", f"document exceeds {exc.limit} bytes"
+        )
+
+    @app.exception_handler(repayment.InvalidStart)
+    def _invalid(exc: repayment.InvalidStart) -> Response[Any]:
+        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, exc.code, str(exc))

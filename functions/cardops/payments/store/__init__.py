@@ -1,0 +1,1 @@
+"""DynamoDB, SQS, S3, EventBridge and Step Functions adapters of payments."""

@@ -1,0 +1,47 @@
+"""Starting Step Functions executions by name: a second start of the same name is a no-op."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cardops.kernel import aws
+from cardops.kernel.dynamodb import StoreUnavailable, dumps
+
+
+def start_once(state_machine_arn: str, name: str, payload: dict[str, str]) -> bool:
+    """Start ``name`` unless it exists; ``True`` when this call started it.
+
+    A Standard workflow answers a repeated start with the same name and input with the running
+    execution, and ``ExecutionAlreadyExists`` once it has ended: both mean "already started".
+    """
+    try:
+        aws.stepfunctions().start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=dumps(payload)
+        )
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") == "ExecutionAlreadyExists":
+            return False
+        raise StoreUnavailable(f"step functions: {exc.response.get('Error', {}).get('Code', '')}") from exc
+    except BotoCoreError as exc:
+        raise StoreUnavailable(f"step functions unavailable: {exc.__class__.__name__}") from exc
+
+
+def stop_if_running(state_machine_arn: str, name: str, cause: str) -> bool:
+    """Stop the execution ``name`` if it still runs; ``True`` when this call stopped it.
+
+    Best effort: an execution that cannot be stopped here still ends at its next check.
+    """
+    execution_arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+    sfn = aws.stepfunctions()
+    try:
+        if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
+            return False
+        sfn.stop_execution(executionArn=execution_arn, cause=cause[:256])
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in ("ExecutionDoesNotExist", "InvalidArn"):
+            return False
+        raise StoreUnavailable(f"step functions: {exc.response.get('Error', {}).get('Code', '')}") from exc
+    except BotoCoreError as exc:
+        raise StoreUnavailable(f"step functions unavailable: {exc.__class__.__name__}") from exc

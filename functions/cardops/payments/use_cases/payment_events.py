@@ -1,0 +1,267 @@
+"""Processing (SPEC §1, §2): provider event → canonical event → one conditional write.
+
+Each provider event is reduced to facts and merged into the payment (``domain.payments``). The write
+is conditional on the version that was read; on a conflict the payment is re-read and the facts
+merged again, so concurrent deliveries never lose or double an effect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from cardops.kernel.backoff import CONFLICTS, Backoff
+from cardops.payments.domain.capture_deadline import capture_deadline
+from cardops.payments.domain.payments import (
+    Applied,
+    CanonicalEvent,
+    EventKind,
+    HistoryEntry,
+    Payment,
+    apply_event,
+    new_payment,
+)
+from cardops.payments.domain.webhook_signatures import MalformedWebhook, parse_sbps_form
+from cardops.payments.providers import payjp, sbps
+from cardops.payments.providers.base import ProviderPayment
+
+
+class UnsupportedEvent(Exception):
+    """An event type we do not act on: acknowledged and recorded, never retried."""
+
+
+class RawEventMissing(LookupError):
+    """The queue message names no stored event: nothing to park it on, so it goes to the DLQ."""
+
+
+class Payments(Protocol):
+    def get(self, provider: str, payment_id: str) -> Payment | None: ...
+
+    def save(self, applied: Applied, *, expected_version: int) -> None: ...
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None: ...
+
+
+class ChargeFetcher(Protocol):
+    def retrieve(self, payment_id: str) -> ProviderPayment: ...
+
+
+PaymentListener = Callable[[Applied], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event_id: str
+    applied: Applied | None
+    ignored_reason: str | None = None
+
+    def describe(self) -> str:
+        """One line an operator reads in ``cardops events show`` and ``invoke --wait``."""
+        if self.ignored_reason:
+            return f"ignored: {self.ignored_reason}"
+        if self.applied is None:
+            return "no change: the payment already reflected this event"
+        payment, entry = self.applied.payment, self.applied.history
+        moved = f"{entry.from_status.value} -> " if entry.from_status is not None else ""
+        return (
+            f"payment {payment.provider}/{payment.provider_payment_id} {moved}{payment.status.value} "
+            f"(version {payment.version})"
+        )
+
+
+class ProcessingLog(Protocol):
+    """Where the processor records each attempt on the stored event (the raw event store)."""
+
+    def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None: ...
+
+    def record_failure(
+        self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
+    ) -> None: ...
+
+    def park(self, *, provider: str, event_id: str, reason: str, at: datetime) -> bool: ...
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether processing the same stored event again can never succeed without a code change.
+
+    The one place that tells permanent from transient failures. Permanent: an authentic event whose
+    body fails the provider's event schema (``MalformedWebhook``, or a canonical event that fails
+    validation). Everything else is transient and retried by the queue: throttling, the store
+    being busy, provider timeouts and 5xx, and also a provider that refuses the re-fetch (a charge
+    not found yet, a key not written yet), which an operator can fix without touching the event.
+    """
+    from pydantic import ValidationError
+
+    return isinstance(exc, MalformedWebhook | ValidationError)
+
+
+def describe_permanent(exc: BaseException) -> str:
+    """The parked reason: says it is permanent, so the redrive runbook never loops it."""
+    return f"permanent, parked: {describe_failure(exc)}; redrive only after fixing the schema handling"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """Why an event could not be processed, in one line that names the cause (no body, no card data)."""
+    from cardops.payments.providers.base import ProviderError
+
+    if isinstance(exc, ProviderError):
+        parts = [f"code {exc.code}"] if exc.code else []
+        parts += [f"HTTP {exc.status}"] if exc.status else []
+        kind = "temporary provider failure" if exc.transient else "provider refused"
+        return f"{kind}: {exc}" + (f" ({', '.join(parts)})" if parts else "")
+    if isinstance(exc, MalformedWebhook):
+        return f"malformed event: {exc}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def _json_object(body: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    return value
+
+
+_PAYJP_KINDS = {
+    "charge.succeeded": EventKind.AUTHORIZED,
+    "charge.captured": EventKind.CAPTURED,
+    "charge.updated": EventKind.UPDATED,
+    "charge.refunded": EventKind.REFUNDED,
+    "charge.failed": EventKind.FAILED,
+    "charge.dispute.created": EventKind.DISPUTE_OPENED,
+    "charge.dispute.updated": EventKind.UPDATED,
+}
+
+
+def payjp_to_canonical(body: str, fetcher: ChargeFetcher, *, now: datetime) -> CanonicalEvent:
+    """A PAY.JP event names a charge; what it says is taken from a re-fetch of that charge."""
+    payload = _json_object(body)
+    event_type = str(payload.get("type"))
+    if event_type not in payjp.CHARGE_EVENT_TYPES:
+        raise UnsupportedEvent(event_type)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise MalformedWebhook("PAY.JP event has no data object")
+    charge_id = data.get("charge") if data.get("object") == "dispute" else data.get("id")
+    if not isinstance(charge_id, str) or not charge_id.startswith("ch_") or len(charge_id) > 255:
+        raise MalformedWebhook("PAY.JP event names no charge")
+    snapshot = fetcher.retrieve(charge_id)
+    return snapshot.as_event(
+        provider="payjp", event_id=str(payload["id"]), kind=_PAYJP_KINDS[event_type], occurred_at=now
+    )
+
+
+def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now: datetime) -> CanonicalEvent:
+    if provider == "payjp":
+        return payjp_to_canonical(body, payjp_fetcher, now=now)
+    if provider == "stripe":
+        from cardops.payments.providers import stripe_events
+
+        try:
+            return stripe_events.to_canonical_event(_json_object(body))
+        except stripe_events.UnsupportedEvent as exc:
+            raise UnsupportedEvent(str(exc)) from exc
+        except stripe_events.MalformedEvent as exc:
+            raise MalformedWebhook(str(exc)) from exc
+    if provider == "sbps":
+        return sbps.to_canonical(parse_sbps_form(body.encode("utf-8")))
+    raise MalformedWebhook(f"no processor for provider {provider!r}")
+
+
+def with_deadline(payment: Payment) -> Payment:
+    """Record the effective capture deadline and which bound applied (SPEC §3).
+
+    A pure function of the merged facts and metadata, recomputed on every write whatever the
+    status: so it is known as soon as the authorization time is (in any arrival order, a refund
+    before its authorization included), and it follows a re-authorization that moves the hold.
+    """
+    facts = payment.facts
+    if facts.authorized_at is None:
+        return payment
+    deadline = capture_deadline(
+        provider=payment.provider,
+        visit_date=payment.metadata.visit_date,
+        accepted_at=payment.metadata.accepted_at,
+        authorized_at=facts.authorized_at,
+        authorization_expires_at=facts.authorization_expires_at,
+        mcc=payment.metadata.mcc,
+    )
+    return payment.model_copy(update={"capture_deadline": deadline.at, "deadline_bound": deadline.bound})
+
+
+def apply_canonical(
+    event: CanonicalEvent,
+    payments: Payments,
+    *,
+    now: datetime,
+    listeners: Sequence[PaymentListener] = (),
+    backoff: Backoff = CONFLICTS,
+) -> Applied | None:
+    """Merge the event into its payment with an optimistic, version-checked write.
+
+    A lost version race re-reads after a jittered wait (``backoff``), so concurrent deliveries of
+    one payment's events spread out instead of colliding again on every retry.
+    """
+    from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+
+    for _ in backoff.tries():
+        stored = payments.get(event.provider, event.provider_payment_id)
+        current = stored or new_payment(event)
+        applied = apply_event(current, event, now=now)
+        if applied is None:
+            if stored is not None and listeners:
+                _finish_listeners(event, stored, payments, listeners)
+            return None
+        applied = Applied(payment=with_deadline(applied.payment), history=applied.history)
+        try:
+            payments.save(applied, expected_version=current.version)
+        except VersionConflict:
+            continue
+        for listener in listeners:
+            listener(applied)
+        return applied
+    raise StoreUnavailable(f"too many concurrent writers on {event.provider}/{event.provider_payment_id}")
+
+
+def _finish_listeners(
+    event: CanonicalEvent, stored: Payment, payments: Payments, listeners: Sequence[PaymentListener]
+) -> None:
+    """A redelivered event already saved: run its listeners again (they are idempotent).
+
+    The message comes back because a listener failed after the save (throttling, a missing grant):
+    without this, the redelivery finds nothing to change and the listener's work is lost silently.
+    A listener that keeps failing keeps failing the message, which ends in the dead-letter queue.
+    """
+    last = payments.last_history(event.provider, event.provider_payment_id)
+    if last is not None and last.event_id == event.event_id:
+        for listener in listeners:
+            listener(Applied(payment=stored, history=last))
+
+
+def process_message(
+    message: dict[str, Any],
+    *,
+    read_body: Callable[[str, str], bytes | None],
+    payments: Payments,
+    payjp_fetcher: ChargeFetcher,
+    now: datetime,
+    listeners: Sequence[PaymentListener] = (),
+) -> Outcome:
+    provider, event_id = str(message.get("provider")), str(message.get("event_id"))
+    body = message.get("body")
+    if not isinstance(body, str):
+        raw = read_body(provider, event_id)
+        if raw is None:
+            raise RawEventMissing(f"raw event {provider}/{event_id} not found")
+        body = raw.decode("utf-8", errors="replace")
+    try:
+        event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)
+    except UnsupportedEvent as exc:
+        return Outcome(event_id=event_id, applied=None, ignored_reason=f"unsupported event {exc}")
+    return Outcome(event_id=event_id, applied=apply_canonical(event, payments, now=now, listeners=listeners))

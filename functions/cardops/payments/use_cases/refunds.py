@@ -1,0 +1,392 @@
+"""Use cases of refunds and their corrections (SPEC §5), persisted atomically with the ledger.
+
+A refund request is one transaction: the refund (``requested``), the refund ceiling taken down by
+its amount (conditioned by DynamoDB on what remains, so concurrent requests cannot overshoot the
+captured amount), and the store's ledger debited. It is then submitted to the provider with the
+refund id as idempotency key: PAY.JP refunds synchronously, so success moves it to ``succeeded``; a
+refusal means the card company rejected it, which reverses it (ledger back, ceiling back) and alerts
+finance. A transient failure leaves it ``requested``: repeating the request with the same
+idempotency key resumes the submission, and never creates a second refund.
+
+Every correction is a transaction of the refund's new version (conditioned on the version read), the
+reversal entries, and the ceiling given back when the refund stops counting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from cardops.kernel import aws
+from cardops.kernel.backoff import CONFLICTS, Backoff
+from cardops.kernel.config import settings
+from cardops.kernel.dynamodb import PaymentRepository, StoreUnavailable, VersionConflict
+from cardops.kernel.observability import make_logger
+from cardops.ledger.domain.fees import PlansConfig
+from cardops.ledger.domain.ledger import Ledger
+from cardops.ledger.store import (
+    CeilingExceeded,
+    DuplicateEntry,
+    LedgerStore,
+    RefundStore,
+    Write,
+    entry_writes,
+    transact,
+)
+from cardops.ledger.use_cases import configured_plans
+from cardops.payments.domain.payments import Applied
+from cardops.payments.domain.refunds import (
+    DEFAULT_CAPABILITIES,
+    DebitMemo,
+    FinanceAlert,
+    ProviderCapabilities,
+    Refund,
+    RefundChange,
+    RefundCommand,
+    RefundExceedsCapturedError,
+    RefundReason,
+    RefundStatus,
+    RefundTarget,
+    cancel_refund,
+    change_refund_amount,
+    issue_debit_memo,
+    mark_refund_rejected,
+    mark_refund_succeeded,
+    request_refund,
+    reverse_submitted_refund,
+    submit_refund,
+)
+from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderError
+from cardops.payments.providers.payjp import PAYJP_REFUND_TOTAL
+
+logger = make_logger("cardops-refunds")
+
+
+class PaymentNotFoundError(LookupError):
+    def __init__(self, provider: str, payment_id: str) -> None:
+        super().__init__(f"payment {provider}/{payment_id} not found")
+
+
+class RefundNotFoundError(LookupError):
+    def __init__(self, refund_id: str) -> None:
+        super().__init__(f"no refund {refund_id} on this payment")
+
+
+class RefundSubmissionPendingError(Exception):
+    """The provider could not be reached: the refund stays ``requested``; repeat with the same key."""
+
+    def __init__(self, refund: Refund, cause: ProviderError) -> None:
+        super().__init__(
+            f"refund {refund.refund_id} is recorded but the provider did not answer ({cause}); "
+            "repeat the request with the same idempotency key to submit it"
+        )
+        self.refund = refund
+        #: the key to repeat the request with (set by the caller that knows it)
+        self.idempotency_key: str | None = None
+
+
+class ProviderLookup(Protocol):
+    def get(self, name: str) -> PaymentProvider | None: ...
+
+
+class _RegisteredProviders:
+    """The provider registry seen as ``name → client | None``: providers without an API client
+    (SBPS refunds are made in its console) have their refunds stay ``requested`` for finance."""
+
+    def get(self, name: str) -> PaymentProvider | None:
+        from cardops.payments.providers import registry
+
+        try:
+            return registry.provider_client(name)
+        except registry.UnsupportedProvider:
+            return None
+
+
+def default_providers() -> _RegisteredProviders:
+    return _RegisteredProviders()
+
+
+def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
+    """Alerts are already recorded in the table with their change; this tells the operators."""
+    queue = settings().operator_queue_url
+    for alert in alerts:
+        logger.warning("finance alert", alert_id=alert.alert_id, kind=alert.kind, refund_id=alert.refund_id)
+        if queue:
+            aws.sqs().send_message(
+                QueueUrl=queue,
+                MessageBody=json.dumps({"type": "finance_alert", "alert": alert.model_dump(mode="json")}),
+            )
+
+
+class RefundService:
+    def __init__(
+        self,
+        *,
+        payments: PaymentRepository | None = None,
+        refunds: RefundStore | None = None,
+        ledgers: LedgerStore | None = None,
+        providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None,
+        plans: PlansConfig | None = None,
+        capabilities: Mapping[str, ProviderCapabilities] = DEFAULT_CAPABILITIES,
+        publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts,
+        backoff: Backoff = CONFLICTS,
+    ) -> None:
+        self.backoff = backoff
+        self.payments = payments or PaymentRepository()
+        self.refunds = refunds or RefundStore()
+        self.ledgers = ledgers or LedgerStore()
+        self._providers = providers
+        self.plans = plans or configured_plans()
+        self.capabilities = capabilities
+        self.publish = publish
+
+    @property
+    def providers(self) -> ProviderLookup | Mapping[str, PaymentProvider]:
+        if self._providers is None:
+            self._providers = default_providers()
+        return self._providers
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def target(self, provider: str, payment_id: str) -> RefundTarget:
+        payment = self.payments.get(provider, payment_id)
+        if payment is None:
+            raise PaymentNotFoundError(provider, payment_id)
+        return RefundTarget.from_payment(payment)
+
+    def of_payment(self, provider: str, payment_id: str) -> list[Refund]:
+        if self.payments.get(provider, payment_id) is None:
+            raise PaymentNotFoundError(provider, payment_id)
+        return self.refunds.of_payment(provider, payment_id)
+
+    def get(self, provider: str, payment_id: str, refund_id: str) -> Refund:
+        refund = self.refunds.get(provider, payment_id, refund_id)
+        if refund is None:
+            raise RefundNotFoundError(refund_id)
+        return refund
+
+    # -- request and submission ----------------------------------------------------------------
+
+    def request(
+        self,
+        provider: str,
+        payment_id: str,
+        *,
+        amount: int,
+        reason: RefundReason,
+        idempotency_key: str,
+        now: datetime,
+        actor: str,
+        note: str = "",
+    ) -> tuple[Refund, bool]:
+        """Record and submit a refund; returns it and whether this call created it."""
+        target = self.target(provider, payment_id)
+        command = RefundCommand(
+            amount=amount, reason=reason, idempotency_key=idempotency_key, note=note, actor=actor
+        )
+        plan = self.plans.for_channel(target.channel)
+        for _ in self.backoff.tries():
+            existing = self.refunds.of_payment(provider, payment_id)
+            change = request_refund(target, existing, command, plan, now=now)
+            if not change.changed:
+                refund = change.refund
+                if refund.amount != amount or refund.reason is not reason:
+                    raise VersionConflict(f"idempotency key already used for refund {refund.refund_id}")
+                return self._submit_if_requested(refund, now=now), False
+            refund = change.refund
+            writes = [
+                self.refunds.refund_write(refund, expected_version=0),
+                self.refunds.ceiling_write(
+                    provider, payment_id, captured=target.captured_amount, delta=-refund.amount
+                ),
+                *entry_writes(change.entries),
+            ]
+            try:
+                transact(writes)
+            except CeilingExceeded as exc:
+                remaining = exc.remaining if exc.remaining is not None else target.captured_amount
+                raise RefundExceedsCapturedError(
+                    requested=amount,
+                    captured=target.captured_amount,
+                    refunded=target.captured_amount - remaining,
+                    currency=target.currency,
+                ) from exc
+            except (VersionConflict, DuplicateEntry):
+                continue  # the same refund was just written by a concurrent duplicate: re-read it
+            return self._submit_if_requested(refund, now=now), True
+        raise StoreUnavailable(f"refund on {provider}/{payment_id} kept conflicting; retry")
+
+    def _submit_if_requested(self, refund: Refund, *, now: datetime) -> Refund:
+        if refund.status is not RefundStatus.REQUESTED:
+            return refund
+        client = self.providers.get(refund.provider)
+        if client is None:
+            return refund
+        try:
+            client.refund(
+                refund.provider_payment_id,
+                amount=refund.amount,
+                idempotency_key=refund.refund_id,
+                reason=refund.reason.value,
+            )
+        except PermanentProviderError as exc:
+            submitted = submit_refund(refund, now=now).refund
+            ledger = self._ledger_for(refund)
+            detail = f"{exc.code or 'refused'}: {exc}"
+            rejected = mark_refund_rejected(submitted, ledger, now=now, detail=detail)
+            return self._apply(refund, rejected, ceiling_delta=refund.amount)
+        except ProviderError as exc:
+            raise RefundSubmissionPendingError(refund, exc) from exc
+        handed = submit_refund(
+            refund, now=now, provider_refund_id=f"{refund.provider_payment_id}:{refund.refund_id}"
+        )
+        succeeded = mark_refund_succeeded(handed.refund, now=now)
+        return self._apply(refund, succeeded)
+
+    # -- corrections ---------------------------------------------------------------------------
+
+    def cancel(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str) -> Refund:
+        refund = self.get(provider, payment_id, refund_id)
+        change = cancel_refund(refund, self._ledger_for(refund), now=now, actor=actor)
+        return self._apply(refund, change, ceiling_delta=refund.amount)
+
+    def reverse(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str) -> Refund:
+        refund = self.get(provider, payment_id, refund_id)
+        capabilities = self.capabilities.get(provider, ProviderCapabilities())
+        change = reverse_submitted_refund(
+            refund, self._ledger_for(refund), capabilities, now=now, actor=actor
+        )
+        return self._apply(refund, change, ceiling_delta=refund.amount)
+
+    def amend(
+        self,
+        provider: str,
+        payment_id: str,
+        refund_id: str,
+        *,
+        amount: int,
+        now: datetime,
+        actor: str,
+    ) -> Refund:
+        """Change the amount before submission: the old refund is reversed and a new one created."""
+        refund = self.get(provider, payment_id, refund_id)
+        target = self.target(provider, payment_id)
+        existing = self.refunds.of_payment(provider, payment_id)
+        change = change_refund_amount(
+            refund,
+            target,
+            existing,
+            amount,
+            self._ledger_for(refund),
+            self.plans.for_channel(target.channel),
+            now=now,
+            actor=actor,
+        )
+        if not change.changed:
+            return change.refund
+        old, created = change.changed
+        writes = [
+            self.refunds.refund_write(old, expected_version=refund.version),
+            self.refunds.refund_write(created, expected_version=0),
+            self.refunds.ceiling_write(
+                provider, payment_id, captured=target.captured_amount, delta=refund.amount - amount
+            ),
+            *entry_writes(change.entries),
+        ]
+        try:
+            transact(writes)
+        except CeilingExceeded as exc:
+            remaining = exc.remaining if exc.remaining is not None else 0
+            raise RefundExceedsCapturedError(
+                requested=amount,
+                captured=target.captured_amount,
+                refunded=target.captured_amount - remaining - refund.amount,
+                currency=target.currency,
+            ) from exc
+        except DuplicateEntry as exc:
+            raise VersionConflict(refund.refund_id) from exc
+        return self._submit_if_requested(created, now=now)
+
+    def debit_memo(
+        self,
+        provider: str,
+        payment_id: str,
+        refund_id: str,
+        *,
+        now: datetime,
+        amount: int | None,
+        note: str,
+        actor: str,
+    ) -> DebitMemo:
+        refund = self.get(provider, payment_id, refund_id)
+        change = issue_debit_memo(refund, now=now, amount=amount, note=note, actor=actor)
+        memo = change.debit_memo
+        assert memo is not None  # issue_debit_memo always returns one or raises
+        for existing in self.refunds.debit_memos(provider, payment_id):
+            if existing.memo_id == memo.memo_id:
+                return existing
+        try:
+            transact([self.refunds.debit_memo_write(memo)])
+        except VersionConflict:
+            return next(
+                m for m in self.refunds.debit_memos(provider, payment_id) if m.memo_id == memo.memo_id
+            )
+        return memo
+
+    def reject(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, detail: str) -> Refund:
+        """The card company returned a submitted or succeeded refund: reverse it, alert finance."""
+        refund = self.get(provider, payment_id, refund_id)
+        change = mark_refund_rejected(refund, self._ledger_for(refund), now=now, detail=detail)
+        return self._apply(refund, change, ceiling_delta=refund.amount)
+
+    # -- persistence of a change ---------------------------------------------------------------
+
+    def _ledger_for(self, refund: Refund) -> Ledger:
+        return self.ledgers.load(refund.store_id, refund.channel, refund.currency).ledger
+
+    def _apply(self, read: Refund, change: RefundChange, *, ceiling_delta: int = 0) -> Refund:
+        """Write a refund's new version, its entries and alerts; the ceiling moves when it stops counting."""
+        if not change.changed:
+            return change.refund
+        updated = change.refund
+        writes: list[Write] = [self.refunds.refund_write(updated, expected_version=read.version)]
+        if ceiling_delta and read.counts_against_capture and not updated.counts_against_capture:
+            writes.append(self.refunds.ceiling_release_write(read, amount=ceiling_delta))
+        writes.extend(entry_writes(change.entries))
+        writes.extend(self.refunds.alert_write(a) for a in change.alerts)
+        try:
+            transact(writes)
+        except (VersionConflict, DuplicateEntry):
+            current = self.refunds.get(read.provider, read.provider_payment_id, read.refund_id)
+            if current is not None and current.status is updated.status:
+                return current  # a concurrent retry made the same change
+            raise VersionConflict(read.refund_id) from None
+        if change.alerts:
+            self.publish(change.alerts)
+        return updated
+
+    # -- provider webhooks ---------------------------------------------------------------------
+
+    def reconcile(self, applied: Applied, *, now: datetime) -> list[Refund]:
+        """PAY.JP reports a running refund total: submitted refunds it covers have succeeded."""
+        payment = applied.payment
+        total = payment.facts.refunds.get(PAYJP_REFUND_TOTAL)
+        if payment.provider != "payjp" or total is None:
+            return []
+        refunds = self.refunds.of_payment(payment.provider, payment.provider_payment_id)
+        settled = sum(r.amount for r in refunds if r.status is RefundStatus.SUCCEEDED)
+        changed: list[Refund] = []
+        for refund in refunds:
+            if refund.status is RefundStatus.SUBMITTED and settled + refund.amount <= total.amount:
+                settled += refund.amount
+                changed.append(self._apply(refund, mark_refund_succeeded(refund, now=now)))
+        return changed
+
+
+def refund_listener(applied: Applied) -> None:
+    """Payment listener (``services.workflows``): reconcile our refunds with the provider's view."""
+    from cardops.kernel import clock
+
+    RefundService(providers={}).reconcile(applied, now=clock.now())

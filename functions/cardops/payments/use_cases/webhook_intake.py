@@ -1,0 +1,177 @@
+"""Webhook intake (SPEC §1): verify the raw body, store it once, hand it to the queue, answer fast.
+
+Nothing here interprets the event beyond its id: that is the processor's job, off the request path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from cardops.kernel import safe_json
+from cardops.kernel.secrets import WebhookSecrets
+from cardops.payments.domain.webhook_signatures import (
+    MalformedWebhook,
+    parse_sbps_form,
+    verify_payjp_token,
+    verify_sbps_hash,
+    verify_stripe_signature,
+)
+from cardops.payments.providers import sbps
+
+WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
+#: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
+INLINE_BODY_LIMIT = 200 * 1024
+
+
+class UnknownProvider(Exception):
+    """No webhook route for this provider: 404. The name is caller input: shown bounded and escaped."""
+
+    def __init__(self, provider: str) -> None:
+        self.shown = shown(provider)
+        super().__init__(f"no webhook route for provider {self.shown}")
+
+
+SHOWN_LIMIT = 64
+
+
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """Caller input fit for an answer or a log line: control characters escaped, at most ``limit``."""
+    head = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text[:limit])
+    return f'"{head}"' + (f" (+{len(text) - limit} more characters)" if len(text) > limit else "")
+
+
+class PayloadTooLarge(Exception):
+    """Over the body limit: 413."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    provider: str
+    event_id: str
+    duplicate: bool
+
+
+class RawEvents(Protocol):
+    def put_if_absent(
+        self,
+        *,
+        provider: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        received_at: datetime,
+        ttl_days: int,
+    ) -> tuple[bool, bool]: ...
+
+    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None: ...
+
+
+class Queue(Protocol):
+    def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
+
+
+def _json_event_id(raw_body: bytes) -> str:
+    try:
+        payload = safe_json.loads(raw_body)
+    except safe_json.UnsafeJson as exc:
+        raise MalformedWebhook(f"body refused: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("event has no type")
+    return event_id
+
+
+class WebhookNotConfigured(Exception):
+    """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"{provider} webhook secret not configured")
+        self.provider = provider
+
+
+def _configured(provider: str, values: list[str]) -> list[str]:
+    if not values:
+        raise WebhookNotConfigured(provider)
+    return values
+
+
+def authenticate(
+    provider: str,
+    raw_body: bytes,
+    header: Callable[[str], str | None],
+    secrets: WebhookSecrets,
+    *,
+    now: float,
+    stripe_tolerance: int,
+) -> str:
+    """Verify the request as the provider signs it and return its event id."""
+    if provider == "stripe":
+        verify_stripe_signature(
+            raw_body,
+            header("Stripe-Signature"),
+            _configured(provider, secrets.stripe_secrets()),
+            now=now,
+            tolerance_seconds=stripe_tolerance,
+        )
+        return _json_event_id(raw_body)
+    if provider == "payjp":
+        verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
+        return _json_event_id(raw_body)
+    if provider == "sbps":
+        keys = _configured(provider, secrets.sbps_keys())
+        pairs = parse_sbps_form(raw_body)
+        verify_sbps_hash(pairs, keys)
+        return sbps.event_id(dict(pairs))
+    raise UnknownProvider(provider)
+
+
+def accept(
+    provider: str,
+    raw_body: bytes,
+    header: Callable[[str], str | None],
+    *,
+    secrets: Callable[[], WebhookSecrets],
+    raw_events: RawEvents,
+    queue: Queue,
+    now: datetime,
+    max_bytes: int,
+    stripe_tolerance: int,
+    ttl_days: int,
+    wall_clock: Callable[[], float] = time.time,
+) -> IntakeResult:
+    if provider not in WEBHOOK_PROVIDERS:
+        raise UnknownProvider(provider)
+    if len(raw_body) > max_bytes:
+        raise PayloadTooLarge(f"body of {len(raw_body)} bytes exceeds {max_bytes}")
+    event_id = authenticate(
+        provider, raw_body, header, secrets(), now=wall_clock(), stripe_tolerance=stripe_tolerance
+    )
+    content_type = header("Content-Type") or ""
+    stored, enqueued = raw_events.put_if_absent(
+        provider=provider,
+        event_id=event_id,
+        body=raw_body,
+        content_type=content_type,
+        received_at=now,
+        ttl_days=ttl_days,
+    )
+    if stored or not enqueued:
+        # a first delivery, or a retry of one whose enqueue failed: (re)send; processing is idempotent
+        message: dict[str, Any] = {"provider": provider, "event_id": event_id}
+        if len(raw_body) <= INLINE_BODY_LIMIT:
+            with contextlib.suppress(UnicodeDecodeError):
+                message["body"] = raw_body.decode("utf-8")
+        queue.send(message, dedupe_id=f"{provider}:{event_id}")
+        raw_events.mark_enqueued(provider=provider, event_id=event_id, at=now)
+    return IntakeResult(provider=provider, event_id=event_id, duplicate=not stored)

@@ -1,1 +1,0 @@
-"""Use cases: each reads like a sentence of SPEC.md, calling the domain and the adapters."""
