@@ -1,4 +1,5 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + PAY.JP emulator."""
+"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + PAY.JP and
+SBPS emulators."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Sandbox:
     stoppers: list[Any] = field(default_factory=list)
     worker: Any = None
     payjp: Any = None
+    sbps: Any = None
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -77,6 +79,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
+    from cardops.sandbox.sbps_emulator import SbpsEmulator
 
     aws.reset_clients()
     secrets = sandbox_secrets()
@@ -86,7 +89,14 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     payjp = PayjpEmulator(
         secret_key=secrets["payjp_secret_key"], webhook_token=secrets["payjp_webhook_token"], clock=clock.now
     )
-    os.environ.update(provisioned.environment(payjp_api_base=payjp.url))
+    sbps = SbpsEmulator(
+        merchant_id=secrets["sbps_merchant_id"],
+        service_id=secrets["sbps_service_id"],
+        api_hash_key=secrets["sbps_api_hash_key"],
+        notify_hash_key=secrets["sbps_hash_key"],
+        clock=clock.now,
+    )
+    os.environ.update(provisioned.environment(payjp_api_base=payjp.url, sbps_api_url=sbps.api_url))
     reset_settings()
     from cardops.api.openapi import openapi_document
     from cardops.handlers import admin, webhook
@@ -106,6 +116,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
+    sbps.webhook_url = f"{gateway.url}/webhooks/sbps"
     from cardops.sandbox.lambda_runner import invoke_handler
 
     def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
@@ -116,7 +127,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         return result
 
     worker = QueueWorker(provisioned.events_queue_url, process)
-    for component in (payjp, gateway, worker):
+    for component in (payjp, sbps, gateway, worker):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -124,12 +135,13 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         **provisioned.outputs(),
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
+        "SbpsApiBaseUrl": sbps.url,
     }
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
-    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp)
-    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, gateway.stop, worker.stop]
+    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, sbps=sbps)
+    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, sbps.stop, gateway.stop, worker.stop]
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
         resource_outputs = provisioned.outputs()
@@ -154,7 +166,7 @@ def serve(port: int = 0, outputs_path: Path = DEFAULT_OUTPUTS) -> None:
     out = sandbox.outputs
     print(
         f"cardops sandbox ready: api {out['ApiUrl']} aws {out['AwsEndpointUrl']} "
-        f"payjp {out['PayjpApiBaseUrl']} outputs {outputs_path}",
+        f"payjp {out['PayjpApiBaseUrl']} sbps {out['SbpsApiBaseUrl']} outputs {outputs_path}",
         flush=True,
     )
     try:

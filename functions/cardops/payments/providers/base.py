@@ -6,8 +6,9 @@ never reads a provider's JSON shape. Every state-changing call takes an idempote
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +19,10 @@ from cardops.payments.domain.payments import (
     PaymentMetadata,
     Provider,
 )
+
+if TYPE_CHECKING:
+    from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.domain.refunds import ProviderCapabilities
 
 
 class ProviderError(Exception):
@@ -96,3 +101,27 @@ class PaymentProvider(Protocol):
     def refund(
         self, payment_id: str, *, amount: int, idempotency_key: str, reason: str | None = None
     ) -> ProviderPayment: ...
+
+
+class ProviderPlugin(Protocol):
+    """Everything cardops knows about one provider, in one object (issue 14 item 2).
+
+    The webhook intake calls ``verify`` (on the raw body, before parsing; it answers the event id),
+    the processor ``to_canonical``, the use cases ``client()``; ``capabilities`` says what the
+    provider allows. Adding a provider is one folder with one such object, plus its registration.
+    """
+
+    name: str
+
+    @property
+    def capabilities(self) -> ProviderCapabilities: ...
+
+    def verify(
+        self, raw_body: bytes, header: Callable[[str], str | None], secrets: WebhookSecrets, *, now: float
+    ) -> str: ...
+
+    def event_id(self, raw_body: bytes) -> str: ...
+
+    def to_canonical(self, raw_body: bytes) -> CanonicalEvent: ...
+
+    def client(self) -> PaymentProvider: ...

@@ -12,7 +12,7 @@ from cardops.payments.providers.base import PaymentProvider, ProviderNotConfigur
 
 
 class UnsupportedProvider(Exception):
-    """No API client for this provider (SBPS payments are captured from its own console)."""
+    """No API client for this provider (the sandbox provider has none)."""
 
     def __init__(self, provider: str) -> None:
         super().__init__(f"provider {provider!r} has no API client for captures and cancels")
@@ -41,6 +41,10 @@ def provider_client(name: str) -> PaymentProvider:
 
         key = api_key("stripe_secret_key")
         return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
+    if name == "sbps":
+        from cardops.payments.providers.sbps import PLUGIN
+
+        return PLUGIN.client()
     raise UnsupportedProvider(name)
 
 

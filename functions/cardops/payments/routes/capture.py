@@ -18,6 +18,7 @@ from cardops.api.errors import error_response
 from cardops.api.identity import caller
 from cardops.kernel import clock
 from cardops.kernel.dynamodb import PaymentRepository
+from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,
     CaptureDeadlinePassed,
@@ -45,7 +46,7 @@ class CaptureInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: strict: ``true``, ``1.0`` or ``"100"`` is a 422 naming the field, never a capture of ¥1 or ¥100
-    amount: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
+    amount: int | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_AMOUNT, strict=True)
 
 
 class UncapturedView(BaseModel):

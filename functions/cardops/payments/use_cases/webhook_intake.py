@@ -16,12 +16,13 @@ from cardops.kernel import safe_json
 from cardops.kernel.secrets import WebhookSecrets
 from cardops.payments.domain.webhook_signatures import (
     MalformedWebhook,
-    parse_sbps_form,
     verify_payjp_token,
-    verify_sbps_hash,
     verify_stripe_signature,
 )
-from cardops.payments.providers import sbps
+from cardops.payments.domain.webhook_signatures import (
+    WebhookNotConfigured as WebhookNotConfigured,
+)
+from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 #: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
@@ -92,14 +93,6 @@ def _json_event_id(raw_body: bytes) -> str:
     return event_id
 
 
-class WebhookNotConfigured(Exception):
-    """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
-
-    def __init__(self, provider: str) -> None:
-        super().__init__(f"{provider} webhook secret not configured")
-        self.provider = provider
-
-
 def _configured(provider: str, values: list[str]) -> list[str]:
     if not values:
         raise WebhookNotConfigured(provider)
@@ -128,11 +121,8 @@ def authenticate(
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
         return _json_event_id(raw_body)
-    if provider == "sbps":
-        keys = _configured(provider, secrets.sbps_keys())
-        pairs = parse_sbps_form(raw_body)
-        verify_sbps_hash(pairs, keys)
-        return sbps.event_id(dict(pairs))
+    if provider == SBPS.name:
+        return SBPS.verify(raw_body, header, secrets, now=now)
     raise UnknownProvider(provider)
 
 

@@ -33,19 +33,21 @@ from typing import Final
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from cardops.adapters.providers import budget
-from cardops.adapters.providers.base import (
+from cardops.payments.domain.payments import PaymentFacts, PaymentMetadata
+from cardops.payments.providers import budget
+from cardops.payments.providers.base import (
     PermanentProviderError,
     ProviderPayment,
     TransientProviderError,
 )
-from cardops.domain.payments import PaymentFacts, PaymentMetadata
-from cardops.sbps_wip import protocol
-from cardops.sbps_wip.protocol import Element, Response
+from cardops.payments.providers.sbps import protocol
+from cardops.payments.providers.sbps.protocol import Element, Response
 
 _POOL = urllib3.PoolManager(num_pools=4, maxsize=8)
 PROVIDER: Final = "sbps"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: failures that prove the request never reached SBPS (safe to send again whatever it was)
+_NOT_SENT = (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.NewConnectionError)
 
 
 class SbpsSettings(BaseModel):
@@ -209,7 +211,9 @@ class SbpsClient:
 
     def _auth(self) -> str:
         user = f"{self.settings.merchant_id}{self.settings.service_id}"
-        password = self.settings.basic_password.get_secret_value() or self.settings.hash_key.get_secret_value()
+        password = (
+            self.settings.basic_password.get_secret_value() or self.settings.hash_key.get_secret_value()
+        )
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
     def _call(
@@ -248,7 +252,9 @@ class SbpsClient:
                 )
             except urllib3.exceptions.HTTPError as exc:
                 last_error = TransientProviderError(f"sbps unreachable: {exc.__class__.__name__}")
-                if not resend and not isinstance(exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.NewConnectionError):
+                if not resend and not isinstance(
+                    exc, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.NewConnectionError
+                ):
                     raise last_error from exc  # it may have reached SBPS: never re-sent blind
                 continue
             if response.status in RETRYABLE_STATUSES:
@@ -298,7 +304,9 @@ class SbpsClient:
             currency="JPY",
             authorized_amount=authorized,
             # a capture cardops missed: without an amount SBPS captures what was authorized
-            captured_amount=(known.captured_amount or authorized or 0) if status in ("captured", "refunded") else 0,
+            captured_amount=(known.captured_amount or authorized or 0)
+            if status in ("captured", "refunded")
+            else 0,
             canceled=status == "canceled",
         )
         brand = values.get("res_pay_method_info/cardbrand_code") or None

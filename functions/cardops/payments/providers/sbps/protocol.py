@@ -30,7 +30,7 @@ from typing import Final
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from cardops.domain.calendar import TOKYO
+from cardops.kernel.calendar import TOKYO
 
 #: SBPS documents Shift_JIS; Windows-31J (cp932) is the superset SBPS's systems actually emit
 ENCODING: Final = "cp932"
@@ -111,7 +111,10 @@ def build_request(function_id: str, elements: Sequence[Element], hash_key: str) 
     """An ``sps-api-request`` with its check code appended, encoded as SBPS reads it."""
     code = check_code(_flat_values(elements), hash_key)
     body = _render([*elements, (HASH_FIELD, code)])
-    xml = f'<?xml version="1.0" encoding="Shift_JIS"?><sps-api-request id="{function_id}">{body}</sps-api-request>'
+    xml = (
+        f'<?xml version="1.0" encoding="Shift_JIS"?>'
+        f'<sps-api-request id="{function_id}">{body}</sps-api-request>'
+    )
     return xml.encode(ENCODING)
 
 

@@ -1,0 +1,94 @@
+"""SB Payment Service (the extended plan) as one provider plugin: ``PLUGIN``.
+
+- ``protocol``: SBPS's XML API wire format and check code (sources named there);
+- ``client``: the credit-card API client behind ``PaymentProvider`` (capture 売上確定, cancel and
+  refund 取消返金 / 部分返金, lookup 決済結果参照);
+- ``notifications``: result notifications (Shift_JIS or UTF-8 forms), their check code, events.
+
+Nothing outside this folder knows SBPS's shapes; the intake, the processor and the use cases reach
+it through ``PLUGIN`` (``payments.providers.base.ProviderPlugin``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from cardops.payments.domain.payments import CanonicalEvent
+from cardops.payments.domain.webhook_signatures import WebhookNotConfigured
+from cardops.payments.providers.sbps import notifications
+
+if TYPE_CHECKING:
+    from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.domain.refunds import ProviderCapabilities
+    from cardops.payments.providers.base import PaymentProvider, ProviderPlugin
+    from cardops.payments.providers.sbps.client import KnownPayment
+
+
+class SbpsPlugin:
+    """Imports only what verifying a notification needs: the webhook function loads this module."""
+
+    name = "sbps"
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        from cardops.payments.domain.refunds import ProviderCapabilities
+
+        # SBPS card refunds cannot be taken back once submitted
+        return ProviderCapabilities(refund_reversal=False)
+
+    def verify(
+        self, raw_body: bytes, header: Callable[[str], str | None], secrets: WebhookSecrets, *, now: float
+    ) -> str:
+        keys = secrets.sbps_keys()
+        if not keys:
+            raise WebhookNotConfigured(self.name)
+        notification = notifications.decode(raw_body)
+        notifications.verify(notification, keys)
+        return notifications.event_id(notification.values)
+
+    def event_id(self, raw_body: bytes) -> str:
+        return notifications.event_id(notifications.decode(raw_body).values)
+
+    def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
+        return notifications.parse(raw_body)
+
+    def client(self) -> PaymentProvider:
+        """The API client from the settings, the provider API keys and the stored payments."""
+        from cardops.kernel.config import settings
+        from cardops.payments.providers.registry import api_key
+        from cardops.payments.providers.sbps.client import SbpsClient, SbpsSettings
+
+        config = SbpsSettings(
+            api_url=settings().sbps_api_url,
+            merchant_id=api_key("sbps_merchant_id"),
+            service_id=api_key("sbps_service_id"),
+            hash_key=api_key("sbps_api_hash_key"),
+            basic_password=_optional_key("sbps_basic_password"),
+        )
+        return SbpsClient(config, known=known_from_store)
+
+
+def _optional_key(key: str) -> str:
+    from cardops.kernel.secrets import provider_api_keys
+
+    value = getattr(provider_api_keys(), key)
+    return str(value.get_secret_value())
+
+
+def known_from_store(payment_id: str) -> KnownPayment | None:
+    """SBPS's tracking id and the amounts cardops holds for an SBPS payment."""
+    from cardops.kernel.dynamodb import PaymentRepository
+    from cardops.payments.providers.sbps.client import KnownPayment
+
+    payment = PaymentRepository().get("sbps", payment_id)
+    if payment is None or not payment.metadata.provider_reference:
+        return None
+    return KnownPayment(
+        tracking_id=payment.metadata.provider_reference,
+        authorized_amount=payment.facts.authorized_amount,
+        captured_amount=payment.facts.captured_amount,
+    )
+
+
+PLUGIN: ProviderPlugin = SbpsPlugin()
