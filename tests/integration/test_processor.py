@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from cardops.payments.domain.webhook_signatures import sbps_hash
+from cardops.payments.providers.sbps.notifications import check_code
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.conftest import load_event, sample
@@ -176,4 +176,4 @@ def test_sbps_signature_helper_matches_samples() -> None:
 
     form = sample("webhooks/sbps/result_authorized.form").strip()
     pairs = parse_qsl(form, keep_blank_values=True)
-    assert len(sbps_hash(pairs, "k")) == 40
+    assert len(check_code(pairs, "k")) == 40

@@ -12,8 +12,9 @@ SBPS takes no idempotency key. What makes a retry safe instead:
   captured / already canceled"; the client then looks the payment up and answers the state it
   reached, as an idempotent API would;
 - partial refund (部分返金) cannot be recognized that way, so it is never re-sent after a request
-  that may have reached SBPS (a read timeout or a lost answer): the error goes up as transient and
-  the refund stays submitted-pending for the caller to check before repeating.
+  that may have reached SBPS (a read timeout, a lost answer, a 5xx): the error goes up as
+  transient and the refund stays requested for the caller to check before repeating. An NG answer
+  (even a system error) means SBPS did nothing, so that one is retried for every request.
 
 SBPS addresses a payment by its tracking id, cardops by the merchant's purchase id (``order_id``,
 the provider payment id of SBPS payments). ``known`` looks up what cardops stored for a payment:
@@ -278,9 +279,8 @@ class SbpsClient:
                 return None
             message = f"sbps: {function_id} refused with {answer.error_code or 'NG'}"
             if answer.transient:
+                # an NG answer means SBPS did nothing: sending it again is safe for every request
                 last_error = TransientProviderError(message, code=answer.error_code)
-                if not resend:
-                    raise last_error
                 continue
             raise PermanentProviderError(message, code=answer.error_code)
         assert last_error is not None

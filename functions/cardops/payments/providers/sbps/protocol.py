@@ -54,6 +54,11 @@ ALREADY_CAPTURED: Final = "41"
 ALREADY_CANCELED = frozenset({"45", "52"})
 ALREADY_REFUNDED: Final = "46"
 _DATE = re.compile(r"^\d{14}$")
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?\?>")
+_DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9_.-]+)[\"']")
+#: what SBPS may declare, as Python names it (expat itself reads no multi-byte encoding)
+_ENCODINGS = {"shift_jis": ENCODING, "shift-jis": ENCODING, "sjis": ENCODING, "windows-31j": ENCODING,
+              "cp932": ENCODING, "utf-8": "utf-8", "utf8": "utf-8"}  # fmt: skip
 _FORBIDDEN = re.compile(r"[\t\r\n]")
 
 
@@ -153,16 +158,27 @@ def _walk(element: ElementTree.Element, prefix: str, into: dict[str, str]) -> No
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 
 
+def _root(data: bytes) -> ElementTree.Element:
+    """The document element of Shift_JIS (or UTF-8) XML; a document type is refused unparsed."""
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise ProtocolError("the document declares a document type")
+    declaration = _DECLARATION.match(data)
+    declared = _DECLARED_ENCODING.search(declaration.group(0)) if declaration else None
+    name = declared.group(1).decode("ascii").lower() if declared else "utf-8"
+    if name not in _ENCODINGS:
+        raise ProtocolError(f"unexpected encoding {name[:20]!r}")
+    try:
+        text = data[declaration.end() if declaration else 0 :].decode(_ENCODINGS[name])
+        return ElementTree.fromstring(text)  # noqa: S314 - no DTD (refused above): nothing to expand
+    except (UnicodeDecodeError, ElementTree.ParseError) as exc:
+        raise ProtocolError(f"not readable XML: {exc}") from exc
+
+
 def parse_response(data: bytes) -> Response:
     """Read an answer; declarations of entities are refused before any parsing (no expansion)."""
     if len(data) > MAX_RESPONSE_BYTES:
         raise ProtocolError("SBPS answer too large")
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-        raise ProtocolError("SBPS answer declares a document type")
-    try:
-        root = ElementTree.fromstring(data)  # noqa: S314 - no DTD (refused above): nothing to expand
-    except ElementTree.ParseError as exc:
-        raise ProtocolError(f"SBPS answer is not XML: {exc}") from exc
+    root = _root(data)
     if root.tag != "sps-api-response":
         raise ProtocolError(f"SBPS answer has root <{root.tag[:40]}>")
     values: dict[str, str] = {}
@@ -188,12 +204,7 @@ def parse_request(data: bytes) -> tuple[str, list[tuple[str, str]], str]:
     The emulator's side of :func:`build_request`; the values keep their order because the check
     code is over that order.
     """
-    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
-        raise ProtocolError("request declares a document type")
-    try:
-        root = ElementTree.fromstring(data)  # noqa: S314 - no DTD (refused above)
-    except ElementTree.ParseError as exc:
-        raise ProtocolError(f"request is not XML: {exc}") from exc
+    root = _root(data)
     if root.tag != "sps-api-request":
         raise ProtocolError("not an sps-api-request")
     pairs: list[tuple[str, str]] = []
