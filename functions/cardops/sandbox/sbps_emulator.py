@@ -25,7 +25,8 @@ Sandbox-only routes:
 - ``POST /_sandbox/faults`` with ``{"operation": "capture|cancel|refund|lookup", "mode":
   "timeout|server_error|system_error|decline", "count": N}``: the next N such calls hang past a
   client's timeout, answer HTTP 503, answer NG with a system error (type 90: retry), or NG with
-  a refusal (type 42: the capture period passed).
+  a refusal (type 42: the capture period passed); ``{"operation": "notify", "mode": "drop"}``
+  loses the next N result notifications (what the payments janitor repairs).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ OPERATIONS = {
     protocol.COMMIT: "commit",
 }
 FAULT_MODES = ("timeout", "server_error", "system_error", "decline")
+FAULT_OPERATIONS = ("capture", "cancel", "refund", "lookup", "notify")
 
 
 class SbpsNg(Exception):
@@ -266,9 +268,11 @@ class SbpsEmulator:
     # ---- faults -----------------------------------------------------------------------------
     def _set_fault(self, spec: dict[str, Any]) -> None:
         operation, mode, count = str(spec.get("operation")), str(spec.get("mode")), int(spec.get("count", 1))
-        if operation not in ("capture", "cancel", "refund", "lookup"):
-            raise ValueError("operation must be capture, cancel, refund or lookup")
-        if mode not in FAULT_MODES:
+        if operation not in FAULT_OPERATIONS:
+            raise ValueError(f"operation must be one of {', '.join(FAULT_OPERATIONS)}")
+        if (operation == "notify") != (mode == "drop"):
+            raise ValueError("notifications take the mode drop; API calls one of " + ", ".join(FAULT_MODES))
+        if operation != "notify" and mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
         with self._lock:
             self.faults.setdefault(operation, []).extend([mode] * max(0, min(count, 100)))
@@ -373,6 +377,10 @@ class SbpsEmulator:
             ("res_date", now),
         ]
         self.notifications.append(pairs)
+        dropped = self.faults.get("notify")
+        if dropped:
+            dropped.pop(0)
+            return transaction
         if self.webhook_url:
             body = notifications.sign(pairs, self.notify_hash_key, encoding=self.notify_encoding)
             thread = threading.Thread(target=self._deliver, args=(body,), daemon=True)
