@@ -60,6 +60,7 @@ class CardopsStack(Stack):
             "ProviderSecretArn": self.core.secret.secret_arn,
             "ProviderApiKeysSecretArn": self.core.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
+            "SbpsApiBaseUrl": sbps_api_base(self.node.try_get_context("sbps_api_url")),
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
         }
@@ -68,3 +69,14 @@ class CardopsStack(Stack):
         for key, value in outputs.items():
             CfnOutput(self, key, value=value, key=key)
         acknowledge_findings(self)
+
+
+def sbps_api_base(configured: str | None) -> str:
+    """The SBPS API's scheme and host: the configured endpoint's, else the settings' default."""
+    from urllib.parse import urlsplit
+
+    from cardops.kernel.config import Settings
+
+    url = configured or str(Settings.model_fields["sbps_api_url"].default)
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

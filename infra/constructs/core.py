@@ -100,6 +100,9 @@ class Core(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": "cardops",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
+        # SBPS names a merchant's API endpoint with the contract (cdk.json context ``sbps_api_url``)
+        if sbps_api_url := self.node.try_get_context("sbps_api_url"):
+            self.environment["SBPS_API_URL"] = str(sbps_api_url)
         self.functions: dict[str, lambda_.Function] = {}
 
         # the internet-facing function: raw events (put if absent — a duplicate's stored item comes

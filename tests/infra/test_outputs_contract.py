@@ -16,7 +16,8 @@ def test_sandbox_outputs_have_every_stack_output_key(
     sandbox_keys = set(sandbox.outputs)
     assert stack_keys - sandbox_keys == set()
     assert sandbox_keys - stack_keys <= SANDBOX_ONLY
-    for required in ("ApiUrl", "AwsEndpointUrl", "FeedBucketName", "EvidenceBucketName", "PayjpApiBaseUrl"):
+    required_keys = ("ApiUrl", "AwsEndpointUrl", "FeedBucketName", "EvidenceBucketName", "PayjpApiBaseUrl")
+    for required in (*required_keys, "SbpsApiBaseUrl"):
         assert required in stack_keys
     assert {"CaptureDeadlineStateMachineArn", "RepaymentStateMachineArn"} <= stack_keys
     assert sandbox.outputs["ApiUrl"].startswith("http://127.0.0.1:")

@@ -87,6 +87,7 @@ def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
         "ApiUrl",
         "AwsEndpointUrl",
         "PayjpApiBaseUrl",
+        "SbpsApiBaseUrl",
         "TableName",
         "EventsQueueUrl",
         "DeadLetterQueueUrl",

@@ -26,11 +26,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
-from xml.etree import ElementTree
-from xml.sax.saxutils import escape
+from typing import TYPE_CHECKING, Final
 
 from cardops.kernel.calendar import TOKYO
+
+if TYPE_CHECKING:  # parsing is imported when a call needs it: the webhook function only hashes
+    from xml.etree.ElementTree import Element as XmlElement
 
 #: SBPS documents Shift_JIS; Windows-31J (cp932) is the superset SBPS's systems actually emit
 ENCODING: Final = "cp932"
@@ -100,6 +101,13 @@ def _flat_values(elements: Sequence[Element]) -> list[str]:
     return values
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
+
+
+def escape(value: str) -> str:
+    return value.translate(_ESCAPES)
+
+
 def _render(elements: Sequence[Element]) -> str:
     parts: list[str] = []
     for name, value in elements:
@@ -145,7 +153,7 @@ class Response:
         return self.error_type in TRANSIENT_ERROR_TYPES
 
 
-def _walk(element: ElementTree.Element, prefix: str, into: dict[str, str]) -> None:
+def _walk(element: XmlElement, prefix: str, into: dict[str, str]) -> None:
     for child in element:
         name = f"{prefix}{child.tag}"
         if len(child):
@@ -158,8 +166,10 @@ def _walk(element: ElementTree.Element, prefix: str, into: dict[str, str]) -> No
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 
 
-def _root(data: bytes) -> ElementTree.Element:
+def _root(data: bytes) -> XmlElement:
     """The document element of Shift_JIS (or UTF-8) XML; a document type is refused unparsed."""
+    from xml.etree import ElementTree
+
     if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
         raise ProtocolError("the document declares a document type")
     declaration = _DECLARATION.match(data)
@@ -209,7 +219,7 @@ def parse_request(data: bytes) -> tuple[str, list[tuple[str, str]], str]:
         raise ProtocolError("not an sps-api-request")
     pairs: list[tuple[str, str]] = []
 
-    def walk(element: ElementTree.Element, prefix: str) -> None:
+    def walk(element: XmlElement, prefix: str) -> None:
         for child in element:
             name = f"{prefix}{child.tag}"
             if len(child):
