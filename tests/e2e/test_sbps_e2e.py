@@ -8,7 +8,6 @@ Runs its own sandbox: these tests move the sandbox clock.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -24,7 +23,8 @@ from pydantic import SecretStr
 from cardops import resources
 from cardops.cli.main import cli
 from cardops.payments.providers.sbps.client import KnownPayment, SbpsClient, SbpsSettings
-from tests.conftest import running_sandbox
+from tests.conftest import sandbox_of_its_own
+from tests.e2e.test_capture_deadline_e2e import api
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -35,20 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_sandbox(tmp_path_factory.mktemp("sbps-sandbox")) as (path, _):
-        values = json.loads(path.read_text())
-        values["_outputs_file"] = str(path)
+    with sandbox_of_its_own(tmp_path_factory, "sbps-sandbox") as values:
         yield values
-
-
-def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    response = HTTP.request(
-        method,
-        outputs["ApiUrl"].rstrip("/") + path,
-        body=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    return response.status, json.loads(response.data or b"null")
 
 
 def sbps(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> Any:

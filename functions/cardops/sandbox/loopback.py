@@ -1,11 +1,14 @@
-"""The sandbox's HTTP servers (API gateway, PAY.JP emulator): threaded, 127.0.0.1 only."""
+"""The sandbox's HTTP servers (API gateway, provider emulators): threaded, 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import urllib3
 
 Dispatch = Callable[[BaseHTTPRequestHandler], None]
 
@@ -54,3 +57,45 @@ def send(request: BaseHTTPRequestHandler, status: int, content_type: str, payloa
     request.send_header("Content-Length", str(len(payload)))
     request.end_headers()
     request.wfile.write(payload)
+
+
+class Emulator:
+    """A provider emulator's plumbing: its loopback server, and webhooks posted in the background
+    and resent while the receiver answers 5xx or cannot be reached, as providers resend them."""
+
+    def __init__(self, dispatch: Dispatch, *, name: str, port: int = 0) -> None:
+        self._server = LoopbackServer(dispatch, name=name, port=port)
+        self._http = urllib3.PoolManager(maxsize=8)
+        self._deliveries: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in list(self._deliveries):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def post_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        thread = threading.Thread(target=self._deliver, args=(url, body, headers), daemon=True)
+        self._deliveries.append(thread)
+        thread.start()
+
+    def _deliver(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        for attempt in range(5):  # providers retry failed deliveries; so do we, briefly
+            try:
+                response = self._http.request(
+                    "POST", url, body=body, headers=headers, timeout=5.0, retries=False
+                )
+                if response.status < 500:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.2 * (attempt + 1))

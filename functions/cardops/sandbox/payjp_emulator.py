@@ -33,9 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import urllib3
-
-from cardops.sandbox.loopback import LoopbackServer, send
+from cardops.sandbox.loopback import Emulator, send
 
 #: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
 #: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
@@ -87,7 +85,7 @@ def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return result
 
 
-class PayjpEmulator:
+class PayjpEmulator(Emulator):
     def __init__(
         self,
         *,
@@ -108,24 +106,7 @@ class PayjpEmulator:
         self.requests: list[tuple[str, str]] = []
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
-        self._http = urllib3.PoolManager(maxsize=8)
-        self._deliveries: list[threading.Thread] = []
-        self._server = LoopbackServer(self._dispatch, name="payjp-emulator", port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in list(self._deliveries):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        super().__init__(self._dispatch, name="payjp-emulator", port=port)
 
     # ---- HTTP -------------------------------------------------------------------------------
     def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
@@ -423,20 +404,5 @@ class PayjpEmulator:
         }
         self.events.append(event)
         if self.webhook_url:
-            thread = threading.Thread(target=self._deliver, args=(event,), daemon=True)
-            self._deliveries.append(thread)
-            thread.start()
-
-    def _deliver(self, event: dict[str, Any]) -> None:
-        body = json.dumps(event).encode()
-        headers = {"Content-Type": "application/json", "X-Payjp-Webhook-Token": self.webhook_token}
-        for attempt in range(5):  # PAY.JP retries failed deliveries; so do we, briefly
-            try:
-                response = self._http.request(
-                    "POST", str(self.webhook_url), body=body, headers=headers, timeout=5.0, retries=False
-                )
-                if response.status < 500:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.2 * (attempt + 1))
+            headers = {"Content-Type": "application/json", "X-Payjp-Webhook-Token": self.webhook_token}
+            self.post_webhook(str(self.webhook_url), json.dumps(event).encode(), headers)

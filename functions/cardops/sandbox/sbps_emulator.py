@@ -45,10 +45,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import urllib3
-
 from cardops.payments.providers.sbps import notifications, protocol
-from cardops.sandbox.loopback import LoopbackServer, send
+from cardops.sandbox.loopback import Emulator, send
 
 Clock = Callable[[], datetime]
 API_PATH = "/api/xmlapi.do"
@@ -96,7 +94,7 @@ class Authorization:
         }
 
 
-class SbpsEmulator:
+class SbpsEmulator(Emulator):
     def __init__(
         self,
         *,
@@ -123,28 +121,11 @@ class SbpsEmulator:
         self._by_tracking: dict[str, Authorization] = {}
         self._numbers = itertools.count(int(time.time()) % 10_000_000 * 1000)
         self._lock = threading.RLock()
-        self._http = urllib3.PoolManager(maxsize=8)
-        self._deliveries: list[threading.Thread] = []
-        self._server = LoopbackServer(self._dispatch, name="sbps-emulator", port=port)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
+        super().__init__(self._dispatch, name="sbps-emulator", port=port)
 
     @property
     def api_url(self) -> str:
         return f"{self.url}{API_PATH}"
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in list(self._deliveries):
-            thread.join(max(0.0, deadline - time.monotonic()))
 
     # ---- the customer's side ----------------------------------------------------------------
     def authorize(
@@ -383,21 +364,7 @@ class SbpsEmulator:
             return transaction
         if self.webhook_url:
             body = notifications.sign(pairs, self.notify_hash_key, encoding=self.notify_encoding)
-            thread = threading.Thread(target=self._deliver, args=(body,), daemon=True)
-            self._deliveries.append(thread)
-            thread.start()
+            charset = "Shift_JIS" if self.notify_encoding == protocol.ENCODING else self.notify_encoding
+            headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
+            self.post_webhook(self.webhook_url, body, headers)
         return transaction
-
-    def _deliver(self, body: bytes) -> None:
-        charset = "Shift_JIS" if self.notify_encoding == protocol.ENCODING else self.notify_encoding
-        headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
-        for attempt in range(5):  # SBPS resends until it is acknowledged; so do we, briefly
-            try:
-                response = self._http.request(
-                    "POST", str(self.webhook_url), body=body, headers=headers, timeout=5.0, retries=False
-                )
-                if response.status < 500:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.2 * (attempt + 1))

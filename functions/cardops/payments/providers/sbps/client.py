@@ -26,10 +26,10 @@ from __future__ import annotations
 import base64
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -117,76 +117,45 @@ class SbpsClient:
         known = self._require(payment_id)
         captured = amount if amount is not None else known.authorized_amount
         option: list[Element] = [("pay_option_manage", [("amount", str(captured))])] if captured else []
-        answer = self._call(
-            protocol.CAPTURE,
-            [*self._ids(known), ("processing_datetime", self._now()), *option],
-            resend=True,
-            done_when=protocol.ALREADY_CAPTURED,
-        )
+        answer = self._operate(protocol.CAPTURE, known, option, done_when={protocol.ALREADY_CAPTURED})
         if answer is None:  # captured by an earlier attempt: SBPS's view is the answer
             return self.retrieve(payment_id)
-        return self._payment(
-            payment_id,
-            known,
-            PaymentFacts(
-                currency="JPY",
-                authorized_amount=known.authorized_amount,
-                captured_amount=captured or 0,
-                captured_at=_processed_at(answer, self._clock()),
-            ),
-        )
+        captured_at = _processed_at(answer, self._clock())
+        return self._payment(payment_id, known, captured_amount=captured or 0, captured_at=captured_at)
 
     def cancel_authorization(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
         """取消返金 on an uncaptured payment releases its authorization (与信取消)."""
         known = self._require(payment_id)
-        answer = self._call(
-            protocol.CANCEL_REFUND,
-            [*self._ids(known), ("processing_datetime", self._now())],
-            resend=True,
-            done_when=protocol.ALREADY_CANCELED,
-        )
-        if answer is None:
+        if self._operate(protocol.CANCEL_REFUND, known, [], done_when=protocol.ALREADY_CANCELED) is None:
             return self.retrieve(payment_id)
-        return self._payment(
-            payment_id,
-            known,
-            PaymentFacts(currency="JPY", authorized_amount=known.authorized_amount, canceled=True),
-        )
+        return self._payment(payment_id, known, canceled=True)
 
     def refund(
         self, payment_id: str, *, amount: int, idempotency_key: str, reason: str | None = None
     ) -> ProviderPayment:
         """The whole captured amount with 取消返金; a part of it with 部分返金 (never re-sent blind)."""
         known = self._require(payment_id)
-        whole = known.captured_amount > 0 and amount >= known.captured_amount
-        if whole:
-            self._call(
-                protocol.CANCEL_REFUND,
-                [*self._ids(known), ("processing_datetime", self._now())],
-                resend=True,
-                done_when=frozenset({protocol.ALREADY_REFUNDED}),
-            )
+        if known.captured_amount > 0 and amount >= known.captured_amount:
+            self._operate(protocol.CANCEL_REFUND, known, [], done_when={protocol.ALREADY_REFUNDED})
         else:
-            self._call(
-                protocol.PARTIAL_REFUND,
-                [
-                    *self._ids(known),
-                    ("processing_datetime", self._now()),
-                    ("pay_option_manage", [("amount", str(amount))]),
-                ],
-                resend=False,
-            )
+            option: list[Element] = [("pay_option_manage", [("amount", str(amount))])]
+            self._operate(protocol.PARTIAL_REFUND, known, option, resend=False)
         # the refund's facts reach the payment with SBPS's result notification (its transaction id
         # names the refund); the answer here only says SBPS accepted it
-        return self._payment(
-            payment_id,
-            known,
-            PaymentFacts(
-                currency="JPY",
-                authorized_amount=known.authorized_amount,
-                captured_amount=known.captured_amount,
-            ),
-        )
+        return self._payment(payment_id, known, captured_amount=known.captured_amount)
+
+    def _operate(
+        self,
+        function_id: str,
+        known: KnownPayment,
+        options: list[Element],
+        *,
+        resend: bool = True,
+        done_when: Collection[str] = (),
+    ) -> Response | None:
+        """A state-changing request on one payment (processed now); None when it was already done."""
+        elements = [*self._ids(known), ("processing_datetime", self._now()), *options]
+        return self._call(function_id, elements, resend=resend, done_when=frozenset(done_when))
 
     # -- the wire ---------------------------------------------------------------------------------
 
@@ -223,10 +192,9 @@ class SbpsClient:
         elements: list[Element],
         *,
         resend: bool,
-        done_when: str | frozenset[str] = frozenset(),
+        done_when: frozenset[str] = frozenset(),
     ) -> Response | None:
         """One request, retried on transient failures; ``None`` when SBPS says it was already done."""
-        done = frozenset({done_when}) if isinstance(done_when, str) else done_when
         last_error: TransientProviderError | None = None
         for attempt in range(self.settings.max_attempts):
             if attempt:
@@ -275,7 +243,7 @@ class SbpsClient:
                 raise TransientProviderError(f"sbps: unreadable answer ({exc})", code="bad_answer") from exc
             if answer.ok:
                 return answer
-            if answer.error_code[:3] == "101" and answer.error_type in done:
+            if answer.error_code[:3] == "101" and answer.error_type in done_when:
                 return None
             message = f"sbps: {function_id} refused with {answer.error_code or 'NG'}"
             if answer.transient:
@@ -299,26 +267,22 @@ class SbpsClient:
             raise TransientProviderError(
                 f"sbps: lookup of {payment_id} carries no known payment_status", code="bad_answer"
             )
-        authorized = known.authorized_amount
-        facts = PaymentFacts(
-            currency="JPY",
-            authorized_amount=authorized,
-            # a capture cardops missed: without an amount SBPS captures what was authorized
-            captured_amount=(known.captured_amount or authorized or 0)
-            if status in ("captured", "refunded")
-            else 0,
-            canceled=status == "canceled",
-        )
+        # a capture cardops missed: without an amount SBPS captures what was authorized
+        taken = status in ("captured", "refunded")
+        captured = (known.captured_amount or known.authorized_amount or 0) if taken else 0
         brand = values.get("res_pay_method_info/cardbrand_code") or None
-        return self._payment(payment_id, known, facts, card_brand=brand)
+        return self._payment(
+            payment_id, known, card_brand=brand, captured_amount=captured, canceled=status == "canceled"
+        )
 
     @staticmethod
     def _payment(
-        payment_id: str, known: KnownPayment, facts: PaymentFacts, *, card_brand: str | None = None
+        payment_id: str, known: KnownPayment, *, card_brand: str | None = None, **facts: Any
     ) -> ProviderPayment:
+        """What SBPS's answer proves, with the authorized amount cardops holds (SBPS does not say it)."""
         return ProviderPayment(
             provider_payment_id=payment_id,
-            facts=facts,
+            facts=PaymentFacts(currency="JPY", authorized_amount=known.authorized_amount, **facts),
             metadata=PaymentMetadata(),
             card_brand=card_brand,
         )
