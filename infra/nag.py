@@ -50,11 +50,6 @@ REASONS: list[dict[str, str]] = [
         "file names are chosen by the card companies, so object reads are granted on that prefix only "
         "(listing is limited to it by an s3:prefix condition).",
     },
-    {
-        "id": "AwsSolutions::AwsSolutions-IAM5[Resource::<CoreFeedSyncFunction7649F41D.Arn>:*]",
-        "reason": "EventBridge Scheduler's role may invoke the feed-sync function and its versions/aliases "
-        "(function-arn:*), the form CDK's LambdaInvoke target grants; no other function.",
-    },
 ]
 
 

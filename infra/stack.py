@@ -1,74 +1,74 @@
-"""The cardops stack: one per stage."""
+"""The cardops stack: one per stage, composed of one construct per slice on a shared kernel.
+
+Each slice construct owns its functions, grants and alarms; none reaches into another. The admin
+function (the API's outer shell) is owned by the API construct and handed to each slice, which
+grants it what that slice's routes need. Observability only routes alarms to the topic and lays out
+the dashboard from what the slices declare, so the order below only follows the data it passes.
+"""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cardops import resources
 from infra.constructs.api import Api
-from infra.constructs.core import Core
 from infra.constructs.feeds import Feeds
-from infra.constructs.janitor import Janitor
+from infra.constructs.kernel import Kernel
 from infra.constructs.observability import Observability
-from infra.constructs.repayment import RepaymentWorkflow
-from infra.constructs.workflows import CaptureDeadlineWorkflow
+from infra.constructs.payments import Payments
 from infra.nag import acknowledge_findings
 
 
 class CardopsStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self.core = Core(self, "Core", stage=stage)
-        self.api = Api(
-            self,
-            "Api",
-            stage=stage,
-            webhook=self.core.functions["webhook"],
-            admin=self.core.functions["admin"],
-        )
-        self.janitor = Janitor(self, "Janitor", core=self.core)
-        self.capture_deadline = CaptureDeadlineWorkflow(self, "CaptureDeadline", core=self.core)
-        self.feeds = Feeds(self, "Feeds", core=self.core, stage=stage)
-        self.repayment = RepaymentWorkflow(
-            self, "Repayment", core=self.core, evidence_bucket=self.feeds.evidence_bucket
-        )
+        # buckets log to the kernel's log bucket through its bucket policy (no ACLs), also when the
+        # app is built in-process without cdk.json (the sandbox's IAM extraction)
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        # the kernel keeps the construct id "Core": the table and the secrets keep their logical ids
+        self.kernel = Kernel(self, "Core", stage=stage)
+        self.payments = Payments(self, "Payments", kernel=self.kernel)
+        self.feeds = Feeds(self, "Feeds", kernel=self.kernel)
+        self.api = Api(self, "Api", stage=stage, kernel=self.kernel, webhook=self.payments.webhook)
+        for slice_ in (self.payments, self.feeds):
+            slice_.grant_routes(self.api.admin)
         self.observability = Observability(
             self,
             "Observability",
             stage=stage,
-            core=self.core,
-            api=self.api.rest_api,
-            state_machines=[self.capture_deadline.state_machine, self.repayment.state_machine],
-            feed_function=self.feeds.function,
-            existing_alarms=[
-                self.capture_deadline.auto_refund_failed,
-                self.capture_deadline.failed_executions,
-                self.capture_deadline.operator_backlog,
-                self.repayment.failed_executions,
-            ],
+            alarms=[*self.payments.alarms, *self.feeds.alarms, *self.api.alarms],
+            widgets=[*self.payments.widgets(), *self.feeds.widgets(), *self.api.widgets()],
         )
         outputs = {
             "ApiUrl": self.api.rest_api.url,
             # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
             "AwsEndpointUrl": Fn.join("", ["https://", self.region, ".", self.url_suffix]),
             "AwsRegion": self.region,
-            "TableName": self.core.table.table_name,
-            "EventsQueueUrl": self.core.events_queue.queue_url,
-            "DeadLetterQueueUrl": self.core.dead_letter_queue.queue_url,
+            "TableName": self.kernel.table.table_name,
+            "EventsQueueUrl": self.payments.events_queue.queue_url,
+            "DeadLetterQueueUrl": self.payments.dead_letter_queue.queue_url,
             # the webhook verification secret (the output's name is the stable contract)
-            "ProviderSecretArn": self.core.secret.secret_arn,
-            "ProviderApiKeysSecretArn": self.core.api_keys_secret.secret_arn,
+            "ProviderSecretArn": self.kernel.secret.secret_arn,
+            "ProviderApiKeysSecretArn": self.kernel.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
             "SbpsApiBaseUrl": sbps_api_base(self.node.try_get_context("sbps_api_url")),
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
         }
-        for key, function in self.core.functions.items():
+        for key, function in self.functions().items():
             outputs[resources.function_output_key(key)] = function.function_name
         for key, value in outputs.items():
             CfnOutput(self, key, value=value, key=key)
         acknowledge_findings(self)
+
+    def functions(self) -> dict[str, lambda_.Function]:
+        """Every function of the stack by its ``resources.FUNCTIONS`` key (each is in one slice)."""
+        found = {**self.payments.functions, **self.feeds.functions, **self.api.functions}
+        missing = set(resources.FUNCTIONS) - set(found)
+        assert not missing, f"functions declared in resources.py but built by no slice: {sorted(missing)}"
+        return found
 
 
 def sbps_api_base(configured: str | None) -> str:

@@ -73,6 +73,22 @@ MOVES: dict[str, str] = {
     "cardops.api.routes.tenants": "cardops.feeds.routes.tenants",
 }
 
+# Names that left a module: the payments' repositories are the payments slice's store, and the
+# DynamoDB base's helpers became public.
+_REPOSITORIES = (
+    "PaymentRepository",
+    "RawEventStore",
+    "ReservationRepository",
+    "PARKED_EVENTS",
+    "OPEN_SHARDS",
+)
+_PUBLIC = (("_s", "s"), ("_n", "n"), ("_table", "table_name"), ("_transient", "is_transient"))
+for _base in ("cardops.adapters" + ".dynamodb", "cardops.kernel.dynamodb"):
+    for _name in (*_REPOSITORIES, "open_shard"):
+        MOVES[f"{_base}.{_name}"] = f"cardops.payments.store.payments.{_name}"
+    for _old, _new in _PUBLIC:
+        MOVES[f"{_base}.{_old}"] = f"cardops.kernel.dynamodb.{_new}"
+
 # Old paths by length, longest first, so a package prefix never shadows a module inside it.
 _OLD = sorted(MOVES, key=len, reverse=True)
 _DOTTED = re.compile(r"\bcardops(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
@@ -123,7 +139,7 @@ def main(argv: list[str]) -> int:
     changed = 0
     for arg in argv:
         path = Path(arg)
-        if not path.is_file():
+        if not path.is_file() or path.resolve() == Path(__file__).resolve():
             continue
         try:
             before = path.read_text(encoding="utf-8")

@@ -1,12 +1,20 @@
-"""API Gateway: signed webhooks open to providers, the admin API behind IAM (SigV4)."""
+"""API Gateway: signed webhooks open to providers, the admin API behind IAM (SigV4).
+
+The admin function is an outer shell serving every slice's routes: this construct owns it (its
+role, logs and crash alarm), and each slice grants it what its own routes need (``grant_routes``).
+"""
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.constructs.kernel import Kernel
+from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget
 
 
 class Api(Construct):
@@ -16,10 +24,12 @@ class Api(Construct):
         construct_id: str,
         *,
         stage: str,
+        kernel: Kernel,
         webhook: lambda_.IFunction,
-        admin: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.admin = admin = kernel.function(self, "admin")
+        self.functions = {"admin": admin}
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
@@ -69,3 +79,23 @@ class Api(Construct):
             ),
         )
         self.admin_resource = admin_root
+        self.alarms = [
+            alarm(
+                self,
+                "AdminFunctionErrors",
+                "The admin function raised an unhandled error (a crash answers 502); see its logs.",
+                admin.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "ApiServerErrors",
+                "API Gateway answered 5xx at least 5 times in 5 minutes (crashes, timeouts, store "
+                "unavailable).",
+                self.rest_api.deployment_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=5,
+            ),
+        ]
+
+    def widgets(self) -> list[list[cloudwatch.IWidget]]:
+        return [[function_widget("admin", self.admin)]]

@@ -1,7 +1,8 @@
-"""Card statement feeds (SPEC §7): the feed and evidence buckets, the feed-sync Lambda and its
-weekday schedule (EventBridge Scheduler, 06:00 Asia/Tokyo by default; ``-c feed_sync_time=HH:MM``).
+"""The feeds slice's infrastructure (SPEC §7): the feed bucket, the feed-sync Lambda, its weekday
+schedule (EventBridge Scheduler, 06:00 Asia/Tokyo by default; ``-c feed_sync_time=HH:MM``) and alarms.
 
-Both buckets are private, encrypted, SSL-only and versioned, and log server access to a log bucket.
+The bucket is private, encrypted, SSL-only and versioned, and logs server access to the kernel's
+log bucket.
 The feed-sync function may list and read only ``feeds/``, write only its own table items' actions,
 and invoke only itself (to continue a run that nears the time limit).
 """
@@ -10,14 +11,19 @@ from __future__ import annotations
 
 import re
 
+import aws_cdk as cdk
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
-from infra.constructs.core import Core
+from infra.constructs.kernel import Kernel
+from infra.constructs.monitoring import FIVE_MINUTES, alarm, service_metric
+from infra.logical_ids import logical_id
 
 DEFAULT_SYNC_TIME = "06:00"
 FEED_PREFIX = "feeds/"
@@ -33,37 +39,30 @@ def sync_time(value: str | None) -> tuple[str, str]:
 
 
 class Feeds(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, core: Core, stage: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, kernel: Kernel) -> None:
         super().__init__(scope, construct_id)
-        # Server access logs are delivered by a bucket policy (the logging service principal), not
-        # the legacy LogDeliveryWrite ACL; scoped to this construct's buckets.
-        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
-        retain = stage == "prod"
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        self.access_logs = s3.Bucket(
+        self.feed_bucket = s3.Bucket(
             self,
-            "AccessLogs",
+            "FeedBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
-            removal_policy=removal,
-            auto_delete_objects=not retain,
+            versioned=True,
+            server_access_logs_bucket=kernel.access_logs,
+            server_access_logs_prefix="feed-bucket/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+            removal_policy=kernel.removal,
+            auto_delete_objects=kernel.removal == RemovalPolicy.DESTROY,
         )
-        # dev buckets empty themselves on `cdk destroy` (a versioned bucket with objects cannot be
-        # deleted otherwise); prod buckets are retained with everything in them
-        self.feed_bucket = self._bucket("FeedBucket", "feed-bucket/", removal)
-        self.evidence_bucket = self._bucket("EvidenceBucket", "evidence-bucket/", removal)
 
-        function = core.function("feed_sync")
+        function = kernel.function(self, "feed_sync")
         self.function = function
+        self.functions = {"feed_sync": function}
         function.add_environment("FEED_BUCKET_NAME", self.feed_bucket.bucket_name)
-        core.table.grant(
+        kernel.table.grant(
             function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"
         )
         self._grant_feed_read(function)
-        # A separate policy (not the role's default one) so the function can name its own ARN.
         iam.Policy(
             self,
             "ContinueRun",
@@ -72,11 +71,6 @@ class Feeds(Construct):
                 iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
             ],
         )
-
-        admin = core.functions["admin"]
-        admin.add_environment("FEED_BUCKET_NAME", self.feed_bucket.bucket_name)
-        admin.add_environment("EVIDENCE_BUCKET_NAME", self.evidence_bucket.bucket_name)
-        self._grant_feed_read(admin)
 
         hour, minute = sync_time(self.node.try_get_context("feed_sync_time"))
         self.schedule = scheduler.Schedule(
@@ -96,25 +90,64 @@ class Feeds(Construct):
             ),
         )
         stack = Stack.of(self)
+        # the scheduler target role is a stack-level singleton, so the finding is acknowledged there
+        cdk.Validations.of(stack).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+                reason="EventBridge Scheduler's role may invoke the feed-sync function and its "
+                "versions/aliases (function-arn:*), the form CDK's LambdaInvoke target grants; no other "
+                "function.",
+            )
+        )
         CfnOutput(stack, "FeedBucketName", value=self.feed_bucket.bucket_name, key="FeedBucketName")
-        CfnOutput(
-            stack, "EvidenceBucketName", value=self.evidence_bucket.bucket_name, key="EvidenceBucketName"
-        )
+        self.alarms = [
+            alarm(
+                self,
+                "FeedSyncFailed",
+                "The scheduled card statement sync failed; the next run picks up everything since the "
+                "watermark.",
+                function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "FeedSyncTenantSkippedOrFailed",
+                "A tenant's card lines were not linked in a sync "
+                "(corporate number missing/invalid, or its run failed).",
+                cloudwatch.MathExpression(
+                    expression="FILL(skipped, 0) + FILL(failed, 0)",
+                    using_metrics={
+                        "skipped": service_metric("FeedSyncTenantSkipped", "feed-sync"),
+                        "failed": service_metric("FeedSyncTenantFailed", "feed-sync"),
+                    },
+                    period=FIVE_MINUTES,
+                ),
+                threshold=1,
+            ),
+        ]
 
-    def _bucket(self, construct_id: str, log_prefix: str, removal: RemovalPolicy) -> s3.Bucket:
-        return s3.Bucket(
-            self,
-            construct_id,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=log_prefix,
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
-            removal_policy=removal,
-            auto_delete_objects=removal == RemovalPolicy.DESTROY,
-        )
+    def grant_routes(self, admin: lambda_.Function) -> None:
+        """The admin API's feed routes read statement files (never write them)."""
+        admin.add_environment("FEED_BUCKET_NAME", self.feed_bucket.bucket_name)
+        self._grant_feed_read(admin)
+
+    def widgets(self) -> list[list[cloudwatch.IWidget]]:
+        return [
+            [
+                cloudwatch.GraphWidget(
+                    title="Card statement feeds",
+                    left=[
+                        service_metric(n, "feed-sync")
+                        for n in ("FeedLinesRead", "FeedLinesUnmatched", "FeedRowsMalformed")
+                    ],
+                    right=[
+                        service_metric("FeedSyncTenantSkipped", "feed-sync"),
+                        service_metric("FeedSyncTenantFailed", "feed-sync"),
+                    ],
+                    width=12,
+                ),
+            ]
+        ]
 
     def _grant_feed_read(self, grantee: iam.IGrantable) -> None:
         """List and read ``feeds/`` only; no write, no other prefix."""

@@ -81,10 +81,10 @@ def transitions(arn: str) -> int:
 def run() -> dict[str, float]:
     from cardops.kernel import clock
     from cardops.kernel.calendar import tokyo_date
-    from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
     from cardops.payments.providers import registry
     from cardops.payments.store.claims import OutcomeClaims
     from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.store.payments import PaymentRepository, ReservationRepository
     from cardops.payments.use_cases import capture
     from tests.integration.deadline.conftest import (
         RecordingProvider,

@@ -105,7 +105,7 @@ def test_alarm_email_from_context_subscribes_to_the_topic(templates: dict[str, d
 
 
 def test_crashes_alarm_on_function_errors_and_api_5xx(template: dict[str, Any]) -> None:
-    for name, function in (("WebhookFunctionErrors", "CoreWebhook"), ("AdminFunctionErrors", "CoreAdmin")):
+    for name, function in (("WebhookFunctionErrors", "PaymentsWebhook"), ("AdminFunctionErrors", "ApiAdmin")):
         alarm = described(template, name)
         assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
             "AWS/Lambda",

@@ -12,7 +12,7 @@ def _state_machine(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     machines = {
         k: v
         for k, v in template["Resources"].items()
-        if v["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("Repayment")
+        if v["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith("PaymentsRepayment")
     }
     assert len(machines) == 1
     return next(iter(machines.items()))
@@ -25,7 +25,7 @@ def test_the_definition_is_the_file_the_sandbox_runs(template: dict[str, Any]) -
     substitutions = props["DefinitionSubstitutions"]
     assert set(substitutions) == set(resources.STATE_MACHINES["Repayment"].function_substitutions)
     for value in substitutions.values():
-        assert value["Fn::GetAtt"][0].startswith("CoreRepayment")
+        assert value["Fn::GetAtt"][0].startswith("PaymentsRepayment")
     assert props["StateMachineType"] == "STANDARD"
 
 
@@ -35,7 +35,7 @@ def test_output_and_admin_environment(template: dict[str, Any]) -> None:
     admin = next(
         v
         for k, v in template["Resources"].items()
-        if v["Type"] == "AWS::Lambda::Function" and k.startswith("CoreAdminFunction")
+        if v["Type"] == "AWS::Lambda::Function" and k.startswith("ApiAdminFunction")
     )
     env = admin["Properties"]["Environment"]["Variables"]
     assert env["REPAYMENT_STATE_MACHINE_ARN"] == {"Ref": logical}
@@ -46,7 +46,7 @@ def test_the_admin_api_may_only_put_evidence_and_answer_tasks(template: dict[str
     policies = [
         v
         for k, v in template["Resources"].items()
-        if v["Type"] == "AWS::IAM::Policy" and k.startswith("CoreAdminRole")
+        if v["Type"] == "AWS::IAM::Policy" and k.startswith("ApiAdminRole")
     ]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     s3_actions = {

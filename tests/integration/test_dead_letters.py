@@ -24,7 +24,7 @@ def park(
     provisioned: Any, provider: str, event_id: str, *, reason: str | None = "provider refused: x"
 ) -> None:
     """A stored event whose processing failed, and its message in the dead-letter queue."""
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     store = RawEventStore()
     at = datetime(2026, 12, 1, 1, 2, 3, tzinfo=UTC)
@@ -104,7 +104,7 @@ def test_a_failed_send_deletes_nothing(admin: Any, provisioned: Any, monkeypatch
 
 
 def test_event_status(admin: Any, provisioned: Any) -> None:
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     park(provisioned, "payjp", "evnt_a")
     shown = call(admin, "GET", "/admin/events/payjp/evnt_a")[1]

@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
 from cardops.payments.providers import payjp as payjp_provider
 from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import reconcile_open_payments
 from cardops.payments.use_cases.listeners import payment_listeners
 from cardops.payments.use_cases.payment_events import apply_canonical

@@ -19,7 +19,7 @@ from tests.helpers import sqs_event
 
 def deliver(provider: str, event_id: str, body: str) -> dict[str, Any]:
     """Stored as the webhook intake stores it, and the queue message that refers to it."""
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     RawEventStore().put_if_absent(
         provider=provider, event_id=event_id, body=body.encode(), content_type="application/json",
@@ -71,7 +71,7 @@ def error_lines(output: str) -> list[dict[str, Any]]:
 
 
 def state(provider: str, event_id: str) -> dict[str, Any]:
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     found = RawEventStore().processing_state(provider=provider, event_id=event_id)
     assert found is not None
@@ -131,7 +131,7 @@ def test_success_records_the_outcome(emulator: PayjpEmulator, log: Log) -> None:
 
 
 def test_a_message_without_a_stored_event_gets_no_stub_item(provisioned: Any, log: Log) -> None:
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     assert process({"provider": "stripe", "event_id": "evt_gone"}) == ["m1"]
     (line,) = error_lines(log.out)

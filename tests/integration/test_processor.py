@@ -28,7 +28,7 @@ def process(message: dict[str, Any], message_id: str = "m1") -> dict[str, Any]:
 
 
 def payment(provider: str, payment_id: str) -> Any:
-    from cardops.kernel.dynamodb import PaymentRepository
+    from cardops.payments.store.payments import PaymentRepository
 
     return PaymentRepository().get_with_history(provider, payment_id)
 
@@ -159,7 +159,7 @@ def test_poison_message_fails_alone_and_ends_in_the_dlq_path(provisioned: Any) -
 def test_large_bodies_are_read_back_from_the_raw_event_store(provisioned: Any) -> None:
     from datetime import UTC, datetime
 
-    from cardops.kernel.dynamodb import RawEventStore
+    from cardops.payments.store.payments import RawEventStore
 
     body = sample("webhooks/stripe/payment_intent.succeeded.json").encode()
     RawEventStore().put_if_absent(

@@ -154,9 +154,9 @@ def test_admin_capture_against_a_hanging_provider_answers_504_in_time(
     from cardops.kernel import clock
     from cardops.kernel.calendar import tokyo_date
     from cardops.kernel.config import reset_settings
-    from cardops.kernel.dynamodb import PaymentRepository
     from cardops.payments.domain.payments import PaymentStatus
     from cardops.payments.providers import registry
+    from cardops.payments.store.payments import PaymentRepository
     from cardops.sandbox.gateway import api_gateway_event
     from tests.integration.deadline.conftest import RecordingProvider, authorize
 

@@ -16,7 +16,8 @@ import boto3
 import pytest
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository, RawEventStore, StoreUnavailable
+from cardops.kernel.dynamodb import StoreUnavailable
+from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
@@ -170,7 +171,7 @@ def test_admin_read_throttled_is_503_not_502(provisioned: Any) -> None:
 
 def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(provisioned: Any) -> None:
     from cardops.handlers.admin import handler
-    from cardops.kernel.dynamodb import ReservationRepository
+    from cardops.payments.store.payments import ReservationRepository
 
     body = reservation_body()
     with dynamodb_fault("PutItem", code="ThrottlingException"):

@@ -142,7 +142,8 @@ def test_sbps_hash(webhook: Any, provisioned: Any) -> None:
 
 
 def test_store_failure_is_503_so_the_provider_retries(webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cardops.kernel.dynamodb import RawEventStore, StoreUnavailable
+    from cardops.kernel.dynamodb import StoreUnavailable
+    from cardops.payments.store.payments import RawEventStore
 
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise StoreUnavailable("throttled")

@@ -35,7 +35,8 @@ from cardops.feeds.domain.schedule import DeliveredFile
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, _transient
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import is_transient as _transient
 
 SYNC_PK = "FEEDSYNC"
 FEED_PREFIX = "feeds/"

@@ -10,10 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.kernel.observability import make_logger
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import reconcile_open_payments
 from cardops.payments.use_cases.listeners import payment_listeners
 

@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cardops import resources
 from cardops.kernel import clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import PaymentRepository, RawEventStore
 from cardops.kernel.observability import make_logger
 from cardops.payments.providers.payjp import PayjpClient
 from cardops.payments.providers.registry import api_key
+from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.payments.use_cases import payment_events
 from cardops.payments.use_cases.listeners import payment_listeners
 

@@ -115,8 +115,8 @@ def authorize(
 ) -> Any:
     """An authorization arrives through processing: its write starts the workflow (listener)."""
     from cardops.kernel import clock
-    from cardops.kernel.dynamodb import PaymentRepository
     from cardops.payments.domain.payments import CanonicalEvent, EventKind
+    from cardops.payments.store.payments import PaymentRepository
     from cardops.payments.use_cases.listeners import payment_listeners
     from cardops.payments.use_cases.payment_events import apply_canonical
 
@@ -243,9 +243,9 @@ class HoldInsideMoto:
 
 def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
     """The capture use cases on the real stores, with the recording provider for every name."""
-    from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
     from cardops.payments.store.claims import OutcomeClaims
     from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.store.payments import PaymentRepository, ReservationRepository
     from cardops.payments.use_cases import capture
 
     return capture.Deps(

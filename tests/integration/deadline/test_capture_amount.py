@@ -10,8 +10,8 @@ import pytest
 from cardops.handlers import admin
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.payments import PaymentStatus
+from cardops.payments.store.payments import PaymentRepository
 from tests.helpers import call, reservation_body
 from tests.integration.deadline.conftest import RecordingProvider, authorize
 

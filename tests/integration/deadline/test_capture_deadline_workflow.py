@@ -15,10 +15,10 @@ from cardops import resources
 from cardops.handlers import admin
 from cardops.kernel import aws, clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
 from cardops.payments.domain.payments import PaymentStatus
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
+from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from tests.helpers import call
 from tests.integration.deadline.conftest import (
     HoldInsideMoto,
@@ -268,7 +268,7 @@ def test_capture_racing_the_deadline_has_exactly_one_outcome(
     for n in range(12):
         payment_id = f"ch_race{n}"
         visit = tokyo_date(clock.now()) + timedelta(days=10)
-        from cardops.kernel.dynamodb import PaymentRepository as Repo
+        from cardops.payments.store.payments import PaymentRepository as Repo
 
         authorize(provider, payment_id, visit_date=visit, start_workflow=False)
         stored = Repo().get("payjp", payment_id)

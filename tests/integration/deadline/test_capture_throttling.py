@@ -13,8 +13,9 @@ from cardops import resources
 from cardops.handlers import admin
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository, StoreUnavailable
+from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.domain.payments import PaymentStatus
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.faults import dynamodb_fault
 from tests.helpers import call

@@ -18,8 +18,8 @@ import pytest
 
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.payments.domain.payments import Applied, EventKind, PaymentMetadata, PaymentStatus
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.payment_events import apply_canonical
 from tests.integration.deadline.conftest import HoldInsideMoto, RecordingProvider, authorize, recording_deps

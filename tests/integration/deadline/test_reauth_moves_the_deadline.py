@@ -19,7 +19,7 @@ import pytest
 from cardops import resources
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import sqs_event

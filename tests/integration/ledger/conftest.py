@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.ledger.use_cases import ledger_listener
 from cardops.payments.domain.payments import (
     Applied,
@@ -19,6 +18,7 @@ from cardops.payments.domain.payments import (
     apply_event,
     new_payment,
 )
+from cardops.payments.store.payments import PaymentRepository
 
 CapturePayment = Callable[..., Applied]
 

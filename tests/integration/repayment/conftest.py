@@ -15,10 +15,10 @@ import pytest
 from cardops import resources
 from cardops.kernel import clock
 from cardops.kernel.config import reset_settings
-from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.payjp import charge_to_payment
+from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import call

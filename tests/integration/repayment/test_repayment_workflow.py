@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import PaymentRepository
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.integration.repayment.conftest import (
     admin,

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardops.api.errors import error_response
 from cardops.api.identity import caller
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,
@@ -32,6 +31,7 @@ from cardops.payments.providers.registry import UnsupportedProvider
 from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
 from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.listeners import capture_deps
 

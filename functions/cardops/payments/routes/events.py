@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import RawEventStore
 from cardops.payments.store.dead_letters import DeadLetterQueue
+from cardops.payments.store.payments import RawEventStore
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import event_processing
 from cardops.payments.use_cases.event_processing import EventStatus, ParkedEvent, PermanentlyParked

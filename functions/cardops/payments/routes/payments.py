@@ -9,10 +9,10 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from cardops.kernel import clock
-from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
 from cardops.payments.domain.reservations import Reservation, ReservationInput
 from cardops.payments.routes.views import PaymentView, ReservationView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 
 router = Router()  # type: ignore[no-untyped-call]
 

@@ -15,10 +15,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import RawEventStore, StoreUnavailable
+from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.kernel.observability import make_logger
 from cardops.kernel.secrets import webhook_secrets
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, SignatureError
+from cardops.payments.store.payments import RawEventStore
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import webhook_intake
 

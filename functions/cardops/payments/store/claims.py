@@ -16,7 +16,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, _s, _table, _transient, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, payment_pk
+from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import s as _s
+from cardops.kernel.dynamodb import table_name as _table
 
 Outcome = Literal["capture", "expire"]
 SK = "#OUTCOME"

@@ -16,7 +16,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, _s, _table, _transient, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, payment_pk
+from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import s as _s
+from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.payment_notes import Notice, PaymentLink, PaymentNotes
 
 PREFIX = "NOTE#"

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, _transient
+from cardops.kernel.dynamodb import StoreUnavailable
+from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.payments.domain.repayment_requests import AuditEntry, RepaymentRecord, RepaymentStatus
 
 LIST_PK = "REPAYMENTS"

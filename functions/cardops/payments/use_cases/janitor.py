@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cardops.kernel.dynamodb import PaymentRepository, StoreUnavailable
+from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.domain.payments import Applied, EventKind
 from cardops.payments.providers.base import PaymentProvider, ProviderError
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import PaymentListener, apply_canonical
 
 #: payments changed more recently than this are left to their webhooks, which may be in flight

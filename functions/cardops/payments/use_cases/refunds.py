@@ -22,7 +22,7 @@ from typing import Protocol
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS, Backoff
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import PaymentRepository, StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
 from cardops.ledger.domain.ledger import Ledger
@@ -60,6 +60,7 @@ from cardops.payments.domain.refunds import (
 )
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderError
 from cardops.payments.providers.payjp import PAYJP_REFUND_TOTAL
+from cardops.payments.store.payments import PaymentRepository
 
 logger = make_logger("cardops-refunds")
 

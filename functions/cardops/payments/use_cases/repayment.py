@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.kernel import aws, clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import PaymentRepository, ReservationRepository
 from cardops.payments.domain.payment_notes import repayment_links
 from cardops.payments.domain.payments import EventKind, Payment
 from cardops.payments.domain.repayment import (
@@ -52,6 +51,7 @@ from cardops.payments.providers.recharge import PayjpRecharger, Recharger, Saved
 from cardops.payments.providers.registry import api_key
 from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
+from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.listeners import payment_listeners
 from cardops.payments.use_cases.payment_events import apply_canonical

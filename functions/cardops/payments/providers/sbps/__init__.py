@@ -78,8 +78,8 @@ def _optional_key(key: str) -> str:
 
 def known_from_store(payment_id: str) -> KnownPayment | None:
     """SBPS's tracking id and the amounts cardops holds for an SBPS payment."""
-    from cardops.kernel.dynamodb import PaymentRepository
     from cardops.payments.providers.sbps.client import KnownPayment
+    from cardops.payments.store.payments import PaymentRepository
 
     payment = PaymentRepository().get("sbps", payment_id)
     if payment is None or not payment.metadata.provider_reference:

@@ -1,4 +1,9 @@
-"""Payments core: the table, the event queue and its DLQ, provider secrets, webhook/processor/admin."""
+"""The kernel every slice builds on: the table, the provider secrets, the dependencies layer, the
+access-log bucket, and the one way a slice makes a function (``Kernel.function``, in the slice's own
+scope, so the slice owns the function, its role, its grants and its alarms).
+
+Its construct id stays ``Core`` in the stack: the table and the secrets keep their logical ids.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,15 @@ from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cardops import resources
 from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
 from infra.bundling import dependencies_code, function_code
+from infra.logical_ids import keep_logical_id
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -25,7 +30,7 @@ TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 TABLE_DELETE = ("dynamodb:DeleteItem",)
 
 
-class Core(Construct):
+class Kernel(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
         super().__init__(scope, construct_id)
         retain = stage == "prod"
@@ -54,25 +59,6 @@ class Core(Construct):
                 sort_key=dynamodb.Attribute(name=sk, type=dynamodb.AttributeType.STRING),
             )
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "EventsDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=removal,  # failed events wait here for a redrive
-        )
-        queue_spec = resources.EVENTS_QUEUE
-        self.events_queue = sqs.Queue(
-            self,
-            "EventsQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(queue_spec.visibility_timeout_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=queue_spec.max_receive_count, queue=self.dead_letter_queue
-            ),
-        )
         self.secret = self._json_secret(
             "ProviderSecrets",
             "cardops webhook verification secrets (JSON): signing secrets, tokens, hash keys",
@@ -95,40 +81,22 @@ class Core(Construct):
         self.environment = {
             "CARDOPS_STAGE": stage,
             "TABLE_NAME": self.table.table_name,
-            "EVENTS_QUEUE_URL": self.events_queue.queue_url,
             "WEBHOOK_SECRET_ID": self.secret.secret_arn,
             "POWERTOOLS_METRICS_NAMESPACE": "cardops",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
-        # SBPS names a merchant's API endpoint with the contract (cdk.json context ``sbps_api_url``)
-        if sbps_api_url := self.node.try_get_context("sbps_api_url"):
-            self.environment["SBPS_API_URL"] = str(sbps_api_url)
-        self.functions: dict[str, lambda_.Function] = {}
-
-        # the internet-facing function: raw events (put if absent — a duplicate's stored item comes
-        # back with the failed condition, so no read — and mark enqueued), the queue, and only the
-        # webhook verification secret
-        webhook = self.function("webhook")
-        self.table.grant(webhook, *TABLE_WRITE)
-        self.events_queue.grant_send_messages(webhook)
-        self.secret.grant_read(webhook)
-
-        # payments, history, and the listeners' ledger and refund items; re-fetches from PAY.JP
-        processor = self.function("processor")
-        self.table.grant(processor, *TABLE_READ, *TABLE_WRITE)
-        processor.add_event_source(
-            sources.SqsEventSource(self.events_queue, batch_size=10, report_batch_item_failures=True)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
+            removal_policy=removal,
+            auto_delete_objects=not retain,
         )
-        self.grant_api_keys(processor)
-
-        # every admin action; deletes: outcome claims released, employee linkage codes replaced
-        admin = self.function("admin")
-        self.table.grant(admin, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
-        self.grant_api_keys(admin)
-        # parked events: listed (receive, release), moved back to the events queue, then deleted
-        admin.add_environment("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue.queue_url)
-        self.dead_letter_queue.grant_consume_messages(admin)
-        self.events_queue.grant_send_messages(admin)
+        keep_logical_id(self.access_logs, "FeedsAccessLogsB2AD92FB")
 
     def _json_secret(self, construct_id: str, description: str, keys: list[str]) -> secretsmanager.Secret:
         """A secret that starts as JSON with every key present and empty, so a fresh stack answers
@@ -144,24 +112,28 @@ class Core(Construct):
     def grant_api_keys(self, function: lambda_.Function) -> None:
         """Read the provider API keys (functions that call the providers' APIs), and know where."""
         function.add_environment("PROVIDER_API_KEYS_SECRET_ID", self.api_keys_secret.secret_arn)
+        # SBPS names a merchant's API endpoint with the contract (cdk.json context ``sbps_api_url``)
+        if sbps_api_url := self.node.try_get_context("sbps_api_url"):
+            function.add_environment("SBPS_API_URL", str(sbps_api_url))
         self.api_keys_secret.grant_read(function)
 
-    def function(self, key: str) -> lambda_.Function:
-        """A function from ``resources.FUNCTIONS``, with its own log group and X-Ray tracing."""
+    def function(self, scope: Construct, key: str) -> lambda_.Function:
+        """A function from ``resources.FUNCTIONS`` in ``scope`` (the slice that owns it), with its own
+        role, log group and X-Ray tracing, and no grants: the slice grants what it needs."""
         spec = resources.FUNCTIONS[key]
         name = "".join(part.capitalize() for part in key.split("_"))
         log_group = logs.LogGroup(
-            self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            scope, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
         )
         role = iam.Role(
-            self,
+            scope,
             f"{name}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"cardops {key} function",
         )
         log_group.grant_write(role)
         fn = lambda_.Function(
-            self,
+            scope,
             f"{name}Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
@@ -175,7 +147,6 @@ class Core(Construct):
             log_group=log_group,
             role=role,
         )
-        self.functions[key] = fn
         return fn
 
     @property

@@ -1,0 +1,392 @@
+"""Payments in DynamoDB (the one table, keyed ``pk``/``sk``, with a sparse ``gsi1`` for listings).
+
+| item             | pk                               | sk                 |
+| ---------------- | -------------------------------- | ------------------ |
+| payment          | ``PAYMENT#{provider}#{id}``      | ``#PAYMENT``       |
+| payment history  | ``PAYMENT#{provider}#{id}``      | ``HISTORY#{seq}``  |
+| raw webhook      | ``WEBHOOK#{provider}#{event id}``| ``#EVENT``         |
+| reservation      | ``RESERVATION#{id}``             | ``#RESERVATION``   |
+
+Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
+(``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
+Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
+they are open, so the store's "uncaptured sales" list is one query. A raw webhook that can never be
+processed as it is (schema-invalid) is parked on ``gsi1`` (``EVENTS#PARKED`` / parked time) until
+it is processed again or redriven, so listing those is one query too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from cardops.kernel import aws
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import n as _n
+from cardops.kernel.dynamodb import s as _s
+from cardops.kernel.dynamodb import table_name as _table
+from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, PaymentStatus
+
+if TYPE_CHECKING:
+    from cardops.payments.domain.reservations import Reservation
+
+OPEN_SHARDS = 8
+"""Open payments spread over this many index partitions, so no single one is hot."""
+
+
+def open_shard(pk: str) -> int:
+    return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
+
+
+class PaymentRepository:
+    def get(self, provider: str, payment_id: str) -> Payment | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(payment_pk(provider, payment_id)), "sk": _s("#PAYMENT")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return Payment.model_validate_json(item["doc"]["S"]) if item else None
+
+    def get_with_history(self, provider: str, payment_id: str) -> tuple[Payment, list[HistoryEntry]] | None:
+        """The payment and its history in one query (they share the partition)."""
+        payment: Payment | None = None
+        history: list[HistoryEntry] = []
+        for item in self._query_partition(payment_pk(provider, payment_id)):
+            if item["sk"]["S"] == "#PAYMENT":
+                payment = Payment.model_validate_json(item["doc"]["S"])
+            elif item["sk"]["S"].startswith("HISTORY#"):
+                history.append(HistoryEntry.model_validate_json(item["doc"]["S"]))
+        if payment is None:
+            return None
+        history.sort(key=lambda entry: entry.seq)
+        return payment, history
+
+    def _query_partition(self, pk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(pk)},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = aws.dynamodb().query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save(self, applied: Applied, *, expected_version: int) -> None:
+        """Write the new payment and its history entry atomically, only if nobody wrote in between."""
+        payment = applied.payment
+        pk = payment_pk(payment.provider, payment.provider_payment_id)
+        item: dict[str, Any] = {
+            "pk": _s(pk),
+            "sk": _s("#PAYMENT"),
+            "doc": _s(payment.model_dump_json()),
+            "version": _n(payment.version),
+            "status": _s(payment.status.value),
+            "updated_at": _s(payment.updated_at.isoformat()),
+        }
+        if payment.metadata.store_id:
+            item["store_id"] = _s(payment.metadata.store_id)
+        if (
+            payment.status == PaymentStatus.AUTHORIZED
+            and payment.metadata.store_id
+            and payment.capture_deadline is not None
+        ):
+            item["gsi1pk"] = _s(f"STORE#{payment.metadata.store_id}#UNCAPTURED")
+            item["gsi1sk"] = _s(f"{payment.capture_deadline.isoformat()}#{pk}")
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
+            item["gsi2pk"] = _s(f"OPEN#{open_shard(pk)}")
+            item["gsi2sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
+        if expected_version == 0:
+            condition = "attribute_not_exists(pk)"
+            values: dict[str, Any] | None = None
+        else:
+            condition = "version = :expected"
+            values = {":expected": _n(expected_version)}
+        put: dict[str, Any] = {"TableName": _table(), "Item": item, "ConditionExpression": condition}
+        if values:
+            put["ExpressionAttributeValues"] = values
+        history: dict[str, Any] = {
+            "TableName": _table(),
+            "Item": {
+                "pk": _s(pk),
+                "sk": _s(f"HISTORY#{applied.history.seq:08d}"),
+                "doc": _s(applied.history.model_dump_json()),
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        try:
+            aws.dynamodb().transact_write_items(TransactItems=[{"Put": put}, {"Put": history}])  # type: ignore[typeddict-item]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise VersionConflict(pk) from exc
+                if "TransactionConflict" in reasons:
+                    raise VersionConflict(pk) from exc
+            if code == "TransactionConflictException" or _transient(exc):
+                raise StoreUnavailable(code) from exc
+            raise
+
+    def open_payments(self, *, updated_before: datetime) -> Iterator[Payment]:
+        """Pending and authorized payments last changed before ``updated_before`` (the janitor's work)."""
+        for shard in range(OPEN_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": _table(),
+                "IndexName": "gsi2",
+                "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :before",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(f"OPEN#{shard}"),
+                    ":before": _s(updated_before.isoformat()),
+                },
+            }
+            while True:
+                page = aws.dynamodb().query(**kwargs)
+                for item in page.get("Items", []):
+                    yield Payment.model_validate_json(item["doc"]["S"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
+        page = aws.dynamodb().query(
+            TableName=_table(),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+            ExpressionAttributeValues={":pk": _s(payment_pk(provider, payment_id)), ":h": _s("HISTORY#")},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return HistoryEntry.model_validate_json(items[0]["doc"]["S"]) if items else None
+
+    def list_uncaptured(self, store_id: str) -> list[Payment]:
+        """Open authorizations of a store, earliest deadline first."""
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#UNCAPTURED")},
+        }
+        payments: list[Payment] = []
+        while True:
+            page = aws.dynamodb().query(**kwargs)
+            payments.extend(Payment.model_validate_json(i["doc"]["S"]) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return payments
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+#: the ``gsi1`` partition of events parked as permanently failing
+PARKED_EVENTS = "EVENTS#PARKED"
+
+_INTERNAL_KEYS = frozenset({"pk", "sk", "body", "gsi1pk", "gsi1sk"})
+
+
+def _processing_state(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored event's processing record: everything but its keys and body, as plain values."""
+    state: dict[str, Any] = {}
+    for key, value in item.items():
+        if key in _INTERNAL_KEYS:
+            continue
+        state[key] = int(value["N"]) if "N" in value else value.get("BOOL", value.get("S"))
+    return state
+
+
+def _event_key(provider: str, event_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")}
+
+
+class RawEventStore:
+    """Store-once of every verified webhook body: the dedupe on provider + event id (SPEC §1)."""
+
+    def put_if_absent(
+        self,
+        *,
+        provider: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        received_at: datetime,
+        ttl_days: int,
+    ) -> tuple[bool, bool]:
+        """Returns (stored now, already enqueued). A duplicate never overwrites the first copy.
+
+        One call either way: a duplicate's condition failure carries the stored item (``ALL_OLD``),
+        which says whether it was enqueued, so no read follows the failed put.
+        """
+        try:
+            aws.dynamodb().put_item(
+                TableName=_table(),
+                Item={
+                    **_event_key(provider, event_id),
+                    "body": {"B": body},
+                    "content_type": _s(content_type[:128]),
+                    "received_at": _s(received_at.isoformat()),
+                    "expires_at": _n(int(received_at.timestamp()) + ttl_days * 86400),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True, False
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code != "ConditionalCheckFailedException":
+                if _transient(exc):
+                    raise StoreUnavailable(code) from exc
+                raise
+            # no item in the answer would be an answer without ALL_OLD: count it as not enqueued, so
+            # the event is re-sent (deduplicated downstream) rather than lost
+            existing: Any = exc.response.get("Item") or {}
+        return False, "enqueued_at" in existing
+
+    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:
+        aws.dynamodb().update_item(
+            TableName=_table(),
+            Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
+            UpdateExpression="SET enqueued_at = if_not_exists(enqueued_at, :at)",
+            ExpressionAttributeValues={":at": _s(at.isoformat())},
+        )
+
+    def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None:
+        """What processing made of the event (shown by ``cardops events show`` and ``invoke --wait``)."""
+        self._update_existing(
+            provider,
+            event_id,
+            "SET processed_at = :at, outcome = :outcome REMOVE parked_at, permanent, gsi1pk, gsi1sk",
+            {":at": _s(at.isoformat()), ":outcome": _s(outcome[:1000])},
+        )
+
+    def record_failure(
+        self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
+    ) -> None:
+        """One failed attempt; ``parked`` when it was the last one before the dead-letter queue."""
+        expression = (
+            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :reason, "
+            "last_failed_at = :at, first_failed_at = if_not_exists(first_failed_at, :at)"
+        )
+        if parked:
+            expression += ", parked_at = :at"
+        self._update_existing(
+            provider,
+            event_id,
+            expression,
+            {":zero": _n(0), ":one": _n(1), ":reason": _s(reason[:1000]), ":at": _s(at.isoformat())},
+        )
+
+    def park(self, *, provider: str, event_id: str, reason: str, at: datetime) -> bool:
+        """Park an event that can never succeed as it is; False when there is no stored event.
+
+        It stays listed (``list_parked``) until it is processed again or redriven.
+        """
+        expression = (
+            "SET attempts = if_not_exists(attempts, :zero) + :one, last_error = :reason, "
+            "last_failed_at = :at, first_failed_at = if_not_exists(first_failed_at, :at), "
+            "parked_at = :at, permanent = :true, gsi1pk = :parked, gsi1sk = :sort"
+        )
+        values = {
+            ":zero": _n(0),
+            ":one": _n(1),
+            ":reason": _s(reason[:1000]),
+            ":at": _s(at.isoformat()),
+            ":true": {"BOOL": True},
+            ":parked": _s(PARKED_EVENTS),
+            ":sort": _s(f"{at.isoformat()}#{provider}#{event_id}"),
+        }
+        return self._update_existing(provider, event_id, expression, values)
+
+    def list_parked(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Events parked as permanently failing, oldest first, as ``processing_state`` records."""
+        page = aws.dynamodb().query(
+            TableName=_table(),
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": _s(PARKED_EVENTS)},
+            Limit=limit,
+        )
+        parked = []
+        for item in page.get("Items", []):
+            _, provider, event_id = item["pk"]["S"].split("#", 2)
+            parked.append({"provider": provider, "event_id": event_id, **_processing_state(item)})
+        return parked
+
+    def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None:
+        self._update_existing(
+            provider,
+            event_id,
+            "SET redriven_at = :at REMOVE parked_at, permanent, gsi1pk, gsi1sk",
+            {":at": _s(at.isoformat())},
+        )
+
+    def processing_state(self, *, provider: str, event_id: str) -> dict[str, Any] | None:
+        """The stored event's processing record (everything but its body), or None when unknown."""
+        item = self._get(provider, event_id)
+        return None if item is None else _processing_state(item)
+
+    @staticmethod
+    def _get(provider: str, event_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (
+            aws.dynamodb()
+            .get_item(TableName=_table(), Key=_event_key(provider, event_id), ConsistentRead=True)
+            .get("Item")
+        )
+        return found
+
+    def _update_existing(self, provider: str, event_id: str, expression: str, values: dict[str, Any]) -> bool:
+        """Update the stored event only if it exists: a message without one is not given a stub item."""
+        try:
+            aws.dynamodb().update_item(
+                TableName=_table(),
+                Key=_event_key(provider, event_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def get_body(self, *, provider: str, event_id: str) -> bytes | None:
+        item = self._get(provider, event_id)
+        return bytes(item["body"]["B"]) if item else None
+
+
+class ReservationRepository:
+    def put(self, reservation: Reservation) -> None:
+        aws.dynamodb().put_item(
+            TableName=_table(),
+            Item={
+                "pk": _s(f"RESERVATION#{reservation.reservation_id}"),
+                "sk": _s("#RESERVATION"),
+                "doc": _s(reservation.model_dump_json()),
+                "store_id": _s(reservation.store_id),
+            },
+        )
+
+    def get(self, reservation_id: str) -> Reservation | None:
+        item = (
+            aws.dynamodb()
+            .get_item(
+                TableName=_table(),
+                Key={"pk": _s(f"RESERVATION#{reservation_id}"), "sk": _s("#RESERVATION")},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        from cardops.payments.domain.reservations import Reservation  # e-mail validation loads on first use
+
+        return Reservation.model_validate_json(item["doc"]["S"]) if item else None

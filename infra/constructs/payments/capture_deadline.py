@@ -1,0 +1,145 @@
+"""The capture-deadline workflow (SPEC §3): its task function, state machine, operator queue and alarms.
+
+The definition is ``functions/cardops/payments/state_machines/capture_deadline.asl.json`` — the same file the
+sandbox and the tests run — with the function ARN substituted (``resources.STATE_MACHINES``).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cardops import resources
+from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
+from infra.constructs.monitoring import FIVE_MINUTES, alarm, service_metric
+from infra.logical_ids import keep_logical_id, logical_id
+
+NAME = "CaptureDeadline"
+
+
+class CaptureDeadlineWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        kernel: Kernel,
+        task: lambda_.Function,
+        starters: list[lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        spec = resources.STATE_MACHINES[NAME]
+        self.operator_queue = sqs.Queue(
+            self,
+            "OperatorQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=kernel.removal,  # operator cases outlive a prod stack
+        )
+        keep_logical_id(self.operator_queue, "CaptureDeadlineOperatorQueue0DA7474A")
+        cdk.Validations.of(self.operator_queue).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SQS3",
+                reason="The operator queue is the end of the line: people read it (alarmed on depth); a "
+                "DLQ behind it would only hide cases from them.",
+            )
+        )
+        self.bus = bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+
+        task.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
+        task.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
+        # the capture use case: payments, listeners' items, outcome claims (taken and released)
+        kernel.table.grant(task, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
+        kernel.grant_api_keys(task)
+        self.operator_queue.grant_send_messages(task)
+        bus.grant_put_events_to(task)
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        # the definition's one task function
+        substitutions = {placeholder: task.function_arn for placeholder in spec.function_substitutions}
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
+            definition_substitutions=substitutions,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        task.grant_invoke(self.state_machine)
+        cdk.Validations.of(self.state_machine).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(task)}.Arn>:*]",
+                reason="lambda:InvokeFunction on the task function's versions and aliases (ARN:*), as the "
+                "CDK grant writes it; no other function.",
+            )
+        )
+
+        # the processor starts one execution per authorization (the janitor restarts a lost start);
+        # a capture or cancel, by webhook or through the admin API, stops the waiting execution
+        for starter in starters:
+            self.grant_starter(starter)
+
+        self.alarms = [
+            alarm(
+                self,
+                "AutoRefundFailed",
+                "An automatic refund at the capture deadline failed; the case is in the operator queue.",
+                service_metric("AutoRefundFailed", "capture-deadline"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "CaptureDeadlineFailedExecutions",
+                "Capture-deadline executions failed.",
+                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "OperatorQueueAlarm",
+                "Cases wait in the operator queue.",
+                self.operator_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+                threshold=1,
+            ),
+        ]
+        CfnOutput(
+            self,
+            f"{NAME}StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            key=f"{NAME}StateMachineArn",
+        )
+        CfnOutput(self, "OperatorQueueUrl", value=self.operator_queue.queue_url, key="OperatorQueueUrl")
+
+    def grant_starter(self, function: lambda_.Function) -> None:
+        """What starts and stops a payment's deadline execution, and hands a case to operators."""
+        function.add_environment("CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_start_execution(function)
+        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
+        function.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
+        self.operator_queue.grant_send_messages(function)
+        role = function.role
+        assert role is not None
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                '<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":'
+                f'"{logical_id(self.state_machine)}"}}]}}]}}:*]',
+                reason="Describe/stop executions of this one state machine (execution names are per "
+                "payment, so the ARN ends in a wildcard); no other state machine.",
+            )
+        )
+
+    def grant_notifications(self, function: lambda_.Function) -> None:
+        """Publish the store/customer notifications a capture or an expiry sends (EventBridge)."""
+        function.add_environment("EVENT_BUS_NAME", self.bus.event_bus_name)
+        self.bus.grant_put_events_to(function)

@@ -1,0 +1,140 @@
+"""The re-payment workflow (SPEC §4): its step functions' grants, the state machine, its alarm.
+
+The definition is ``functions/cardops/payments/state_machines/repayment.asl.json`` — the same file
+the sandbox and the tests execute — with the step functions' ARNs substituted
+(``resources.STATE_MACHINES``). The evidence bucket belongs to the payments construct; the admin API
+may write consent documents under ``evidence/`` and the validation step may read them.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cardops import resources
+from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
+from infra.constructs.monitoring import FIVE_MINUTES, alarm
+from infra.logical_ids import logical_id
+
+NAME = "Repayment"
+EVIDENCE_PREFIX = "evidence/*"
+_IAM5 = "AwsSolutions::AwsSolutions-IAM5"
+
+
+class RepaymentWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        kernel: Kernel,
+        steps: dict[str, lambda_.Function],
+        evidence_bucket: s3.Bucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        spec = resources.STATE_MACHINES[NAME]
+        self.evidence_bucket = evidence_bucket
+        bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        for function in steps.values():
+            function.add_environment("EVIDENCE_BUCKET_NAME", evidence_bucket.bucket_name)
+            function.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
+            bus.grant_put_events_to(function)
+        for key, function in steps.items():
+            if key == "repayment_charge":
+                kernel.table.grant(function, *TABLE_READ, *TABLE_WRITE)
+                kernel.grant_api_keys(function)
+            else:
+                kernel.table.grant(function, "dynamodb:GetItem", *TABLE_WRITE)
+        kernel.grant_api_keys(steps["repayment_eligibility"])
+        validate = steps["repayment_validate"]
+        validate.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[evidence_bucket.arn_for_objects(EVIDENCE_PREFIX)]
+            )
+        )
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
+            definition_substitutions={
+                placeholder: steps[key].function_arn
+                for placeholder, key in spec.function_substitutions.items()
+            },
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        for function in steps.values():
+            function.grant_invoke(self.state_machine)
+            cdk.Validations.of(self.state_machine).acknowledge(
+                cdk.Acknowledgment(
+                    id=f"{_IAM5}[Resource::<{logical_id(function)}.Arn>:*]",
+                    reason="lambda:InvokeFunction on this step function's versions and aliases (ARN:*), "
+                    "as the CDK grant writes it; no other function.",
+                )
+            )
+        validate_role = validate.role
+        assert validate_role is not None
+        cdk.Validations.of(validate_role).acknowledge(self._evidence_acknowledgment())
+
+        self.alarms: list[cloudwatch.Alarm] = [
+            alarm(
+                self,
+                "RepaymentFailedExecutions",
+                "Re-payment executions failed (a step could not record its outcome).",
+                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            )
+        ]
+        CfnOutput(
+            cdk.Stack.of(self),
+            f"{NAME}StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            key=f"{NAME}StateMachineArn",
+        )
+
+    def _evidence_acknowledgment(self) -> cdk.Acknowledgment:
+        return cdk.Acknowledgment(
+            id=f"{_IAM5}[Resource::<{logical_id(self.evidence_bucket)}.Arn>/evidence/*]",
+            reason="Consent documents are one object per request under evidence/{store}/{request}/: "
+            "the admin API may only put, the validation step may only get, objects under that prefix.",
+        )
+
+    def grant_admin(self, admin: lambda_.Function) -> None:
+        """The admin API starts re-payments, sends the support desk's decision (task token), and
+        reads the executions to show their steps."""
+        admin.add_environment("REPAYMENT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_start_execution(admin)
+        self.state_machine.grant_task_response(admin)
+        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:GetExecutionHistory")
+        role = admin.role
+        assert role is not None
+        executions = (
+            f"{_IAM5}[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id(self.state_machine) + '"}]}]}:*]'
+        )
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id=executions,
+                reason="The admin API reads the re-payment executions (DescribeExecution, "
+                "GetExecutionHistory) to show their steps: executions of this state machine only.",
+            ),
+        )
+
+    def acknowledge_evidence(self, function: lambda_.Function) -> None:
+        """``function`` writes consent documents under ``evidence/`` (the finding is that prefix)."""
+        role = function.role
+        assert role is not None
+        cdk.Validations.of(role).acknowledge(self._evidence_acknowledgment())
