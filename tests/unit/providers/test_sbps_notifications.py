@@ -37,7 +37,9 @@ def values(**overrides: str) -> list[tuple[str, str]]:
 
 def test_check_code_is_sha1_of_the_values_in_the_defined_order_then_the_key() -> None:
     ascii_only = values(free1="store_1")
-    joined = "ord_112000store_1rsv_12026-12-20authorizedOK00000000012345SPS000120261201103000" + KEY
+    # SBPS's order: order_id, amount, free1-3, res_result, res_tracking_id, res_err_code, res_date,
+    # then this system's res_status and res_sps_transaction_id
+    joined = "ord_112000store_1rsv_12026-12-20OK0000000001234520261201103000authorizedSPS0001" + KEY
     assert (
         notifications.check_code(ascii_only, KEY)
         == hashlib.sha1(joined.encode(), usedforsecurity=False).hexdigest()

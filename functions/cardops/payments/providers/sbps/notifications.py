@@ -50,23 +50,46 @@ from cardops.payments.providers.sbps.protocol import (
     parse_timestamp,
 )
 
-#: the notification's fields in their defined order: the order of the check code
+#: the notification's fields in their defined order (the order of the check code): SBPS's
+#: purchase result notification (link type A02-1/A03-1, as listed by its specification and the
+#: open-source clients), then the two this system's notifications add for every later operation
 FIELDS = (
     "pay_method",
     "merchant_id",
     "service_id",
+    "cust_code",
+    "sps_cust_no",
+    "sps_payment_no",
     "order_id",
+    "item_id",
+    "pay_item_id",
+    "item_name",
+    "tax",
     "amount",
+    "pay_type",
+    "auto_charge_type",
+    "service_type",
+    "div_settele",
+    "last_charge_month",
+    "camp_type",
+    "tracking_id",
+    "terminal_type",
     "free1",
     "free2",
     "free3",
-    "res_status",
+    "request_date",
+    "res_pay_method",
     "res_result",
     "res_tracking_id",
-    "res_sps_transaction_id",
+    "res_sps_cust_no",
+    "res_sps_payment_no",
+    "res_payinfo_key",
+    "res_payment_date",
     "res_err_code",
     "res_date",
     "limit_second",
+    "res_status",
+    "res_sps_transaction_id",
 )
 _RANK = {name: index for index, name in enumerate(FIELDS)}
 _KINDS = {
