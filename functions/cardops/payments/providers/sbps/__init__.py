@@ -55,17 +55,24 @@ class SbpsPlugin:
 
     def client(self) -> PaymentProvider:
         """The API client from the settings, the provider API keys and the stored payments."""
+        from pydantic import ValidationError
+
         from cardops.kernel.config import settings
+        from cardops.payments.providers.base import ProviderNotConfigured
         from cardops.payments.providers.registry import api_key
         from cardops.payments.providers.sbps.client import SbpsClient, SbpsSettings
 
-        config = SbpsSettings(
-            api_url=settings().sbps_api_url,
-            merchant_id=api_key("sbps_merchant_id"),
-            service_id=api_key("sbps_service_id"),
-            hash_key=api_key("sbps_api_hash_key"),
-            basic_password=_optional_key("sbps_basic_password"),
-        )
+        try:
+            config = SbpsSettings(
+                api_url=settings().sbps_api_url,
+                merchant_id=api_key("sbps_merchant_id"),
+                service_id=api_key("sbps_service_id"),
+                hash_key=api_key("sbps_api_hash_key"),
+                basic_password=_optional_key("sbps_basic_password"),
+            )
+        except ValidationError as exc:  # a merchant id that is not 5 digits, a service id not 3
+            fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
+            raise ProviderNotConfigured(f"SBPS API settings are not valid: {fields}") from None
         return SbpsClient(config, known=known_from_store)
 
 
