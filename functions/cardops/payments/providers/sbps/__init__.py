@@ -32,10 +32,10 @@ class SbpsPlugin:
 
     @property
     def capabilities(self) -> ProviderCapabilities:
-        from cardops.payments.domain.refunds import ProviderCapabilities
+        """SBPS card refunds cannot be taken back once submitted (the refunds domain's table)."""
+        from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES
 
-        # SBPS card refunds cannot be taken back once submitted
-        return ProviderCapabilities(refund_reversal=False)
+        return DEFAULT_CAPABILITIES[self.name]
 
     def verify(
         self, raw_body: bytes, header: Callable[[str], str | None], secrets: WebhookSecrets, *, now: float
