@@ -45,6 +45,7 @@ lint: $(STAMP) ## ruff and mypy only (for 3.11, and the Lambda code for 3.14)
 	$(BIN)/ruff check --target-version py314 --extend-ignore UP040,UP046,UP047 functions
 	$(BIN)/mypy
 	$(BIN)/mypy --python-version 3.14 --enable-error-code deprecated -p cardops
+	$(BIN)/lint-imports --no-cache
 
 synth: $(STAMP) $(NODE_STAMP) ## synthesize the stack into cdk.out/ (offline, no Docker)
 	npx cdk synth --quiet $(CDK_CONTEXT)

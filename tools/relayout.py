@@ -24,6 +24,7 @@ MOVES: dict[str, str] = {
     "cardops.adapters.aws": "cardops.kernel.aws",
     "cardops.adapters.dynamodb": "cardops.kernel.dynamodb",
     "cardops.adapters.secrets": "cardops.kernel.secrets",
+    "cardops.api.identity": "cardops.kernel.identity",
     # payments
     "cardops.domain.payments": "cardops.payments.domain.payments",
     "cardops.domain.capture_deadline": "cardops.payments.domain.capture_deadline",

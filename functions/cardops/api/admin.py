@@ -11,12 +11,12 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError, Servic
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cardops.api.errors import error_response
-from cardops.api.identity import MissingCallerIdentity
 from cardops.api.routes import sandbox_clock
 from cardops.feeds.routes import feeds as feed_routes
 from cardops.feeds.routes import tenants as tenant_routes
 from cardops.kernel import safe_json
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.identity import MissingCallerIdentity
 from cardops.kernel.observability import make_logger
 from cardops.ledger import routes as ledger_routes
 from cardops.payments.routes import capture as capture_routes

@@ -16,9 +16,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.identity import caller
 from cardops.kernel.money import CurrencyError, normalize_currency
 from cardops.ledger.domain.ledger import (
     AdjustmentReason,

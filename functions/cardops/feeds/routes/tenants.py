@@ -14,7 +14,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
 from cardops.feeds.domain.diagnosis import Diagnosis
 from cardops.feeds.domain.matching import LinkingBlocked, UnknownEmployee
 from cardops.feeds.domain.models import Employee, Settlement
@@ -34,6 +33,7 @@ from cardops.feeds.use_cases.card_lines import (
     TenantView,
 )
 from cardops.kernel import clock
+from cardops.kernel.identity import caller
 
 router = Router()  # type: ignore[no-untyped-call]
 

@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
 from cardops.kernel import clock
+from cardops.kernel.identity import caller
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,

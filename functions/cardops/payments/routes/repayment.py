@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cardops.api.errors import error_response
-from cardops.api.identity import caller
+from cardops.kernel.identity import caller
 from cardops.payments.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
 from cardops.payments.use_cases import repayment
 
