@@ -11,22 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
-from cardops.payments.providers import registry
-from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import reconcile_open_payments
 from cardops.payments.use_cases.listeners import payment_listeners
+from cardops.payments.use_cases.providers import provider_or_none
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")
 tracer = Tracer(service="cardops-janitor")
-
-
-def _provider(name: str) -> PaymentProvider | None:
-    try:
-        return registry.provider_client(name)
-    except registry.UnsupportedProvider:
-        return None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -34,7 +26,10 @@ def _provider(name: str) -> PaymentProvider | None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile_open_payments(
-        payments=PaymentRepository(), provider_for=_provider, listeners=payment_listeners(), now=clock.now()
+        payments=PaymentRepository(),
+        provider_for=provider_or_none,
+        listeners=payment_listeners(),
+        now=clock.now(),
     )
     metrics.add_metric(name="JanitorRepaired", unit=MetricUnit.Count, value=len(report.repaired))
     metrics.add_metric(name="JanitorFailed", unit=MetricUnit.Count, value=len(report.failed))

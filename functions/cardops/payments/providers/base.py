@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
+    Payment,
     PaymentFacts,
     PaymentMetadata,
     Provider,
@@ -103,11 +104,16 @@ class PaymentProvider(Protocol):
     ) -> ProviderPayment: ...
 
 
+#: what cardops stored about a payment, by (provider, provider payment id): given to clients by
+#: the use cases (a provider may need it: SBPS's API addresses payments by a tracking id)
+PaymentLookup = Callable[[str, str], "Payment | None"]
+
+
 class ProviderPlugin(Protocol):
     """Everything cardops knows about one provider, in one object (issue 14 item 2).
 
     The webhook intake calls ``verify`` (on the raw body, before parsing; it answers the event id),
-    the processor ``to_canonical``, the use cases ``client()``; ``capabilities`` says what the
+    the processor ``to_canonical``, the use cases ``client(payments)``; ``capabilities`` says what the
     provider allows. Adding a provider is one folder with one such object, plus its registration.
     """
 
@@ -124,4 +130,4 @@ class ProviderPlugin(Protocol):
 
     def to_canonical(self, raw_body: bytes) -> CanonicalEvent: ...
 
-    def client(self) -> PaymentProvider: ...
+    def client(self, payments: PaymentLookup) -> PaymentProvider: ...

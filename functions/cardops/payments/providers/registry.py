@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from cardops.kernel.config import settings
 from cardops.kernel.secrets import SecretNotConfigured, provider_api_keys
-from cardops.payments.providers.base import PaymentProvider, ProviderNotConfigured
+from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderNotConfigured
 
 
 class UnsupportedProvider(Exception):
@@ -28,7 +28,9 @@ def api_key(key: str) -> str:
 
 
 @cache
-def provider_client(name: str) -> PaymentProvider:
+def provider_client(name: str, payments: PaymentLookup | None = None) -> PaymentProvider:
+    """The API client of ``name``; ``payments`` (the use cases' view of stored payments) is what a
+    client may need besides its keys: SBPS's has no client without it."""
     if name == "payjp":
         from cardops.payments.providers.payjp import PayjpClient
 
@@ -41,10 +43,10 @@ def provider_client(name: str) -> PaymentProvider:
 
         key = api_key("stripe_secret_key")
         return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
-    if name == "sbps":
+    if name == "sbps" and payments is not None:
         from cardops.payments.providers.sbps import PLUGIN
 
-        return PLUGIN.client()
+        return PLUGIN.client(payments)
     raise UnsupportedProvider(name)
 
 

@@ -20,8 +20,9 @@ from cardops.payments.providers.sbps import notifications
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.domain.payments import Payment
     from cardops.payments.domain.refunds import ProviderCapabilities
-    from cardops.payments.providers.base import PaymentProvider, ProviderPlugin
+    from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderPlugin
     from cardops.payments.providers.sbps.client import KnownPayment
 
 
@@ -53,11 +54,13 @@ class SbpsPlugin:
     def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
         return notifications.parse(raw_body)
 
-    def client(self) -> PaymentProvider:
-        """The API client from the settings, the provider API keys and the stored payments."""
+    def client(self, payments: PaymentLookup) -> PaymentProvider:
+        """The API client from the settings and the provider API keys; ``payments`` is what cardops
+        stored (SBPS's API addresses a payment by the tracking id its notification carried)."""
         from pydantic import ValidationError
 
         from cardops.kernel.config import settings
+        from cardops.kernel.secrets import provider_api_keys
         from cardops.payments.providers.base import ProviderNotConfigured
         from cardops.payments.providers.registry import api_key
         from cardops.payments.providers.sbps.client import SbpsClient, SbpsSettings
@@ -68,27 +71,18 @@ class SbpsPlugin:
                 merchant_id=api_key("sbps_merchant_id"),
                 service_id=api_key("sbps_service_id"),
                 hash_key=api_key("sbps_api_hash_key"),
-                basic_password=_optional_key("sbps_basic_password"),
+                basic_password=provider_api_keys().sbps_basic_password.get_secret_value(),
             )
         except ValidationError as exc:  # a merchant id that is not 5 digits, a service id not 3
             fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
             raise ProviderNotConfigured(f"SBPS API settings are not valid: {fields}") from None
-        return SbpsClient(config, known=known_from_store)
+        return SbpsClient(config, known=lambda payment_id: known_payment(payments(self.name, payment_id)))
 
 
-def _optional_key(key: str) -> str:
-    from cardops.kernel.secrets import provider_api_keys
-
-    value = getattr(provider_api_keys(), key)
-    return str(value.get_secret_value())
-
-
-def known_from_store(payment_id: str) -> KnownPayment | None:
+def known_payment(payment: Payment | None) -> KnownPayment | None:
     """SBPS's tracking id and the amounts cardops holds for an SBPS payment."""
     from cardops.payments.providers.sbps.client import KnownPayment
-    from cardops.payments.store.payments import PaymentRepository
 
-    payment = PaymentRepository().get("sbps", payment_id)
     if payment is None or not payment.metadata.provider_reference:
         return None
     return KnownPayment(
