@@ -27,6 +27,10 @@ def api_key(key: str) -> str:
         raise ProviderNotConfigured(f"provider API key {exc}") from exc
 
 
+#: providers whose client needs the stored payments (``payments``) besides its keys
+READS_STORED_PAYMENTS = frozenset({"sbps"})
+
+
 @cache
 def provider_client(name: str, payments: PaymentLookup | None = None) -> PaymentProvider:
     """The API client of ``name``; ``payments`` (the use cases' view of stored payments) is what a

@@ -16,7 +16,9 @@ def stored_payment(provider: str, payment_id: str) -> Payment | None:
 
 def provider_client(name: str) -> PaymentProvider:
     """:class:`registry.UnsupportedProvider` when ``name`` has no API client."""
-    return registry.provider_client(name, stored_payment)
+    if name in registry.READS_STORED_PAYMENTS:
+        return registry.provider_client(name, stored_payment)
+    return registry.provider_client(name)
 
 
 def provider_or_none(name: str) -> PaymentProvider | None:
