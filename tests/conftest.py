@@ -105,9 +105,14 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     moto_iam.install()
     enforcement = moto_iam.Enforcement().start()
     logged = len(moto_iam.access_log())
+    from cardops.sandbox.stream_poller import change_feed
+    from tests import helpers
+
+    helpers.use_change_feed(change_feed(made))
     try:
         yield made
     finally:
+        helpers.use_change_feed(None)
         enforcement.stop()
         ACCESS_LOG.append({"outputs": made.outputs(), "decisions": moto_iam.access_log()[logged:]})
         aws_adapter.clear_credentials()

@@ -19,6 +19,31 @@ from cardops.sandbox.lambda_runner import FakeContext
 
 SECRETS = resources.SANDBOX_SECRETS
 
+#: the change feed of the ``provisioned`` stack (set by the fixture): ``drain_changes`` runs it
+_change_feed: list[Any] = []
+
+
+def use_change_feed(feed: Any | None) -> None:
+    _change_feed[:] = [feed] if feed is not None else []
+
+
+def change_feed() -> Any:
+    """The provisioned stack's change feed (``cardops.sandbox.stream_poller.StreamPoller``)."""
+    if not _change_feed:
+        raise RuntimeError("no change feed: the test needs the `provisioned` fixture")
+    return _change_feed[0]
+
+
+def drain_changes() -> int:
+    """Deliver every payment change written so far to its listeners, as the stream's event source
+    mapping does in AWS (filter, retries, bisect, on-failure queue); the number of changes delivered.
+
+    Writers no longer run the listeners: a test that checks what follows a payment change (ledger
+    entries, refund states, workflow executions) drains the feed first.
+    """
+    delivered: int = change_feed().drain()
+    return delivered
+
 
 def call(
     handler: Any,

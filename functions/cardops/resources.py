@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 WORKFLOWS_DIR = Path(__file__).parent / "payments" / "state_machines"
 
@@ -22,6 +23,25 @@ class TableSpec:
         default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
     )
     ttl_attribute: str = "expires_at"
+    #: the change feed reads both images of every write (``CHANGE_FEED``)
+    stream_view_type: str = "NEW_AND_OLD_IMAGES"
+
+
+@dataclass(frozen=True)
+class StreamMappingSpec:
+    """An event source mapping from the table's stream to a function (stack and sandbox poller)."""
+
+    function: str
+    #: Lambda filter criteria patterns (any one matching lets a record through)
+    filter_patterns: tuple[dict[str, Any], ...] = ()
+    batch_size: int = 100
+    starting_position: str = "TRIM_HORIZON"
+    #: retries of a failing batch before it goes to the on-failure queue (bounded, not the default -1)
+    retry_attempts: int = 3
+    bisect_on_error: bool = True
+    #: records older than this go to the on-failure queue instead of being delivered (-1: no limit)
+    max_record_age_seconds: int = 6 * 3600
+    report_batch_item_failures: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,8 +82,16 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "repayment_finish": FunctionSpec("cardops.handlers.repayment.finish", timeout_seconds=10),
     "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
     "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=300),
+    "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
+
+#: the durable change feed: every write of a payment item (sk ``#PAYMENT``), old and new image,
+#: to the ``changes`` function, which runs the payment listeners (``payments.use_cases.listeners``)
+CHANGE_FEED = StreamMappingSpec(
+    function="changes",
+    filter_patterns=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["#PAYMENT"]}}}},),
+)
 
 #: output key (``{name}StateMachineArn``) → definition
 STATE_MACHINES: dict[str, StateMachineSpec] = {

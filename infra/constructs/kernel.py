@@ -49,6 +49,8 @@ class Kernel(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=spec.ttl_attribute,
+            # the payments' durable change feed (``payments.ChangeFeed``) reads every write from it
+            stream=dynamodb.StreamViewType(spec.stream_view_type),
             deletion_protection=retain,
             removal_policy=removal,
         )

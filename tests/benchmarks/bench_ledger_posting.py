@@ -16,7 +16,7 @@ LEDGER_SIZES = (10, 200)
 def run() -> dict[str, float]:
     from cardops.ledger.use_cases import ledger_listener
     from tests.helpers import counting_aws_calls
-    from tests.integration.ledger.conftest import capture_payment
+    from tests.integration.ledger.conftest import as_change, capture_payment
 
     figures: dict[str, float] = {}
     for size in LEDGER_SIZES:
@@ -25,9 +25,9 @@ def run() -> dict[str, float]:
                 capture_payment(payment_id=f"pay_old_{n}", store_id=f"store-{size}")
             fresh = capture_payment(payment_id="pay_new", store_id=f"store-{size}", post_ledger=False)
             with counting_aws_calls() as first:
-                ledger_listener(fresh)
+                ledger_listener(as_change(fresh))
             with counting_aws_calls() as repeat:
-                ledger_listener(fresh)
+                ledger_listener(as_change(fresh))
         figures[f"first posting, ledger of {size}: AWS calls"] = first.total()
         figures[f"repeat posting, ledger of {size}: AWS calls"] = repeat.total()
         figures[f"repeat posting, ledger of {size}: items read"] = repeat.items_read

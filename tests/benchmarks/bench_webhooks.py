@@ -1,4 +1,5 @@
-"""Webhook benchmarks (issue 2): AWS calls per operation, accept-path cost, handler import time."""
+"""Webhook benchmarks (issue 2): AWS calls per operation (the processor and its change feed),
+accept-path cost, handler import time."""
 
 from __future__ import annotations
 
@@ -77,11 +78,20 @@ def aws_calls() -> dict[str, float]:
             "eventSourceARN": "arn:aws:sqs:ap-northeast-1:1:q",
             "awsRegion": "ap-northeast-1",
         }
+        from cardops.sandbox.stream_poller import change_feed
+
+        feed = change_feed(made)
+        feed.drain()  # the stored event's writes: nothing for the listeners (filtered)
         with counting_aws_calls() as process_new:
             result = processor.handler({"Records": [record]}, FakeContext("processor"))
         assert result == {"batchItemFailures": []}, result
+        # what follows in production: the change feed delivers the payment's change to the listeners
+        with counting_aws_calls() as feed_new:
+            assert feed.drain() == 1
         with counting_aws_calls() as process_replay:
             processor.handler({"Records": [record]}, FakeContext("processor"))
+        with counting_aws_calls() as feed_replay:
+            assert feed.drain() == 0  # a replay changes nothing, so nothing is fed
 
     def kind(counts: Counter[str], wanted: str) -> float:
         return float(sum(n for op, n in counts.items() if classify(op) == wanted))
@@ -99,6 +109,19 @@ def aws_calls() -> dict[str, float]:
         "aws_calls_per_duplicate_webhook_goal": DUPLICATE_CALLS_GOAL,
         "aws_calls_per_processed_event": sum(process_new.values()),
         "aws_calls_per_replayed_event": sum(process_replay.values()),
+        # the change feed (issue 13: counted as in production): the changes function's calls per
+        # payment change (listeners), and the stream reads the event source mapping makes for it
+        "aws_calls_per_change_in_the_feed": float(
+            sum(n for op, n in feed_new.items() if not op.startswith("dynamodbstreams:"))
+        ),
+        "dynamodb_reads_per_change_in_the_feed": kind(feed_new, "dynamodb_read"),
+        "dynamodb_writes_per_change_in_the_feed": kind(feed_new, "dynamodb_write")
+        + kind(feed_new, "dynamodb_transact"),
+        "stream_reads_per_feed_poll": float(
+            sum(n for op, n in feed_replay.items() if op.startswith("dynamodbstreams:"))
+        ),
+        "aws_calls_per_processed_event_with_its_feed": sum(process_new.values())
+        + sum(n for op, n in feed_new.items() if not op.startswith("dynamodbstreams:")),
     }
 
 

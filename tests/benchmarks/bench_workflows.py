@@ -30,6 +30,8 @@ def _workflow_environment() -> Iterator[Any]:
     from cardops.payments.providers import registry
     from cardops.sandbox import lambda_runner
     from cardops.sandbox.provision import provision
+    from cardops.sandbox.stream_poller import change_feed
+    from tests import helpers
 
     saved = dict(os.environ)
     saved_time = retrier_decl.time
@@ -57,8 +59,10 @@ def _workflow_environment() -> Iterator[Any]:
             reset_settings()
             registry.reset()
             clock.reset()
+            helpers.use_change_feed(change_feed(made))  # what follows a payment write, as in AWS
             yield made
     finally:
+        helpers.use_change_feed(None)
         clock.reset()
         lambda_runner.uninstall()
         retrier_decl.time = saved_time

@@ -25,6 +25,7 @@ SHAPE = {
     "processor_seconds": 0.15,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
+    "changes_seconds": 0.1,
     "raw_event_kb": 3.0,
 }
 
@@ -38,6 +39,8 @@ def per_payment(results: dict[str, dict[str, float]]) -> dict[str, float]:
     share = SHAPE["auto_refund_share"]
     transitions = (1 - share) * captured_t + share * refund_t
     task_invocations = transitions / 2  # every other state of the definitions is a Lambda task
+    #: payment writes the change feed delivers: every webhook that changed it, and the store's capture
+    changes = webhooks + SHAPE["admin_calls_per_payment"]
     wru = (
         webhooks
         * (
@@ -46,12 +49,19 @@ def per_payment(results: dict[str, dict[str, float]]) -> dict[str, float]:
             + web["dynamodb_transact_writes_per_processed_event"] * 2 * 2  # 2 items, 2 WRU each
         )
         + task_invocations * 1
+        + changes * web.get("dynamodb_writes_per_change_in_the_feed", 0.0) * 2  # transaction: 2 WRU
     )
-    rru = webhooks * web["dynamodb_reads_per_processed_event"] + task_invocations
+    rru = (
+        webhooks * web["dynamodb_reads_per_processed_event"]
+        + task_invocations
+        + changes * web.get("dynamodb_reads_per_change_in_the_feed", 0.0)
+    )  # the feed's stream reads by Lambda's event source mapping are not billed
     sqs = webhooks * (web["sqs_requests_per_accepted_webhook"] + 2)  # send + receive + delete
-    lambda_requests = webhooks * 2 + SHAPE["admin_calls_per_payment"] + task_invocations
+    # one changes invocation per payment change at worst (batches of up to 100 share one)
+    lambda_requests = webhooks * 2 + SHAPE["admin_calls_per_payment"] + task_invocations + changes
     gb_seconds = SHAPE["memory_gb"] * (
         webhooks * (SHAPE["webhook_seconds"] + SHAPE["processor_seconds"])
+        + changes * SHAPE["changes_seconds"]
         + SHAPE["admin_calls_per_payment"] * SHAPE["admin_seconds"]
         + task_invocations * SHAPE["task_seconds"]
     )

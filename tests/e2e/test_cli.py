@@ -182,6 +182,7 @@ SAMPLES: dict[str, list[str]] = {
         "capture_deadline/escalate.json",
     ],
     "janitor": ["janitor/schedule_event.json"],
+    "changes": ["changes/stream_event.json"],
     "feed_sync": ["feeds/schedule_event.json"],
     "repayment_validate": ["repayment/steps/validate.json"],
     "repayment_eligibility": ["repayment/steps/eligibility.json"],

@@ -97,11 +97,21 @@ def test_only_provider_callers_read_the_api_keys(template: dict[str, Any]) -> No
     }
 
 
+#: the stream read the change feed's event source grants its function (and no other)
+STREAM_READ = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
+
+
 def test_no_role_has_wildcard_or_full_table_actions(template: dict[str, Any]) -> None:
     for key in resources.FUNCTIONS:
         actions = {action for action, _ in _grants(template, key)}
         table = {a for a in actions if a.startswith("dynamodb:")}
-        assert table <= TABLE_ACTIONS_ALLOWED, (key, table - TABLE_ACTIONS_ALLOWED)
+        allowed = TABLE_ACTIONS_ALLOWED | (STREAM_READ if key == resources.CHANGE_FEED.function else set())
+        assert table <= allowed, (key, table - allowed)
         assert not any(a.endswith(":*") or a == "*" for a in actions), key
 
 
@@ -117,10 +127,11 @@ def test_table_actions_per_function(template: dict[str, Any]) -> None:
         "repayment_finish",
     ):
         assert table(step) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, step
-    for key in ("processor", "janitor", "repayment_charge"):
+    for key in ("processor", "janitor", "repayment_charge", "changes"):
         assert "dynamodb:Query" in table(key) and "dynamodb:DeleteItem" not in table(key), key
-        # ledger postings read the entries they would write by key, in one batch
-        assert "dynamodb:BatchGetItem" in table(key), key
+    # ledger postings (the change feed's listener) read the entries they would write by key, in one batch
+    assert "dynamodb:BatchGetItem" in table("changes")
+    assert table("changes") >= STREAM_READ
     assert "dynamodb:DeleteItem" in table("admin")
 
 

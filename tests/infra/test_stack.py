@@ -7,6 +7,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from cardops import resources
+
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
@@ -115,20 +117,53 @@ def test_cdk_nag_acknowledgments_carry_reasons() -> None:
         assert len(entry["reason"]) > 40
 
 
-def test_the_janitor_runs_hourly_and_may_stop_deadline_executions(template: dict[str, Any]) -> None:
+def test_the_janitor_runs_hourly_and_only_the_change_feed_starts_or_stops_deadline_executions(
+    template: dict[str, Any],
+) -> None:
     rules = resources_of(template, "AWS::Events::Rule")
     hourly = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == "rate(1 hour)"]
     assert len(hourly) == 1
     assert "JanitorFunction" in json.dumps(hourly[0]["Properties"]["Targets"])
-    actions = _actions(_policy_statements(template, "JanitorRole"))
-    assert {
-        "dynamodb:Query",
-        "secretsmanager:GetSecretValue",
-        "states:StartExecution",
-        "states:StopExecution",
-    } <= actions
-    for role in ("ProcessorRole", "AdminRole"):
-        assert "states:StopExecution" in _actions(_policy_statements(template, role))
+    assert {"dynamodb:Query", "secretsmanager:GetSecretValue"} <= _actions(
+        _policy_statements(template, "JanitorRole")
+    )
+    assert {"states:StartExecution", "states:StopExecution"} <= _actions(
+        _policy_statements(template, "ChangesRole")
+    )
+    for role in ("ProcessorRole", "AdminRole", "JanitorRole"):  # writers only write the payment
+        deadline_grants = [
+            s
+            for s in _policy_statements(template, role)
+            if "CaptureDeadlineStateMachine" in json.dumps(s["Resource"])
+            and {"states:StartExecution", "states:StopExecution"} & _actions([s])
+        ]
+        assert deadline_grants == [], role
+
+
+def test_the_change_feed_maps_payment_items_with_bounded_retries_and_a_failure_queue(
+    template: dict[str, Any],
+) -> None:
+    mappings = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
+    assert len(mappings) == 1
+    [mapping] = mappings
+    spec = resources.CHANGE_FEED
+    assert "ChangesFunction" in json.dumps(mapping["FunctionName"])
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == list(
+        spec.filter_patterns
+    )
+    assert mapping["MaximumRetryAttempts"] == spec.retry_attempts == 3
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRecordAgeInSeconds"] == spec.max_record_age_seconds
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "ChangesFailureQueue" in json.dumps(mapping["DestinationConfig"]["OnFailure"])
+    [table] = resources_of(template, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    alarms = json.dumps(resources_of(template, "AWS::CloudWatch::Alarm"))
+    assert "[ChangeFeedFailures]" in alarms and "[ChangeFeedLag]" in alarms
 
 
 def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ STATEFUL = {
     ("AWS::SQS::Queue", "CoreEventsQueueA553171A"),
     ("AWS::SQS::Queue", "CoreEventsDeadLetterQueueA3B35771"),
     ("AWS::SQS::Queue", "CaptureDeadlineOperatorQueue0DA7474A"),
+    ("AWS::SQS::Queue", "PaymentsChangesFailureQueueA0EC6359"),
     ("AWS::SecretsManager::Secret", "CoreProviderSecrets64FCC4DD"),
     ("AWS::SecretsManager::Secret", "CoreProviderApiKeys53D66CA2"),
     ("AWS::S3::Bucket", "FeedsAccessLogsB2AD92FB"),

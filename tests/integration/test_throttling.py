@@ -216,7 +216,6 @@ def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repa
     for charge_id in (first, second):
         emulator.capture_charge(charge_id, {})  # both webhooks lost
     from cardops.payments.use_cases.janitor import reconcile_open_payments
-    from cardops.payments.use_cases.listeners import payment_listeners
 
     later = clock.now() + timedelta(hours=1)
     try:
@@ -224,7 +223,6 @@ def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repa
             report = reconcile_open_payments(
                 payments=PaymentRepository(),
                 provider_for=provider_for(emulator),
-                listeners=payment_listeners(),
                 now=later,
             )
         assert fault.hits == ["TransactWriteItems"]
@@ -232,7 +230,6 @@ def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repa
         again = reconcile_open_payments(
             payments=PaymentRepository(),
             provider_for=provider_for(emulator),
-            listeners=payment_listeners(),
             now=later,
         )
     finally:

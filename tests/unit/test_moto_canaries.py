@@ -52,6 +52,7 @@ def test_call_action_still_asks_determine_resource() -> None:
     ("module", "name"),
     [
         ("moto.dynamodb.responses", "DynamoHandler"),
+        ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
         ("moto.secretsmanager.responses", "SecretsManagerResponse"),
         ("moto.stepfunctions.responses", "StepFunctionResponse"),
         ("moto.events.responses", "EventsHandler"),
@@ -164,3 +165,94 @@ def test_sandbox_server_config_keys() -> None:
     assert {"lambda", "stepfunctions"} <= set(default_user_config), (
         "moto.core.config.default_user_config changed: cardops.sandbox.local configures it"
     )
+
+
+def _read_after_a_cancelled_transaction(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What a reader holding a shard iterator sees after a cancelled transaction and then a put."""
+    import boto3
+    from botocore.config import Config
+    from moto import mock_aws
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    region = "ap-northeast-1"
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=region)
+        ddb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+        streams = boto3.client(
+            "dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled")
+        )
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+        def put(pk: str, sk: str, **condition: str) -> dict[str, Any]:
+            return {"Put": {"TableName": "t", "Item": {"pk": {"S": pk}, "sk": {"S": sk}}, **condition}}
+
+        ddb.transact_write_items(TransactItems=[put("a", "#PAYMENT"), put("a", "HISTORY#1")])
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        first = streams.get_records(ShardIterator=iterator["ShardIterator"])
+        assert len(first["Records"]) == 2
+        with pytest.raises(ddb.exceptions.TransactionCanceledException):  # a lost version race
+            ddb.transact_write_items(
+                TransactItems=[
+                    put("b", "#PAYMENT"),
+                    put("a", "HISTORY#1", ConditionExpression="attribute_not_exists(pk)"),
+                ]
+            )
+        ddb.put_item(TableName="t", Item={"pk": {"S": "c"}, "sk": {"S": "#PAYMENT"}})
+        later = streams.get_records(ShardIterator=first["NextShardIterator"])
+        return [record["dynamodb"]["Keys"]["pk"]["S"] for record in later["Records"]]
+
+
+def test_moto_streams_still_serve_a_cancelled_transaction_and_lose_the_next_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bug ``cardops.sandbox.moto_streams`` fixes: when this fails, moto fixed it; drop the patch."""
+    from cardops.sandbox import moto_streams
+
+    installed = bool(moto_streams._ORIGINALS)
+    moto_streams.uninstall()
+    try:
+        assert _read_after_a_cancelled_transaction(monkeypatch) == ["b"], (
+            "moto's stream no longer replays a cancelled transaction's record: re-check moto_streams"
+        )
+    finally:
+        if installed:
+            moto_streams.install()
+
+
+def test_the_sandbox_stream_holds_exactly_the_committed_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cardops.sandbox import moto_streams
+
+    moto_streams.install()
+    assert _read_after_a_cancelled_transaction(monkeypatch) == ["c"]
+
+
+def test_stream_internals_used_by_moto_streams() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamShard, Table
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    from cardops.sandbox import moto_streams
+
+    source = inspect.getsource(moto_streams._ORIGINALS.get((DynamoDBBackend, "transact_write_items"))
+                               or DynamoDBBackend.transact_write_items)  # fmt: skip
+    assert "copy.deepcopy" in source and "self.tables[table_name] = original_table_state" in source, (
+        "moto's transaction rollback changed: re-check cardops.sandbox.moto_streams"
+    )
+    assert "self.items.append" in inspect.getsource(StreamShard.add)
+    assert "stream_shard" in inspect.getsource(Table.__init__)
+    assert "shard_iterators" in inspect.getsource(DynamoDBStreamsBackend.__init__)
+    assert parameters(DynamoDBStreamsBackend.get_records) == ["self", "iterator_arn", "limit"]
+    for owner, name in moto_streams.PATCHED:
+        assert name == "__deepcopy__" or hasattr(owner, name), f"{owner.__name__}.{name} is gone"

@@ -13,7 +13,6 @@ from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import reconcile_open_payments
-from cardops.payments.use_cases.listeners import payment_listeners
 from cardops.payments.use_cases.providers import provider_or_none
 
 logger = make_logger("cardops-janitor")
@@ -26,10 +25,7 @@ tracer = Tracer(service="cardops-janitor")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile_open_payments(
-        payments=PaymentRepository(),
-        provider_for=provider_or_none,
-        listeners=payment_listeners(),
-        now=clock.now(),
+        payments=PaymentRepository(), provider_for=provider_or_none, now=clock.now()
     )
     metrics.add_metric(name="JanitorRepaired", unit=MetricUnit.Count, value=len(report.repaired))
     metrics.add_metric(name="JanitorFailed", unit=MetricUnit.Count, value=len(report.failed))

@@ -32,7 +32,6 @@ from cardops.payments.providers.payjp import PayjpClient
 from cardops.payments.providers.registry import api_key
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.payments.use_cases import payment_events
-from cardops.payments.use_cases.listeners import payment_listeners
 
 logger = make_logger("cardops-processor")
 tracer = Tracer(service="cardops-processor")
@@ -82,7 +81,6 @@ def record_handler(record: SQSRecord) -> None:
             payments=PaymentRepository(),
             payjp_fetcher=payjp_client(),
             now=clock.now(),
-            listeners=payment_listeners(),
         )
     except Exception as exc:
         if payment_events.is_permanent(exc) and _parked(raw_events, provider, event_id, exc):

@@ -39,7 +39,8 @@ from cardops.ledger.domain.payouts import (
     request_payout,
 )
 from cardops.ledger.store import DuplicateEntry, LedgerStore, ledger_pk
-from cardops.payments.domain.payments import Applied
+from cardops.payments.domain.changes import Change
+from cardops.payments.domain.payments import Payment
 
 logger = make_logger("cardops-ledger")
 
@@ -181,9 +182,11 @@ class LedgerService:
     def _expected(ledger: Ledger) -> dict[str, int]:
         return {ledger_pk(ledger.store_id, ledger.channel, ledger.currency): ledger.version}
 
-    def post_payment_facts(self, applied: Applied) -> tuple[LedgerEntry, ...]:
-        """The ledger side of a payment change: its capture (sale + fee) and lost disputes."""
-        payment = applied.payment
+    def post_payment_facts(self, payment: Payment, *, at: datetime) -> tuple[LedgerEntry, ...]:
+        """The ledger side of a payment as it now is: its capture (sale + fee) and lost disputes.
+
+        ``at`` is when the payment last changed: the entries' time when the facts carry none.
+        """
         facts = payment.facts
         store_id = payment.metadata.store_id
         channel = PROVIDER_CHANNEL.get(payment.provider)
@@ -198,7 +201,7 @@ class LedgerService:
                 provider_payment_id=payment.provider_payment_id,
                 amount=facts.captured_amount,
                 plan=self.plans.for_channel(channel),
-                captured_at=facts.captured_at or applied.history.at,
+                captured_at=facts.captured_at or at,
             )
         )
         for dispute_id, state in sorted(facts.disputes.items()):
@@ -211,19 +214,19 @@ class LedgerService:
                         provider_payment_id=payment.provider_payment_id,
                         dispute_id=dispute_id,
                         amount=facts.captured_amount,
-                        now=applied.history.at,
+                        now=at,
                     )
                 )
         return self.store.post_idempotent(entries)
 
 
-def ledger_listener(applied: Applied) -> None:
-    """Payment listener (``services.workflows``): post what a payment change means for its store."""
-    new = LedgerService().post_payment_facts(applied)
+def ledger_listener(change: Change) -> None:
+    """Change-feed listener (``payments.use_cases.listeners``): post what the change means for its store."""
+    new = LedgerService().post_payment_facts(change.new, at=change.at)
     if new:
         logger.info(
             "ledger posted",
-            provider=applied.payment.provider,
-            payment_id=applied.payment.provider_payment_id,
+            provider=change.new.provider,
+            payment_id=change.new.provider_payment_id,
             entries=[e.kind.value for e in new],
         )

@@ -112,14 +112,22 @@ def extract(template: Mapping[str, Any]) -> dict[str, Any]:
     missing = set(resources.FUNCTIONS) - set(functions)
     if missing:
         raise UnresolvedPolicy(f"functions not in the template (by handler): {sorted(missing)}")
-    outputs = {
-        out["Value"]["Ref"]: key
-        for key, out in template.get("Outputs", {}).items()
-        if isinstance(out.get("Value"), dict) and set(out["Value"]) == {"Ref"}
-    }
+    outputs: dict[str, str] = {}
+    #: logical id → attribute → the output whose value is ``Fn::GetAtt`` of it (``TableStreamArn``)
+    attributes: dict[str, dict[str, str]] = {}
+    for key, out in template.get("Outputs", {}).items():
+        value = out.get("Value")
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            outputs[value["Ref"]] = key
+        elif isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+            logical_id, attribute = value["Fn::GetAtt"]
+            attributes.setdefault(logical_id, {})[attribute] = key
     return {
         "functions": functions,
-        "resources": {lid: {"type": body["Type"], "output": outputs.get(lid)} for lid, body in found.items()},
+        "resources": {
+            lid: {"type": body["Type"], "output": outputs.get(lid), "attributes": attributes.get(lid, {})}
+            for lid, body in found.items()
+        },
     }
 
 
@@ -154,6 +162,9 @@ class Resolver:
         if info is None:
             raise UnresolvedPolicy(f"{logical_id} is not a resource of the template")
         kind, output = info["type"], info["output"]
+        by_output = info.get("attributes", {}).get(attribute)
+        if by_output is not None and by_output in self._outputs:
+            return self._outputs[by_output]  # an attribute the stack outputs itself (a stream ARN)
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             # not provisioned in moto and never called by a handler (Lambda writes the logs itself)
             return f"arn:aws:logs:{self._region}:{self._account}:log-group:/cardops/sandbox/{logical_id}:*"

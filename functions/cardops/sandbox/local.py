@@ -1,5 +1,5 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + PAY.JP and
-SBPS emulators."""
+"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + change feed
++ PAY.JP and SBPS emulators."""
 
 from __future__ import annotations
 
@@ -127,7 +127,10 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         return result
 
     worker = QueueWorker(provisioned.events_queue_url, process)
-    for component in (payjp, sbps, gateway, worker):
+    from cardops.sandbox.stream_poller import change_feed
+
+    changes = change_feed(provisioned)  # the table's stream → the payment listeners
+    for component in (payjp, sbps, gateway, worker, changes):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -141,7 +144,9 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
     sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, sbps=sbps)
-    sandbox.stoppers = [moto.stop, enforcement.stop, payjp.stop, sbps.stop, gateway.stop, worker.stop]
+    sandbox.stoppers = [
+        moto.stop, enforcement.stop, payjp.stop, sbps.stop, gateway.stop, worker.stop, changes.stop
+    ]  # fmt: skip
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
         resource_outputs = provisioned.outputs()

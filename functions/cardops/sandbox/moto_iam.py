@@ -26,6 +26,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.events.responses import EventsHandler
 from moto.iam import access_control
 from moto.secretsmanager.responses import SecretsManagerResponse
@@ -85,6 +86,12 @@ def _dynamodb_resource(self: DynamoHandler) -> str:
         return table
     arn = _arn(self, "dynamodb", f"table/{table}")
     return f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn
+
+
+def _dynamodbstreams_resource(self: DynamoDBStreamsHandler) -> str:
+    """The stream ARN; a shard iterator starts with the ARN of the stream it reads."""
+    arn = self._get_param("StreamArn") or str(self._get_param("ShardIterator") or "").split("|", 1)[0]
+    return str(arn) if arn else "*"
 
 
 def _secretsmanager_resource(self: SecretsManagerResponse) -> str:
@@ -205,6 +212,7 @@ def _record(decision: Decision) -> None:
 #: (owner, attribute) → replacement; the canary test checks each owner still has the attribute
 PATCHED: dict[tuple[Any, str], Any] = {
     (DynamoHandler, "_determine_resource"): _dynamodb_resource,
+    (DynamoDBStreamsHandler, "_determine_resource"): _dynamodbstreams_resource,
     (SecretsManagerResponse, "_determine_resource"): _secretsmanager_resource,
     (StepFunctionResponse, "_determine_resource"): _stepfunctions_resource,
     (EventsHandler, "_determine_resource"): _events_resource,

@@ -17,7 +17,7 @@ import boto3
 from cardops import resources
 from cardops.kernel.aws import Credentials
 from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
-from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner
+from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner, moto_streams
 
 REGION = "ap-northeast-1"
 
@@ -29,6 +29,9 @@ class Provisioned:
     events_queue_url: str
     dead_letter_queue_url: str
     operator_queue_url: str
+    #: the change feed: the table's stream and the mapping's on-failure queue
+    table_stream_arn: str
+    changes_failure_queue_url: str
     #: the webhook verification secret (output ``ProviderSecretArn``)
     secret_arn: str
     feed_bucket: str
@@ -50,6 +53,8 @@ class Provisioned:
             "EventsQueueUrl": self.events_queue_url,
             "DeadLetterQueueUrl": self.dead_letter_queue_url,
             "OperatorQueueUrl": self.operator_queue_url,
+            "TableStreamArn": self.table_stream_arn,
+            "ChangesFailureQueueUrl": self.changes_failure_queue_url,
             "ProviderSecretArn": self.secret_arn,
             "ProviderApiKeysSecretArn": self.api_keys_secret_arn,
             "FeedBucketName": self.feed_bucket,
@@ -115,6 +120,7 @@ def provision(
     secrets: dict[str, str], *, prefix: str = "cardops-sandbox", session: Any = None
 ) -> Provisioned:
     atomic_dynamodb.install()  # conditional writes and transactions atomic, as in DynamoDB
+    moto_streams.install()  # the stream has exactly the writes that happened, as in DynamoDB Streams
     session = session or boto3.session.Session(region_name=REGION)
     ddb = session.client("dynamodb", region_name=REGION)
     spec = resources.TABLE
@@ -139,7 +145,9 @@ def provision(
             }
             for name, (pk, sk) in spec.indexes.items()
         ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": spec.stream_view_type},
     )
+    stream_arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     ddb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
     )
@@ -159,6 +167,7 @@ def provision(
         },
     )["QueueUrl"]
     operator_url = sqs.create_queue(QueueName=f"{prefix}-operator")["QueueUrl"]
+    changes_failure_url = sqs.create_queue(QueueName=f"{prefix}-changes-failures")["QueueUrl"]
     webhook_secrets, api_keys = split_secrets(secrets)
     secretsmanager = session.client("secretsmanager", region_name=REGION)
     secret_arn = secretsmanager.create_secret(
@@ -179,6 +188,8 @@ def provision(
         events_queue_url=events_url,
         dead_letter_queue_url=dlq_url,
         operator_queue_url=operator_url,
+        table_stream_arn=stream_arn,
+        changes_failure_queue_url=changes_failure_url,
         secret_arn=secret_arn,
         api_keys_secret_arn=api_keys_secret_arn,
         feed_bucket=buckets["feeds"],

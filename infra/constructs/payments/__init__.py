@@ -6,6 +6,7 @@ construct grants it exactly what the payments routes need (``grant_routes``).
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
@@ -82,7 +83,7 @@ class Payments(Construct):
         kernel.secret.grant_read(webhook)
         self.webhook = webhook
 
-        # payments, history, and the listeners' ledger and refund items; re-fetches from PAY.JP
+        # payments and their history (what follows runs on the change feed); re-fetches from PAY.JP
         processor = self._function("processor")
         kernel.table.grant(processor, *TABLE_READ, *TABLE_WRITE)
         processor.add_event_source(
@@ -90,9 +91,8 @@ class Payments(Construct):
         )
         kernel.grant_api_keys(processor)
 
-        # the payments janitor (SPEC §1): reads open payments (gsi2) and their history, writes
-        # repaired payments and what their listeners write (ledger, refunds); re-fetches from the
-        # providers with their API keys
+        # the payments janitor (SPEC §1): reads open payments (gsi2), writes repaired payments
+        # (what follows runs on the change feed); re-fetches from the providers with their API keys
         janitor = self._function("janitor")
         kernel.table.grant(janitor, *TABLE_READ, *TABLE_WRITE)
         kernel.grant_api_keys(janitor)
@@ -109,7 +109,7 @@ class Payments(Construct):
             "CaptureDeadline",
             kernel=kernel,
             task=self._function("capture_deadline"),
-            starters=[processor, janitor],
+            starters=[self._change_feed()],
         )
         self.repayment = RepaymentWorkflow(
             self,
@@ -126,6 +126,81 @@ class Payments(Construct):
             *self.capture_deadline.alarms,
             *self.repayment.alarms,
             *self._alarms(),
+            *self._change_feed_alarms(),
+        ]
+
+    def _change_feed(self) -> lambda_.Function:
+        """The durable change feed (issue 11): the table's stream → the ``changes`` function, which
+        runs the payment listeners (ledger posting, refund sync, capture-deadline start/stop).
+
+        The mapping is ``resources.CHANGE_FEED`` (the sandbox's stream poller reads the same spec):
+        payment items only, bounded retries, bisect on error, a maximum record age, partial batch
+        failures, and an on-failure queue that pages someone as soon as a batch lands in it.
+        """
+        spec = resources.CHANGE_FEED
+        self.changes_failure_queue = sqs.Queue(
+            self,
+            "ChangesFailureQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=self.kernel.removal,
+        )
+        cdk.Validations.of(self.changes_failure_queue).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SQS3",
+                reason="The change feed's on-failure destination is the end of the line: it holds where "
+                "the failed batches are in the stream, read by people (alarmed on depth).",
+            )
+        )
+        changes = self._function(spec.function)
+        # the listeners: ledger entries and balances, refunds and their ceiling, finance alerts (read
+        # by key and query; transactions of puts and updates); the source grants the stream read
+        self.kernel.table.grant(changes, *TABLE_READ, *TABLE_WRITE)
+        changes.add_event_source(
+            sources.DynamoEventSource(
+                self.kernel.table,
+                starting_position=lambda_.StartingPosition(spec.starting_position),
+                batch_size=spec.batch_size,
+                bisect_batch_on_error=spec.bisect_on_error,
+                retry_attempts=spec.retry_attempts,
+                max_record_age=Duration.seconds(spec.max_record_age_seconds),
+                report_batch_item_failures=spec.report_batch_item_failures,
+                on_failure=sources.SqsDlq(self.changes_failure_queue),
+                filters=[lambda_.FilterCriteria.filter(pattern) for pattern in spec.filter_patterns],
+            )
+        )
+        CfnOutput(
+            Stack.of(self),
+            "ChangesFailureQueueUrl",
+            value=self.changes_failure_queue.queue_url,
+            key="ChangesFailureQueueUrl",
+        )
+        CfnOutput(
+            Stack.of(self),
+            "TableStreamArn",
+            value=self.kernel.table.table_stream_arn or "",
+            key="TableStreamArn",
+        )
+        return changes
+
+    def _change_feed_alarms(self) -> list[cloudwatch.Alarm]:
+        return [
+            alarm(
+                self,
+                "ChangeFeedFailures",
+                "Payment changes whose listeners kept failing (or waited too long) were set aside: the "
+                "on-failure queue says where they are in the stream.",
+                self.changes_failure_queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "ChangeFeedLag",
+                "The change feed is more than 15 minutes behind the table's writes.",
+                self.functions["changes"].metric("IteratorAge", statistic="Maximum", period=FIVE_MINUTES),
+                threshold=15 * 60 * 1000,
+            ),
         ]
 
     def _function(self, key: str) -> lambda_.Function:
@@ -143,7 +218,7 @@ class Payments(Construct):
         admin.add_environment("DEAD_LETTER_QUEUE_URL", self.dead_letter_queue.queue_url)
         self.dead_letter_queue.grant_consume_messages(admin)
         self.events_queue.grant_send_messages(admin)
-        self.capture_deadline.grant_starter(admin)
+        self.capture_deadline.grant_alerts(admin)
         self.capture_deadline.grant_notifications(admin)
         self.repayment.grant_admin(admin)
         admin.add_environment("EVIDENCE_BUCKET_NAME", self.evidence_bucket.bucket_name)

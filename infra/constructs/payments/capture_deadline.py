@@ -55,7 +55,7 @@ class CaptureDeadlineWorkflow(Construct):
 
         task.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
         task.add_environment("EVENT_BUS_NAME", bus.event_bus_name)
-        # the capture use case: payments, listeners' items, outcome claims (taken and released)
+        # the capture use case: payments, outcome claims (taken and released)
         kernel.table.grant(task, *TABLE_READ, *TABLE_WRITE, *TABLE_DELETE)
         kernel.grant_api_keys(task)
         self.operator_queue.grant_send_messages(task)
@@ -120,13 +120,17 @@ class CaptureDeadlineWorkflow(Construct):
         )
         CfnOutput(self, "OperatorQueueUrl", value=self.operator_queue.queue_url, key="OperatorQueueUrl")
 
+    def grant_alerts(self, function: lambda_.Function) -> None:
+        """Hand a case to operators: a reversed refund's finance alert goes to the operator queue."""
+        function.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
+        self.operator_queue.grant_send_messages(function)
+
     def grant_starter(self, function: lambda_.Function) -> None:
-        """What starts and stops a payment's deadline execution, and hands a case to operators."""
+        """What starts and stops a payment's deadline execution (the change feed), and alerts."""
         function.add_environment("CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         self.state_machine.grant_start_execution(function)
         self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
-        function.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)
-        self.operator_queue.grant_send_messages(function)
+        self.grant_alerts(function)
         role = function.role
         assert role is not None
         cdk.Validations.of(role).acknowledge(

@@ -113,12 +113,13 @@ def authorize(
     reservation_id: str | None = None,
     start_workflow: bool = True,
 ) -> Any:
-    """An authorization arrives through processing: its write starts the workflow (listener)."""
+    """An authorization arrives through processing: its write starts the workflow (through the
+    change feed, drained here; ``start_workflow=False`` leaves the change undelivered)."""
     from cardops.kernel import clock
     from cardops.payments.domain.payments import CanonicalEvent, EventKind
     from cardops.payments.store.payments import PaymentRepository
-    from cardops.payments.use_cases.listeners import payment_listeners
     from cardops.payments.use_cases.payment_events import apply_canonical
+    from tests.helpers import drain_changes
 
     now = clock.now()
     provider.authorize(payment_id, amount, now)
@@ -141,18 +142,24 @@ def authorize(
             accepted_at=accepted_at or now,
         ),
     )
-    listeners = payment_listeners() if start_workflow else []
-    return apply_canonical(event, PaymentRepository(), now=now, listeners=listeners)
+    applied = apply_canonical(event, PaymentRepository(), now=now)
+    if start_workflow:
+        drain_changes()
+    return applied
 
 
 def wait_for_execution(
     arn: str, *, timeout: float = 20.0, until: frozenset[str] | None = None
 ) -> dict[str, Any]:
+    """Until the execution ends; the change feed runs meanwhile, as it does beside the workflow in AWS
+    (a capture's change stops the execution, an expiry's change is delivered)."""
     from cardops.kernel import aws
+    from tests.helpers import drain_changes
 
     ended = until or frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
     stop = time.monotonic() + timeout
     while True:
+        drain_changes()
         described = aws.stepfunctions().describe_execution(executionArn=arn)
         if described["status"] in ended:
             return dict(described)
@@ -241,7 +248,7 @@ class HoldInsideMoto:
         other.join()
 
 
-def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
+def recording_deps(provider: RecordingProvider, payments: Any = None) -> Any:
     """The capture use cases on the real stores, with the recording provider for every name."""
     from cardops.payments.store.claims import OutcomeClaims
     from cardops.payments.store.notifications import EventPublisher
@@ -249,10 +256,9 @@ def recording_deps(provider: RecordingProvider, listeners: Any = ()) -> Any:
     from cardops.payments.use_cases import capture
 
     return capture.Deps(
-        payments=PaymentRepository(),
+        payments=payments or PaymentRepository(),
         claims=OutcomeClaims(),
         providers=lambda name: provider,
         reservations=ReservationRepository(),
         events=EventPublisher(),
-        listeners=tuple(listeners),
     )

@@ -234,11 +234,13 @@ def test_permanent_cancel_failure_goes_to_the_operator_queue_and_the_alarm_metri
 
 
 def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) -> None:
+    from cardops.payments.domain.changes import Change
     from cardops.payments.use_cases.capture import capture_deadline_listener
 
     applied = authorize(provider, "ch_dup", visit_date=tokyo_date(clock.now()) + timedelta(days=5))
-    capture_deadline_listener(applied)  # a redelivered message calls the listener again
-    capture_deadline_listener(applied)
+    change = Change(old=None, new=applied.payment)
+    capture_deadline_listener(change)  # the feed delivers the change again
+    capture_deadline_listener(change)
     machine = workflow.state_machine_arns["CaptureDeadline"]
     executions = aws.stepfunctions().list_executions(stateMachineArn=machine)["executions"]
     assert [e["name"] for e in executions] == ["capture-payjp-ch_dup"]
@@ -376,8 +378,8 @@ def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_maki
     processed before the workflow records the expiry: authorized -> canceled must not stop the very
     execution that is cancelling, or it ends ABORTED instead of recording 予約不成立 itself."""
     from cardops.payments.domain.payments import EventKind
-    from cardops.payments.use_cases.listeners import payment_listeners
     from cardops.payments.use_cases.payment_events import apply_canonical
+    from tests.helpers import drain_changes
 
     cancel = provider.cancel_authorization
 
@@ -386,7 +388,8 @@ def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_maki
         event = released.as_event(
             provider="payjp", event_id=f"evnt_{payment_id}", kind=EventKind.CANCELED, occurred_at=clock.now()
         )
-        apply_canonical(event, PaymentRepository(), now=clock.now(), listeners=payment_listeners())
+        apply_canonical(event, PaymentRepository(), now=clock.now())
+        drain_changes()  # the cancel's change reaches the listeners before the workflow goes on
         return released
 
     provider.cancel_authorization = cancel_then_webhook  # type: ignore[method-assign]

@@ -32,8 +32,9 @@ class _Recorder:
         self.applied: list[Applied] = []
         self.ended: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.payments = _RecordingPayments(self)
 
-    def listener(self, applied: Applied) -> None:
+    def saved(self, applied: Applied) -> None:
         with self._lock:
             self.applied.append(applied)
 
@@ -50,10 +51,21 @@ class _Recorder:
         return run
 
 
+class _RecordingPayments(PaymentRepository):
+    """The payment store, noting each save that returned (the writer was told it succeeded)."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        self._recorder = recorder
+
+    def save(self, applied: Applied, *, expected_version: int) -> None:
+        super().save(applied, expected_version=expected_version)
+        self._recorder.saved(applied)
+
+
 def _racers(
     provider: RecordingProvider, payment_id: str, deadline: datetime, recorder: _Recorder
 ) -> dict[str, Callable[[], None]]:
-    deps = recording_deps(provider, [recorder.listener])
+    deps = recording_deps(provider, recorder.payments)
 
     def webhook(event_id: str, metadata: PaymentMetadata | None = None) -> Callable[[], object]:
         def deliver() -> object:
@@ -64,7 +76,7 @@ def _racers(
             )
             if metadata is not None:
                 event = event.model_copy(update={"metadata": metadata})
-            return apply_canonical(event, PaymentRepository(), now=clock.now(), listeners=[recorder.listener])
+            return apply_canonical(event, recorder.payments, now=clock.now())
 
         return deliver
 

@@ -22,7 +22,7 @@ from cardops.kernel.calendar import tokyo_date
 from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-from tests.helpers import sqs_event
+from tests.helpers import drain_changes, sqs_event
 from tests.integration.deadline.conftest import execution_arn, history, wait_for_execution, waiting_at
 
 
@@ -39,7 +39,8 @@ def emulator_on_the_clock(
 
 
 def _deliver_new_events(emu: PayjpEmulator, seen: set[str]) -> None:
-    """What PAY.JP's webhooks do in the sandbox: each new event goes through the real processor."""
+    """What PAY.JP's webhooks do in the sandbox: each new event goes through the real processor, and
+    its change through the change feed."""
     from cardops.handlers.processor import handler
 
     for event in list(emu.events):
@@ -49,6 +50,7 @@ def _deliver_new_events(emu: PayjpEmulator, seen: set[str]) -> None:
         message = {"provider": "payjp", "event_id": event["id"], "body": json.dumps(event)}
         result = handler(sqs_event(message, event["id"]), FakeContext(function_name="processor"))
         assert result == {"batchItemFailures": []}
+    drain_changes()
 
 
 def _reminders_published(arn: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cardops.ledger.use_cases import ledger_listener
+from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import (
     Applied,
     CanonicalEvent,
@@ -19,6 +19,7 @@ from cardops.payments.domain.payments import (
     new_payment,
 )
 from cardops.payments.store.payments import PaymentRepository
+from tests.helpers import drain_changes
 
 CapturePayment = Callable[..., Applied]
 
@@ -32,7 +33,8 @@ def capture_payment(
     captured_at: datetime | None = None,
     post_ledger: bool = True,
 ) -> Applied:
-    """Write a captured payment through the processor's path (apply + conditional save + listener)."""
+    """Write a captured payment through the processor's path (apply + conditional save), then let
+    the change feed post it (``post_ledger=False`` leaves the change in the stream, undelivered)."""
     at = captured_at or datetime.now(UTC) - timedelta(days=2)
     event = CanonicalEvent(
         provider=provider,
@@ -51,8 +53,14 @@ def capture_payment(
     assert applied is not None
     repo.save(applied, expected_version=current.version)
     if post_ledger:
-        ledger_listener(applied)
+        drain_changes()
     return applied
+
+
+def as_change(applied: Applied) -> Change:
+    """The change the feed delivers for this write (the payment before and after it)."""
+    before = None if applied.history.from_status is None else applied.payment  # only the new image matters
+    return Change(old=before, new=applied.payment)
 
 
 @pytest.fixture

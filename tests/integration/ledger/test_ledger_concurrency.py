@@ -37,6 +37,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     atomic_dynamodb.install()
 
     from cardops.sandbox.provision import provision
+    from cardops.sandbox.stream_poller import change_feed
+    from tests import helpers
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
@@ -56,8 +58,10 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             monkeypatch.setenv(key, value)
         reset_settings()
         aws.dynamodb()  # create the shared client before the threads use it
+        helpers.use_change_feed(change_feed(made))  # the stream read over HTTP, as in the sandbox
         yield endpoint
     finally:
+        helpers.use_change_feed(None)
         aws.reset_clients()
         reset_settings()
         server.stop()

@@ -13,7 +13,7 @@ import pytest
 
 from cardops.ledger.use_cases import ledger_listener
 from tests.helpers import counting_aws_calls
-from tests.integration.ledger.conftest import CapturePayment
+from tests.integration.ledger.conftest import CapturePayment, as_change
 
 SIZES = pytest.mark.parametrize("earlier_captures", [1, 15])
 
@@ -32,7 +32,7 @@ def test_a_repeat_posting_is_one_keyed_read_whatever_the_ledger_size(
     applied = capture_after(captured, earlier_captures, posted=True)
 
     with counting_aws_calls() as calls:
-        ledger_listener(applied)  # what a later refund/update event of the payment does
+        ledger_listener(as_change(applied))  # what a later refund/update change of the payment does
 
     assert dict(calls) == {"dynamodb:BatchGetItem": 1}
     assert calls.items_read == 2  # the payment's own sale and fee, nothing else of the ledger
@@ -45,7 +45,7 @@ def test_a_first_posting_is_one_read_and_one_transaction(
     applied = capture_after(captured, earlier_captures, posted=False)
 
     with counting_aws_calls() as calls:
-        ledger_listener(applied)
+        ledger_listener(as_change(applied))
 
     assert dict(calls) == {"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
     assert calls.items_read == 0
@@ -57,7 +57,7 @@ def test_the_balance_item_keeps_the_running_sum(captured: CapturePayment, provis
 
     applied = captured(payment_id="pay_1")
     for _ in range(3):
-        ledger_listener(applied)
+        ledger_listener(as_change(applied))
     channel: Channel = PROVIDER_CHANNEL[applied.payment.provider]
     stored = LedgerStore().load("store-1", channel)
     assert stored.stored_balance == stored.ledger.balance and len(stored.ledger.entries) == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -25,6 +25,7 @@ from cardops.payments.domain.capture_deadline import (
     deadline_of,
     ensure_capturable,
 )
+from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payment_notes import Notice
 from cardops.payments.domain.payments import (
     Applied,
@@ -37,7 +38,7 @@ from cardops.payments.domain.payments import (
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderPayment
 from cardops.payments.store.claims import Claim, Outcome, OutcomeClaims
-from cardops.payments.use_cases.payment_events import PaymentListener, Payments, apply_canonical
+from cardops.payments.use_cases.payment_events import Payments, apply_canonical
 
 ACTOR = "capture-deadline-workflow"
 #: a capture claim older than this whose capture never reached the payment is abandoned
@@ -94,7 +95,6 @@ class Deps:
     providers: Callable[[str], PaymentProvider]
     reservations: Reservations
     events: Publisher
-    listeners: Sequence[PaymentListener] = ()
     policy: DeadlinePolicy = DeadlinePolicy()  # noqa: RUF009 - frozen model
     notices: NoticeLog | None = None
 
@@ -143,7 +143,7 @@ def _apply(
         facts=facts,
         actor=actor,
     )
-    return apply_canonical(event, deps.payments, now=now, listeners=deps.listeners)
+    return apply_canonical(event, deps.payments, now=now)
 
 
 # -- capture by the store ------------------------------------------------------------------------
@@ -387,18 +387,18 @@ def _expiry_claimed(payment: Payment) -> bool:
     return claim is not None and claim.outcome == "expire"
 
 
-def capture_deadline_listener(applied: Applied) -> None:
-    """Start the capture-deadline workflow once per authorization (SPEC §3).
+def capture_deadline_listener(change: Change) -> None:
+    """Start the capture-deadline workflow once per authorization; stop it once nothing is left to wait for.
 
-    Called after every write while the payment is an open authorization with a deadline; the
+    Called for every change while the payment is an open authorization with a deadline; the
     execution name comes from the payment, so every call after the first is a no-op.
     """
     from cardops.kernel.config import settings
     from cardops.payments.store.workflow_starter import start_once, stop_if_running
 
-    payment = applied.payment
+    payment = change.new
     arn = settings().capture_deadline_state_machine_arn
-    if arn and applied.history.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
+    if arn and change.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
         if payment.status is PaymentStatus.CANCELED and _expiry_claimed(payment):
             # the provider's notice of the cancel the workflow itself is making: the execution is
             # in its AutoRefund step and records expired_refunded next; stopping it would abort that

@@ -1,17 +1,17 @@
 """The payments janitor (SPEC §1): a periodic reconciliation of payments still waiting for the
 provider, from the provider's own view of them.
 
-A webhook can be lost (the provider gave up retrying, an endpoint was misconfigured), and an effect
-after a write can be lost (a workflow start that failed after the payment was stored). Every
+A webhook can be lost (the provider gave up retrying, an endpoint was misconfigured). Every
 pending or authorized payment untouched for a quiet period is re-fetched from its provider and the
-snapshot applied like any event — the same merge, so a repair can never undo a newer fact. When the
-provider has nothing new, the payment's listeners run again; they are idempotent, so only what was
-lost happens.
+snapshot applied like any event — the same merge, so a repair can never undo a newer fact. What a
+repair implies (ledger, workflow start) follows from its write through the change feed, like any
+other change; an unchanged payment has nothing to follow (the effects of its last write were
+delivered by the feed, which retries them itself), so nothing is re-run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +19,7 @@ from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.domain.payments import Applied, EventKind
 from cardops.payments.providers.base import PaymentProvider, ProviderError
 from cardops.payments.store.payments import PaymentRepository
-from cardops.payments.use_cases.payment_events import PaymentListener, apply_canonical
+from cardops.payments.use_cases.payment_events import apply_canonical
 
 #: payments changed more recently than this are left to their webhooks, which may be in flight
 QUIET_PERIOD = timedelta(minutes=15)
@@ -38,7 +38,6 @@ def reconcile_open_payments(
     *,
     payments: PaymentRepository,
     provider_for: Callable[[str], PaymentProvider | None],
-    listeners: Sequence[PaymentListener],
     now: datetime,
     quiet_period: timedelta = QUIET_PERIOD,
 ) -> JanitorReport:
@@ -65,7 +64,7 @@ def reconcile_open_payments(
                 actor="janitor",
             )
             try:
-                applied = apply_canonical(event, payments, now=now, listeners=listeners)
+                applied = apply_canonical(event, payments, now=now)
             except StoreUnavailable:
                 # throttled on this payment: it stays open, so the next run repairs it
                 report.failed.append(key)
@@ -74,8 +73,4 @@ def reconcile_open_payments(
             report.repaired.append(key)
             continue
         report.unchanged += 1
-        last = payments.last_history(payment.provider, payment.provider_payment_id)
-        if last is not None:
-            for listener in listeners:
-                listener(Applied(payment=payment, history=last))
     return report

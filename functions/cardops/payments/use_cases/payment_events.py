@@ -8,7 +8,7 @@ merged again, so concurrent deliveries never lose or double an effect.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,9 +48,6 @@ class Payments(Protocol):
 
 class ChargeFetcher(Protocol):
     def retrieve(self, payment_id: str) -> ProviderPayment: ...
-
-
-PaymentListener = Callable[[Applied], None]
 
 
 @dataclass(frozen=True)
@@ -206,13 +203,16 @@ def apply_canonical(
     payments: Payments,
     *,
     now: datetime,
-    listeners: Sequence[PaymentListener] = (),
     backoff: Backoff = CONFLICTS,
 ) -> Applied | None:
     """Merge the event into its payment with an optimistic, version-checked write.
 
     A lost version race re-reads after a jittered wait (``backoff``), so concurrent deliveries of
     one payment's events spread out instead of colliding again on every retry.
+
+    What follows from the change (ledger, refunds, the capture-deadline workflow) is not done
+    here: the write is the whole of it, and the table's change feed (``use_cases.listeners``)
+    delivers it to the listeners at least once, whatever happens to this process after the write.
     """
     from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 
@@ -221,33 +221,14 @@ def apply_canonical(
         current = stored or new_payment(event)
         applied = apply_event(current, event, now=now)
         if applied is None:
-            if stored is not None and listeners:
-                _finish_listeners(event, stored, payments, listeners)
             return None
         applied = Applied(payment=with_deadline(applied.payment), history=applied.history)
         try:
             payments.save(applied, expected_version=current.version)
         except VersionConflict:
             continue
-        for listener in listeners:
-            listener(applied)
         return applied
     raise StoreUnavailable(f"too many concurrent writers on {event.provider}/{event.provider_payment_id}")
-
-
-def _finish_listeners(
-    event: CanonicalEvent, stored: Payment, payments: Payments, listeners: Sequence[PaymentListener]
-) -> None:
-    """A redelivered event already saved: run its listeners again (they are idempotent).
-
-    The message comes back because a listener failed after the save (throttling, a missing grant):
-    without this, the redelivery finds nothing to change and the listener's work is lost silently.
-    A listener that keeps failing keeps failing the message, which ends in the dead-letter queue.
-    """
-    last = payments.last_history(event.provider, event.provider_payment_id)
-    if last is not None and last.event_id == event.event_id:
-        for listener in listeners:
-            listener(Applied(payment=stored, history=last))
 
 
 def process_message(
@@ -257,7 +238,6 @@ def process_message(
     payments: Payments,
     payjp_fetcher: ChargeFetcher,
     now: datetime,
-    listeners: Sequence[PaymentListener] = (),
 ) -> Outcome:
     provider, event_id = str(message.get("provider")), str(message.get("event_id"))
     inline = message.get("body")
@@ -273,4 +253,4 @@ def process_message(
         event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)
     except UnsupportedEvent as exc:
         return Outcome(event_id=event_id, applied=None, ignored_reason=f"unsupported event {exc}")
-    return Outcome(event_id=event_id, applied=apply_canonical(event, payments, now=now, listeners=listeners))
+    return Outcome(event_id=event_id, applied=apply_canonical(event, payments, now=now))

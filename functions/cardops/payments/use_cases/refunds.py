@@ -36,7 +36,8 @@ from cardops.ledger.store import (
     transact,
 )
 from cardops.ledger.use_cases import configured_plans
-from cardops.payments.domain.payments import Applied
+from cardops.payments.domain.changes import Change
+from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import (
     DEFAULT_CAPABILITIES,
     DebitMemo,
@@ -367,9 +368,8 @@ class RefundService:
 
     # -- provider webhooks ---------------------------------------------------------------------
 
-    def reconcile(self, applied: Applied, *, now: datetime) -> list[Refund]:
+    def reconcile(self, payment: Payment, *, now: datetime) -> list[Refund]:
         """PAY.JP reports a running refund total: submitted refunds it covers have succeeded."""
-        payment = applied.payment
         total = payment.facts.refunds.get(PAYJP_REFUND_TOTAL)
         if payment.provider != "payjp" or total is None:
             return []
@@ -383,8 +383,8 @@ class RefundService:
         return changed
 
 
-def refund_listener(applied: Applied) -> None:
-    """Payment listener (``services.workflows``): reconcile our refunds with the provider's view."""
+def refund_listener(change: Change) -> None:
+    """Change-feed listener (``use_cases.listeners``): reconcile our refunds with the provider's view."""
     from cardops.kernel import clock
 
-    RefundService(providers={}).reconcile(applied, now=clock.now())
+    RefundService(providers={}).reconcile(change.new, now=clock.now())

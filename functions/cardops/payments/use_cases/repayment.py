@@ -53,7 +53,6 @@ from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
-from cardops.payments.use_cases.listeners import payment_listeners
 from cardops.payments.use_cases.payment_events import apply_canonical
 
 EVENT_SOURCE = "cardops.repayment"
@@ -530,7 +529,6 @@ def charge_step(request_id: str) -> dict[str, Any]:
         ),
         PaymentRepository(),
         now=now,
-        listeners=payment_listeners(),
     )
     new = PaymentRef(
         provider=record.original_payment.provider, provider_payment_id=charged.provider_payment_id
