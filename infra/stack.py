@@ -16,6 +16,7 @@ from cardops import resources
 from infra.constructs.api import Api
 from infra.constructs.feeds import Feeds
 from infra.constructs.kernel import Kernel
+from infra.constructs.ledger import Ledger
 from infra.constructs.observability import Observability
 from infra.constructs.payments import Payments
 from infra.nag import acknowledge_findings
@@ -31,15 +32,23 @@ class CardopsStack(Stack):
         self.kernel = Kernel(self, "Core", stage=stage)
         self.payments = Payments(self, "Payments", kernel=self.kernel)
         self.feeds = Feeds(self, "Feeds", kernel=self.kernel)
+        self.ledger = Ledger(
+            self, "Ledger", kernel=self.kernel, operator_queue=self.payments.capture_deadline.operator_queue
+        )
         self.api = Api(self, "Api", stage=stage, kernel=self.kernel, webhook=self.payments.webhook)
-        for slice_ in (self.payments, self.feeds):
+        for slice_ in (self.payments, self.feeds, self.ledger):
             slice_.grant_routes(self.api.admin)
         self.observability = Observability(
             self,
             "Observability",
             stage=stage,
-            alarms=[*self.payments.alarms, *self.feeds.alarms, *self.api.alarms],
-            widgets=[*self.payments.widgets(), *self.feeds.widgets(), *self.api.widgets()],
+            alarms=[*self.payments.alarms, *self.feeds.alarms, *self.ledger.alarms, *self.api.alarms],
+            widgets=[
+                *self.payments.widgets(),
+                *self.feeds.widgets(),
+                *self.ledger.widgets(),
+                *self.api.widgets(),
+            ],
         )
         outputs = {
             "ApiUrl": self.api.rest_api.url,
@@ -53,6 +62,7 @@ class CardopsStack(Stack):
             "ProviderSecretArn": self.kernel.secret.secret_arn,
             "ProviderApiKeysSecretArn": self.kernel.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
+            "StripeApiBaseUrl": "https://api.stripe.com",
             "SbpsApiBaseUrl": sbps_api_base(self.node.try_get_context("sbps_api_url")),
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
@@ -65,7 +75,12 @@ class CardopsStack(Stack):
 
     def functions(self) -> dict[str, lambda_.Function]:
         """Every function of the stack by its ``resources.FUNCTIONS`` key (each is in one slice)."""
-        found = {**self.payments.functions, **self.feeds.functions, **self.api.functions}
+        found = {
+            **self.payments.functions,
+            **self.feeds.functions,
+            **self.ledger.functions,
+            **self.api.functions,
+        }
         missing = set(resources.FUNCTIONS) - set(found)
         assert not missing, f"functions declared in resources.py but built by no slice: {sorted(missing)}"
         return found

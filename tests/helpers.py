@@ -6,8 +6,9 @@ import base64
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from unittest import mock
 
@@ -143,3 +144,23 @@ def reservation_body(**overrides: Any) -> dict[str, Any]:
         "tax_treatment": "inclusive",
     }
     return {**body, **overrides}
+
+
+def sandbox_api(outputs: Mapping[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One admin API call to a running sandbox (``outputs``: its local-outputs.json): status and JSON."""
+    import urllib3
+
+    response = urllib3.request(
+        method,
+        str(outputs["ApiUrl"]).rstrip("/") + path,
+        body=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    return response.status, json.loads(response.data or b"null")
+
+
+def sandbox_now(outputs: Mapping[str, Any]) -> datetime:
+    """The running sandbox's business clock (``cardops sandbox advance`` moves it)."""
+    code, body = sandbox_api(outputs, "GET", "/admin/sandbox/clock")
+    assert code == 200, body
+    return datetime.fromisoformat(body["now"])

@@ -83,6 +83,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
     "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=300),
     "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
+    "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
 }
 

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 
 from cardops.cli.main import cli
 from tests.conftest import sandbox_of_its_own
-from tests.helpers import eventually
+from tests.helpers import eventually, sandbox_now
+from tests.helpers import sandbox_api as api
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,25 +40,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         yield values
 
 
-def api(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    response = HTTP.request(
-        method,
-        outputs["ApiUrl"].rstrip("/") + path,
-        body=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    return response.status, json.loads(response.data or b"null")
-
-
 def payment_with_status(outputs: dict[str, Any], charge_id: str, status: str) -> Any:
     code, body = api(outputs, "GET", f"/admin/payments/payjp/{charge_id}")
     return body if code == 200 and body["status"] == status else None
-
-
-def sandbox_now(outputs: dict[str, Any]) -> datetime:
-    code, body = api(outputs, "GET", "/admin/sandbox/clock")
-    assert code == 200
-    return datetime.fromisoformat(body["now"])
 
 
 def charge(

@@ -183,6 +183,7 @@ SAMPLES: dict[str, list[str]] = {
     ],
     "janitor": ["janitor/schedule_event.json"],
     "changes": ["changes/stream_event.json"],
+    "reconcile": ["reconcile/schedule_event.json", "reconcile/one_store.json"],
     "feed_sync": ["feeds/schedule_event.json"],
     "repayment_validate": ["repayment/steps/validate.json"],
     "repayment_eligibility": ["repayment/steps/eligibility.json"],
@@ -226,6 +227,8 @@ def test_invoke_every_sample(run: Any, sandbox: SandboxProcess, charge: Any) -> 
     for sample in SAMPLES["capture_deadline"]:
         _invoke(run, "capture_deadline", sample)
     _invoke(run, "janitor", SAMPLES["janitor"][0])
+    for sample in SAMPLES["reconcile"]:
+        assert _invoke(run, "reconcile", sample)["unresolved"] == [], sample
     _invoke(run, "feed_sync", SAMPLES["feed_sync"][0])
 
 

@@ -91,6 +91,7 @@ def test_only_provider_callers_read_the_api_keys(template: dict[str, Any]) -> No
         "processor",
         "admin",
         "janitor",
+        "reconcile",
         "capture_deadline",
         "repayment_eligibility",
         "repayment_charge",
@@ -127,7 +128,7 @@ def test_table_actions_per_function(template: dict[str, Any]) -> None:
         "repayment_finish",
     ):
         assert table(step) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, step
-    for key in ("processor", "janitor", "repayment_charge", "changes"):
+    for key in ("processor", "janitor", "repayment_charge", "changes", "reconcile"):
         assert "dynamodb:Query" in table(key) and "dynamodb:DeleteItem" not in table(key), key
     # ledger postings (the change feed's listener) read the entries they would write by key, in one batch
     assert "dynamodb:BatchGetItem" in table("changes")

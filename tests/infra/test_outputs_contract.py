@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.conftest import SandboxProcess
 
-SANDBOX_ONLY = {"PayjpSecretKey"}
+SANDBOX_ONLY = {"PayjpSecretKey", "StripeSecretKey"}
 
 
 def test_sandbox_outputs_have_every_stack_output_key(
@@ -16,8 +16,15 @@ def test_sandbox_outputs_have_every_stack_output_key(
     sandbox_keys = set(sandbox.outputs)
     assert stack_keys - sandbox_keys == set()
     assert sandbox_keys - stack_keys <= SANDBOX_ONLY
-    required_keys = ("ApiUrl", "AwsEndpointUrl", "FeedBucketName", "EvidenceBucketName", "PayjpApiBaseUrl")
-    for required in (*required_keys, "SbpsApiBaseUrl"):
+    for required in (
+        "ApiUrl",
+        "AwsEndpointUrl",
+        "FeedBucketName",
+        "EvidenceBucketName",
+        "PayjpApiBaseUrl",
+        "StripeApiBaseUrl",
+        "SbpsApiBaseUrl",
+    ):
         assert required in stack_keys
     assert {"CaptureDeadlineStateMachineArn", "RepaymentStateMachineArn"} <= stack_keys
     assert sandbox.outputs["ApiUrl"].startswith("http://127.0.0.1:")

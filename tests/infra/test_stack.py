@@ -89,6 +89,7 @@ def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
         "ApiUrl",
         "AwsEndpointUrl",
         "PayjpApiBaseUrl",
+        "StripeApiBaseUrl",
         "SbpsApiBaseUrl",
         "TableName",
         "EventsQueueUrl",
@@ -180,3 +181,17 @@ def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, An
         if f["Properties"]["Handler"] == "cardops.handlers.admin.handler"
     )  # fmt: skip
     assert "DEAD_LETTER_QUEUE_URL" in admin["Properties"]["Environment"]["Variables"]
+
+
+def test_the_reconciliation_runs_daily_with_least_privilege_and_an_alarm(template: dict[str, Any]) -> None:
+    rules = resources_of(template, "AWS::Events::Rule")
+    daily = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == "cron(0 18 * * ? *)"]
+    assert len(daily) == 1 and "ReconcileFunction" in json.dumps(daily[0]["Properties"]["Targets"])
+    actions = _actions(_policy_statements(template, "ReconcileRole"))
+    assert {"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= actions
+    assert {"secretsmanager:GetSecretValue", "sqs:SendMessage"} <= actions
+    assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & actions
+    assert not any(a.startswith("states:") for a in actions)
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    [unresolved] = [a for a in alarms if a["Properties"].get("MetricName") == "LedgerDifferencesUnresolved"]
+    assert unresolved["Properties"]["AlarmActions"]

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from cardops.payments.providers import budget
 from cardops.payments.providers.base import TransientProviderError
 from cardops.payments.providers.http import ProviderHttp
-from cardops.payments.providers.stripe import StripeClient, StripeSettings
+from cardops.payments.providers.stripe.client import StripeClient, StripeSettings
 from cardops.sandbox.lambda_runner import FakeContext
 
 

@@ -213,7 +213,7 @@ def test_the_webhook_function_imports_only_its_hot_path() -> None:
     import sys
     from pathlib import Path
 
-    watched = ("aws_xray_sdk", "requests", "sqlite3", "aws_lambda_powertools.utilities.parameters")
+    watched = ("aws_xray_sdk", "requests", "sqlite3", "aws_lambda_powertools.utilities.parameters", "stripe")
     probe = f"import sys, cardops.handlers.webhook; print([m for m in {watched!r} if m in sys.modules])"
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     environment.update(

@@ -11,7 +11,7 @@ import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.cli.refund_commands import refund_text
-from cardops.cli.tables import tokyo_time
+from cardops.cli.tables import render, tokyo_time
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel
 from cardops.ledger.domain.payouts import payout_date
 from cardops.payments.domain.refunds import RefundReason
@@ -177,3 +177,83 @@ def register(cli: click.Group) -> None:
         data = call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/payouts", body)
         rows = [(k, data.get(k)) for k in ("payout_id", "gross", "transfer_fee", "net", "scheduled_for")]
         _show(data, as_json, rows)
+
+
+#: exit code of ``ledger reconcile`` when differences remain that it could not repair
+UNRESOLVED_EXIT = 4
+
+
+def reconcile_text(data: dict[str, Any]) -> str:
+    """Both sides' sums, then one line per difference (repaired or not)."""
+    payments, ledger = data["payments_side"], data["ledger_side"]
+    lines = [
+        f"store {data['store_id']}: {data['checked_payments']} payment(s) checked, "
+        f"{data['repaired_entries']} entr{'y' if data['repaired_entries'] == 1 else 'ies'} posted",
+        "",
+        render(
+            ["", "payments", "ledger"],
+            [(name, payments[key], ledger[key]) for name, key in _SIDES],
+            right=(1, 2),
+        ),
+    ]
+    differences = data["differences"]
+    if differences:
+        lines += [
+            "",
+            render(
+                ["payment", "cause", "kind", "finding", "expected", "posted", "state", "detail"],
+                [
+                    (
+                        d["payment"],
+                        d["cause"],
+                        d["kind"],
+                        d["finding"],
+                        d["expected"],
+                        d["posted"],
+                        "repaired" if d["repaired"] else "UNRESOLVED",
+                        d["detail"],
+                    )
+                    for d in differences
+                ],
+                right=(4, 5),
+            ),
+        ]
+    unresolved = data["unresolved_count"]
+    lines += ["", f"{unresolved} difference(s) unresolved" if unresolved else "ledger = payments"]
+    return "\n".join(lines)
+
+
+_SIDES = (("captured", "captured"), ("refunded", "refunded"), ("charged back", "charged_back"))
+
+
+def register_reconcile(cli: click.Group) -> None:
+    @cli.group("ledger")
+    def ledger() -> None:
+        """Store ledgers against their payments: reconciliation."""
+
+    @ledger.command("reconcile")
+    @click.option("--store", "store_id", required=True, help="the store whose ledger to reconcile")
+    @click.option(
+        "--since",
+        default=None,
+        help="only payments changed since this ISO 8601 time (with offset); default: all",
+    )
+    @target_options
+    def reconcile(store_id: str, since: str | None, client: AdminClient, as_json: bool) -> None:
+        """Compare a store's payments with its ledger, post missing entries, list what differs.
+
+        Exit code 4 while differences remain that could not be repaired.
+        """
+        body: dict[str, Any] = {}
+        if since is not None:
+            try:
+                moment = datetime.fromisoformat(since)
+            except ValueError:
+                raise click.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since") from None
+            if moment.tzinfo is None:
+                raise click.BadParameter("give the time with its offset (e.g. +09:00)", param_hint="--since")
+            body["changed_since"] = moment.isoformat()
+        data = call(client, "POST", f"/admin/stores/{quote(store_id, safe='')}/ledger/reconcile", body)
+        echo_json(data) if as_json else click.echo(reconcile_text(data))
+        if data["unresolved_count"]:
+            raise SystemExit(UNRESOLVED_EXIT)

@@ -48,6 +48,7 @@ def local(port: int, outputs: Path) -> None:
 commands.register(cli)
 repayment_commands.register(cli)
 ledger_commands.register(cli)
+ledger_commands.register_reconcile(cli)
 capture_commands.register(cli)
 feed_commands.register(cli)
 employee_commands.register(cli)

@@ -1,19 +1,27 @@
-"""Settings: one pydantic model validated once per process from the environment.
+"""Settings: the one model of the environment, read once per process (pydantic-settings).
 
-Read lazily (``settings()``), never at import time, so tests and the sandbox can set the
-environment first. Secrets are never here: only the Secrets Manager id that holds them.
+Nothing else in the functions reads ``os.environ`` (a test in tests/unit enforces it): a variable
+the stack sets is a field here, with the stack's name as its alias. Read lazily (``settings()``),
+never at import time, so tests and the sandbox can set the environment first, and cached until
+``reset_settings()``. Secrets are never here: only the Secrets Manager id that holds them.
 """
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+#: SPEC §4: a re-payment document larger than this is refused (``payments.domain.repayment`` agrees)
+REPAYMENT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Settings(BaseSettings):
+    # the stack's names exactly (case-sensitive), only from the environment (no .env file, no
+    # secrets directory), everything else the process has is ignored
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, extra="ignore")
 
     stage: str = Field(default="dev", alias="CARDOPS_STAGE")
     table_name: str = Field(alias="TABLE_NAME")
@@ -42,11 +50,37 @@ class Settings(BaseModel):
     #: Stripe signature timestamp tolerance in seconds (SPEC §1)
     stripe_tolerance_seconds: int = Field(default=300, alias="STRIPE_TOLERANCE_SECONDS", ge=1)
     secret_max_age_seconds: int = Field(default=300, alias="SECRET_MAX_AGE_SECONDS", ge=0)
+    #: the plans of SPEC §6 as JSON of ``ledger.domain.fees.PlansConfig``; unset: the defaults
+    plans_json: str | None = Field(default=None, alias="CARDOPS_PLANS")
+
+    # -- re-payment rules (SPEC §4) --
+    repayment_support_address: str = Field(default="support@example.jp", alias="REPAYMENT_SUPPORT_ADDRESS")
+    repayment_window_days: int = Field(default=60, ge=1, le=365, alias="REPAYMENT_WINDOW_DAYS")
+    repayment_decision_timeout_seconds: int = Field(
+        default=7 * 86400, ge=1, le=365 * 86400, alias="REPAYMENT_DECISION_TIMEOUT_SECONDS"
+    )
+    repayment_max_document_bytes: int = Field(
+        default=REPAYMENT_MAX_DOCUMENT_BYTES, ge=1, alias="REPAYMENT_MAX_DOCUMENT_BYTES"
+    )
+    #: card brands that accept a merchant-initiated charge (comma-separated, case-insensitive)
+    repayment_mit_brands: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset({"visa", "mastercard", "jcb", "american express"}), alias="REPAYMENT_MIT_BRANDS"
+    )
+
+    @field_validator("repayment_mit_brands", mode="before")
+    @classmethod
+    def _brands(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(b.strip().casefold() for b in value.split(",") if b.strip())
+        return value
+
+    def brand_allows_mit(self, brand: str | None) -> bool:
+        return brand is not None and brand.casefold() in self.repayment_mit_brands
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k.isupper()})
+    return Settings()
 
 
 def reset_settings() -> None:

@@ -8,7 +8,10 @@ The items each slice keeps, and its indexes, are documented in that slice's stor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.aws import StoreUnavailable as StoreUnavailable  # re-exported: its home for callers
@@ -38,6 +41,19 @@ is_transient = aws.is_transient
 
 def table_name() -> str:
     return settings().table_name
+
+
+def query_items(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item a ``Query`` answers, page by page; a driver error is ``StoreUnavailable``."""
+    while True:
+        try:
+            page = aws.dynamodb().query(**kwargs)
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def dumps(value: Any) -> str:

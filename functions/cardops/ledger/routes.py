@@ -6,7 +6,7 @@ shortfall; a payout at or below the plan's minimum is refused with a 422.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -15,28 +15,21 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.identity import caller
-from cardops.kernel.money import CurrencyError, normalize_currency
+from cardops.kernel.money import normalize_currency
 from cardops.ledger.domain.ledger import (
     AdjustmentReason,
     BalanceSummary,
     Channel,
-    ConflictingEntryError,
-    LedgerError,
 )
 from cardops.ledger.domain.payouts import (
-    BankTransferOffsetRefusedError,
-    BelowPayoutMinimumError,
-    CrossChannelOffsetRefusedError,
-    NegativeBalanceError,
     OffsetMethod,
-    PayoutByProviderScheduleError,
-    PayoutError,
 )
-from cardops.ledger.store import DuplicateEntry
+from cardops.ledger.domain.reconciliation import StoreReconciliation
+from cardops.ledger.reconcile import Deps as ReconcileDeps
+from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.use_cases import LedgerService
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -162,62 +155,32 @@ def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Re
     return _json(result)
 
 
-@router.exception_handler(NegativeBalanceError)
-def _negative(exc: NegativeBalanceError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT,
-        "negative_balance",
-        str(exc),
-        balance=exc.balance,
-        shortfall=exc.shortfall,
-        currency=exc.currency,
+class ReconcileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: only payments changed since then (default: all the store's payments)
+    changed_since: datetime | None = None
+
+    @field_validator("changed_since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("changed_since needs a time zone (ISO 8601 with an offset)")
+        return value
+
+
+class ReconcileAnswer(StoreReconciliation):
+    unresolved_count: int
+
+
+@router.post("/admin/stores/<store_id>/ledger/reconcile", tags=["ledger"])
+def reconcile(store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body()] = None) -> Response[Any]:
+    """Compare the store's payments with its ledger, post what is missing, report what is not decidable."""
+    report = reconcile_store(
+        store_id,
+        ReconcileDeps(),
+        now=clock.now(),
+        actor=caller(router.current_event),
+        changed_since=body.changed_since if body else None,
     )
-
-
-@router.exception_handler(BelowPayoutMinimumError)
-def _below_minimum(exc: BelowPayoutMinimumError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "below_payout_minimum",
-        str(exc),
-        confirmed=exc.confirmed,
-        minimum=exc.minimum,
-        currency=exc.currency,
-    )
-
-
-@router.exception_handler(PayoutByProviderScheduleError)
-def _provider_schedule(exc: PayoutByProviderScheduleError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT, "payout_by_provider_schedule", str(exc), channel=exc.channel.value
-    )
-
-
-@router.exception_handler([BankTransferOffsetRefusedError, CrossChannelOffsetRefusedError])
-def _offset_refused(exc: BankTransferOffsetRefusedError | CrossChannelOffsetRefusedError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "offset_refused",
-        str(exc),
-        shortfall=exc.shortfall,
-        channel=exc.channel.value,
-    )
-
-
-@router.exception_handler(PayoutError)
-def _payout(exc: PayoutError) -> Response[Any]:
-    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "payout_refused", str(exc))
-
-
-@router.exception_handler([ConflictingEntryError, DuplicateEntry])
-def _conflicting(exc: Exception) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT,
-        "conflicting_entry",
-        f"{exc}: an id may only be reused to repeat the same request",
-    )
-
-
-@router.exception_handler([LedgerError, CurrencyError])
-def _ledger(exc: Exception) -> Response[Any]:
-    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "ledger_refused", str(exc))
+    return _json(ReconcileAnswer(**report.model_dump(), unresolved_count=len(report.unresolved)))

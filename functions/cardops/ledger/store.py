@@ -36,6 +36,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -43,11 +44,13 @@ from botocore.exceptions import ClientError
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
-from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund
+from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
+#: the ``gsi1`` partition of refunds still ``requested`` (sparse: the sweep of stuck refunds reads it)
+REQUESTED_REFUNDS = "REFUNDS#REQUESTED"
 #: keys per ``BatchGetItem`` (DynamoDB's limit)
 BATCH_GET_LIMIT = 100
 
@@ -205,15 +208,7 @@ def _query(pk: str, *, prefix: str | None = None) -> Iterator[dict[str, Any]]:
     if prefix is not None:
         kwargs["KeyConditionExpression"] = "pk = :pk AND begins_with(sk, :prefix)"
         kwargs["ExpressionAttributeValues"][":prefix"] = _s(prefix)
-    while True:
-        try:
-            page = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    yield from query_items(kwargs)
 
 
 class LedgerStore:
@@ -372,6 +367,10 @@ class RefundStore:
                 "amount": _n(refund.amount),
             },
         }
+        if refund.status is RefundStatus.REQUESTED:
+            # sparse: only while requested, so the stuck-refund sweep queries just those
+            put["Item"]["gsi1pk"] = _s(REQUESTED_REFUNDS)
+            put["Item"]["gsi1sk"] = _s(f"{refund.created_at.isoformat()}#{refund.refund_id}")
         if expected_version == 0:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:
@@ -403,6 +402,43 @@ class RefundStore:
             op={"Update": update},
             on_condition_failed=lambda: CeilingExceeded(self.remaining(provider, payment_id)),
         )
+
+    def provider_refund_ceiling_write(
+        self, provider: str, payment_id: str, *, captured: int, amount: int, level_read: int
+    ) -> Write:
+        """Take a provider-made refund off the ceiling, only if no other provider refund was
+        recorded since ``level_read`` was read (``provider_refunded``: their running sum).
+
+        Two runs that read different provider totals would otherwise both record the difference;
+        with the level condition the second fails, re-reads and records only what is still missing.
+        """
+        update = self.ceiling_write(provider, payment_id, captured=captured, delta=-amount).op["Update"]
+        update["UpdateExpression"] += ", provider_refunded = :level"
+        level_check = (
+            "(attribute_not_exists(provider_refunded) OR provider_refunded = :read)"
+            if level_read == 0
+            else "provider_refunded = :read"
+        )
+        update["ConditionExpression"] = f"({update['ConditionExpression']}) AND {level_check}"
+        update["ExpressionAttributeValues"] |= {":level": _n(level_read + amount), ":read": _n(level_read)}
+        return Write(
+            op={"Update": update}, on_condition_failed=lambda: VersionConflict(f"{payment_id} ceiling")
+        )
+
+    def requested_before(self, cutoff: datetime) -> Iterator[Refund]:
+        """Refunds still ``requested`` that were created before ``cutoff``, oldest first (paged)."""
+        for item in query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :before",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(REQUESTED_REFUNDS),
+                    ":before": _s(cutoff.isoformat()),
+                },
+            }
+        ):
+            yield Refund.model_validate_json(item["doc"]["S"])
 
     def ceiling_release_write(self, refund: Refund, *, amount: int) -> Write:
         """Give a refund's amount back to the ceiling when the refund stops counting."""

@@ -9,7 +9,6 @@ was read; a concurrent posting makes the write fail, and the decision is taken a
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import lru_cache
@@ -18,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.kernel.backoff import CONFLICTS, Backoff
 from cardops.kernel.calendar import tokyo_date
+from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
-from cardops.ledger.domain.fees import DEFAULT_PLANS, PlansConfig, capture_entries
+from cardops.ledger.domain.fees import DEFAULT_PLANS, PlansConfig
 from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
@@ -29,7 +29,6 @@ from cardops.ledger.domain.ledger import (
     Ledger,
     LedgerEntry,
     adjustment_entry,
-    chargeback_entry,
 )
 from cardops.ledger.domain.payouts import (
     BatchSettlement,
@@ -38,6 +37,7 @@ from cardops.ledger.domain.payouts import (
     offset_negative_balance,
     request_payout,
 )
+from cardops.ledger.domain.reconciliation import payment_entries
 from cardops.ledger.store import DuplicateEntry, LedgerStore, ledger_pk
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
@@ -45,10 +45,13 @@ from cardops.payments.domain.payments import Payment
 logger = make_logger("cardops-ledger")
 
 
-@lru_cache(maxsize=1)
 def configured_plans() -> PlansConfig:
     """The plans of SPEC §6; ``CARDOPS_PLANS`` (JSON of ``PlansConfig``) overrides the defaults."""
-    raw = os.environ.get("CARDOPS_PLANS")
+    return _plans(settings().plans_json)
+
+
+@lru_cache(maxsize=4)
+def _plans(raw: str | None) -> PlansConfig:
     return PlansConfig.model_validate(json.loads(raw)) if raw else DEFAULT_PLANS
 
 
@@ -187,37 +190,11 @@ class LedgerService:
 
         ``at`` is when the payment last changed: the entries' time when the facts carry none.
         """
-        facts = payment.facts
-        store_id = payment.metadata.store_id
         channel = PROVIDER_CHANNEL.get(payment.provider)
-        if not store_id or channel is None or not facts.currency or facts.captured_amount <= 0:
+        if channel is None:
             return ()
-        entries: list[LedgerEntry] = list(
-            capture_entries(
-                store_id=store_id,
-                channel=channel,
-                currency=facts.currency,
-                provider=payment.provider,
-                provider_payment_id=payment.provider_payment_id,
-                amount=facts.captured_amount,
-                plan=self.plans.for_channel(channel),
-                captured_at=facts.captured_at or at,
-            )
-        )
-        for dispute_id, state in sorted(facts.disputes.items()):
-            if state == "lost":
-                entries.append(
-                    chargeback_entry(
-                        store_id=store_id,
-                        channel=channel,
-                        currency=facts.currency,
-                        provider_payment_id=payment.provider_payment_id,
-                        dispute_id=dispute_id,
-                        amount=facts.captured_amount,
-                        now=at,
-                    )
-                )
-        return self.store.post_idempotent(entries)
+        plan = self.plans.for_channel(channel)
+        return self.store.post_idempotent(payment_entries(payment, plan, at=at))
 
 
 def ledger_listener(change: Change) -> None:

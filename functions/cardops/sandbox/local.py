@@ -1,5 +1,5 @@
-"""``cardops local``: moto server + provisioned resources + API gateway + queue worker + change feed
-+ PAY.JP and SBPS emulators."""
+"""``cardops local``: moto server, provisioned resources, API gateway, queue worker, change feed,
+provider emulators."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class Sandbox:
     worker: Any = None
     payjp: Any = None
     sbps: Any = None
+    stripe: Any = None
 
     def stop(self) -> None:
         for stopper in reversed(self.stoppers):
@@ -79,6 +80,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
+    from cardops.sandbox.stripe_emulator import StripeEmulator
     from cardops.sandbox.sbps_emulator import SbpsEmulator
 
     aws.reset_clients()
@@ -96,7 +98,14 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         notify_hash_key=secrets["sbps_hash_key"],
         clock=clock.now,
     )
-    os.environ.update(provisioned.environment(payjp_api_base=payjp.url, sbps_api_url=sbps.api_url))
+    stripe = StripeEmulator(
+        secret_key=secrets["stripe_secret_key"],
+        webhook_secret=secrets["stripe_webhook_secret"],
+        clock=clock.now,
+    )
+    os.environ.update(
+        provisioned.environment(payjp_api_base=payjp.url, stripe_api_base=stripe.url, sbps_api_url=sbps.api_url)
+    )
     reset_settings()
     from cardops.api.openapi import openapi_document
     from cardops.handlers import admin, webhook
@@ -117,6 +126,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
     sbps.webhook_url = f"{gateway.url}/webhooks/sbps"
+    stripe.webhook_url = f"{gateway.url}/webhooks/stripe"
     from cardops.sandbox.lambda_runner import invoke_handler
 
     def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
@@ -130,7 +140,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, sbps, gateway, worker, changes):
+    for component in (payjp, stripe, sbps, gateway, worker, changes):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -139,14 +149,23 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
         "SbpsApiBaseUrl": sbps.url,
+        "StripeApiBaseUrl": stripe.url,
+        "StripeSecretKey": secrets["stripe_secret_key"],
     }
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
-    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, sbps=sbps)
+    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, stripe=stripe, sbps=sbps)
     sandbox.stoppers = [
-        moto.stop, enforcement.stop, payjp.stop, sbps.stop, gateway.stop, worker.stop, changes.stop
-    ]  # fmt: skip
+        moto.stop,
+        enforcement.stop,
+        payjp.stop,
+        stripe.stop,
+        sbps.stop,
+        gateway.stop,
+        worker.stop,
+        changes.stop,
+    ]
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown
         resource_outputs = provisioned.outputs()
@@ -171,7 +190,8 @@ def serve(port: int = 0, outputs_path: Path = DEFAULT_OUTPUTS) -> None:
     out = sandbox.outputs
     print(
         f"cardops sandbox ready: api {out['ApiUrl']} aws {out['AwsEndpointUrl']} "
-        f"payjp {out['PayjpApiBaseUrl']} sbps {out['SbpsApiBaseUrl']} outputs {outputs_path}",
+        f"payjp {out['PayjpApiBaseUrl']} stripe {out['StripeApiBaseUrl']} sbps {out['SbpsApiBaseUrl']} "
+        f"outputs {outputs_path}",
         flush=True,
     )
     try:

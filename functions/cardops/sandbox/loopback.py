@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -59,14 +59,20 @@ def send(request: BaseHTTPRequestHandler, status: int, content_type: str, payloa
     request.wfile.write(payload)
 
 
-class Emulator:
-    """A provider emulator's plumbing: its loopback server, and webhooks posted in the background
-    and resent while the receiver answers 5xx or cannot be reached, as providers resend them."""
+class EmulatorServer:
+    """A provider emulator's server and its webhooks: each sent on its own thread after the change,
+    retried briefly on 5xx or a failed connection (providers retry for days)."""
 
-    def __init__(self, dispatch: Dispatch, *, name: str, port: int = 0) -> None:
-        self._server = LoopbackServer(dispatch, name=name, port=port)
+    #: deliveries of one webhook at most; the pause before attempt n is 0.2 s × n
+    DELIVERY_ATTEMPTS = 5
+
+    def __init__(self, *, name: str, port: int = 0) -> None:
         self._http = urllib3.PoolManager(maxsize=8)
         self._deliveries: list[threading.Thread] = []
+        self._server = LoopbackServer(self._dispatch, name=name, port=port)
+
+    def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
@@ -83,16 +89,17 @@ class Emulator:
         for thread in list(self._deliveries):
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def post_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+    def send_webhook(self, url: str, body: bytes, headers: Callable[[], Mapping[str, str]]) -> None:
+        """POST ``body`` to ``url``; ``headers`` is called per attempt (a signature carries its time)."""
         thread = threading.Thread(target=self._deliver, args=(url, body, headers), daemon=True)
         self._deliveries.append(thread)
         thread.start()
 
-    def _deliver(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        for attempt in range(5):  # providers retry failed deliveries; so do we, briefly
+    def _deliver(self, url: str, body: bytes, headers: Callable[[], Mapping[str, str]]) -> None:
+        for attempt in range(self.DELIVERY_ATTEMPTS):
             try:
                 response = self._http.request(
-                    "POST", url, body=body, headers=headers, timeout=5.0, retries=False
+                    "POST", url, body=body, headers=dict(headers()), timeout=5.0, retries=False
                 )
                 if response.status < 500:
                     return

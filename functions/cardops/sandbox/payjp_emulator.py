@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import Emulator, send
+from cardops.sandbox.loopback import EmulatorServer, send
 
 #: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
 #: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
@@ -85,7 +85,7 @@ def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return result
 
 
-class PayjpEmulator(Emulator):
+class PayjpEmulator(EmulatorServer):
     def __init__(
         self,
         *,
@@ -106,7 +106,7 @@ class PayjpEmulator(Emulator):
         self.requests: list[tuple[str, str]] = []
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
-        super().__init__(self._dispatch, name="payjp-emulator", port=port)
+        super().__init__(name="payjp-emulator", port=port)
 
     # ---- HTTP -------------------------------------------------------------------------------
     def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
@@ -405,4 +405,4 @@ class PayjpEmulator(Emulator):
         self.events.append(event)
         if self.webhook_url:
             headers = {"Content-Type": "application/json", "X-Payjp-Webhook-Token": self.webhook_token}
-            self.post_webhook(str(self.webhook_url), json.dumps(event).encode(), headers)
+            self.send_webhook(self.webhook_url, json.dumps(event).encode(), lambda: headers)

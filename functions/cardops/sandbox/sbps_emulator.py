@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cardops.payments.providers.sbps import notifications, protocol
-from cardops.sandbox.loopback import Emulator, send
+from cardops.sandbox.loopback import EmulatorServer, send
 
 Clock = Callable[[], datetime]
 API_PATH = "/api/xmlapi.do"
@@ -94,7 +94,7 @@ class Authorization:
         }
 
 
-class SbpsEmulator(Emulator):
+class SbpsEmulator(EmulatorServer):
     def __init__(
         self,
         *,
@@ -121,7 +121,7 @@ class SbpsEmulator(Emulator):
         self._by_tracking: dict[str, Authorization] = {}
         self._numbers = itertools.count(int(time.time()) % 10_000_000 * 1000)
         self._lock = threading.RLock()
-        super().__init__(self._dispatch, name="sbps-emulator", port=port)
+        super().__init__(name="sbps-emulator", port=port)
 
     @property
     def api_url(self) -> str:
@@ -366,5 +366,5 @@ class SbpsEmulator(Emulator):
             body = notifications.sign(pairs, self.notify_hash_key, encoding=self.notify_encoding)
             charset = "Shift_JIS" if self.notify_encoding == protocol.ENCODING else self.notify_encoding
             headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
-            self.post_webhook(self.webhook_url, body, headers)
+            self.send_webhook(self.webhook_url, body, lambda: headers)
         return transaction

@@ -9,6 +9,7 @@ import pytest
 
 from cardops.handlers import admin as admin_handler
 from cardops.kernel import aws
+from cardops.kernel.config import reset_settings
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import call
 from tests.integration.repayment.conftest import (
@@ -25,6 +26,7 @@ def test_an_oversized_document_is_refused_before_anything_is_stored(
     env: Any, emulator: PayjpEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REPAYMENT_MAX_DOCUMENT_BYTES", "1000")
+    reset_settings()  # settings are read once per process: read the new value
     charge_id = original_payment(emulator)
     code, body = admin("POST", "/admin/repayments", start_body(charge_id))  # consent.eml is 1513 bytes
     assert code == 413 and body["error"]["code"] == "document_too_large"

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from cardops.kernel import aws
+from cardops.kernel.config import reset_settings
 from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.integration.repayment.conftest import (
@@ -160,6 +161,7 @@ def test_rejected_by_the_support_desk_charges_nothing(env: Any, emulator: PayjpE
 
 def test_no_decision_in_time_expires_the_request(env: Any, emulator: PayjpEmulator, monkeypatch: Any) -> None:
     monkeypatch.setenv("REPAYMENT_DECISION_TIMEOUT_SECONDS", "1")
+    reset_settings()  # settings are read once per process: read the new value
     charge_id = original_payment(emulator)
     code, started = admin("POST", "/admin/repayments", start_body(charge_id))
     output = outcome_of(started["execution_arn"])

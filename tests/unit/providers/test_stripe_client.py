@@ -1,4 +1,4 @@
-"""The Stripe client against a scripted Stripe-like server on 127.0.0.1 (no network, no stripe lib)."""
+"""The Stripe client (the official SDK underneath) against a scripted Stripe-like server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from pydantic import SecretStr, ValidationError
 from cardops.payments.domain.payments import PaymentStatus
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, TransientProviderError
 from cardops.payments.providers.http import form_encode
-from cardops.payments.providers.stripe import StripeClient, StripeSettings
-from cardops.payments.providers.stripe_events import refund_total_key
+from cardops.payments.providers.stripe.client import (
+    API_VERSION,
+    BudgetedHttpClient,
+    StripeClient,
+    StripeSettings,
+)
+from cardops.payments.providers.stripe.events import refund_total_key
 
 from . import stripe_payloads as sp
 
@@ -120,8 +125,18 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 
 class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+    """The pauses the SDK's retry loop takes (tests keep them to milliseconds)."""
+
+
+class RecordingHttp(BudgetedHttpClient):
+    def __init__(self, settings: StripeSettings, sleeps: Sleeps) -> None:
+        super().__init__(settings)
+        self.sleeps = sleeps
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        pause = super()._sleep_time_seconds(num_retries)
+        self.sleeps.append(pause)
+        return pause
 
 
 @pytest.fixture
@@ -130,8 +145,10 @@ def sleeps() -> Sleeps:
 
 
 def client(server: FakeStripe, sleeps: Sleeps, **settings: Any) -> StripeClient:
+    settings.setdefault("backoff_base", 0.002)
+    settings.setdefault("backoff_cap", 0.01)
     config = StripeSettings(api_key=SecretStr(SECRET), base_url=server.url, **settings)
-    return StripeClient(config, sleep=sleeps)
+    return StripeClient(config, http_client=RecordingHttp(config, sleeps))
 
 
 def expanded_intent(**kwargs: Any) -> dict[str, Any]:
@@ -152,7 +169,7 @@ def test_retrieve_maps_an_authorized_intent(fake_stripe: FakeStripe, sleeps: Sle
     assert (seen.method, seen.path) == ("GET", f"/v1/payment_intents/{INTENT}")
     assert seen.query == [("expand[0]", "latest_charge"), ("expand[1]", "latest_charge.refunds")]
     assert seen.headers["Authorization"] == f"Bearer {SECRET}"
-    assert seen.headers["Stripe-Version"] == "2024-06-20"
+    assert seen.headers["Stripe-Version"] == API_VERSION
     assert "Idempotency-Key" not in seen.headers
 
     facts = payment.facts
@@ -299,43 +316,57 @@ def test_charge_again_is_an_off_session_confirmed_charge(fake_stripe: FakeStripe
     assert form["off_session"] == "true"
     assert form["confirm"] == "true"
     assert form["currency"] == "jpy"
-    assert form["payment_method_types[0]"] == "card"
+    assert (form["customer"], form["payment_method"]) == ("cus_RqPz8a9bCdEfGh", "pm_1QzAbC2eZvKYlo2CcardPM")
     assert form["metadata[original_payment_id]"] == INTENT
     assert payment.provider_payment_id == "pi_new"
     assert payment.facts.status() is PaymentStatus.CAPTURED
 
 
-def test_429_then_success_retries_with_the_same_idempotency_key(
+def test_a_lock_timeout_429_is_retried_with_the_same_idempotency_key(
     fake_stripe: FakeStripe, sleeps: Sleeps
 ) -> None:
-    rate_limited = {
-        "error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many requests"}
-    }
+    lock_timeout = {"error": {"type": "invalid_request_error", "code": "lock_timeout", "message": "busy"}}
     fake_stripe.script(
-        Reply(429, rate_limited), Reply(200, expanded_intent(status="succeeded", amount_received=12000))
+        Reply(429, lock_timeout, headers={"Stripe-Should-Retry": "true"}),
+        Reply(200, expanded_intent(status="succeeded", amount_received=12000)),
     )
-    payment = client(fake_stripe, sleeps).capture(INTENT, amount=None, idempotency_key="cap-same")
+    payment = client(fake_stripe, sleeps, backoff_base=0.004).capture(
+        INTENT, amount=None, idempotency_key="cap-same"
+    )
 
     assert len(fake_stripe.seen) == 2
     first, second = fake_stripe.seen
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == "cap-same"
     assert first.form == second.form
-    assert len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5  # base 0.5 s, half fixed, half jitter
+    assert len(sleeps) == 1 and 0.002 <= sleeps[0] <= 0.004  # half the window fixed, half jitter
     assert payment.facts.captured_amount == 12000
+
+
+def test_a_rate_limit_is_transient_and_left_to_the_caller(fake_stripe: FakeStripe, sleeps: Sleeps) -> None:
+    """The SDK retries a 429 only when Stripe says so (a lock timeout); a rate limit goes back to the
+    workflow or queue, whose own backoff is longer than a request's."""
+    rate_limited = {
+        "error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many requests"}
+    }
+    fake_stripe.script(Reply(429, rate_limited))
+    with pytest.raises(TransientProviderError) as info:
+        client(fake_stripe, sleeps).capture(INTENT, amount=None, idempotency_key="cap-429")
+    assert (info.value.status, info.value.code) == (429, "rate_limit")
+    assert len(fake_stripe.seen) == 1 and sleeps == []
 
 
 def test_500_until_retries_run_out_is_transient(fake_stripe: FakeStripe, sleeps: Sleeps) -> None:
     api_error = {"error": {"type": "api_error", "message": "An unknown error occurred"}}
     fake_stripe.script(*[Reply(500, api_error) for _ in range(4)])
-    stripe = client(fake_stripe, sleeps, max_retries=3, backoff_base=1.0, backoff_cap=3.0)
+    stripe = client(fake_stripe, sleeps, max_retries=3, backoff_base=0.01, backoff_cap=0.03)
     with pytest.raises(TransientProviderError) as info:
         stripe.capture(INTENT, amount=None, idempotency_key="cap-500")
     assert info.value.status == 500
     assert info.value.code == "api_error"
     assert stripe.attempts == len(fake_stripe.seen) == 4
     assert {s.headers["Idempotency-Key"] for s in fake_stripe.seen} == {"cap-500"}
-    # windows 1, 2, then capped at 3: each sleep in [window/2, window]
-    assert [0.5 <= sleeps[0] <= 1.0, 1.0 <= sleeps[1] <= 2.0, 1.5 <= sleeps[2] <= 3.0] == [True] * 3
+    # windows 0.01, 0.02, then capped at 0.03: each sleep in [window/2, window]
+    assert [0.005 <= sleeps[0] <= 0.01, 0.01 <= sleeps[1] <= 0.02, 0.015 <= sleeps[2] <= 0.03] == [True] * 3
 
 
 def test_402_card_declined_is_permanent_and_not_retried(fake_stripe: FakeStripe, sleeps: Sleeps) -> None:
@@ -415,9 +446,8 @@ def test_a_timeout_then_success_recovers(fake_stripe: FakeStripe, sleeps: Sleeps
 def test_a_refused_connection_is_transient(sleeps: Sleeps) -> None:
     with socket_on_free_port() as port:
         url = f"http://127.0.0.1:{port}"
-    stripe = StripeClient(
-        StripeSettings(api_key=SecretStr(SECRET), base_url=url, max_retries=2), sleep=sleeps
-    )
+    config = StripeSettings(api_key=SecretStr(SECRET), base_url=url, max_retries=2, backoff_base=0.001)
+    stripe = StripeClient(config, http_client=RecordingHttp(config, sleeps))
     with pytest.raises(TransientProviderError) as info:
         stripe.retrieve(INTENT)
     assert info.value.code == "connection_error"
@@ -516,3 +546,28 @@ class socket_on_free_port:
 
     def __exit__(self, *exc: object) -> None:
         self._sock.close()
+
+
+def test_the_pinned_api_version_is_the_one_the_pinned_sdk_speaks() -> None:
+    """A lock bump that moves the SDK to another API version must move ``API_VERSION`` with it."""
+    from stripe._api_version import _ApiVersion
+
+    assert API_VERSION == _ApiVersion.CURRENT
+    assert StripeSettings(api_key=SecretStr(SECRET)).api_version == API_VERSION
+
+
+def test_a_key_reused_with_other_params_is_a_permanent_idempotency_error(
+    fake_stripe: FakeStripe, sleeps: Sleeps
+) -> None:
+    """Stripe's answer when the same key comes with other parameters: a bug of ours, never retried."""
+    reused = {
+        "error": {
+            "type": "idempotency_error",
+            "message": "Keys for idempotent requests can only be used with the same parameters.",
+        }
+    }
+    fake_stripe.script(Reply(400, reused))
+    with pytest.raises(PermanentProviderError) as info:
+        client(fake_stripe, sleeps).capture(INTENT, amount=100, idempotency_key="cap-reused")
+    assert (info.value.code, info.value.status) == ("idempotency_error", 400)
+    assert len(fake_stripe.seen) == 1 and sleeps == []

@@ -18,7 +18,7 @@ from cardops.payments.domain.payments import (
     apply_event,
     new_payment,
 )
-from cardops.payments.providers.stripe_events import (
+from cardops.payments.providers.stripe.events import (
     SUPPORTED_EVENT_TYPES,
     MalformedEvent,
     StripePaymentIntent,

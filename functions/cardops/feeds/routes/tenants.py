@@ -4,31 +4,22 @@ from __future__ import annotations
 
 import base64
 from datetime import date
-from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cardops.api.errors import error_response
 from cardops.feeds.domain.diagnosis import Diagnosis
-from cardops.feeds.domain.matching import LinkingBlocked, UnknownEmployee
 from cardops.feeds.domain.models import Employee, Settlement
-from cardops.feeds.domain.reader import FeedFileError
-from cardops.feeds.domain.settlement import LineRuleError
-from cardops.feeds.store import LinkageCodeTaken
 from cardops.feeds.use_cases.card_lines import (
     AppliedFix,
     CardErrorView,
     CardLineConflict,
     CardLines,
     ImportResult,
-    InvalidCorporateNumber,
     LineView,
-    NotFound,
     RematchResult,
     TenantView,
 )
@@ -203,46 +194,3 @@ def diagnosis(
 ) -> Diagnosis:
     """Why the employee cannot select the line they paid on ``usage_date``."""
     return CardLines().diagnose(tenant_id, employee_code, usage_date, amount, clock.now())
-
-
-def register_errors(app: APIGatewayRestResolver) -> None:
-    """The card-line domain errors as HTTP answers (called once by ``cardops.api.admin``)."""
-
-    @app.exception_handler(NotFound)
-    def _not_found(exc: NotFound) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
-
-    @app.exception_handler(InvalidCorporateNumber)
-    def _invalid_corporate_number(exc: InvalidCorporateNumber) -> Response[Any]:
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "corporate_number_invalid", str(exc))
-
-    @app.exception_handler(UnknownEmployee)
-    def _unknown_employee(exc: UnknownEmployee) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "unknown_employee", str(exc))
-
-    @app.exception_handler(LinkageCodeTaken)
-    def _taken(exc: LinkageCodeTaken) -> Response[Any]:
-        return error_response(
-            HTTPStatus.CONFLICT,
-            "linkage_code_taken",
-            str(exc),
-            holder=exc.holder,
-            card_linkage_code=exc.linkage_code,
-        )
-
-    @app.exception_handler(CardLineConflict)
-    def _card_conflict(exc: CardLineConflict) -> Response[Any]:
-        return error_response(HTTPStatus.CONFLICT, exc.code, str(exc))
-
-    @app.exception_handler(LineRuleError)
-    def _rule(exc: LineRuleError) -> Response[Any]:
-        return error_response(HTTPStatus.CONFLICT, exc.code, str(exc))
-
-    @app.exception_handler(LinkingBlocked)
-    def _blocked(exc: LinkingBlocked) -> Response[Any]:
-        return error_response(HTTPStatus.CONFLICT, exc.reason, str(exc))
-
-    @app.exception_handler(FeedFileError)
-    def _unreadable_file(exc: FeedFileError) -> Response[Any]:
-        # an uploaded CSV (employee master) that cannot be read: the caller's input, never a 5xx
-        return error_response(HTTPStatus.BAD_REQUEST, "unreadable_file", str(exc))

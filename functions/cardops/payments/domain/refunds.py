@@ -61,6 +61,14 @@ class RefundReason(StrEnum):
     OTHER = "other"  # anything else; the note must say what
 
 
+class RefundSource(StrEnum):
+    """Who made the refund: an admin through cardops, or someone at the provider (its dashboard or
+    console), which cardops learns from the payment's facts (``payments.domain.provider_refunds``)."""
+
+    CARDOPS = "cardops"
+    PROVIDER = "provider"
+
+
 class RefundStatus(StrEnum):
     REQUESTED = "requested"
     SUBMITTED = "submitted"
@@ -187,6 +195,7 @@ class Refund(BaseModel):
     replaces: str | None = None
     replaced_by: str | None = None
     history: tuple[RefundTransition, ...] = ()
+    source: RefundSource = RefundSource.CARDOPS
 
     @field_validator("currency")
     @classmethod
@@ -240,12 +249,13 @@ class RefundTarget(BaseModel):
 
 
 class FinanceAlert(BaseModel):
-    """An event for finance: a refund the card company rejected was reversed and needs follow-up."""
+    """An event for finance: a refund the card company rejected was reversed and needs follow-up, or
+    a refund was made at the provider, outside cardops, and is now on the store's ledger."""
 
     model_config = ConfigDict(frozen=True)
 
     alert_id: str
-    kind: Literal["refund_rejected"] = "refund_rejected"
+    kind: Literal["refund_rejected", "provider_refund"] = "refund_rejected"
     refund_id: str
     store_id: str
     channel: Channel

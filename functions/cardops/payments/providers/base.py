@@ -1,16 +1,22 @@
-"""The small interface every payment-provider client implements, and its errors.
+"""The small interfaces every payment provider implements, and their errors.
 
-Clients turn the provider's answers into domain facts (``PaymentFacts``) so the rest of the system
-never reads a provider's JSON shape. Every state-changing call takes an idempotency key.
+``PaymentProvider`` is the API client: it turns the provider's answers into domain facts
+(``PaymentFacts``) so the rest of the system never reads a provider's JSON shape; every
+state-changing call takes an idempotency key. ``ProviderPlugin`` is a whole provider in one object
+(one folder, ``providers/{name}/``): how its webhooks are verified and named, how they become one
+canonical event, its API client, and what its API allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from cardops.kernel import safe_json
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
 
 from cardops.payments.domain.payments import (
     CanonicalEvent,
@@ -108,26 +114,69 @@ class PaymentProvider(Protocol):
 #: the use cases (a provider may need it: SBPS's API addresses payments by a tracking id)
 PaymentLookup = Callable[[str, str], "Payment | None"]
 
+#: a request header by name (case-insensitive), ``None`` when absent
+Header = Callable[[str], str | None]
+
+
+class UnsupportedProviderEvent(Exception):
+    """A well-formed, authentic event of a type cardops does not act on: acknowledged, dropped."""
+
 
 class ProviderPlugin(Protocol):
-    """Everything cardops knows about one provider, in one object (issue 14 item 2).
+    """One payment provider, whole: webhook verification, event naming and mapping, API client.
 
-    The webhook intake calls ``verify`` (on the raw body, before parsing; it answers the event id),
-    the processor ``to_canonical``, the use cases ``client(payments)``; ``capabilities`` says what the
-    provider allows. Adding a provider is one folder with one such object, plus its registration.
+    ``verify`` and ``event_id`` run in the webhook function (answer fast: no API client, no SDK
+    import); ``to_canonical`` in the processor; ``client`` wherever the provider's API is called
+    (built lazily, so only those functions import the provider's SDK). ``client`` takes the use
+    cases' view of stored payments (``PaymentLookup``) for a provider whose API needs what cardops
+    stored (SBPS addresses a payment by the tracking id its notification carried); the others ignore
+    it, and SBPS raises ``ProviderNotConfigured`` without it.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The provider's name in routes, keys and settings (``/webhooks/{name}``)."""
+        ...
 
     @property
-    def capabilities(self) -> ProviderCapabilities: ...
+    def capabilities(self) -> ProviderCapabilities:
+        """What its API allows (refund reversal, …)."""
+        ...
 
-    def verify(
-        self, raw_body: bytes, header: Callable[[str], str | None], secrets: WebhookSecrets, *, now: float
-    ) -> str: ...
+    def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
+        """The values a webhook may be verified with (current and previous, for rotation)."""
+        ...
 
-    def event_id(self, raw_body: bytes) -> str: ...
+    def verify(self, raw_body: bytes, header: Header, secrets: Sequence[str], *, now: float) -> None:
+        """Raise ``SignatureError`` (401) or ``MalformedWebhook`` (400); ``now`` is the wall clock."""
+        ...
 
-    def to_canonical(self, raw_body: bytes) -> CanonicalEvent: ...
+    def event_id(self, raw_body: bytes) -> str:
+        """The provider's id of a verified event (webhooks are stored once per provider and id)."""
+        ...
 
-    def client(self, payments: PaymentLookup) -> PaymentProvider: ...
+    def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
+        """One canonical event; ``UnsupportedProviderEvent`` or ``MalformedWebhook`` otherwise."""
+        ...
+
+    def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
+        """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
+        ...
+
+
+def json_event_id(raw_body: bytes) -> str:
+    """The ``id`` of a JSON event with a ``type`` (PAY.JP's and Stripe's shape)."""
+    try:
+        payload = safe_json.loads(raw_body)
+    except safe_json.UnsafeJson as exc:
+        raise MalformedWebhook(f"body refused: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("event has no type")
+    return event_id

@@ -23,6 +23,8 @@ class SavedCard(BaseModel):
     customer_id: str | None
     reusable: bool
     brand: str | None
+    #: the saved card itself where the provider charges a payment method, not a customer (Stripe)
+    payment_method_id: str | None = None
 
 
 class Recharger(Protocol):
@@ -36,6 +38,7 @@ class Recharger(Protocol):
         currency: str,
         metadata: Mapping[str, str],
         idempotency_key: str,
+        payment_method_id: str | None = None,
     ) -> ProviderPayment: ...
 
 
@@ -71,7 +74,9 @@ class PayjpRecharger:
         currency: str,
         metadata: Mapping[str, str],
         idempotency_key: str,
+        payment_method_id: str | None = None,
     ) -> ProviderPayment:
+        """PAY.JP charges the customer's default card: ``payment_method_id`` is not used."""
         return self.client.create_charge(
             amount=amount,
             currency=currency,

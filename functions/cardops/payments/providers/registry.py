@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import SecretStr
-
 from cardops.kernel.config import settings
 from cardops.kernel.secrets import SecretNotConfigured, provider_api_keys
 from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderNotConfigured
@@ -43,10 +41,9 @@ def provider_client(name: str, payments: PaymentLookup | None = None) -> Payment
             secret_key=lambda: api_key("payjp_secret_key"),
         )
     if name == "stripe":
-        from cardops.payments.providers.stripe import StripeClient, StripeSettings
+        from cardops.payments.providers.stripe import StripePlugin
 
-        key = api_key("stripe_secret_key")
-        return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
+        return StripePlugin().client()
     if name == "sbps" and payments is not None:
         from cardops.payments.providers.sbps import PLUGIN
 

@@ -1,33 +1,20 @@
 """Admin routes: capture an authorization, the store's uncaptured sales (SPEC §3, §8 contract 2).
 
-``install(app)`` adds the router and maps the capture refusals to clear 4xx answers.
+The capture refusals become clear 4xx answers in ``cardops.api.errors``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.identity import caller
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
-from cardops.payments.domain.capture_deadline import (
-    AmountExceedsAuthorized,
-    CaptureDeadlinePassed,
-    CaptureRefused,
-    InvalidCaptureAmount,
-    PaymentNotCapturable,
-)
-from cardops.payments.providers import budget
-from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
-from cardops.payments.providers.registry import UnsupportedProvider
 from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
 from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
@@ -110,48 +97,3 @@ def uncaptured(store_id: StoreIdPath) -> UncapturedList:
             )
         )
     return UncapturedList(store_id=store_id, count=len(rows), payments=rows)
-
-
-def install(app: APIGatewayRestResolver) -> None:
-    """Add the routes and turn capture refusals into 4xx answers (never a 500 for a late capture)."""
-    app.include_router(router)
-
-    @app.exception_handler(CaptureRefused)
-    def _refused(exc: CaptureRefused) -> Response[Any]:
-        if isinstance(exc, AmountExceedsAuthorized | InvalidCaptureAmount):
-            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_capture_amount", str(exc))
-        if isinstance(exc, CaptureDeadlinePassed):
-            return error_response(
-                HTTPStatus.CONFLICT, "capture_deadline_passed", str(exc), deadline=exc.deadline.isoformat()
-            )
-        if isinstance(exc, capture.AutomaticRefundStarted):
-            return error_response(HTTPStatus.CONFLICT, "automatic_refund_started", str(exc))
-        status = exc.status.value if isinstance(exc, PaymentNotCapturable) else None
-        return error_response(HTTPStatus.CONFLICT, "payment_not_capturable", str(exc), payment_status=status)
-
-    @app.exception_handler(capture.PaymentNotFound)
-    def _not_found(exc: capture.PaymentNotFound) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
-
-    @app.exception_handler(UnsupportedProvider)
-    def _unsupported(exc: UnsupportedProvider) -> Response[Any]:
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "unsupported_provider", str(exc))
-
-    @app.exception_handler(PermanentProviderError)
-    def _provider_refused(exc: PermanentProviderError) -> Response[Any]:
-        return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "provider_refused", str(exc), provider_code=exc.code
-        )
-
-    @app.exception_handler(TransientProviderError)
-    def _provider_unavailable(exc: TransientProviderError) -> Response[Any]:
-        if exc.code == budget.DEADLINE_EXCEEDED:
-            # answered before API Gateway's 29 s cut a bare 504 without a body
-            return error_response(
-                HTTPStatus.GATEWAY_TIMEOUT, "provider_timeout", f"{exc} (the call is idempotent)"
-            )
-        return error_response(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "provider_unavailable",
-            f"{exc}; retry (the same capture is idempotent)",
-        )

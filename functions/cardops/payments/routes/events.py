@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.config import settings
 from cardops.payments.store.dead_letters import DeadLetterQueue
@@ -67,13 +64,3 @@ def show_event(provider: ProviderPath, event_id: EventIdPath) -> EventStatus:
     """What processing made of a received webhook event: processed (and how), failing, or parked."""
     record = RawEventStore().processing_state(provider=provider, event_id=event_id)
     return event_processing.status_of(provider, event_id, record)
-
-
-def register_errors(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(event_processing.EventNotFound)
-    def _not_found(exc: event_processing.EventNotFound) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", str(exc))
-
-    @app.exception_handler(event_processing.AmbiguousEvent)
-    def _ambiguous(exc: event_processing.AmbiguousEvent) -> Response[Any]:
-        return error_response(HTTPStatus.CONFLICT, "ambiguous_event", str(exc))

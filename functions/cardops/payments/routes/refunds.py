@@ -2,7 +2,7 @@
 
 ``POST /admin/payments/{provider}/{provider_payment_id}/refunds`` answers the refund with its state:
 201 when this request created it, 200 when the idempotency key named an existing refund. Refund
-rule violations are 4xx JSON errors, mapped here once for every route.
+rule violations are 4xx JSON errors (mapped in ``cardops.api.errors``).
 """
 
 from __future__ import annotations
@@ -16,23 +16,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.api.errors import error_response
 from cardops.kernel import clock
 from cardops.kernel.identity import caller
 from cardops.payments.domain.refunds import (
     DebitMemo,
-    DebitMemoError,
-    InvalidRefundTransitionError,
-    PaymentNotRefundableError,
     Refund,
-    RefundError,
-    RefundExceedsCapturedError,
     RefundReason,
-    RefundReversalNotSupportedError,
 )
 from cardops.payments.use_cases.refunds import (
-    PaymentNotFoundError,
-    RefundNotFoundError,
     RefundService,
     RefundSubmissionPendingError,
 )
@@ -178,72 +169,3 @@ def debit_memo(
         actor=caller(router.current_event),
     )
     return _json(memo, HTTPStatus.CREATED)
-
-
-@router.exception_handler(RefundExceedsCapturedError)
-def _exceeds(exc: RefundExceedsCapturedError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT,
-        "refund_exceeds_captured",
-        str(exc),
-        requested=exc.requested,
-        captured=exc.captured,
-        refunded=exc.refunded,
-        remaining=exc.remaining,
-        currency=exc.currency,
-    )
-
-
-@router.exception_handler(InvalidRefundTransitionError)
-def _transition(exc: InvalidRefundTransitionError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT,
-        "invalid_refund_transition",
-        str(exc),
-        refund_id=exc.refund_id,
-        refund_status=exc.current.value,
-        wanted=exc.wanted.value,
-    )
-
-
-@router.exception_handler(PaymentNotRefundableError)
-def _not_refundable(exc: PaymentNotRefundableError) -> Response[Any]:
-    return error_response(HTTPStatus.CONFLICT, "payment_not_refundable", str(exc))
-
-
-@router.exception_handler(RefundReversalNotSupportedError)
-def _no_reversal(exc: RefundReversalNotSupportedError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.CONFLICT, "refund_reversal_not_supported", str(exc), provider=exc.provider
-    )
-
-
-@router.exception_handler(DebitMemoError)
-def _debit_memo(exc: DebitMemoError) -> Response[Any]:
-    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "debit_memo_refused", str(exc))
-
-
-@router.exception_handler(RefundError)
-def _refund_error(exc: RefundError) -> Response[Any]:
-    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "refund_refused", str(exc))
-
-
-@router.exception_handler(PaymentNotFoundError)
-def _no_payment(exc: PaymentNotFoundError) -> Response[Any]:
-    return error_response(HTTPStatus.NOT_FOUND, "payment_not_found", str(exc))
-
-
-@router.exception_handler(RefundNotFoundError)
-def _no_refund(exc: RefundNotFoundError) -> Response[Any]:
-    return error_response(HTTPStatus.NOT_FOUND, "refund_not_found", str(exc))
-
-
-@router.exception_handler(RefundSubmissionPendingError)
-def _pending(exc: RefundSubmissionPendingError) -> Response[Any]:
-    return error_response(
-        HTTPStatus.SERVICE_UNAVAILABLE,
-        "provider_unavailable",
-        str(exc),
-        refund=exc.refund.model_dump(mode="json"),
-        idempotency_key=exc.idempotency_key,
-    )

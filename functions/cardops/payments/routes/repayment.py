@@ -7,12 +7,11 @@ import binascii
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cardops.api.errors import error_response
 from cardops.kernel.identity import caller
 from cardops.payments.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
 from cardops.payments.use_cases import repayment
@@ -60,10 +59,8 @@ def _json(status: HTTPStatus, body: Any) -> Response[Any]:
 def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any]:
     try:
         document = base64.b64decode(body.document.content_base64, validate=True)
-    except (binascii.Error, ValueError):
-        return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_document_encoding", "document is not valid base64"
-        )
+    except (binascii.Error, ValueError) as exc:
+        raise repayment.InvalidStart("invalid_document_encoding", "document is not valid base64") from exc
     try:
         started = repayment.start(
             request_id=body.request_id,
@@ -74,13 +71,7 @@ def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any
             actor=_actor(),
         )
     except ValidationError as exc:
-        errors = [
-            {"loc": ["evidence", *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
-        return error_response(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_evidence", "evidence fields are invalid", errors=errors
-        )
+        raise repayment.InvalidEvidence.of(exc) from exc
     view = repayment.view(started.record).model_dump(mode="json")
     view["duplicate"] = started.duplicate
     return _json(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED, view)
@@ -102,37 +93,3 @@ def list_repayments(
 @router.get("/admin/repayments/<request_id>", tags=["repayments"])
 def show_repayment(request_id: RequestIdPath) -> repayment.RepaymentView:
     return repayment.show(request_id)
-
-
-def register_errors(app: APIGatewayRestResolver) -> None:
-    """The re-payment errors as HTTP answers (added to the admin resolver)."""
-
-    @app.exception_handler(UnicodeDecodeError)
-    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_encoding", "the request body is not UTF-8")
-
-    @app.exception_handler(repayment.RepaymentNotFound)
-    def _not_found(exc: repayment.RepaymentNotFound) -> Response[Any]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no re-payment request {exc}")
-
-    @app.exception_handler(repayment.RequestIdReused)
-    def _reused(exc: repayment.RequestIdReused) -> Response[Any]:
-        return error_response(
-            HTTPStatus.CONFLICT, "request_id_reused", "this request id was started with other evidence"
-        )
-
-    @app.exception_handler(repayment.NotAwaitingDecision)
-    def _not_awaiting(exc: repayment.NotAwaitingDecision) -> Response[Any]:
-        return error_response(
-            HTTPStatus.CONFLICT, "not_awaiting_decision", str(exc), request_status=exc.status
-        )
-
-    @app.exception_handler(repayment.DocumentTooLarge)
-    def _too_large(exc: repayment.DocumentTooLarge) -> Response[Any]:
-        return error_response(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "document_too_large", f"document exceeds {exc.limit} bytes"
-        )
-
-    @app.exception_handler(repayment.InvalidStart)
-    def _invalid(exc: repayment.InvalidStart) -> Response[Any]:
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, exc.code, str(exc))

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardops.api.errors import error_response
+from cardops.api import errors
 from cardops.kernel import clock
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.kernel.observability import make_logger
 from cardops.kernel.secrets import webhook_secrets
-from cardops.payments.domain.webhook_signatures import MalformedWebhook, SignatureError
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
 from cardops.payments.store.payments import RawEventStore
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import webhook_intake
@@ -68,63 +65,15 @@ def receive(provider: str) -> Response[Any]:
     )
 
 
-def _rejected(status: HTTPStatus, code: str, message: str) -> Response[Any]:
-    metrics.add_metric(name=f"Webhook{status.value // 100}xx", unit=MetricUnit.Count, value=1)
-    logger.warning("webhook rejected", status=status.value, code=code, reason=message)
-    return error_response(status, code, message)
+def _observe(exc: Exception, answer: errors.ErrorAnswer) -> None:
+    """Every refusal is counted by its class (Webhook4xx/5xx) and logged; a defect with its trace."""
+    if answer.defect:
+        logger.exception("webhook intake failed", error=exc.__class__.__name__)
+    elif isinstance(exc, webhook_intake.WebhookNotConfigured):
+        # an operator has to write the secret (README "Set the secrets"); the provider retries meanwhile
+        logger.error(str(exc), provider=exc.provider)
+    metrics.add_metric(name=f"Webhook{answer.status.value // 100}xx", unit=MetricUnit.Count, value=1)
+    logger.warning("webhook rejected", status=answer.status.value, code=answer.code, reason=answer.message)
 
 
-@app.exception_handler(webhook_intake.UnknownProvider)
-def _unknown(exc: webhook_intake.UnknownProvider) -> Response[Any]:
-    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", str(exc))
-
-
-@app.exception_handler(webhook_intake.PayloadTooLarge)
-def _too_large(exc: webhook_intake.PayloadTooLarge) -> Response[Any]:
-    return _rejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(exc))
-
-
-@app.exception_handler(webhook_intake.WebhookNotConfigured)
-def _not_configured(exc: webhook_intake.WebhookNotConfigured) -> Response[Any]:
-    # an operator has to write the secret (README "Set the secrets"); the provider retries meanwhile
-    logger.error(str(exc), provider=exc.provider)
-    return _rejected(HTTPStatus.UNAUTHORIZED, "not_configured", str(exc))
-
-
-@app.exception_handler(SignatureError)
-def _unauthorized(exc: SignatureError) -> Response[Any]:
-    return _rejected(HTTPStatus.UNAUTHORIZED, "bad_signature", str(exc))
-
-
-@app.exception_handler(MalformedWebhook)
-def _malformed(exc: MalformedWebhook) -> Response[Any]:
-    return _rejected(HTTPStatus.BAD_REQUEST, "malformed", str(exc))
-
-
-@app.exception_handler(StoreUnavailable)
-def _unavailable(exc: StoreUnavailable) -> Response[Any]:
-    # the only 5xx: the provider must retry, and the retry is deduplicated
-    return _rejected(HTTPStatus.SERVICE_UNAVAILABLE, "store_unavailable", "could not store the event; retry")
-
-
-@app.not_found
-def _no_route(exc: Exception) -> Response[Any]:
-    """A path no route matches (control characters in the provider name): 404, nothing echoed."""
-    return _rejected(HTTPStatus.NOT_FOUND, "unknown_provider", "no such webhook route")
-
-
-@app.exception_handler(ServiceError)
-def _service_error(exc: ServiceError) -> Response[Any]:
-    status = HTTPStatus(exc.status_code)
-    return _rejected(status, status.phrase.lower().replace(" ", "_"), status.phrase)
-
-
-@app.exception_handler(Exception)
-def _crashed(exc: Exception) -> Response[Any]:
-    """Anything else is our fault, not the sender's: 503 so the provider retries (not a bare 502).
-
-    Nothing is lost: an event is acknowledged only after it is stored and enqueued, and the retry
-    is deduplicated. The Webhook5xx metric and the Lambda error log make it visible.
-    """
-    logger.exception("webhook intake failed", error=exc.__class__.__name__)
-    return _rejected(HTTPStatus.SERVICE_UNAVAILABLE, "internal_error", "the event was not accepted; retry")
+errors.register(app, errors.webhook_rules(), _observe)

@@ -6,13 +6,17 @@
 | payment history  | ``PAYMENT#{provider}#{id}``      | ``HISTORY#{seq}``  |
 | raw webhook      | ``WEBHOOK#{provider}#{event id}``| ``#EVENT``         |
 | reservation      | ``RESERVATION#{id}``             | ``#RESERVATION``   |
+| store            | ``STORE#{store}``                | ``#STORE``         |
 
 Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
 (``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
-they are open, so the store's "uncaptured sales" list is one query. A raw webhook that can never be
-processed as it is (schema-invalid) is parked on ``gsi1`` (``EVENTS#PARKED`` / parked time) until
-it is processed again or redriven, so listing those is one query too.
+they are open, so the store's "uncaptured sales" list is one query; once money is captured the same
+index lists the payment under ``STORE#{store}#CAPTURED`` / last update (the ledger reconciliation's
+by-store, paged read), and the capture's transaction lists the store itself (``STORES#{shard}``).
+A raw webhook that can never be processed as it is (schema-invalid) is parked on ``gsi1``
+(``EVENTS#PARKED`` / parked time) until it is processed again or redriven, so listing those is one
+query too.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
@@ -41,6 +45,31 @@ OPEN_SHARDS = 8
 
 def open_shard(pk: str) -> int:
     return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
+
+
+STORE_SHARDS = 8
+"""Stores with captured payments are listed over this many ``gsi1`` partitions (``STORES#{shard}``)."""
+
+
+def captured_partition(store_id: str) -> str:
+    """The ``gsi1`` partition of a store's payments that captured money (its reconciliation reads it)."""
+    return f"STORE#{store_id}#CAPTURED"
+
+
+def store_marker(store_id: str) -> dict[str, Any]:
+    """The item that lists a store once it has captured money: written with the capture (same
+    transaction, idempotent overwrite), so the daily reconciliation finds every store by query."""
+    shard = int(hashlib.sha256(store_id.encode()).hexdigest(), 16) % STORE_SHARDS
+    return {
+        "TableName": _table(),
+        "Item": {
+            "pk": _s(f"STORE#{store_id}"),
+            "sk": _s("#STORE"),
+            "store_id": _s(store_id),
+            "gsi1pk": _s(f"STORES#{shard}"),
+            "gsi1sk": _s(store_id),
+        },
+    }
 
 
 class PaymentRepository:
@@ -105,6 +134,10 @@ class PaymentRepository:
         ):
             item["gsi1pk"] = _s(f"STORE#{payment.metadata.store_id}#UNCAPTURED")
             item["gsi1sk"] = _s(f"{payment.capture_deadline.isoformat()}#{pk}")
+        elif payment.facts.captured_amount > 0 and payment.metadata.store_id:
+            # money moved: the store's reconciliation finds it here, most recently changed last
+            item["gsi1pk"] = _s(captured_partition(payment.metadata.store_id))
+            item["gsi1sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
         if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
             item["gsi2pk"] = _s(f"OPEN#{open_shard(pk)}")
             item["gsi2sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
@@ -126,8 +159,11 @@ class PaymentRepository:
             },
             "ConditionExpression": "attribute_not_exists(pk)",
         }
+        items: list[dict[str, Any]] = [{"Put": put}, {"Put": history}]
+        if payment.metadata.store_id and "facts.captured_amount" in applied.history.changes:
+            items.append({"Put": store_marker(payment.metadata.store_id)})
         try:
-            aws.dynamodb().transact_write_items(TransactItems=[{"Put": put}, {"Put": history}])  # type: ignore[typeddict-item]
+            aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
@@ -187,6 +223,37 @@ class PaymentRepository:
             if "LastEvaluatedKey" not in page:
                 return payments
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class StorePayments:
+    """What the reconciliation reads of the payments side: by store and paged, never a scan."""
+
+    def stores(self) -> Iterator[str]:
+        """Every store that captured money (the store items written with its first capture)."""
+        for shard in range(STORE_SHARDS):
+            for item in query_items(
+                {
+                    "TableName": _table(),
+                    "IndexName": "gsi1",
+                    "KeyConditionExpression": "gsi1pk = :pk",
+                    "ExpressionAttributeValues": {":pk": _s(f"STORES#{shard}")},
+                }
+            ):
+                yield item["gsi1sk"]["S"]
+
+    def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]:
+        """The store's payments that captured money; only those changed since ``changed_since``."""
+        kwargs: dict[str, Any] = {
+            "TableName": _table(),
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(captured_partition(store_id))},
+        }
+        if changed_since is not None:
+            kwargs["KeyConditionExpression"] += " AND gsi1sk >= :since"
+            kwargs["ExpressionAttributeValues"][":since"] = _s(changed_since.isoformat())
+        for item in query_items(kwargs):
+            yield Payment.model_validate_json(item["doc"]["S"])
 
 
 #: the ``gsi1`` partition of events parked as permanently failing

@@ -17,6 +17,7 @@ from cardops.ledger.use_cases import ledger_listener
 from cardops.payments.domain.changes import Change
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.capture import capture_deadline_listener
+from cardops.payments.use_cases.provider_refunds import provider_refund_change_listener
 from cardops.payments.use_cases.refunds import refund_listener
 
 PaymentListener = Callable[[Change], None]
@@ -33,6 +34,7 @@ def payment_listeners() -> list[NamedListener]:
     return [
         NamedListener("ledger", ledger_listener),
         NamedListener("refunds", refund_listener),
+        NamedListener("provider_refunds", provider_refund_change_listener),
         NamedListener("capture_deadline", capture_deadline_listener),
     ]
 

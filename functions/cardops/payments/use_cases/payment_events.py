@@ -166,14 +166,13 @@ def to_canonical(
     if provider == "payjp":
         return payjp_to_canonical(body, payjp_fetcher, now=now)
     if provider == "stripe":
-        from cardops.payments.providers import stripe_events
+        from cardops.payments.providers.base import UnsupportedProviderEvent
+        from cardops.payments.providers.stripe import StripePlugin
 
         try:
-            return stripe_events.to_canonical_event(_json_object(body))
-        except stripe_events.UnsupportedEvent as exc:
+            return StripePlugin().to_canonical(body.encode("utf-8"))
+        except UnsupportedProviderEvent as exc:
             raise UnsupportedEvent(str(exc)) from exc
-        except stripe_events.MalformedEvent as exc:
-            raise MalformedWebhook(str(exc)) from exc
     raise MalformedWebhook(f"no processor for provider {provider!r}")
 
 

@@ -25,7 +25,7 @@ from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
-from cardops.ledger.domain.ledger import Ledger
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Ledger
 from cardops.ledger.store import (
     CeilingExceeded,
     DuplicateEntry,
@@ -38,6 +38,7 @@ from cardops.ledger.store import (
 from cardops.ledger.use_cases import configured_plans
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
+from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
 from cardops.payments.domain.refunds import (
     DEFAULT_CAPABILITIES,
     DebitMemo,
@@ -87,6 +88,18 @@ class RefundSubmissionPendingError(Exception):
         self.refund = refund
         #: the key to repeat the request with (set by the caller that knows it)
         self.idempotency_key: str | None = None
+
+
+class UnexplainedRefundError(Exception):
+    """The provider refunded more than the refund ceiling allows: cardops cannot decide which refund
+    record is wrong, so nothing is recorded and the reconciliation reports it."""
+
+    def __init__(self, payment: Payment, amount: int) -> None:
+        super().__init__(
+            f"{payment.provider}/{payment.provider_payment_id}: the provider reports {amount} refunded "
+            "beyond cardops' refunds, more than may still be refunded"
+        )
+        self.amount = amount
 
 
 class ProviderLookup(Protocol):
@@ -216,6 +229,12 @@ class RefundService:
                 continue  # the same refund was just written by a concurrent duplicate: re-read it
             return self._submit_if_requested(refund, now=now), True
         raise StoreUnavailable(f"refund on {provider}/{payment_id} kept conflicting; retry")
+
+    def resubmit(self, refund: Refund, *, now: datetime) -> Refund:
+        """Hand a refund still ``requested`` to the provider again, with the same idempotency key
+        (the stuck-refund sweep, ``provider_refunds.resubmit_stuck_refunds``)."""
+        current = self.refunds.get(refund.provider, refund.provider_payment_id, refund.refund_id)
+        return self._submit_if_requested(current or refund, now=now)
 
     def _submit_if_requested(self, refund: Refund, *, now: datetime) -> Refund:
         if refund.status is not RefundStatus.REQUESTED:
@@ -367,6 +386,56 @@ class RefundService:
         return updated
 
     # -- provider webhooks ---------------------------------------------------------------------
+
+    def sync_provider_refunds(self, payment: Payment, *, now: datetime) -> Refund | None:
+        """Record what the provider refunded beyond every refund record (a refund made in its
+        dashboard or console, ``payments.domain.provider_refunds``); ``None`` when nothing.
+
+        One transaction: the refund (``source: provider``), the ceiling taken down under the
+        provider-level condition (a run that read another total fails and re-reads), the ledger
+        debit and the finance alert, which is then published like a rejected refund's.
+        """
+        channel = PROVIDER_CHANNEL.get(payment.provider)
+        if channel is None or payment.facts.refunded_amount <= 0:
+            return None  # nothing refunded at the provider: nothing to read
+        plan = self.plans.for_channel(channel)
+        seen: tuple[int, int] | None = None
+        for _ in self.backoff.tries():
+            existing = self.refunds.of_payment(payment.provider, payment.provider_payment_id)
+            change = record_provider_refund(payment, existing, plan, now=now)
+            if change is None:
+                return None
+            refund, level = change.refund, provider_level(existing)
+            writes = [
+                self.refunds.refund_write(refund, expected_version=0),
+                self.refunds.provider_refund_ceiling_write(
+                    payment.provider,
+                    payment.provider_payment_id,
+                    captured=payment.facts.captured_amount,
+                    amount=refund.amount,
+                    level_read=level,
+                ),
+                *entry_writes(change.entries),
+                *(self.refunds.alert_write(a) for a in change.alerts),
+            ]
+            try:
+                transact(writes)
+            except (VersionConflict, DuplicateEntry):
+                if seen == (level, refund.amount):
+                    # nothing else changed between two tries: it is the ceiling that refuses
+                    raise UnexplainedRefundError(payment, refund.amount) from None
+                seen = (level, refund.amount)
+                continue
+            logger.warning(
+                "provider-side refund recorded",
+                provider=payment.provider,
+                payment_id=payment.provider_payment_id,
+                refund_id=refund.refund_id,
+                amount=refund.amount,
+            )
+            self.publish(change.alerts)
+            return refund
+        raise StoreUnavailable(f"provider refunds of {payment.provider_payment_id} kept conflicting; retry")
 
     def reconcile(self, payment: Payment, *, now: datetime) -> list[Refund]:
         """PAY.JP reports a running refund total: submitted refunds it covers have succeeded."""

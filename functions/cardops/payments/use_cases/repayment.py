@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from cardops.kernel import aws, clock
-from cardops.kernel.config import settings
+from cardops.kernel.config import Settings, settings
 from cardops.payments.domain.payment_notes import repayment_links
 from cardops.payments.domain.payments import EventKind, Payment
 from cardops.payments.domain.repayment import (
     CONTENT_TYPES,
-    DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentKind,
     EvidenceDocument,
     RepaymentEvidence,
@@ -48,7 +46,7 @@ from cardops.payments.domain.repayment_requests import (
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.payjp import PayjpClient
 from cardops.payments.providers.recharge import PayjpRecharger, Recharger, SavedCard
-from cardops.payments.providers.registry import api_key
+from cardops.payments.providers.registry import api_key, provider_client
 from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
@@ -56,35 +54,6 @@ from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, Stat
 from cardops.payments.use_cases.payment_events import apply_canonical
 
 EVENT_SOURCE = "cardops.repayment"
-
-
-class RepaymentSettings(BaseModel):
-    """The configurable rules of SPEC §4, validated once per call from the environment."""
-
-    model_config = ConfigDict(frozen=True)
-
-    support_address: str = Field(default="support@example.jp", alias="REPAYMENT_SUPPORT_ADDRESS")
-    window_days: int = Field(default=60, ge=1, le=365, alias="REPAYMENT_WINDOW_DAYS")
-    decision_timeout_seconds: int = Field(
-        default=7 * 86400, ge=1, le=365 * 86400, alias="REPAYMENT_DECISION_TIMEOUT_SECONDS"
-    )
-    max_document_bytes: int = Field(
-        default=DEFAULT_MAX_DOCUMENT_BYTES, ge=1, alias="REPAYMENT_MAX_DOCUMENT_BYTES"
-    )
-    #: card brands that accept a merchant-initiated charge (comma-separated, case-insensitive)
-    mit_brands: str = Field(
-        default="Visa,MasterCard,Mastercard,JCB,American Express", alias="REPAYMENT_MIT_BRANDS"
-    )
-
-    def brand_allows_mit(self, brand: str | None) -> bool:
-        allowed = {b.strip().casefold() for b in self.mit_brands.split(",") if b.strip()}
-        return brand is not None and brand.casefold() in allowed
-
-
-def repayment_settings() -> RepaymentSettings:
-    return RepaymentSettings.model_validate(
-        {k: v for k, v in os.environ.items() if k.startswith("REPAYMENT_")}
-    )
 
 
 # -- errors the API maps to HTTP ---------------------------------------------------------------
@@ -130,6 +99,23 @@ class InvalidStart(Exception):
         self.code = code
 
 
+class InvalidEvidence(InvalidStart):
+    """The evidence fields do not validate: each error named, its ``loc`` under ``evidence``."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("invalid_evidence", "evidence fields are invalid")
+        self.errors = errors
+
+    @classmethod
+    def of(cls, exc: ValidationError) -> InvalidEvidence:
+        return cls(
+            [
+                {"loc": ["evidence", *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ]
+        )
+
+
 class ChargeNotCaptured(Exception):
     """The provider answered without capturing the new charge: permanent, never retried."""
 
@@ -167,6 +153,13 @@ def recharger_for(provider: str) -> Recharger | None:
             secret_key=lambda: api_key("payjp_secret_key"),
         )
         return PayjpRecharger(client)
+    if provider == "stripe":
+        from cardops.payments.providers.stripe.client import StripeClient
+        from cardops.payments.providers.stripe.recharge import StripeRecharger
+
+        stripe_client = provider_client("stripe")
+        assert isinstance(stripe_client, StripeClient)
+        return StripeRecharger(stripe_client)
     return None
 
 
@@ -215,11 +208,11 @@ def start(
     actor: str,
 ) -> Started:
     """Upload the document, record the request and start its workflow; a repeat finds the same one."""
-    config = repayment_settings()
+    config = settings()
     if not document:
         raise InvalidStart("document_empty", "the evidence document is empty")
-    if len(document) > config.max_document_bytes:
-        raise DocumentTooLarge(len(document), config.max_document_bytes)
+    if len(document) > config.repayment_max_document_bytes:
+        raise DocumentTooLarge(len(document), config.repayment_max_document_bytes)
     store_id = str(evidence.get("store_id") or "")
     try:
         key = document_key(store_id, request_id, kind)
@@ -262,11 +255,11 @@ def start(
     return Started(record=existing, duplicate=True)
 
 
-def _start_execution(record: RepaymentRecord, config: RepaymentSettings) -> None:
+def _start_execution(record: RepaymentRecord, config: Settings) -> None:
     """Start (or find) the execution named by the request id: StartExecution is idempotent by name."""
     payload = {
         "request_id": record.request_id,
-        "decision_timeout_seconds": config.decision_timeout_seconds,
+        "decision_timeout_seconds": config.repayment_decision_timeout_seconds,
         "error": None,
     }
     try:
@@ -286,7 +279,7 @@ def _start_execution(record: RepaymentRecord, config: RepaymentSettings) -> None
 def validate_step(request_id: str) -> dict[str, Any]:
     """Every evidence field and the document; all findings at once, each a named reason."""
     record = _record(request_id)
-    config = repayment_settings()
+    config = settings()
     evidence = record.evidence
     findings: list[Finding] = []
     reservation = ReservationRepository().get(evidence.reservation_id)
@@ -324,7 +317,7 @@ def validate_step(request_id: str) -> dict[str, Any]:
 
 
 def _document_findings(
-    evidence: RepaymentEvidence, reservation: Reservation | None, config: RepaymentSettings
+    evidence: RepaymentEvidence, reservation: Reservation | None, config: Settings
 ) -> list[Finding]:
     document = evidence.document
     if not document.key.startswith(f"evidence/{evidence.store_id}/"):
@@ -335,7 +328,7 @@ def _document_findings(
                 message="the document is filed under another store",
             )
         ]
-    stored = EvidenceStore().get(document.key, max_bytes=config.max_document_bytes)
+    stored = EvidenceStore().get(document.key, max_bytes=config.repayment_max_document_bytes)
     if stored is None:
         return [Finding(reason="document_missing", field="document", message="no document under the key")]
     if stored.content is None:
@@ -343,7 +336,7 @@ def _document_findings(
             Finding(
                 reason="document_too_large",
                 field="document",
-                message=f"document exceeds {config.max_document_bytes} bytes",
+                message=f"document exceeds {config.repayment_max_document_bytes} bytes",
             )
         ]
     out: list[Finding] = []
@@ -362,8 +355,8 @@ def _document_findings(
             stored.content,
             document.kind,
             address,
-            config.support_address,
-            config.max_document_bytes,
+            config.repayment_support_address,
+            config.repayment_max_document_bytes,
             store_id=evidence.store_id,
             declared=document,
         )
@@ -399,13 +392,13 @@ def _saved_card(record: RepaymentRecord) -> SavedCard:
 def eligibility_step(request_id: str) -> dict[str, Any]:
     """Expired-refunded, within the window, a reusable card of a brand allowing the charge."""
     record = _record(request_id)
-    config = repayment_settings()
+    config = settings()
     payment = _original(record)
     card = _saved_card(record)
     result = check_eligibility(
         payment,
         clock.now(),
-        timedelta(days=config.window_days),
+        timedelta(days=config.repayment_window_days),
         card_reusable=card.reusable and card.customer_id is not None,
         brand_allows_mit=config.brand_allows_mit(card.brand),
     )
@@ -515,6 +508,7 @@ def charge_step(request_id: str) -> dict[str, Any]:
         currency=payment.facts.currency or "JPY",
         metadata=metadata,
         idempotency_key=repayment_idempotency_key(request_id),
+        payment_method_id=card.payment_method_id,
     )
     if charged.facts.captured_amount < evidence.amount:
         raise ChargeNotCaptured("the provider did not capture the new charge")

@@ -12,16 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cardops.kernel import safe_json
 from cardops.kernel.secrets import WebhookSecrets
-from cardops.payments.domain.webhook_signatures import (
-    MalformedWebhook,
-    verify_payjp_token,
-    verify_stripe_signature,
-)
-from cardops.payments.domain.webhook_signatures import (
-    WebhookNotConfigured as WebhookNotConfigured,
-)
+from cardops.payments.domain.webhook_signatures import WebhookNotConfigured as WebhookNotConfigured
+from cardops.payments.domain.webhook_signatures import verify_payjp_token
+from cardops.payments.providers.base import json_event_id
 from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
@@ -76,21 +70,6 @@ class Queue(Protocol):
     def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
 
 
-def _json_event_id(raw_body: bytes) -> str:
-    try:
-        payload = safe_json.loads(raw_body)
-    except safe_json.UnsafeJson as exc:
-        raise MalformedWebhook(f"body refused: {exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
-        raise MalformedWebhook("event has no id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedWebhook("event has no type")
-    return event_id
 
 
 def _configured(provider: str, values: list[str]) -> list[str]:
@@ -110,19 +89,17 @@ def authenticate(
 ) -> str:
     """Verify the request as the provider signs it and return its event id."""
     if provider == "stripe":
-        verify_stripe_signature(
-            raw_body,
-            header("Stripe-Signature"),
-            _configured(provider, secrets.stripe_secrets()),
-            now=now,
-            tolerance_seconds=stripe_tolerance,
-        )
-        return _json_event_id(raw_body)
+        from cardops.payments.providers.stripe import StripePlugin
+
+        plugin = StripePlugin(tolerance_seconds=stripe_tolerance)
+        plugin.verify(raw_body, header, _configured(provider, plugin.webhook_secrets(secrets)), now=now)
+        return plugin.event_id(raw_body)
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
-        return _json_event_id(raw_body)
+        return json_event_id(raw_body)
     if provider == SBPS.name:
-        return SBPS.verify(raw_body, header, secrets, now=now)
+        SBPS.verify(raw_body, header, _configured(provider, SBPS.webhook_secrets(secrets)), now=now)
+        return SBPS.event_id(raw_body)
     raise UnknownProvider(provider)
 
 

@@ -11,11 +11,11 @@ it through ``PLUGIN`` (``payments.providers.base.ProviderPlugin``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cardops.payments.domain.payments import CanonicalEvent
-from cardops.payments.domain.webhook_signatures import WebhookNotConfigured
+from cardops.payments.providers.base import Header
 from cardops.payments.providers.sbps import notifications
 
 if TYPE_CHECKING:
@@ -38,15 +38,12 @@ class SbpsPlugin:
 
         return DEFAULT_CAPABILITIES[self.name]
 
-    def verify(
-        self, raw_body: bytes, header: Callable[[str], str | None], secrets: WebhookSecrets, *, now: float
-    ) -> str:
-        keys = secrets.sbps_keys()
-        if not keys:
-            raise WebhookNotConfigured(self.name)
-        notification = notifications.decode(raw_body)
-        notifications.verify(notification, keys)
-        return notifications.event_id(notification.values)
+    def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
+        return secrets.sbps_keys()
+
+    def verify(self, raw_body: bytes, header: Header, secrets: Sequence[str], *, now: float) -> None:
+        """The notification's check code (``sps_hashcode``) against the hash keys; no header, no time."""
+        notifications.verify(notifications.decode(raw_body), secrets)
 
     def event_id(self, raw_body: bytes) -> str:
         return notifications.event_id(notifications.decode(raw_body).values)
@@ -54,9 +51,12 @@ class SbpsPlugin:
     def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
         return notifications.parse(raw_body)
 
-    def client(self, payments: PaymentLookup) -> PaymentProvider:
+    def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
         """The API client from the settings and the provider API keys; ``payments`` is what cardops
-        stored (SBPS's API addresses a payment by the tracking id its notification carried)."""
+        stored (SBPS's API addresses a payment by the tracking id its notification carried), so
+        there is no client without it."""
+        if payments is None:
+            raise TypeError("the SBPS client reads stored payments: build it with a lookup")
         from pydantic import ValidationError
 
         from cardops.kernel.config import settings

@@ -1,7 +1,7 @@
 """Stripe's JSON shapes (API version 2024-06-20 and later) reduced to domain facts.
 
 Pure: no I/O. The webhook processor turns a verified ``Event`` into one ``CanonicalEvent`` with
-``to_canonical_event``; the API client (``stripe.py``) uses the same object mapping, so a webhook
+``to_canonical_event``; the API client (``client.py``) uses the same object mapping, so a webhook
 and a re-fetch of the same payment produce facts that merge without double counting.
 
 Two keys are chosen so that facts from webhooks and from the API agree:
@@ -172,6 +172,37 @@ class StripePaymentIntent(_Obj):
     def charge(self) -> StripeCharge | None:
         """The latest charge when it was expanded (API calls), ``None`` in webhooks."""
         return self.latest_charge if isinstance(self.latest_charge, StripeCharge) else None
+
+
+class StripeCardSummary(_Obj):
+    brand: str | None = None
+
+
+class StripePaymentMethod(_Obj):
+    """A saved card: reusable for a merchant-initiated charge while attached to its customer."""
+
+    id: str = Field(min_length=1)
+    object: Literal["payment_method"]
+    type: str
+    customer: str | None = None
+    card: StripeCardSummary | None = None
+
+
+class StripeInvoiceSettings(_Obj):
+    default_payment_method: str | StripePaymentMethod | None = None
+
+
+class StripeCustomer(_Obj):
+    id: str = Field(min_length=1)
+    object: Literal["customer"]
+    deleted: bool = False
+    invoice_settings: StripeInvoiceSettings | None = None
+
+    @property
+    def default_payment_method(self) -> StripePaymentMethod | None:
+        """The default card when it was expanded."""
+        found = self.invoice_settings.default_payment_method if self.invoice_settings else None
+        return found if isinstance(found, StripePaymentMethod) else None
 
 
 class StripeDispute(_Obj):

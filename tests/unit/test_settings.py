@@ -1,0 +1,81 @@
+"""The one settings model: the stack's variable names, read once per process until reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from cardops.kernel.config import REPAYMENT_MAX_DOCUMENT_BYTES, reset_settings, settings
+from cardops.ledger.domain.fees import DEFAULT_PLANS
+from cardops.ledger.use_cases import configured_plans
+from cardops.payments.domain.repayment import DEFAULT_MAX_DOCUMENT_BYTES
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    for name in (
+        "CARDOPS_PLANS",
+        "REPAYMENT_SUPPORT_ADDRESS",
+        "REPAYMENT_WINDOW_DAYS",
+        "REPAYMENT_DECISION_TIMEOUT_SECONDS",
+        "REPAYMENT_MAX_DOCUMENT_BYTES",
+        "REPAYMENT_MIT_BRANDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TABLE_NAME", "cardops-settings-test")
+    reset_settings()
+    yield monkeypatch
+    reset_settings()
+
+
+def test_the_defaults_are_spec_4s_rules() -> None:
+    config = settings()
+    assert config.repayment_window_days == 60
+    assert config.repayment_decision_timeout_seconds == 7 * 86400
+    assert config.repayment_max_document_bytes == REPAYMENT_MAX_DOCUMENT_BYTES == DEFAULT_MAX_DOCUMENT_BYTES
+    assert config.repayment_support_address == "support@example.jp"
+    assert [config.brand_allows_mit(b) for b in ("Visa", "MASTERCARD", "JCB", "Diners", None)] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert configured_plans() is DEFAULT_PLANS
+
+
+def test_the_stacks_names_are_read(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("REPAYMENT_WINDOW_DAYS", "30")
+    environment.setenv("REPAYMENT_DECISION_TIMEOUT_SECONDS", "60")
+    environment.setenv("REPAYMENT_MAX_DOCUMENT_BYTES", "1000")
+    environment.setenv("REPAYMENT_SUPPORT_ADDRESS", "desk@example.jp")
+    environment.setenv("REPAYMENT_MIT_BRANDS", " visa , Diners Club ,")
+    environment.setenv("CARDOPS_PLANS", '{"standard": {"fee_rate_percent": "2.5"}}')
+    config = settings()
+    assert (config.repayment_window_days, config.repayment_decision_timeout_seconds) == (30, 60)
+    assert config.repayment_max_document_bytes == 1000
+    assert config.repayment_support_address == "desk@example.jp"
+    assert config.repayment_mit_brands == {"visa", "diners club"}
+    assert config.brand_allows_mit("Diners Club") and not config.brand_allows_mit("JCB")
+    assert configured_plans().standard.fee_rate_percent == Decimal("2.5")
+    assert configured_plans().extended == DEFAULT_PLANS.extended
+
+
+def test_read_once_per_process_until_reset(environment: pytest.MonkeyPatch) -> None:
+    first = settings()
+    environment.setenv("REPAYMENT_WINDOW_DAYS", "30")
+    assert settings() is first
+    reset_settings()
+    assert settings().repayment_window_days == 30
+
+
+def test_names_are_exact_and_bad_values_refused(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("repayment_window_days", "30")  # not the stack's name
+    assert settings().repayment_window_days == 60
+    environment.setenv("REPAYMENT_WINDOW_DAYS", "0")
+    reset_settings()
+    with pytest.raises(ValidationError, match="REPAYMENT_WINDOW_DAYS"):
+        settings()
