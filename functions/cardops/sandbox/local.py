@@ -80,8 +80,8 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
-    from cardops.sandbox.stripe_emulator import StripeEmulator
     from cardops.sandbox.sbps_emulator import SbpsEmulator
+    from cardops.sandbox.stripe_emulator import StripeEmulator
 
     aws.reset_clients()
     secrets = sandbox_secrets()
@@ -104,7 +104,9 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         clock=clock.now,
     )
     os.environ.update(
-        provisioned.environment(payjp_api_base=payjp.url, stripe_api_base=stripe.url, sbps_api_url=sbps.api_url)
+        provisioned.environment(
+            payjp_api_base=payjp.url, stripe_api_base=stripe.url, sbps_api_url=sbps.api_url
+        )
     )
     reset_settings()
     from cardops.api.openapi import openapi_document

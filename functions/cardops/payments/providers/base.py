@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from cardops.kernel import safe_json
-from cardops.payments.domain.webhook_signatures import MalformedWebhook
-
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
@@ -26,6 +24,7 @@ from cardops.payments.domain.payments import (
     PaymentMetadata,
     Provider,
 )
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets

@@ -70,8 +70,6 @@ class Queue(Protocol):
     def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
 
 
-
-
 def _configured(provider: str, values: list[str]) -> list[str]:
     if not values:
         raise WebhookNotConfigured(provider)
