@@ -19,6 +19,7 @@ from infra.constructs.kernel import Kernel
 from infra.constructs.ledger import Ledger
 from infra.constructs.observability import Observability
 from infra.constructs.payments import Payments
+from infra.constructs.support import Support
 from infra.nag import acknowledge_findings
 
 
@@ -36,17 +37,32 @@ class CardopsStack(Stack):
             self, "Ledger", kernel=self.kernel, operator_queue=self.payments.capture_deadline.operator_queue
         )
         self.api = Api(self, "Api", stage=stage, kernel=self.kernel, webhook=self.payments.webhook)
-        for slice_ in (self.payments, self.feeds, self.ledger):
+        self.support = Support(
+            self,
+            "Support",
+            kernel=self.kernel,
+            # the change feed's listeners open cases for rejected refunds; the deadline task for failed
+            # auto-refunds (the admin API through grant_routes)
+            hook_callers=[self.payments.functions["changes"], self.payments.functions["capture_deadline"]],
+        )
+        for slice_ in (self.payments, self.feeds, self.ledger, self.support):
             slice_.grant_routes(self.api.admin)
         self.observability = Observability(
             self,
             "Observability",
             stage=stage,
-            alarms=[*self.payments.alarms, *self.feeds.alarms, *self.ledger.alarms, *self.api.alarms],
+            alarms=[
+                *self.payments.alarms,
+                *self.feeds.alarms,
+                *self.ledger.alarms,
+                *self.support.alarms,
+                *self.api.alarms,
+            ],
             widgets=[
                 *self.payments.widgets(),
                 *self.feeds.widgets(),
                 *self.ledger.widgets(),
+                *self.support.widgets(),
                 *self.api.widgets(),
             ],
         )
@@ -79,6 +95,7 @@ class CardopsStack(Stack):
             **self.payments.functions,
             **self.feeds.functions,
             **self.ledger.functions,
+            **self.support.functions,
             **self.api.functions,
         }
         missing = set(resources.FUNCTIONS) - set(found)

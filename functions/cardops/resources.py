@@ -62,10 +62,12 @@ class StateMachineSpec:
     definition_file: str
     #: definition placeholder → function key in FUNCTIONS
     function_substitutions: dict[str, str] = field(default_factory=dict)
+    #: the slice's folder of ASL files (a package directory)
+    directory: Path = WORKFLOWS_DIR
 
     @property
     def definition_path(self) -> Path:
-        return WORKFLOWS_DIR / self.definition_file
+        return self.directory / self.definition_file
 
 
 TABLE = TableSpec()
@@ -85,6 +87,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
     "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
+    "support_case": FunctionSpec("cardops.handlers.support.case_step", timeout_seconds=30),
+    "support_report": FunctionSpec("cardops.handlers.support.monthly_report", timeout_seconds=300),
 }
 
 #: the durable change feed: every write of a payment item (sk ``#PAYMENT``), old and new image,
@@ -108,6 +112,11 @@ STATE_MACHINES: dict[str, StateMachineSpec] = {
     ),
     "CaptureDeadline": StateMachineSpec(
         "capture_deadline.asl.json", {"CaptureDeadlineFunctionArn": "capture_deadline"}
+    ),
+    "SupportCase": StateMachineSpec(
+        "support_case.asl.json",
+        {"SupportCaseFunctionArn": "support_case"},
+        directory=Path(__file__).parent / "support" / "state_machines",
     ),
 }
 

@@ -59,8 +59,16 @@ class Feeds(Construct):
         self.function = function
         self.functions = {"feed_sync": function}
         function.add_environment("FEED_BUCKET_NAME", self.feed_bucket.bucket_name)
+        # lines are stored in batches (BatchGetItem finds the stored ones, BatchWriteItem the rest);
+        # only this function writes in batches
         kernel.table.grant(
-            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
         )
         self._grant_feed_read(function)
         iam.Policy(

@@ -23,8 +23,8 @@ from infra.logical_ids import keep_logical_id
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
-# Table actions by what a function does with its items (no Scan, no batch writes, no DescribeTable:
-# nothing calls them). Transactions need the actions of their parts (Put, Update, Delete).
+# Table actions by what a function does with its items (no Scan, no DescribeTable: nothing calls them;
+# batch writes only for the feed sync, in feeds.py). Transactions need the actions of their parts.
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 TABLE_DELETE = ("dynamodb:DeleteItem",)

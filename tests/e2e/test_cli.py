@@ -190,6 +190,8 @@ SAMPLES: dict[str, list[str]] = {
     "repayment_await_decision": ["repayment/steps/await_decision.json"],
     "repayment_charge": ["repayment/steps/charge.json"],
     "repayment_finish": ["repayment/steps/finish.json"],
+    "support_case": ["support/case_check.json", "support/case_fire.json"],
+    "support_report": ["support/monthly_report.json"],
 }
 
 
@@ -452,3 +454,18 @@ def test_feed_employee_select_and_runs(run: Any, sandbox: SandboxProcess) -> Non
     runs = as_json(run("feeds", "runs", "--date", "2026-05-08", "--json"))
     assert runs and all(r["business_date"] == "2026-05-08" for r in runs)
     assert "2026-05-08" in run("feeds", "runs", "--date", "2026-05-08").output
+
+
+def test_support_case_commands_and_samples(run: Any) -> None:
+    """A case from the CLI, its workflow steps and the monthly report's schedule sample, on the sandbox."""
+    opened = as_json(run("cases", "open", "--category", "service", "--summary", "slow answers",
+                         "--store", "store_042", "--json"))  # fmt: skip
+    case_id = opened["case_id"]
+    assert _invoke(run, "support_case", SAMPLES["support_case"][0], f"case={case_id}")["waiting"] is True
+    # a reminder before its time is moot: nothing is recorded
+    assert _invoke(run, "support_case", SAMPLES["support_case"][1], f"case={case_id}")["fired"] is False
+    written = _invoke(run, "support_report", SAMPLES["support_report"][0])
+    assert written["status"] == "written" and written["month"] == "2026-12"
+    assert "HTTP 409" in run("cases", "resolve", case_id, "--resolution", "x", code=1).output
+    run("cases", "ack", case_id)
+    assert case_id in run("cases", "list").output

@@ -24,7 +24,11 @@ def _feed_function_id(template: dict[str, Any]) -> str:
 
 
 def test_schedule_is_weekdays_at_six_in_tokyo(template: dict[str, Any]) -> None:
-    [schedule] = _of_type(template, "AWS::Scheduler::Schedule").values()
+    [schedule] = [
+        s
+        for s in _of_type(template, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [_feed_function_id(template), "Arn"]}
+    ]
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "cron(0 6 ? * MON-FRI *)"
     assert props["ScheduleExpressionTimezone"] == "Asia/Tokyo"

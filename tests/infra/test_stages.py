@@ -35,7 +35,7 @@ def test_dev_stack_destroys_everything_and_empties_its_buckets(template: dict[st
         json.dumps(r["Properties"]["BucketName"])
         for r in _of(template, "Custom::S3AutoDeleteObjects").values()
     }
-    assert len(buckets) == 3
+    assert len(buckets) == 4  # access logs, feeds, evidence, support reports
     assert emptied == {json.dumps({"Ref": logical}) for logical in buckets}
     [table] = _of(template, "AWS::DynamoDB::Table").values()
     assert table["Properties"]["DeletionProtectionEnabled"] is False

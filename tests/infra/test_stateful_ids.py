@@ -25,6 +25,7 @@ STATEFUL = {
     ("AWS::S3::Bucket", "FeedsAccessLogsB2AD92FB"),
     ("AWS::S3::Bucket", "FeedsFeedBucket8615EF2D"),
     ("AWS::S3::Bucket", "FeedsEvidenceBucket5D7C5FFB"),
+    ("AWS::S3::Bucket", "SupportReportsBucketAF5B16DD"),
     ("AWS::KMS::Key", "ObservabilityAlarmTopicKey48516DE9"),
 }
 

@@ -160,3 +160,15 @@ def test_webhook_cannot_read_provider_api_keys(provisioned: Any) -> None:
         aws.client("secretsmanager").get_secret_value(SecretId=provisioned.secret_arn)  # its own secret
         for arn in holding_keys:
             denied(lambda arn=arn: aws.client("secretsmanager").get_secret_value(SecretId=arn))
+
+
+def test_only_the_feed_sync_writes_in_batches(provisioned: Any) -> None:
+    """BatchWriteItem is granted to the feed-sync function alone (it stores 100k-line files)."""
+    request = {provisioned.table_name: [{"PutRequest": {"Item": {"pk": {"S": "B#1"}, "sk": {"S": "B"}}}}]}
+    with aws.acting_as("feed_sync"):
+        aws.dynamodb().batch_write_item(RequestItems=request)
+    for function in ("admin", "processor", "webhook"):
+        with aws.acting_as(function):
+            assert "dynamodb:BatchWriteItem" in denied(
+                lambda: aws.dynamodb().batch_write_item(RequestItems=request)
+            )

@@ -256,3 +256,49 @@ def test_stream_internals_used_by_moto_streams() -> None:
     assert parameters(DynamoDBStreamsBackend.get_records) == ["self", "iterator_arn", "limit"]
     for owner, name in moto_streams.PATCHED:
         assert name == "__deepcopy__" or hasattr(owner, name), f"{owner.__name__}.{name} is gone"
+
+
+def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
+    """cardops.sandbox.moto_query hands a table Query its partition only: same answers, pages too."""
+    import boto3
+    from moto import mock_aws
+
+    from cardops.sandbox.moto_query import partition_queries
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="ap-northeast-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(60):
+            client.put_item(TableName="t", Item={"pk": {"S": f"P{n % 3}"}, "sk": {"S": f"S{n:03d}"}})
+
+        def pages(**extra: Any) -> list[list[str]]:
+            kwargs: dict[str, Any] = {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                "ExpressionAttributeValues": {":p": {"S": "P1"}, ":a": {"S": "S010"}, ":b": {"S": "S050"}},
+                "Limit": 4,
+                **extra,
+            }
+            found = []
+            while True:
+                page = client.query(**kwargs)
+                found.append([item["sk"]["S"] for item in page["Items"]])
+                if "LastEvaluatedKey" not in page:
+                    return found
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        expected = [pages(), pages(ScanIndexForward=False)]
+        with partition_queries():
+            assert [pages(), pages(ScanIndexForward=False)] == expected
+        assert expected[0][0] == ["S010", "S013", "S016", "S019"]

@@ -19,6 +19,7 @@ from cardops.payments.routes import events as event_routes
 from cardops.payments.routes import payments
 from cardops.payments.routes import refunds as refund_routes
 from cardops.payments.routes import repayment as repayment_routes
+from cardops.support import routes as support_routes
 
 logger = make_logger("cardops-admin")
 metrics = Metrics(namespace="cardops", service="admin")
@@ -33,6 +34,7 @@ app.include_router(ledger_routes.router)
 app.include_router(feed_routes.router)
 app.include_router(tenant_routes.router)
 app.include_router(event_routes.router)
+app.include_router(support_routes.router)
 
 
 def _observe(exc: Exception, answer: errors.ErrorAnswer) -> None:

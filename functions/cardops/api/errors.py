@@ -169,6 +169,9 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
         RefundNotFoundError,
         RefundSubmissionPendingError,
     )
+    from cardops.support.domain.cases import CaseError
+    from cardops.support.domain.report import InvalidMonthError
+    from cardops.support.use_cases import CaseNotFoundError, SubjectError
 
     def validation_errors(exc: RequestValidationError) -> dict[str, Any]:
         return {
@@ -408,6 +411,17 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
         ErrorRule(LinkingBlocked, HTTPStatus.CONFLICT, lambda e: e.reason),
         # an uploaded CSV (employee master) that cannot be read: the caller's input, never a 5xx
         ErrorRule(FeedFileError, HTTPStatus.BAD_REQUEST, "unreadable_file"),
+        # support cases
+        ErrorRule(CaseNotFoundError, HTTPStatus.NOT_FOUND, "case_not_found"),
+        ErrorRule(CaseError, HTTPStatus.CONFLICT, lambda e: e.code),
+        ErrorRule(
+            SubjectError,
+            lambda e: (
+                HTTPStatus.NOT_FOUND if e.code == "payment_not_found" else HTTPStatus.UNPROCESSABLE_ENTITY
+            ),
+            lambda e: e.code,
+        ),
+        ErrorRule(InvalidMonthError, HTTPStatus.UNPROCESSABLE_ENTITY, lambda e: e.code),
         # a defect, not the caller's input: a JSON 500 the CLI can show, logged with its trace
         ErrorRule(
             Exception,

@@ -8,6 +8,7 @@ import click
 
 from cardops.cli import (
     capture_commands,
+    case_commands,
     commands,
     employee_commands,
     event_commands,
@@ -57,6 +58,7 @@ event_commands.register(cli)
 refund_commands.register(cli)
 reservation_commands.register(cli)
 settlement_commands.register(cli)
+case_commands.register(cli)
 
 
 def main() -> None:

@@ -5,40 +5,53 @@ Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
 - tenant: ``TENANT#{t}`` / ``#TENANT`` (gsi1 ``FEEDTENANTS`` / ``{t}``)
 - employee: ``TENANT#{t}`` / ``EMPLOYEE#{code}``
 - linkage-code claim: ``TENANT#{t}`` / ``LINKAGE#{normalized code}`` → ``employee_code``
-- card line: ``TENANT#{t}`` / ``LINE#{line_id}``; gsi1 ``TENANT#{t}#CARDERRORS`` while it is error
-  data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched; gsi1sk ``{usage date}#{line_id}``
+- card line: ``TENANT#{t}#LINES#{shard}`` / ``LINE#{line_id}`` (shard: CRC-32 of the line identity
+  mod ``LINE_SHARDS``, so a 100k-line sync spreads over that many partitions instead of one); gsi1
+  ``TENANT#{t}#CARDERRORS`` while it is error data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched,
+  gsi1sk ``{usage date}#{line_id}``
+- the date index of lines (key design, no GSI): in the line's partition, ``DATE#{usage date}#{line_id}``,
+  a key-only pointer written *before* its line; a date range is one range query per shard, then
+  BatchGetItem of those lines, never the tenant's whole history (a pointer whose line a crash left
+  unwritten is skipped, and the re-run writes the line)
 - sync run: ``FEEDSYNC`` / ``RUN#{business date}#{started at}``; checkpoint ``FEEDSYNC`` /
   ``#CHECKPOINT``; watermark ``FEEDSYNC`` / ``#WATERMARK``; file read ``FEEDSYNC`` / ``FILE#{key}``
   (ETag, expires after 35 days)
 
 Error data is therefore one query (``gsi1`` on ``…#CARDERRORS``), an employee's lines another. A line
-is written once with ``attribute_not_exists`` on its identity (card company + line identity), which
-is the store's half of deduplication; later changes are version-checked. The linkage-code claim item
+is written once: the feed-sync function checks which identities (card company + line identity) are
+stored with BatchGetItem and writes the others with BatchWriteItem (``kernel/batch_writes.py``,
+paced per partition); without a batch writer (the admin API's on-demand run) each line is one
+transaction: its date pointer and a put with ``attribute_not_exists``. That is the store's half of
+deduplication; later changes are version-checked. The linkage-code claim item
 makes "one employee per card linkage code" a transactional guarantee, not a read-then-write race.
 Driver errors become ``VersionConflict``/``StoreUnavailable`` here, as in ``dynamodb.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from cardops.feeds.domain.models import Employee
+from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary
 from cardops.feeds.domain.refund_links import RefundLink
 from cardops.feeds.domain.schedule import DeliveredFile
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
+from cardops.kernel.batch_writes import BatchWriter
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.dynamodb import is_transient as _transient
 
 SYNC_PK = "FEEDSYNC"
+#: Partitions a tenant's lines are spread over (each takes 1,000 WCU/s).
+LINE_SHARDS = 16
 FEED_PREFIX = "feeds/"
 T = TypeVar("T")
 
@@ -91,6 +104,27 @@ def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
+def line_pk(tenant_id: str, line_id: str) -> str:
+    """The partition of a line: derived from its identity, so a lookup by identity needs no index."""
+    return _shard_pk(tenant_id, zlib.crc32(line_id.encode()) % LINE_SHARDS)
+
+
+def _shard_pk(tenant_id: str, shard: int) -> str:
+    return f"TENANT#{tenant_id}#LINES#{shard:02d}"
+
+
+def line_date_sk(line: StatementLine) -> str:
+    return f"DATE#{line.usage_date.isoformat()}#{line.line_id}"
+
+
+def batch_writer(parallelism: int = 4) -> BatchWriter:
+    """The feed-sync function's bulk writer (only its role may BatchWriteItem).
+
+    A line item carries two partition keys, the table's and gsi1's: each write is paced on both.
+    """
+    return BatchWriter(aws.dynamodb(), _table(), ("pk", "gsi1pk"), parallelism=parallelism)
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -110,7 +144,14 @@ def _guard(call: Callable[[], T]) -> T:
 
 
 class FeedStore:
-    """Every feed item of the table; one instance per request or run."""
+    """Every feed item of the table; one instance per request or run.
+
+    With a ``writer`` new lines are stored in batches (the feed-sync function); without one, one
+    transaction (pointer + conditional put) each.
+    """
+
+    def __init__(self, writer: BatchWriter | None = None) -> None:
+        self.writer = writer
 
     # ---- tenants ---------------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
@@ -200,10 +241,9 @@ class FeedStore:
         record = stored.record
         line = record.line
         item: dict[str, Any] = {
-            "pk": _s(tenant_pk(stored.tenant_id)),
+            "pk": _s(line_pk(stored.tenant_id, line.line_id)),
             "sk": _s(f"LINE#{line.line_id}"),
             "doc": _s(record.model_dump_json()),
-            "usage_date": _s(line.usage_date.isoformat()),
             "version": _n(stored.version),
             "gsi1sk": _s(f"{line.usage_date.isoformat()}#{line.line_id}"),
         }
@@ -227,18 +267,46 @@ class FeedStore:
             changed_by=item["changed_by"]["S"] if "changed_by" in item else None,
         )
 
+    @staticmethod
+    def _date_item(tenant_id: str, line: StatementLine) -> dict[str, Any]:
+        return {"pk": _s(line_pk(tenant_id, line.line_id)), "sk": _s(line_date_sk(line))}
+
     def add_line(self, tenant_id: str, record: LineRecord) -> bool:
-        """Store a new line; False when the same line (card company + identity) is already stored."""
+        """Store a new line and its date pointer in one transaction; False when the same line (card
+        company + identity) is already stored."""
         item = self._line_item(StoredLine(tenant_id=tenant_id, record=record))
+        items: list[dict[str, Any]] = [
+            {"Put": {"TableName": _table(), "Item": self._date_item(tenant_id, record.line)}},
+            {"Put": {"TableName": _table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ]
         try:
-            aws.dynamodb().put_item(
-                TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+            aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if _code(exc) == "TransactionCanceledException" and reasons[1:2] == ["ConditionalCheckFailed"]:
                 return False
             raise _driver(exc) from exc
         return True
+
+    def add_lines(self, tenant_id: str, records: Sequence[LineRecord]) -> list[bool]:
+        """Store new lines (distinct identities); for each, False when it was already stored.
+
+        With the batch writer: one BatchGetItem per 100 identities finds the stored ones; the
+        others' date pointers and then the lines themselves are written 25 to a BatchWriteItem.
+        Two runs writing the same new line at once both write the same freshly matched record
+        (only one run is scheduled at a time).
+        """
+        writer = self.writer
+        if writer is None:
+            return [self.add_line(tenant_id, record) for record in records]
+        items = [self._line_item(StoredLine(tenant_id=tenant_id, record=record)) for record in records]
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in items]
+        stored = {found["sk"]["S"] for found in _guard(lambda: writer.get_all(keys, "sk"))}
+        new = [item["sk"]["S"] not in stored for item in items]
+        fresh = [(item, record) for item, record, is_new in zip(items, records, new, strict=True) if is_new]
+        _guard(lambda: writer.put_all([self._date_item(tenant_id, record.line) for _, record in fresh]))
+        _guard(lambda: writer.put_all([item for item, _ in fresh]))
+        return new
 
     def save_line(self, stored: StoredLine) -> StoredLine:
         """Replace a line if nobody changed it since it was read (``VersionConflict`` otherwise)."""
@@ -257,23 +325,35 @@ class FeedStore:
         return updated
 
     def get_line(self, tenant_id: str, line_id: str) -> StoredLine | None:
-        item = self._get(tenant_pk(tenant_id), f"LINE#{line_id}")
+        item = self._get(line_pk(tenant_id, line_id), f"LINE#{line_id}")
         return self._stored(tenant_id, item) if item else None
 
-    def lines(self, tenant_id: str, *, since: date | None = None, on: date | None = None) -> list[StoredLine]:
-        """The tenant's lines, optionally only those used on or after ``since`` / exactly ``on``."""
-        extra: dict[str, Any] = {}
-        if on is not None:
-            extra = {
-                "FilterExpression": "usage_date = :d",
-                "ExpressionAttributeValues": {":d": _s(on.isoformat())},
+    def lines(self, tenant_id: str, *, since: date, until: date) -> list[StoredLine]:
+        """The tenant's lines used from ``since`` to ``until`` (both included), by line identity.
+
+        One range query of date pointers per shard, then BatchGetItem of the lines (100 a call).
+        """
+        line_ids: list[str] = []
+        for shard in range(LINE_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": _table(),
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
+                "ExpressionAttributeValues": {
+                    ":pk": _s(_shard_pk(tenant_id, shard)),
+                    ":from": _s(f"DATE#{since.isoformat()}#"),
+                    ":to": _s(f"DATE#{until.isoformat()}$"),  # "$" sorts right after "#"
+                },
+                "ConsistentRead": True,
             }
-        elif since is not None:
-            extra = {
-                "FilterExpression": "usage_date >= :d",
-                "ExpressionAttributeValues": {":d": _s(since.isoformat())},
-            }
-        return [self._stored(tenant_id, item) for item in self._query(tenant_pk(tenant_id), "LINE#", **extra)]
+            line_ids += [item["sk"]["S"].split("#", 2)[2] for item in self._pages(kwargs)]
+        keys = [{"pk": _s(line_pk(tenant_id, line_id)), "sk": _s(f"LINE#{line_id}")} for line_id in line_ids]
+        reader = self.writer or batch_writer(parallelism=1)
+        found = _guard(lambda: reader.get_all(keys, projection=None))
+        return sorted((self._stored(tenant_id, item) for item in found), key=lambda s: s.record.line.line_id)
+
+    def lines_on(self, tenant_id: str, day: date) -> list[StoredLine]:
+        """The tenant's lines used on ``day``."""
+        return self.lines(tenant_id, since=day, until=day)
 
     def error_lines(self, tenant_id: str) -> list[StoredLine]:
         return self._index_lines(tenant_id, f"TENANT#{tenant_id}#CARDERRORS")

@@ -21,6 +21,7 @@ from cardops.kernel.observability import make_logger
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import capture
 from cardops.payments.use_cases.listeners import capture_deps
+from cardops.support import hooks
 
 logger = make_logger("cardops-capture-deadline")
 tracer = Tracer(service="cardops-capture-deadline")
@@ -61,6 +62,7 @@ def run(step: Step) -> dict[str, Any]:
         message, dedupe_id=f"auto-refund-failed-{provider}-{payment_id}"
     )
     metrics.add_metric(name="AutoRefundFailed", unit=MetricUnit.Count, value=1)
+    hooks.auto_refund_failed(provider, payment_id, error=str(message["error"]))
     logger.error(
         "automatic refund failed; sent to the operator queue",
         provider=provider,

@@ -71,6 +71,19 @@ def next_business_day(after: date) -> date:
     return day
 
 
+def next_bank_business_day(after: date) -> date:
+    """The first bank business day strictly after ``after``."""
+    return on_or_after_bank_business_day(after + timedelta(days=1))
+
+
+def previous_bank_business_day(before: date) -> date:
+    """The last bank business day strictly before ``before``."""
+    day = before - timedelta(days=1)
+    while not is_bank_business_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
 def on_or_after_bank_business_day(day: date) -> date:
     """``day`` itself when banks open, else the next bank business day."""
     while not is_bank_business_day(day):

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
 
     # -- re-payment rules (SPEC §4) --
     repayment_support_address: str = Field(default="support@example.jp", alias="REPAYMENT_SUPPORT_ADDRESS")
+    #: support cases (issue 16): the case workflow, the monthly reports' bucket, and the SLA policy
+    #: as JSON of ``support.domain.sla.SlaPolicy`` (the seed's business days when empty)
+    support_case_state_machine_arn: str = Field(default="", alias="SUPPORT_CASE_STATE_MACHINE_ARN")
+    support_reports_bucket: str = Field(default="", alias="SUPPORT_REPORTS_BUCKET_NAME")
+    support_sla_policy: str = Field(default="", alias="SUPPORT_SLA_POLICY")
     repayment_window_days: int = Field(default=60, ge=1, le=365, alias="REPAYMENT_WINDOW_DAYS")
     repayment_decision_timeout_seconds: int = Field(
         default=7 * 86400, ge=1, le=365 * 86400, alias="REPAYMENT_DECISION_TIMEOUT_SECONDS"

@@ -36,6 +36,8 @@ class Provisioned:
     secret_arn: str
     feed_bucket: str
     evidence_bucket: str
+    #: the monthly complaints reports of the support slice (output ``SupportReportsBucketName``)
+    reports_bucket: str = ""
     #: the provider API keys (output ``ProviderApiKeysSecretArn``)
     api_keys_secret_arn: str = ""
     alarm_topic_arn: str = ""
@@ -59,6 +61,7 @@ class Provisioned:
             "ProviderApiKeysSecretArn": self.api_keys_secret_arn,
             "FeedBucketName": self.feed_bucket,
             "EvidenceBucketName": self.evidence_bucket,
+            "SupportReportsBucketName": self.reports_bucket,
             "AlarmTopicArn": self.alarm_topic_arn,
             "DashboardName": self.dashboard_name,
         }
@@ -82,6 +85,7 @@ class Provisioned:
             "PROVIDER_API_KEYS_SECRET_ID": self.api_keys_secret_arn,
             "FEED_BUCKET_NAME": self.feed_bucket,
             "EVIDENCE_BUCKET_NAME": self.evidence_bucket,
+            "SUPPORT_REPORTS_BUCKET_NAME": self.reports_bucket,
             "PAYJP_API_BASE": payjp_api_base,
         }
         if stripe_api_base:
@@ -178,7 +182,7 @@ def provision(
     )["ARN"]
     s3 = session.client("s3", region_name=REGION)
     buckets = {}
-    for kind in ("feeds", "evidence"):
+    for kind in ("feeds", "evidence", "reports"):
         name = f"{prefix}-{kind}"
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
         buckets[kind] = name
@@ -194,6 +198,7 @@ def provision(
         api_keys_secret_arn=api_keys_secret_arn,
         feed_bucket=buckets["feeds"],
         evidence_bucket=buckets["evidence"],
+        reports_bucket=buckets["reports"],
         # the stack's alarm topic and dashboard exist here too, so the outputs have the same keys
         alarm_topic_arn=session.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-alarms")[
             "TopicArn"

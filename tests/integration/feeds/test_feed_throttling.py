@@ -22,7 +22,8 @@ def test_scheduled_sync_throttled_fails_without_moving_the_watermark_and_the_rer
     feeds.setup_tenant("t1")
     feeds.deliver("t1", "generic", "generic_2026-05-07.csv")
     event = {"business_date": "2026-05-07"}
-    with dynamodb_fault("PutItem", times=3) as fault, pytest.raises(StoreUnavailable):
+    # the scheduled function stores lines in batches: its BatchWriteItem calls are throttled
+    with dynamodb_fault("BatchWriteItem", times=3) as fault, pytest.raises(StoreUnavailable):
         handler(event, FakeContext("feed-sync"))
     assert fault.hits
     assert FeedStore().watermark() is None

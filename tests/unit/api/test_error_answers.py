@@ -76,6 +76,9 @@ from cardops.payments.use_cases.refunds import (
     RefundNotFoundError,
     RefundSubmissionPendingError,
 )
+from cardops.support.domain.cases import CaseError
+from cardops.support.domain.report import InvalidMonthError
+from cardops.support.use_cases import CaseNotFoundError, SubjectError
 from tests.helpers import call
 
 AT = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
@@ -138,6 +141,11 @@ ADMIN_CASES: list[tuple[str, Callable[[], Exception]]] = [
     ("not_found_bare", lambda: NotFoundError()),
     ("unexpected", lambda: KeyError("boom")),
     ("unmapped_subclass_of_exception", lambda: CeilingExceeded("ceiling")),
+    ("case_not_found", lambda: CaseNotFoundError("c_1")),
+    ("case_refused", lambda: CaseError("case c_1 cannot move that way")),
+    ("case_about_no_payment", lambda: SubjectError("payment_not_found", "no payment payjp/ch_9")),
+    ("case_about_another_store", lambda: SubjectError("payment_of_another_store", "ch_9 is not store-1's")),
+    ("invalid_month", lambda: InvalidMonthError("month must be YYYY-MM (e.g. 2026-05), got '2026-13'")),
     # ledger
     ("negative_balance", lambda: NegativeBalanceError(balance=-500, currency="JPY")),
     ("below_minimum", lambda: BelowPayoutMinimumError(confirmed=100, minimum=1000, currency="JPY")),
@@ -233,6 +241,29 @@ WEBHOOK_CASES: list[tuple[str, Callable[[], Exception]]] = [
 
 #: captured from the resolvers before the mapping moved into ``cardops.api.errors``
 EXPECTED_ADMIN: dict[str, tuple[int, dict[str, Any]]] = {
+    # support cases: the answers their routes gave before joining the one table
+    "case_not_found": (404, {"error": {"code": "case_not_found", "message": "case c_1 not found"}}),
+    "case_refused": (
+        409,
+        {"error": {"code": "invalid_transition", "message": "case c_1 cannot move that way"}},
+    ),
+    "case_about_no_payment": (
+        404,
+        {"error": {"code": "payment_not_found", "message": "no payment payjp/ch_9"}},
+    ),
+    "case_about_another_store": (
+        422,
+        {"error": {"code": "payment_of_another_store", "message": "ch_9 is not store-1's"}},
+    ),
+    "invalid_month": (
+        422,
+        {
+            "error": {
+                "code": "invalid_month",
+                "message": "month must be YYYY-MM (e.g. 2026-05), got '2026-13'",
+            }
+        },
+    ),
     "request_validation": (
         422,
         {

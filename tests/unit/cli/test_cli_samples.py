@@ -56,7 +56,7 @@ def test_no_sample_is_dated_in_the_past_of_its_deadline() -> None:
 
 
 def test_every_sample_without_set_values_renders() -> None:
-    needs = {"original", "request", "task_token", "outcome", "charge"}
+    needs = {"original", "request", "task_token", "outcome", "charge", "case"}
     values = {name: "x" for name in needs}
     for path in EVENTS.rglob("*.json"):
         json.loads(render_file(path, now=NOW, values=values))

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from datetime import date
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -367,6 +368,67 @@ class TenantMatcher:
             )
         detail = None if card_key else "the card company sent no kana name"
         return _error(line, "name_mismatch", compared, employee_code=employee_code, detail=detail)
+
+
+class Outcome(NamedTuple):
+    """A match result without its line: what every line with the same matching fields gets."""
+
+    employee: Employee | None
+    error: MatchError | None
+
+    @property
+    def matched(self) -> bool:
+        return self.employee is not None
+
+    def result(self, line_id: str) -> MatchResult:
+        return MatchResult(line_id=line_id, employee=self.employee, error=self.error)
+
+
+#: A memo key: card company, linkage code, employee code, kana name as the line carries them
+#: ("" where the line has none).
+MatchKey = tuple[str, str, str, str]
+#: Distinct keys a memo keeps before it starts over (a hostile file cannot grow it without bound).
+MEMO_LIMIT = 65_536
+_PROBE_DATE = date(2000, 1, 1)
+
+
+class MatchMemo(dict[MatchKey, Outcome]):
+    """``TenantMatcher.match`` once per card company + linkage code + employee code + kana name.
+
+    The outcome of a line depends on those four fields only (the line identity is just copied into
+    the result), so a file of 100k lines from 2,000 cards is matched about 2,000 times. A dict with
+    ``__missing__`` so a whole column of keys is looked up with one C-level ``map``.
+    """
+
+    def __init__(self, matcher: TenantMatcher, limit: int = MEMO_LIMIT) -> None:
+        super().__init__()
+        self.matcher = matcher
+        self.limit = limit
+
+    def __missing__(self, key: MatchKey) -> Outcome:
+        card_company, linkage_code, employee_code, kana_name = key
+        probe = StatementLine(
+            card_company=card_company,
+            line_id="memo",
+            usage_date=_PROBE_DATE,
+            linkage_code=linkage_code,
+            employee_code=employee_code or None,
+            kana_name=kana_name or None,
+            merchant="memo",
+            amount=0,
+            settlement="corporate",
+            source_file="memo",
+            line_number=1,
+        )
+        result = self.matcher.match(probe)
+        if len(self) >= self.limit:
+            self.clear()
+        outcome = self[key] = Outcome(result.employee, result.error)
+        return outcome
+
+    def outcome(self, line: StatementLine) -> Outcome:
+        """The memoized outcome of a parsed line (the strict path's lines go through here too)."""
+        return self[(line.card_company, line.linkage_code, line.employee_code or "", line.kana_name or "")]
 
 
 def match_lines(matcher: TenantMatcher, lines: Iterable[StatementLine]) -> list[MatchResult]:

@@ -16,7 +16,7 @@ import csv
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -84,17 +84,18 @@ class DecodedLines:
         the head cleanly, the one with the fewest bad characters among those that decode the
         header line wins; the bad rows are then reported one by one.
         """
+        # the first CHUNK_SIZE bytes decide, however large a read the caller asked for
+        final = self._at_eof and len(head) <= CHUNK_SIZE
+        head = head[:CHUNK_SIZE]
         header_line, newline, _ = head.partition(b"\n")
-        header_complete = bool(newline) or self._at_eof
+        header_complete = bool(newline) or final
         best: tuple[int, str] | None = None
         for encoding in encodings:
             try:
                 codecs.getincrementaldecoder(encoding)().decode(header_line, final=header_complete)
             except UnicodeDecodeError:
                 continue
-            decoded = codecs.getincrementaldecoder(encoding)(errors="replace").decode(
-                head, final=self._at_eof
-            )
+            decoded = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=final)
             bad = decoded.count("\ufffd")
             if bad == 0:
                 return encoding
@@ -104,12 +105,19 @@ class DecodedLines:
             raise FeedFileError(self.source_file, f"not decodable as any of {', '.join(encodings)}")
         return best[1]
 
-    def _byte_lines(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes]:
+        """The raw stream in blocks of whole lines: each ends with ``b"\\n"`` except a last one without.
+
+        A block is what one read brought in (cut at its last line break), so a fast reader can
+        decode and split many lines with one call each.
+        """
         pending = self._head
         at_eof = self._at_eof
         while True:
-            *complete, pending = pending.split(b"\n")
-            yield from complete
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
             if at_eof:
                 break
             chunk = self._stream.read(self._chunk_size)
@@ -118,10 +126,27 @@ class DecodedLines:
         if pending:
             yield pending
 
+    def decode(self, raw: bytes) -> str:
+        """One physical line (without its break) as text; bad bytes become U+FFFD."""
+        return raw.rstrip(b"\r").decode(self.encoding, errors="replace")
+
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        encoding = self.encoding
-        for number, raw in enumerate(self._byte_lines(), start=1):
-            yield number, raw.rstrip(b"\r").decode(encoding, errors="replace")
+        return enumerate_lines(self.blocks(), self.decode, start=1)
+
+
+def enumerate_lines(
+    blocks: Iterable[bytes], decode: Callable[[bytes], str], *, start: int
+) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every physical line of whole-line blocks, numbered from ``start``."""
+    number = start
+    for block in blocks:
+        *complete, last = block.split(b"\n")
+        for raw in complete:
+            yield number, decode(raw)
+            number += 1
+        if last:  # only a stream's final block lacks a line break
+            yield number, decode(last)
+            number += 1
 
 
 def parse_csv_line(text: str, delimiter: str) -> list[str]:
@@ -253,16 +278,19 @@ class StatementReader:
         self.start_after_line = start_after_line
         self._lines = DecodedLines(stream, source_file, fmt.encodings, chunk_size)
         self.encoding = self._lines.encoding
-        self._iterator = iter(self._lines)
+        self._blocks = self._lines.blocks()
+        #: the bytes after the header line in the first block; the lines from line 2 start here
+        self._rest = b""
         self.positions = self._read_header()
         self.width = len(self.header)
         self.last_line = 1
 
     def _read_header(self) -> dict[str, int]:
-        first = next(self._iterator, None)
+        first = next(self._blocks, None)
         if first is None:
             raise FeedFileError(self.source_file, "empty file: no header")
-        _, text = first
+        raw, _, self._rest = first.partition(b"\n")
+        text = self._lines.decode(raw)
         self.header = [cell.strip().lstrip("\ufeff") for cell in parse_csv_line(text, self.fmt.delimiter)]
         named = [name for name in self.header if name]
         if "\ufffd" in text:
@@ -279,11 +307,17 @@ class StatementReader:
 
     def __iter__(self) -> Iterator[StatementLine | RowError]:
         skip_through = self.start_after_line
-        for number, text in self._iterator:
+        for number, text in enumerate_lines(self.remaining_blocks(), self._lines.decode, start=2):
             self.last_line = number
             if number <= skip_through or not text.strip():
                 continue
             yield self._parse(number, text)
+
+    def remaining_blocks(self) -> Iterator[bytes]:
+        """The raw whole-line blocks after the header (line 2 onwards); consumed once."""
+        if self._rest:
+            yield self._rest
+        yield from self._blocks
 
     def _parse(self, number: int, text: str) -> StatementLine | RowError:
         if "\ufffd" in text:

@@ -28,6 +28,7 @@ from cardops.feeds.domain.settlement import (
     select_for_claim,
 )
 from cardops.feeds.store import FeedStore, LinkageCodeTaken, StoredLine, Tenant
+from cardops.support import hooks
 
 
 class NotFound(LookupError):
@@ -334,7 +335,7 @@ class CardLines:
     ) -> Diagnosis:
         employee = self.employee(tenant_id, employee_code)
         tenant = self.store.get_tenant(tenant_id)
-        lines = self.store.lines(tenant_id, on=usage_date)
+        lines = self.store.lines_on(tenant_id, usage_date)
         card_company = lines[0].record.line.card_company if lines else None
         facts = TenantFeedFacts(
             corporate_number=tenant.corporate_number if tenant else None,
@@ -342,4 +343,9 @@ class CardLines:
             last_sync_watermark=self.store.watermark(),
             card_company=card_company,
         )
-        return diagnose(employee, usage_date, facts, now, amount=amount)
+        found = diagnose(employee, usage_date, facts, now, amount=amount)
+        hooks.card_feed_diagnosed(
+            tenant_id=tenant_id, employee_code=employee_code, usage_date=usage_date, cause=found.cause,
+            reason=found.reason, message=found.message,
+        )  # fmt: skip
+        return found

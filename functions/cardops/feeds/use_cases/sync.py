@@ -3,8 +3,10 @@
 decide_sync → (skip: record it) → the window since the last successful run's watermark → every file
 delivered under ``feeds/{tenant}/{card_company}/`` in it, oldest first → each file streamed through
 ``StatementReader`` (malformed rows reported with file/line/reason, the rest read on) → each line
-deduplicated (in the run, then by a conditional put on its identity) → matched by one
-``TenantMatcher`` per tenant → refunds linked over the last 90 days → watermark advanced, run
+deduplicated (in the run, then against the store) → matched by one ``TenantMatcher`` per tenant,
+memoized per card (``MatchMemo``; plain rows take the fast path, ``FastStatementReader``) → stored
+a batch at a time (``FeedStore.add_lines``) → refunds linked over the last 90 days (read by usage
+date) → watermark advanced, run
 recorded. Only a completed run moves the watermark, so a weekend, a holiday or a failed run loses
 nothing.
 
@@ -12,8 +14,8 @@ A run nearing its time limit (``should_stop``) saves a checkpoint — its counte
 progress and its last committed line (finished files are marked read in the store by key and
 ETag), and once every file is read the tenants whose refunds are linked — and answers
 ``in_progress``; the next call with the same
-watermark resumes there. Re-reading a line after a crash between checkpoints is harmless: the
-conditional put makes it a duplicate.
+watermark resumes there; a checkpoint only ever names a line whose batch is stored. Re-reading a
+line after a crash between checkpoints is harmless: the store finds it and counts a duplicate.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cardops.feeds.domain.dedupe import LineDeduplicator
+from cardops.feeds.domain.fast_path import FastStatementReader
 from cardops.feeds.domain.formats import FORMATS, StatementFormat, UnknownCardCompany, format_for
-from cardops.feeds.domain.matching import TenantMatcher
+from cardops.feeds.domain.matching import MatchMemo, Outcome, TenantMatcher
 from cardops.feeds.domain.models import RowError, StatementLine
-from cardops.feeds.domain.reader import FeedFileError, StatementReader
+from cardops.feeds.domain.reader import FeedFileError
 from cardops.feeds.domain.refund_links import DEFAULT_WINDOW, link_refunds
 from cardops.feeds.domain.schedule import decide_sync, files_for_run, sync_window
 from cardops.feeds.domain.settlement import LineRecord
@@ -40,8 +43,10 @@ from cardops.feeds.store import FeedFiles, FeedLocation, FeedStore
 WINDOW_OVERLAP = timedelta(minutes=10)
 #: The summary keeps this many problems; the count is always exact.
 MAX_PROBLEMS = 200
-#: How often (in lines) a long file checks the time budget.
+#: How often (in lines) a long file stores what is pending (one ``add_lines`` call) and then checks
+#: the time budget; a store without a batch writer (one transaction a line) checks more often.
 CHECK_EVERY = 200
+CHECK_EVERY_LINE_BY_LINE = 20
 #: Time a stopping run keeps for its checkpoint and its answer (API Gateway allows 29 s in all).
 SAFETY_MARGIN_SECONDS = 5.0
 
@@ -132,6 +137,7 @@ class _Run:
         self.summary = checkpoint.summary
         self.tenants = {result.tenant_id: result for result in self.summary.tenants}
         self.matchers: dict[str, TenantMatcher] = {}
+        self.memos: dict[str, MatchMemo] = {}
         #: Line identity is per tenant: two tenants' cards may carry the same 明細番号.
         self.dedupe: dict[str, LineDeduplicator] = {}
 
@@ -149,8 +155,13 @@ class _Run:
             corporate_number = tenant.corporate_number if tenant else None
             matcher = TenantMatcher(corporate_number, store.employees(tenant_id), self.sync.formats)
             self.matchers[tenant_id] = matcher
+            self.memos[tenant_id] = MatchMemo(matcher)
             self.tenant(tenant_id).corporate_number_problem = matcher.corporate_number_problem
         return self.matchers[tenant_id]
+
+    def memo(self, tenant_id: str) -> MatchMemo:
+        self.matcher(tenant_id)
+        return self.memos[tenant_id]
 
     def problem(self, result: TenantResult, problem: Problem, *, row: bool) -> None:
         self.summary.problems_total += 1
@@ -290,68 +301,88 @@ class FeedSync:
     def _file(self, run: _Run, location: FeedLocation, should_stop: Callable[[], bool]) -> bool:
         """Read one file from its checkpointed line; False when it stopped for time."""
         key = location.file.key
-        result = run.tenant(location.tenant_id)
+        tenant_id = location.tenant_id
+        result = run.tenant(tenant_id)
         checkpoint = run.checkpoint
         start_after = checkpoint.current_line if checkpoint.current_key == key else 0
         if start_after == 0:
             result.files += 1
         try:
             fmt = format_for(location.card_company, self.formats)
-            reader = StatementReader(self.files.open(key), fmt, key, start_after_line=start_after)
+            memo = run.memo(tenant_id)
+            reader = FastStatementReader(self.files.open(key), fmt, key, memo, start_after_line=start_after)
         except (UnknownCardCompany, FeedFileError) as exc:
             reason = exc.reason if isinstance(exc, FeedFileError) else str(exc.args[0])
             run.problem(result, Problem(file=key, reason=reason), row=False)
             return True
-        matcher = run.matcher(location.tenant_id)
-        since_check = 0
         checkpoint.current_key = key
-        for item in reader:
-            self._item(run, result, location.tenant_id, matcher, item)
-            checkpoint.current_line = reader.last_line
-            since_check += 1
-            if since_check >= CHECK_EVERY:
-                since_check = 0
-                if should_stop():
-                    return False
+        dedupe = run.dedupe.setdefault(tenant_id, LineDeduplicator())
+        pending: list[tuple[StatementLine, Outcome]] = []
+        since_check = 0
+        check_every = CHECK_EVERY if self.store.writer is not None else CHECK_EVERY_LINE_BY_LINE
+        for index, block in enumerate(reader.blocks()):
+            if index and should_stop():  # the checkpoint names the end of the previous block
+                return False
+            for number, item, outcome in block.items():
+                if isinstance(item, RowError) or outcome is None:
+                    self._row_error(run, result, item)
+                elif dedupe.is_new(item):
+                    pending.append((item, outcome))
+                else:
+                    self._count(run, result, Counters(lines_read=1, duplicates=1))
+                since_check += 1
+                if since_check >= check_every:
+                    since_check = 0
+                    self._store(run, result, tenant_id, pending)
+                    checkpoint.current_line = number
+                    if should_stop():
+                        return False
+            self._store(run, result, tenant_id, pending)
+            checkpoint.current_line = block.last_line
         return True
 
-    def _item(
-        self,
-        run: _Run,
-        result: TenantResult,
-        tenant_id: str,
-        matcher: TenantMatcher,
-        item: StatementLine | RowError,
-    ) -> None:
-        counters = Counters(lines_read=1)
-        if isinstance(item, RowError):
-            run.problem(
-                result, Problem(file=item.source_file, line=item.line_number, reason=item.reason), row=True
-            )
-            result.lines_read += 1
-            run.summary.lines_read += 1
-            return
-        if not run.dedupe.setdefault(tenant_id, LineDeduplicator()).is_new(item):
-            counters.duplicates = 1
-        else:
-            outcome = matcher.match(item)
-            record = LineRecord(
-                line=item,
-                employee_code=outcome.employee.employee_code if outcome.employee else None,
-                error=outcome.error,
-            )
-            if not self.store.add_line(tenant_id, record):
-                counters.duplicates = 1
-            elif outcome.matched:
-                counters.matched = 1
-            else:
-                counters.errors = 1
+    @staticmethod
+    def _count(run: _Run, result: TenantResult, counters: Counters) -> None:
         result.add(counters)
         run.summary.add(counters)
 
+    def _row_error(self, run: _Run, result: TenantResult, item: StatementLine | RowError) -> None:
+        reason = item.reason if isinstance(item, RowError) else "not read"
+        run.problem(result, Problem(file=item.source_file, line=item.line_number, reason=reason), row=True)
+        result.lines_read += 1
+        run.summary.lines_read += 1
+
+    def _store(
+        self, run: _Run, result: TenantResult, tenant_id: str, pending: list[tuple[StatementLine, Outcome]]
+    ) -> None:
+        """A batch of new lines stored; each counts as matched, error data or (stored before) duplicate."""
+        if not pending:
+            return
+        records = [
+            LineRecord(
+                line=line,
+                employee_code=outcome.employee.employee_code if outcome.employee else None,
+                error=outcome.error,
+            )
+            for line, outcome in pending
+        ]
+        counters = Counters(lines_read=len(pending))
+        for (_, outcome), new in zip(pending, self.store.add_lines(tenant_id, records), strict=True):
+            if not new:
+                counters.duplicates += 1
+            elif outcome.matched:
+                counters.matched += 1
+            else:
+                counters.errors += 1
+        self._count(run, result, counters)
+        pending.clear()
+
     def _link_refunds(self, run: _Run, tenant_id: str, business_date: date) -> None:
         """Refund lines of the last 90 days get their purchase, or the candidates to choose from."""
-        stored = self.store.lines(tenant_id, since=business_date - DEFAULT_WINDOW - DEFAULT_WINDOW)
+        # a refund of the last 90 days and the purchases of the 90 days before it; lines used after
+        # the business date (a re-run for a past date) are linked by the run of their own date
+        since = business_date - DEFAULT_WINDOW - DEFAULT_WINDOW
+        stored = self.store.lines(tenant_id, since=since, until=business_date)
         by_id = {s.record.line.line_id: s for s in stored}
         already = [
             s.refund.purchase_line_id

@@ -63,6 +63,7 @@ from cardops.payments.domain.refunds import (
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderError
 from cardops.payments.providers.payjp import PAYJP_REFUND_TOTAL
 from cardops.payments.store.payments import PaymentRepository
+from cardops.support import hooks
 
 logger = make_logger("cardops-refunds")
 
@@ -130,6 +131,10 @@ def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
                 QueueUrl=queue,
                 MessageBody=json.dumps({"type": "finance_alert", "alert": alert.model_dump(mode="json")}),
             )
+        hooks.refund_rejected(
+            refund_id=alert.refund_id, provider=alert.provider, payment_id=alert.provider_payment_id,
+            store_id=alert.store_id, amount=alert.amount, currency=alert.currency, detail=alert.detail,
+        )  # fmt: skip
 
 
 class RefundService:

@@ -52,6 +52,7 @@ from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.payment_events import apply_canonical
+from cardops.support import hooks
 
 EVENT_SOURCE = "cardops.repayment"
 
@@ -247,6 +248,11 @@ def start(
         else:
             _audit(request_id, "start", "started", actor=actor, detail={"document_key": key})
             _start_execution(record, config)
+            hooks.repayment_requested(
+                request_id=request_id, provider=original_payment.provider,
+                payment_id=original_payment.provider_payment_id, store_id=store_id,
+                reservation_id=parsed.reservation_id, actor=actor,
+            )  # fmt: skip
             return Started(record=record, duplicate=False)
     assert existing is not None
     if existing.fingerprint != fingerprint:

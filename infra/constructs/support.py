@@ -1,0 +1,207 @@
+"""The support slice's infrastructure (issue 16): the case workflow (business-day SLA timers), its task
+function and alarms, the reports bucket and the monthly-report schedule.
+
+The definition is ``functions/cardops/support/state_machines/support_case.asl.json`` — the file the
+sandbox and the tests run — with the task function's ARN substituted (``resources.STATE_MACHINES``).
+Other slices' hooks open cases from the functions handed in as ``hook_callers`` (the capture-deadline
+task and the processor) and from the admin API (``grant_routes``), so those may start case
+executions; nothing else of theirs is touched here.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cardops import resources
+from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
+from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget, service_metric
+from infra.logical_ids import logical_id
+
+NAME = "SupportCase"
+REPORT_PREFIX = "reports/complaints/"
+
+
+class Support(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, kernel: Kernel, hook_callers: list[lambda_.Function]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        spec = resources.STATE_MACHINES[NAME]
+        self.kernel = kernel
+        self.reports_bucket = s3.Bucket(
+            self,
+            "ReportsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=kernel.access_logs,
+            server_access_logs_prefix="reports-bucket/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+            removal_policy=kernel.removal,
+            auto_delete_objects=kernel.removal == RemovalPolicy.DESTROY,
+        )
+
+        # the case workflow's steps: read the case, record a reminder or an escalation
+        task = kernel.function(self, "support_case")
+        kernel.table.grant(task, *TABLE_READ, *TABLE_WRITE)
+        # the schedule's function: reads the month's cases, writes the report
+        report = kernel.function(self, "support_report")
+        kernel.table.grant(report, "dynamodb:GetItem", "dynamodb:Query")
+        report.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
+        self._grant_report_write(report)
+        self.functions = {"support_case": task, "support_report": report}
+
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
+            definition_substitutions={
+                placeholder: task.function_arn for placeholder in spec.function_substitutions
+            },
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        task.grant_invoke(self.state_machine)
+        cdk.Validations.of(self.state_machine).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(task)}.Arn>:*]",
+                reason="lambda:InvokeFunction on the support task function's versions and aliases (ARN:*), "
+                "as the CDK grant writes it; no other function.",
+            )
+        )
+        for function in hook_callers:
+            self._grant_start(function)
+
+        self.schedule = scheduler.Schedule(
+            self,
+            "MonthlyReport",
+            description="cardops complaints report: runs on weekdays, writes last month's report on the "
+            "first business day of the month (Asia/Tokyo)",
+            schedule=scheduler.ScheduleExpression.cron(
+                minute="0", hour="9", week_day="MON-FRI", time_zone=TimeZone.ASIA_TOKYO
+            ),
+            target=targets.LambdaInvoke(
+                report,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"time": scheduler.ContextAttribute.scheduled_time}
+                ),
+                retry_attempts=3,
+                max_event_age=Duration.hours(6),
+            ),
+        )
+        stack = Stack.of(self)
+        # the scheduler target role is a stack-level singleton, so the finding is acknowledged there
+        cdk.Validations.of(stack).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(report)}.Arn>:*]",
+                reason="EventBridge Scheduler's role may invoke the report function and its versions/aliases "
+                "(function-arn:*), the form CDK's LambdaInvoke target grants; no other function.",
+            )
+        )
+
+        self.alarms = [
+            alarm(
+                self,
+                "SupportSlaMissed",
+                "A support case missed a business-day SLA (acknowledge, resolve, or report a public-body "
+                "complaint); the case was escalated.",
+                service_metric("SupportSlaMissed", "support"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "SupportCaseFailedExecutions",
+                "Support case executions failed: a case's SLA timers stopped.",
+                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=1,
+            ),
+            alarm(
+                self,
+                "SupportReportFailed",
+                "The monthly complaints report failed; write it with cardops cases report --month --save.",
+                report.metric_errors(period=Duration.hours(1), statistic="Sum"),
+                threshold=1,
+            ),
+        ]
+        CfnOutput(
+            stack,
+            f"{NAME}StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            key=f"{NAME}StateMachineArn",
+        )
+        CfnOutput(
+            stack,
+            "SupportReportsBucketName",
+            value=self.reports_bucket.bucket_name,
+            key="SupportReportsBucketName",
+        )
+
+    def grant_routes(self, admin: lambda_.Function) -> None:
+        """The admin API opens and acts on cases (its hooks too), stops a resolved case's timers, and
+        writes a month's report on demand."""
+        self.kernel.table.grant(admin, *TABLE_READ, *TABLE_WRITE)
+        self._grant_start(admin)
+        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:StopExecution")
+        role = admin.role
+        assert role is not None
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
+                '<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":'
+                f'"{logical_id(self.state_machine)}"}}]}}]}}:*]',
+                reason="Describe/stop executions of the support case state machine (one execution per "
+                "case, so the ARN ends in a wildcard); no other state machine.",
+            )
+        )
+        admin.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
+        self._grant_report_write(admin)
+
+    def widgets(self) -> list[list[cloudwatch.IWidget]]:
+        return [
+            [
+                cloudwatch.GraphWidget(
+                    title="Support cases",
+                    left=[service_metric(n, "support") for n in ("SupportSlaMissed", "SupportReminderSent")],
+                    right=[self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum")],
+                    width=12,
+                ),
+                function_widget("support_report", self.functions["support_report"]),
+            ]
+        ]
+
+    def _grant_start(self, function: lambda_.Function) -> None:
+        function.add_environment("SUPPORT_CASE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_start_execution(function)
+
+    def _grant_report_write(self, function: lambda_.Function) -> None:
+        """Put objects under ``reports/complaints/`` only."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.reports_bucket.arn_for_objects(f"{REPORT_PREFIX}*")]
+            )
+        )
+        role = function.role
+        assert role is not None
+        cdk.Validations.of(role).acknowledge(
+            cdk.Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.reports_bucket)}.Arn>/"
+                f"{REPORT_PREFIX}*]",
+                reason="Reports are written as reports/complaints/{YYYY-MM}.json|csv: object writes on that "
+                "prefix only.",
+            )
+        )
