@@ -74,6 +74,8 @@ class CardopsStack(Stack):
             "TableName": self.kernel.table.table_name,
             "EventsQueueUrl": self.payments.events_queue.queue_url,
             "DeadLetterQueueUrl": self.payments.dead_letter_queue.queue_url,
+            "JanitorQueueUrl": self.payments.janitor.queue.queue_url,
+            "JanitorDeadLetterQueueUrl": self.payments.janitor.dead_letter_queue.queue_url,
             # the webhook verification secret (the output's name is the stable contract)
             "ProviderSecretArn": self.kernel.secret.secret_arn,
             "ProviderApiKeysSecretArn": self.kernel.api_keys_secret.secret_arn,

@@ -18,7 +18,8 @@ class TableSpec:
     partition_key: str = "pk"
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
-    #: gsi1: listings (uncaptured sales, card errors, …); gsi2: open payments for the janitor
+    #: gsi1: listings (uncaptured sales, card errors, …); gsi2: payments awaiting the provider, by
+    #: their next janitor check (``payments.store.due_checks``)
     indexes: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
     )
@@ -72,6 +73,12 @@ class StateMachineSpec:
 
 TABLE = TableSpec()
 EVENTS_QUEUE = QueueSpec()
+#: the janitor's fan-out (scheduler → worker, batches of due payments): a failing batch is retried
+#: twice, then waits in its dead-letter queue (its payments stay due, so the next run re-sends them);
+#: the visibility timeout is six times the worker's timeout, as AWS advises for an SQS trigger
+JANITOR_QUEUE = QueueSpec(max_receive_count=3, visibility_timeout_seconds=720)
+#: how often the janitor's scheduler runs: a payment is checked within one period of coming due
+JANITOR_PERIOD_MINUTES = 15
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
@@ -83,7 +90,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "repayment_charge": FunctionSpec("cardops.handlers.repayment.charge", timeout_seconds=60),
     "repayment_finish": FunctionSpec("cardops.handlers.repayment.finish", timeout_seconds=10),
     "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
-    "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=300),
+    "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=120),
+    "janitor_worker": FunctionSpec("cardops.handlers.janitor_worker.handler", timeout_seconds=120),
     "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
     "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),

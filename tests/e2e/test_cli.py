@@ -100,7 +100,8 @@ def test_payment_commands(run: Any, sandbox: SandboxProcess, charge: Any) -> Non
 
 def test_store_ledger_commands(run: Any, charge: Any) -> None:
     run("payments", "capture", "payjp", charge.id, "--json")
-    balance = as_json(run("stores", "balance", STORE, "--json"))
+    # the sale is posted by the change feed, after the capture's write: wait for it
+    balance = eventually(lambda: (b := as_json(run("stores", "balance", STORE, "--json")))["ledgers"] and b)
     assert "standard" in json.dumps(balance)
     statement = as_json(run("stores", "statement", STORE, "--json"))
     assert "sale" in json.dumps(statement)
@@ -182,6 +183,7 @@ SAMPLES: dict[str, list[str]] = {
         "capture_deadline/escalate.json",
     ],
     "janitor": ["janitor/schedule_event.json"],
+    "janitor_worker": ["janitor/worker_sqs_event.json"],
     "changes": ["changes/stream_event.json"],
     "reconcile": ["reconcile/schedule_event.json", "reconcile/one_store.json"],
     "feed_sync": ["feeds/schedule_event.json"],
@@ -228,7 +230,8 @@ def test_invoke_every_sample(run: Any, sandbox: SandboxProcess, charge: Any) -> 
         assert _invoke(run, "admin", sample)["statusCode"] == 200, sample
     for sample in SAMPLES["capture_deadline"]:
         _invoke(run, "capture_deadline", sample)
-    _invoke(run, "janitor", SAMPLES["janitor"][0])
+    assert _invoke(run, "janitor", SAMPLES["janitor"][0])["finished"] is True
+    assert _invoke(run, "janitor_worker", SAMPLES["janitor_worker"][0]) == {"batchItemFailures": []}
     for sample in SAMPLES["reconcile"]:
         assert _invoke(run, "reconcile", sample)["unresolved"] == [], sample
     _invoke(run, "feed_sync", SAMPLES["feed_sync"][0])

@@ -90,7 +90,7 @@ def test_only_provider_callers_read_the_api_keys(template: dict[str, Any]) -> No
     assert readers == {
         "processor",
         "admin",
-        "janitor",
+        "janitor_worker",
         "reconcile",
         "capture_deadline",
         "repayment_eligibility",
@@ -130,13 +130,15 @@ def test_table_actions_per_function(template: dict[str, Any]) -> None:
         "repayment_finish",
     ):
         assert table(step) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, step
-    for key in ("processor", "janitor", "repayment_charge", "changes", "reconcile"):
+    for key in ("processor", "janitor_worker", "repayment_charge", "changes", "reconcile"):
         assert "dynamodb:Query" in table(key) and "dynamodb:DeleteItem" not in table(key), key
     # ledger postings (the change feed's listener) read the entries they would write by key, in one batch
     assert "dynamodb:BatchGetItem" in table("changes")
     assert table("changes") >= STREAM_READ
     assert "dynamodb:DeleteItem" in table("admin")
     assert {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"} <= table("feed_sync")
+    # the janitor's scheduler reads the due index and writes nothing but its checkpoint
+    assert table("janitor") == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
 
 
 def test_admin_reads_no_state_machine_on_star(template: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ def test_table_has_pitr_ttl_encryption_and_index(cdk_template: Any) -> None:
 
 def test_events_queue_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
     queues = resources_of(template, "AWS::SQS::Queue")
-    redriven = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
+    redriven = [q for k, q in queues.items() if "RedrivePolicy" in q["Properties"] and k.startswith("Core")]
     assert redriven, "the events queue must redrive to a DLQ"
     for queue in redriven:
         assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
@@ -118,20 +118,46 @@ def test_cdk_nag_acknowledgments_carry_reasons() -> None:
         assert len(entry["reason"]) > 40
 
 
-def test_the_janitor_runs_hourly_and_only_the_change_feed_starts_or_stops_deadline_executions(
+def test_the_janitor_schedules_every_period_and_its_worker_checks_from_a_queue(
     template: dict[str, Any],
 ) -> None:
+
     rules = resources_of(template, "AWS::Events::Rule")
-    hourly = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == "rate(1 hour)"]
-    assert len(hourly) == 1
-    assert "JanitorFunction" in json.dumps(hourly[0]["Properties"]["Targets"])
-    assert {"dynamodb:Query", "secretsmanager:GetSecretValue"} <= _actions(
-        _policy_statements(template, "JanitorRole")
-    )
+    rate = f"rate({resources.JANITOR_PERIOD_MINUTES} minutes)"
+    scheduled = [r for r in rules.values() if r["Properties"].get("ScheduleExpression") == rate]
+    assert len(scheduled) == 1
+    assert "JanitorFunction" in json.dumps(scheduled[0]["Properties"]["Targets"])
+    # the scheduler only reads the due index and its checkpoint, and sends to the janitor queue
+    scheduler = _policy_statements(template, "JanitorRole")
+    assert {a for a in _actions(scheduler) if not a.startswith(("xray:", "logs:"))} == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    [query] = [s for s in scheduler if s["Action"] == "dynamodb:Query"]
+    assert json.dumps(query["Resource"]).endswith('"/index/gsi2"]]}')
+    # the worker: an SQS trigger with partial batch failures and bounded concurrency
+    [mapping] = [
+        m
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if "JanitorWorkerFunction" in json.dumps(m["Properties"]["FunctionName"])
+    ]
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] >= 2
+    actions = _actions(_policy_statements(template, "JanitorWorkerRole"))
+    assert {
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+    } <= actions
     assert {"states:StartExecution", "states:StopExecution"} <= _actions(
         _policy_statements(template, "ChangesRole")
     )
-    for role in ("ProcessorRole", "AdminRole", "JanitorRole"):  # writers only write the payment
+    for role in ("ProcessorRole", "AdminRole", "JanitorRole", "JanitorWorkerRole"):  # writers only write
         deadline_grants = [
             s
             for s in _policy_statements(template, role)
@@ -139,32 +165,15 @@ def test_the_janitor_runs_hourly_and_only_the_change_feed_starts_or_stops_deadli
             and {"states:StartExecution", "states:StopExecution"} & _actions([s])
         ]
         assert deadline_grants == [], role
-
-
-def test_the_change_feed_maps_payment_items_with_bounded_retries_and_a_failure_queue(
-    template: dict[str, Any],
-) -> None:
-    mappings = [
-        m["Properties"]
-        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
-        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
-    ]
-    assert len(mappings) == 1
-    [mapping] = mappings
-    spec = resources.CHANGE_FEED
-    assert "ChangesFunction" in json.dumps(mapping["FunctionName"])
-    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == list(
-        spec.filter_patterns
+    queues = resources_of(template, "AWS::SQS::Queue")
+    janitor_queue = queues["PaymentsJanitorQueue064F8463"]
+    assert (
+        janitor_queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        == resources.JANITOR_QUEUE.max_receive_count
     )
-    assert mapping["MaximumRetryAttempts"] == spec.retry_attempts == 3
-    assert mapping["BisectBatchOnFunctionError"] is True
-    assert mapping["MaximumRecordAgeInSeconds"] == spec.max_record_age_seconds
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert "ChangesFailureQueue" in json.dumps(mapping["DestinationConfig"]["OnFailure"])
-    [table] = resources_of(template, "AWS::DynamoDB::Table").values()
-    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    alarms = json.dumps(resources_of(template, "AWS::CloudWatch::Alarm"))
-    assert "[ChangeFeedFailures]" in alarms and "[ChangeFeedLag]" in alarms
+    described = json.dumps(resources_of(template, "AWS::CloudWatch::Alarm"))
+    for alarm in ("JanitorDeadLetters", "JanitorFallingBehind", "JanitorSchedulerFailed"):
+        assert f"[{alarm}]" in described, alarm
 
 
 def test_the_admin_api_may_list_and_redrive_parked_events(template: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ STATEFUL = {
     ("AWS::SQS::Queue", "CoreEventsQueueA553171A"),
     ("AWS::SQS::Queue", "CoreEventsDeadLetterQueueA3B35771"),
     ("AWS::SQS::Queue", "CaptureDeadlineOperatorQueue0DA7474A"),
+    ("AWS::SQS::Queue", "PaymentsJanitorQueue064F8463"),
+    ("AWS::SQS::Queue", "PaymentsJanitorDeadLetterQueue178ED8FF"),
     ("AWS::SQS::Queue", "PaymentsChangesFailureQueueA0EC6359"),
     ("AWS::SecretsManager::Secret", "CoreProviderSecrets64FCC4DD"),
     ("AWS::SecretsManager::Secret", "CoreProviderApiKeys53D66CA2"),

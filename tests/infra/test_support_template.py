@@ -36,7 +36,7 @@ def test_support_grants(template: dict[str, Any]) -> None:
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "s3:GetObject"} & report
     task = _actions(_policy_statements(template, "SupportCaseRole"))
     assert {"dynamodb:PutItem", "dynamodb:Query"} <= task and "states:StartExecution" not in task
-    for role in ("AdminRole", "ProcessorRole", "CaptureDeadlineRole"):
+    for role in ("AdminRole", "ChangesRole", "CaptureDeadlineRole"):
         assert "states:StartExecution" in _actions(_policy_statements(template, role)), role
     assert "states:StopExecution" in _actions(_policy_statements(template, "AdminRole"))
     assert {"SupportCaseStateMachineArn", "SupportReportsBucketName"} <= set(template["Outputs"])

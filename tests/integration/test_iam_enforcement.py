@@ -84,6 +84,39 @@ def test_sqs_action_outside_the_role_is_denied(provisioned: Any) -> None:
         denied(lambda: aws.sqs().send_message(QueueUrl=provisioned.operator_queue_url, MessageBody="{}"))
 
 
+def test_the_janitor_scheduler_queries_only_the_due_index_and_sends_only_to_its_queue(
+    provisioned: Any,
+) -> None:
+    def query(index: str) -> dict[str, Any]:
+        return {
+            "TableName": provisioned.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": f"{index}pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "none"}},
+        }
+
+    payment = {"pk": {"S": "PAYMENT#payjp#ch_x"}, "sk": {"S": "#PAYMENT"}}
+    batch = [{"Id": "1", "MessageBody": "{}"}]
+    with aws.acting_as("janitor"):
+        aws.dynamodb().query(**query("gsi2"))
+        denied(lambda: aws.dynamodb().query(**query("gsi1")))
+        denied(
+            lambda: aws.dynamodb().update_item(
+                TableName=provisioned.table_name, Key=payment, UpdateExpression="SET x = :x",
+                ExpressionAttributeValues={":x": {"S": "y"}},
+            )
+        )  # fmt: skip
+        # an SQS batch is authorized as sqs:SendMessage, as in AWS (IAM has no batch action)
+        aws.sqs().send_message_batch(QueueUrl=provisioned.janitor_queue_url, Entries=batch)
+        denied(lambda: aws.sqs().send_message_batch(QueueUrl=provisioned.events_queue_url, Entries=batch))
+    with aws.acting_as("janitor_worker"):
+        aws.dynamodb().update_item(
+            TableName=provisioned.table_name, Key=payment, UpdateExpression="SET x = :x",
+            ExpressionAttributeValues={":x": {"S": "y"}},
+        )  # fmt: skip
+        denied(lambda: aws.sqs().send_message(QueueUrl=provisioned.janitor_queue_url, MessageBody="{}"))
+
+
 def test_secrets_manager_read_outside_the_role_is_denied(provisioned: Any) -> None:
     with aws.acting_as("webhook"):
         aws.client("secretsmanager").get_secret_value(SecretId=provisioned.secret_arn)

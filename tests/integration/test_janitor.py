@@ -1,24 +1,30 @@
-"""The payments janitor: lost webhooks are repaired from the provider (what follows a write is the
-change feed's, which a crash after the write cannot lose)."""
+"""The payments janitor on due time (issue 11 item 4): lost webhooks and lost workflow starts are
+repaired from the provider, through the real scheduler → queue → worker path, each handler as its
+own IAM role, against the PAY.JP emulator."""
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 
 from cardops.kernel import clock
+from cardops.kernel.dynamodb import payment_pk
+from cardops.payments.domain.due_checks import POLICY, DueRef
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
 from cardops.payments.providers import payjp as payjp_provider
 from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.store.due_checks import DuePayments
 from cardops.payments.store.payments import PaymentRepository
-from cardops.payments.use_cases.janitor import reconcile_open_payments
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.lambda_runner import FakeContext
-from tests.helpers import drain_changes, sqs_event
+from cardops.sandbox.queue_worker import QueueWorker
+from tests.helpers import counting_aws_calls, sqs_event
 
 
 def authorized_through_webhook(emulator: Any) -> str:
@@ -57,43 +63,88 @@ def provider_for(emulator: Any) -> Any:
     return lookup
 
 
-def test_a_capture_whose_webhook_was_lost_is_repaired(emulator: Any, provisioned: Any) -> None:
-    charge_id = authorized_through_webhook(emulator)
-    emulator.capture_charge(charge_id, {})  # the emulator has no webhook URL: the webhook is lost
-    payments = PaymentRepository()
-    later = clock.now() + timedelta(hours=1)
+class Janitor:
+    """The deployed janitor's two functions, at a chosen time: the schedule fires, SQS triggers the worker."""
+
+    def __init__(self, provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        from cardops.handlers import janitor_worker
+
+        self.provisioned = provisioned
+        self.monkeypatch = monkeypatch
+        self.queue = QueueWorker(provisioned.janitor_queue_url, janitor_worker.handler)
+
+    def at(self, when: datetime) -> Janitor:
+        self.monkeypatch.setattr(clock, "now", lambda: when)
+        return self
+
+    def schedule(self) -> dict[str, Any]:
+        from cardops.handlers.janitor import handler
+
+        result: dict[str, Any] = handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, FakeContext("janitor")
+        )
+        return result
+
+    def drain(self) -> int:
+        """Every message the worker takes (as the event source would), until the queue is empty."""
+        received = 0
+        while n := self.queue.drain_once(wait_seconds=0):
+            received += n
+        return received
+
+    def run(self) -> dict[str, Any]:
+        result = self.schedule()
+        self.drain()
+        return result
+
+
+@pytest.fixture
+def janitor(emulator: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Janitor]:
     try:
-        report = reconcile_open_payments(payments=payments, provider_for=provider_for(emulator), now=later)
-        drain_changes()  # the repair's change reaches the listeners (its workflow is stopped)
+        yield Janitor(provisioned, monkeypatch)
     finally:
         stop_executions(provisioned)
-    assert f"payjp/{charge_id}" in report.repaired
-    found = payments.get_with_history("payjp", charge_id)
+
+
+def _due(provider: str, payment_id: str) -> Any:
+    return DuePayments().state(DueRef(provider=provider, payment_id=payment_id))
+
+
+def test_a_capture_whose_webhook_was_lost_is_repaired_by_the_next_run(
+    emulator: Any, janitor: Janitor
+) -> None:
+    charge_id = authorized_through_webhook(emulator)
+    emulator.capture_charge(charge_id, {})  # the emulator has no webhook URL: the webhook is lost
+    state = _due("payjp", charge_id)
+    assert state is not None and state.checks == 0
+    later = state.next_check_at + timedelta(seconds=1)
+
+    result = janitor.at(later).run()
+
+    assert result["enqueued"] == 1 and result["finished"] is True
+    found = PaymentRepository().get_with_history("payjp", charge_id)
     assert found is not None
     payment, history = found
     assert payment.status is PaymentStatus.CAPTURED
     assert history[-1].actor == "janitor" and history[-1].to_status is PaymentStatus.CAPTURED
     # captured payments leave the janitor's index: the next run has nothing to do
-    again = reconcile_open_payments(
-        payments=payments, provider_for=provider_for(emulator), now=later + timedelta(hours=1)
-    )
-    assert again.examined == 0
+    assert _due("payjp", charge_id) is None
+    assert janitor.at(later + timedelta(hours=1)).run()["enqueued"] == 0
 
 
-def test_recently_changed_payments_are_left_to_their_webhooks(emulator: Any, provisioned: Any) -> None:
-    authorized_through_webhook(emulator)
-    try:
-        report = reconcile_open_payments(
-            payments=PaymentRepository(), provider_for=provider_for(emulator), now=clock.now()
-        )
-    finally:
-        stop_executions(provisioned)
-    assert report.examined == 0
+def test_a_payment_is_not_due_within_the_quiet_period(emulator: Any, janitor: Janitor) -> None:
+    charge_id = authorized_through_webhook(emulator)
+    state = _due("payjp", charge_id)
+    assert state is not None
+    assert POLICY.quiet <= state.next_check_at - state.payment.updated_at <= POLICY.quiet * 1.1
+
+    assert janitor.at(state.next_check_at - timedelta(seconds=1)).run()["enqueued"] == 0
+    assert janitor.at(state.next_check_at).run()["enqueued"] == 1
 
 
-def test_a_writer_dying_after_its_write_loses_no_workflow_start(emulator: Any, provisioned: Any) -> None:
-    """The janitor used to re-run an unchanged payment's listeners to restart a lost start; the
-    change feed delivers the write whatever became of its writer, so the janitor has nothing to redo."""
+def test_an_unchanged_payment_is_not_written_and_its_next_check_backs_off(
+    emulator: Any, provisioned: Any, janitor: Janitor
+) -> None:
     charge = emulator.create_charge(
         {"amount": "5000", "currency": "jpy", "card": "tok_visa", "capture": "false", "expiry_days": "30"}
     )
@@ -107,28 +158,79 @@ def test_a_writer_dying_after_its_write_loses_no_workflow_start(emulator: Any, p
         facts=snapshot.facts,
         metadata=snapshot.metadata,
     )
-    apply_canonical(event, PaymentRepository(), now=clock.now())  # the writer dies right after this
-    sfn = boto3.client("stepfunctions", region_name="ap-northeast-1")
-    machine = provisioned.state_machine_arns["CaptureDeadline"]
-    assert sfn.list_executions(stateMachineArn=machine)["executions"] == []
-    try:
-        assert drain_changes() == 1
-        assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
-        report = reconcile_open_payments(
-            payments=PaymentRepository(),
-            provider_for=provider_for(emulator),
-            now=clock.now() + timedelta(hours=1),
+    apply_canonical(event, PaymentRepository(), now=clock.now())
+    first = clock.now() + timedelta(hours=1)
+
+    assert janitor.at(first).run()["enqueued"] == 1
+
+    payment = PaymentRepository().get("payjp", charge["id"])
+    assert payment is not None and payment.version == 1  # nothing new: no write but the next check
+    state = _due("payjp", charge["id"])
+    assert state is not None and state.checks == 1
+    assert first + POLICY.interval(1) <= state.next_check_at <= first + POLICY.interval(1) * 1.1
+    # not due again until then; then checked again, waiting twice as long after
+    assert janitor.at(state.next_check_at - timedelta(seconds=1)).run()["enqueued"] == 0
+    second = state.next_check_at
+    assert janitor.at(second).run()["enqueued"] == 1
+    state = _due("payjp", charge["id"])
+    assert state is not None and state.checks == 2
+    assert second + POLICY.interval(2) <= state.next_check_at <= second + POLICY.interval(2) * 1.1
+
+
+def test_a_duplicate_batch_costs_a_read_not_a_provider_call(emulator: Any, janitor: Janitor) -> None:
+    charge_id = authorized_through_webhook(emulator)
+    later = clock.now() + timedelta(hours=1)
+    janitor.at(later).schedule()
+    messages = boto3.client("sqs", region_name="ap-northeast-1").receive_message(
+        QueueUrl=janitor.provisioned.janitor_queue_url, MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(messages) == 1
+    from cardops.handlers.janitor_worker import handler
+
+    body = json.loads(messages[0]["Body"])
+    assert body["payments"] == [{"provider": "payjp", "payment_id": charge_id}]
+    event = sqs_event(body)
+    assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}
+    with counting_aws_calls() as calls:
+        assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}
+    assert dict(calls) == {"dynamodb:GetItem": 1}  # not due any more: skipped before the provider
+
+
+def test_payments_written_before_the_due_index_are_found_and_rescheduled(
+    emulator: Any, provisioned: Any, janitor: Janitor
+) -> None:
+    """Migration: an open payment keyed ``OPEN#{shard}`` / ``{updated_at}#{pk}`` (the old janitor's
+    index entry, no check count) reads as due at its last change; its first check gives it a real one."""
+    charge_id = authorized_through_webhook(emulator)
+    emulator.capture_charge(charge_id, {})
+    other = authorized_through_webhook(emulator)
+    ddb = boto3.client("dynamodb", region_name="ap-northeast-1")
+    for payment_id in (charge_id, other):
+        pk = payment_pk("payjp", payment_id)
+        payment = PaymentRepository().get("payjp", payment_id)
+        assert payment is not None
+        ddb.update_item(
+            TableName=provisioned.table_name,
+            Key={"pk": {"S": pk}, "sk": {"S": "#PAYMENT"}},
+            UpdateExpression="SET gsi2sk = :legacy",
+            ExpressionAttributeValues={":legacy": {"S": f"{payment.updated_at.isoformat()}#{pk}"}},
         )
-        drain_changes()
-        assert report.unchanged == 1 and report.repaired == []
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        assert len(executions) == 1
-    finally:
-        stop_executions(provisioned)
+    later = clock.now() + timedelta(minutes=1)  # inside the quiet period: only the legacy keys make them due
+
+    assert janitor.at(later).run()["enqueued"] == 2
+
+    repaired = PaymentRepository().get("payjp", charge_id)
+    assert repaired is not None and repaired.status is PaymentStatus.CAPTURED
+    assert _due("payjp", charge_id) is None
+    state = _due("payjp", other)
+    assert state is not None and state.checks == 1 and state.next_check_at > later
 
 
-def test_the_scheduled_handler_reports(emulator: Any, provisioned: Any) -> None:
-    from cardops.handlers.janitor import handler
+def test_a_batch_that_is_not_a_janitor_message_fails_alone(provisioned: Any) -> None:
+    from cardops.handlers.janitor_worker import handler
 
-    result = handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeContext("janitor"))
-    assert set(result) == {"examined", "repaired", "unchanged", "without_api", "failed"}
+    good = {"run_id": "r1", "payments": [{"provider": "payjp", "payment_id": "ch_none"}]}
+    event = sqs_event(good, message_id="good")
+    event["Records"] += sqs_event({"payments": "nope"}, message_id="bad")["Records"]
+
+    assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}

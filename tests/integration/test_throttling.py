@@ -22,7 +22,7 @@ from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
 from tests.helpers import call, reservation_body, sqs_event, stripe_headers
-from tests.integration.test_janitor import authorized_through_webhook, provider_for, stop_executions
+from tests.integration.test_janitor import Janitor, authorized_through_webhook, stop_executions
 
 # --- webhook -------------------------------------------------------------------------------------
 
@@ -209,39 +209,39 @@ def test_repayment_step_throttled_raises_the_error_its_state_retries(
 
 
 def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repairs_it(
-    emulator: Any, provisioned: Any
+    emulator: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = authorized_through_webhook(emulator)
     second = authorized_through_webhook(emulator)
     for charge_id in (first, second):
         emulator.capture_charge(charge_id, {})  # both webhooks lost
-    from cardops.payments.use_cases.janitor import reconcile_open_payments
-
-    later = clock.now() + timedelta(hours=1)
+    janitor = Janitor(provisioned, monkeypatch).at(clock.now() + timedelta(hours=1))
     try:
+        assert janitor.schedule()["enqueued"] == 2
         with dynamodb_fault("TransactWriteItems") as fault:
-            report = reconcile_open_payments(
-                payments=PaymentRepository(),
-                provider_for=provider_for(emulator),
-                now=later,
-            )
+            janitor.drain()  # one batch: the throttled payment stays due, the message succeeds
         assert fault.hits == ["TransactWriteItems"]
-        assert len(report.failed) == 1 and len(report.repaired) == 1
-        again = reconcile_open_payments(
-            payments=PaymentRepository(),
-            provider_for=provider_for(emulator),
-            now=later,
-        )
+        found = [PaymentRepository().get("payjp", c) for c in (first, second)]
+        assert sorted(p.status.value for p in found if p is not None) == ["authorized", "captured"]
+        assert janitor.run()["enqueued"] == 1  # the next run: only the one left due
     finally:
         stop_executions(provisioned)
-    assert again.repaired == report.failed
     for charge_id in (first, second):
         found = PaymentRepository().get("payjp", charge_id)
         assert found is not None and found.status.value == "captured"
 
 
-def test_janitor_handler_throttled_listing_fails_the_run_for_the_schedule_to_retry(provisioned: Any) -> None:
-    from cardops.handlers.janitor import handler
-
-    with dynamodb_fault("Query", times=8), pytest.raises(StoreUnavailable):
-        handler({}, FakeContext("janitor"))
+def test_janitor_scheduler_throttled_fails_the_run_and_the_next_resumes_it(
+    emulator: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    charge_id = authorized_through_webhook(emulator)
+    janitor = Janitor(provisioned, monkeypatch).at(clock.now() + timedelta(hours=1))
+    try:
+        with dynamodb_fault("Query", times=8), pytest.raises(StoreUnavailable):
+            janitor.schedule()  # the schedule retries the invocation
+        result = janitor.schedule()
+    finally:
+        stop_executions(provisioned)
+    (run,) = result["runs"]
+    assert run["resumed"] and run["finished"] and result["enqueued"] == 1, result
+    assert charge_id

@@ -1,35 +1,54 @@
-"""Lambda entry point: the hourly payments janitor (EventBridge schedule)."""
+"""Lambda entry point: the janitor's scheduler (EventBridge, every ``JANITOR_PERIOD_MINUTES``).
+
+Reads only the payments whose next check is due and hands them to the worker through the janitor
+queue (``payments.use_cases.janitor``). A run that nears the time limit stops after a page; the
+next invocation resumes it from its checkpoint.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops import resources
 from cardops.kernel import clock
+from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
-from cardops.payments.store.payments import PaymentRepository
-from cardops.payments.use_cases.janitor import reconcile_open_payments
-from cardops.payments.use_cases.providers import provider_or_none
+from cardops.payments.store.due_checks import OPEN_SHARDS, Checkpoints, CheckQueue, DueIndex
+from cardops.payments.use_cases.janitor import SchedulerDeps, schedule_due_checks
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")
 tracer = Tracer(service="cardops-janitor")
 
 
+def scheduler_deps() -> SchedulerDeps:
+    return SchedulerDeps(
+        index=DueIndex(),
+        checkpoints=Checkpoints(),
+        queue=CheckQueue(settings().janitor_queue_url),
+        shards=OPEN_SHARDS,
+        period=timedelta(minutes=resources.JANITOR_PERIOD_MINUTES),
+    )
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = reconcile_open_payments(
-        payments=PaymentRepository(), provider_for=provider_or_none, now=clock.now()
+    runs = schedule_due_checks(
+        scheduler_deps(), now=clock.now(), time_left=lambda: context.get_remaining_time_in_millis() / 1000
     )
-    metrics.add_metric(name="JanitorRepaired", unit=MetricUnit.Count, value=len(report.repaired))
-    metrics.add_metric(name="JanitorFailed", unit=MetricUnit.Count, value=len(report.failed))
-    logger.info(
-        "janitor run", examined=report.examined, repaired=len(report.repaired), failed=len(report.failed)
-    )
-    return asdict(report)
+    enqueued = sum(run.enqueued for run in runs)
+    finished = all(run.finished or run.superseded for run in runs)
+    metrics.add_metric(name="JanitorDue", unit=MetricUnit.Count, value=enqueued)
+    if not finished:
+        metrics.add_metric(name="JanitorRunIncomplete", unit=MetricUnit.Count, value=1)
+    for run in runs:
+        logger.info("janitor run", **asdict(run))
+    return {"enqueued": enqueued, "finished": finished, "runs": [asdict(run) for run in runs]}

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     repayment_state_machine_arn: str = Field(default="", alias="REPAYMENT_STATE_MACHINE_ARN")
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME")
     operator_queue_url: str = Field(default="", alias="OPERATOR_QUEUE_URL")
+    #: the janitor's fan-out: batches of payments due a check, from the scheduler to the worker
+    janitor_queue_url: str = Field(default="", alias="JANITOR_QUEUE_URL")
     #: how long a raw webhook is kept for dedupe and audit
     raw_event_ttl_days: int = Field(default=90, alias="RAW_EVENT_TTL_DAYS", ge=1)
     #: webhook bodies larger than this are refused with 413 (SPEC §1)

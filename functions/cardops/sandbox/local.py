@@ -142,10 +142,19 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         return result
 
     worker = QueueWorker(provisioned.events_queue_url, process)
+
+    def check(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        # the janitor's worker drains its queue as its SQS trigger does in AWS (after `invoke janitor`)
+        result: dict[str, Any] = invoke_handler(
+            resources.FUNCTIONS["janitor_worker"].handler, event, "sandbox-janitor-worker"
+        )
+        return result
+
+    janitor = QueueWorker(provisioned.janitor_queue_url, check)
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, stripe, sbps, gateway, worker, changes):
+    for component in (payjp, stripe, sbps, gateway, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -170,6 +179,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         gateway.stop,
         worker.stop,
         changes.stop,
+        janitor.stop,
     ]
     access_log = os.environ.get("CARDOPS_IAM_ACCESS_LOG")
     if access_log:  # the IAM report of the end-to-end tests: every decision, saved on shutdown

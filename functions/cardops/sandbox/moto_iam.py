@@ -38,7 +38,13 @@ OPERATOR_POLICY = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )
 #: API operation name → IAM action name, where moto's request action differs from IAM's
-ACTION_ALIASES = {"lambda:Invoke": "lambda:InvokeFunction"}
+#: (an SQS batch call is authorized as its single-message action: IAM has no batch actions for SQS)
+ACTION_ALIASES = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 #: signing names of the REST-JSON services cardops calls (the JSON-1.x ones send ``X-Amz-Target``)
 REST_JSON_SERVICES = frozenset({"lambda"})
 #: the operations of a DynamoDB transaction → the IAM action AWS checks for each

@@ -29,6 +29,9 @@ class Provisioned:
     events_queue_url: str
     dead_letter_queue_url: str
     operator_queue_url: str
+    #: the janitor's fan-out queue and its dead-letter queue
+    janitor_queue_url: str
+    janitor_dead_letter_queue_url: str
     #: the change feed: the table's stream and the mapping's on-failure queue
     table_stream_arn: str
     changes_failure_queue_url: str
@@ -55,6 +58,8 @@ class Provisioned:
             "EventsQueueUrl": self.events_queue_url,
             "DeadLetterQueueUrl": self.dead_letter_queue_url,
             "OperatorQueueUrl": self.operator_queue_url,
+            "JanitorQueueUrl": self.janitor_queue_url,
+            "JanitorDeadLetterQueueUrl": self.janitor_dead_letter_queue_url,
             "TableStreamArn": self.table_stream_arn,
             "ChangesFailureQueueUrl": self.changes_failure_queue_url,
             "ProviderSecretArn": self.secret_arn,
@@ -81,6 +86,7 @@ class Provisioned:
             "EVENTS_QUEUE_URL": self.events_queue_url,
             "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
             "OPERATOR_QUEUE_URL": self.operator_queue_url,
+            "JANITOR_QUEUE_URL": self.janitor_queue_url,
             "WEBHOOK_SECRET_ID": self.secret_arn,
             "PROVIDER_API_KEYS_SECRET_ID": self.api_keys_secret_arn,
             "FEED_BUCKET_NAME": self.feed_bucket,
@@ -120,6 +126,24 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
+def _queue_with_dead_letters(sqs: Any, name: str, spec: resources.QueueSpec) -> tuple[str, str]:
+    """A queue that moves a message to ``{name}-dlq`` after ``spec.max_receive_count`` receives."""
+    dlq_url: str = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url: str = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.max_receive_count)}
+            ),
+        },
+    )["QueueUrl"]
+    return url, dlq_url
+
+
 def provision(
     secrets: dict[str, str], *, prefix: str = "cardops-sandbox", session: Any = None
 ) -> Provisioned:
@@ -156,20 +180,8 @@ def provision(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
     )
     sqs = session.client("sqs", region_name=REGION)
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-events-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_spec = resources.EVENTS_QUEUE
-    events_url = sqs.create_queue(
-        QueueName=f"{prefix}-events",
-        Attributes={
-            "VisibilityTimeout": str(queue_spec.visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue_spec.max_receive_count)}
-            ),
-        },
-    )["QueueUrl"]
+    events_url, dlq_url = _queue_with_dead_letters(sqs, f"{prefix}-events", resources.EVENTS_QUEUE)
+    janitor_url, janitor_dlq_url = _queue_with_dead_letters(sqs, f"{prefix}-janitor", resources.JANITOR_QUEUE)
     operator_url = sqs.create_queue(QueueName=f"{prefix}-operator")["QueueUrl"]
     changes_failure_url = sqs.create_queue(QueueName=f"{prefix}-changes-failures")["QueueUrl"]
     webhook_secrets, api_keys = split_secrets(secrets)
@@ -192,6 +204,8 @@ def provision(
         events_queue_url=events_url,
         dead_letter_queue_url=dlq_url,
         operator_queue_url=operator_url,
+        janitor_queue_url=janitor_url,
+        janitor_dead_letter_queue_url=janitor_dlq_url,
         table_stream_arn=stream_arn,
         changes_failure_queue_url=changes_failure_url,
         secret_arn=secret_arn,

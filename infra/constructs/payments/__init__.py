@@ -9,8 +9,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -22,6 +20,7 @@ from cardops import resources
 from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget, service_metric
 from infra.constructs.payments.capture_deadline import CaptureDeadlineWorkflow
+from infra.constructs.payments.janitor import Janitor
 from infra.constructs.payments.repayment import EVIDENCE_PREFIX, RepaymentWorkflow
 from infra.logical_ids import keep_logical_id
 
@@ -91,17 +90,13 @@ class Payments(Construct):
         )
         kernel.grant_api_keys(processor)
 
-        # the payments janitor (SPEC §1): reads open payments (gsi2), writes repaired payments
-        # (what follows runs on the change feed); re-fetches from the providers with their API keys
-        janitor = self._function("janitor")
-        kernel.table.grant(janitor, *TABLE_READ, *TABLE_WRITE)
-        kernel.grant_api_keys(janitor)
-        self.janitor_rule = events.Rule(
+        # the payments janitor (SPEC §1): a scheduler reads what is due, a worker checks it
+        self.janitor = Janitor(
             self,
-            "JanitorHourly",
-            description="cardops payments janitor: reconcile payments whose webhooks may be lost",
-            schedule=events.Schedule.rate(Duration.hours(1)),
-            targets=[targets.LambdaFunction(janitor, retry_attempts=2)],
+            "Janitor",
+            kernel=kernel,
+            scheduler=self._function("janitor"),
+            worker=self._function("janitor_worker"),
         )
 
         self.capture_deadline = CaptureDeadlineWorkflow(
@@ -125,6 +120,7 @@ class Payments(Construct):
         self.alarms: list[cloudwatch.Alarm] = [
             *self.capture_deadline.alarms,
             *self.repayment.alarms,
+            *self.janitor.alarms,
             *self._alarms(),
             *self._change_feed_alarms(),
         ]
@@ -341,6 +337,7 @@ class Payments(Construct):
                 ),
             ],
             [function_widget(key, self.functions[key]) for key in ("webhook", "processor")],
+            [self.janitor.widget()],
         ]
 
 

@@ -84,7 +84,7 @@ class CaptureDeadlineWorkflow(Construct):
             )
         )
 
-        # the processor starts one execution per authorization (the janitor restarts a lost start);
+        # the processor starts one execution per authorization (the janitor worker restarts a lost start);
         # a capture or cancel, by webhook or through the admin API, stops the waiting execution
         for starter in starters:
             self.grant_starter(starter)

@@ -9,7 +9,8 @@
 | store            | ``STORE#{store}``                | ``#STORE``         |
 
 Every payment still waiting for the provider (pending or authorized) is also on ``gsi2``
-(``OPEN#{shard}`` / last update), so the payments janitor finds what to reconcile without a scan.
+(``OPEN#{shard}`` / next check), so the payments janitor reads only what is due
+(``payments.store.due_checks``).
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
 they are open, so the store's "uncaptured sales" list is one query; once money is captured the same
 index lists the payment under ``STORE#{store}#CAPTURED`` / last update (the ledger reconciliation's
@@ -35,16 +36,10 @@ from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, PaymentStatus
+from cardops.payments.store.due_checks import due_entry
 
 if TYPE_CHECKING:
     from cardops.payments.domain.reservations import Reservation
-
-OPEN_SHARDS = 8
-"""Open payments spread over this many index partitions, so no single one is hot."""
-
-
-def open_shard(pk: str) -> int:
-    return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
 STORE_SHARDS = 8
@@ -138,9 +133,7 @@ class PaymentRepository:
             # money moved: the store's reconciliation finds it here, most recently changed last
             item["gsi1pk"] = _s(captured_partition(payment.metadata.store_id))
             item["gsi1sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
-        if payment.status in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED):
-            item["gsi2pk"] = _s(f"OPEN#{open_shard(pk)}")
-            item["gsi2sk"] = _s(f"{payment.updated_at.isoformat()}#{pk}")
+        item.update(due_entry(payment, pk))  # on the janitor's index while awaiting the provider
         if expected_version == 0:
             condition = "attribute_not_exists(pk)"
             values: dict[str, Any] | None = None
@@ -175,26 +168,6 @@ class PaymentRepository:
             if code == "TransactionConflictException" or _transient(exc):
                 raise StoreUnavailable(code) from exc
             raise
-
-    def open_payments(self, *, updated_before: datetime) -> Iterator[Payment]:
-        """Pending and authorized payments last changed before ``updated_before`` (the janitor's work)."""
-        for shard in range(OPEN_SHARDS):
-            kwargs: dict[str, Any] = {
-                "TableName": _table(),
-                "IndexName": "gsi2",
-                "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :before",
-                "ExpressionAttributeValues": {
-                    ":pk": _s(f"OPEN#{shard}"),
-                    ":before": _s(updated_before.isoformat()),
-                },
-            }
-            while True:
-                page = aws.dynamodb().query(**kwargs)
-                for item in page.get("Items", []):
-                    yield Payment.model_validate_json(item["doc"]["S"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
         page = aws.dynamodb().query(

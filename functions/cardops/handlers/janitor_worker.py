@@ -1,0 +1,71 @@
+"""Lambda entry point: the janitor's worker (SQS, one batch of due payments per message).
+
+Each payment is re-fetched from its provider and the snapshot applied (``payments.use_cases.janitor``).
+A payment that fails (provider or table unavailable) stays due and the next run retries it, so the
+message still succeeds; anything else fails the message, which SQS retries and then parks in the
+janitor's dead-letter queue (alarmed) — its payments stay due meanwhile, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cardops.kernel import clock
+from cardops.kernel.observability import make_logger
+from cardops.payments.store.due_checks import DuePayments, parse_message
+from cardops.payments.store.payments import PaymentRepository
+from cardops.payments.use_cases.janitor import WorkerDeps, check_due_payments
+from cardops.payments.use_cases.providers import provider_or_none
+
+logger = make_logger("cardops-janitor-worker")
+metrics = Metrics(namespace="cardops", service="janitor")
+tracer = Tracer(service="cardops-janitor-worker")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def worker_deps() -> WorkerDeps:
+    return WorkerDeps(
+        due=DuePayments(),
+        payments=PaymentRepository(),
+        provider_for=provider_or_none,
+    )
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    logger.set_correlation_id(record.message_id)
+    run_id, refs = parse_message(record.body)
+    report = check_due_payments(refs, worker_deps(), now=clock.now(), run_id=run_id)
+    for name, value in (
+        ("JanitorChecked", report.checked),
+        ("JanitorRepaired", len(report.repaired)),
+        ("JanitorUnchanged", report.unchanged),
+        ("JanitorSkipped", report.skipped),
+        ("JanitorFailed", len(report.failed)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info(
+        "janitor batch",
+        run_id=run_id,
+        checked=report.checked,
+        repaired=report.repaired,
+        unchanged=report.unchanged,
+        without_api=report.without_api,
+        skipped=report.skipped,
+        failed=report.failed,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(  # type: ignore[return-value]
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,40 @@
+"""The janitor's work per run follows what is due, not what is open (issue 11 item 4), at suite size.
+
+The same periods as ``tests/benchmarks/bench_janitor_scale.py`` (100,000 open payments there), with
+IAM enforced: the reads of a run are the same whether 400 or 2,400 payments are open, and every
+payment due in the period is checked in it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cardops.kernel import clock
+from tests.benchmarks.bench_janitor_scale import Seeder, _no_listeners, _one_period, _verify
+
+
+def test_reads_per_run_follow_the_due_payments_not_the_open_ones(emulator: Any, provisioned: Any) -> None:
+    now = clock.now().replace(microsecond=0)
+    later = now + timedelta(minutes=15)
+    seeder = Seeder(provisioned, now)
+    runs = []
+    for at, open_total in ((now, 400), (later, 2_400)):
+        seeder.now = at
+        due = seeder.due(emulator, 30, captured=3)
+        seeder.not_due(open_total - seeder.open, after=later + timedelta(minutes=15))
+        runs.append(_one_period(provisioned, at, _no_listeners))
+        _verify(due, 3, at)
+    small, large = runs
+    for run in runs:
+        assert run["enqueued"] == 30
+        assert run["scheduler items read"] == 30  # the due index entries, nothing else
+        assert run["worker GetItem (1 item each)"] == 60  # its due state, then the merge's read
+        assert run["worker UpdateItem (next check)"] == 27 and run["worker TransactWriteItems (repairs)"] == 3
+    reads = (
+        "scheduler Query calls",
+        "scheduler items read",
+        "worker GetItem (1 item each)",
+        "worker Query calls",
+    )
+    assert {k: small[k] for k in reads} == {k: large[k] for k in reads}  # with six times as many open
