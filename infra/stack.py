@@ -81,6 +81,7 @@ class CardopsStack(Stack):
             "ProviderApiKeysSecretArn": self.kernel.api_keys_secret.secret_arn,
             "PayjpApiBaseUrl": "https://api.pay.jp",
             "StripeApiBaseUrl": "https://api.stripe.com",
+            "SbpsApiBaseUrl": sbps_api_base(self.node.try_get_context("sbps_api_url")),
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
         }
@@ -102,3 +103,14 @@ class CardopsStack(Stack):
         missing = set(resources.FUNCTIONS) - set(found)
         assert not missing, f"functions declared in resources.py but built by no slice: {sorted(missing)}"
         return found
+
+
+def sbps_api_base(configured: str | None) -> str:
+    """The SBPS API's scheme and host: the configured endpoint's, else the settings' default."""
+    from urllib.parse import urlsplit
+
+    from cardops.kernel.config import Settings
+
+    url = configured or str(Settings.model_fields["sbps_api_url"].default)
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -167,6 +167,16 @@ def running_sandbox(workdir: Path) -> Iterator[tuple[Path, subprocess.Popen[byte
                 process.kill()
 
 
+@contextmanager
+def sandbox_of_its_own(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[dict[str, Any]]:
+    """A module's own sandbox (one that moves the sandbox clock, which would disturb the shared one):
+    its outputs, plus ``_outputs_file`` for the CLI's ``--outputs``."""
+    with running_sandbox(tmp_path_factory.mktemp(name)) as (path, _):
+        values = json.loads(path.read_text())
+        values["_outputs_file"] = str(path)
+        yield values
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     """The sandbox shared by the end-to-end tests of a session."""

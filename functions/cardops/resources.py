@@ -134,6 +134,9 @@ SANDBOX_SECRETS: dict[str, str] = {
     "sbps_hash_key": "sbps_cardops_sandbox",
     "payjp_secret_key": "sk_test_cardops_sandbox",
     "stripe_secret_key": "sk_test_stripe_cardops_sandbox",
+    "sbps_merchant_id": "30132",
+    "sbps_service_id": "103",
+    "sbps_api_hash_key": "sbps_cardops_sandbox",
 }
 """The documented sandbox secrets; ``CARDOPS_*`` environment variables override them (SPEC §8)."""
 

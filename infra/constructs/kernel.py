@@ -114,6 +114,9 @@ class Kernel(Construct):
     def grant_api_keys(self, function: lambda_.Function) -> None:
         """Read the provider API keys (functions that call the providers' APIs), and know where."""
         function.add_environment("PROVIDER_API_KEYS_SECRET_ID", self.api_keys_secret.secret_arn)
+        # SBPS names a merchant's API endpoint with the contract (cdk.json context ``sbps_api_url``)
+        if sbps_api_url := self.node.try_get_context("sbps_api_url"):
+            function.add_environment("SBPS_API_URL", str(sbps_api_url))
         self.api_keys_secret.grant_read(function)
 
     def function(self, scope: Construct, key: str) -> lambda_.Function:

@@ -21,7 +21,7 @@ import urllib3
 from click.testing import CliRunner
 
 from cardops.cli.main import cli
-from tests.conftest import running_sandbox
+from tests.conftest import sandbox_of_its_own
 from tests.helpers import eventually, sandbox_now
 from tests.helpers import sandbox_api as api
 
@@ -34,9 +34,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A sandbox of its own: these tests move its clock, which would disturb the shared one."""
-    with running_sandbox(tmp_path_factory.mktemp("deadline-sandbox")) as (path, _):
-        values = json.loads(path.read_text())
-        values["_outputs_file"] = str(path)
+    with sandbox_of_its_own(tmp_path_factory, "deadline-sandbox") as values:
         payjp.api_base = values["PayjpApiBaseUrl"]
         payjp.api_key = values["PayjpSecretKey"]
         yield values

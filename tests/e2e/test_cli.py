@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import payjp
 import pytest
+import urllib3
 from click.testing import CliRunner, Result
 
 from cardops import resources
@@ -372,18 +373,23 @@ def test_refund_amend_and_cancel_before_submission(run: Any, sandbox: SandboxPro
             as_json(run("invoke", "webhook", "--event", str(form), "--json"))["result"]["statusCode"] == 200
         )
     eventually(lambda: (p := get_payment(sandbox, "sbps", order)) and p["status"] == "captured")
-    # SBPS refunds are made in its console: the refund stays requested, so it can still be corrected
-    refund = as_json(
-        run("payments", "refund", "sbps", order, "--amount", "3000", "--reason", "overcharge", "--json")
-    )
+    # SBPS answers 503 twice: a partial refund that may have reached it is not re-sent, so the
+    # refund stays requested, and a requested refund can still be corrected
+    faults = f"{sandbox.outputs['SbpsApiBaseUrl']}/_sandbox/faults"
+    spec = {"operation": "refund", "mode": "server_error", "count": 2}
+    assert urllib3.request("POST", faults, json=spec).status == 200
+    failed = run("payments", "refund", "sbps", order, "--amount", "3000", "--reason", "overcharge", code=1)
+    assert "provider_unavailable" in failed.output or "did not answer" in failed.output
+    (refund,) = as_json(run("refunds", "list", "sbps", order, "--json"))["refunds"]
     assert refund["status"] == "requested"
-    amended = as_json(
-        run("refunds", "amend", "sbps", order, refund["refund_id"], "--amount", "2500", "--json")
-    )
-    assert amended["amount"] == 2500 and amended["replaces"] == refund["refund_id"]
-    listed = run("refunds", "list", "sbps", order).output
-    assert f"replaced by {amended['refund_id']}" in listed and f"replaces {refund['refund_id']}" in listed
-    canceled = run("refunds", "cancel", "sbps", order, amended["refund_id"]).output
+    amended = run("refunds", "amend", "sbps", order, refund["refund_id"], "--amount", "2500", code=1)
+    assert "did not answer" in amended.output or "provider_unavailable" in amended.output
+    listed = as_json(run("refunds", "list", "sbps", order, "--json"))["refunds"]
+    (replacement,) = [r for r in listed if r.get("replaces") == refund["refund_id"]]
+    assert replacement["amount"] == 2500 and replacement["status"] == "requested"
+    table = run("refunds", "list", "sbps", order).output
+    assert f"replaced by {replacement['refund_id']}" in table and f"replaces {refund['refund_id']}" in table
+    canceled = run("refunds", "cancel", "sbps", order, replacement["refund_id"]).output
     assert "canceled" in canceled and f"sbps/{order}" in canceled
     assert as_json(run("refunds", "list", "sbps", order, "--json"))["remaining_refundable"] == 12000
 

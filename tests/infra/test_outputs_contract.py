@@ -23,6 +23,7 @@ def test_sandbox_outputs_have_every_stack_output_key(
         "EvidenceBucketName",
         "PayjpApiBaseUrl",
         "StripeApiBaseUrl",
+        "SbpsApiBaseUrl",
     ):
         assert required in stack_keys
     assert {"CaptureDeadlineStateMachineArn", "RepaymentStateMachineArn"} <= stack_keys

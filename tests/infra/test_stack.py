@@ -90,6 +90,7 @@ def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
         "AwsEndpointUrl",
         "PayjpApiBaseUrl",
         "StripeApiBaseUrl",
+        "SbpsApiBaseUrl",
         "TableName",
         "EventsQueueUrl",
         "DeadLetterQueueUrl",

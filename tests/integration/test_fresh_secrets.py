@@ -96,3 +96,25 @@ def test_payjp_call_without_a_key_fails_before_reaching_the_provider(fresh: Any)
     client = registry.provider_client("payjp")  # the key is read per call, so building it is fine
     with pytest.raises(ProviderNotConfigured, match="payjp_secret_key"):
         client.retrieve("ch_fresh")
+
+
+def test_sbps_client_needs_its_ids_and_hash_key_and_names_what_is_wrong(fresh: Any) -> None:
+    from cardops.payments.providers import registry
+    from cardops.payments.providers.base import ProviderNotConfigured
+    from cardops.payments.use_cases.providers import provider_client
+
+    with pytest.raises(registry.UnsupportedProvider):
+        registry.provider_client("sbps")  # no client without the stored payments' tracking ids
+
+    with pytest.raises(ProviderNotConfigured, match="sbps_merchant_id is not configured"):
+        provider_client("sbps")
+    secrets = boto3.client("secretsmanager", region_name="ap-northeast-1")
+    keys = {"sbps_merchant_id": "123", "sbps_service_id": "001", "sbps_api_hash_key": "k"}
+    secrets.put_secret_value(SecretId=fresh.api_keys_secret_arn, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    with pytest.raises(ProviderNotConfigured, match="merchant_id"):
+        provider_client("sbps")
+    keys["sbps_merchant_id"] = "12345"
+    secrets.put_secret_value(SecretId=fresh.api_keys_secret_arn, SecretString=json.dumps(keys))
+    parameters.clear_caches()
+    assert provider_client("sbps").name == "sbps"

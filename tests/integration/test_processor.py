@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from cardops.payments.domain.webhook_signatures import sbps_hash
+from cardops.payments.providers.sbps.notifications import check_code
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.conftest import load_event, sample
@@ -176,4 +176,35 @@ def test_sbps_signature_helper_matches_samples() -> None:
 
     form = sample("webhooks/sbps/result_authorized.form").strip()
     pairs = parse_qsl(form, keep_blank_values=True)
-    assert len(sbps_hash(pairs, "k")) == 40
+    assert len(check_code(pairs, "k")) == 40
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
+def test_sbps_notification_in_shift_jis_or_utf8_from_the_stored_body(provisioned: Any, encoding: str) -> None:
+    """A Shift_JIS (or UTF-8) notification, accepted by the webhook and processed from its stored
+    bytes (no inline body), keeps its Japanese values and SBPS's tracking id."""
+    from cardops.handlers.webhook import handler as webhook
+    from cardops.payments.providers.sbps import notifications
+    from tests.helpers import SECRETS, call
+
+    order = f"ord_{encoding.replace('-', '')}"
+    pairs = [
+        ("order_id", order),
+        ("amount", "7700"),
+        ("free1", "新宿店"),
+        ("free2", "rsv_jp"),
+        ("res_status", "authorized"),
+        ("res_result", "OK"),
+        ("res_tracking_id", "00000000054321"),
+        ("res_date", "20261201103000"),
+    ]
+    body = notifications.sign(pairs, SECRETS["sbps_hash_key"], encoding=encoding)
+    charset = {"cp932": "Shift_JIS", "utf-8": "UTF-8"}[encoding]
+    headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
+    assert call(webhook, "POST", "/webhooks/sbps", body, headers)[0] == 200
+    event_id = "00000000054321:authorized:20261201103000"
+    assert process({"provider": "sbps", "event_id": event_id}) == {"batchItemFailures": []}
+    found = payment("sbps", order)
+    assert found is not None and found[0].status.value == "authorized"
+    assert found[0].metadata.store_id == "新宿店"
+    assert found[0].metadata.provider_reference == "00000000054321"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
 
-from cardops.payments.domain.webhook_signatures import sbps_hash
+from cardops.payments.providers.sbps import notifications
 from tests.helpers import SECRETS, call, payjp_headers, stripe_headers
 
 
@@ -127,9 +126,7 @@ def _sbps_body(key: str = SECRETS["sbps_hash_key"], **overrides: str) -> bytes:
         "res_date": "20261122103000",
         "free1": "store_1",
     } | overrides
-    pairs = list(fields.items())
-    pairs.append(("sps_hashcode", sbps_hash(pairs, key)))
-    return urlencode(pairs).encode()
+    return notifications.sign(list(fields.items()), key)
 
 
 def test_sbps_hash(webhook: Any, provisioned: Any) -> None:

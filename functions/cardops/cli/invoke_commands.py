@@ -26,7 +26,7 @@ WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 
 def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
     """An API Gateway event carrying ``payload`` as ``provider`` would deliver it."""
-    from cardops.payments.domain.webhook_signatures import sbps_hash
+    from cardops.payments.providers.sbps import notifications
     from cardops.sandbox.gateway import api_gateway_event
 
     raw = payload.strip()
@@ -42,17 +42,14 @@ def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dic
         headers["X-Payjp-Webhook-Token"] = secrets["payjp_webhook_token"]
     else:
         pairs = parse_qsl(raw.decode(), keep_blank_values=True)
-        pairs.append(("sps_hashcode", sbps_hash(pairs, secrets["sbps_hash_key"])))
-        from urllib.parse import urlencode
-
-        raw = urlencode(pairs).encode()
+        raw = notifications.sign(pairs, secrets["sbps_hash_key"])
         headers["Content-Type"] = "application/x-www-form-urlencoded"
     return api_gateway_event("POST", f"/webhooks/{provider}", headers, raw)
 
 
 def delivered_event(event: dict[str, Any]) -> tuple[str, str] | None:
     """(provider, event id) of a webhook API Gateway event, as the intake will name it."""
-    from cardops.payments.providers import sbps
+    from cardops.payments.providers.sbps import PLUGIN as SBPS
 
     provider = (event.get("pathParameters") or {}).get("provider") or str(event.get("path", "")).rsplit(
         "/", 1
@@ -61,7 +58,7 @@ def delivered_event(event: dict[str, Any]) -> tuple[str, str] | None:
     try:
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
         if provider == "sbps":
-            return provider, sbps.event_id(dict(parse_qsl(body.decode(), keep_blank_values=True)))
+            return provider, SBPS.event_id(body)
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None

@@ -18,11 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
-from cardops.payments.providers import registry
-from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.due_checks import DuePayments, parse_message
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.janitor import WorkerDeps, check_due_payments
+from cardops.payments.use_cases.providers import provider_or_none
 
 logger = make_logger("cardops-janitor-worker")
 metrics = Metrics(namespace="cardops", service="janitor")
@@ -30,18 +29,11 @@ tracer = Tracer(service="cardops-janitor-worker")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def provider_for(name: str) -> PaymentProvider | None:
-    try:
-        return registry.provider_client(name)
-    except registry.UnsupportedProvider:
-        return None
-
-
 def worker_deps() -> WorkerDeps:
     return WorkerDeps(
         due=DuePayments(),
         payments=PaymentRepository(),
-        provider_for=provider_for,
+        provider_for=provider_or_none,
     )
 
 

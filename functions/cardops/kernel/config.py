@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     provider_api_keys_secret_id: str = Field(default="", alias="PROVIDER_API_KEYS_SECRET_ID")
     payjp_api_base: str = Field(default="https://api.pay.jp", alias="PAYJP_API_BASE")
     stripe_api_base: str = Field(default="https://api.stripe.com", alias="STRIPE_API_BASE")
+    #: SBPS's XML API endpoint: SBPS names it with the contract ("接続先: サービス開始時ご案内");
+    #: the default is the production URL the open-source clients use
+    sbps_api_url: str = Field(default="https://api.sps-system.com/api/xmlapi.do", alias="SBPS_API_URL")
     feed_bucket: str = Field(default="", alias="FEED_BUCKET_NAME")
     evidence_bucket: str = Field(default="", alias="EVIDENCE_BUCKET_NAME")
     capture_deadline_state_machine_arn: str = Field(default="", alias="CAPTURE_DEADLINE_STATE_MACHINE_ARN")

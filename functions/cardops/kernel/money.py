@@ -21,6 +21,10 @@ MINOR_UNIT_EXPONENT: dict[str, int] = {
 
 RoundingMode = Literal["down", "half_up"]
 
+#: the largest amount (minor units) a card payment, a reservation or a provider's notification may
+#: plausibly carry: ¥100,000,000. Beyond it an amount is a parsing or input error, refused by name.
+MAX_PLAUSIBLE_AMOUNT = 100_000_000
+
 
 class CurrencyError(ValueError):
     """An amount in a currency we do not know, or two currencies mixed."""

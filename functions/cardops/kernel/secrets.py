@@ -68,6 +68,12 @@ class ProviderApiKeys(_Secrets):
     payjp_secret_key: SecretStr = SecretStr("")
     stripe_secret_key: SecretStr = SecretStr("")
     sbps_merchant_id: SecretStr = SecretStr("")
+    sbps_service_id: SecretStr = SecretStr("")
+    #: the hash key of the API's ``sps_hashcode`` (SBPS issues one per merchant and service; the
+    #: webhook secret holds the same value as ``sbps_hash_key``, for the webhook function alone)
+    sbps_api_hash_key: SecretStr = SecretStr("")
+    #: the HTTP Basic password SBPS issues; empty means the hash key
+    sbps_basic_password: SecretStr = SecretStr("")
 
     def require(self, key: str) -> str:
         """The value of ``key``; :class:`SecretNotConfigured` when it is empty."""

@@ -35,6 +35,7 @@ class Sandbox:
     stoppers: list[Any] = field(default_factory=list)
     worker: Any = None
     payjp: Any = None
+    sbps: Any = None
     stripe: Any = None
 
     def stop(self) -> None:
@@ -82,6 +83,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
+    from cardops.sandbox.sbps_emulator import SbpsEmulator
     from cardops.sandbox.stripe_emulator import StripeEmulator
 
     aws.reset_clients()
@@ -92,12 +94,23 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     payjp = PayjpEmulator(
         secret_key=secrets["payjp_secret_key"], webhook_token=secrets["payjp_webhook_token"], clock=clock.now
     )
+    sbps = SbpsEmulator(
+        merchant_id=secrets["sbps_merchant_id"],
+        service_id=secrets["sbps_service_id"],
+        api_hash_key=secrets["sbps_api_hash_key"],
+        notify_hash_key=secrets["sbps_hash_key"],
+        clock=clock.now,
+    )
     stripe = StripeEmulator(
         secret_key=secrets["stripe_secret_key"],
         webhook_secret=secrets["stripe_webhook_secret"],
         clock=clock.now,
     )
-    os.environ.update(provisioned.environment(payjp_api_base=payjp.url, stripe_api_base=stripe.url))
+    os.environ.update(
+        provisioned.environment(
+            payjp_api_base=payjp.url, stripe_api_base=stripe.url, sbps_api_url=sbps.api_url
+        )
+    )
     reset_settings()
     from cardops.api.openapi import openapi_document
     from cardops.handlers import admin, webhook
@@ -117,6 +130,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
+    sbps.webhook_url = f"{gateway.url}/webhooks/sbps"
     stripe.webhook_url = f"{gateway.url}/webhooks/stripe"
     from cardops.sandbox.lambda_runner import invoke_handler
 
@@ -140,7 +154,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, stripe, gateway, worker, changes, janitor):
+    for component in (payjp, stripe, sbps, gateway, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
@@ -148,18 +162,20 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         **provisioned.outputs(),
         "PayjpApiBaseUrl": payjp.url,
         "PayjpSecretKey": secrets["payjp_secret_key"],
+        "SbpsApiBaseUrl": sbps.url,
         "StripeApiBaseUrl": stripe.url,
         "StripeSecretKey": secrets["stripe_secret_key"],
     }
     if outputs_path is not None:
         outputs_path.parent.mkdir(parents=True, exist_ok=True)
         outputs_path.write_text(json.dumps(outputs, indent=2) + "\n", encoding="utf-8")
-    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, stripe=stripe)
+    sandbox = Sandbox(outputs=outputs, worker=worker, payjp=payjp, stripe=stripe, sbps=sbps)
     sandbox.stoppers = [
         moto.stop,
         enforcement.stop,
         payjp.stop,
         stripe.stop,
+        sbps.stop,
         gateway.stop,
         worker.stop,
         changes.stop,
@@ -189,7 +205,8 @@ def serve(port: int = 0, outputs_path: Path = DEFAULT_OUTPUTS) -> None:
     out = sandbox.outputs
     print(
         f"cardops sandbox ready: api {out['ApiUrl']} aws {out['AwsEndpointUrl']} "
-        f"payjp {out['PayjpApiBaseUrl']} stripe {out['StripeApiBaseUrl']} outputs {outputs_path}",
+        f"payjp {out['PayjpApiBaseUrl']} stripe {out['StripeApiBaseUrl']} sbps {out['SbpsApiBaseUrl']} "
+        f"outputs {outputs_path}",
         flush=True,
     )
     try:

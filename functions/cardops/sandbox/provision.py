@@ -76,7 +76,9 @@ class Provisioned:
             outputs[resources.function_output_key(key)] = function_name
         return outputs
 
-    def environment(self, *, payjp_api_base: str, stripe_api_base: str = "") -> dict[str, str]:
+    def environment(
+        self, *, payjp_api_base: str, stripe_api_base: str = "", sbps_api_url: str = ""
+    ) -> dict[str, str]:
         """The environment the deployed functions get, pointing at these resources."""
         env = {
             "CARDOPS_STAGE": "sandbox",
@@ -94,6 +96,8 @@ class Provisioned:
         }
         if stripe_api_base:
             env["STRIPE_API_BASE"] = stripe_api_base
+        if sbps_api_url:
+            env["SBPS_API_URL"] = sbps_api_url
         for name, arn in self.state_machine_arns.items():
             env[f"{_snake(name).upper()}_STATE_MACHINE_ARN"] = arn
         return env

@@ -184,6 +184,9 @@ class PaymentMetadata(BaseModel):
     visit_date: date | None = None
     accepted_at: datetime | None = None
     mcc: str | None = None
+    #: the provider's own handle on the payment when it differs from the provider payment id
+    #: (SBPS: the tracking id its API addresses, while the payment id is the merchant's order id)
+    provider_reference: str | None = None
 
     def merge(self, other: PaymentMetadata) -> PaymentMetadata:
         """First known value wins: metadata set at creation is never rewritten by a later event."""
@@ -193,6 +196,7 @@ class PaymentMetadata(BaseModel):
             visit_date=self.visit_date or other.visit_date,
             accepted_at=self.accepted_at or other.accepted_at,
             mcc=self.mcc or other.mcc,
+            provider_reference=self.provider_reference or other.provider_reference,
         )
 
 

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
+from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
+
 TaxTreatment = Literal["inclusive", "exclusive"]
 
 
@@ -23,7 +25,7 @@ class ReservationInput(BaseModel):
     email: EmailStr
     tel: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9() -]{6,31}$")
     reserved_at: AwareDatetime
-    amount: int = Field(ge=0, le=100_000_000, strict=True)
+    amount: int = Field(ge=0, le=MAX_PLAUSIBLE_AMOUNT, strict=True)
     tax_treatment: TaxTreatment
     currency: str = Field(default="JPY", pattern=r"^[A-Z]{3}$")
 

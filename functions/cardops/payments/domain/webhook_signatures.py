@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from urllib.parse import parse_qsl
 
 
 class SignatureError(Exception):
@@ -18,6 +17,14 @@ class SignatureError(Exception):
 
 class MalformedWebhook(Exception):
     """The body or a required header cannot be read: answer 400."""
+
+
+class WebhookNotConfigured(Exception):
+    """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"{provider} webhook secret not configured")
+        self.provider = provider
 
 
 def verify_payjp_token(header_token: str | None, tokens: Sequence[str]) -> None:
@@ -80,31 +87,3 @@ def verify_stripe_signature(
     if abs(now - timestamp) > tolerance_seconds:
         raise SignatureError("Stripe-Signature timestamp outside the tolerance")
     return timestamp
-
-
-SBPS_HASH_FIELD = "sps_hashcode"
-
-
-def sbps_hash(values: Sequence[tuple[str, str]], hash_key: str) -> str:
-    """SB Payment Service's check code: SHA-1 over every notified value, in order, then the hash key."""
-    joined = "".join(value.strip() for key, value in values if key != SBPS_HASH_FIELD) + hash_key
-    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-def parse_sbps_form(raw_body: bytes) -> list[tuple[str, str]]:
-    try:
-        text = raw_body.decode("utf-8")
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedWebhook(f"SBPS notification is not a form body: {exc}") from exc
-
-
-def verify_sbps_hash(values: Sequence[tuple[str, str]], hash_keys: Sequence[str]) -> None:
-    presented = [v for k, v in values if k == SBPS_HASH_FIELD]
-    if len(presented) != 1:
-        raise SignatureError("SBPS notification must carry exactly one sps_hashcode")
-    matched = False
-    for key in hash_keys:
-        matched |= hmac.compare_digest(sbps_hash(values, key).encode(), presented[0].lower().encode())
-    if not matched:
-        raise SignatureError("SBPS hash does not match")

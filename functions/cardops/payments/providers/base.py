@@ -16,18 +16,19 @@ from typing import TYPE_CHECKING, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from cardops.kernel import safe_json
+from cardops.payments.domain.payments import (
+    CanonicalEvent,
+    EventKind,
+    Payment,
+    PaymentFacts,
+    PaymentMetadata,
+    Provider,
+)
 from cardops.payments.domain.webhook_signatures import MalformedWebhook
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets
     from cardops.payments.domain.refunds import ProviderCapabilities
-from cardops.payments.domain.payments import (
-    CanonicalEvent,
-    EventKind,
-    PaymentFacts,
-    PaymentMetadata,
-    Provider,
-)
 
 
 class ProviderError(Exception):
@@ -108,6 +109,10 @@ class PaymentProvider(Protocol):
     ) -> ProviderPayment: ...
 
 
+#: what cardops stored about a payment, by (provider, provider payment id): given to clients by
+#: the use cases (a provider may need it: SBPS's API addresses payments by a tracking id)
+PaymentLookup = Callable[[str, str], "Payment | None"]
+
 #: a request header by name (case-insensitive), ``None`` when absent
 Header = Callable[[str], str | None]
 
@@ -121,7 +126,10 @@ class ProviderPlugin(Protocol):
 
     ``verify`` and ``event_id`` run in the webhook function (answer fast: no API client, no SDK
     import); ``to_canonical`` in the processor; ``client`` wherever the provider's API is called
-    (built lazily, so only those functions import the provider's SDK).
+    (built lazily, so only those functions import the provider's SDK). ``client`` takes the use
+    cases' view of stored payments (``PaymentLookup``) for a provider whose API needs what cardops
+    stored (SBPS addresses a payment by the tracking id its notification carried); the others ignore
+    it, and SBPS raises ``ProviderNotConfigured`` without it.
     """
 
     @property
@@ -150,7 +158,7 @@ class ProviderPlugin(Protocol):
         """One canonical event; ``UnsupportedProviderEvent`` or ``MalformedWebhook`` otherwise."""
         ...
 
-    def client(self) -> PaymentProvider:
+    def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
         """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
         ...
 

@@ -6,11 +6,11 @@ from functools import cache
 
 from cardops.kernel.config import settings
 from cardops.kernel.secrets import SecretNotConfigured, provider_api_keys
-from cardops.payments.providers.base import PaymentProvider, ProviderNotConfigured
+from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderNotConfigured
 
 
 class UnsupportedProvider(Exception):
-    """No API client for this provider (SBPS payments are captured from its own console)."""
+    """No API client for this provider (the sandbox provider has none)."""
 
     def __init__(self, provider: str) -> None:
         super().__init__(f"provider {provider!r} has no API client for captures and cancels")
@@ -25,8 +25,14 @@ def api_key(key: str) -> str:
         raise ProviderNotConfigured(f"provider API key {exc}") from exc
 
 
+#: providers whose client needs the stored payments (``payments``) besides its keys
+READS_STORED_PAYMENTS = frozenset({"sbps"})
+
+
 @cache
-def provider_client(name: str) -> PaymentProvider:
+def provider_client(name: str, payments: PaymentLookup | None = None) -> PaymentProvider:
+    """The API client of ``name``; ``payments`` (the use cases' view of stored payments) is what a
+    client may need besides its keys: SBPS's has no client without it."""
     if name == "payjp":
         from cardops.payments.providers.payjp import PayjpClient
 
@@ -38,6 +44,10 @@ def provider_client(name: str) -> PaymentProvider:
         from cardops.payments.providers.stripe import StripePlugin
 
         return StripePlugin().client()
+    if name == "sbps" and payments is not None:
+        from cardops.payments.providers.sbps import PLUGIN
+
+        return PLUGIN.client(payments)
     raise UnsupportedProvider(name)
 
 

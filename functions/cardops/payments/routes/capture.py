@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.kernel import clock
 from cardops.kernel.identity import caller
+from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
 from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
@@ -32,7 +33,7 @@ class CaptureInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: strict: ``true``, ``1.0`` or ``"100"`` is a 422 naming the field, never a capture of ¥1 or ¥100
-    amount: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
+    amount: int | None = Field(default=None, gt=0, le=MAX_PLAUSIBLE_AMOUNT, strict=True)
 
 
 class UncapturedView(BaseModel):

@@ -62,11 +62,11 @@ def run_listeners(change: Change, listeners: Sequence[NamedListener]) -> None:
 
 def capture_deps() -> capture.Deps:
     """The capture use cases wired to the real adapters, for the admin API and the workflow task."""
-    from cardops.payments.providers.registry import provider_client
     from cardops.payments.store.claims import OutcomeClaims
     from cardops.payments.store.notifications import EventPublisher
     from cardops.payments.store.payment_notes import PaymentNoteStore
     from cardops.payments.store.payments import PaymentRepository, ReservationRepository
+    from cardops.payments.use_cases.providers import provider_client
 
     return capture.Deps(
         payments=PaymentRepository(),

@@ -24,9 +24,10 @@ from cardops.payments.domain.payments import (
     apply_event,
     new_payment,
 )
-from cardops.payments.domain.webhook_signatures import MalformedWebhook, parse_sbps_form
-from cardops.payments.providers import payjp, sbps
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.providers import payjp
 from cardops.payments.providers.base import ProviderPayment
+from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 
 class UnsupportedEvent(Exception):
@@ -154,7 +155,14 @@ def payjp_to_canonical(body: str, fetcher: ChargeFetcher, *, now: datetime) -> C
     )
 
 
-def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now: datetime) -> CanonicalEvent:
+def to_canonical(
+    provider: str, body: str | bytes, *, payjp_fetcher: ChargeFetcher, now: datetime
+) -> CanonicalEvent:
+    """``body`` as stored: SBPS forms are read from their bytes (Shift_JIS or UTF-8), JSON as text."""
+    if provider == SBPS.name:
+        return SBPS.to_canonical(body.encode("utf-8") if isinstance(body, str) else body)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
     if provider == "payjp":
         return payjp_to_canonical(body, payjp_fetcher, now=now)
     if provider == "stripe":
@@ -165,8 +173,6 @@ def to_canonical(provider: str, body: str, *, payjp_fetcher: ChargeFetcher, now:
             return StripePlugin().to_canonical(body.encode("utf-8"))
         except UnsupportedProviderEvent as exc:
             raise UnsupportedEvent(str(exc)) from exc
-    if provider == "sbps":
-        return sbps.to_canonical(parse_sbps_form(body.encode("utf-8")))
     raise MalformedWebhook(f"no processor for provider {provider!r}")
 
 
@@ -233,12 +239,15 @@ def process_message(
     now: datetime,
 ) -> Outcome:
     provider, event_id = str(message.get("provider")), str(message.get("event_id"))
-    body = message.get("body")
-    if not isinstance(body, str):
+    inline = message.get("body")
+    body: str | bytes
+    if isinstance(inline, str):
+        body = inline
+    else:
         raw = read_body(provider, event_id)
         if raw is None:
             raise RawEventMissing(f"raw event {provider}/{event_id} not found")
-        body = raw.decode("utf-8", errors="replace")
+        body = raw
     try:
         event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)
     except UnsupportedEvent as exc:

@@ -112,12 +112,9 @@ class _RegisteredProviders:
     (SBPS refunds are made in its console) have their refunds stay ``requested`` for finance."""
 
     def get(self, name: str) -> PaymentProvider | None:
-        from cardops.payments.providers import registry
+        from cardops.payments.use_cases.providers import provider_or_none
 
-        try:
-            return registry.provider_client(name)
-        except registry.UnsupportedProvider:
-            return None
+        return provider_or_none(name)
 
 
 def default_providers() -> _RegisteredProviders:

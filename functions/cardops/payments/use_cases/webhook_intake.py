@@ -13,13 +13,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cardops.kernel.secrets import WebhookSecrets
-from cardops.payments.domain.webhook_signatures import (
-    parse_sbps_form,
-    verify_payjp_token,
-    verify_sbps_hash,
-)
-from cardops.payments.providers import sbps
+from cardops.payments.domain.webhook_signatures import WebhookNotConfigured as WebhookNotConfigured
+from cardops.payments.domain.webhook_signatures import verify_payjp_token
 from cardops.payments.providers.base import json_event_id
+from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 #: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
@@ -73,14 +70,6 @@ class Queue(Protocol):
     def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None: ...
 
 
-class WebhookNotConfigured(Exception):
-    """No verification secret is configured for this provider (a fresh stack): refuse, tell operators."""
-
-    def __init__(self, provider: str) -> None:
-        super().__init__(f"{provider} webhook secret not configured")
-        self.provider = provider
-
-
 def _configured(provider: str, values: list[str]) -> list[str]:
     if not values:
         raise WebhookNotConfigured(provider)
@@ -106,11 +95,9 @@ def authenticate(
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
         return json_event_id(raw_body)
-    if provider == "sbps":
-        keys = _configured(provider, secrets.sbps_keys())
-        pairs = parse_sbps_form(raw_body)
-        verify_sbps_hash(pairs, keys)
-        return sbps.event_id(dict(pairs))
+    if provider == SBPS.name:
+        SBPS.verify(raw_body, header, _configured(provider, SBPS.webhook_secrets(secrets)), now=now)
+        return SBPS.event_id(raw_body)
     raise UnknownProvider(provider)
 
 

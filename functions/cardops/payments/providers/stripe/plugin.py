@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Final
 from cardops.payments.domain.payments import CanonicalEvent
 from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES, ProviderCapabilities
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, verify_stripe_signature
-from cardops.payments.providers.base import Header, ProviderPlugin, UnsupportedProviderEvent, json_event_id
+from cardops.payments.providers.base import (
+    Header,
+    PaymentLookup,
+    ProviderPlugin,
+    UnsupportedProviderEvent,
+    json_event_id,
+)
 from cardops.payments.providers.stripe import events
 
 if TYPE_CHECKING:
@@ -47,8 +53,9 @@ class StripePlugin:
         except events.MalformedEvent as exc:
             raise MalformedWebhook(str(exc)) from exc
 
-    def client(self) -> StripeClient:
-        """Built from the settings (base URL) and Secrets Manager (the API key); imports the SDK."""
+    def client(self, payments: PaymentLookup | None = None) -> StripeClient:
+        """Built from the settings (base URL) and Secrets Manager (the API key); imports the SDK.
+        Stripe addresses payments by its own ids: ``payments`` is not needed."""
         from pydantic import SecretStr
 
         from cardops.kernel.config import settings
