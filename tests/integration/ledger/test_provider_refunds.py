@@ -194,16 +194,17 @@ def test_a_stuck_refund_is_repaired_by_the_sweep_with_the_same_key(
 
 
 def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, monkeypatch: Any) -> None:
-    """SBPS refunds are made in its console and stay ``requested``: the sweep passes them over."""
+    """Refunds of a provider without a refund API stay ``requested`` for finance: the sweep passes
+    them over (every real provider has one now; the sandbox provider has none)."""
     from cardops.payments.domain.refunds import RefundReason
     from cardops.payments.use_cases.provider_refunds import resubmit_stuck_refunds
     from cardops.payments.use_cases.refunds import RefundService
     from tests.integration.ledger.conftest import capture_payment
 
-    capture_payment(provider="sbps", payment_id="sb_1", store_id="store-sbps")
+    capture_payment(provider="sandbox", payment_id="sb_1", store_id="store-no-api")
     for n in range(3):
         RefundService().request(
-            "sbps",
+            "sandbox",
             "sb_1",
             amount=100,
             reason=RefundReason.CUSTOMER_REQUEST,
