@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,7 +60,7 @@ def send(request: BaseHTTPRequestHandler, status: int, content_type: str, payloa
     request.wfile.write(payload)
 
 
-class EmulatorServer:
+class EmulatorServer(ABC):
     """A provider emulator's server and its webhooks: each sent on its own thread after the change,
     retried briefly on 5xx or a failed connection (providers retry for days)."""
 
@@ -71,8 +72,9 @@ class EmulatorServer:
         self._deliveries: list[threading.Thread] = []
         self._server = LoopbackServer(self._dispatch, name=name, port=port)
 
+    @abstractmethod
     def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
-        raise NotImplementedError
+        """Answer one request to the provider's API (each emulator's own routes)."""
 
     @property
     def url(self) -> str:
