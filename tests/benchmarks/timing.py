@@ -35,12 +35,12 @@ def import_seconds(module: str, *, repeat: int = 5) -> float:
     return run(f"import {module}") - run("pass")
 
 
-def import_cpu_seconds(code: str, *, repeat: int = 5, env: dict[str, str] | None = None) -> float:
-    """CPU time (``time.process_time``) a fresh interpreter spends running ``code``, best of ``repeat``.
+def import_cpu_seconds(code: str, *, repeat: int = 9, env: dict[str, str] | None = None) -> float:
+    """CPU time (``time.process_time``) a fresh interpreter spends running ``code``, median of ``repeat``.
 
     Measured inside the child, so interpreter start-up and the machine's other load are left out."""
     probe = f"import time\nstart = time.process_time()\n{code}\nprint(time.process_time() - start)"
-    return min(
+    return statistics.median(
         float(
             subprocess.run(
                 [sys.executable, "-c", probe], check=True, capture_output=True, text=True, env=env

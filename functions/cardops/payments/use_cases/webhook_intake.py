@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cardops.kernel.secrets import WebhookSecrets
+from cardops.kernel.webhook_secrets import WebhookSecrets
 from cardops.payments.domain.webhook_signatures import WebhookNotConfigured as WebhookNotConfigured
-from cardops.payments.domain.webhook_signatures import verify_payjp_token
-from cardops.payments.providers.base import json_event_id
+from cardops.payments.domain.webhook_signatures import json_event_id, verify_payjp_token
 from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
@@ -29,6 +28,10 @@ class UnknownProvider(Exception):
     def __init__(self, provider: str) -> None:
         self.shown = shown(provider)
         super().__init__(f"no webhook route for provider {self.shown}")
+
+
+class NoSuchRoute(Exception):
+    """A method or path no webhook route answers (``POST /webhooks/{provider}`` only): 404."""
 
 
 SHOWN_LIMIT = 64
