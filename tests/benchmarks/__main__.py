@@ -16,10 +16,11 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 
 
-def main() -> int:
+def main(only: list[str]) -> int:
+    """Every benchmark, or those named (``python -m tests.benchmarks webhooks workflows``)."""
     results: dict[str, dict[str, float]] = {}
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not info.name.startswith("bench_"):
+        if not info.name.startswith("bench_") or (only and info.name.removeprefix("bench_") not in only):
             continue
         module = importlib.import_module(f"tests.benchmarks.{info.name}")
         start = time.perf_counter()
@@ -53,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

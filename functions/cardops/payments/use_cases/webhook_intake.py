@@ -15,7 +15,6 @@ from typing import Any, Protocol
 from cardops.kernel.webhook_secrets import WebhookSecrets
 from cardops.payments.domain.webhook_signatures import WebhookNotConfigured as WebhookNotConfigured
 from cardops.payments.domain.webhook_signatures import json_event_id, verify_payjp_token
-from cardops.payments.providers.sbps import PLUGIN as SBPS
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 #: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
@@ -98,7 +97,9 @@ def authenticate(
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
         return json_event_id(raw_body)
-    if provider == SBPS.name:
+    if provider == "sbps":
+        from cardops.payments.providers.sbps import PLUGIN as SBPS
+
         SBPS.verify(raw_body, header, _configured(provider, SBPS.webhook_secrets(secrets)), now=now)
         return SBPS.event_id(raw_body)
     raise UnknownProvider(provider)
