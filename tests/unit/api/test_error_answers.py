@@ -790,3 +790,30 @@ def test_a_class_ends_with_one_unconditional_rule() -> None:
     assert handler is not None
     assert handler(_Child("odd one")).status_code == HTTPStatus.CONFLICT
     assert handler(_Child("another")).status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+@pytest.mark.parametrize(("case", "make"), WEBHOOK_CASES, ids=[c for c, _ in WEBHOOK_CASES])
+def test_the_webhooks_proxy_answers_are_what_a_powertools_resolver_answers(
+    case: str, make: Callable[[], Exception]
+) -> None:
+    """The webhook function answers without a resolver (issue 13): byte for byte the same answer."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from cardops.api import errors
+    from cardops.sandbox.gateway import api_gateway_event
+    from cardops.sandbox.lambda_runner import FakeContext
+
+    app = APIGatewayRestResolver()
+    errors.register(app, errors.webhook_rules())
+
+    @app.post("/raise")
+    def _raise() -> None:
+        raise make()
+
+    def raise_it(event: dict[str, Any]) -> dict[str, Any]:
+        raise make()
+
+    event = api_gateway_event("POST", "/raise", {}, b"")
+    assert errors.ErrorTable(errors.webhook_rules()).proxy(raise_it)(event) == app.resolve(
+        event, FakeContext("webhook")
+    )
