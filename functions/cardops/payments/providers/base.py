@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.kernel import safe_json
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
@@ -24,7 +23,7 @@ from cardops.payments.domain.payments import (
     PaymentMetadata,
     Provider,
 )
-from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.domain.webhook_signatures import json_event_id as json_event_id
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets
@@ -161,21 +160,3 @@ class ProviderPlugin(Protocol):
     def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
         """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
         ...
-
-
-def json_event_id(raw_body: bytes) -> str:
-    """The ``id`` of a JSON event with a ``type`` (PAY.JP's and Stripe's shape)."""
-    try:
-        payload = safe_json.loads(raw_body)
-    except safe_json.UnsafeJson as exc:
-        raise MalformedWebhook(f"body refused: {exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
-        raise MalformedWebhook("event has no id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedWebhook("event has no type")
-    return event_id

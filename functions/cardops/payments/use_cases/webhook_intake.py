@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cardops.kernel.secrets import WebhookSecrets
+from cardops.kernel.webhook_secrets import WebhookSecrets
 from cardops.payments.domain.webhook_signatures import WebhookNotConfigured as WebhookNotConfigured
-from cardops.payments.domain.webhook_signatures import verify_payjp_token
-from cardops.payments.providers.base import json_event_id
-from cardops.payments.providers.sbps import PLUGIN as SBPS
+from cardops.payments.domain.webhook_signatures import json_event_id, verify_payjp_token
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
 #: an SQS message stays below its limit with the body inline up to this size; larger ones are read back
@@ -29,6 +27,10 @@ class UnknownProvider(Exception):
     def __init__(self, provider: str) -> None:
         self.shown = shown(provider)
         super().__init__(f"no webhook route for provider {self.shown}")
+
+
+class NoSuchRoute(Exception):
+    """A method or path no webhook route answers (``POST /webhooks/{provider}`` only): 404."""
 
 
 SHOWN_LIMIT = 64
@@ -95,7 +97,9 @@ def authenticate(
     if provider == "payjp":
         verify_payjp_token(header("X-Payjp-Webhook-Token"), _configured(provider, secrets.payjp_tokens()))
         return json_event_id(raw_body)
-    if provider == SBPS.name:
+    if provider == "sbps":
+        from cardops.payments.providers.sbps import PLUGIN as SBPS
+
         SBPS.verify(raw_body, header, _configured(provider, SBPS.webhook_secrets(secrets)), now=now)
         return SBPS.event_id(raw_body)
     raise UnknownProvider(provider)

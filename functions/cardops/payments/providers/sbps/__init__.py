@@ -14,15 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cardops.payments.domain.payments import CanonicalEvent
-from cardops.payments.providers.base import Header
 from cardops.payments.providers.sbps import notifications
 
 if TYPE_CHECKING:
-    from cardops.kernel.secrets import WebhookSecrets
-    from cardops.payments.domain.payments import Payment
+    from cardops.kernel.webhook_secrets import WebhookSecrets
+    from cardops.payments.domain.payments import CanonicalEvent, Payment
     from cardops.payments.domain.refunds import ProviderCapabilities
-    from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderPlugin
+    from cardops.payments.providers.base import Header, PaymentLookup, PaymentProvider, ProviderPlugin
     from cardops.payments.providers.sbps.client import KnownPayment
 
 

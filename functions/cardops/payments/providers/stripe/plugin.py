@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from cardops.payments.domain.payments import CanonicalEvent
-from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES, ProviderCapabilities
-from cardops.payments.domain.webhook_signatures import MalformedWebhook, verify_stripe_signature
-from cardops.payments.providers.base import (
-    Header,
-    PaymentLookup,
-    ProviderPlugin,
-    UnsupportedProviderEvent,
+from cardops.payments.domain.webhook_signatures import (
+    MalformedWebhook,
     json_event_id,
+    verify_stripe_signature,
 )
-from cardops.payments.providers.stripe import events
 
 if TYPE_CHECKING:
-    from cardops.kernel.secrets import WebhookSecrets
+    from cardops.kernel.webhook_secrets import WebhookSecrets
+    from cardops.payments.domain.payments import CanonicalEvent
+    from cardops.payments.domain.refunds import ProviderCapabilities
+    from cardops.payments.providers.base import Header, PaymentLookup, ProviderPlugin
     from cardops.payments.providers.stripe.client import StripeClient
 
 #: SPEC §1: reject a signature whose timestamp is further than this from now
@@ -26,12 +23,20 @@ DEFAULT_TOLERANCE_SECONDS: Final = 300
 
 
 class StripePlugin:
+    """Verifying and naming a webhook imports no payment model and no SDK: the webhook function
+    loads this module (issue 13); the rest is imported where it is used."""
+
     name: Final = "stripe"
-    #: card refunds cannot be taken back once submitted
-    capabilities: ProviderCapabilities = DEFAULT_CAPABILITIES["stripe"]
 
     def __init__(self, *, tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> None:
         self.tolerance_seconds = tolerance_seconds
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """Card refunds cannot be taken back once submitted (the refunds domain's table)."""
+        from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES
+
+        return DEFAULT_CAPABILITIES[self.name]
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
         return secrets.stripe_secrets()
@@ -46,6 +51,9 @@ class StripePlugin:
         return json_event_id(raw_body)
 
     def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
+        from cardops.payments.providers.base import UnsupportedProviderEvent
+        from cardops.payments.providers.stripe import events
+
         try:
             return events.parse_event(raw_body)
         except events.UnsupportedEvent as exc:
