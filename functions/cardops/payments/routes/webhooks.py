@@ -51,7 +51,6 @@ def receive(provider: str) -> Response[Any]:
         queue=SqsQueue(config.events_queue_url),
         now=clock.now(),
         max_bytes=config.max_webhook_bytes,
-        stripe_tolerance=config.stripe_tolerance_seconds,
         ttl_days=config.raw_event_ttl_days,
     )
     metrics.add_metric(

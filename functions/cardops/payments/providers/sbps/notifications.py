@@ -34,7 +34,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
@@ -43,6 +42,7 @@ from cardops.payments.domain.payments import (
     RefundFact,
 )
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, SignatureError
+from cardops.payments.providers.base import provider_amount
 from cardops.payments.providers.sbps.protocol import (
     ENCODING,
     HASH_FIELD,
@@ -186,13 +186,7 @@ def amount_of(text: str) -> int:
     """A yen amount: digits only, within what a card payment can plausibly be."""
     if not text.isascii() or not text.isdigit():
         raise MalformedWebhook(f"SBPS amount {text[:20]!r} is not a whole number of yen")
-    amount = int(text)
-    if amount > MAX_PLAUSIBLE_AMOUNT:
-        raise MalformedWebhook(
-            f"SBPS amount {amount} is beyond the plausible range of a JPY card payment "
-            f"(at most {MAX_PLAUSIBLE_AMOUNT})"
-        )
-    return amount
+    return provider_amount(int(text), "SBPS")
 
 
 def refund_key(values: dict[str, str]) -> str:
