@@ -30,6 +30,7 @@ from cardops.payments.domain.webhook_signatures import MalformedWebhook
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets
+    from cardops.payments.domain.capture_deadline import AuthorizationHold
     from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
     from cardops.payments.providers.recharge import Recharger
 
@@ -164,6 +165,11 @@ class ProviderPlugin(Protocol):
     @property
     def capabilities(self) -> ProviderCapabilities:
         """What its API allows (refund reversal, …)."""
+        ...
+
+    @property
+    def authorization_hold(self) -> AuthorizationHold:
+        """How long its authorizations hold when it does not report the lapse (SPEC §3)."""
         ...
 
     @property

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Final
 
 from cardops.kernel.secrets import SecretNotConfigured, provider_api_keys
+from cardops.payments.domain.capture_deadline import AuthorizationHold
 from cardops.payments.domain.refunds import ProviderCapabilities
 from cardops.payments.providers.base import (
     PaymentLookup,
@@ -29,6 +30,9 @@ BUILT_IN: Final = {
     "stripe": "cardops.payments.providers.stripe",
     "sbps": "cardops.payments.providers.sbps",
 }
+#: the provider of payments the sandbox and the tests write directly: no plugin, no API; finance may
+#: take back its submitted refunds (there is no provider to have received them)
+STAND_IN: Final = "sandbox"
 #: plugins registered at run time (``registered``: a test's provider), over the built-in ones
 _EXTRA: dict[str, ProviderPlugin] = {}
 
@@ -46,6 +50,11 @@ def names() -> tuple[str, ...]:
     return (*BUILT_IN, *(name for name in _EXTRA if name not in BUILT_IN))
 
 
+def name_pattern(*, stand_in: bool = False) -> str:
+    """A regular expression of the providers' names (routes validate path parameters with it)."""
+    return f"^({'|'.join((*names(), STAND_IN) if stand_in else names())})$"
+
+
 def find(name: str) -> ProviderPlugin | None:
     """The plugin of ``name``; ``None`` for a name no provider has (``sandbox``, caller input)."""
     if name in _EXTRA:
@@ -60,7 +69,15 @@ def find(name: str) -> ProviderPlugin | None:
 def capabilities(name: str) -> ProviderCapabilities:
     """What the provider's API allows; the defaults (nothing) for a name without a plugin."""
     plugin = find(name)
-    return plugin.capabilities if plugin is not None else ProviderCapabilities()
+    if plugin is not None:
+        return plugin.capabilities
+    return ProviderCapabilities(refund_reversal=name == STAND_IN)
+
+
+def authorization_hold(name: str) -> AuthorizationHold:
+    """How long the provider's authorizations hold when it does not say (the capture deadline)."""
+    plugin = find(name)
+    return plugin.authorization_hold if plugin is not None else AuthorizationHold.UNKNOWN
 
 
 @contextmanager

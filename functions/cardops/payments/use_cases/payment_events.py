@@ -140,7 +140,7 @@ def with_deadline(payment: Payment) -> Payment:
     if facts.authorized_at is None:
         return payment
     deadline = capture_deadline(
-        provider=payment.provider,
+        hold=registry.authorization_hold(payment.provider),
         visit_date=payment.metadata.visit_date,
         accepted_at=payment.metadata.accepted_at,
         authorized_at=facts.authorized_at,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from cardops.payments.domain.capture_deadline import AuthorizationHold
 from cardops.payments.domain.payments import CanonicalEvent, PaymentFacts
 from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
 from cardops.payments.domain.webhook_signatures import verify_payjp_token
@@ -36,6 +37,8 @@ class PayjpPlugin:
     #: card refunds cannot be taken back once submitted
     capabilities: Final = ProviderCapabilities(refund_reversal=False)
     #: PAY.JP addresses charges by its own ids
+    #: a charge without ``expired_at`` holds for the default ``expiry_days`` (7)
+    authorization_hold: Final = AuthorizationHold.EXPIRY_DAYS
     reads_stored_payments: Final = False
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:

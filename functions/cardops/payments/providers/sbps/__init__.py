@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl
 
+from cardops.payments.domain.capture_deadline import AuthorizationHold
 from cardops.payments.domain.payments import CanonicalEvent, PaymentFacts
 from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
 from cardops.payments.providers.base import EventContext, Header
@@ -39,6 +40,8 @@ class SbpsPlugin:
     #: SBPS card refunds cannot be taken back once submitted
     capabilities: Final = ProviderCapabilities(refund_reversal=False)
     #: the API addresses a payment by the tracking id its notification carried (stored by cardops)
+    #: SBPS documents no validity cardops can rely on: the business bound alone
+    authorization_hold: Final = AuthorizationHold.UNKNOWN
     reads_stored_payments: Final = True
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from cardops.payments.domain.capture_deadline import AuthorizationHold
 from cardops.payments.domain.payments import CanonicalEvent, PaymentFacts
 from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, verify_stripe_signature
@@ -35,6 +36,8 @@ class StripePlugin:
     #: card refunds cannot be taken back once submitted
     capabilities: Final = ProviderCapabilities(refund_reversal=False)
     #: Stripe addresses payments by its own ids
+    #: without ``capture_before``, the card networks' windows (7 days online, 30 extended)
+    authorization_hold: Final = AuthorizationHold.CARD_NETWORKS
     reads_stored_payments: Final = False
 
     def __init__(self, *, tolerance_seconds: int | None = None) -> None:
