@@ -35,22 +35,10 @@ from cardops.payments.providers.stripe import PLUGIN as STRIPE
 from cardops.payments.providers.stripe import StripePlugin
 
 from . import stripe_payloads as sp
+from .test_sbps_notifications import FIELDS as SBPS_FIELDS
 
 FUNCTIONS = Path(__file__).resolve().parents[3] / "functions" / "cardops"
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-SBPS_FIELDS = [
-    ("order_id", "ord_1"),
-    ("amount", "12000"),
-    ("free1", "store_1"),
-    ("free2", "rsv_1"),
-    ("free3", "2026-12-20"),
-    ("res_status", "authorized"),
-    ("res_result", "OK"),
-    ("res_tracking_id", "00000000012345"),
-    ("res_sps_transaction_id", "SPS0001"),
-    ("res_err_code", ""),
-    ("res_date", "20261201103000"),
-]
 
 
 def payjp_event(event_type: str = "charge.succeeded", charge_id: str = "ch_1") -> bytes:
