@@ -153,8 +153,10 @@ class ProviderPlugin(Protocol):
     import); ``to_canonical`` in the processor; ``client`` wherever the provider's API is called
     (built lazily, so only those functions import the provider's SDK). ``client`` takes the use
     cases' view of stored payments (``PaymentLookup``) for a provider whose API needs what cardops
-    stored (SBPS addresses a payment by the tracking id its notification carried); the others ignore
-    it, and SBPS raises ``ProviderNotConfigured`` without it.
+    stored (SBPS addresses a payment by the tracking id its notification carried): such a plugin
+    says so (``reads_stored_payments``) and the registry builds no client of it without one; the
+    others ignore it. One folder (``providers/{name}/``, its ``PLUGIN``) and one line in
+    ``registry.BUILT_IN`` make a provider: nothing outside ``providers/`` tells them apart by name.
     """
 
     @property
