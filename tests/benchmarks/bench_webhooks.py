@@ -196,7 +196,7 @@ def accept_cost() -> dict[str, float]:
         events.seen.clear()
         webhook_intake.accept(
             "stripe", STRIPE_BODY, headers.get, secrets=lambda: secrets, raw_events=events, queue=queue,
-            now=now, max_bytes=262144, stripe_tolerance=300, ttl_days=90,
+            now=now, max_bytes=262144, ttl_days=90,
         )  # fmt: skip
 
     def floor() -> None:

@@ -67,7 +67,6 @@ def _receive(event: errors.ProxyEvent) -> errors.ProxyResponse:
         queue=SqsQueue(config.events_queue_url),
         now=clock.now(),
         max_bytes=config.max_webhook_bytes,
-        stripe_tolerance=config.stripe_tolerance_seconds,
         ttl_days=config.raw_event_ttl_days,
     )
     metrics.add_metric(

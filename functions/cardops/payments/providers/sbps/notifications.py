@@ -175,17 +175,11 @@ def event_id(values: dict[str, str]) -> str:
 
 def amount_of(text: str) -> int:
     """A yen amount: digits only, within what a card payment can plausibly be."""
-    from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
+    from cardops.payments.providers.base import provider_amount
 
     if not text.isascii() or not text.isdigit():
         raise MalformedWebhook(f"SBPS amount {text[:20]!r} is not a whole number of yen")
-    amount = int(text)
-    if amount > MAX_PLAUSIBLE_AMOUNT:
-        raise MalformedWebhook(
-            f"SBPS amount {amount} is beyond the plausible range of a JPY card payment "
-            f"(at most {MAX_PLAUSIBLE_AMOUNT})"
-        )
-    return amount
+    return provider_amount(int(text), "SBPS")
 
 
 def refund_key(values: dict[str, str]) -> str:
