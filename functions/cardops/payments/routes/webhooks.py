@@ -1,4 +1,7 @@
-"""``POST /webhooks/{provider}`` (SPEC §1 and §8 contract 1)."""
+"""``POST /webhooks/{provider}`` (SPEC §1 and §8 contract 1).
+
+The route only; the webhook resolver that serves it, with its error table and the counting of
+refusals, is assembled in the shell (``cardops.api.webhooks``)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ import binascii
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardops.api import errors
 from cardops.kernel import clock
 from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
@@ -25,11 +28,11 @@ metrics = Metrics(namespace="cardops", service="webhooks")
 # only botocore is patched: the intake makes AWS calls and nothing else, and patching every module
 # X-Ray knows would import requests, sqlite3 … on each cold start (issue 13)
 tracer = Tracer(service="cardops-webhooks", patch_modules=("botocore",))
-app = APIGatewayRestResolver()
+router = Router()  # type: ignore[no-untyped-call]
 
 
 def _raw_body() -> bytes:
-    event = app.current_event
+    event = router.current_event
     body = event.body or ""
     if event.is_base64_encoded:
         try:
@@ -39,13 +42,13 @@ def _raw_body() -> bytes:
     return body.encode("utf-8")
 
 
-@app.post("/webhooks/<provider>")
+@router.post("/webhooks/<provider>")
 def receive(provider: str) -> Response[Any]:
     config = settings()
     result = webhook_intake.accept(
         provider,
         _raw_body(),
-        lambda name: app.current_event.headers.get(name),
+        lambda name: router.current_event.headers.get(name),
         secrets=webhook_secrets,
         raw_events=RawEventStore(),
         queue=SqsQueue(config.events_queue_url),
@@ -63,17 +66,3 @@ def receive(provider: str) -> Response[Any]:
         content_type=content_types.APPLICATION_JSON,
         body={"received": True, "duplicate": result.duplicate},
     )
-
-
-def _observe(exc: Exception, answer: errors.ErrorAnswer) -> None:
-    """Every refusal is counted by its class (Webhook4xx/5xx) and logged; a defect with its trace."""
-    if answer.defect:
-        logger.exception("webhook intake failed", error=exc.__class__.__name__)
-    elif isinstance(exc, webhook_intake.WebhookNotConfigured):
-        # an operator has to write the secret (README "Set the secrets"); the provider retries meanwhile
-        logger.error(str(exc), provider=exc.provider)
-    metrics.add_metric(name=f"Webhook{answer.status.value // 100}xx", unit=MetricUnit.Count, value=1)
-    logger.warning("webhook rejected", status=answer.status.value, code=answer.code, reason=answer.message)
-
-
-errors.register(app, errors.webhook_rules(), _observe)
