@@ -18,7 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import EventType
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+#: an entry point, called (event, context): by Lambda with its context, by the sandbox and the tests
+#: with theirs (``sandbox.lambda_runner.FakeContext``), as Powertools' decorators allow
+Handler = Callable[..., dict[str, Any]]
 
 
 def entry_point(

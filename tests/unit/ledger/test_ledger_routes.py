@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from cardops.kernel import clock
 from cardops.ledger import routes
+from cardops.ledger.domain.ledger import Channel
+from cardops.ledger.domain.payouts import OffsetMethod
 from cardops.ledger.use_cases import LedgerService
 
 
@@ -40,7 +43,7 @@ def test_a_ledger_action_gets_the_body_ledger_its_fields_the_time_and_the_caller
     from datetime import UTC, datetime
 
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    monkeypatch.setattr(routes.clock, "now", lambda: now)
+    monkeypatch.setattr(clock, "now", lambda: now)
     monkeypatch.setattr(routes, "router", SimpleNamespace(current_event="the request"))
     monkeypatch.setattr(routes, "caller", lambda event: f"finance, from {event}")
     seen: dict[str, Any] = {}
@@ -49,12 +52,12 @@ def test_a_ledger_action_gets_the_body_ledger_its_fields_the_time_and_the_caller
         seen.update(args=args, kwargs=kwargs)
         return "answer"
 
-    body = routes.SettlementBody(settlement_id="s1", channel=routes.Channel.EXTENDED, currency="usd")
+    body = routes.SettlementBody(settlement_id="s1", channel=Channel.EXTENDED, currency="usd")
     assert routes._on_ledger(action, "store-1", body) == "answer"
-    assert seen["args"] == ("store-1", routes.Channel.EXTENDED, "USD")
+    assert seen["args"] == ("store-1", Channel.EXTENDED, "USD")
     assert seen["kwargs"] == {
         "settlement_id": "s1",
-        "method": routes.OffsetMethod.SAME_CHANNEL_SETTLEMENT,
+        "method": OffsetMethod.SAME_CHANNEL_SETTLEMENT,
         "source_channel": None,
         "now": now,
         "actor": "finance, from the request",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -40,15 +40,7 @@ ReasonCode = Literal[
     "corporate_number_missing",
     "corporate_number_invalid",
 ]
-REASON_CODES: tuple[ReasonCode, ...] = (
-    "unknown_linkage_code",
-    "employee_code_mismatch",
-    "name_small_kana",
-    "name_romaji",
-    "name_mismatch",
-    "corporate_number_missing",
-    "corporate_number_invalid",
-)
+REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)
 
 #: What an admin reads beside each reason: Japanese first, then English.
 HINTS: Mapping[ReasonCode, str] = {
