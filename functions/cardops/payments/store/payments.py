@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
+from cardops.kernel.dynamodb import (
+    StoreUnavailable,
+    VersionConflict,
+    expect_failed_condition,
+    payment_pk,
+    query_items,
+)
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
@@ -282,11 +288,7 @@ class RawEventStore:
             )
             return True, False
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code != "ConditionalCheckFailedException":
-                if _transient(exc):
-                    raise StoreUnavailable(code) from exc
-                raise
+            expect_failed_condition(exc)
             # no item in the answer would be an answer without ALL_OLD: count it as not enqueued, so
             # the event is re-sent (deduplicated downstream) rather than lost
             existing: Any = exc.response.get("Item") or {}
