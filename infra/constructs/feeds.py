@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import re
 
-import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as targets
 from constructs import Construct
 
+from infra.constructs.building_blocks import private_bucket, weekday_schedule
 from infra.constructs.kernel import Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, service_metric
-from infra.logical_ids import logical_id
 
 DEFAULT_SYNC_TIME = "06:00"
 FEED_PREFIX = "feeds/"
@@ -41,19 +37,7 @@ def sync_time(value: str | None) -> tuple[str, str]:
 class Feeds(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, kernel: Kernel) -> None:
         super().__init__(scope, construct_id)
-        self.feed_bucket = s3.Bucket(
-            self,
-            "FeedBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=kernel.access_logs,
-            server_access_logs_prefix="feed-bucket/",
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
-            removal_policy=kernel.removal,
-            auto_delete_objects=kernel.removal == RemovalPolicy.DESTROY,
-        )
+        self.feed_bucket = private_bucket(self, "FeedBucket", kernel=kernel, log_prefix="feed-bucket/")
 
         function = kernel.function(self, "feed_sync")
         self.function = function
@@ -81,32 +65,17 @@ class Feeds(Construct):
         )
 
         hour, minute = sync_time(self.node.try_get_context("feed_sync_time"))
-        self.schedule = scheduler.Schedule(
+        self.schedule = weekday_schedule(
             self,
             "WeekdaySync",
+            function=function,
             description="cardops feed sync: weekdays (holidays are recorded skips) in Asia/Tokyo",
-            schedule=scheduler.ScheduleExpression.cron(
-                minute=minute, hour=hour, week_day="MON-FRI", time_zone=TimeZone.ASIA_TOKYO
-            ),
-            target=targets.LambdaInvoke(
-                function,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
-                ),
-                retry_attempts=3,
-                max_event_age=Duration.hours(6),
-            ),
+            hour=hour,
+            minute=minute,
+            time_field="scheduled_time",
+            what="the feed-sync function",
         )
         stack = Stack.of(self)
-        # the scheduler target role is a stack-level singleton, so the finding is acknowledged there
-        cdk.Validations.of(stack).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
-                reason="EventBridge Scheduler's role may invoke the feed-sync function and its "
-                "versions/aliases (function-arn:*), the form CDK's LambdaInvoke target grants; no other "
-                "function.",
-            )
-        )
         CfnOutput(stack, "FeedBucketName", value=self.feed_bucket.bucket_name, key="FeedBucketName")
         self.alarms = [
             alarm(

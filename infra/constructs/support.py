@@ -11,18 +11,16 @@ executions; nothing else of theirs is touched here.
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cardops import resources
+from infra.constructs.building_blocks import private_bucket, weekday_schedule
 from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget, service_metric
 from infra.logical_ids import logical_id
@@ -38,18 +36,8 @@ class Support(Construct):
         super().__init__(scope, construct_id)
         spec = resources.STATE_MACHINES[NAME]
         self.kernel = kernel
-        self.reports_bucket = s3.Bucket(
-            self,
-            "ReportsBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=kernel.access_logs,
-            server_access_logs_prefix="reports-bucket/",
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
-            removal_policy=kernel.removal,
-            auto_delete_objects=kernel.removal == RemovalPolicy.DESTROY,
+        self.reports_bucket = private_bucket(
+            self, "ReportsBucket", kernel=kernel, log_prefix="reports-bucket/"
         )
 
         # the case workflow's steps: read the case, record a reminder or an escalation
@@ -87,32 +75,18 @@ class Support(Construct):
         for function in hook_callers:
             self._grant_start(function)
 
-        self.schedule = scheduler.Schedule(
+        self.schedule = weekday_schedule(
             self,
             "MonthlyReport",
+            function=report,
             description="cardops complaints report: runs on weekdays, writes last month's report on the "
             "first business day of the month (Asia/Tokyo)",
-            schedule=scheduler.ScheduleExpression.cron(
-                minute="0", hour="9", week_day="MON-FRI", time_zone=TimeZone.ASIA_TOKYO
-            ),
-            target=targets.LambdaInvoke(
-                report,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {"time": scheduler.ContextAttribute.scheduled_time}
-                ),
-                retry_attempts=3,
-                max_event_age=Duration.hours(6),
-            ),
+            hour="9",
+            minute="0",
+            time_field="time",
+            what="the report function",
         )
         stack = Stack.of(self)
-        # the scheduler target role is a stack-level singleton, so the finding is acknowledged there
-        cdk.Validations.of(stack).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(report)}.Arn>:*]",
-                reason="EventBridge Scheduler's role may invoke the report function and its versions/aliases "
-                "(function-arn:*), the form CDK's LambdaInvoke target grants; no other function.",
-            )
-        )
 
         self.alarms = [
             alarm(

@@ -48,6 +48,9 @@ from cardops.kernel.batch_writes import BatchWriter
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import n as _n
+from cardops.kernel.dynamodb import s as _s
+from cardops.kernel.dynamodb import table_name as _table
 
 SYNC_PK = "FEEDSYNC"
 #: Partitions a tenant's lines are spread over (each takes 1,000 WCU/s).
@@ -86,18 +89,6 @@ class StoredLine(BaseModel):
     #: who last changed the line by hand (assign, link, select, exclude); None when only matched
     changed_by: str | None = None
     version: int = 1
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _table() -> str:
-    return settings().table_name
 
 
 def tenant_pk(tenant_id: str) -> str:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from cardops.handlers._common import entry_point
 from cardops.kernel import clock
 from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
@@ -72,8 +73,6 @@ def run(step: Step) -> dict[str, Any]:
     return {"escalated": True}
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run(Step.model_validate(event))

@@ -9,14 +9,12 @@ again, with the records after it, and every listener of it runs again (they are 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops.handlers._common import batch_entry_point
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.changes import change_of
 from cardops.payments.use_cases.listeners import ListenersFailed, payment_listeners, run_listeners
@@ -24,7 +22,6 @@ from cardops.payments.use_cases.listeners import ListenersFailed, payment_listen
 logger = make_logger("cardops-changes")
 tracer = Tracer(service="cardops-changes")
 metrics = Metrics(namespace="cardops", service="changes")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @tracer.capture_method
@@ -46,10 +43,6 @@ def record_handler(record: DynamoDBRecord) -> None:
     metrics.add_metric(name="ChangeDelivered", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+handler = batch_entry_point(
+    EventType.DynamoDBStreams, record_handler, logger=logger, tracer=tracer, metrics=metrics
+)

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from cardops.feeds.store import FeedStore, batch_writer
 from cardops.feeds.use_cases.sync import FeedSync, time_budget
+from cardops.handlers._common import entry_point
 from cardops.kernel import aws, clock
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.observability import make_logger
@@ -47,9 +48,7 @@ class SyncEvent(BaseModel):
         return tokyo_date(self.scheduled_time or self.time or now)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parsed = SyncEvent.model_validate(event)
     now = clock.now()

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops import resources
+from cardops.handlers._common import entry_point
 from cardops.kernel import clock
 from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
@@ -37,9 +38,7 @@ def scheduler_deps() -> SchedulerDeps:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runs = schedule_due_checks(
         scheduler_deps(), now=clock.now(), time_left=lambda: context.get_remaining_time_in_millis() / 1000

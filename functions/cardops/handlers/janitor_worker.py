@@ -8,14 +8,12 @@ janitor's dead-letter queue (alarmed) — its payments stay due meanwhile, so no
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops.handlers._common import batch_entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.due_checks import DuePayments, parse_message
@@ -26,7 +24,6 @@ from cardops.payments.use_cases.providers import provider_or_none
 logger = make_logger("cardops-janitor-worker")
 metrics = Metrics(namespace="cardops", service="janitor")
 tracer = Tracer(service="cardops-janitor-worker")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def worker_deps() -> WorkerDeps:
@@ -62,10 +59,4 @@ def record_handler(record: SQSRecord) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+handler = batch_entry_point(EventType.SQS, record_handler, logger=logger, tracer=tracer, metrics=metrics)

@@ -19,11 +19,11 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops import resources
+from cardops.handlers._common import batch_entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
@@ -33,7 +33,6 @@ from cardops.payments.use_cases.providers import provider_client
 logger = make_logger("cardops-processor")
 tracer = Tracer(service="cardops-processor")
 metrics = Metrics(namespace="cardops", service="processor")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _message(record: SQSRecord) -> dict[str, Any]:
@@ -151,10 +150,4 @@ def _record(write: Callable[[], None]) -> None:
         logger.warning("could not record the processing outcome", error=exc.__class__.__name__)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+handler = batch_entry_point(EventType.SQS, record_handler, logger=logger, tracer=tracer, metrics=metrics)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from cardops.handlers._common import entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.ledger.reconcile import Deps, reconcile_store, reconcile_stores
@@ -41,9 +42,7 @@ class ReconcileRequest(BaseModel):
     full: bool = False
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ReconcileRequest.model_validate(event)
     now = clock.now()

@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cardops.handlers._common import entry_point
 from cardops.kernel.observability import make_logger
 from cardops.payments.use_cases import repayment
 
@@ -28,8 +29,7 @@ def _request_id(event: dict[str, Any]) -> str:
     return request_id
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@entry_point(logger, tracer)
 def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.validate_step(_request_id(event))
     logger.info(
@@ -38,16 +38,14 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return result
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@entry_point(logger, tracer)
 def eligibility(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.eligibility_step(_request_id(event))
     logger.info("eligibility checked", outcome=result["outcome"], reasons=result["reasons"])
     return result
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@entry_point(logger, tracer)
 def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = event.get("task_token")
     if not isinstance(token, str) or not token:
@@ -58,16 +56,14 @@ def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {"request_id": request_id, "status": "awaiting_decision"}
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@entry_point(logger, tracer)
 def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = repayment.charge_step(_request_id(event))
     logger.info("re-payment charged", provider_payment_id=result["provider_payment_id"])
     return result
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@entry_point(logger, tracer)
 def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _request_id(event)
     result = repayment.finish_step(event)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from cardops.handlers._common import entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.support import use_cases
@@ -36,9 +37,7 @@ class Step(BaseModel):
     execution: str | None = None
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def case_step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = Step.model_validate(event)
     logger.set_correlation_id(step.execution or step.case_id)
@@ -64,9 +63,7 @@ class ScheduleEvent(BaseModel):
     time: AwareDatetime | None = None
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(logger, tracer, metrics)
 def monthly_report(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scheduled: datetime = ScheduleEvent.model_validate(event).time or clock.now()
     result = use_cases.scheduled_report(support_deps(), now=scheduled)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from cardops.payments.routes.webhooks import logger, metrics, receive, tracer
+from cardops.api.webhooks import logger, metrics, receive, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -39,6 +39,17 @@ def n(value: int) -> dict[str, str]:
 is_transient = aws.is_transient
 
 
+def expect_failed_condition(exc: ClientError) -> None:
+    """Return when ``exc`` is the write's condition failing (what a put-if-absent expects of a second
+    write); raise anything else: ``StoreUnavailable`` when a retry may succeed, else ``exc`` itself."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code == "ConditionalCheckFailedException":
+        return
+    if is_transient(exc):
+        raise StoreUnavailable(code) from exc
+    raise exc
+
+
 def table_name() -> str:
     return lean_settings().table_name
 

@@ -6,9 +6,10 @@ shortfall; a payout at or below the plan's minimum is refused with a 422.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -37,6 +38,7 @@ router = Router()  # type: ignore[no-untyped-call]
 StoreIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 IdField = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 MAX_AMOUNT = 10**12
+_T = TypeVar("_T")
 
 
 class _Body(BaseModel):
@@ -111,48 +113,29 @@ def statement(
     return _json(result)
 
 
+def _on_ledger(action: Callable[..., _T], store_id: str, body: _Body) -> _T:
+    """Run ``action`` on the body's ledger, now, as the caller (recorded on the entries it posts).
+
+    Every field a body adds to ``_Body`` is the action's keyword argument of the same name."""
+    fields = {name: value for name, value in body if name not in _Body.model_fields}
+    return action(
+        store_id, body.channel, body.currency, **fields, now=clock.now(), actor=caller(router.current_event)
+    )
+
+
 @router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"])
 def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[Any]:
-    entry = LedgerService().adjust(
-        store_id,
-        body.channel,
-        body.currency,
-        adjustment_id=body.adjustment_id,
-        amount=body.amount,
-        reason=body.reason,
-        memo=body.memo,
-        now=clock.now(),
-        actor=caller(router.current_event),
-    )
-    return _json(entry, HTTPStatus.CREATED)
+    return _json(_on_ledger(LedgerService().adjust, store_id, body), HTTPStatus.CREATED)
 
 
 @router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
 def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
-    result = LedgerService().request_payout(
-        store_id,
-        body.channel,
-        body.currency,
-        request_id=body.request_id,
-        now=clock.now(),
-        actor=caller(router.current_event),
-    )
-    return _json(result, HTTPStatus.CREATED)
+    return _json(_on_ledger(LedgerService().request_payout, store_id, body), HTTPStatus.CREATED)
 
 
 @router.post("/admin/stores/<store_id>/settlements", tags=["ledger"])
 def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[Any]:
-    result = LedgerService().settle(
-        store_id,
-        body.channel,
-        body.currency,
-        settlement_id=body.settlement_id,
-        now=clock.now(),
-        actor=caller(router.current_event),
-        method=body.method,
-        source_channel=body.source_channel,
-    )
-    return _json(result)
+    return _json(_on_ledger(LedgerService().settle, store_id, body))
 
 
 class ReconcileBody(BaseModel):

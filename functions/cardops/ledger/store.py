@@ -43,8 +43,10 @@ from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
-from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
+from cardops.kernel.dynamodb import n as _n
+from cardops.kernel.dynamodb import s as _s
+from cardops.kernel.dynamodb import table_name as _table
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
@@ -69,18 +71,6 @@ class CeilingExceeded(Exception):
 
 def ledger_pk(store_id: str, channel: Channel, currency: str) -> str:
     return f"LEDGER#{store_id}#{channel.value}#{currency}"
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _table() -> str:
-    return settings().table_name
 
 
 @dataclass(frozen=True)

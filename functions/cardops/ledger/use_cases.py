@@ -9,9 +9,10 @@ was read; a concurrent posting makes the write fail, and the decision is taken a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +21,7 @@ from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
-from cardops.ledger.domain.fees import DEFAULT_PLANS, PlansConfig
+from cardops.ledger.domain.fees import DEFAULT_PLANS, PlanConfig, PlansConfig
 from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
@@ -43,6 +44,7 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
 
 logger = make_logger("cardops-ledger")
+_T = TypeVar("_T")
 
 
 def configured_plans() -> PlansConfig:
@@ -135,18 +137,11 @@ class LedgerService:
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
-        plan = self.plans.for_channel(channel)
-        for _ in self.backoff.tries():
-            stored = self.store.load(store_id, channel, currency)
-            decision = request_payout(stored.ledger, plan, request_id=request_id, now=now)
-            try:
-                self.store.post(
-                    attributed(decision.entries, actor), expected_counts=self._expected(stored.ledger)
-                )
-            except (VersionConflict, DuplicateEntry):
-                continue
-            return decision.payout
-        raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the payout")
+        def decide(ledger: Ledger, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], Payout]:
+            decision = request_payout(ledger, plan, request_id=request_id, now=now)
+            return decision.entries, decision.payout
+
+        return self._decide_and_post(store_id, channel, currency, decide, actor=actor, what="payout")
 
     def settle(
         self,
@@ -161,25 +156,42 @@ class LedgerService:
         source_channel: Channel | None = None,
     ) -> BatchSettlement:
         """Batch settlement (一括精算): nets pending sales; pays only a positive result."""
-        plan = self.plans.for_channel(channel)
-        for _ in self.backoff.tries():
-            stored = self.store.load(store_id, channel, currency)
+
+        def decide(ledger: Ledger, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], BatchSettlement]:
             result = offset_negative_balance(
-                stored.ledger,
+                ledger,
                 plan,
                 method=method,
                 settlement_id=settlement_id,
                 now=now,
                 source_channel=source_channel,
             )
+            return result.entries, result
+
+        return self._decide_and_post(store_id, channel, currency, decide, actor=actor, what="settlement")
+
+    def _decide_and_post(
+        self,
+        store_id: str,
+        channel: Channel,
+        currency: str,
+        decide: Callable[[Ledger, PlanConfig], tuple[Sequence[LedgerEntry], _T]],
+        *,
+        actor: str,
+        what: str,
+    ) -> _T:
+        """Decide on the ledger as stored and post the entries only if nobody posted meanwhile;
+        otherwise decide again on the new ledger (a bounded number of times)."""
+        plan = self.plans.for_channel(channel)
+        for _ in self.backoff.tries():
+            stored = self.store.load(store_id, channel, currency)
+            entries, answer = decide(stored.ledger, plan)
             try:
-                self.store.post(
-                    attributed(result.entries, actor), expected_counts=self._expected(stored.ledger)
-                )
+                self.store.post(attributed(entries, actor), expected_counts=self._expected(stored.ledger))
             except (VersionConflict, DuplicateEntry):
                 continue
-            return result
-        raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the settlement")
+            return answer
+        raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the {what}")
 
     @staticmethod
     def _expected(ledger: Ledger) -> dict[str, int]:

@@ -29,6 +29,8 @@ logger = make_logger("cardops-support-hooks")
 #: diagnosis outcomes that are registration errors an admin fixes (employee master or tenant): every
 #: reason the feed matching names
 REGISTRATION_REASONS: frozenset[str] = frozenset(REASON_CODES)
+#: the longest summary a case holds (``CaseDraft.summary``)
+MAX_SUMMARY = 2000
 
 
 def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:
@@ -46,7 +48,7 @@ def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:
         except SubjectError:
             # the payment the source named is not this store's (or unknown): keep the case, without it
             subject = draft.subject.model_copy(update={"provider": None, "provider_payment_id": None})
-            summary = f"{draft.summary} (payment reference not confirmed)"[:2000]
+            summary = f"{draft.summary} (payment reference not confirmed)"[:MAX_SUMMARY]
             return open_case(
                 deps,
                 draft.model_copy(update={"subject": subject, "summary": summary}),
@@ -57,6 +59,13 @@ def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:
         source = draft.source if draft is not None else None
         logger.exception("support case not opened", source=source, error=exc.__class__.__name__)
         return None
+
+
+def _automatic(category: Category, summary: str, subject: Subject, source: str) -> CaseDraft:
+    """A case the system opens: its summary cut to what a case holds."""
+    return CaseDraft(
+        category=category, summary=summary[:MAX_SUMMARY], channel="automatic", subject=subject, source=source
+    )
 
 
 def _payment_subject(provider: str, payment_id: str, **other: str | None) -> Subject:
@@ -75,14 +84,11 @@ def _payment_subject(provider: str, payment_id: str, **other: str | None) -> Sub
 def auto_refund_failed(provider: str, payment_id: str, *, error: str) -> str | None:
     """The capture-deadline workflow could not cancel the authorization at the provider."""
     return _open(
-        lambda: CaseDraft(
-            category=Category.AUTO_REFUND_FAILED,
-            summary=f"automatic refund of {provider}/{payment_id} at the capture deadline failed: {error}"[
-                :2000
-            ],
-            channel="automatic",
-            subject=_payment_subject(provider, payment_id),
-            source=f"auto-refund-failed:{provider}:{payment_id}",
+        lambda: _automatic(
+            Category.AUTO_REFUND_FAILED,
+            f"automatic refund of {provider}/{payment_id} at the capture deadline failed: {error}",
+            _payment_subject(provider, payment_id),
+            f"auto-refund-failed:{provider}:{payment_id}",
         ),
         "cardops:capture-deadline",
     )
@@ -93,16 +99,13 @@ def refund_rejected(
 ) -> str | None:
     """The card company rejected a refund; it was reversed and finance alerted."""
     return _open(
-        lambda: CaseDraft(
-            category=Category.REFUND_REJECTED,
-            summary=f"refund {refund_id} of {amount} {currency} was rejected by the card company: {detail}"[
-                :2000
-            ],
-            channel="automatic",
-            subject=Subject.model_validate(
+        lambda: _automatic(
+            Category.REFUND_REJECTED,
+            f"refund {refund_id} of {amount} {currency} was rejected by the card company: {detail}",
+            Subject.model_validate(
                 {"store_id": store_id, "provider": provider, "provider_payment_id": payment_id}
             ),
-            source=f"refund-rejected:{refund_id}",
+            f"refund-rejected:{refund_id}",
         ),
         "cardops:refunds",
     )
@@ -113,11 +116,10 @@ def repayment_requested(
 ) -> str | None:
     """The support desk started a re-payment request (the customer's consent is under review)."""
     return _open(
-        lambda: CaseDraft(
-            category=Category.REPAYMENT,
-            summary=f"re-payment request {request_id} for {provider}/{payment_id}",
-            channel="automatic",
-            subject=Subject.model_validate(
+        lambda: _automatic(
+            Category.REPAYMENT,
+            f"re-payment request {request_id} for {provider}/{payment_id}",
+            Subject.model_validate(
                 {
                     "store_id": store_id,
                     "provider": provider,
@@ -125,7 +127,7 @@ def repayment_requested(
                     "reservation_id": reservation_id,
                 }
             ),
-            source=f"repayment:{request_id}",
+            f"repayment:{request_id}",
         ),
         actor,
     )
@@ -145,16 +147,13 @@ def card_feed_diagnosed(
     if found is None:
         return None
     return _open(
-        lambda: CaseDraft(
-            category=Category.CARD_FEED,
-            summary=f"{found}: employee {employee_code}, card line of {usage_date.isoformat()}: {message}"[
-                :2000
-            ],
-            channel="automatic",
-            subject=Subject.model_validate(
+        lambda: _automatic(
+            Category.CARD_FEED,
+            f"{found}: employee {employee_code}, card line of {usage_date.isoformat()}: {message}",
+            Subject.model_validate(
                 {"tenant_id": tenant_id, "card_line": f"{tenant_id}/{employee_code}/{usage_date.isoformat()}"}
             ),
-            source=f"card-feed:{tenant_id}:{employee_code}:{found}",
+            f"card-feed:{tenant_id}:{employee_code}:{found}",
         ),
         "cardops:feed-diagnosis",
     )

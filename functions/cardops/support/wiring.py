@@ -19,14 +19,14 @@ class StepFunctionsCaseWorkflows:
         self.arn = state_machine_arn
 
     def start(self, case_id: str) -> None:
-        from cardops.payments.store.workflow_starter import start_once
+        from cardops.kernel.workflows import start_once
 
         if not self.arn:
             raise RuntimeError("SUPPORT_CASE_STATE_MACHINE_ARN is not set: case timers cannot start")
         start_once(self.arn, case_id, {"case_id": case_id})
 
     def stop(self, case_id: str, cause: str) -> None:
-        from cardops.payments.store.workflow_starter import stop_if_running
+        from cardops.kernel.workflows import stop_if_running
 
         if self.arn:
             stop_if_running(self.arn, case_id, cause)

@@ -6,17 +6,15 @@ construct grants it exactly what the payments routes need (``grant_routes``).
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cardops import resources
+from infra.constructs.building_blocks import end_of_line_queue, private_bucket, work_queue
 from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget, service_metric
 from infra.constructs.payments.capture_deadline import CaptureDeadlineWorkflow
@@ -29,39 +27,18 @@ class Payments(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, kernel: Kernel) -> None:
         super().__init__(scope, construct_id)
         self.kernel = kernel
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "EventsDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=kernel.removal,  # failed events wait here for a redrive
-        )
-        keep_logical_id(self.dead_letter_queue, "CoreEventsDeadLetterQueueA3B35771")
-        queue_spec = resources.EVENTS_QUEUE
-        self.events_queue = sqs.Queue(
+        # failed events wait in the dead-letter queue for a redrive
+        self.events_queue, self.dead_letter_queue = work_queue(
             self,
             "EventsQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(queue_spec.visibility_timeout_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=queue_spec.max_receive_count, queue=self.dead_letter_queue
-            ),
+            spec=resources.EVENTS_QUEUE,
+            dead_letter_id="EventsDeadLetterQueue",
+            dead_letter_removal=kernel.removal,
         )
+        keep_logical_id(self.dead_letter_queue, "CoreEventsDeadLetterQueueA3B35771")
         keep_logical_id(self.events_queue, "CoreEventsQueueA553171A")
-        self.evidence_bucket = s3.Bucket(
-            self,
-            "EvidenceBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=kernel.access_logs,
-            server_access_logs_prefix="evidence-bucket/",
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
-            removal_policy=kernel.removal,
-            auto_delete_objects=kernel.removal == RemovalPolicy.DESTROY,
+        self.evidence_bucket = private_bucket(
+            self, "EvidenceBucket", kernel=kernel, log_prefix="evidence-bucket/"
         )
         keep_logical_id(self.evidence_bucket, "FeedsEvidenceBucket5D7C5FFB")
         CfnOutput(
@@ -134,20 +111,12 @@ class Payments(Construct):
         failures, and an on-failure queue that pages someone as soon as a batch lands in it.
         """
         spec = resources.CHANGE_FEED
-        self.changes_failure_queue = sqs.Queue(
+        self.changes_failure_queue = end_of_line_queue(
             self,
             "ChangesFailureQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=self.kernel.removal,
-        )
-        cdk.Validations.of(self.changes_failure_queue).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SQS3",
-                reason="The change feed's on-failure destination is the end of the line: it holds where "
-                "the failed batches are in the stream, read by people (alarmed on depth).",
-            )
+            kernel=self.kernel,
+            why="The change feed's on-failure destination is the end of the line: it holds where the "
+            "failed batches are in the stream, read by people (alarmed on depth).",
         )
         changes = self._function(spec.function)
         # the listeners: ledger entries and balances, refunds and their ceiling, finance alerts (read

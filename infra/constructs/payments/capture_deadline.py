@@ -7,15 +7,15 @@ sandbox and the tests run — with the function ARN substituted (``resources.STA
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cardops import resources
+from infra.constructs.building_blocks import end_of_line_queue
 from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, service_metric
 from infra.logical_ids import keep_logical_id, logical_id
@@ -35,22 +35,15 @@ class CaptureDeadlineWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         spec = resources.STATE_MACHINES[NAME]
-        self.operator_queue = sqs.Queue(
+        # operator cases outlive a prod stack
+        self.operator_queue = end_of_line_queue(
             self,
             "OperatorQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=kernel.removal,  # operator cases outlive a prod stack
+            kernel=kernel,
+            why="The operator queue is the end of the line: people read it (alarmed on depth); a DLQ "
+            "behind it would only hide cases from them.",
         )
         keep_logical_id(self.operator_queue, "CaptureDeadlineOperatorQueue0DA7474A")
-        cdk.Validations.of(self.operator_queue).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-SQS3",
-                reason="The operator queue is the end of the line: people read it (alarmed on depth); a "
-                "DLQ behind it would only hide cases from them.",
-            )
-        )
         self.bus = bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
 
         task.add_environment("OPERATOR_QUEUE_URL", self.operator_queue.queue_url)

@@ -16,10 +16,10 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cardops import resources
+from infra.constructs.building_blocks import work_queue
 from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import alarm, service_metric
 
@@ -40,22 +40,8 @@ class Janitor(Construct):
         super().__init__(scope, construct_id)
         spec = resources.JANITOR_QUEUE
         period = Duration.minutes(resources.JANITOR_PERIOD_MINUTES)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(spec.visibility_timeout_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=spec.max_receive_count, queue=self.dead_letter_queue
-            ),
+        self.queue, self.dead_letter_queue = work_queue(
+            self, "Queue", spec=spec, dead_letter_id="DeadLetterQueue"
         )
 
         # the scheduler: due entries of gsi2 (that index only), its checkpoint item, the queue

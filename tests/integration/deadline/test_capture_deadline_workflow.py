@@ -247,7 +247,7 @@ def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) 
     waiting_at(executions[0]["executionArn"], 1)
     clock.advance(timedelta(days=20))
     assert wait_for_execution(executions[0]["executionArn"])["status"] == "SUCCEEDED"
-    from cardops.payments.store.workflow_starter import start_once
+    from cardops.kernel.workflows import start_once
 
     # after it ended, the same name answers ExecutionAlreadyExists: still a no-op
     assert (

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cardops.kernel import clock
-from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
 from cardops.ledger.domain.ledger import Channel
 from cardops.ledger.reconcile import Deps, reconcile_store
 from cardops.ledger.store import LedgerStore
@@ -14,6 +13,7 @@ from cardops.ledger.use_cases import ledger_listener
 from cardops.payments.domain.payments import Applied
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import load_event
+from tests.fixtures_ledger import sale
 from tests.helpers import call, change_feed, counting_aws_calls
 from tests.integration.ledger.conftest import CapturePayment, as_change
 
@@ -80,15 +80,12 @@ def test_changed_since_reads_only_recent_payments(captured: CapturePayment) -> N
 
 def test_an_entry_posted_with_other_facts_is_reported_not_overwritten(captured: CapturePayment) -> None:
     applied = lost(captured(payment_id="pay_wrong", store_id="store-w", post_ledger=False))
-    wrong = capture_entries(
-        store_id="store-w",
-        channel=Channel.STANDARD,
-        currency="JPY",
-        provider="sandbox",
-        provider_payment_id="pay_wrong",
-        amount=9_000,
-        plan=STANDARD_PLAN,
+    wrong = sale(
+        9_000,
         captured_at=applied.payment.facts.captured_at or clock.now(),
+        payment_id="pay_wrong",
+        store_id="store-w",
+        provider="sandbox",
     )
     LedgerStore().post(wrong)
     report = reconcile_store("store-w", Deps(), now=clock.now(), actor="test")

@@ -737,7 +737,7 @@ def _answered_by(registered: set[type], error: Exception) -> type:
 
 @pytest.mark.parametrize(
     ("resolver", "cases"),
-    [("cardops.api.admin", ADMIN_CASES), ("cardops.payments.routes.webhooks", WEBHOOK_CASES)],
+    [("cardops.api.admin", ADMIN_CASES), ("cardops.api.webhooks", WEBHOOK_CASES)],
 )
 def test_every_mapping_has_a_case(resolver: str, cases: list[tuple[str, Callable[[], Exception]]]) -> None:
     import importlib

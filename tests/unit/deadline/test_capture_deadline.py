@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,20 @@ def far_future_hold(authorized_at: datetime) -> datetime:
     return authorized_at + timedelta(days=1000)
 
 
+def deadline(authorized_at: datetime, visit_date: date | None, **overrides: Any) -> CaptureDeadline:
+    """The deadline of a PAY.JP authorization (hold: expiry days) accepted when authorized, with a far-future
+    hold and no MCC; ``overrides`` are ``capture_deadline``'s keywords a test varies."""
+    arguments: dict[str, Any] = {
+        "hold": AuthorizationHold.EXPIRY_DAYS,
+        "visit_date": visit_date,
+        "accepted_at": authorized_at,
+        "authorized_at": authorized_at,
+        "authorization_expires_at": far_future_hold(authorized_at),
+        "mcc": None,
+    }
+    return capture_deadline(**(arguments | overrides))
+
+
 @pytest.mark.parametrize(
     ("visit", "expected_day"),
     [
@@ -47,14 +62,7 @@ def far_future_hold(authorized_at: datetime) -> datetime:
 )
 def test_business_deadline_table(visit: date, expected_day: tuple[int, int, int]) -> None:
     authorized_at = jst(2025, 1, 1, 10) if visit.year == 2025 else jst(2028, 1, 10, 10)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=visit,
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=far_future_hold(authorized_at),
-        mcc=None,
-    )
+    result = deadline(authorized_at, visit)
     assert result.bound == "business"
     assert result.business_deadline == end_of_day_jst(*expected_day)
     assert result.at == result.business_deadline
@@ -64,14 +72,7 @@ def test_deadline_is_always_14_59_utc_because_japan_has_no_dst() -> None:
     authorized_at = jst(2025, 1, 1, 9)
     for offset in range(0, 365, 11):
         visit = date(2025, 1, 1) + timedelta(days=offset)
-        result = capture_deadline(
-            hold=AuthorizationHold.EXPIRY_DAYS,
-            visit_date=visit,
-            accepted_at=authorized_at,
-            authorized_at=authorized_at,
-            authorization_expires_at=far_future_hold(authorized_at),
-            mcc=None,
-        )
+        result = deadline(authorized_at, visit)
         utc = result.at.astimezone(UTC)
         assert (utc.hour, utc.minute, utc.second, utc.microsecond) == (14, 59, 59, 999999)
         assert result.at.utcoffset() == timedelta(0)
@@ -79,14 +80,7 @@ def test_deadline_is_always_14_59_utc_because_japan_has_no_dst() -> None:
 
 def test_far_future_visit_is_capped_by_the_payjp_default_hold_minus_margin() -> None:
     authorized_at = jst(2025, 6, 1, 12)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 9, 1),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=None,
-        mcc=None,
-    )
+    result = deadline(authorized_at, date(2025, 9, 1), authorization_expires_at=None)
     assert result.bound == "authorization"
     assert result.authorization_deadline == authorized_at + timedelta(days=7) - timedelta(hours=12)
     assert result.at == result.authorization_deadline
@@ -96,14 +90,7 @@ def test_far_future_visit_is_capped_by_the_payjp_default_hold_minus_margin() -> 
 def test_reported_payjp_expired_at_wins_over_the_default() -> None:
     authorized_at = jst(2025, 6, 1, 12)
     expired_at = payjp_expired_at(authorized_at, 60)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 7, 10),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=expired_at,
-        mcc=None,
-    )
+    result = deadline(authorized_at, date(2025, 7, 10), authorization_expires_at=expired_at)
     # 60 days covers a visit on Jul 10 + 7 days: the business bound decides
     assert result.bound == "business"
     assert result.at == end_of_day_jst(2025, 7, 17)
@@ -113,13 +100,13 @@ def test_reported_payjp_expired_at_wins_over_the_default() -> None:
 def test_stripe_capture_before_is_used_when_reported() -> None:
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
     capture_before = datetime(2025, 6, 5, 3, tzinfo=UTC)  # e.g. a network with a shorter window
-    result = capture_deadline(
+    # a lodging MCC does not override what Stripe reports
+    result = deadline(
+        authorized_at,
+        date(2025, 6, 20),
         hold=AuthorizationHold.CARD_NETWORKS,
-        visit_date=date(2025, 6, 20),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
         authorization_expires_at=capture_before,
-        mcc="7011",  # a lodging MCC does not override what Stripe reports
+        mcc="7011",
     )
     assert result.bound == "authorization"
     assert result.at == datetime(2025, 6, 4, 15, tzinfo=UTC)
@@ -145,11 +132,10 @@ def test_stripe_capture_before_is_used_when_reported() -> None:
 )
 def test_stripe_default_hold_by_mcc(mcc: str | None, hold_days: int) -> None:
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
-    result = capture_deadline(
+    result = deadline(
+        authorized_at,
+        date(2025, 12, 24),
         hold=AuthorizationHold.CARD_NETWORKS,
-        visit_date=date(2025, 12, 24),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
         authorization_expires_at=None,
         mcc=mcc,
     )
@@ -160,11 +146,10 @@ def test_stripe_default_hold_by_mcc(mcc: str | None, hold_days: int) -> None:
 def test_airline_mccs_can_be_opted_in_by_policy() -> None:
     policy = DeadlinePolicy(extended_hold_mccs=DEFAULT_EXTENDED_HOLD_MCCS | AIRLINE_MCCS)
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
-    result = capture_deadline(
+    result = deadline(
+        authorized_at,
+        date(2025, 12, 24),
         hold=AuthorizationHold.CARD_NETWORKS,
-        visit_date=date(2025, 12, 24),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
         authorization_expires_at=None,
         mcc="4511",
         policy=policy,
@@ -175,13 +160,11 @@ def test_airline_mccs_can_be_opted_in_by_policy() -> None:
 def test_tie_goes_to_business() -> None:
     authorized_at = jst(2025, 3, 1, 10)
     business = end_of_day_jst(2025, 3, 8)
-    result = capture_deadline(
+    result = deadline(
+        authorized_at,
+        date(2025, 3, 1),
         hold=AuthorizationHold.CARD_NETWORKS,
-        visit_date=date(2025, 3, 1),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
         authorization_expires_at=business + timedelta(hours=12),
-        mcc=None,
     )
     assert result.bound == "business"
     assert result.at == business == result.authorization_deadline
@@ -190,13 +173,11 @@ def test_tie_goes_to_business() -> None:
 def test_one_microsecond_earlier_authorization_bound_wins() -> None:
     authorized_at = jst(2025, 3, 1, 10)
     business = end_of_day_jst(2025, 3, 8)
-    result = capture_deadline(
+    result = deadline(
+        authorized_at,
+        date(2025, 3, 1),
         hold=AuthorizationHold.CARD_NETWORKS,
-        visit_date=date(2025, 3, 1),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
         authorization_expires_at=business + timedelta(hours=12, microseconds=-1),
-        mcc=None,
     )
     assert result.bound == "authorization"
     assert result.at == business - timedelta(microseconds=1)
@@ -205,66 +186,33 @@ def test_one_microsecond_earlier_authorization_bound_wins() -> None:
 def test_missing_visit_date_runs_from_the_acceptance_date_in_tokyo() -> None:
     # 2025-01-31 20:00 UTC is already Feb 1 in Tokyo
     accepted_at = datetime(2025, 1, 31, 20, tzinfo=UTC)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=None,
-        accepted_at=accepted_at,
-        authorized_at=accepted_at,
-        authorization_expires_at=far_future_hold(accepted_at),
-        mcc=None,
-    )
+    result = deadline(accepted_at, None)
     assert result.business_deadline == end_of_day_jst(2025, 2, 8)
 
 
 def test_missing_visit_and_acceptance_fall_back_to_the_authorization_day() -> None:
     authorized_at = jst(2025, 5, 1, 0, 30)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=None,
-        accepted_at=None,
-        authorized_at=authorized_at,
-        authorization_expires_at=far_future_hold(authorized_at),
-        mcc=None,
-    )
+    result = deadline(authorized_at, None, accepted_at=None)
     assert result.business_deadline == end_of_day_jst(2025, 5, 8)
 
 
 def test_visit_before_acceptance_is_read_as_the_acceptance_date() -> None:
     accepted_at = jst(2025, 5, 10, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 5, 1),
-        accepted_at=accepted_at,
-        authorized_at=accepted_at,
-        authorization_expires_at=far_future_hold(accepted_at),
-        mcc=None,
-    )
+    result = deadline(accepted_at, date(2025, 5, 1))
     assert result.business_deadline == end_of_day_jst(2025, 5, 17)
 
 
 def test_reminders_are_72h_and_24h_before_the_effective_deadline() -> None:
     authorized_at = jst(2025, 5, 1, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 5, 2),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=far_future_hold(authorized_at),
-        mcc=None,
-    )
+    result = deadline(authorized_at, date(2025, 5, 2))
     assert result.reminders == (result.at - timedelta(hours=72), result.at - timedelta(hours=24))
 
 
 def test_reminders_already_past_at_authorization_are_dropped() -> None:
     # same-day booking of a visit the same day, with a 1-day PAY.JP hold: deadline ~12h away
     authorized_at = jst(2025, 5, 1, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 5, 1),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=payjp_expired_at(authorized_at, 2),
-        mcc=None,
+    result = deadline(
+        authorized_at, date(2025, 5, 1), authorization_expires_at=payjp_expired_at(authorized_at, 2)
     )
     assert result.at == authorized_at + timedelta(days=2, hours=-12)
     assert result.reminders == (result.at - timedelta(hours=24),)
@@ -275,27 +223,14 @@ def test_custom_reminder_offsets_are_sorted_and_deduplicated() -> None:
         reminder_offsets=(timedelta(hours=1), timedelta(hours=48), timedelta(hours=1)),
     )
     authorized_at = jst(2025, 5, 1, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 5, 2),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=far_future_hold(authorized_at),
-        mcc=None,
-        policy=policy,
-    )
+    result = deadline(authorized_at, date(2025, 5, 2), policy=policy)
     assert result.reminders == (result.at - timedelta(hours=48), result.at - timedelta(hours=1))
 
 
 def test_unknown_provider_without_reported_validity_has_only_the_business_bound() -> None:
     authorized_at = jst(2025, 5, 1, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.UNKNOWN,
-        visit_date=date(2025, 8, 1),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=None,
-        mcc=None,
+    result = deadline(
+        authorized_at, date(2025, 8, 1), hold=AuthorizationHold.UNKNOWN, authorization_expires_at=None
     )
     assert result.authorization_deadline is None
     assert result.bound == "business"
@@ -304,26 +239,12 @@ def test_unknown_provider_without_reported_validity_has_only_the_business_bound(
 
 def test_naive_timestamps_are_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        capture_deadline(
-            hold=AuthorizationHold.EXPIRY_DAYS,
-            visit_date=date(2025, 5, 1),
-            accepted_at=None,
-            authorized_at=datetime(2025, 5, 1, 9),
-            authorization_expires_at=None,
-            mcc=None,
-        )
+        deadline(datetime(2025, 5, 1, 9), date(2025, 5, 1), accepted_at=None, authorization_expires_at=None)
 
 
 def test_result_is_serializable_for_the_workflow_input() -> None:
     authorized_at = jst(2025, 5, 1, 9)
-    result = capture_deadline(
-        hold=AuthorizationHold.EXPIRY_DAYS,
-        visit_date=date(2025, 5, 2),
-        accepted_at=authorized_at,
-        authorized_at=authorized_at,
-        authorization_expires_at=None,
-        mcc=None,
-    )
+    result = deadline(authorized_at, date(2025, 5, 2), authorization_expires_at=None)
     assert CaptureDeadline.model_validate_json(result.model_dump_json()) == result
 
 

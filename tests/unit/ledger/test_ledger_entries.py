@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from cardops.kernel.money import CurrencyError
-from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
 from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
@@ -27,6 +26,7 @@ from cardops.ledger.domain.ledger import (
     make_entry,
     reversal_of,
 )
+from tests.fixtures_ledger import sale
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 
@@ -36,16 +36,7 @@ def _empty(channel: Channel = Channel.STANDARD) -> Ledger:
 
 
 def _capture(payment_id: str, amount: int, now: datetime = NOW) -> tuple[LedgerEntry, ...]:
-    return capture_entries(
-        store_id="s1",
-        channel=Channel.STANDARD,
-        currency="JPY",
-        provider="payjp",
-        provider_payment_id=payment_id,
-        amount=amount,
-        plan=STANDARD_PLAN,
-        captured_at=now,
-    )
+    return sale(amount, captured_at=now, payment_id=payment_id)
 
 
 def test_channels_and_provider_mapping() -> None:
@@ -199,17 +190,7 @@ def test_chargeback_is_one_debit_per_dispute() -> None:
 
 
 def test_summary_splits_confirmed_and_pending_and_names_the_shortfall() -> None:
-    entries = capture_entries(
-        store_id="s1",
-        channel=Channel.STANDARD,
-        currency="JPY",
-        provider="payjp",
-        provider_payment_id="ch_1",
-        amount=10_000,
-        plan=STANDARD_PLAN,
-        captured_at=NOW,
-        confirmed_on=date(2026, 6, 1),
-    )
+    entries = sale(10_000, captured_at=NOW, confirmed_on=date(2026, 6, 1))
     adj = adjustment_entry(
         store_id="s1",
         channel=Channel.STANDARD,

@@ -16,29 +16,18 @@ from cardops.ledger.domain.fees import (
     STANDARD_PLAN,
     PayoutMode,
     PlanConfig,
-    capture_entries,
     monthly_fee_entry,
     refund_entries,
     require_plan_currency,
 )
 from cardops.ledger.domain.ledger import Channel, EntryKind, Ledger
+from tests.fixtures_ledger import ledger_of, sale
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 
 
-def _capture(amount: int, plan: PlanConfig = STANDARD_PLAN, **kw: object) -> Ledger:
-    entries = capture_entries(
-        store_id="s1",
-        channel=Channel.STANDARD,
-        currency="JPY",
-        provider="payjp",
-        provider_payment_id="ch_1",
-        amount=amount,
-        plan=plan,
-        captured_at=NOW,
-        **kw,  # type: ignore[arg-type]
-    )
-    return Ledger(store_id="s1", channel=Channel.STANDARD).post(entries).ledger
+def _capture(amount: int, plan: PlanConfig = STANDARD_PLAN, confirmed_on: date | None = None) -> Ledger:
+    return ledger_of(sale(amount, captured_at=NOW, plan=plan, confirmed_on=confirmed_on))
 
 
 def test_defaults_match_the_spec() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from cardops.kernel.calendar import tokyo_date
-from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
+from cardops.ledger.domain.fees import STANDARD_PLAN
 from cardops.ledger.domain.ledger import (
     AdjustmentReason,
     Channel,
@@ -51,6 +51,7 @@ from cardops.payments.domain.refunds import (
     reverse_submitted_refund,
     submit_refund,
 )
+from tests.fixtures_ledger import sale
 
 PLAN = STANDARD_PLAN
 amounts = st.integers(min_value=1, max_value=60_000)
@@ -95,15 +96,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(amount=amounts, delay=st.integers(min_value=0, max_value=20))
     def capture(self, amount: int, delay: int) -> None:
         payment_id = self._next_id("ch_")
-        entries = capture_entries(
-            store_id="s1",
-            channel=Channel.STANDARD,
-            currency="JPY",
-            provider="payjp",
-            provider_payment_id=payment_id,
-            amount=amount,
-            plan=PLAN,
+        entries = sale(
+            amount,
             captured_at=self.now,
+            payment_id=payment_id,
+            plan=PLAN,
             confirmed_on=tokyo_date(self.now) + timedelta(days=delay),
         )
         self._post(entries)

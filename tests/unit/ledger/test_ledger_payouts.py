@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from cardops.ledger.domain.fees import EXTENDED_PLAN, STANDARD_PLAN, capture_entries, monthly_fee_entry
+from cardops.ledger.domain.fees import EXTENDED_PLAN, STANDARD_PLAN, monthly_fee_entry
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel, EntryKind, Ledger, adjustment_entry
 from cardops.ledger.domain.payouts import (
     BankTransferOffsetRefusedError,
@@ -22,6 +22,7 @@ from cardops.ledger.domain.payouts import (
     request_payout,
     settle_batch,
 )
+from tests.fixtures_ledger import sale
 
 # 2026-05-20 12:00 JST
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
@@ -30,15 +31,13 @@ TODAY = date(2026, 5, 20)
 
 def _sale(ledger: Ledger, payment_id: str, amount: int, confirmed_on: date = TODAY) -> Ledger:
     plan = EXTENDED_PLAN if ledger.channel is Channel.EXTENDED else STANDARD_PLAN
-    entries = capture_entries(
+    entries = sale(
+        amount,
+        captured_at=NOW - timedelta(days=1),
+        payment_id=payment_id,
         store_id=ledger.store_id,
         channel=ledger.channel,
-        currency="JPY",
-        provider="payjp",
-        provider_payment_id=payment_id,
-        amount=amount,
         plan=plan,
-        captured_at=NOW - timedelta(days=1),
         confirmed_on=confirmed_on,
     )
     return ledger.post(entries).ledger

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cardops.ledger.domain.fees import STANDARD_PLAN, capture_entries
+from cardops.ledger.domain.fees import STANDARD_PLAN
 from cardops.ledger.domain.ledger import Channel, EntryKind, Ledger
 from cardops.payments.domain.payments import (
     CanonicalEvent,
@@ -41,6 +41,7 @@ from cardops.payments.domain.refunds import (
     reverse_submitted_refund,
     submit_refund,
 )
+from tests.fixtures_ledger import ledger_of, sale
 
 NOW = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
 TARGET = RefundTarget(
@@ -54,17 +55,7 @@ TARGET = RefundTarget(
 
 
 def _captured_ledger() -> Ledger:
-    entries = capture_entries(
-        store_id="s1",
-        channel=Channel.STANDARD,
-        currency="JPY",
-        provider="payjp",
-        provider_payment_id="ch_1",
-        amount=10_000,
-        plan=STANDARD_PLAN,
-        captured_at=NOW,
-    )
-    return Ledger(store_id="s1", channel=Channel.STANDARD).post(entries).ledger
+    return ledger_of(sale(10_000, captured_at=NOW))
 
 
 def _request(amount: int, key: str = "k1", existing: tuple[Refund, ...] = ()) -> RefundChange:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -40,15 +40,7 @@ ReasonCode = Literal[
     "corporate_number_missing",
     "corporate_number_invalid",
 ]
-REASON_CODES: tuple[ReasonCode, ...] = (
-    "unknown_linkage_code",
-    "employee_code_mismatch",
-    "name_small_kana",
-    "name_romaji",
-    "name_mismatch",
-    "corporate_number_missing",
-    "corporate_number_invalid",
-)
+REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)
 
 #: What an admin reads beside each reason: Japanese first, then English.
 HINTS: Mapping[ReasonCode, str] = {
@@ -286,30 +278,22 @@ class TenantMatcher:
         line: StatementLine, fmt: StatementFormat, entry: _Entry | None
     ) -> tuple[ComparedField, ...]:
         employee = entry.employee if entry else None
-        fields = [
-            ComparedField(
-                field="card_linkage_code",
-                card_value=line.linkage_code,
-                master_value=employee.card_linkage_code if employee else None,
-            )
-        ]
-        if fmt.requires_employee_code:
-            fields.append(
-                ComparedField(
-                    field="card_company_employee_code",
-                    card_value=line.employee_code,
-                    master_value=employee.code_at_card_company if employee else None,
-                )
-            )
-        if fmt.requires_kana_name:
-            fields.append(
-                ComparedField(
-                    field="name_kana",
-                    card_value=line.kana_name,
-                    master_value=employee.name_kana if employee else None,
-                )
-            )
-        return tuple(fields)
+        # (master field, required by this format, the card company's value, the master's value)
+        fields: tuple[tuple[MasterField, bool, str | None, str | None], ...] = (
+            ("card_linkage_code", True, line.linkage_code, employee.card_linkage_code if employee else None),
+            (
+                "card_company_employee_code",
+                fmt.requires_employee_code,
+                line.employee_code,
+                employee.code_at_card_company if employee else None,
+            ),
+            ("name_kana", fmt.requires_kana_name, line.kana_name, employee.name_kana if employee else None),
+        )
+        return tuple(
+            ComparedField(field=name, card_value=card, master_value=master)
+            for name, required, card, master in fields
+            if required
+        )
 
     def _unknown_linkage(self, line: StatementLine, fmt: StatementFormat) -> MatchResult:
         """Unknown code; if the other required fields point at exactly one employee, propose the code."""

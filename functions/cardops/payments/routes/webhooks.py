@@ -3,8 +3,9 @@
 One route, so no Powertools event handler (issue 13: it was a fifth of the function's cold start):
 the route reads the proxy event itself — method, path, headers (case-insensitively), body — as
 Powertools' ``APIGatewayRestResolver`` did, and every error it raises is answered from the webhook
-table of ``api/errors.py`` in the same shape. Nothing on this path imports pydantic: settings,
-secrets, the raw-event store and the providers' verification are the lean ones.
+table of ``api/errors.py`` in the same shape, assembled in the shell (``cardops.api.webhooks``).
+Nothing on this path imports pydantic: settings, secrets, the raw-event store and the providers'
+verification are the lean ones.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from http import HTTPStatus
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cardops.api import errors
 from cardops.kernel import clock
 from cardops.kernel.config import lean_settings
 from cardops.kernel.observability import make_logger
@@ -37,14 +38,14 @@ tracer = Tracer(service="cardops-webhooks", patch_modules=("botocore",))
 ROUTE = re.compile(r"^/webhooks/(?P<provider>[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+)/*$")
 
 
-def _provider(event: errors.ProxyEvent) -> str:
+def _provider(event: Mapping[str, Any]) -> str:
     matched = ROUTE.match(event.get("path") or "")
     if matched is None or str(event.get("httpMethod", "")).upper() != "POST":
         raise webhook_intake.NoSuchRoute()
     return matched["provider"]
 
 
-def _raw_body(event: errors.ProxyEvent) -> bytes:
+def _raw_body(event: Mapping[str, Any]) -> bytes:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:
@@ -54,7 +55,8 @@ def _raw_body(event: errors.ProxyEvent) -> bytes:
     return str(body).encode("utf-8")
 
 
-def _receive(event: errors.ProxyEvent) -> errors.ProxyResponse:
+def receive(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The webhook's answer body (200); any refusal is raised and answered by the shell's table."""
     provider = _provider(event)
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
     config = lean_settings()
@@ -73,20 +75,4 @@ def _receive(event: errors.ProxyEvent) -> errors.ProxyResponse:
         name="WebhookDuplicate" if result.duplicate else "WebhookAccepted", unit=MetricUnit.Count, value=1
     )
     logger.info("webhook accepted", provider=provider, event_id=result.event_id, duplicate=result.duplicate)
-    return errors.proxy_response(HTTPStatus.OK, {"received": True, "duplicate": result.duplicate})
-
-
-def _observe(exc: Exception, answer: errors.ErrorAnswer) -> None:
-    """Every refusal is counted by its class (Webhook4xx/5xx) and logged; a defect with its trace."""
-    if answer.defect:
-        logger.exception("webhook intake failed", error=exc.__class__.__name__)
-    elif isinstance(exc, webhook_intake.WebhookNotConfigured):
-        # an operator has to write the secret (README "Set the secrets"); the provider retries meanwhile
-        logger.error(str(exc), provider=exc.provider)
-    metrics.add_metric(name=f"Webhook{answer.status.value // 100}xx", unit=MetricUnit.Count, value=1)
-    logger.warning("webhook rejected", status=answer.status.value, code=answer.code, reason=answer.message)
-
-
-TABLE = errors.ErrorTable(errors.webhook_rules(), _observe)
-#: the route as the function runs it: a proxy event in, a proxy answer out, never an exception
-receive = TABLE.proxy(_receive)
+    return {"received": True, "duplicate": result.duplicate}

@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, payment_pk
-from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import expect_failed_condition, payment_pk
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 
@@ -47,11 +46,7 @@ class OutcomeClaims:
             )
             return Claim(outcome=outcome, claimed_at=now)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code != "ConditionalCheckFailedException":
-                if _transient(exc):
-                    raise StoreUnavailable(code) from exc
-                raise
+            expect_failed_condition(exc)
         current = self.get(provider, payment_id)
         if current is None:  # released between our put and our read: try once more
             return self.claim(provider, payment_id, outcome, now=now)

@@ -24,8 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.aws import StoreUnavailable
-from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import payment_pk
+from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.due_checks import POLICY, DueRef, DueState, RunCheckpoint, awaits_provider
 from cardops.payments.domain.payments import Payment
 
@@ -78,10 +78,6 @@ def due_entry(payment: Payment, pk: str) -> dict[str, Any]:
 
 def _due_time(sort_key: str) -> datetime:
     return datetime.fromisoformat(sort_key.split("#", 1)[0])
-
-
-def _table() -> str:
-    return settings().table_name
 
 
 class DueIndex:

@@ -16,8 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, payment_pk
-from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import expect_failed_condition, payment_pk
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.payment_notes import Notice, PaymentLink, PaymentNotes
@@ -66,9 +65,4 @@ class PaymentNoteStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                return
-            if _transient(exc):
-                raise StoreUnavailable(code) from exc
-            raise
+            expect_failed_condition(exc)

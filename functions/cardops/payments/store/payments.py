@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
+from cardops.kernel.dynamodb import (
+    StoreUnavailable,
+    VersionConflict,
+    payment_pk,
+    query_items,
+)
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s

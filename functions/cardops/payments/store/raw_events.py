@@ -12,8 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable
-from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import expect_failed_condition
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
@@ -71,11 +70,7 @@ class RawEventStore:
             )
             return True, False
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code != "ConditionalCheckFailedException":
-                if _transient(exc):
-                    raise StoreUnavailable(code) from exc
-                raise
+            expect_failed_condition(exc)
             # no item in the answer would be an answer without ALL_OLD: count it as not enqueued, so
             # the event is re-sent (deduplicated downstream) rather than lost
             existing: Any = exc.response.get("Item") or {}

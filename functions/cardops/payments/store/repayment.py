@@ -16,9 +16,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.kernel.dynamodb import is_transient as _transient
+from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.repayment_requests import AuditEntry, RepaymentRecord, RepaymentStatus
 
 LIST_PK = "REPAYMENTS"
@@ -34,10 +34,6 @@ class StatusConflict(Exception):
 
 def _pk(request_id: str) -> dict[str, str]:
     return {"S": f"REPAYMENT#{request_id}"}
-
-
-def _table() -> str:
-    return settings().table_name
 
 
 def _reraise(exc: ClientError) -> None:

@@ -395,7 +395,7 @@ def capture_deadline_listener(change: Change) -> None:
     execution name comes from the payment, so every call after the first is a no-op.
     """
     from cardops.kernel.config import settings
-    from cardops.payments.store.workflow_starter import start_once, stop_if_running
+    from cardops.kernel.workflows import start_once, stop_if_running
 
     payment = change.new
     arn = settings().capture_deadline_state_machine_arn

@@ -1,4 +1,6 @@
-"""Starting Step Functions executions by name: a second start of the same name is a no-op."""
+"""Starting and stopping Step Functions executions by name: a second start of the same name is a
+no-op. Generic (a state machine ARN, a name, a payload), so every slice's workflow starts here:
+the capture deadline (payments) and the support case timers (support)."""
 
 from __future__ import annotations
 
