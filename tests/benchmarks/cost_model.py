@@ -34,7 +34,10 @@ def per_payment(results: dict[str, dict[str, float]]) -> dict[str, float]:
     web = results["webhooks"]
     flows = results["workflows"]
     webhooks = SHAPE["webhooks_per_payment"]
-    captured_t = flows["sfn_transitions_per_payment_captured"]
+    # as deployed, the capture's change stops a captured payment's waiting execution
+    captured_t = flows.get(
+        "sfn_transitions_per_payment_stopped", flows["sfn_transitions_per_payment_captured"]
+    )
     refund_t = flows["sfn_transitions_per_payment_auto_refund"]
     share = SHAPE["auto_refund_share"]
     transitions = (1 - share) * captured_t + share * refund_t
