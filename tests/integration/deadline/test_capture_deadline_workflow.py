@@ -464,16 +464,32 @@ def test_an_execution_started_on_the_previous_definition_still_completes(
         roleArn=function["Configuration"]["Role"],
         type="STANDARD",
     )["stateMachineArn"]
-    _past_deadline(provider, "ch_inflight", start_workflow=False)
+    authorize(
+        provider, "ch_inflight", visit_date=tokyo_date(clock.now()) + timedelta(days=1), start_workflow=False
+    )
+    payment = PaymentRepository().get("payjp", "ch_inflight")
+    assert payment is not None and payment.capture_deadline is not None
     started = sfn.start_execution(
         stateMachineArn=machine,
         name="capture-payjp-ch_inflight",
         input=json.dumps({"provider": "payjp", "provider_payment_id": "ch_inflight"}),
     )
-    done = wait_for_execution(started["executionArn"])
+    arn = started["executionArn"]
+    waiting_at(arn, 1)
+    clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+    waiting_at(arn, 2)  # the 72 h reminder sent; then past the deadline at once
+    clock.advance(timedelta(hours=72))
+    done = wait_for_execution(arn)
 
     assert done["status"] == "SUCCEEDED"
-    assert entered_states(done["executionArn"])[:2] == ["CheckPayment", "IsOpen"]
-    assert "ExpiredRefunded" in entered_states(done["executionArn"])
+    states = entered_states(arn)
+    assert states[:2] == ["CheckPayment", "IsOpen"] and states.count("RemindStore") == 2
+    assert states[-3:] == ["AutoRefund", "AutoRefundOutcome", "ExpiredRefunded"]
     assert provider.count("cancel", "ch_inflight") == 1
     assert _status("ch_inflight") is PaymentStatus.EXPIRED_REFUNDED
+    code, body = call(admin.handler, "GET", "/admin/payments/payjp/ch_inflight")
+    assert code == 200
+    assert [(n["kind"], n["hours_before"]) for n in body["notices"] if n["audience"] == "store"] == [
+        ("capture_reminder", 72),
+        ("expired_refunded", None),
+    ]
