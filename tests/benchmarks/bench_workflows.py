@@ -104,6 +104,7 @@ def run() -> dict[str, float]:
         RecordingProvider,
         authorize,
         execution_arn,
+        past_the_first_reminder,
         wait_for_execution,
         waiting_at,
     )
@@ -147,12 +148,7 @@ def run() -> dict[str, float]:
 
             # auto-refund: both reminders, then the deadline and the provider's cancel
             clock.reset()
-            authorize(provider, "ch_bench_expired", visit_date=tokyo_date(clock.now()) + timedelta(days=2))
-            arn = execution_arn(made, "ch_bench_expired")
-            payment = PaymentRepository().get("payjp", "ch_bench_expired")
-            assert payment is not None and payment.capture_deadline is not None
-            waiting_at(arn, 1)
-            clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+            arn = past_the_first_reminder(made, provider, "ch_bench_expired", visit_in_days=2)
             waiting_at(arn, 2)
             clock.advance(timedelta(hours=48))
             waiting_at(arn, 3)

@@ -27,6 +27,7 @@ from tests.integration.deadline.conftest import (
     entered_states,
     execution_arn,
     history,
+    past_the_first_reminder,
     recording_deps,
     wait_for_execution,
     waiting_at,
@@ -424,12 +425,7 @@ def test_a_reminder_that_cannot_be_sent_does_not_keep_the_deadline_from_cancelli
         original(self, detail_type, detail)
 
     monkeypatch.setattr(events.EventPublisher, "publish", publish)
-    authorize(provider, "ch_noremind", visit_date=tokyo_date(clock.now()) + timedelta(days=1))
-    arn = execution_arn(workflow, "ch_noremind")
-    payment = PaymentRepository().get("payjp", "ch_noremind")
-    assert payment is not None and payment.capture_deadline is not None
-    waiting_at(arn, 1)
-    clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+    arn = past_the_first_reminder(workflow, provider, "ch_noremind", visit_in_days=1)
     waiting_at(arn, 2)
     failed = [e for e in history(arn) if e["type"] == "TaskFailed"]
     assert len(failed) == 7  # the first attempt and its 6 retries
