@@ -11,18 +11,16 @@ executions; nothing else of theirs is touched here.
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cardops import resources
 from infra.constructs.building_blocks import private_bucket, weekday_schedule
 from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget, service_metric
+from infra.constructs.workflows import standard_workflow
 from infra.logical_ids import logical_id
 
 NAME = "SupportCase"
@@ -34,7 +32,6 @@ class Support(Construct):
         self, scope: Construct, construct_id: str, *, kernel: Kernel, hook_callers: list[lambda_.Function]
     ) -> None:
         super().__init__(scope, construct_id)
-        spec = resources.STATE_MACHINES[NAME]
         self.kernel = kernel
         self.reports_bucket = private_bucket(
             self, "ReportsBucket", kernel=kernel, log_prefix="reports-bucket/"
@@ -50,28 +47,16 @@ class Support(Construct):
         self._grant_report_write(report)
         self.functions = {"support_case": task, "support_report": report}
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.state_machine = sfn.StateMachine(
+        self.workflow = standard_workflow(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
-            definition_substitutions={
-                placeholder: task.function_arn for placeholder in spec.function_substitutions
-            },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            NAME,
+            functions=self.functions,
+            failed_alarm=(
+                "SupportCaseFailedExecutions",
+                "Support case executions failed: a case's SLA timers stopped.",
+            ),
         )
-        task.grant_invoke(self.state_machine)
-        cdk.Validations.of(self.state_machine).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(task)}.Arn>:*]",
-                reason="lambda:InvokeFunction on the support task function's versions and aliases (ARN:*), "
-                "as the CDK grant writes it; no other function.",
-            )
-        )
+        self.state_machine = self.workflow.state_machine
         for function in hook_callers:
             self._grant_start(function)
 
@@ -97,13 +82,7 @@ class Support(Construct):
                 service_metric("SupportSlaMissed", "support"),
                 threshold=1,
             ),
-            alarm(
-                self,
-                "SupportCaseFailedExecutions",
-                "Support case executions failed: a case's SLA timers stopped.",
-                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=1,
-            ),
+            self.workflow.failed_alarm,
             alarm(
                 self,
                 "SupportReportFailed",
@@ -112,12 +91,6 @@ class Support(Construct):
                 threshold=1,
             ),
         ]
-        CfnOutput(
-            stack,
-            f"{NAME}StateMachineArn",
-            value=self.state_machine.state_machine_arn,
-            key=f"{NAME}StateMachineArn",
-        )
         CfnOutput(
             stack,
             "SupportReportsBucketName",
@@ -131,16 +104,10 @@ class Support(Construct):
         self.kernel.table.grant(admin, *TABLE_READ, *TABLE_WRITE)
         self._grant_start(admin)
         self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:StopExecution")
-        role = admin.role
-        assert role is not None
-        cdk.Validations.of(role).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-                '<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":'
-                f'"{logical_id(self.state_machine)}"}}]}}]}}:*]',
-                reason="Describe/stop executions of the support case state machine (one execution per "
-                "case, so the ARN ends in a wildcard); no other state machine.",
-            )
+        self.workflow.acknowledge_executions(
+            admin,
+            "Describe/stop executions of the support case state machine (one execution per case, so the "
+            "ARN ends in a wildcard); no other state machine.",
         )
         admin.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
         self._grant_report_write(admin)

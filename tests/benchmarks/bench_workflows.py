@@ -1,9 +1,10 @@
 """State transitions per payment of the capture-deadline workflow, and what they cost (SPEC §9).
 
-Runs the real definition and handlers in moto, drives the sandbox clock through reminders and the
-deadline, and counts transitions from each execution's history: every state entered, plus every
-retried task attempt (Step Functions bills retries as transitions). Standard workflows cost
-$0.025 per 1,000 transitions (free tier ignored).
+Runs the real definition and handlers in moto with the change feed's listeners wired as deployed (a
+capture's change stops the waiting execution), drives the sandbox clock through reminders and the
+deadline, and counts transitions from each execution's history: every state entered (Wait, Task,
+Choice, Succeed/Fail alike), plus every retried task attempt (Step Functions bills retries as
+transitions). Prices and the share of payments reaching the deadline come from ``cost_model``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
-
-PRICE_PER_TRANSITION_USD = 0.025 / 1000
 
 
 @contextmanager
@@ -82,24 +81,37 @@ def transitions(arn: str) -> int:
     return entered + max(0, scheduled - task_entered)
 
 
+#: issue 13: state transitions per payment
+GOALS = {"stopped": 1, "captured": 4, "auto_refund": 10}
+#: issue 13: the Step Functions share of the cost model per 1M payments
+SFN_COST_GOAL_USD = 40.0
+
+
 def run() -> dict[str, float]:
+    from unittest import mock
+
     from cardops.kernel import clock
+    from cardops.kernel import workflows as workflow_starter
     from cardops.kernel.calendar import tokyo_date
     from cardops.payments.providers import registry
     from cardops.payments.store.claims import OutcomeClaims
     from cardops.payments.store.notifications import EventPublisher
     from cardops.payments.store.payments import PaymentRepository, ReservationRepository
     from cardops.payments.use_cases import capture
+    from tests.benchmarks.cost_model import PRICES, SHAPE
+    from tests.helpers import drain_changes
     from tests.integration.deadline.conftest import (
         RecordingProvider,
         authorize,
         execution_arn,
+        past_the_first_reminder,
         wait_for_execution,
         waiting_at,
     )
 
     provider = RecordingProvider()
     original = registry.provider_client
+    counts: dict[str, int] = {}
     try:
         with _workflow_environment() as made:
             registry.provider_client = lambda name: provider  # type: ignore[assignment]
@@ -110,39 +122,57 @@ def run() -> dict[str, float]:
                 reservations=ReservationRepository(),
                 events=EventPublisher(),
             )
-            # captured path: the store captures while the workflow waits for the first reminder
-            authorize(provider, "ch_bench_captured", visit_date=tokyo_date(clock.now()) + timedelta(days=3))
-            captured_arn = execution_arn(made, "ch_bench_captured")
-            waiting_at(captured_arn, 1)
-            capture.capture(deps, "payjp", "ch_bench_captured", amount=None, now=clock.now(), actor="bench")
-            clock.advance(timedelta(days=30))
-            wait_for_execution(captured_arn)
-            captured = transitions(captured_arn)
+            visit = tokyo_date(clock.now()) + timedelta(days=3)
 
-            # auto-refund path: both reminders, then the deadline and the provider cancel
+            # stopped: the store captures while the execution waits; the capture's change reaches the
+            # listener (the feed drained, as deployed), which stops the execution
+            authorize(provider, "ch_bench_stopped", visit_date=visit)
+            arn = execution_arn(made, "ch_bench_stopped")
+            waiting_at(arn, 1)
+            capture.capture(deps, "payjp", "ch_bench_stopped", amount=None, now=clock.now(), actor="bench")
+            drain_changes()
+            assert wait_for_execution(arn)["status"] == "ABORTED"
+            counts["stopped"] = transitions(arn)
+
+            # captured: the same, but the stop is lost; the execution ends on its own at its next wake-up
+            authorize(provider, "ch_bench_captured", visit_date=visit)
+            arn = execution_arn(made, "ch_bench_captured")
+            waiting_at(arn, 1)
+            capture.capture(deps, "payjp", "ch_bench_captured", amount=None, now=clock.now(), actor="bench")
+            lost = mock.patch.object(workflow_starter, "stop_if_running", side_effect=RuntimeError("lost"))
+            with lost:
+                drain_changes()
+            clock.advance(timedelta(days=30))
+            assert wait_for_execution(arn)["status"] == "SUCCEEDED"
+            counts["captured"] = transitions(arn)
+
+            # auto-refund: both reminders, then the deadline and the provider's cancel
             clock.reset()
-            authorize(provider, "ch_bench_expired", visit_date=tokyo_date(clock.now()) + timedelta(days=2))
-            expired_arn = execution_arn(made, "ch_bench_expired")
-            payment = PaymentRepository().get("payjp", "ch_bench_expired")
-            assert payment is not None and payment.capture_deadline is not None
-            waiting_at(expired_arn, 1)
-            clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
-            waiting_at(expired_arn, 2)
+            arn = past_the_first_reminder(made, provider, "ch_bench_expired", visit_in_days=2)
+            waiting_at(arn, 2)
             clock.advance(timedelta(hours=48))
-            waiting_at(expired_arn, 3)
+            waiting_at(arn, 3)
             clock.advance(timedelta(hours=24))
-            done = wait_for_execution(expired_arn)
+            done = wait_for_execution(arn)
             assert done["status"] == "SUCCEEDED", done
-            expired = transitions(expired_arn)
+            assert provider.count("cancel", "ch_bench_expired") == 1
+            counts["auto_refund"] = transitions(arn)
     finally:
         registry.provider_client = original  # type: ignore[assignment]
-    million = 1_000_000 * PRICE_PER_TRANSITION_USD
-    return {
-        "sfn_transitions_per_payment_captured": float(captured),
-        "sfn_transitions_per_payment_auto_refund": float(expired),
-        "sfn_cost_usd_per_million_payments_captured": round(captured * million, 2),
-        "sfn_cost_usd_per_million_payments_auto_refund": round(expired * million, 2),
-    }
+    figures: dict[str, float] = {}
+    for path, count in counts.items():
+        figures[f"sfn_transitions_per_payment_{path}"] = float(count)
+        figures[f"sfn_transitions_per_payment_{path}_goal_max"] = float(GOALS[path])
+    million = 1_000_000 * PRICES["sfn_transition"]
+    share = SHAPE["auto_refund_share"]
+    # as deployed: a captured payment's execution is stopped by the capture's change (before its
+    # first reminder; each reminder already sent adds 3); the rest reach the deadline
+    deployed = (1 - share) * counts["stopped"] + share * counts["auto_refund"]
+    worst = (1 - share) * counts["captured"] + share * counts["auto_refund"]
+    figures["sfn_cost_usd_per_million_payments"] = round(deployed * million, 2)
+    figures["sfn_cost_usd_per_million_payments_goal_max"] = SFN_COST_GOAL_USD
+    figures["sfn_cost_usd_per_million_payments_no_stop"] = round(worst * million, 2)
+    return figures
 
 
 if __name__ == "__main__":

@@ -93,10 +93,14 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         + each("dynamodb_reads_listeners")
         + janitor_checks  # one GetItem per check (the scheduler's Query pages are shared)
     )
-    transitions = (1 - SHAPE["auto_refund_share"]) * flows["sfn_transitions_per_payment_captured"] + SHAPE[
-        "auto_refund_share"
-    ] * flows["sfn_transitions_per_payment_auto_refund"]
-    task_invocations = transitions / 2  # at most every other state is a Lambda task
+    # as deployed, the capture's change stops a captured payment's waiting execution
+    captured_t = flows.get(
+        "sfn_transitions_per_payment_stopped", flows["sfn_transitions_per_payment_captured"]
+    )
+    share = SHAPE["auto_refund_share"]
+    transitions = (1 - share) * captured_t + share * flows["sfn_transitions_per_payment_auto_refund"]
+    # one task per wake-up (Wait → Task → Choice): about a third of the states entered
+    task_invocations = transitions / 3
     invocations = {
         "webhook": webhooks + SHAPE["duplicate_webhooks_per_payment"],
         "processor": webhooks,

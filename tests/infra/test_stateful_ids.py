@@ -29,6 +29,10 @@ STATEFUL = {
     ("AWS::S3::Bucket", "FeedsEvidenceBucket5D7C5FFB"),
     ("AWS::S3::Bucket", "SupportReportsBucketAF5B16DD"),
     ("AWS::KMS::Key", "ObservabilityAlarmTopicKey48516DE9"),
+    # a replaced state machine deletes its running executions: deadlines days away, SLA timers
+    ("AWS::StepFunctions::StateMachine", "PaymentsCaptureDeadlineStateMachine88033582"),
+    ("AWS::StepFunctions::StateMachine", "PaymentsRepaymentStateMachineD2B375AB"),
+    ("AWS::StepFunctions::StateMachine", "SupportStateMachineEB19097D"),
 }
 
 

@@ -4,13 +4,15 @@ the capture deadline (payments) and the support case timers (support)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.dynamodb import StoreUnavailable, dumps
 
 
-def start_once(state_machine_arn: str, name: str, payload: dict[str, str]) -> bool:
+def start_once(state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
     """Start ``name`` unless it exists; ``True`` when this call started it.
 
     A Standard workflow answers a repeated start with the same name and input with the running

@@ -6,19 +6,16 @@ sandbox and the tests run — with the function ARN substituted (``resources.STA
 
 from __future__ import annotations
 
-import aws_cdk as cdk
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cardops import resources
 from infra.constructs.building_blocks import end_of_line_queue
 from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, service_metric
-from infra.logical_ids import keep_logical_id, logical_id
+from infra.constructs.workflows import standard_workflow
+from infra.logical_ids import keep_logical_id
 
 NAME = "CaptureDeadline"
 
@@ -34,7 +31,6 @@ class CaptureDeadlineWorkflow(Construct):
         starters: list[lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
-        spec = resources.STATE_MACHINES[NAME]
         # operator cases outlive a prod stack
         self.operator_queue = end_of_line_queue(
             self,
@@ -54,28 +50,14 @@ class CaptureDeadlineWorkflow(Construct):
         self.operator_queue.grant_send_messages(task)
         bus.grant_put_events_to(task)
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
-        )
         # the definition's one task function
-        substitutions = {placeholder: task.function_arn for placeholder in spec.function_substitutions}
-        self.state_machine = sfn.StateMachine(
+        self.workflow = standard_workflow(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
-            definition_substitutions=substitutions,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            NAME,
+            functions={"capture_deadline": task},
+            failed_alarm=("CaptureDeadlineFailedExecutions", "Capture-deadline executions failed."),
         )
-        task.grant_invoke(self.state_machine)
-        cdk.Validations.of(self.state_machine).acknowledge(
-            cdk.Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(task)}.Arn>:*]",
-                reason="lambda:InvokeFunction on the task function's versions and aliases (ARN:*), as the "
-                "CDK grant writes it; no other function.",
-            )
-        )
+        self.state_machine = self.workflow.state_machine
 
         # the processor starts one execution per authorization (the janitor worker restarts a lost start);
         # a capture or cancel, by webhook or through the admin API, stops the waiting execution
@@ -90,13 +72,7 @@ class CaptureDeadlineWorkflow(Construct):
                 service_metric("AutoRefundFailed", "capture-deadline"),
                 threshold=1,
             ),
-            alarm(
-                self,
-                "CaptureDeadlineFailedExecutions",
-                "Capture-deadline executions failed.",
-                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=1,
-            ),
+            self.workflow.failed_alarm,
             alarm(
                 self,
                 "OperatorQueueAlarm",
@@ -105,12 +81,6 @@ class CaptureDeadlineWorkflow(Construct):
                 threshold=1,
             ),
         ]
-        CfnOutput(
-            self,
-            f"{NAME}StateMachineArn",
-            value=self.state_machine.state_machine_arn,
-            key=f"{NAME}StateMachineArn",
-        )
         CfnOutput(self, "OperatorQueueUrl", value=self.operator_queue.queue_url, key="OperatorQueueUrl")
 
     def grant_alerts(self, function: lambda_.Function) -> None:
@@ -124,16 +94,10 @@ class CaptureDeadlineWorkflow(Construct):
         self.state_machine.grant_start_execution(function)
         self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
         self.grant_alerts(function)
-        role = function.role
-        assert role is not None
-        cdk.Validations.of(role).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:"
-                '<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":'
-                f'"{logical_id(self.state_machine)}"}}]}}]}}:*]',
-                reason="Describe/stop executions of this one state machine (execution names are per "
-                "payment, so the ARN ends in a wildcard); no other state machine.",
-            )
+        self.workflow.acknowledge_executions(
+            function,
+            "Describe/stop executions of this one state machine (execution names are per payment, so the "
+            "ARN ends in a wildcard); no other state machine.",
         )
 
     def grant_notifications(self, function: lambda_.Function) -> None:

@@ -9,19 +9,15 @@ may write consent documents under ``evidence/`` and the validation step may read
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cardops import resources
 from infra.constructs.kernel import TABLE_READ, TABLE_WRITE, Kernel
-from infra.constructs.monitoring import FIVE_MINUTES, alarm
+from infra.constructs.workflows import standard_workflow
 from infra.logical_ids import logical_id
 
 NAME = "Repayment"
@@ -40,7 +36,6 @@ class RepaymentWorkflow(Construct):
         evidence_bucket: s3.Bucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        spec = resources.STATE_MACHINES[NAME]
         self.evidence_bucket = evidence_bucket
         bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         for function in steps.values():
@@ -61,49 +56,21 @@ class RepaymentWorkflow(Construct):
             )
         )
 
-        log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.state_machine = sfn.StateMachine(
+        self.workflow = standard_workflow(
             self,
-            "StateMachine",
-            definition_body=sfn.DefinitionBody.from_file(str(spec.definition_path)),
-            definition_substitutions={
-                placeholder: steps[key].function_arn
-                for placeholder, key in spec.function_substitutions.items()
-            },
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            NAME,
+            functions=steps,
+            failed_alarm=(
+                "RepaymentFailedExecutions",
+                "Re-payment executions failed (a step could not record its outcome).",
+            ),
         )
-        for function in steps.values():
-            function.grant_invoke(self.state_machine)
-            cdk.Validations.of(self.state_machine).acknowledge(
-                cdk.Acknowledgment(
-                    id=f"{_IAM5}[Resource::<{logical_id(function)}.Arn>:*]",
-                    reason="lambda:InvokeFunction on this step function's versions and aliases (ARN:*), "
-                    "as the CDK grant writes it; no other function.",
-                )
-            )
+        self.state_machine = self.workflow.state_machine
         validate_role = validate.role
         assert validate_role is not None
         cdk.Validations.of(validate_role).acknowledge(self._evidence_acknowledgment())
 
-        self.alarms: list[cloudwatch.Alarm] = [
-            alarm(
-                self,
-                "RepaymentFailedExecutions",
-                "Re-payment executions failed (a step could not record its outcome).",
-                self.state_machine.metric_failed(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=1,
-            )
-        ]
-        CfnOutput(
-            cdk.Stack.of(self),
-            f"{NAME}StateMachineArn",
-            value=self.state_machine.state_machine_arn,
-            key=f"{NAME}StateMachineArn",
-        )
+        self.alarms: list[cloudwatch.Alarm] = [self.workflow.failed_alarm]
 
     def _evidence_acknowledgment(self) -> cdk.Acknowledgment:
         return cdk.Acknowledgment(
@@ -119,18 +86,10 @@ class RepaymentWorkflow(Construct):
         self.state_machine.grant_start_execution(admin)
         self.state_machine.grant_task_response(admin)
         self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:GetExecutionHistory")
-        role = admin.role
-        assert role is not None
-        executions = (
-            f"{_IAM5}[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + logical_id(self.state_machine) + '"}]}]}:*]'
-        )
-        cdk.Validations.of(role).acknowledge(
-            cdk.Acknowledgment(
-                id=executions,
-                reason="The admin API reads the re-payment executions (DescribeExecution, "
-                "GetExecutionHistory) to show their steps: executions of this state machine only.",
-            ),
+        self.workflow.acknowledge_executions(
+            admin,
+            "The admin API reads the re-payment executions (DescribeExecution, GetExecutionHistory) to "
+            "show their steps: executions of this state machine only.",
         )
 
     def acknowledge_evidence(self, function: lambda_.Function) -> None:

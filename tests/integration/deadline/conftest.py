@@ -200,6 +200,24 @@ def waiting_at(arn: str, waits: int, *, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def past_the_first_reminder(
+    provisioned: Any, provider: RecordingProvider, payment_id: str, *, visit_in_days: int
+) -> str:
+    """An authorization (visit ``visit_in_days`` ahead) whose execution waited for its 72 h reminder
+    and has just been woken for it (the clock is 71 h before the deadline); its execution's ARN."""
+    from cardops.kernel import clock
+    from cardops.kernel.calendar import tokyo_date
+    from cardops.payments.store.payments import PaymentRepository
+
+    authorize(provider, payment_id, visit_date=tokyo_date(clock.now()) + timedelta(days=visit_in_days))
+    arn = execution_arn(provisioned, payment_id)
+    payment = PaymentRepository().get("payjp", payment_id)
+    assert payment is not None and payment.capture_deadline is not None
+    waiting_at(arn, 1)
+    clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+    return arn
+
+
 class HoldInsideMoto:
     """Parks one chosen thread just after a call inside moto's DynamoDB until ``release`` is set (or 1 s
     passed): the exact window of a check-then-set or a rollback that is not atomic. With DynamoDB's

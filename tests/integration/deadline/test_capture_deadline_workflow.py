@@ -27,6 +27,7 @@ from tests.integration.deadline.conftest import (
     entered_states,
     execution_arn,
     history,
+    past_the_first_reminder,
     recording_deps,
     wait_for_execution,
     waiting_at,
@@ -404,4 +405,92 @@ def test_the_providers_notice_of_our_own_cancel_does_not_stop_the_execution_maki
         (None, PaymentStatus.AUTHORIZED),
         (PaymentStatus.AUTHORIZED, PaymentStatus.CANCELED),
         (PaymentStatus.CANCELED, PaymentStatus.EXPIRED_REFUNDED),
+    ]
+
+
+def test_a_reminder_that_cannot_be_sent_does_not_keep_the_deadline_from_cancelling(
+    workflow: Any, provider: RecordingProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventBridge refuses the 72 h reminder through every retry: the execution waits on for the next
+    reminder and the deadline (the previous definition failed here and left the authorization held)."""
+    from cardops.payments.store import notifications as events
+
+    original = events.EventPublisher.publish
+    sent: list[Any] = []
+
+    def publish(self: Any, detail_type: str, detail: Any) -> None:
+        if detail.get("hours_before") == 72:
+            raise events.EventsUnavailable("event CaptureReminder not accepted: ThrottlingException")
+        sent.append(detail.get("hours_before"))
+        original(self, detail_type, detail)
+
+    monkeypatch.setattr(events.EventPublisher, "publish", publish)
+    arn = past_the_first_reminder(workflow, provider, "ch_noremind", visit_in_days=1)
+    waiting_at(arn, 2)
+    failed = [e for e in history(arn) if e["type"] == "TaskFailed"]
+    assert len(failed) == 7  # the first attempt and its 6 retries
+    clock.advance(timedelta(hours=48))
+    waiting_at(arn, 3)
+    clock.advance(timedelta(hours=24))
+    done = wait_for_execution(arn)
+
+    assert done["status"] == "SUCCEEDED"
+    assert sent == [24, None, None]  # the 24 h reminder, then the expiry's two notices
+    assert provider.count("cancel", "ch_noremind") == 1
+    assert _status("ch_noremind") is PaymentStatus.EXPIRED_REFUNDED
+    messages = aws.sqs().receive_message(QueueUrl=workflow.operator_queue_url).get("Messages", [])
+    assert messages == []  # a missed reminder is not an automatic refund that failed
+
+
+def test_an_execution_started_on_the_previous_definition_still_completes(
+    workflow: Any, provider: RecordingProvider
+) -> None:
+    """A deploy changes the definition of new executions only: one started before it still runs the
+    previous definition's steps (check, remind, expire) on the new task function."""
+    from pathlib import Path
+
+    previous = (Path(__file__).parent / "capture_deadline_previous.asl.json").read_text(encoding="utf-8")
+    function = aws.client("lambda").get_function(FunctionName=workflow.function_names["capture_deadline"])
+    sfn = aws.stepfunctions()
+    machine = sfn.create_state_machine(
+        name="cardops-test-CaptureDeadlinePrevious",
+        definition=previous.replace(
+            "${CaptureDeadlineFunctionArn}", function["Configuration"]["FunctionArn"]
+        ),
+        roleArn=function["Configuration"]["Role"],
+        type="STANDARD",
+    )["stateMachineArn"]
+    authorize(
+        provider, "ch_inflight", visit_date=tokyo_date(clock.now()) + timedelta(days=1), start_workflow=False
+    )
+    # the authorization's change would start a second, new-definition execution racing this one to
+    # the expiry (whichever claims the outcome first acts): this payment has only the old one
+    from tests.helpers import change_feed
+
+    change_feed().skip()
+    payment = PaymentRepository().get("payjp", "ch_inflight")
+    assert payment is not None and payment.capture_deadline is not None
+    started = sfn.start_execution(
+        stateMachineArn=machine,
+        name="capture-payjp-ch_inflight",
+        input=json.dumps({"provider": "payjp", "provider_payment_id": "ch_inflight"}),
+    )
+    arn = started["executionArn"]
+    waiting_at(arn, 1)
+    clock.advance(payment.capture_deadline - clock.now() - timedelta(hours=71))
+    waiting_at(arn, 2)  # the 72 h reminder sent; then past the deadline at once
+    clock.advance(timedelta(hours=72))
+    done = wait_for_execution(arn)
+
+    assert done["status"] == "SUCCEEDED"
+    states = entered_states(arn)
+    assert states[:2] == ["CheckPayment", "IsOpen"] and states.count("RemindStore") == 2
+    assert states[-3:] == ["AutoRefund", "AutoRefundOutcome", "ExpiredRefunded"]
+    assert provider.count("cancel", "ch_inflight") == 1
+    assert _status("ch_inflight") is PaymentStatus.EXPIRED_REFUNDED
+    code, body = call(admin.handler, "GET", "/admin/payments/payjp/ch_inflight")
+    assert code == 200
+    assert [(n["kind"], n["hours_before"]) for n in body["notices"] if n["audience"] == "store"] == [
+        ("capture_reminder", 72),
+        ("expired_refunded", None),
     ]

@@ -40,7 +40,7 @@ def test_capture_save_throttled_is_503_and_the_retry_captures_once(
     assert len(keys) == 1  # the retry reused the idempotency key: one capture at the provider
 
 
-STEP_STATES = {"check": "CheckPayment", "remind": "RemindStore", "expire": "AutoRefund"}
+STEP_STATES = {"due": "DoWhatIsDue"}
 
 
 @pytest.mark.parametrize(("action", "state"), sorted(STEP_STATES.items()))
@@ -52,7 +52,12 @@ def test_deadline_step_throttled_raises_what_its_state_retries(
     authorize(
         provider, "ch_step", visit_date=tokyo_date(clock.now()) + timedelta(days=3), start_workflow=False
     )
-    step = {"action": action, "provider": "payjp", "provider_payment_id": "ch_step", "hours_before": 24}
+    step = {
+        "action": action,
+        "provider": "payjp",
+        "provider_payment_id": "ch_step",
+        "since": clock.now().isoformat(),
+    }
     with dynamodb_fault(times=20) as fault, pytest.raises(StoreUnavailable):
         handler(step, FakeContext("capture-deadline"))
     assert fault.hits

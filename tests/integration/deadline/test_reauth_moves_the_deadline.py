@@ -103,8 +103,8 @@ def test_reauth_moves_the_deadline_and_the_waiting_execution_acts_on_the_new_one
     clock.advance(old_deadline - clock.now() + timedelta(hours=1))
     waiting_at(arn, 2)
     assert emu.charges[charge.id]["refunded"] is False
-    assert not any(e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "AutoRefund"
-                   for e in history(arn))  # fmt: skip
+    assert not any(json.loads(e["taskSucceededEventDetails"]["output"])["Payload"]["done"]
+                   for e in history(arn) if e["type"] == "TaskSucceeded")  # fmt: skip
     assert _reminders_published(arn) == 0  # the old deadline's 24 h reminder is not due any more
     payment = PaymentRepository().get("payjp", charge.id)
     assert payment is not None and payment.status.value == "authorized"

@@ -201,6 +201,41 @@ def capture_deadline(
     )
 
 
+class Due(BaseModel):
+    """What one wake-up of the capture-deadline workflow must do, and when it wakes next."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: the reminder to send now (its offset before the deadline), ``None`` when none came due
+    reminder: timedelta | None = None
+    #: the deadline has passed: cancel the authorization now
+    expire: bool = False
+    #: the next wake-up: the next reminder or the deadline; ``None`` once the deadline has passed
+    next_at: datetime | None = None
+
+
+def due_at(deadline: datetime, *, now: datetime, since: datetime, offsets: tuple[timedelta, ...]) -> Due:
+    """What is due at ``now`` for an execution that last woke (or started) at ``since``.
+
+    A reminder is due when its time fell in ``(since, now]``: one wake-up handles it, the next
+    starts after it, so no reminder is sent twice, and one whose time had passed before the
+    execution started is skipped. When a late wake-up finds several due (a clock moved forward),
+    only the most urgent one is sent: "72 h left" is wrong once 24 h are left. The next wake-up is
+    never later than the deadline, nor earlier than ``now``.
+    """
+    for name, moment in (("deadline", deadline), ("now", now), ("since", since)):
+        _require_aware(moment, name)
+    if now > deadline:
+        return Due(expire=True)
+    times = sorted({(deadline - offset, offset) for offset in offsets if offset > timedelta(0)})
+    came_due = [offset for at, offset in times if since < at <= now]
+    upcoming = [at for at, _ in times if at > now]
+    return Due(
+        reminder=came_due[-1] if came_due else None,
+        next_at=_utc(upcoming[0] if upcoming else deadline),
+    )
+
+
 class CaptureRefused(Exception):
     """A capture the rules do not allow; the message is meant for the store admin."""
 

@@ -1,7 +1,10 @@
 """Capture and the capture-deadline steps (SPEC §3), as plain use cases.
 
 * ``capture``: the store captures all or part of an authorization before its deadline.
-* ``check`` / ``remind`` / ``expire`` / ``escalate``: the steps of the capture-deadline workflow.
+* ``wake``: the capture-deadline workflow's one task, run at each wake-up: whatever is due now (a
+  reminder, or the expiry at the deadline) and when to wake next; ``after_failure`` when it failed.
+* ``check`` / ``remind`` / ``expire`` / ``escalation``: the steps of the previous definition, kept for
+  the executions it still runs (a deploy changes the definition of new executions only).
 
 ``capture`` and ``expire`` both claim the payment's single outcome before calling the provider
 (``adapters.claims``): whichever claims first acts, the other is refused, so a payment ends
@@ -17,12 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
 from cardops.payments.domain.capture_deadline import (
     CaptureRefused,
     DeadlinePolicy,
     PaymentNotCapturable,
     deadline_of,
+    due_at,
     ensure_capturable,
 )
 from cardops.payments.domain.changes import Change
@@ -234,7 +239,14 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
         # the deadline moved later (a re-authorization) while the execution waited: not due yet,
         # the next check waits again for the reminders of the new deadline
         return {"published": False}
-    event_key = f"reminder-{provider}-{payment_id}-{hours_before}h"
+    _publish_reminder(deps, payment, deadline, hours_before, now=now)
+    return {"published": True}
+
+
+def _publish_reminder(
+    deps: Deps, payment: Payment, deadline: datetime, hours_before: int, *, now: datetime
+) -> None:
+    event_key = f"reminder-{payment.provider}-{payment.provider_payment_id}-{hours_before}h"
     deps.events.publish(
         "CaptureReminder",
         {**_notice(payment), "audience": "store", "hours_before": hours_before, "event_key": event_key},
@@ -248,7 +260,6 @@ def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now
         capture_deadline=deadline,
     )
     _record(deps, payment, reminder)
-    return {"published": True}
 
 
 def _reminder_offset(policy: DeadlinePolicy, hours_before: int) -> timedelta:
@@ -287,6 +298,12 @@ def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict
         return {"outcome": "closed", "status": payment.status.value}
     if now <= deadline:
         return {"outcome": "not_due", "status": payment.status.value}
+    return _expire_open(deps, payment, now=now)
+
+
+def _expire_open(deps: Deps, payment: Payment, *, now: datetime) -> dict[str, Any]:
+    """Claim the one outcome, release the authorization, record the expiry and notify (past the deadline)."""
+    provider, payment_id = payment.provider, payment.provider_payment_id
     _claim_expiry(deps, payment, now=now)
     client = deps.providers(provider)
     current = client.retrieve(payment_id)
@@ -335,6 +352,80 @@ def _not_established(deps: Deps, payment: Payment, *, now: datetime) -> None:
         deps.reservations.put(reservation.model_copy(update={"established": False, "updated_at": now}))
 
 
+def wake(deps: Deps, provider: str, payment_id: str, *, since: datetime, now: datetime) -> dict[str, Any]:
+    """One wake-up of the workflow: do whatever is due now, and say when to wake next or that it is done.
+
+    ``since`` is when the execution last woke (or was started): reminders whose time fell in between
+    are due (``domain.capture_deadline.due_at``). Every key is always present, so the definition's
+    ``ResultSelector`` never misses one. Errors propagate for the definition's Retry and Catch.
+    """
+    payment = _load(deps, provider, payment_id)
+    deadline = deadline_of(payment, deps.policy)
+    if payment.status is not PaymentStatus.AUTHORIZED or deadline is None:
+        closed = "expired_refunded" if payment.status is PaymentStatus.EXPIRED_REFUNDED else "closed"
+        return _woke(done=True, outcome=closed, status=payment.status)
+    due = due_at(deadline, now=now, since=since, offsets=deps.policy.reminder_offsets)
+    if due.expire:
+        result = _expire_open(deps, payment, now=now)
+        return _woke(done=True, outcome=result["outcome"], status=PaymentStatus(result["status"]))
+    published = due.reminder is not None
+    if due.reminder is not None:
+        _publish_reminder(deps, payment, deadline, int(due.reminder.total_seconds() // 3600), now=now)
+    assert due.next_at is not None
+    return _woke(done=False, outcome="waiting", status=payment.status, at=due.next_at, since=now,
+                 published=published)  # fmt: skip
+
+
+def first_wake(
+    payment: Payment,
+    *,
+    now: datetime,
+    policy: DeadlinePolicy = DeadlinePolicy(),  # noqa: B008 - frozen
+) -> dict[str, str]:
+    """The execution input's first wake-up: the definition starts at its Wait, so the starter names it."""
+    deadline = deadline_of(payment, policy)
+    if deadline is None:
+        raise ValueError(f"payment {payment.provider}/{payment.provider_payment_id} has no deadline")
+    due = due_at(deadline, now=now, since=now, offsets=policy.reminder_offsets)
+    return {"at": wait_timestamp(due.next_at or deadline), "since": now.isoformat()}
+
+
+def after_failure(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict[str, Any]:
+    """The wake-up failed after its retries: escalate, unless it was a reminder's and the deadline is ahead.
+
+    At or past the deadline the automatic refund could not be made: ``auto_refund_failed`` (the caller
+    hands the case to the operator queue). Before it, a reminder could not be sent: the execution
+    waits on for the deadline rather than dying and leaving the authorization held.
+    """
+    payment = deps.payments.get(provider, payment_id)
+    deadline = None if payment is None else deadline_of(payment, deps.policy)
+    if payment is None or payment.status is not PaymentStatus.AUTHORIZED or deadline is None:
+        return _woke(done=True, outcome="auto_refund_failed", status=payment.status if payment else None)
+    due = due_at(deadline, now=now, since=now, offsets=deps.policy.reminder_offsets)
+    if due.expire or due.next_at is None:
+        return _woke(done=True, outcome="auto_refund_failed", status=payment.status)
+    return _woke(done=False, outcome="waiting", status=payment.status, at=due.next_at, since=now)
+
+
+def _woke(
+    *,
+    done: bool,
+    outcome: str,
+    status: PaymentStatus | None,
+    at: datetime | None = None,
+    since: datetime | None = None,
+    published: bool = False,
+) -> dict[str, Any]:
+    return {
+        "done": done,
+        "outcome": outcome,
+        "status": status.value if status is not None else None,
+        "at": wait_timestamp(at) if at is not None else None,
+        "since": since.isoformat() if since is not None else None,
+        "published": published,
+    }
+
+
 def escalation(provider: str, payment_id: str, error: dict[str, Any] | None, execution: str | None,
                *, now: datetime) -> dict[str, Any]:  # fmt: skip
     """The operator queue message for an automatic refund that could not be made."""
@@ -360,12 +451,15 @@ __all__ = [
     "Deps",
     "PaymentNotCapturable",
     "PaymentNotFound",
+    "after_failure",
     "capture",
     "check",
     "escalation",
     "execution_name",
     "expire",
+    "first_wake",
     "remind",
+    "wake",
 ]
 
 
@@ -417,5 +511,9 @@ def capture_deadline_listener(change: Change) -> None:
     start_once(
         arn,
         execution_name(payment.provider, payment.provider_payment_id),
-        {"provider": payment.provider, "provider_payment_id": payment.provider_payment_id},
+        {
+            "provider": payment.provider,
+            "provider_payment_id": payment.provider_payment_id,
+            "wake": first_wake(payment, now=clock.now()),
+        },
     )
