@@ -28,9 +28,8 @@ from cardops.ledger.domain.payouts import (
     OffsetMethod,
 )
 from cardops.ledger.domain.reconciliation import StoreReconciliation
-from cardops.ledger.reconcile import Deps as ReconcileDeps
 from cardops.ledger.reconcile import reconcile_store
-from cardops.ledger.use_cases import LedgerService
+from cardops.ledger.wiring import ledger_service, reconcile_deps
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -92,7 +91,7 @@ def balance(store_id: StoreIdPath) -> Response[Any]:
     now = clock.now()
     return _json(
         Balances(
-            store_id=store_id, as_of=tokyo_date(now), ledgers=LedgerService().balances(store_id, now=now)
+            store_id=store_id, as_of=tokyo_date(now), ledgers=ledger_service().balances(store_id, now=now)
         )
     )
 
@@ -105,7 +104,7 @@ def statement(
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
 ) -> Response[Any]:
-    result = LedgerService().statement(
+    result = ledger_service().statement(
         store_id, channel, normalize_currency(currency), now=clock.now(), since=since, until=until
     )
     return _json(result)
@@ -113,7 +112,7 @@ def statement(
 
 @router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"])
 def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[Any]:
-    entry = LedgerService().adjust(
+    entry = ledger_service().adjust(
         store_id,
         body.channel,
         body.currency,
@@ -129,7 +128,7 @@ def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Re
 
 @router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
 def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
-    result = LedgerService().request_payout(
+    result = ledger_service().request_payout(
         store_id,
         body.channel,
         body.currency,
@@ -142,7 +141,7 @@ def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Respon
 
 @router.post("/admin/stores/<store_id>/settlements", tags=["ledger"])
 def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[Any]:
-    result = LedgerService().settle(
+    result = ledger_service().settle(
         store_id,
         body.channel,
         body.currency,
@@ -178,7 +177,7 @@ def reconcile(store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body(
     """Compare the store's payments with its ledger, post what is missing, report what is not decidable."""
     report = reconcile_store(
         store_id,
-        ReconcileDeps(),
+        reconcile_deps(),
         now=clock.now(),
         actor=caller(router.current_event),
         changed_since=body.changed_since if body else None,

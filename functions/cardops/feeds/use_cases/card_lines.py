@@ -187,8 +187,10 @@ class ImportResult(BaseModel):
 
 
 class CardLines:
-    def __init__(self, store: FeedStore | None = None) -> None:
-        self.store = store or FeedStore()
+    """Built by ``feeds.wiring.card_lines``."""
+
+    def __init__(self, store: FeedStore) -> None:
+        self.store = store
 
     # ---- master ------------------------------------------------------------------------------
     def put_tenant(

@@ -23,10 +23,8 @@ from cardops.payments.domain.refunds import (
     Refund,
     RefundReason,
 )
-from cardops.payments.use_cases.refunds import (
-    RefundService,
-    RefundSubmissionPendingError,
-)
+from cardops.payments.use_cases.refunds import RefundSubmissionPendingError
+from cardops.payments.wiring import refund_service
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -81,7 +79,7 @@ def create_refund(
 ) -> Response[Any]:
     key = body.idempotency_key or router.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
     try:
-        refund, created = RefundService().request(
+        refund, created = refund_service().request(
             provider,
             provider_payment_id,
             amount=body.amount,
@@ -99,7 +97,7 @@ def create_refund(
 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
 def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[Any]:
-    service = RefundService()
+    service = refund_service()
     refunds = service.of_payment(provider, provider_payment_id)
     remaining = service.refunds.remaining(provider, provider_payment_id)
     return _json(RefundList(refunds=refunds, remaining_refundable=remaining))
@@ -109,7 +107,7 @@ def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> 
 def get_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
 ) -> Response[Any]:
-    return _json(RefundService().get(provider, provider_payment_id, refund_id))
+    return _json(refund_service().get(provider, provider_payment_id, refund_id))
 
 
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/cancel", tags=["refunds"])
@@ -118,7 +116,7 @@ def cancel(
 ) -> Response[Any]:
     actor = caller(router.current_event)
     return _json(
-        RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+        refund_service().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
@@ -129,7 +127,7 @@ def amend(
     refund_id: RefundIdPath,
     body: Annotated[AmendBody, Body()],
 ) -> Response[Any]:
-    refund = RefundService().amend(
+    refund = refund_service().amend(
         provider,
         provider_payment_id,
         refund_id,
@@ -146,7 +144,7 @@ def reverse(
 ) -> Response[Any]:
     actor = caller(router.current_event)
     return _json(
-        RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+        refund_service().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
@@ -159,7 +157,7 @@ def debit_memo(
     refund_id: RefundIdPath,
     body: Annotated[DebitMemoBody, Body()],
 ) -> Response[Any]:
-    memo: DebitMemo = RefundService().debit_memo(
+    memo: DebitMemo = refund_service().debit_memo(
         provider,
         provider_payment_id,
         refund_id,

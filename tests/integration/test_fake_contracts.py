@@ -1,0 +1,120 @@
+"""The fakes of ``tests/fakes`` keep their real adapters' contract: the same checks run on the fake
+and on the DynamoDB adapter (against moto), so a unit test on a fake cannot pass where the real
+store would refuse (the refund ceiling, versions, entries posted once, all of a write or none)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cardops.kernel.dynamodb import VersionConflict
+from cardops.ledger.domain.ledger import Channel, EntryKind
+from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
+from cardops.ledger.use_cases import Ledgers, RefundBook
+from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
+from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
+from tests.builders import FINANCE, NOW, captured_payment, refund_request
+from tests.fakes.ledger import FakeLedgers, FakeRefundBook
+
+PAYMENT = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=10_000).payment
+
+
+@pytest.fixture(params=["fake", "moto"])
+def make(request: pytest.FixtureRequest) -> Callable[[], tuple[Ledgers, RefundBookPort]]:
+    """Both sides of the contract: the ledgers, and the refund book writing into them."""
+    if request.param == "fake":
+
+        def fakes() -> tuple[Ledgers, RefundBookPort]:
+            ledgers = FakeLedgers()
+            return ledgers, FakeRefundBook(ledgers)
+
+        return fakes
+    request.getfixturevalue("provisioned")
+    return lambda: (LedgerStore(), RefundBook(RefundStore(), LedgerStore()))
+
+
+def balance(ledgers: Ledgers) -> int:
+    return ledgers.load("store-contract", Channel.STANDARD, "JPY").ledger.balance
+
+
+def test_a_refund_takes_the_ceiling_down_and_debits_the_ledger_in_one_write(make: Any) -> None:
+    ledgers, book = make()
+    first = refund_request(PAYMENT, 3000)
+    book.record_request(first.refund, first.entries, captured=10_000)
+    assert book.remaining("sandbox", "pay_contract") == 7000
+    assert [r.refund_id for r in book.of_payment("sandbox", "pay_contract")] == [first.refund.refund_id]
+    assert balance(ledgers) == -3000
+    assert [r.refund_id for r in book.requested_before(NOW.replace(year=2030))] == [first.refund.refund_id]
+
+    # decided concurrently with the first (neither saw the other): the ceiling is what refuses it
+    too_much = refund_request(PAYMENT, 8000, key="k2")
+    with pytest.raises(CeilingExceeded) as refused:
+        book.record_request(too_much.refund, too_much.entries, captured=10_000)
+    assert refused.value.remaining == 7000
+    assert len(book.of_payment("sandbox", "pay_contract")) == 1  # nothing of the refused write
+    assert balance(ledgers) == -3000
+
+    with pytest.raises(VersionConflict):  # the same refund again
+        book.record_request(first.refund, first.entries, captured=10_000)
+
+
+def test_a_first_refund_beyond_the_capture_leaves_no_ceiling(make: Any) -> None:
+    _, book = make()
+    bigger = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=20_000).payment
+    change = refund_request(bigger, 10_001)
+    with pytest.raises(CeilingExceeded) as refused:
+        book.record_request(change.refund, change.entries, captured=10_000)
+    assert refused.value.remaining is None
+    assert book.remaining("sandbox", "pay_contract") is None
+
+
+def test_a_change_is_conditioned_on_the_version_read_and_gives_the_ceiling_back(make: Any) -> None:
+    ledgers, book = make()
+    first = refund_request(PAYMENT, 4000)
+    book.record_request(first.refund, first.entries, captured=10_000)
+    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY")
+    canceled = cancel_refund(first.refund, ledger, now=NOW, actor=FINANCE)
+    book.record_change(first.refund, canceled.refund, canceled.entries, canceled.alerts, release=4000)
+    assert book.remaining("sandbox", "pay_contract") == 10_000
+    assert balance(ledgers) == 0
+    assert book.get("sandbox", "pay_contract", first.refund.refund_id).status is RefundStatus.CANCELED
+
+    submitted = submit_refund(first.refund, now=NOW)  # decided from the stale version read before
+    with pytest.raises(VersionConflict):
+        book.record_change(first.refund, submitted.refund, submitted.entries, submitted.alerts)
+
+
+def test_provider_refunds_are_conditioned_on_the_level_read(make: Any) -> None:
+    _, book = make()
+    change = refund_request(PAYMENT, 1000, key="provider-1")
+    book.record_provider_refund(change.refund, change.entries, (), captured=10_000, level_read=0)
+    assert book.remaining("sandbox", "pay_contract") == 9000
+    again = refund_request(PAYMENT, 500, key="provider-2")
+    with pytest.raises(VersionConflict):  # read before the first was recorded
+        book.record_provider_refund(again.refund, again.entries, (), captured=10_000, level_read=0)
+    book.record_provider_refund(again.refund, again.entries, (), captured=10_000, level_read=1000)
+    assert book.remaining("sandbox", "pay_contract") == 8500
+
+
+def test_entries_are_posted_once_and_all_or_nothing(make: Any) -> None:
+    ledgers, _ = make()
+    sale = captured_payment("sandbox", "pay_ledger", store_id="store-contract", amount=10_000).payment
+    entries = refund_request(sale, 2000).entries + refund_request(sale, 1000, key="k2").entries
+    ledgers.post(entries[:1])
+    with pytest.raises(DuplicateEntry):
+        ledgers.post(entries)  # one of them is there: none of the others is posted either
+    assert balance(ledgers) == -2000
+    assert ledgers.post_idempotent(entries) == tuple(entries[1:])
+    assert ledgers.post_idempotent(entries) == ()
+    assert ledgers.get_entries(entries) == tuple(sorted(entries, key=lambda e: (e.created_at, e.entry_id)))
+    assert ledgers.ledgers_of("store-contract") == [(Channel.STANDARD, "JPY")]
+    assert {e.kind for e in entries} == {EntryKind.REFUND}
+
+    pk = ledger_pk("store-contract", Channel.STANDARD, "JPY")
+    third = refund_request(sale, 500, key="k3").entries
+    with pytest.raises(VersionConflict):  # a decision taken from a balance that has moved since
+        ledgers.post(third, expected_counts={pk: 1})
+    ledgers.post(third, expected_counts={pk: 2})
+    assert balance(ledgers) == -3500
