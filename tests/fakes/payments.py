@@ -3,12 +3,13 @@ published events, notices, and a provider API client whose answers a test script
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cardops.kernel.dynamodb import VersionConflict
+from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint
 from cardops.payments.domain.payment_notes import Notice
 from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, PaymentFacts, PaymentMetadata
 from cardops.payments.domain.reservations import Reservation
@@ -163,3 +164,117 @@ class FakeProvider:
             self._done.add(idempotency_key)
             self.refunded[payment_id] = self.refunded.get(payment_id, 0) + amount
         return self.payments[payment_id]
+
+
+class FakeRawEvents:
+    """Raw webhook bodies stored once per (provider, event id), and whether each was enqueued;
+    ``fail_enqueue_marks`` makes the next ``mark_enqueued`` calls fail (a crash after the send)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[tuple[str, str], bytes] = {}
+        self.enqueued: dict[tuple[str, str], datetime] = {}
+        self.fail_enqueue_marks = 0
+
+    def put_if_absent(
+        self,
+        *,
+        provider: str,
+        event_id: str,
+        body: bytes,
+        content_type: str,
+        received_at: datetime,
+        ttl_days: int,
+    ) -> tuple[bool, bool]:
+        key = (provider, event_id)
+        if key in self.bodies:
+            return False, key in self.enqueued
+        self.bodies[key] = body
+        return True, False
+
+    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:
+        if self.fail_enqueue_marks:
+            self.fail_enqueue_marks -= 1
+            raise RuntimeError("the table did not answer")
+        self.enqueued[(provider, event_id)] = at
+
+    def get_body(self, *, provider: str, event_id: str) -> bytes | None:
+        return self.bodies.get((provider, event_id))
+
+
+@dataclass
+class FakeQueue:
+    """A FIFO queue: a message with a deduplication id already sent is dropped, as SQS does."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    sends: int = 0
+    _ids: set[str] = field(default_factory=set)
+
+    def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None:
+        self.sends += 1
+        if dedupe_id not in self._ids:
+            self._ids.add(dedupe_id)
+            self.messages.append(dict(message))
+
+
+# -- the janitor's ports (``use_cases.janitor``) ------------------------------------------------------
+
+
+class FakeDueIndex:
+    """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
+
+    def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
+        self.entries = {
+            shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
+        }
+        self.reads = 0
+
+    def page(
+        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
+    ) -> tuple[list[DueRef], dict[str, Any] | None]:
+        due = [ref for at, ref in self.entries.get(shard, []) if at <= cutoff]
+        offset = int(start["offset"]) if start else 0
+        page = due[offset : offset + limit]
+        self.reads += len(page)
+        more = offset + limit < len(due)
+        return page, ({"offset": offset + limit} if more else None)
+
+
+class FakeCheckpoints:
+    def __init__(self) -> None:
+        self.stored: RunCheckpoint | None = None
+        self.saves = 0
+
+    def load(self) -> RunCheckpoint | None:
+        return self.stored
+
+    def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
+        current = self.stored.seq if self.stored is not None else None
+        if current != expected_seq:
+            return False
+        self.stored = checkpoint
+        self.saves += 1
+        return True
+
+
+class FakeCheckQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[DueRef]]] = []
+
+    def send(self, run_id: str, batches: Sequence[Sequence[DueRef]]) -> None:
+        self.messages += [(run_id, list(batch)) for batch in batches]
+
+    def refs(self) -> list[DueRef]:
+        return [ref for _, batch in self.messages for ref in batch]
+
+
+class FakeDue:
+    def __init__(self, state: DueState | None) -> None:
+        self.current = state
+        self.rescheduled: list[datetime] = []
+
+    def state(self, ref: DueRef) -> DueState | None:
+        return self.current
+
+    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
+        self.rescheduled.append(next_check_at)
+        return True
