@@ -75,16 +75,16 @@ NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 FINANCE = "arn:aws:iam::123456789012:user/finance"
 
 
-def captured_payment(
+def captured_event(
     provider: str = "sandbox",
     payment_id: str = "pay_1",
     *,
     store_id: str = "store-1",
     amount: int = 10_000,
     at: datetime = NOW - timedelta(days=2),
-) -> Applied:
-    """A captured payment as the processor makes it (no store involved)."""
-    event = CanonicalEvent(
+) -> CanonicalEvent:
+    """The event of a capture of the whole authorization, as a provider reports it."""
+    return CanonicalEvent(
         provider=provider,
         provider_payment_id=payment_id,
         event_id=f"evt_{payment_id}",
@@ -95,6 +95,18 @@ def captured_payment(
         ),
         metadata=PaymentMetadata(store_id=store_id, reservation_id=f"r-{payment_id}"),
     )
+
+
+def captured_payment(
+    provider: str = "sandbox",
+    payment_id: str = "pay_1",
+    *,
+    store_id: str = "store-1",
+    amount: int = 10_000,
+    at: datetime = NOW - timedelta(days=2),
+) -> Applied:
+    """A captured payment as the processor makes it (no store involved)."""
+    event = captured_event(provider, payment_id, store_id=store_id, amount=amount, at=at)
     applied = apply_event(new_payment(event), event, now=at)
     assert applied is not None
     return applied

@@ -14,9 +14,12 @@ from cardops.ledger.domain.ledger import Channel, EntryKind
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
+from cardops.payments.store.claims import OutcomeClaims
+from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
 from tests.builders import FINANCE, NOW, captured_payment, refund_request
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
+from tests.fakes.payments import FakeClaims, FakePayments
 
 PAYMENT = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=10_000).payment
 
@@ -118,3 +121,38 @@ def test_entries_are_posted_once_and_all_or_nothing(make: Any) -> None:
         ledgers.post(third, expected_counts={pk: 1})
     ledgers.post(third, expected_counts={pk: 2})
     assert balance(ledgers) == -3500
+
+
+@pytest.fixture(params=["fake", "moto"])
+def payment_ports(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """The payment repository and the outcome claims, fake or real."""
+    if request.param == "fake":
+        return FakePayments(), FakeClaims()
+    request.getfixturevalue("provisioned")
+    return PaymentRepository(), OutcomeClaims()
+
+
+def test_a_payment_is_saved_only_over_the_version_read(payment_ports: Any) -> None:
+    payments, _ = payment_ports
+    applied = captured_payment("sandbox", "pay_saved", store_id="store-contract")
+    payments.save(applied, expected_version=0)
+    assert payments.get("sandbox", "pay_saved") == applied.payment
+    assert payments.last_history("sandbox", "pay_saved") == applied.history
+    with pytest.raises(VersionConflict):
+        payments.save(applied, expected_version=0)  # someone wrote it first
+    assert payments.get("sandbox", "pay_unknown") is None
+
+
+def test_the_first_outcome_claim_wins_and_only_its_holder_releases_it(payment_ports: Any) -> None:
+    _, claims = payment_ports
+    first = claims.claim("sandbox", "pay_claim", "capture", now=NOW)
+    assert claims.claim("sandbox", "pay_claim", "expire", now=NOW) == first
+    claims.release("sandbox", "pay_claim", "expire")  # not the holder: nothing happens
+    assert claims.claim("sandbox", "pay_claim", "expire", now=NOW).outcome == "capture"
+    later = NOW.replace(hour=5)
+    assert claims.take_over("sandbox", "pay_claim", first, "expire", now=later) is True
+    assert (
+        claims.take_over("sandbox", "pay_claim", first, "expire", now=later) is False
+    )  # no longer that claim
+    claims.release("sandbox", "pay_claim", "expire")
+    assert claims.claim("sandbox", "pay_claim", "capture", now=later).outcome == "capture"

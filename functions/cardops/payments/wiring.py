@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from cardops.kernel import aws, clock
 from cardops.kernel.config import settings
@@ -18,7 +19,7 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
-from cardops.payments.use_cases import capture
+from cardops.payments.use_cases import capture, janitor
 from cardops.payments.use_cases.capture import capture_deadline_listener
 from cardops.payments.use_cases.listeners import NamedListener
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener
@@ -93,6 +94,26 @@ def capture_deps() -> capture.Deps:
         events=EventPublisher(),
         notices=PaymentNoteStore(),
     )
+
+
+def scheduler_deps(*, period: timedelta) -> janitor.SchedulerDeps:
+    """The janitor's scheduler; ``period``: how often it is scheduled (``resources``)."""
+    from cardops.payments.store.due_checks import OPEN_SHARDS, Checkpoints, CheckQueue, DueIndex
+
+    return janitor.SchedulerDeps(
+        index=DueIndex(),
+        checkpoints=Checkpoints(),
+        queue=CheckQueue(settings().janitor_queue_url),
+        shards=OPEN_SHARDS,
+        period=period,
+    )
+
+
+def worker_deps() -> janitor.WorkerDeps:
+    from cardops.payments.store.due_checks import DuePayments
+    from cardops.payments.use_cases.providers import provider_or_none
+
+    return janitor.WorkerDeps(due=DuePayments(), payments=PaymentRepository(), provider_for=provider_or_none)
 
 
 def refund_listener(change: Change) -> None:

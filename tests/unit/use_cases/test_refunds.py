@@ -9,7 +9,7 @@ import pytest
 
 from cardops.ledger.domain.ledger import Channel
 from cardops.payments.domain.payments import PaymentFacts, RefundFact
-from cardops.payments.domain.refunds import RefundExceedsCapturedError, RefundReason, RefundStatus
+from cardops.payments.domain.refunds import Refund, RefundExceedsCapturedError, RefundReason, RefundStatus
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener, resubmit_stuck_refunds
 from cardops.payments.use_cases.refunds import RefundSubmissionPendingError
 from tests.builders import FINANCE, NOW, FakeRefundWorld
@@ -17,8 +17,10 @@ from tests.builders import FINANCE, NOW, FakeRefundWorld
 FEE = 470  # 4.7 % of 10,000 (the standard plan)
 
 
-def request(world: FakeRefundWorld, amount: int, key: str = "k1") -> tuple[str, RefundStatus, bool]:
-    refund, created = world.service().request(
+def request(
+    world: FakeRefundWorld, amount: int, key: str = "k1", *, with_api: bool = True
+) -> tuple[str, RefundStatus, bool]:
+    refund, created = world.service(providers=None if with_api else {}).request(
         "payjp",
         "pay_1",
         amount=amount,
@@ -28,6 +30,15 @@ def request(world: FakeRefundWorld, amount: int, key: str = "k1") -> tuple[str, 
         actor=FINANCE,
     )
     return refund.refund_id, refund.status, created
+
+
+def pending(world: FakeRefundWorld, amount: int) -> Refund:
+    """A refund the provider did not answer: recorded, still ``requested``."""
+    world.provider.fail["refund"] = ["transient"]
+    with pytest.raises(RefundSubmissionPendingError):
+        request(world, amount)
+    [refund] = world.book.of_payment("payjp", "pay_1")
+    return refund
 
 
 def balance(world: FakeRefundWorld) -> int:
@@ -80,10 +91,7 @@ def test_a_refusal_by_the_card_company_reverses_the_refund_and_alerts_finance() 
 def test_an_unreachable_provider_leaves_the_refund_requested_and_the_sweep_makes_it_once() -> None:
     world = FakeRefundWorld()
     world.captured()
-    world.provider.fail["refund"] = ["transient"]
-    with pytest.raises(RefundSubmissionPendingError):
-        request(world, 3000)
-    [stuck] = world.book.of_payment("payjp", "pay_1")
+    stuck = pending(world, 3000)
     assert stuck.status is RefundStatus.REQUESTED
     assert balance(world) == -3000  # recorded: the money side does not wait for the provider
 
@@ -99,11 +107,8 @@ def test_an_unreachable_provider_leaves_the_refund_requested_and_the_sweep_makes
 def test_a_provider_without_an_api_keeps_its_refunds_requested_for_finance() -> None:
     world = FakeRefundWorld()
     world.captured()
-    refund, _ = world.service(providers={}).request(
-        "payjp", "pay_1", amount=1000, reason=RefundReason.CUSTOMER_REQUEST, idempotency_key="k",
-        now=NOW, actor=FINANCE,
-    )  # fmt: skip
-    assert refund.status is RefundStatus.REQUESTED
+    _, status, _ = request(world, 1000, with_api=False)
+    assert status is RefundStatus.REQUESTED
     report = resubmit_stuck_refunds(world.service(providers={}), now=NOW + timedelta(hours=1))
     assert (report.without_api, report.examined) == (1, 0)
 
@@ -111,10 +116,7 @@ def test_a_provider_without_an_api_keeps_its_refunds_requested_for_finance() -> 
 def test_canceling_a_requested_refund_gives_the_money_and_the_ceiling_back() -> None:
     world = FakeRefundWorld()
     world.captured()
-    world.provider.fail["refund"] = ["transient"]
-    with pytest.raises(RefundSubmissionPendingError):
-        request(world, 2500)
-    [refund] = world.book.of_payment("payjp", "pay_1")
+    refund = pending(world, 2500)
     canceled = world.service().cancel("payjp", "pay_1", refund.refund_id, now=NOW, actor=FINANCE)
     assert canceled.status is RefundStatus.CANCELED
     assert (world.book.remaining("payjp", "pay_1"), balance(world)) == (10_000, 0)
