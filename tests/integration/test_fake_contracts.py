@@ -5,10 +5,14 @@ store would refuse (the refund ceiling, versions, entries posted once, all of a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 
+from cardops.feeds.domain.models import Employee, StatementLine
+from cardops.feeds.domain.settlement import LineRecord
+from cardops.feeds.store import FeedStore, LinkageCodeTaken
 from cardops.kernel.dynamodb import VersionConflict
 from cardops.ledger.domain.ledger import Channel, EntryKind
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
@@ -18,6 +22,7 @@ from cardops.payments.store.claims import OutcomeClaims
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
 from tests.builders import FINANCE, NOW, captured_payment, refund_request
+from tests.fakes.feeds import FakeFeedStore
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
 from tests.fakes.payments import FakeClaims, FakePayments
 
@@ -156,3 +161,44 @@ def test_the_first_outcome_claim_wins_and_only_its_holder_releases_it(payment_po
     )  # no longer that claim
     claims.release("sandbox", "pay_claim", "expire")
     assert claims.claim("sandbox", "pay_claim", "capture", now=later).outcome == "capture"
+
+
+@pytest.fixture(params=["fake", "moto"])
+def feed_store(request: pytest.FixtureRequest) -> Any:
+    if request.param == "fake":
+        return FakeFeedStore()
+    request.getfixturevalue("provisioned")
+    return FeedStore()
+
+
+def test_a_linkage_code_is_held_by_one_employee_and_freed_when_it_changes(feed_store: Any) -> None:
+    first = Employee(employee_code="E1", name_kana="ヤマダ", card_linkage_code="LK1")
+    feed_store.put_employee("t1", first)
+    with pytest.raises(LinkageCodeTaken) as taken:
+        feed_store.put_employee(
+            "t1", Employee(employee_code="E2", name_kana="スズキ", card_linkage_code="ＬＫ1")
+        )
+    assert taken.value.holder == "E1"  # the width-folded code is the same code
+    feed_store.put_employee("t1", first.model_copy(update={"card_linkage_code": "LK9"}))
+    feed_store.put_employee("t1", Employee(employee_code="E2", name_kana="スズキ", card_linkage_code="LK1"))
+    assert [e.employee_code for e in feed_store.employees("t1")] == ["E1", "E2"]
+
+
+def test_a_line_is_stored_once_and_replaced_only_over_the_version_read(feed_store: Any) -> None:
+    line = StatementLine(
+        card_company="generic", line_id="generic:1", usage_date=date(2026, 5, 7), linkage_code="LK1",
+        merchant="タクシー", amount=1200, settlement="corporate", source_file="f.csv", line_number=2,
+    )  # fmt: skip
+    record = LineRecord(line=line)
+    assert feed_store.add_lines("t1", [record]) == [True]
+    assert feed_store.add_lines("t1", [record]) == [False]
+    stored = feed_store.get_line("t1", "generic:1")
+    assert [s.record.line.line_id for s in feed_store.error_lines("t1")] == ["generic:1"]
+    saved = feed_store.save_line(
+        stored.model_copy(update={"record": record.model_copy(update={"employee_code": "E1"})})
+    )
+    assert saved.version == stored.version + 1
+    assert [s.version for s in feed_store.employee_lines("t1", "E1")] == [saved.version]
+    assert [s.record.line.line_id for s in feed_store.lines_on("t1", date(2026, 5, 7))] == ["generic:1"]
+    with pytest.raises(VersionConflict):
+        feed_store.save_line(stored)  # the version read before the save
