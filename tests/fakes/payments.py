@@ -3,9 +3,10 @@ published events, notices, and a provider API client whose answers a test script
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cardops.kernel.dynamodb import VersionConflict
@@ -15,6 +16,7 @@ from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, Pay
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.base import PermanentProviderError, ProviderError, ProviderPayment
 from cardops.payments.store.claims import Claim, Outcome
+from cardops.payments.store.dead_letters import ParkedMessage
 
 
 class FakePayments:
@@ -278,3 +280,43 @@ class FakeDue:
     def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
         self.rescheduled.append(next_check_at)
         return True
+
+
+# -- event processing's ports (``use_cases.event_processing``) ----------------------------------------
+
+
+class FakeDeadLetters:
+    """Parked messages; ``move`` sends a message on (to ``sent[url]``) and then deletes it here."""
+
+    def __init__(self, messages: Sequence[ParkedMessage] = ()) -> None:
+        self.messages = list(messages)
+        self.sent: dict[str, list[str]] = {}
+
+    @contextmanager
+    def browse(self) -> Iterator[list[ParkedMessage]]:
+        yield sorted(self.messages, key=lambda m: m.sent_at or datetime.min.replace(tzinfo=UTC))
+
+    def move(self, message: ParkedMessage, *, to_url: str) -> None:
+        self.sent.setdefault(to_url, []).append(message.body)
+        self.messages.remove(message)
+
+
+@dataclass
+class FakeEventRecords:
+    """The stored events' processing records, by (provider, event id)."""
+
+    records: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    redriven: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    def processing_state(self, *, provider: str, event_id: str) -> dict[str, Any] | None:
+        return self.records.get((provider, event_id))
+
+    def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None:
+        self.redriven.append((provider, event_id, at))
+        self.records.setdefault((provider, event_id), {})["redriven_at"] = at.isoformat()
+
+    def list_parked(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        parked = [
+            {"provider": p, "event_id": e, **r} for (p, e), r in self.records.items() if r.get("parked_at")
+        ]
+        return parked[:limit]
