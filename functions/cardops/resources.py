@@ -100,7 +100,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 }
 
 #: the durable change feed: every write of a payment item (sk ``#PAYMENT``), old and new image,
-#: to the ``changes`` function, which runs the payment listeners (``payments.use_cases.listeners``)
+#: to the ``changes`` function, which runs the payment listeners (``payments.wiring.payment_listeners``)
 CHANGE_FEED = StreamMappingSpec(
     function="changes",
     filter_patterns=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["#PAYMENT"]}}}},),

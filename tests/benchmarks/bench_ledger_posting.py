@@ -14,7 +14,7 @@ LEDGER_SIZES = (10, 200)
 
 
 def run() -> dict[str, float]:
-    from cardops.ledger.use_cases import ledger_listener
+    from cardops.ledger.wiring import ledger_listener
     from tests.helpers import counting_aws_calls
     from tests.integration.ledger.conftest import as_change, capture_payment
 

@@ -101,7 +101,7 @@ def test_only_payment_changes_reach_the_function(provisioned: Any) -> None:
 def test_a_change_whose_listener_keeps_failing_is_set_aside_after_bounded_retries(
     provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cardops.payments.use_cases import listeners
+    from cardops.payments import wiring as listeners
 
     calls: list[str] = []
     real = listeners.ledger_listener
@@ -137,11 +137,11 @@ def test_a_change_whose_listener_keeps_failing_is_set_aside_after_bounded_retrie
 def test_one_failing_change_in_a_batch_does_not_hold_back_or_double_the_others(
     provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cardops.ledger import use_cases as ledger_use_cases
-    from cardops.payments.use_cases import listeners
+    from cardops.ledger import wiring as ledger_wiring
+    from cardops.payments import wiring as listeners
     from tests.integration.ledger.conftest import capture_payment
 
-    real = ledger_use_cases.ledger_listener
+    real = ledger_wiring.ledger_listener
 
     def fails_on_b(change: Any) -> None:
         if change.new.provider_payment_id == "pay_b":

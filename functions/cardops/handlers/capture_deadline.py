@@ -24,7 +24,7 @@ from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import capture
-from cardops.payments.use_cases.listeners import capture_deps
+from cardops.payments.wiring import capture_deps
 from cardops.support import hooks
 
 logger = make_logger("cardops-capture-deadline")

@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from cardops.handlers._common import batch_entry_point
 from cardops.kernel.observability import make_logger
 from cardops.payments.store.changes import change_of
-from cardops.payments.use_cases.listeners import ListenersFailed, payment_listeners, run_listeners
+from cardops.payments.use_cases.listeners import ListenersFailed, run_listeners
+from cardops.payments.wiring import payment_listeners
 
 logger = make_logger("cardops-changes")
 tracer = Tracer(service="cardops-changes")

@@ -17,8 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from cardops.feeds.store import FeedStore, batch_writer
-from cardops.feeds.use_cases.sync import FeedSync, time_budget
+from cardops.feeds.use_cases.sync import time_budget
+from cardops.feeds.wiring import feed_sync
 from cardops.handlers._common import entry_point
 from cardops.kernel import aws, clock
 from cardops.kernel.calendar import tokyo_date
@@ -54,8 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
     business_date = parsed.date_to_sync(now)
     # only this function's role may BatchWriteItem: the admin API's on-demand run puts line by line
-    store = FeedStore(batch_writer())
-    summary = FeedSync(store).run(business_date, now, should_stop=time_budget(context, None))
+    summary = feed_sync(batched=True).run(business_date, now, should_stop=time_budget(context, None))
     answer = summary.model_dump(mode="json", exclude={"problems"})
     logger.info(
         "feed sync",

@@ -18,30 +18,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cardops import resources
 from cardops.handlers._common import entry_point
 from cardops.kernel import clock
-from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
-from cardops.payments.store.due_checks import OPEN_SHARDS, Checkpoints, CheckQueue, DueIndex
-from cardops.payments.use_cases.janitor import SchedulerDeps, schedule_due_checks
+from cardops.payments.use_cases.janitor import schedule_due_checks
+from cardops.payments.wiring import scheduler_deps
 
 logger = make_logger("cardops-janitor")
 metrics = Metrics(namespace="cardops", service="janitor")
 tracer = Tracer(service="cardops-janitor")
 
 
-def scheduler_deps() -> SchedulerDeps:
-    return SchedulerDeps(
-        index=DueIndex(),
-        checkpoints=Checkpoints(),
-        queue=CheckQueue(settings().janitor_queue_url),
-        shards=OPEN_SHARDS,
-        period=timedelta(minutes=resources.JANITOR_PERIOD_MINUTES),
-    )
-
-
 @entry_point(logger, tracer, metrics)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runs = schedule_due_checks(
-        scheduler_deps(), now=clock.now(), time_left=lambda: context.get_remaining_time_in_millis() / 1000
+        scheduler_deps(period=timedelta(minutes=resources.JANITOR_PERIOD_MINUTES)),
+        now=clock.now(),
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     enqueued = sum(run.enqueued for run in runs)
     finished = all(run.finished or run.superseded for run in runs)

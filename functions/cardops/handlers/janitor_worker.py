@@ -16,22 +16,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from cardops.handlers._common import batch_entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
-from cardops.payments.store.due_checks import DuePayments, parse_message
-from cardops.payments.store.payments import PaymentRepository
-from cardops.payments.use_cases.janitor import WorkerDeps, check_due_payments
-from cardops.payments.use_cases.providers import provider_or_none
+from cardops.payments.store.due_checks import parse_message
+from cardops.payments.use_cases.janitor import check_due_payments
+from cardops.payments.wiring import worker_deps
 
 logger = make_logger("cardops-janitor-worker")
 metrics = Metrics(namespace="cardops", service="janitor")
 tracer = Tracer(service="cardops-janitor-worker")
-
-
-def worker_deps() -> WorkerDeps:
-    return WorkerDeps(
-        due=DuePayments(),
-        payments=PaymentRepository(),
-        provider_for=provider_or_none,
-    )
 
 
 @tracer.capture_method

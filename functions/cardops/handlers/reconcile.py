@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from cardops.handlers._common import entry_point
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
-from cardops.ledger.reconcile import Deps, reconcile_store, reconcile_stores
+from cardops.ledger.reconcile import reconcile_store, reconcile_stores
+from cardops.ledger.wiring import reconcile_deps
 from cardops.payments.use_cases.provider_refunds import resubmit_stuck_refunds
-from cardops.payments.use_cases.refunds import RefundService
+from cardops.payments.wiring import refund_service
 
 logger = make_logger("cardops-reconcile")
 metrics = Metrics(namespace="cardops", service="reconcile")
@@ -47,8 +48,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ReconcileRequest.model_validate(event)
     now = clock.now()
     since = None if request.full else now - LOOKBACK
-    sweep = resubmit_stuck_refunds(RefundService(), now=now)
-    deps = Deps()
+    sweep = resubmit_stuck_refunds(refund_service(), now=now)
+    deps = reconcile_deps()
     if request.store_id is not None:
         reports = [reconcile_store(request.store_id, deps, now=now, actor=ACTOR, changed_since=since)]
     else:

@@ -16,14 +16,14 @@ Running it again posts nothing: every repair is an entry that is then found by i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
-from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, ConflictingEntryError, LedgerError
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, ConflictingEntryError, LedgerEntry, LedgerError
 from cardops.ledger.domain.reconciliation import (
     Difference,
     Finding,
@@ -33,8 +33,7 @@ from cardops.ledger.domain.reconciliation import (
     probes,
     summarize,
 )
-from cardops.ledger.store import LedgerStore, RefundStore
-from cardops.ledger.use_cases import attributed, configured_plans
+from cardops.ledger.use_cases import attributed
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
 from cardops.payments.use_cases.refunds import UnexplainedRefundError
@@ -50,28 +49,31 @@ class PaymentsOfStores(Protocol):
     def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]: ...
 
 
-def _payments_by_store() -> PaymentsOfStores:
-    from cardops.payments.use_cases.store_payments import PaymentsByStore
-
-    return PaymentsByStore()
+class RefundsOfPayment(Protocol):
+    def of_payment(self, provider: str, payment_id: str) -> list[Refund]: ...
 
 
-class ProviderRefundSync:
+class PostedEntries(Protocol):
+    def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
+
+    def post_idempotent(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
+
+
+class ProviderRefundSync(Protocol):
     """What the payments slice offers: record unexplained provider refunds, or raise when it cannot."""
 
-    def __call__(self, payment: Payment, *, now: datetime) -> Refund | None:
-        from cardops.payments.use_cases.refunds import RefundService
-
-        return RefundService(providers={}).sync_provider_refunds(payment, now=now)
+    def __call__(self, payment: Payment, *, now: datetime) -> Refund | None: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class Deps:
-    payments: PaymentsOfStores = field(default_factory=_payments_by_store)
-    refunds: RefundStore = field(default_factory=RefundStore)
-    ledgers: LedgerStore = field(default_factory=LedgerStore)
-    plans: PlansConfig = field(default_factory=configured_plans)
-    provider_refunds: Callable[..., Refund | None] = field(default_factory=ProviderRefundSync)
+    """Built by ``ledger.wiring.reconcile_deps``."""
+
+    payments: PaymentsOfStores
+    refunds: RefundsOfPayment
+    ledgers: PostedEntries
+    plans: PlansConfig
+    provider_refunds: ProviderRefundSync
 
 
 def reconcile_store(

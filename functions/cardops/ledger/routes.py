@@ -29,9 +29,8 @@ from cardops.ledger.domain.payouts import (
     OffsetMethod,
 )
 from cardops.ledger.domain.reconciliation import StoreReconciliation
-from cardops.ledger.reconcile import Deps as ReconcileDeps
 from cardops.ledger.reconcile import reconcile_store
-from cardops.ledger.use_cases import LedgerService
+from cardops.ledger.wiring import ledger_service, reconcile_deps
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -94,7 +93,7 @@ def balance(store_id: StoreIdPath) -> Response[Any]:
     now = clock.now()
     return _json(
         Balances(
-            store_id=store_id, as_of=tokyo_date(now), ledgers=LedgerService().balances(store_id, now=now)
+            store_id=store_id, as_of=tokyo_date(now), ledgers=ledger_service().balances(store_id, now=now)
         )
     )
 
@@ -107,7 +106,7 @@ def statement(
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
 ) -> Response[Any]:
-    result = LedgerService().statement(
+    result = ledger_service().statement(
         store_id, channel, normalize_currency(currency), now=clock.now(), since=since, until=until
     )
     return _json(result)
@@ -125,17 +124,17 @@ def _on_ledger(action: Callable[..., _T], store_id: str, body: _Body) -> _T:
 
 @router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"])
 def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[Any]:
-    return _json(_on_ledger(LedgerService().adjust, store_id, body), HTTPStatus.CREATED)
+    return _json(_on_ledger(ledger_service().adjust, store_id, body), HTTPStatus.CREATED)
 
 
 @router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
 def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
-    return _json(_on_ledger(LedgerService().request_payout, store_id, body), HTTPStatus.CREATED)
+    return _json(_on_ledger(ledger_service().request_payout, store_id, body), HTTPStatus.CREATED)
 
 
 @router.post("/admin/stores/<store_id>/settlements", tags=["ledger"])
 def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[Any]:
-    return _json(_on_ledger(LedgerService().settle, store_id, body))
+    return _json(_on_ledger(ledger_service().settle, store_id, body))
 
 
 class ReconcileBody(BaseModel):
@@ -161,7 +160,7 @@ def reconcile(store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body(
     """Compare the store's payments with its ledger, post what is missing, report what is not decidable."""
     report = reconcile_store(
         store_id,
-        ReconcileDeps(),
+        reconcile_deps(),
         now=clock.now(),
         actor=caller(router.current_event),
         changed_since=body.changed_since if body else None,

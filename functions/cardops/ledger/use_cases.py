@@ -9,10 +9,10 @@ was read; a concurrent posting makes the write fail, and the decision is taken a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,9 +39,19 @@ from cardops.ledger.domain.payouts import (
     request_payout,
 )
 from cardops.ledger.domain.reconciliation import payment_entries
-from cardops.ledger.store import DuplicateEntry, LedgerStore, ledger_pk
-from cardops.payments.domain.changes import Change
+from cardops.ledger.store import CeilingExceeded as CeilingExceeded
+from cardops.ledger.store import DuplicateEntry as DuplicateEntry
+from cardops.ledger.store import (
+    LedgerStore,
+    RefundStore,
+    StoredLedger,
+    Write,
+    entry_writes,
+    ledger_pk,
+    transact,
+)
 from cardops.payments.domain.payments import Payment
+from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund
 
 logger = make_logger("cardops-ledger")
 _T = TypeVar("_T")
@@ -69,12 +79,28 @@ def attributed(entries: Sequence[LedgerEntry], actor: str) -> tuple[LedgerEntry,
     return tuple(e.model_copy(update={"recorded_by": actor}) for e in entries)
 
 
+class Ledgers(Protocol):
+    """The ledger's entries and balances (``ledger.store.LedgerStore``; ``tests/fakes/ledger.py``)."""
+
+    def load(self, store_id: str, channel: Channel, currency: str = "JPY") -> StoredLedger: ...
+
+    def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]: ...
+
+    def post(
+        self, entries: Sequence[LedgerEntry], *, expected_counts: dict[str, int] | None = None
+    ) -> None: ...
+
+    def post_idempotent(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
+
+    def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
+
+
 class LedgerService:
-    def __init__(
-        self, store: LedgerStore | None = None, plans: PlansConfig | None = None, backoff: Backoff = CONFLICTS
-    ) -> None:
-        self.store = store or LedgerStore()
-        self.plans = plans or configured_plans()
+    """Built by ``ledger.wiring.ledger_service``."""
+
+    def __init__(self, store: Ledgers, plans: PlansConfig, backoff: Backoff = CONFLICTS) -> None:
+        self.store = store
+        self.plans = plans
         self.backoff = backoff
 
     def balances(self, store_id: str, *, now: datetime) -> list[BalanceSummary]:
@@ -209,13 +235,119 @@ class LedgerService:
         return self.store.post_idempotent(payment_entries(payment, plan, at=at))
 
 
-def ledger_listener(change: Change) -> None:
-    """Change-feed listener (``payments.use_cases.listeners``): post what the change means for its store."""
-    new = LedgerService().post_payment_facts(change.new, at=change.at)
-    if new:
-        logger.info(
-            "ledger posted",
-            provider=change.new.provider,
-            payment_id=change.new.provider_payment_id,
-            entries=[e.kind.value for e in new],
+class RefundBook:
+    """The money side of refunds, offered to the payments slice: every write is ONE DynamoDB
+    transaction of the refund record, the refund ceiling and the ledger entries (and alerts), so the
+    sum of refunds never exceeds the capture and the ledger never disagrees with the refunds.
+
+    A failed condition raises ``CeilingExceeded`` (the ceiling refuses the amount),
+    ``VersionConflict`` (the refund changed since it was read) or ``DuplicateEntry``.
+    """
+
+    def __init__(self, refunds: RefundStore, ledgers: LedgerStore) -> None:
+        self.refunds = refunds
+        self.ledgers = ledgers
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def of_payment(self, provider: str, payment_id: str) -> list[Refund]:
+        return self.refunds.of_payment(provider, payment_id)
+
+    def get(self, provider: str, payment_id: str, refund_id: str) -> Refund | None:
+        return self.refunds.get(provider, payment_id, refund_id)
+
+    def remaining(self, provider: str, payment_id: str) -> int | None:
+        return self.refunds.remaining(provider, payment_id)
+
+    def debit_memos(self, provider: str, payment_id: str) -> list[DebitMemo]:
+        return self.refunds.debit_memos(provider, payment_id)
+
+    def requested_before(self, cutoff: datetime) -> Iterator[Refund]:
+        return self.refunds.requested_before(cutoff)
+
+    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger:
+        return self.ledgers.load(store_id, channel, currency).ledger
+
+    # -- writes (one transaction each) ---------------------------------------------------------
+
+    def record_request(self, refund: Refund, entries: Sequence[LedgerEntry], *, captured: int) -> None:
+        """A new refund: the refund, the ceiling taken down by its amount, the ledger debited."""
+        transact(
+            [
+                self.refunds.refund_write(refund, expected_version=0),
+                self.refunds.ceiling_write(
+                    refund.provider, refund.provider_payment_id, captured=captured, delta=-refund.amount
+                ),
+                *entry_writes(entries),
+            ]
         )
+
+    def record_amendment(
+        self,
+        old: Refund,
+        created: Refund,
+        entries: Sequence[LedgerEntry],
+        *,
+        read_version: int,
+        captured: int,
+    ) -> None:
+        """An amount changed before submission: the old refund closed, the new one counted instead."""
+        transact(
+            [
+                self.refunds.refund_write(old, expected_version=read_version),
+                self.refunds.refund_write(created, expected_version=0),
+                self.refunds.ceiling_write(
+                    old.provider,
+                    old.provider_payment_id,
+                    captured=captured,
+                    delta=old.amount - created.amount,
+                ),
+                *entry_writes(entries),
+            ]
+        )
+
+    def record_change(
+        self,
+        read: Refund,
+        updated: Refund,
+        entries: Sequence[LedgerEntry],
+        alerts: Sequence[FinanceAlert],
+        *,
+        release: int = 0,
+    ) -> None:
+        """A refund's new version (conditioned on the one read), its entries and alerts; ``release``
+        is given back to the ceiling (a refund that stopped counting)."""
+        writes: list[Write] = [self.refunds.refund_write(updated, expected_version=read.version)]
+        if release:
+            writes.append(self.refunds.ceiling_release_write(read, amount=release))
+        writes.extend(entry_writes(entries))
+        writes.extend(self.refunds.alert_write(a) for a in alerts)
+        transact(writes)
+
+    def record_provider_refund(
+        self,
+        refund: Refund,
+        entries: Sequence[LedgerEntry],
+        alerts: Sequence[FinanceAlert],
+        *,
+        captured: int,
+        level_read: int,
+    ) -> None:
+        """A refund made at the provider, under the provider-level condition (see the store)."""
+        transact(
+            [
+                self.refunds.refund_write(refund, expected_version=0),
+                self.refunds.provider_refund_ceiling_write(
+                    refund.provider,
+                    refund.provider_payment_id,
+                    captured=captured,
+                    amount=refund.amount,
+                    level_read=level_read,
+                ),
+                *entry_writes(entries),
+                *(self.refunds.alert_write(a) for a in alerts),
+            ]
+        )
+
+    def record_debit_memo(self, memo: DebitMemo) -> None:
+        transact([self.refunds.debit_memo_write(memo)])

@@ -3,7 +3,7 @@
 | event                                  | called from                                        |
 | -------------------------------------- | -------------------------------------------------- |
 | an automatic refund failed             | ``handlers/capture_deadline.py`` (escalate step)   |
-| the card company rejected a refund     | ``payments/use_cases/refunds.publish_alerts``      |
+| the card company rejected a refund     | ``payments/wiring.publish_alerts``                 |
 | a re-payment request was made          | ``payments/use_cases/repayment.start``             |
 | a feed diagnosis found a registration error | ``feeds/use_cases/card_lines.CardLines.diagnose`` |
 

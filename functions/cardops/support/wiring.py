@@ -37,12 +37,12 @@ class SlicePaymentReads:
     store's ledger through the ledger slice's statement use case (refund entries of the merchant)."""
 
     def payment(self, provider: str, payment_id: str) -> Payment | None:
-        from cardops.payments.use_cases import reads
+        from cardops.payments.wiring import payment_reads
 
-        return reads.payment(provider, payment_id)
+        return payment_reads().payment(provider, payment_id)
 
     def refunds(self, provider: str, payment_id: str) -> list[LinkedRefund]:
-        from cardops.payments.use_cases import reads
+        from cardops.payments.wiring import payment_reads
 
         return [
             LinkedRefund(
@@ -52,19 +52,19 @@ class SlicePaymentReads:
                 at=r.created_at,
                 source="cardops",
             )
-            for r in reads.refunds_of(provider, payment_id)
+            for r in payment_reads().refunds_of(provider, payment_id)
         ]
 
     def store_refunds(
         self, store_id: str, provider: str, currency: str, *, since: date, now: datetime
     ) -> list[RefundCandidate]:
         from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, EntryKind
-        from cardops.ledger.use_cases import LedgerService
+        from cardops.ledger.wiring import ledger_service
 
         channel = PROVIDER_CHANNEL.get(provider)
         if channel is None:
             return []
-        statement = LedgerService().statement(store_id, channel, currency, now=now, since=since)
+        statement = ledger_service().statement(store_id, channel, currency, now=now, since=since)
         return [
             RefundCandidate(
                 refund_id=entry.cause.id,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cardops.feeds.domain.schedule import scheduled_at
-from cardops.feeds.use_cases.sync import FeedSync
+from cardops.feeds.wiring import feed_sync
 from cardops.kernel.calendar import TOKYO
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.integration.feeds.conftest import Feeds
@@ -51,7 +51,7 @@ def test_stopped_run_resumes_without_losing_or_doubling(feeds: Feeds) -> None:
     summary = None
     while True:
         calls += 1
-        summary = FeedSync().run(DAY, scheduled_at(DAY), should_stop=stop_every_third_check)
+        summary = feed_sync().run(DAY, scheduled_at(DAY), should_stop=stop_every_third_check)
         if summary.status == "completed":
             break
         assert summary.status == "in_progress" and calls < 20
@@ -81,7 +81,7 @@ def test_hostile_and_duplicate_input_is_reported_not_fatal(feeds: Feeds) -> None
     feeds.deliver("t1", "generic", "hostile.csv", hostile, at=at)
     feeds.deliver("t1", "generic", "hostile-again.csv", hostile, at=at)
     feeds.s3.put_object(Bucket=feeds.bucket, Key="feeds/stray.csv", Body=b"x")
-    summary = FeedSync().run(DAY, scheduled_at(DAY))
+    summary = feed_sync().run(DAY, scheduled_at(DAY))
     assert summary.status == "completed"
     problems = {(p.file.rsplit("/", 1)[-1], p.line) for p in summary.problems}
     for name in ("x.csv", "utf16.csv", "garbage.bin", "empty.csv", "headers.csv"):
@@ -99,10 +99,10 @@ def test_hostile_and_duplicate_input_is_reported_not_fatal(feeds: Feeds) -> None
 def test_out_of_order_refund_still_links(feeds: Feeds) -> None:
     feeds.setup_tenant("t1")
     feeds.deliver("t1", "generic", "generic_2026-05-08.csv", at=datetime(2026, 5, 7, 20, tzinfo=UTC))
-    first = FeedSync().run(date(2026, 5, 8), datetime(2026, 5, 7, 21, tzinfo=UTC))
+    first = feed_sync().run(date(2026, 5, 8), datetime(2026, 5, 7, 21, tzinfo=UTC))
     assert first.tenants[0].refunds_linked == 0
     feeds.deliver("t1", "generic", "generic_2026-05-07.csv", at=datetime(2026, 5, 7, 22, tzinfo=UTC))
-    second = FeedSync().run(date(2026, 5, 11), scheduled_at(date(2026, 5, 11)))
+    second = feed_sync().run(date(2026, 5, 11), scheduled_at(date(2026, 5, 11)))
     assert second.tenants[0].refunds_linked >= 1
     lines = feeds.ok("GET", "/admin/tenants/t1/employees/E001/card-lines?selectable=false")
     refund = next(line for line in lines if line["amount"] < 0)
@@ -145,7 +145,7 @@ def test_refund_linking_stops_between_tenants_and_resumes_exactly(feeds: Feeds) 
 
     answers = []
     while True:
-        summary = FeedSync().run(DAY, scheduled_at(DAY), should_stop=stop_every_other_check)
+        summary = feed_sync().run(DAY, scheduled_at(DAY), should_stop=stop_every_other_check)
         answers.append(summary)
         if summary.status == "completed":
             break

@@ -10,7 +10,7 @@ import pytest
 
 from cardops.feeds.domain.formats import STANDARD_COLUMNS
 from cardops.feeds.domain.schedule import scheduled_at
-from cardops.feeds.use_cases.sync import FeedSync
+from cardops.feeds.wiring import feed_sync
 from cardops.kernel.calendar import TOKYO
 from tests.integration.feeds.conftest import Feeds
 
@@ -33,7 +33,7 @@ def _days(first: date, last: date) -> list[date]:
 def _simulate(feeds: Feeds, first: date, last: date) -> dict[date, dict[str, Any]]:
     """Deliver a file every day at 03:00 and 18:00 JST; run the schedule every day at 06:00."""
     feeds.setup_tenant("t1")
-    sync = FeedSync()
+    sync = feed_sync()
     results: dict[date, dict[str, Any]] = {}
     for day in _days(first, last):
         early = datetime.combine(day, time(3, 0), tzinfo=TOKYO)
@@ -115,7 +115,7 @@ def test_failed_run_loses_nothing(feeds: Feeds, monkeypatch: pytest.MonkeyPatch)
     feeds.setup_tenant("t1")
     day1, day2 = date(2026, 6, 1), date(2026, 6, 2)
     feeds.deliver("t1", "generic", "a.csv", statement(day1), at=datetime.combine(day1, time(3), tzinfo=TOKYO))
-    sync = FeedSync()
+    sync = feed_sync()
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("table unavailable")
@@ -125,7 +125,7 @@ def test_failed_run_loses_nothing(feeds: Feeds, monkeypatch: pytest.MonkeyPatch)
         sync.run(day1, scheduled_at(day1))
     monkeypatch.undo()
     feeds.deliver("t1", "generic", "b.csv", statement(day2), at=datetime.combine(day2, time(3), tzinfo=TOKYO))
-    result = FeedSync().run(day2, scheduled_at(day2))
+    result = feed_sync().run(day2, scheduled_at(day2))
     assert result.status == "completed"
     assert result.window_after is None  # the failed run moved no watermark
     # a.csv's lines were stored (and the file marked read) before the failure: not read twice

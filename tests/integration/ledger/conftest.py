@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 
 from cardops.payments.domain.changes import Change
-from cardops.payments.domain.payments import (
-    Applied,
-    CanonicalEvent,
-    EventKind,
-    PaymentFacts,
-    PaymentMetadata,
-    apply_event,
-    new_payment,
-)
+from cardops.payments.domain.payments import Applied, apply_event, new_payment
 from cardops.payments.store.payments import PaymentRepository
+from tests.builders import captured_event
 from tests.helpers import drain_changes
 
 CapturePayment = Callable[..., Applied]
@@ -36,17 +29,7 @@ def capture_payment(
     """Write a captured payment through the processor's path (apply + conditional save), then let
     the change feed post it (``post_ledger=False`` leaves the change in the stream, undelivered)."""
     at = captured_at or datetime.now(UTC) - timedelta(days=2)
-    event = CanonicalEvent(
-        provider=provider,
-        provider_payment_id=payment_id,
-        event_id=f"evt_{payment_id}",
-        kind=EventKind.CAPTURED,
-        occurred_at=at,
-        facts=PaymentFacts(
-            currency="JPY", authorized_amount=amount, captured_amount=amount, authorized_at=at, captured_at=at
-        ),
-        metadata=PaymentMetadata(store_id=store_id, reservation_id=f"r-{payment_id}"),
-    )
+    event = captured_event(provider, payment_id, store_id=store_id, amount=amount, at=at)
     repo = PaymentRepository()
     current = repo.get(provider, payment_id) or new_payment(event)
     applied = apply_event(current, event, now=at)

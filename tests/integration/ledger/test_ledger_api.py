@@ -28,7 +28,7 @@ def refund(amount: int, key: str | None = None, reason: str = "customer_request"
 
 def test_capture_posts_sale_and_fee_once(captured: CapturePayment) -> None:
     applied = captured(amount=10_000)
-    from cardops.ledger.use_cases import ledger_listener
+    from cardops.ledger.wiring import ledger_listener
     from tests.integration.ledger.conftest import as_change
 
     ledger_listener(as_change(applied))  # the change delivered again: nothing doubles

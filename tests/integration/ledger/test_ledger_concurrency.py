@@ -21,9 +21,9 @@ from cardops.kernel import aws
 from cardops.kernel.config import reset_settings
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel, EntryKind
 from cardops.ledger.store import LedgerStore, RefundStore
-from cardops.ledger.use_cases import LedgerService
+from cardops.ledger.wiring import ledger_service
 from cardops.payments.domain.refunds import RefundExceedsCapturedError, RefundReason
-from cardops.payments.use_cases.refunds import RefundService
+from cardops.payments.wiring import refund_service
 from tests.integration.ledger.conftest import capture_payment
 
 
@@ -70,7 +70,7 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_50_concurrent_partial_refunds_never_exceed_the_capture(moto_server: str) -> None:
     captured = 10_000
     capture_payment("sandbox", "pay_conc", store_id="store-c", amount=captured)
-    service = RefundService(providers={})
+    service = refund_service(providers={})
     now = datetime.now(UTC)
 
     def attempt(i: int) -> tuple[str, Any]:
@@ -108,7 +108,7 @@ def test_50_concurrent_partial_refunds_never_exceed_the_capture(moto_server: str
 
 
 def test_100_concurrent_postings_keep_balance_equal_to_the_entries(moto_server: str) -> None:
-    service = LedgerService()
+    service = ledger_service()
     now = datetime.now(UTC)
     amounts = [(i * 37) % 1_000 - 400 or 1 for i in range(100)]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cardops.ledger.use_cases import ledger_listener
+from cardops.ledger.wiring import ledger_listener
 from tests.helpers import counting_aws_calls
 from tests.integration.ledger.conftest import CapturePayment, as_change
 

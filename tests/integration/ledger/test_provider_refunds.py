@@ -14,7 +14,9 @@ import boto3
 import pytest
 
 from cardops.kernel import clock
+from cardops.payments.wiring import refund_service
 from cardops.sandbox.lambda_runner import FakeContext
+from tests.builders import refund_service_on_moto
 from tests.helpers import call, drain_changes, sqs_event
 from tests.integration.ledger.test_refund_provider import captured_payment as captured_at_payjp
 from tests.integration.ledger.test_refund_provider import payjp_message, refund
@@ -117,7 +119,6 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
     """Two runs read different totals: the provider-level condition stops the second from doubling."""
     from cardops.ledger.store import RefundStore
     from cardops.payments.domain.payments import PaymentFacts, RefundFact
-    from cardops.payments.use_cases.refunds import RefundService
     from tests.integration.ledger.conftest import capture_payment
 
     payment = capture_payment(payment_id="pay_race", store_id="store-race").payment
@@ -126,7 +127,7 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
         refunds = {"sandbox:amount_refunded": RefundFact(amount=amount, state="succeeded")}
         return payment.model_copy(update={"facts": payment.facts.merge(PaymentFacts(refunds=refunds))})
 
-    assert RefundService(providers={}, publish=lambda _: None).sync_provider_refunds(
+    assert refund_service_on_moto(providers={}, publish=lambda _: None).sync_provider_refunds(
         reporting(1000), now=clock.now()
     )
     store = RefundStore()
@@ -137,7 +138,7 @@ def test_a_run_that_read_an_older_total_cannot_record_it_again(provisioned: Any,
         return stale.pop() if stale else real(provider, payment_id)
 
     monkeypatch.setattr(store, "of_payment", of_payment)
-    RefundService(refunds=store, providers={}, publish=lambda _: None).sync_provider_refunds(
+    refund_service_on_moto(refunds=store, providers={}, publish=lambda _: None).sync_provider_refunds(
         reporting(3000), now=clock.now()
     )
     assert sorted(r.amount for r in real("sandbox", "pay_race")) == [1000, 2000]
@@ -164,7 +165,7 @@ def test_a_stuck_refund_is_repaired_by_the_sweep_with_the_same_key(
 
     monkeypatch.setattr(RefundService, point, crashing)
     with pytest.raises(RuntimeError):
-        RefundService().request(
+        refund_service().request(
             "payjp",
             charge_id,
             amount=3000,
@@ -180,9 +181,9 @@ def test_a_stuck_refund_is_repaired_by_the_sweep_with_the_same_key(
     if at_provider:
         process(charge_id)  # PAY.JP reports the refund: the requested record explains it
         assert len(refunds_of(charge_id)) == 1
-    early = resubmit_stuck_refunds(RefundService(), now=clock.now())
+    early = resubmit_stuck_refunds(refund_service(), now=clock.now())
     assert early.examined == 0  # a refund requested just now is not stuck yet
-    report = resubmit_stuck_refunds(RefundService(), now=clock.now() + timedelta(hours=1))
+    report = resubmit_stuck_refunds(refund_service(), now=clock.now() + timedelta(hours=1))
     assert report.resubmitted == [stuck["refund_id"]]
     [done] = refunds_of(charge_id)
     assert done["status"] == "succeeded"
@@ -190,7 +191,7 @@ def test_a_stuck_refund_is_repaired_by_the_sweep_with_the_same_key(
     keys = {key for key, path in emulator._idempotent if path.endswith(f"{charge_id}/refund")}
     assert keys == {stuck["refund_id"]}
     assert balance() == 10_000 - FEE_10000 - 3000  # debited once
-    assert resubmit_stuck_refunds(RefundService(), now=clock.now() + timedelta(hours=2)).examined == 0
+    assert resubmit_stuck_refunds(refund_service(), now=clock.now() + timedelta(hours=2)).examined == 0
 
 
 def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, monkeypatch: Any) -> None:
@@ -198,12 +199,11 @@ def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, m
     them over (every real provider has one now; the sandbox provider has none)."""
     from cardops.payments.domain.refunds import RefundReason
     from cardops.payments.use_cases.provider_refunds import resubmit_stuck_refunds
-    from cardops.payments.use_cases.refunds import RefundService
     from tests.integration.ledger.conftest import capture_payment
 
     capture_payment(provider="sandbox", payment_id="sb_1", store_id="store-no-api")
     for n in range(3):
-        RefundService().request(
+        refund_service().request(
             "sandbox",
             "sb_1",
             amount=100,
@@ -217,8 +217,7 @@ def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, m
     from cardops.payments.use_cases.refunds import RefundSubmissionPendingError
 
     with pytest.raises(RefundSubmissionPendingError):
-        refund_service = RefundService()
-        refund_service.request(
+        refund_service().request(
             "payjp",
             charge_id,
             amount=1000,
@@ -227,6 +226,6 @@ def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, m
             now=clock.now(),
             actor="arn:aws:iam::123456789012:user/finance",
         )
-    report = resubmit_stuck_refunds(RefundService(), now=clock.now() + timedelta(hours=1), limit=1)
+    report = resubmit_stuck_refunds(refund_service(), now=clock.now() + timedelta(hours=1), limit=1)
     assert (report.without_api, report.examined, len(report.resubmitted)) == (3, 1, 1)
     assert emulator.charges[charge_id]["amount_refunded"] == 1000

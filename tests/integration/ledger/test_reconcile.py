@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from cardops.kernel import clock
 from cardops.ledger.domain.ledger import Channel
-from cardops.ledger.reconcile import Deps, reconcile_store
+from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.store import LedgerStore
-from cardops.ledger.use_cases import ledger_listener
+from cardops.ledger.wiring import ledger_listener, reconcile_deps
 from cardops.payments.domain.payments import Applied
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.conftest import load_event
@@ -33,7 +33,7 @@ def balance(store_id: str) -> int:
 def test_a_capture_whose_listener_never_ran_is_repaired_once(captured: CapturePayment) -> None:
     applied = lost(captured(payment_id="pay_lost", store_id="store-r", post_ledger=False))
     captured(payment_id="pay_fine", store_id="store-r")
-    report = reconcile_store("store-r", Deps(), now=clock.now(), actor="test")
+    report = reconcile_store("store-r", reconcile_deps(), now=clock.now(), actor="test")
     assert report.checked_payments == 2 and report.repaired_entries == 2
     assert [(d.payment, d.kind, d.repaired) for d in report.differences] == [
         ("sandbox/pay_lost", "sale", True),
@@ -41,7 +41,7 @@ def test_a_capture_whose_listener_never_ran_is_repaired_once(captured: CapturePa
     ]
     assert report.ledger_side == report.payments_side
     assert balance("store-r") == 2 * (10_000 - FEE_10000)
-    again = reconcile_store("store-r", Deps(), now=clock.now(), actor="test")
+    again = reconcile_store("store-r", reconcile_deps(), now=clock.now(), actor="test")
     assert again.repaired_entries == 0 and again.differences == ()
     ledger_listener(as_change(applied))  # the listener finally runs: same ids, nothing doubles
     assert balance("store-r") == 2 * (10_000 - FEE_10000)
@@ -52,7 +52,7 @@ def test_reads_are_by_store_and_by_key(captured: CapturePayment) -> None:
         captured(payment_id=f"pay_{n}", store_id="store-keys")
     captured(payment_id="pay_other", store_id="store-elsewhere")
     with counting_aws_calls() as calls:
-        report = reconcile_store("store-keys", Deps(), now=clock.now(), actor="test")
+        report = reconcile_store("store-keys", reconcile_deps(), now=clock.now(), actor="test")
     assert report.checked_payments == 5 and report.repaired_entries == 0
     assert "dynamodb:Scan" not in calls
     # one index query for the store, then per payment: its refunds (query) and its entries (one batch)
@@ -72,9 +72,11 @@ def test_changed_since_reads_only_recent_payments(captured: CapturePayment) -> N
             payment_id="pay_new", store_id="store-s", captured_at=now - timedelta(hours=1), post_ledger=False
         )
     )
-    recent = reconcile_store("store-s", Deps(), now=now, actor="test", changed_since=now - timedelta(days=2))
+    recent = reconcile_store(
+        "store-s", reconcile_deps(), now=now, actor="test", changed_since=now - timedelta(days=2)
+    )
     assert {d.payment for d in recent.differences} == {"sandbox/pay_new"}
-    full = reconcile_store("store-s", Deps(), now=now, actor="test")
+    full = reconcile_store("store-s", reconcile_deps(), now=now, actor="test")
     assert {d.payment for d in full.differences} == {"sandbox/pay_old"}
 
 
@@ -88,7 +90,7 @@ def test_an_entry_posted_with_other_facts_is_reported_not_overwritten(captured: 
         provider="sandbox",
     )
     LedgerStore().post(wrong)
-    report = reconcile_store("store-w", Deps(), now=clock.now(), actor="test")
+    report = reconcile_store("store-w", reconcile_deps(), now=clock.now(), actor="test")
     assert report.repaired_entries == 0
     assert {(d.kind, d.finding.value, d.expected, d.posted) for d in report.unresolved} == {
         ("sale", "mismatch", 10_000, 9_000),

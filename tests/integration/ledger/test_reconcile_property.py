@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from cardops.kernel import clock
 from cardops.ledger.domain.fees import STANDARD_PLAN
 from cardops.ledger.domain.ledger import Channel
-from cardops.ledger.reconcile import Deps, reconcile_store
+from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.store import LedgerStore, RefundStore
-from cardops.ledger.use_cases import ledger_listener
+from cardops.ledger.wiring import ledger_listener, reconcile_deps
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import (
     CanonicalEvent,
@@ -40,11 +40,10 @@ from cardops.payments.providers.base import (
 )
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
-from cardops.payments.use_cases.provider_refunds import (
-    provider_refund_change_listener,
-    resubmit_stuck_refunds,
-)
+from cardops.payments.use_cases.provider_refunds import resubmit_stuck_refunds
 from cardops.payments.use_cases.refunds import RefundService
+from cardops.payments.wiring import provider_refund_change_listener
+from tests.builders import refund_service_on_moto
 
 PAYMENTS = ("p1", "p2")
 _examples = itertools.count()
@@ -115,7 +114,7 @@ class World:
                 listener(Change(old=None, new=applied.payment))
 
     def service(self) -> RefundService:
-        return RefundService(providers={"sandbox": self.provider}, publish=lambda _: None)
+        return refund_service_on_moto(providers={"sandbox": self.provider}, publish=lambda _: None)
 
 
 def capture(world: World, p: str, amount: int, crash: bool) -> None:
@@ -260,7 +259,7 @@ def test_after_reconciliation_the_ledger_equals_the_payments(
     world = World(store_id=f"store-prop-{n}", prefix=f"x{n}")
     for op in ops:
         run(world, op)
-    deps = Deps()
+    deps = reconcile_deps()
     report = reconcile_store(world.store_id, deps, now=clock.now(), actor="test")
     assert report.unresolved == (), report.unresolved
     assert report.ledger_side == report.payments_side

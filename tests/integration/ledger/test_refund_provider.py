@@ -96,7 +96,7 @@ def test_a_listener_failing_after_the_save_is_finished_by_the_redelivery(
 ) -> None:
     """The payment is saved, then the ledger listener fails: the feed's retry must still post it."""
     from cardops.handlers import processor
-    from cardops.payments.use_cases import listeners as workflows
+    from cardops.payments import wiring as workflows
 
     failures = ["throttled once"]
     real = workflows.ledger_listener

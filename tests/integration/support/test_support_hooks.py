@@ -9,7 +9,7 @@ from cardops.handlers import capture_deadline
 from cardops.kernel import aws, clock
 from cardops.ledger.domain.ledger import Channel
 from cardops.payments.domain.refunds import FinanceAlert
-from cardops.payments.use_cases.refunds import publish_alerts
+from cardops.payments.wiring import publish_alerts
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.support import hooks
 from cardops.support.domain.cases import case_id_for_source

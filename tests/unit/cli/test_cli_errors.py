@@ -108,6 +108,7 @@ def test_validation_errors_name_each_field() -> None:
     ]
 
 
+@pytest.mark.allow_hosts(["127.0.0.1"])  # a refused connection on 127.0.0.1 is what it shows
 def test_sandbox_not_running_is_one_line(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"ApiUrl": "http://127.0.0.1:9/"}))

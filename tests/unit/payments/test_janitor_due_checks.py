@@ -3,7 +3,6 @@ integration tests and the scale benchmark)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from cardops.payments.use_cases.janitor import (
     check_due_payments,
     schedule_due_checks,
 )
+from tests.fakes.payments import FakeCheckpoints, FakeCheckQueue, FakeDue, FakeDueIndex
 
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
@@ -69,69 +69,21 @@ def test_the_policy_refuses_naive_times_and_nonsense_settings() -> None:
 # --- the scheduler ------------------------------------------------------------------------------
 
 
-class MemoryIndex:
-    """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
-
-    def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
-        self.entries = {
-            shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
-        }
-        self.reads = 0
-
-    def page(
-        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
-    ) -> tuple[list[DueRef], dict[str, Any] | None]:
-        due = [ref for at, ref in self.entries.get(shard, []) if at <= cutoff]
-        offset = int(start["offset"]) if start else 0
-        page = due[offset : offset + limit]
-        self.reads += len(page)
-        more = offset + limit < len(due)
-        return page, ({"offset": offset + limit} if more else None)
-
-
-class MemoryCheckpoints:
-    def __init__(self) -> None:
-        self.stored: RunCheckpoint | None = None
-        self.saves = 0
-
-    def load(self) -> RunCheckpoint | None:
-        return self.stored
-
-    def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
-        current = self.stored.seq if self.stored is not None else None
-        if current != expected_seq:
-            return False
-        self.stored = checkpoint
-        self.saves += 1
-        return True
-
-
-class MemoryQueue:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[DueRef]]] = []
-
-    def send(self, run_id: str, batches: Sequence[Sequence[DueRef]]) -> None:
-        self.messages += [(run_id, list(batch)) for batch in batches]
-
-    def refs(self) -> list[DueRef]:
-        return [ref for _, batch in self.messages for ref in batch]
-
-
 def _ref(n: int) -> DueRef:
     return DueRef(provider="payjp", payment_id=f"ch_{n:05d}")
 
 
-def _index(due: int, later: int, shards: int = 4) -> MemoryIndex:
+def _index(due: int, later: int, shards: int = 4) -> FakeDueIndex:
     """``due`` entries due before NOW and ``later`` entries due after it, spread over the shards."""
     entries: dict[int, list[tuple[datetime, DueRef]]] = {s: [] for s in range(shards)}
     for n in range(due + later):
         at = NOW - timedelta(minutes=1 + n) if n < due else NOW + timedelta(minutes=1 + n)
         entries[n % shards].append((at, _ref(n)))
-    return MemoryIndex(entries)
+    return FakeDueIndex(entries)
 
 
-def _deps(index: MemoryIndex, **overrides: Any) -> tuple[SchedulerDeps, MemoryCheckpoints, MemoryQueue]:
-    checkpoints, queue = MemoryCheckpoints(), MemoryQueue()
+def _deps(index: FakeDueIndex, **overrides: Any) -> tuple[SchedulerDeps, FakeCheckpoints, FakeCheckQueue]:
+    checkpoints, queue = FakeCheckpoints(), FakeCheckQueue()
     deps = SchedulerDeps(
         index=index,
         checkpoints=checkpoints,
@@ -188,7 +140,7 @@ def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_t
     index = _index(due=30, later=0)
     deps, _, queue = _deps(index)
 
-    class Racing(MemoryCheckpoints):
+    class Racing(FakeCheckpoints):
         def save(self, checkpoint: RunCheckpoint, *, expected_seq: int | None) -> bool:
             if checkpoint.pages == 1:  # another invocation saved its first page just before
                 assert self.stored is not None
@@ -258,19 +210,6 @@ class MemoryPayments:
         )
 
 
-class MemoryDue:
-    def __init__(self, state: DueState | None) -> None:
-        self.current = state
-        self.rescheduled: list[datetime] = []
-
-    def state(self, ref: DueRef) -> DueState | None:
-        return self.current
-
-    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
-        self.rescheduled.append(next_check_at)
-        return True
-
-
 class Provider:
     name = "payjp"
 
@@ -306,9 +245,9 @@ def _worker(
     *,
     due_at: datetime = NOW - timedelta(minutes=1),
     checks: int = 2,
-) -> tuple[Any, MemoryPayments, MemoryDue, Provider | None, list[Applied]]:
+) -> tuple[Any, MemoryPayments, FakeDue, Provider | None, list[Applied]]:
     payments = MemoryPayments(_payment())
-    due = MemoryDue(DueState(payment=payments.payment, next_check_at=due_at, checks=checks, index_key="k"))
+    due = FakeDue(DueState(payment=payments.payment, next_check_at=due_at, checks=checks, index_key="k"))
     provider = Provider(answer) if answer is not None else None
     heard: list[Applied] = []
     deps = WorkerDeps(due=due, payments=payments, provider_for=lambda name: provider)

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.feeds.store import FeedStore
-from cardops.feeds.use_cases.sync import FeedSync, SyncSummary, time_budget
+from cardops.feeds.use_cases.sync import SyncSummary, time_budget
+from cardops.feeds.wiring import feed_sync
 from cardops.kernel import clock
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -27,7 +28,7 @@ class SyncRequest(BaseModel):
 @router.post("/admin/feeds/sync", tags=["feeds"])
 def sync(body: Annotated[SyncRequest, Body()]) -> SyncSummary:
     should_stop = time_budget(router.lambda_context, body.time_budget_seconds)
-    return FeedSync().run(body.business_date, clock.now(), should_stop=should_stop)
+    return feed_sync().run(body.business_date, clock.now(), should_stop=should_stop)
 
 
 @router.get("/admin/feeds/runs", tags=["feeds"])

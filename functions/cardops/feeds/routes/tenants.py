@@ -17,12 +17,12 @@ from cardops.feeds.use_cases.card_lines import (
     AppliedFix,
     CardErrorView,
     CardLineConflict,
-    CardLines,
     ImportResult,
     LineView,
     RematchResult,
     TenantView,
 )
+from cardops.feeds.wiring import card_lines
 from cardops.kernel import clock
 from cardops.kernel.identity import caller
 
@@ -99,14 +99,14 @@ class SelectInput(BaseModel):
 
 @router.put("/admin/tenants/<tenant_id>", tags=["tenants"])
 def put_tenant(tenant_id: TenantPath, body: Annotated[TenantInput, Body()]) -> TenantView:
-    return CardLines().put_tenant(
+    return card_lines().put_tenant(
         tenant_id, body.corporate_number, clock.now(), actor=caller(router.current_event)
     )
 
 
 @router.get("/admin/tenants/<tenant_id>", tags=["tenants"])
 def get_tenant(tenant_id: TenantPath) -> TenantView:
-    return CardLines().get_tenant(tenant_id)
+    return card_lines().get_tenant(tenant_id)
 
 
 @router.put("/admin/tenants/<tenant_id>/employees/<employee_code>", tags=["tenants"])
@@ -118,43 +118,43 @@ def put_employee(
     except ValidationError as exc:  # the master's own rules (e.g. a name that is only blanks): 422
         errors = [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         raise RequestValidationError(errors) from exc
-    return CardLines().put_employee(tenant_id, employee)
+    return card_lines().put_employee(tenant_id, employee)
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>", tags=["tenants"])
 def get_employee(tenant_id: TenantPath, employee_code: EmployeePath) -> Employee:
-    return CardLines().employee(tenant_id, employee_code)
+    return card_lines().employee(tenant_id, employee_code)
 
 
 @router.post("/admin/tenants/<tenant_id>/employees/import", tags=["tenants"])
 def import_employees(tenant_id: TenantPath, body: Annotated[EmployeeImport, Body()]) -> ImportResult:
-    return CardLines().import_employees(tenant_id, body.content(), body.file_name)
+    return card_lines().import_employees(tenant_id, body.content(), body.file_name)
 
 
 @router.get("/admin/tenants/<tenant_id>/card-errors", tags=["card lines"])
 def card_errors(tenant_id: TenantPath) -> list[CardErrorView]:
-    return CardLines().errors(tenant_id)
+    return card_lines().errors(tenant_id)
 
 
 @router.post("/admin/tenants/<tenant_id>/card-errors/<line_id>/apply-fix", tags=["card lines"])
 def apply_fix(tenant_id: TenantPath, line_id: LinePath) -> AppliedFix:
-    return CardLines().apply_fix(tenant_id, line_id)
+    return card_lines().apply_fix(tenant_id, line_id)
 
 
 @router.post("/admin/tenants/<tenant_id>/card-errors/<line_id>/assign", tags=["card lines"])
 def assign(tenant_id: TenantPath, line_id: LinePath, body: Annotated[AssignInput, Body()]) -> LineView:
-    return CardLines().assign(tenant_id, line_id, body.employee_code, actor=caller(router.current_event))
+    return card_lines().assign(tenant_id, line_id, body.employee_code, actor=caller(router.current_event))
 
 
 @router.post("/admin/tenants/<tenant_id>/rematch", tags=["card lines"])
 def rematch(tenant_id: TenantPath) -> RematchResult:
-    return CardLines().rematch(tenant_id)
+    return card_lines().rematch(tenant_id)
 
 
 @router.post("/admin/tenants/<tenant_id>/card-lines/<line_id>/link", tags=["card lines"])
 def link(tenant_id: TenantPath, line_id: LinePath, body: Annotated[LinkInput, Body()]) -> LineView:
     actor = caller(router.current_event)
-    return CardLines().link(tenant_id, line_id, body.employee_code, body.report_id, actor=actor)
+    return card_lines().link(tenant_id, line_id, body.employee_code, body.report_id, actor=actor)
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines", tags=["card lines"])
@@ -162,7 +162,7 @@ def employee_lines(
     tenant_id: TenantPath, employee_code: EmployeePath, selectable: Annotated[bool, Query()] = True
 ) -> list[LineView]:
     """The employee-facing list: the lines they can pick in a claim (all their lines with false)."""
-    return CardLines().employee_lines(tenant_id, employee_code, selectable_only=selectable)
+    return card_lines().employee_lines(tenant_id, employee_code, selectable_only=selectable)
 
 
 @router.post(
@@ -175,14 +175,14 @@ def select(
     body: Annotated[SelectInput, Body()],
 ) -> LineView:
     actor = caller(router.current_event)
-    return CardLines().select(tenant_id, employee_code, line_id, body.report_id, actor=actor)
+    return card_lines().select(tenant_id, employee_code, line_id, body.report_id, actor=actor)
 
 
 @router.post(
     "/admin/tenants/<tenant_id>/employees/<employee_code>/card-lines/<line_id>/exclude", tags=["card lines"]
 )
 def exclude(tenant_id: TenantPath, employee_code: EmployeePath, line_id: LinePath) -> LineView:
-    return CardLines().exclude(tenant_id, employee_code, line_id, actor=caller(router.current_event))
+    return card_lines().exclude(tenant_id, employee_code, line_id, actor=caller(router.current_event))
 
 
 @router.get("/admin/tenants/<tenant_id>/employees/<employee_code>/diagnosis", tags=["card lines"])
@@ -193,4 +193,4 @@ def diagnosis(
     amount: Annotated[int | None, Query()] = None,
 ) -> Diagnosis:
     """Why the employee cannot select the line they paid on ``usage_date``."""
-    return CardLines().diagnose(tenant_id, employee_code, usage_date, amount, clock.now())
+    return card_lines().diagnose(tenant_id, employee_code, usage_date, amount, clock.now())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from io import BytesIO
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ from cardops.feeds.domain.settlement import (
     mark_excluded,
     select_for_claim,
 )
-from cardops.feeds.store import FeedStore, LinkageCodeTaken, StoredLine, Tenant
+from cardops.feeds.store import LinkageCodeTaken, StoredLine, Tenant
 from cardops.support import hooks
 
 
@@ -186,9 +186,37 @@ class ImportResult(BaseModel):
     problems: list[ImportProblem]
 
 
+class CardLineStore(Protocol):
+    """The tenants, employees and stored lines (``feeds.store.FeedStore``; ``tests/fakes/feeds.py``)."""
+
+    def put_tenant(self, tenant: Tenant) -> None: ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def get_employee(self, tenant_id: str, employee_code: str) -> Employee | None: ...
+
+    def employees(self, tenant_id: str) -> list[Employee]: ...
+
+    def put_employee(self, tenant_id: str, employee: Employee) -> None: ...
+
+    def save_line(self, stored: StoredLine) -> StoredLine: ...
+
+    def get_line(self, tenant_id: str, line_id: str) -> StoredLine | None: ...
+
+    def lines_on(self, tenant_id: str, day: date) -> list[StoredLine]: ...
+
+    def error_lines(self, tenant_id: str) -> list[StoredLine]: ...
+
+    def employee_lines(self, tenant_id: str, employee_code: str) -> list[StoredLine]: ...
+
+    def watermark(self) -> datetime | None: ...
+
+
 class CardLines:
-    def __init__(self, store: FeedStore | None = None) -> None:
-        self.store = store or FeedStore()
+    """Built by ``feeds.wiring.card_lines``."""
+
+    def __init__(self, store: CardLineStore) -> None:
+        self.store = store
 
     # ---- master ------------------------------------------------------------------------------
     def put_tenant(

@@ -173,14 +173,13 @@ class _Run:
 
 
 class FeedSync:
+    """Built by ``feeds.wiring.feed_sync``."""
+
     def __init__(
-        self,
-        store: FeedStore | None = None,
-        files: FeedFiles | None = None,
-        formats: dict[str, StatementFormat] | None = None,
+        self, store: FeedStore, files: FeedFiles, formats: dict[str, StatementFormat] | None = None
     ) -> None:
-        self.store = store or FeedStore()
-        self.files = files or FeedFiles()
+        self.store = store
+        self.files = files
         self.formats = formats or dict(FORMATS)
 
     def run(

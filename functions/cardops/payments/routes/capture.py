@@ -20,7 +20,7 @@ from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
-from cardops.payments.use_cases.listeners import capture_deps
+from cardops.payments.wiring import capture_deps
 
 router = Router()  # type: ignore[no-untyped-call]
 

@@ -24,10 +24,8 @@ from cardops.payments.domain.refunds import (
     RefundReason,
 )
 from cardops.payments.providers import registry
-from cardops.payments.use_cases.refunds import (
-    RefundService,
-    RefundSubmissionPendingError,
-)
+from cardops.payments.use_cases.refunds import RefundSubmissionPendingError
+from cardops.payments.wiring import refund_service
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -84,7 +82,7 @@ def create_refund(
 ) -> Response[Any]:
     key = body.idempotency_key or router.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
     try:
-        refund, created = RefundService().request(
+        refund, created = refund_service().request(
             provider,
             provider_payment_id,
             amount=body.amount,
@@ -102,7 +100,7 @@ def create_refund(
 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
 def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[Any]:
-    service = RefundService()
+    service = refund_service()
     refunds = service.of_payment(provider, provider_payment_id)
     remaining = service.refunds.remaining(provider, provider_payment_id)
     return _json(RefundList(refunds=refunds, remaining_refundable=remaining))
@@ -112,7 +110,7 @@ def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> 
 def get_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
 ) -> Response[Any]:
-    return _json(RefundService().get(provider, provider_payment_id, refund_id))
+    return _json(refund_service().get(provider, provider_payment_id, refund_id))
 
 
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/cancel", tags=["refunds"])
@@ -121,7 +119,7 @@ def cancel(
 ) -> Response[Any]:
     actor = caller(router.current_event)
     return _json(
-        RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+        refund_service().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
@@ -132,7 +130,7 @@ def amend(
     refund_id: RefundIdPath,
     body: Annotated[AmendBody, Body()],
 ) -> Response[Any]:
-    refund = RefundService().amend(
+    refund = refund_service().amend(
         provider,
         provider_payment_id,
         refund_id,
@@ -149,7 +147,7 @@ def reverse(
 ) -> Response[Any]:
     actor = caller(router.current_event)
     return _json(
-        RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
+        refund_service().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
@@ -162,7 +160,7 @@ def debit_memo(
     refund_id: RefundIdPath,
     body: Annotated[DebitMemoBody, Body()],
 ) -> Response[Any]:
-    memo: DebitMemo = RefundService().debit_memo(
+    memo: DebitMemo = refund_service().debit_memo(
         provider,
         provider_payment_id,
         refund_id,

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 from cardops.payments.providers import registry
-from cardops.payments.store.dead_letters import DeadLetterQueue, ParkedMessage
+from cardops.payments.store.dead_letters import ParkedMessage
 
 EventState = Literal["queued", "processed", "failing", "parked"]
 
@@ -38,6 +39,14 @@ class Records(Protocol):
     def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None: ...
 
     def list_parked(self, *, limit: int = 200) -> list[dict[str, Any]]: ...
+
+
+class DeadLetters(Protocol):
+    """The events queue's dead-letter queue (``store.dead_letters.DeadLetterQueue``)."""
+
+    def browse(self) -> AbstractContextManager[list[ParkedMessage]]: ...
+
+    def move(self, message: ParkedMessage, *, to_url: str) -> None: ...
 
 
 #: re-enqueues a stored event for processing (the processor reads its body from the store)
@@ -164,13 +173,13 @@ def _parked_event(message: ParkedMessage, records: Records) -> ParkedEvent:
     )
 
 
-def list_parked(dlq: DeadLetterQueue, records: Records) -> list[ParkedEvent]:
+def list_parked(dlq: DeadLetters, records: Records) -> list[ParkedEvent]:
     with dlq.browse() as messages:
         return [_parked_event(message, records) for message in messages]
 
 
 def redrive(
-    dlq: DeadLetterQueue,
+    dlq: DeadLetters,
     records: Records,
     *,
     events_queue_url: str,

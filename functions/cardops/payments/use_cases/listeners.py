@@ -5,7 +5,8 @@ the janitor, the admin API, a workflow step — only writes it, and every listen
 change at least once, after the write and in a process of its own. So a crash after the write
 loses nothing, and a redelivery may run a listener again: each one decides from the change alone
 (``Change(old, new)``) and is idempotent (ledger entries keyed by their cause, refunds moved only
-forward, executions named after the payment).
+forward, executions named after the payment). The listeners themselves are wired in
+``payments.wiring.payment_listeners``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cardops.ledger.use_cases import ledger_listener
 from cardops.payments.domain.changes import Change
-from cardops.payments.use_cases import capture
-from cardops.payments.use_cases.capture import capture_deadline_listener
-from cardops.payments.use_cases.provider_refunds import provider_refund_change_listener
-from cardops.payments.use_cases.refunds import refund_listener
 
 PaymentListener = Callable[[Change], None]
 
@@ -27,16 +23,6 @@ PaymentListener = Callable[[Change], None]
 class NamedListener:
     name: str
     run: PaymentListener
-
-
-def payment_listeners() -> list[NamedListener]:
-    """Every listener of a payment change, in the order they run."""
-    return [
-        NamedListener("ledger", ledger_listener),
-        NamedListener("refunds", refund_listener),
-        NamedListener("provider_refunds", provider_refund_change_listener),
-        NamedListener("capture_deadline", capture_deadline_listener),
-    ]
 
 
 class ListenersFailed(Exception):
@@ -58,21 +44,3 @@ def run_listeners(change: Change, listeners: Sequence[NamedListener]) -> None:
             failures[listener.name] = exc
     if failures:
         raise ListenersFailed(change, failures) from next(iter(failures.values()))
-
-
-def capture_deps() -> capture.Deps:
-    """The capture use cases wired to the real adapters, for the admin API and the workflow task."""
-    from cardops.payments.store.claims import OutcomeClaims
-    from cardops.payments.store.notifications import EventPublisher
-    from cardops.payments.store.payment_notes import PaymentNoteStore
-    from cardops.payments.store.payments import PaymentRepository, ReservationRepository
-    from cardops.payments.use_cases.providers import provider_client
-
-    return capture.Deps(
-        payments=PaymentRepository(),
-        claims=OutcomeClaims(),
-        providers=provider_client,
-        reservations=ReservationRepository(),
-        events=EventPublisher(),
-        notices=PaymentNoteStore(),
-    )

@@ -1,7 +1,7 @@
 """Provider-side refunds (issue 11 item 3): a refund made at the provider becomes a refund record.
 
-``provider_refund_listener(old, new)`` is a listener of a payment change, given the payment before
-and after it: run by the change feed (``listeners.payment_listeners``), which delivers old and new images.
+``provider_refund_listener(service, old, new)`` follows a payment change, given the payment before
+and after it: run by the change feed (``wiring.payment_listeners``), which delivers old and new images.
 It records what the provider refunded beyond every
 refund record (``payments.domain.provider_refunds``) in one transaction: the refund (``source:
 provider``, ``succeeded``), the refund ceiling taken down by its amount under the provider-level
@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cardops.kernel.observability import make_logger
-from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
 from cardops.payments.use_cases.refunds import (
     RefundService,
@@ -35,22 +34,17 @@ logger = make_logger("cardops-refunds")
 STUCK_AFTER = timedelta(minutes=15)
 
 
-def provider_refund_listener(old: Payment | None, new: Payment) -> None:
+def provider_refund_listener(
+    service: RefundService, old: Payment | None, new: Payment, *, now: datetime
+) -> None:
     """A payment changed: record a provider-side refund if the provider reports more refunded."""
-    from cardops.kernel import clock
-
     if old is not None and old.facts.refunded_amount >= new.facts.refunded_amount:
         return
     try:
-        RefundService().sync_provider_refunds(new, now=clock.now())
+        service.sync_provider_refunds(new, now=now)
     except UnexplainedRefundError as exc:
         # not retried (it cannot succeed by itself): the daily reconciliation reports and alarms it
         logger.error("provider refund beyond the ceiling", error=str(exc))
-
-
-def provider_refund_change_listener(change: Change) -> None:
-    """The change feed's form of the listener (``payments.use_cases.listeners``)."""
-    provider_refund_listener(change.old, change.new)
 
 
 @dataclass

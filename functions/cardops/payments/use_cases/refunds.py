@@ -14,29 +14,16 @@ reversal entries, and the ceiling given back when the refund stops counting.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS, Backoff
-from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
-from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Ledger
-from cardops.ledger.store import (
-    CeilingExceeded,
-    DuplicateEntry,
-    LedgerStore,
-    RefundStore,
-    Write,
-    entry_writes,
-    transact,
-)
-from cardops.ledger.use_cases import configured_plans
-from cardops.payments.domain.changes import Change
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Channel, Ledger, LedgerEntry
+from cardops.ledger.use_cases import CeilingExceeded, DuplicateEntry
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
 from cardops.payments.domain.refunds import (
@@ -61,8 +48,6 @@ from cardops.payments.domain.refunds import (
 )
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderError
-from cardops.payments.store.payments import PaymentRepository
-from cardops.support import hooks
 
 logger = make_logger("cardops-refunds")
 
@@ -106,63 +91,82 @@ class ProviderLookup(Protocol):
     def get(self, name: str) -> PaymentProvider | None: ...
 
 
-class _RegisteredProviders:
-    """The provider registry seen as ``name → client | None``: providers without an API client
-    (SBPS refunds are made in its console) have their refunds stay ``requested`` for finance."""
-
-    def get(self, name: str) -> PaymentProvider | None:
-        from cardops.payments.use_cases.providers import provider_or_none
-
-        return provider_or_none(name)
+class PaymentLookup(Protocol):
+    def get(self, provider: str, payment_id: str) -> Payment | None: ...
 
 
-def default_providers() -> _RegisteredProviders:
-    return _RegisteredProviders()
+class RefundBook(Protocol):
+    """The money side of refunds, which the ledger owns (``ledger.use_cases.RefundBook``): each
+    ``record_*`` is one transaction of refund, ceiling and ledger entries."""
 
+    def of_payment(self, provider: str, payment_id: str) -> list[Refund]: ...
 
-def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
-    """Alerts are already recorded in the table with their change; this tells the operators."""
-    queue = settings().operator_queue_url
-    for alert in alerts:
-        logger.warning("finance alert", alert_id=alert.alert_id, kind=alert.kind, refund_id=alert.refund_id)
-        if queue:
-            aws.sqs().send_message(
-                QueueUrl=queue,
-                MessageBody=json.dumps({"type": "finance_alert", "alert": alert.model_dump(mode="json")}),
-            )
-        hooks.refund_rejected(
-            refund_id=alert.refund_id, provider=alert.provider, payment_id=alert.provider_payment_id,
-            store_id=alert.store_id, amount=alert.amount, currency=alert.currency, detail=alert.detail,
-        )  # fmt: skip
+    def get(self, provider: str, payment_id: str, refund_id: str) -> Refund | None: ...
+
+    def remaining(self, provider: str, payment_id: str) -> int | None: ...
+
+    def debit_memos(self, provider: str, payment_id: str) -> list[DebitMemo]: ...
+
+    def requested_before(self, cutoff: datetime) -> Iterator[Refund]: ...
+
+    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger: ...
+
+    def record_request(self, refund: Refund, entries: Sequence[LedgerEntry], *, captured: int) -> None: ...
+
+    def record_amendment(
+        self,
+        old: Refund,
+        created: Refund,
+        entries: Sequence[LedgerEntry],
+        *,
+        read_version: int,
+        captured: int,
+    ) -> None: ...
+
+    def record_change(
+        self,
+        read: Refund,
+        updated: Refund,
+        entries: Sequence[LedgerEntry],
+        alerts: Sequence[FinanceAlert],
+        *,
+        release: int = 0,
+    ) -> None: ...
+
+    def record_provider_refund(
+        self,
+        refund: Refund,
+        entries: Sequence[LedgerEntry],
+        alerts: Sequence[FinanceAlert],
+        *,
+        captured: int,
+        level_read: int,
+    ) -> None: ...
+
+    def record_debit_memo(self, memo: DebitMemo) -> None: ...
 
 
 class RefundService:
+    """Built by ``payments.wiring.refund_service`` (tests: ``tests/builders.py`` on the fakes)."""
+
     def __init__(
         self,
         *,
-        payments: PaymentRepository | None = None,
-        refunds: RefundStore | None = None,
-        ledgers: LedgerStore | None = None,
-        providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None,
-        plans: PlansConfig | None = None,
+        payments: PaymentLookup,
+        refunds: RefundBook,
+        providers: ProviderLookup | Mapping[str, PaymentProvider],
+        plans: PlansConfig,
+        publish: Callable[[Sequence[FinanceAlert]], None],
         capabilities: Callable[[str], ProviderCapabilities] = registry.capabilities,
-        publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts,
         backoff: Backoff = CONFLICTS,
     ) -> None:
         self.backoff = backoff
-        self.payments = payments or PaymentRepository()
-        self.refunds = refunds or RefundStore()
-        self.ledgers = ledgers or LedgerStore()
-        self._providers = providers
-        self.plans = plans or configured_plans()
+        self.payments = payments
+        self.refunds = refunds
+        self.providers = providers
+        self.plans = plans
         self.capabilities = capabilities
         self.publish = publish
-
-    @property
-    def providers(self) -> ProviderLookup | Mapping[str, PaymentProvider]:
-        if self._providers is None:
-            self._providers = default_providers()
-        return self._providers
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -212,15 +216,8 @@ class RefundService:
                     raise VersionConflict(f"idempotency key already used for refund {refund.refund_id}")
                 return self._submit_if_requested(refund, now=now), False
             refund = change.refund
-            writes = [
-                self.refunds.refund_write(refund, expected_version=0),
-                self.refunds.ceiling_write(
-                    provider, payment_id, captured=target.captured_amount, delta=-refund.amount
-                ),
-                *entry_writes(change.entries),
-            ]
             try:
-                transact(writes)
+                self.refunds.record_request(refund, change.entries, captured=target.captured_amount)
             except CeilingExceeded as exc:
                 remaining = exc.remaining if exc.remaining is not None else target.captured_amount
                 raise RefundExceedsCapturedError(
@@ -311,16 +308,10 @@ class RefundService:
         if not change.changed:
             return change.refund
         old, created = change.changed
-        writes = [
-            self.refunds.refund_write(old, expected_version=refund.version),
-            self.refunds.refund_write(created, expected_version=0),
-            self.refunds.ceiling_write(
-                provider, payment_id, captured=target.captured_amount, delta=refund.amount - amount
-            ),
-            *entry_writes(change.entries),
-        ]
         try:
-            transact(writes)
+            self.refunds.record_amendment(
+                old, created, change.entries, read_version=refund.version, captured=target.captured_amount
+            )
         except CeilingExceeded as exc:
             remaining = exc.remaining if exc.remaining is not None else 0
             raise RefundExceedsCapturedError(
@@ -352,7 +343,7 @@ class RefundService:
             if existing.memo_id == memo.memo_id:
                 return existing
         try:
-            transact([self.refunds.debit_memo_write(memo)])
+            self.refunds.record_debit_memo(memo)
         except VersionConflict:
             return next(
                 m for m in self.refunds.debit_memos(provider, payment_id) if m.memo_id == memo.memo_id
@@ -368,20 +359,18 @@ class RefundService:
     # -- persistence of a change ---------------------------------------------------------------
 
     def _ledger_for(self, refund: Refund) -> Ledger:
-        return self.ledgers.load(refund.store_id, refund.channel, refund.currency).ledger
+        return self.refunds.ledger(refund.store_id, refund.channel, refund.currency)
 
     def _apply(self, read: Refund, change: RefundChange, *, ceiling_delta: int = 0) -> Refund:
         """Write a refund's new version, its entries and alerts; the ceiling moves when it stops counting."""
         if not change.changed:
             return change.refund
         updated = change.refund
-        writes: list[Write] = [self.refunds.refund_write(updated, expected_version=read.version)]
-        if ceiling_delta and read.counts_against_capture and not updated.counts_against_capture:
-            writes.append(self.refunds.ceiling_release_write(read, amount=ceiling_delta))
-        writes.extend(entry_writes(change.entries))
-        writes.extend(self.refunds.alert_write(a) for a in change.alerts)
+        stops_counting = read.counts_against_capture and not updated.counts_against_capture
         try:
-            transact(writes)
+            self.refunds.record_change(
+                read, updated, change.entries, change.alerts, release=ceiling_delta if stops_counting else 0
+            )
         except (VersionConflict, DuplicateEntry):
             current = self.refunds.get(read.provider, read.provider_payment_id, read.refund_id)
             if current is not None and current.status is updated.status:
@@ -412,20 +401,14 @@ class RefundService:
             if change is None:
                 return None
             refund, level = change.refund, provider_level(existing)
-            writes = [
-                self.refunds.refund_write(refund, expected_version=0),
-                self.refunds.provider_refund_ceiling_write(
-                    payment.provider,
-                    payment.provider_payment_id,
-                    captured=payment.facts.captured_amount,
-                    amount=refund.amount,
-                    level_read=level,
-                ),
-                *entry_writes(change.entries),
-                *(self.refunds.alert_write(a) for a in change.alerts),
-            ]
             try:
-                transact(writes)
+                self.refunds.record_provider_refund(
+                    refund,
+                    change.entries,
+                    change.alerts,
+                    captured=payment.facts.captured_amount,
+                    level_read=level,
+                )
             except (VersionConflict, DuplicateEntry):
                 if seen == (level, refund.amount):
                     # nothing else changed between two tries: it is the ceiling that refuses
@@ -475,10 +458,3 @@ class RefundService:
 
 #: a refund the provider may still report failed: handed to it, or already reported as done
 _REJECTABLE = frozenset({RefundStatus.SUBMITTED, RefundStatus.SUCCEEDED})
-
-
-def refund_listener(change: Change) -> None:
-    """Change-feed listener (``use_cases.listeners``): reconcile our refunds with the provider's view."""
-    from cardops.kernel import clock
-
-    RefundService(providers={}).reconcile(change.new, now=clock.now())

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Protocol
 
 from cardops.payments.domain.payments import Payment
-from cardops.payments.store.payments import StorePayments
+
+
+class PaymentsOfStore(Protocol):
+    def stores(self) -> Iterator[str]: ...
+
+    def captured(self, store_id: str, *, changed_since: datetime | None = None) -> Iterator[Payment]: ...
 
 
 class PaymentsByStore:
     """Paged index reads (``gsi1``), never a scan."""
 
-    def __init__(self, store: StorePayments | None = None) -> None:
-        self.store = store or StorePayments()
+    def __init__(self, store: PaymentsOfStore) -> None:
+        self.store = store
 
     def stores(self) -> Iterator[str]:
         return self.store.stores()

@@ -1,0 +1,136 @@
+"""The payments slice's real dependencies: the one place its use cases meet their adapters
+(DynamoDB stores, provider clients, EventBridge, SQS), built per call from the settings read once
+per process, never at import. Handlers and routes call these; tests build the same use cases on
+the in-memory fakes of ``tests/fakes`` (``tests/builders.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+from cardops.kernel import aws, clock
+from cardops.kernel.config import settings
+from cardops.kernel.observability import make_logger
+from cardops.ledger.use_cases import configured_plans
+from cardops.ledger.wiring import ledger_listener, refund_book
+from cardops.payments.domain.changes import Change
+from cardops.payments.domain.refunds import FinanceAlert
+from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.store.payments import PaymentRepository, StorePayments
+from cardops.payments.use_cases import capture, janitor
+from cardops.payments.use_cases.capture import capture_deadline_listener
+from cardops.payments.use_cases.listeners import NamedListener
+from cardops.payments.use_cases.provider_refunds import provider_refund_listener
+from cardops.payments.use_cases.reads import PaymentReads
+from cardops.payments.use_cases.refunds import ProviderLookup, RefundService
+from cardops.payments.use_cases.store_payments import PaymentsByStore
+from cardops.support import hooks
+
+logger = make_logger("cardops-refunds")
+
+
+class RegisteredProviders:
+    """The provider registry seen as ``name → client | None``: providers without an API client
+    have their refunds stay ``requested`` for finance."""
+
+    def get(self, name: str) -> PaymentProvider | None:
+        from cardops.payments.use_cases.providers import provider_or_none
+
+        return provider_or_none(name)
+
+
+def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
+    """Alerts are already recorded in the table with their change; this tells the operators."""
+    queue = settings().operator_queue_url
+    for alert in alerts:
+        logger.warning("finance alert", alert_id=alert.alert_id, kind=alert.kind, refund_id=alert.refund_id)
+        if queue:
+            aws.sqs().send_message(
+                QueueUrl=queue,
+                MessageBody=json.dumps({"type": "finance_alert", "alert": alert.model_dump(mode="json")}),
+            )
+        hooks.refund_rejected(
+            refund_id=alert.refund_id, provider=alert.provider, payment_id=alert.provider_payment_id,
+            store_id=alert.store_id, amount=alert.amount, currency=alert.currency, detail=alert.detail,
+        )  # fmt: skip
+
+
+def refund_service(
+    *, providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None
+) -> RefundService:
+    """``providers={}``: a service that never calls a provider (the change-feed listeners)."""
+    return RefundService(
+        payments=PaymentRepository(),
+        refunds=refund_book(),
+        providers=RegisteredProviders() if providers is None else providers,
+        plans=configured_plans(),
+        publish=publish_alerts,
+    )
+
+
+def payment_reads() -> PaymentReads:
+    return PaymentReads(PaymentRepository(), refund_service(providers={}))
+
+
+def payments_by_store() -> PaymentsByStore:
+    return PaymentsByStore(StorePayments())
+
+
+def capture_deps() -> capture.Deps:
+    """The capture use cases wired to the real adapters, for the admin API and the workflow task."""
+    from cardops.payments.store.claims import OutcomeClaims
+    from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.store.payment_notes import PaymentNoteStore
+    from cardops.payments.store.payments import ReservationRepository
+    from cardops.payments.use_cases.providers import provider_client
+
+    return capture.Deps(
+        payments=PaymentRepository(),
+        claims=OutcomeClaims(),
+        providers=provider_client,
+        reservations=ReservationRepository(),
+        events=EventPublisher(),
+        notices=PaymentNoteStore(),
+    )
+
+
+def scheduler_deps(*, period: timedelta) -> janitor.SchedulerDeps:
+    """The janitor's scheduler; ``period``: how often it is scheduled (``resources``)."""
+    from cardops.payments.store.due_checks import OPEN_SHARDS, Checkpoints, CheckQueue, DueIndex
+
+    return janitor.SchedulerDeps(
+        index=DueIndex(),
+        checkpoints=Checkpoints(),
+        queue=CheckQueue(settings().janitor_queue_url),
+        shards=OPEN_SHARDS,
+        period=period,
+    )
+
+
+def worker_deps() -> janitor.WorkerDeps:
+    from cardops.payments.store.due_checks import DuePayments
+    from cardops.payments.use_cases.providers import provider_or_none
+
+    return janitor.WorkerDeps(due=DuePayments(), payments=PaymentRepository(), provider_for=provider_or_none)
+
+
+def refund_listener(change: Change) -> None:
+    """Reconcile our refunds with the provider's view (its plugin's refund report)."""
+    refund_service(providers={}).reconcile(change.new, now=clock.now())
+
+
+def provider_refund_change_listener(change: Change) -> None:
+    """Record a refund made at the provider (``use_cases.provider_refunds``)."""
+    provider_refund_listener(refund_service(), change.old, change.new, now=clock.now())
+
+
+def payment_listeners() -> list[NamedListener]:
+    """Every listener of a payment change, in the order they run (``handlers/changes.py``)."""
+    return [
+        NamedListener("ledger", ledger_listener),
+        NamedListener("refunds", refund_listener),
+        NamedListener("provider_refunds", provider_refund_change_listener),
+        NamedListener("capture_deadline", capture_deadline_listener),
+    ]
