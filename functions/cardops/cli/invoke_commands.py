@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote
 import click
 
 from cardops import resources
-from cardops.cli.client import AdminClient, call, target_options
+from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.cli.samples import load_sample, set_option
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
@@ -97,9 +97,9 @@ def _report_webhook(
     if status_code == 200 and delivered and wait is not None:
         processing = wait_for_processing(client, *delivered, timeout=wait)
     if as_json:
-        click.echo(json.dumps({"function": function, "error": None, "result": payload,
-                               "event": dict(zip(("provider", "event_id"), delivered or (), strict=False)),
-                               "processing": processing}))  # fmt: skip
+        echo_json({"function": function, "error": None, "result": payload,
+                   "event": dict(zip(("provider", "event_id"), delivered or (), strict=False)),
+                   "processing": processing}, indent=None)  # fmt: skip
     else:
         if status_code != 200:
             click.echo(f"{function}: the webhook was refused (HTTP {status_code})")
@@ -204,8 +204,8 @@ def register(cli: click.Group) -> None:
             _report_webhook(client, event, payload, wait=wait, as_json=as_json, function=name)
             return
         if as_json:
-            click.echo(
-                json.dumps({"function": name, "error": response.get("FunctionError"), "result": payload})
+            echo_json(
+                {"function": name, "error": response.get("FunctionError"), "result": payload}, indent=None
             )
         else:
             click.echo(

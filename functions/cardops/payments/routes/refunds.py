@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -69,16 +69,31 @@ class RefundList(BaseModel):
     remaining_refundable: int | None
 
 
-def _json(model: BaseModel, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
-    return Response(
-        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
-    )
+M = TypeVar("M", bound=BaseModel)
 
 
-@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
+def _json(model: M, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
+    """The model with this status; the resolver validates it against the route's declared model."""
+    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model)
+
+
+@router.post(
+    "/admin/payments/<provider>/<provider_payment_id>/refunds",
+    tags=["refunds"],
+    responses={
+        201: {
+            "description": "the refund this request created",
+            "content": {"application/json": {"model": Refund}},
+        },
+        200: {
+            "description": "the refund the idempotency key named before",
+            "content": {"application/json": {"model": Refund}},
+        },
+    },
+)
 def create_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, body: Annotated[RefundBody, Body()]
-) -> Response[Any]:
+) -> Response[Refund]:
     key = body.idempotency_key or router.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
     try:
         refund, created = RefundService().request(
@@ -98,7 +113,7 @@ def create_refund(
 
 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
-def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[Any]:
+def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[RefundList]:
     service = RefundService()
     refunds = service.of_payment(provider, provider_payment_id)
     remaining = service.refunds.remaining(provider, provider_payment_id)
@@ -108,27 +123,31 @@ def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>", tags=["refunds"])
 def get_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     return _json(RefundService().get(provider, provider_payment_id, refund_id))
 
 
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/cancel", tags=["refunds"])
 def cancel(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     actor = caller(router.current_event)
     return _json(
         RefundService().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
-@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend", tags=["refunds"])
+@router.post(
+    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend",
+    tags=["refunds"],
+    status_code=HTTPStatus.CREATED,
+)
 def amend(
     provider: ProviderPath,
     provider_payment_id: PaymentIdPath,
     refund_id: RefundIdPath,
     body: Annotated[AmendBody, Body()],
-) -> Response[Any]:
+) -> Response[Refund]:
     refund = RefundService().amend(
         provider,
         provider_payment_id,
@@ -143,7 +162,7 @@ def amend(
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/reverse", tags=["refunds"])
 def reverse(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     actor = caller(router.current_event)
     return _json(
         RefundService().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
@@ -151,14 +170,16 @@ def reverse(
 
 
 @router.post(
-    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/debit-memo", tags=["refunds"]
+    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/debit-memo",
+    tags=["refunds"],
+    status_code=HTTPStatus.CREATED,
 )
 def debit_memo(
     provider: ProviderPath,
     provider_payment_id: PaymentIdPath,
     refund_id: RefundIdPath,
     body: Annotated[DebitMemoBody, Body()],
-) -> Response[Any]:
+) -> Response[DebitMemo]:
     memo: DebitMemo = RefundService().debit_memo(
         provider,
         provider_payment_id,
