@@ -7,7 +7,9 @@ the admin API in-process is also a conformance test of the routes it calls.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,9 +76,20 @@ def response_schema(method: str, path: str, status: int) -> dict[str, Any]:
     return {**schema, "components": document()["components"]}
 
 
+def _note(method: str, path: str, status: int) -> None:
+    """With ``CARDOPS_CONFORMANCE_LOG=FILE``, each checked answer's operation and status is appended
+    to FILE: which operations the tests' answers cover (``python -m tests.openapi_conformance FILE``)."""
+    target = os.environ.get("CARDOPS_CONFORMANCE_LOG")
+    found = operation(method, path)
+    if target and found:
+        with open(target, "a", encoding="utf-8") as log:
+            log.write(f"{method.upper()} {found[0]} {status}\n")
+
+
 def check_answer(method: str, path: str, status: int, body: Any) -> None:
     """Raise ``NonConformingAnswer`` unless the answer is documented and matches its schema."""
     schema = response_schema(method, path, status)
+    _note(method, path, status)
     validator = jsonschema.Draft202012Validator(schema)
     problems = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if problems:
@@ -84,3 +97,20 @@ def check_answer(method: str, path: str, status: int, body: Any) -> None:
             f"{'/'.join(map(str, p.absolute_path)) or '(body)'}: {p.message}" for p in problems[:5]
         )
         raise NonConformingAnswer(f"{method} {path} {status}: {shown}")
+
+
+def uncovered(log_lines: list[str]) -> list[str]:
+    """The documented operations no logged answer shows succeeding."""
+    succeeded = {line.rsplit(" ", 1)[0] for line in log_lines if line.strip().endswith(("200", "201", "202"))}
+    return [
+        f"{method.upper()} {path}"
+        for path, ops in document()["paths"].items()
+        for method in ops
+        if path.startswith("/admin/") and f"{method.upper()} {path}" not in succeeded
+    ]
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as logged:
+        missing = uncovered(logged.read().splitlines())
+    print("\n".join(missing) or "every admin operation's success answer was checked")

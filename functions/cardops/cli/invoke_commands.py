@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote
 import click
 
 from cardops import resources
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.samples import load_sample, set_option
 
 WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
@@ -159,6 +159,9 @@ def register(cli: click.Group) -> None:
     )
     @set_option
     @target_options
+    @moves_money(
+        lambda a: f"Invoke {a['function']} with {a['event_file']} (a function can capture or refund)"
+    )
     def invoke(
         function: str,
         event_file: Path,
