@@ -17,6 +17,7 @@ from botocore.client import BaseClient
 from cardops import resources
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
+from tests.openapi_conformance import check_answer
 
 SECRETS = resources.SANDBOX_SECRETS
 
@@ -65,9 +66,12 @@ def call(
     if result.get("isBase64Encoded"):
         payload = base64.b64decode(payload).decode()
     try:
-        return int(result["statusCode"]), json.loads(payload) if payload else None
+        answer = int(result["statusCode"]), json.loads(payload) if payload else None
     except ValueError:
         return int(result["statusCode"]), payload
+    if path.startswith("/admin/"):
+        check_answer(method, path, *answer)
+    return answer
 
 
 def stripe_headers(
@@ -159,7 +163,9 @@ def sandbox_api(outputs: Mapping[str, Any], method: str, path: str, body: Any = 
         timeout=urllib3.Timeout(connect=5.0, read=30.0),
         retries=False,
     )
-    return response.status, json.loads(response.data or b"null")
+    answer = response.status, json.loads(response.data or b"null")
+    check_answer(method, path, *answer)
+    return answer
 
 
 def sandbox_now(outputs: Mapping[str, Any]) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -37,6 +38,19 @@ def test_the_document_is_generated_from_the_code(sandbox: SandboxProcess) -> Non
     assert "/admin/reservations/{reservation_id}" in paths
     put = paths["/admin/reservations/{reservation_id}"]["put"]
     assert "requestBody" in put
+
+
+def test_swagger_ui_is_served_with_its_assets(sandbox: SandboxProcess) -> None:
+    """``cardops local`` serves /docs; every file the page loads comes from the sandbox itself."""
+    base = sandbox.api.rstrip("/")
+    page = urllib3.request("GET", f"{base}/docs")
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.data.decode()
+    assert "/openapi.json" in html
+    links = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert links and all(link.startswith("/docs/") for link in links), links
+    for link in links:
+        assert urllib3.request("GET", f"{base}{link}").status == 200, link
 
 
 def test_api_has_no_server_errors_and_conforms(api_schema: Any) -> None:

@@ -85,6 +85,15 @@ class ErrorRule(Generic[E]):
     #: a condition on the error; the class's next row answers when it does not hold
     when: Callable[[E], bool] | None = None
     defect: bool = False
+    #: the statuses a callable ``status`` chooses from (the OpenAPI document lists each one)
+    may_answer: tuple[HTTPStatus, ...] = ()
+
+    def documented_statuses(self) -> tuple[HTTPStatus, ...]:
+        return self.may_answer if callable(self.status) else (self.status,)
+
+    def documented_code(self) -> str | None:
+        """The fixed code of this row; None when the error names its own (``lambda e: e.code``)."""
+        return None if callable(self.code) else self.code
 
     def applies(self, exc: E) -> bool:
         return self.when is None or self.when(exc)
@@ -171,6 +180,18 @@ def _service_status(exc: ServiceError) -> HTTPStatus:
 
 def _phrase_code(exc: ServiceError) -> str:
     return _service_status(exc).phrase.lower().replace(" ", "_")
+
+
+#: what Powertools' own ``ServiceError`` classes answer (``NotFoundError`` has a row of its own)
+POWERTOOLS_SERVICE_STATUSES = (
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.REQUEST_TIMEOUT,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.INTERNAL_SERVER_ERROR,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 
 
 def _fixed(message: str) -> Callable[[BaseException], str]:
@@ -291,6 +312,7 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
             _service_status,
             _phrase_code,
             lambda e: e.msg if isinstance(e.msg, str) else _service_status(e).phrase,
+            may_answer=POWERTOOLS_SERVICE_STATUSES,
         ),
         # ledger (SPEC §6): refused payouts and settlements state the shortfall
         ErrorRule(
@@ -479,6 +501,7 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
                 HTTPStatus.NOT_FOUND if e.code == "payment_not_found" else HTTPStatus.UNPROCESSABLE_ENTITY
             ),
             lambda e: e.code,
+            may_answer=(HTTPStatus.NOT_FOUND, HTTPStatus.UNPROCESSABLE_ENTITY),
         ),
         ErrorRule(InvalidMonthError, HTTPStatus.UNPROCESSABLE_ENTITY, lambda e: e.code),
         # a defect, not the caller's input: a JSON 500 the CLI can show, logged with its trace

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import click
 
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.groups import subgroup
 from cardops.cli.tables import echo_table, tokyo_time
 
@@ -21,6 +21,12 @@ def register(cli: click.Group) -> None:
     @click.argument("payment_id")
     @click.option("--amount", type=click.IntRange(min=1), default=None, help="minor units; default: all")
     @target_options
+    @moves_money(
+        lambda a: (
+            f"Capture {a['amount'] if a['amount'] is not None else 'the whole authorization'} "
+            f"of {a['provider']}/{a['payment_id']}"
+        )
+    )
     def capture(
         provider: str, payment_id: str, amount: int | None, client: AdminClient, as_json: bool
     ) -> None:

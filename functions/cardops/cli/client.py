@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 import urllib3
+from click.core import ParameterSource
 
 DEFAULT_OUTPUTS = Path(".cardops/local-outputs.json")
 
@@ -67,12 +69,21 @@ def _timed_out(exc: Exception) -> bool:
 
 
 class AdminClient:
-    def __init__(self, outputs: dict[str, str], *, sign: bool = False, session: Any = None) -> None:
+    def __init__(
+        self, outputs: dict[str, str], *, sign: bool = False, session: Any = None, stack: str | None = None
+    ) -> None:
         self.outputs = outputs
         self.base = outputs["ApiUrl"].rstrip("/")
         self._sign = sign
         self._session = session
         self._http = urllib3.PoolManager()
+        #: the deployed stack's name (None for the sandbox or an outputs file)
+        self.stack = stack
+
+    @property
+    def target(self) -> str:
+        """What a person is told they act on: ``stack cardops-prod`` or the API's address."""
+        return f"stack {self.stack}" if self.stack else self.base
 
     @property
     def session(self) -> Any:
@@ -139,7 +150,7 @@ def load_outputs(
         session = boto3.session.Session(profile_name=profile, region_name=region)
         described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
         values = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-        return AdminClient(values, sign=True, session=session)
+        return AdminClient(values, sign=True, session=session, stack=stack)
     path = outputs or DEFAULT_OUTPUTS
     if not path.exists():
         raise click.ClickException(
@@ -150,28 +161,128 @@ def load_outputs(
     return AdminClient(values, sign=host not in ("127.0.0.1", "localhost"))
 
 
+#: ``--output`` choices; tables are the default (SPEC §8: readable tables, ``--json`` for scripts)
+OUTPUT_FORMATS = ("table", "json")
+_OUTPUT = "cardops.output"
+
+
+@dataclass(frozen=True)
+class Output:
+    """How the running command prints data: its format and the JMESPath ``--query`` applied first."""
+
+    format: str = "table"
+    query: str | None = None
+
+    @property
+    def as_json(self) -> bool:
+        """Whether the command hands its data to ``echo_json`` (a query's result is shown generically)."""
+        return self.format == "json" or self.query is not None
+
+
+def current_output() -> Output:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().meta.get(_OUTPUT) if ctx is not None else None
+    return found if isinstance(found, Output) else Output()
+
+
+def _query(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        jmespath.compile(value)
+    except JMESPathError as exc:
+        raise click.BadParameter(f"not a JMESPath expression: {exc}") from None
+    return value
+
+
+def choose_output(output: str | None, as_json: bool, query: str | None) -> Output:
+    if as_json and output == "table":
+        raise click.UsageError("--json and --output table contradict each other")
+    return Output(format="json" if as_json else output or "table", query=query)
+
+
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Adds --outputs/--stack/--profile/--region/--json and passes ``client`` and ``as_json``."""
+    """Adds the target (--outputs/--stack/--profile/--region) and output (--output/--json/--query)
+    options; passes ``client`` and ``as_json`` (true when the command should hand its data to
+    ``echo_json``, which applies --query and prints JSON or a table of the result)."""
 
     @click.option(
         "--outputs", type=click.Path(dir_okay=False, path_type=Path), default=None, help="sandbox outputs"
     )
-    @click.option("--stack", default=None, help="deployed stack name, e.g. cardops-prod")
+    @click.option(
+        "--stack",
+        default=None,
+        envvar="CARDOPS_STACK",
+        show_envvar=True,
+        help="deployed stack name, e.g. cardops-prod (an explicit --outputs wins over CARDOPS_STACK)",
+    )
     @click.option("--profile", default=None, help="AWS profile for --stack")
     @click.option("--region", default=None, help="AWS region for --stack")
-    @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+    @click.option(
+        "--output",
+        "output_format",
+        type=click.Choice(OUTPUT_FORMATS),
+        default=None,
+        help="table (default) or json",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="machine-readable output (same as --output json)")
+    @click.option(
+        "--query",
+        default=None,
+        callback=_query,
+        help="JMESPath applied to the data, e.g. 'payments[].amount'",
+    )
     @functools.wraps(command)
     def wrapper(
-        outputs: Path | None, stack: str | None, profile: str | None, region: str | None, **kwargs: Any
+        outputs: Path | None,
+        stack: str | None,
+        profile: str | None,
+        region: str | None,
+        output_format: str | None,
+        as_json: bool,
+        query: str | None,
+        **kwargs: Any,
     ) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        ctx = click.get_current_context()
+        if outputs is not None and ctx.get_parameter_source("stack") is ParameterSource.ENVIRONMENT:
+            stack = None  # the sandbox file named on the command line, not the stack of the shell
+        output = choose_output(output_format, as_json, query)
+        ctx.find_root().meta[_OUTPUT] = output
         try:
-            return command(client=load_outputs(outputs, stack, profile, region), **kwargs)
+            return command(
+                client=load_outputs(outputs, stack, profile, region), as_json=output.as_json, **kwargs
+            )
         except (BotoCoreError, ClientError) as exc:
             raise click.ClickException(aws_error_message(exc, stack=stack, profile=profile)) from exc
 
     return wrapper
+
+
+def moves_money(
+    describe: Callable[[dict[str, Any]], str],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For a command that moves money: against a deployed stack it asks first, unless ``--yes``.
+
+    ``describe`` says what will happen from the command's arguments. The local sandbox holds test
+    money only and is driven by scripts and tests: it is not asked. Place it under ``target_options``.
+    """
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation (deployed stacks ask)")
+        @functools.wraps(command)
+        def wrapper(client: AdminClient, yes: bool, **kwargs: Any) -> Any:
+            if not client.is_sandbox and not yes:
+                click.confirm(f"{describe(kwargs)} on {client.target}. Continue?", abort=True, err=True)
+            return command(client=client, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def aws_error_message(exc: Exception, *, stack: str | None, profile: str | None) -> str:
@@ -211,5 +322,16 @@ def call(
         ) from exc
 
 
-def echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+def echo_json(data: Any, *, indent: int | None = 2) -> None:
+    """The command's data as the chosen output: --query applied, then JSON or a table of the result."""
+    output = current_output()
+    if output.query is not None:
+        import jmespath
+
+        data = jmespath.search(output.query, data)
+        if output.format == "table":
+            from cardops.cli.tables import rich_table
+
+            click.echo(rich_table(data), nl=False)
+            return
+    click.echo(json.dumps(data, ensure_ascii=False, indent=indent, default=str))

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import click
 
 from cardops import resources
-from cardops.cli.client import AdminClient, call, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.samples import load_sample, set_option
 from cardops.payments.domain.webhook_signatures import MalformedWebhook
 from cardops.payments.providers import registry
@@ -83,9 +83,9 @@ def _report_webhook(
     if status_code == 200 and delivered and wait is not None:
         processing = wait_for_processing(client, *delivered, timeout=wait)
     if as_json:
-        click.echo(json.dumps({"function": function, "error": None, "result": payload,
-                               "event": dict(zip(("provider", "event_id"), delivered or (), strict=False)),
-                               "processing": processing}))  # fmt: skip
+        echo_json({"function": function, "error": None, "result": payload,
+                   "event": dict(zip(("provider", "event_id"), delivered or (), strict=False)),
+                   "processing": processing}, indent=None)  # fmt: skip
     else:
         if status_code != 200:
             click.echo(f"{function}: the webhook was refused (HTTP {status_code})")
@@ -145,6 +145,9 @@ def register(cli: click.Group) -> None:
     )
     @set_option
     @target_options
+    @moves_money(
+        lambda a: f"Invoke {a['function']} with {a['event_file']} (a function can capture or refund)"
+    )
     def invoke(
         function: str,
         event_file: Path,
@@ -190,8 +193,8 @@ def register(cli: click.Group) -> None:
             _report_webhook(client, event, payload, wait=wait, as_json=as_json, function=name)
             return
         if as_json:
-            click.echo(
-                json.dumps({"function": name, "error": response.get("FunctionError"), "result": payload})
+            echo_json(
+                {"function": name, "error": response.get("FunctionError"), "result": payload}, indent=None
             )
         else:
             click.echo(

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import click
 
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.refund_commands import refund_text
 from cardops.cli.tables import render, tokyo_time
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel
@@ -65,6 +65,7 @@ def register(cli: click.Group) -> None:
     @click.option("--note", default="", help="free text for finance")
     @click.option("--idempotency-key", default=None, help="repeat to retry safely (default: new refund)")
     @target_options
+    @moves_money(lambda a: f"Refund {a['amount']} of {a['provider']}/{a['payment_id']} ({a['reason']})")
     def refund(
         provider: str,
         payment_id: str,
@@ -136,6 +137,7 @@ def register(cli: click.Group) -> None:
     @click.option("--currency", default="JPY", show_default=True)
     @click.option("--adjustment-id", default=None, help="repeat to retry safely")
     @target_options
+    @moves_money(lambda a: f"Adjust store {a['store_id']} by {a['amount']} {a['currency']} ({a['reason']})")
     def adjust(
         store_id: str,
         amount: int,
@@ -165,6 +167,7 @@ def register(cli: click.Group) -> None:
     @click.option("--currency", default="JPY", show_default=True)
     @click.option("--request-id", default=None, help="repeat to retry safely")
     @target_options
+    @moves_money(lambda a: f"Pay out the confirmed {a['currency']} balance of store {a['store_id']}")
     def payout(
         store_id: str, channel: str, currency: str, request_id: str | None, client: AdminClient, as_json: bool
     ) -> None:
@@ -239,6 +242,7 @@ def register_reconcile(cli: click.Group) -> None:
         help="only payments changed since this ISO 8601 time (with offset); default: all",
     )
     @target_options
+    @moves_money(lambda a: f"Post the ledger entries store {a['store_id']} is missing")
     def reconcile(store_id: str, since: str | None, client: AdminClient, as_json: bool) -> None:
         """Compare a store's payments with its ledger, post missing entries, list what differs.
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import click
 
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.tables import NOTHING, indented, key_values, render, tokyo_time, transition
 
 
@@ -93,6 +93,9 @@ def _no_input_correction(group: click.Group, action: str, help_text: str) -> Non
     @click.argument("payment_id")
     @click.argument("refund_id")
     @target_options
+    @moves_money(
+        lambda a: f"{action.capitalize()} refund {a['refund_id']} of {a['provider']}/{a['payment_id']}"
+    )
     def command(provider: str, payment_id: str, refund_id: str, client: AdminClient, as_json: bool) -> None:
         data = call(client, "POST", _path(provider, payment_id, refund_id, action))
         echo_json(data) if as_json else click.echo(refund_text(data))
@@ -140,6 +143,9 @@ def register(cli: click.Group) -> None:
     @click.argument("refund_id")
     @click.option("--amount", type=click.IntRange(min=1), required=True, help="the right amount, minor units")
     @target_options
+    @moves_money(
+        lambda a: f"Change refund {a['refund_id']} of {a['provider']}/{a['payment_id']} to {a['amount']}"
+    )
     def amend(
         provider: str, payment_id: str, refund_id: str, amount: int, client: AdminClient, as_json: bool
     ) -> None:
@@ -154,6 +160,12 @@ def register(cli: click.Group) -> None:
     @click.option("--amount", type=click.IntRange(min=1), default=None, help="default: the whole refund")
     @click.option("--note", default="", help="why the money is claimed back")
     @target_options
+    @moves_money(
+        lambda a: (
+            f"Claim {a['amount'] if a['amount'] is not None else 'the whole refund'} of refund "
+            f"{a['refund_id']} back from the customer"
+        )
+    )
     def debit_memo(
         provider: str,
         payment_id: str,

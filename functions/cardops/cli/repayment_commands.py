@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.samples import load_sample, set_option
 from cardops.cli.tables import tokyo_time
 
@@ -121,6 +121,7 @@ def register(cli: click.Group) -> None:
     @click.argument("request_id")
     @click.option("--reason", default=None, help="note for the audit trail")
     @target_options
+    @moves_money(lambda a: f"Approve re-payment {a['request_id']}: the card is charged and captured")
     def approve(request_id: str, reason: str | None, client: AdminClient, as_json: bool) -> None:
         """Approve: the card is charged once and captured at once."""
         _decide(request_id, "approve", reason, client, as_json)

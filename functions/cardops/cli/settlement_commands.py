@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import click
 
-from cardops.cli.client import AdminClient, call, echo_json, target_options
+from cardops.cli.client import AdminClient, call, echo_json, moves_money, target_options
 from cardops.cli.groups import subgroup
 from cardops.cli.tables import NOTHING, key_values
 from cardops.ledger.domain.ledger import Channel
@@ -71,6 +71,7 @@ def register(cli: click.Group) -> None:
     @click.option("--source-channel", type=CHANNELS, default=None, help="with --method other_channel")
     @click.option("--settlement-id", default=None, help="repeat to retry safely (default: a new settlement)")
     @target_options
+    @moves_money(lambda a: f"Settle the {a['channel']} {a['currency']} balance of store {a['store_id']}")
     def settle(
         store_id: str,
         channel: str,

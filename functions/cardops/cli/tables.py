@@ -8,6 +8,9 @@ columns are as wide as their content.
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -86,3 +89,48 @@ def echo_key_values(rows: Sequence[tuple[str, Any]]) -> None:
 def indented(text: str, by: int = 2) -> str:
     """``text`` under a heading: every line moved right by ``by`` spaces."""
     return "\n".join(" " * by + line for line in text.splitlines())
+
+
+def _plain(value: Any) -> str:
+    """A value inside a generic table: nested data as compact JSON, the rest as ``cell`` shows it."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return cell(value)
+
+
+def rich_table(data: Any) -> str:
+    """Any JSON value (a ``--query`` result) as a rich table: records as rows, an object as key/value
+    rows, a list of scalars as one column, a scalar as itself."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    if not isinstance(data, dict | list):
+        return cell(data) + "\n"
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    if isinstance(data, dict):
+        table.add_column("key")
+        table.add_column("value", overflow="fold")
+        for key, value in data.items():
+            table.add_row(str(key), _plain(value))
+    elif data and all(isinstance(row, dict) for row in data):
+        columns = list(dict.fromkeys(key for row in data for key in row))
+        for name in columns:
+            table.add_column(name, overflow="fold")
+        for row in data:
+            table.add_row(*(_plain(row.get(name)) for name in columns))
+    else:
+        table.add_column("value", overflow="fold")
+        for value in data:
+            table.add_row(_plain(value))
+    console = Console(
+        file=io.StringIO(),
+        width=shutil.get_terminal_size((160, 24)).columns,
+        color_system=None,
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
+    console.print(table)
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return text

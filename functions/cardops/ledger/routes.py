@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from http import HTTPStatus
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -24,12 +24,16 @@ from cardops.ledger.domain.ledger import (
     AdjustmentReason,
     BalanceSummary,
     Channel,
+    LedgerEntry,
 )
 from cardops.ledger.domain.payouts import (
+    BatchSettlement,
     OffsetMethod,
+    Payout,
 )
 from cardops.ledger.domain.reconciliation import StoreReconciliation
 from cardops.ledger.reconcile import reconcile_store
+from cardops.ledger.use_cases import Statement
 from cardops.ledger.wiring import ledger_service, reconcile_deps
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -82,14 +86,16 @@ class Balances(BaseModel):
     ledgers: list[BalanceSummary]
 
 
-def _json(model: BaseModel, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
-    return Response(
-        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
-    )
+M = TypeVar("M", bound=BaseModel)
+
+
+def _json(model: M, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
+    """The model with this status; the resolver validates it against the route's declared model."""
+    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model)
 
 
 @router.get("/admin/stores/<store_id>/balance", tags=["ledger"])
-def balance(store_id: StoreIdPath) -> Response[Any]:
+def balance(store_id: StoreIdPath) -> Response[Balances]:
     now = clock.now()
     return _json(
         Balances(
@@ -105,7 +111,7 @@ def statement(
     currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")] = "JPY",
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
-) -> Response[Any]:
+) -> Response[Statement]:
     result = ledger_service().statement(
         store_id, channel, normalize_currency(currency), now=clock.now(), since=since, until=until
     )
@@ -122,18 +128,18 @@ def _on_ledger(action: Callable[..., _T], store_id: str, body: _Body) -> _T:
     )
 
 
-@router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"])
-def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[Any]:
+@router.post("/admin/stores/<store_id>/adjustments", tags=["ledger"], status_code=HTTPStatus.CREATED)
+def adjust(store_id: StoreIdPath, body: Annotated[AdjustmentBody, Body()]) -> Response[LedgerEntry]:
     return _json(_on_ledger(ledger_service().adjust, store_id, body), HTTPStatus.CREATED)
 
 
-@router.post("/admin/stores/<store_id>/payouts", tags=["ledger"])
-def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Any]:
+@router.post("/admin/stores/<store_id>/payouts", tags=["ledger"], status_code=HTTPStatus.CREATED)
+def payout(store_id: StoreIdPath, body: Annotated[PayoutBody, Body()]) -> Response[Payout]:
     return _json(_on_ledger(ledger_service().request_payout, store_id, body), HTTPStatus.CREATED)
 
 
 @router.post("/admin/stores/<store_id>/settlements", tags=["ledger"])
-def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[Any]:
+def settle(store_id: StoreIdPath, body: Annotated[SettlementBody, Body()]) -> Response[BatchSettlement]:
     return _json(_on_ledger(ledger_service().settle, store_id, body))
 
 
@@ -156,7 +162,9 @@ class ReconcileAnswer(StoreReconciliation):
 
 
 @router.post("/admin/stores/<store_id>/ledger/reconcile", tags=["ledger"])
-def reconcile(store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body()] = None) -> Response[Any]:
+def reconcile(
+    store_id: StoreIdPath, body: Annotated[ReconcileBody | None, Body()] = None
+) -> Response[ReconcileAnswer]:
     """Compare the store's payments with its ledger, post what is missing, report what is not decidable."""
     report = reconcile_store(
         store_id,

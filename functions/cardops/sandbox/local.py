@@ -114,6 +114,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     reset_settings()
     from cardops.api.openapi import openapi_document
     from cardops.handlers import admin, webhook
+    from cardops.sandbox import swagger
 
     document = json.dumps(openapi_document()).encode()
     from cardops.sandbox import moto_iam
@@ -126,7 +127,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     gateway = Gateway(
         webhook=run_as("webhook", webhook.handler),
         admin=run_as("admin", admin.handler),
-        extra_routes={"/openapi.json": lambda: (200, "application/json", document)},
+        extra_routes={"/openapi.json": lambda: (200, "application/json", document), **swagger.routes()},
         port=port,
     )
     payjp.webhook_url = f"{gateway.url}/webhooks/payjp"

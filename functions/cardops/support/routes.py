@@ -65,7 +65,7 @@ def _actor() -> str:
     return caller(router.current_event)
 
 
-@router.post("/admin/cases", tags=["support"])
+@router.post("/admin/cases", tags=["support"], status_code=201)
 def open_case(body: Annotated[OpenCaseBody, Body()]) -> Response[Case]:
     draft = CaseDraft(**body.model_dump())
     case = use_cases.open_case(support_deps(), draft, actor=_actor(), now=clock.now())

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.openapi_conformance import check_answer
+
 DESK = "arn:aws:iam::000000000000:user/desk-ito"
 
 
@@ -46,7 +48,9 @@ def _call_as(handler: Any, method: str, path: str, body: dict[str, Any] | None, 
     payload = result.get("body") or ""
     if result.get("isBase64Encoded"):
         payload = base64.b64decode(payload).decode()
-    return int(result["statusCode"]), json.loads(payload) if payload else None
+    answer = int(result["statusCode"]), json.loads(payload) if payload else None
+    check_answer(method, path, *answer)  # the OpenAPI document says what this route answers
+    return answer
 
 
 def open_case(body: dict[str, Any], *, user: str = DESK) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -70,16 +70,31 @@ class RefundList(BaseModel):
     remaining_refundable: int | None
 
 
-def _json(model: BaseModel, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
-    return Response(
-        status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model.model_dump_json()
-    )
+M = TypeVar("M", bound=BaseModel)
 
 
-@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
+def _json(model: M, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
+    """The model with this status; the resolver validates it against the route's declared model."""
+    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=model)
+
+
+@router.post(
+    "/admin/payments/<provider>/<provider_payment_id>/refunds",
+    tags=["refunds"],
+    responses={
+        201: {
+            "description": "the refund this request created",
+            "content": {"application/json": {"model": Refund}},
+        },
+        200: {
+            "description": "the refund the idempotency key named before",
+            "content": {"application/json": {"model": Refund}},
+        },
+    },
+)
 def create_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, body: Annotated[RefundBody, Body()]
-) -> Response[Any]:
+) -> Response[Refund]:
     key = body.idempotency_key or router.current_event.headers.get("idempotency-key") or uuid.uuid4().hex
     try:
         refund, created = refund_service().request(
@@ -99,7 +114,7 @@ def create_refund(
 
 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds", tags=["refunds"])
-def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[Any]:
+def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> Response[RefundList]:
     service = refund_service()
     refunds = service.of_payment(provider, provider_payment_id)
     remaining = service.refunds.remaining(provider, provider_payment_id)
@@ -109,27 +124,31 @@ def list_refunds(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> 
 @router.get("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>", tags=["refunds"])
 def get_refund(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     return _json(refund_service().get(provider, provider_payment_id, refund_id))
 
 
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/cancel", tags=["refunds"])
 def cancel(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     actor = caller(router.current_event)
     return _json(
         refund_service().cancel(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
     )
 
 
-@router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend", tags=["refunds"])
+@router.post(
+    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/amend",
+    tags=["refunds"],
+    status_code=HTTPStatus.CREATED,
+)
 def amend(
     provider: ProviderPath,
     provider_payment_id: PaymentIdPath,
     refund_id: RefundIdPath,
     body: Annotated[AmendBody, Body()],
-) -> Response[Any]:
+) -> Response[Refund]:
     refund = refund_service().amend(
         provider,
         provider_payment_id,
@@ -144,7 +163,7 @@ def amend(
 @router.post("/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/reverse", tags=["refunds"])
 def reverse(
     provider: ProviderPath, provider_payment_id: PaymentIdPath, refund_id: RefundIdPath
-) -> Response[Any]:
+) -> Response[Refund]:
     actor = caller(router.current_event)
     return _json(
         refund_service().reverse(provider, provider_payment_id, refund_id, now=clock.now(), actor=actor)
@@ -152,14 +171,16 @@ def reverse(
 
 
 @router.post(
-    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/debit-memo", tags=["refunds"]
+    "/admin/payments/<provider>/<provider_payment_id>/refunds/<refund_id>/debit-memo",
+    tags=["refunds"],
+    status_code=HTTPStatus.CREATED,
 )
 def debit_memo(
     provider: ProviderPath,
     provider_payment_id: PaymentIdPath,
     refund_id: RefundIdPath,
     body: Annotated[DebitMemoBody, Body()],
-) -> Response[Any]:
+) -> Response[DebitMemo]:
     memo: DebitMemo = refund_service().debit_memo(
         provider,
         provider_payment_id,

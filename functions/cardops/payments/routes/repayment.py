@@ -46,17 +46,29 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class RepaymentStarted(repayment.RepaymentView):
+    """The request as started; ``duplicate`` when the request id was started before with this evidence."""
+
+    duplicate: bool
+
+
 def _actor() -> str:
     """Who acts: the IAM caller of the admin API (SigV4), the sandbox's operator locally."""
     return caller(router.current_event)
 
 
-def _json(status: HTTPStatus, body: Any) -> Response[Any]:
-    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-@router.post("/admin/repayments", tags=["repayments"])
-def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any]:
+@router.post(
+    "/admin/repayments",
+    tags=["repayments"],
+    responses={
+        201: {"description": "started", "content": {"application/json": {"model": RepaymentStarted}}},
+        200: {
+            "description": "started before with the same evidence (duplicate)",
+            "content": {"application/json": {"model": RepaymentStarted}},
+        },
+    },
+)
+def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[RepaymentStarted]:
     try:
         document = base64.b64decode(body.document.content_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -72,9 +84,12 @@ def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Any
         )
     except ValidationError as exc:
         raise repayment.InvalidEvidence.of(exc) from exc
-    view = repayment.view(started.record).model_dump(mode="json")
-    view["duplicate"] = started.duplicate
-    return _json(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED, view)
+    view = RepaymentStarted(**dict(repayment.view(started.record)), duplicate=started.duplicate)
+    return Response(
+        status_code=(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED).value,
+        content_type=content_types.APPLICATION_JSON,
+        body=view,
+    )
 
 
 @router.post("/admin/repayments/<request_id>/decision", tags=["repayments"])
