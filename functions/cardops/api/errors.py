@@ -73,10 +73,15 @@ class ErrorRule(Generic[E]):
 
 #: told of every error answered (the resolver's logs and metrics); the answer is already chosen
 Observer = Callable[[Exception, ErrorAnswer], None]
+#: how a resolver shows a chosen answer (the JSON error body by default; the console renders a page)
+Renderer = Callable[[ErrorAnswer], Response[Any]]
 
 
 def register(
-    resolver: ApiGatewayResolver, rules: Sequence[ErrorRule[Any]], observe: Observer | None = None
+    resolver: ApiGatewayResolver,
+    rules: Sequence[ErrorRule[Any]],
+    observe: Observer | None = None,
+    render: Renderer = ErrorAnswer.response,
 ) -> None:
     """Install ``rules`` as ``resolver``'s exception handlers: one handler per class."""
     by_class: dict[type[Exception], list[ErrorRule[Any]]] = {}
@@ -91,15 +96,17 @@ def register(
     for error, chosen in by_class.items():
         if any(rule.when is None for rule in chosen[:-1]) or chosen[-1].when is not None:
             raise ValueError(f"{error.__name__}: only its last rule may (and must) be unconditional")
-        resolver.exception_handler(error)(_handler(tuple(chosen), observe))
+        resolver.exception_handler(error)(_handler(tuple(chosen), observe, render))
 
 
-def _handler(rules: tuple[ErrorRule[Any], ...], observe: Observer | None) -> Callable[[Exception], Any]:
+def _handler(
+    rules: tuple[ErrorRule[Any], ...], observe: Observer | None, render: Renderer
+) -> Callable[[Exception], Any]:
     def handle(exc: Exception) -> Response[Any]:
         answer = next(rule for rule in rules if rule.applies(exc)).answer(exc)
         if observe is not None:
             observe(exc, answer)
-        return answer.response()
+        return render(answer)
 
     return handle
 
@@ -430,6 +437,24 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
             _fixed("the request failed; see the logs"),
             defect=True,
         ),
+    )
+
+
+# -- the web console ----------------------------------------------------------------------------
+
+
+def console_rules() -> tuple[ErrorRule[Any], ...]:
+    """The console's table: its own refusals (sign-in, CSRF, policy), then the admin API's rows, so a
+    capture or payout refused by a use case reads the same on a page as in the API."""
+    from cardops.console.policy import Forbidden
+    from cardops.console.web import BadForm, CsrfRejected, SignInRequired
+
+    return (
+        ErrorRule(SignInRequired, HTTPStatus.UNAUTHORIZED, "sign_in_required"),
+        ErrorRule(CsrfRejected, HTTPStatus.FORBIDDEN, "csrf_rejected"),
+        ErrorRule(Forbidden, HTTPStatus.FORBIDDEN, "forbidden"),
+        ErrorRule(BadForm, HTTPStatus.BAD_REQUEST, "bad_form"),
+        *admin_rules(),
     )
 
 

@@ -1,0 +1,179 @@
+"""The console's words, Japanese first, English beside them: the one message catalogue.
+
+A key missing in a language is a defect the unit tests find (``test_catalogue_is_complete``); at
+run time it shows the Japanese text rather than failing a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("ja", "en")
+DEFAULT = "ja"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app.title": {"ja": "cardops 管理コンソール", "en": "cardops console"},
+    "nav.skip": {"ja": "本文へ移動", "en": "Skip to content"},
+    "nav.dashboard": {"ja": "ダッシュボード", "en": "Dashboard"},
+    "nav.uncaptured": {"ja": "未認証の売上", "en": "Uncaptured sales"},
+    "nav.balance": {"ja": "残高", "en": "Balance"},
+    "nav.statement": {"ja": "取引明細", "en": "Statement"},
+    "nav.payout": {"ja": "振込申請", "en": "Payout request"},
+    "nav.signout": {"ja": "ログアウト", "en": "Sign out"},
+    "nav.language": {"ja": "English", "en": "日本語"},
+    "nav.signed_in_as": {"ja": "ログイン中", "en": "Signed in as"},
+    "login.title": {"ja": "ログイン", "en": "Sign in"},
+    "login.username": {"ja": "メールアドレス", "en": "E-mail address"},
+    "login.password": {"ja": "パスワード", "en": "Password"},
+    "login.submit": {"ja": "ログイン", "en": "Sign in"},
+    "login.failed": {
+        "ja": "メールアドレスまたはパスワードが違います。",
+        "en": "Wrong e-mail address or password.",
+    },
+    "login.not_configured": {
+        "ja": "ログインは設定されていません（ユーザープール未設定）。",
+        "en": "Sign-in is not configured (no user pool).",
+    },
+    "sandbox.title": {"ja": "サンドボックスのユーザー切り替え", "en": "Sandbox user switcher"},
+    "sandbox.intro": {
+        "ja": "ローカルのサンドボックス専用です。役割ごとの試用ユーザーでログインします。",
+        "en": "Local sandbox only: sign in as a seeded user of each role.",
+    },
+    "sandbox.as": {"ja": "このユーザーでログイン", "en": "Sign in as this user"},
+    "role.store_admin": {"ja": "店舗管理者", "en": "Store admin"},
+    "role.support": {"ja": "サポートデスク", "en": "Support desk"},
+    "role.finance": {"ja": "経理", "en": "Finance"},
+    "role.tenant_admin": {"ja": "テナント管理者", "en": "Tenant admin"},
+    "role.employee": {"ja": "従業員", "en": "Employee"},
+    "home.title": {"ja": "ホーム", "en": "Home"},
+    "home.stores": {"ja": "店舗", "en": "Stores"},
+    "home.open_store": {"ja": "店舗を開く", "en": "Open a store"},
+    "home.store_id": {"ja": "店舗ID", "en": "Store ID"},
+    "home.open": {"ja": "開く", "en": "Open"},
+    "home.nothing": {
+        "ja": "このユーザーが使える画面はまだありません。",
+        "en": "No page is available to this user yet.",
+    },
+    "dashboard.title": {"ja": "ダッシュボード", "en": "Dashboard"},
+    "dashboard.uncaptured_count": {"ja": "未認証の売上", "en": "Uncaptured sales"},
+    "dashboard.count_unit": {"ja": "件", "en": "payments"},
+    "dashboard.nearest": {"ja": "期日が近い売上", "en": "Nearest deadlines"},
+    "dashboard.none": {"ja": "未認証の売上はありません。", "en": "No uncaptured sales."},
+    "dashboard.see_all": {"ja": "すべて表示", "en": "See all"},
+    "uncaptured.title": {"ja": "未認証の売上があります", "en": "Uncaptured sales"},
+    "col.payment": {"ja": "決済", "en": "Payment"},
+    "col.amount": {"ja": "金額", "en": "Amount"},
+    "col.deadline": {"ja": "認証期日", "en": "Capture deadline"},
+    "col.bound": {"ja": "期日の根拠", "en": "Bound"},
+    "col.reservation": {"ja": "予約", "en": "Reservation"},
+    "col.visit_date": {"ja": "来店日", "en": "Visit date"},
+    "col.status": {"ja": "状態", "en": "Status"},
+    "col.when": {"ja": "日時", "en": "When"},
+    "col.actor": {"ja": "実行者", "en": "Actor"},
+    "col.from": {"ja": "変更前", "en": "From"},
+    "col.to": {"ja": "変更後", "en": "To"},
+    "col.kind": {"ja": "種別", "en": "Kind"},
+    "col.reason": {"ja": "理由", "en": "Reason"},
+    "col.memo": {"ja": "メモ", "en": "Memo"},
+    "col.channel": {"ja": "チャネル", "en": "Channel"},
+    "col.balance": {"ja": "残高", "en": "Balance"},
+    "col.confirmed": {"ja": "確定済み", "en": "Confirmed"},
+    "col.pending": {"ja": "未確定", "en": "Pending"},
+    "col.shortfall": {"ja": "不足額", "en": "Shortfall"},
+    "col.actions": {"ja": "操作", "en": "Actions"},
+    "bound.business": {"ja": "来店日+7日", "en": "visit + 7 days"},
+    "bound.authorization": {"ja": "与信の有効期限", "en": "authorization validity"},
+    "badge.overdue": {"ja": "期日超過", "en": "Overdue"},
+    "badge.today": {"ja": "24時間以内", "en": "Within 24 h"},
+    "badge.soon": {"ja": "72時間以内", "en": "Within 72 h"},
+    "badge.ok": {"ja": "余裕あり", "en": "On time"},
+    "payment.title": {"ja": "決済の詳細", "en": "Payment"},
+    "payment.captured": {"ja": "売上確定額", "en": "Captured"},
+    "payment.refunded": {"ja": "返金額", "en": "Refunded"},
+    "payment.timeline": {"ja": "履歴", "en": "Timeline"},
+    "payment.capture": {"ja": "売上を確定する", "en": "Capture"},
+    "payment.refunds": {"ja": "返金", "en": "Refunds"},
+    "payment.no_refunds": {"ja": "返金はありません。", "en": "No refunds."},
+    "payment.refundable": {"ja": "返金可能額", "en": "Refundable"},
+    "capture.title": {"ja": "売上確定（キャプチャ）", "en": "Capture"},
+    "capture.amount": {"ja": "確定する金額（空欄で全額）", "en": "Amount to capture (empty: all)"},
+    "capture.review": {"ja": "内容を確認する", "en": "Review"},
+    "capture.confirm_title": {"ja": "売上確定の確認", "en": "Confirm the capture"},
+    "capture.confirm_text": {
+        "ja": "次の金額で売上を確定します。残りの与信は解放されます。",
+        "en": "This captures the amount below; the rest of the authorization is released.",
+    },
+    "capture.confirm": {"ja": "確定する", "en": "Capture now"},
+    "capture.done": {"ja": "売上を確定しました。", "en": "Captured."},
+    "refund.title": {"ja": "返金する", "en": "Refund"},
+    "refund.amount": {"ja": "返金額", "en": "Refund amount"},
+    "refund.reason": {"ja": "返金理由", "en": "Reason"},
+    "refund.note": {"ja": "メモ（理由が「その他」の場合は必須）", "en": "Note (required for “other”)"},
+    "refund.review": {"ja": "内容を確認する", "en": "Review"},
+    "refund.confirm_title": {"ja": "返金の確認", "en": "Confirm the refund"},
+    "refund.confirm": {"ja": "返金する", "en": "Refund now"},
+    "refund.done": {"ja": "返金を受け付けました。", "en": "Refund requested."},
+    "reason.customer_request": {"ja": "お客様のご要望", "en": "Customer request"},
+    "reason.duplicate": {"ja": "二重決済", "en": "Duplicate"},
+    "reason.fraudulent": {"ja": "不正利用", "en": "Fraudulent"},
+    "reason.store_cancellation": {"ja": "店舗都合のキャンセル", "en": "Store cancellation"},
+    "reason.overcharge": {"ja": "過請求", "en": "Overcharge"},
+    "reason.service_issue": {"ja": "サービスの不備", "en": "Service issue"},
+    "reason.other": {"ja": "その他", "en": "Other"},
+    "balance.title": {"ja": "残高", "en": "Balance"},
+    "balance.none": {"ja": "まだ取引はありません。", "en": "No ledger yet."},
+    "balance.as_of": {"ja": "基準日", "en": "As of"},
+    "statement.title": {"ja": "取引明細", "en": "Statement"},
+    "statement.page": {"ja": "ページ", "en": "Page"},
+    "statement.newer": {"ja": "新しい明細", "en": "Newer"},
+    "statement.older": {"ja": "古い明細", "en": "Older"},
+    "statement.none": {"ja": "明細はありません。", "en": "No entries."},
+    "statement.show": {"ja": "表示", "en": "Show"},
+    "channel.standard": {"ja": "スタンダード（PAY.JP）", "en": "Standard (PAY.JP)"},
+    "channel.extended": {"ja": "拡張（SBPS）", "en": "Extended (SBPS)"},
+    "channel.stripe": {"ja": "Stripe", "en": "Stripe"},
+    "payout.title": {"ja": "振込申請", "en": "Payout request"},
+    "payout.review": {"ja": "振込内容を確認する", "en": "Review the payout"},
+    "payout.gross": {"ja": "申請額", "en": "Amount"},
+    "payout.fee": {"ja": "振込手数料", "en": "Transfer fee"},
+    "payout.net": {"ja": "振込額", "en": "Paid to your bank"},
+    "payout.date": {"ja": "振込予定日", "en": "Payout date"},
+    "payout.confirm": {"ja": "振込を申請する", "en": "Request the payout"},
+    "payout.done": {"ja": "振込申請を受け付けました。", "en": "Payout requested."},
+    "payout.refused": {"ja": "現在は振込申請できません", "en": "A payout cannot be requested now"},
+    "common.back": {"ja": "戻る", "en": "Back"},
+    "common.cancel": {"ja": "やめる", "en": "Cancel"},
+    "error.title": {"ja": "エラー", "en": "Error"},
+    "error.400": {"ja": "入力内容を確認してください。", "en": "Please check what you entered."},
+    "error.401": {"ja": "ログインしてください。", "en": "Please sign in."},
+    "error.403": {"ja": "この操作は許可されていません。", "en": "You are not allowed to do this."},
+    "error.404": {"ja": "見つかりません。", "en": "Not found."},
+    "error.409": {"ja": "現在の状態ではできません。", "en": "Not possible in the current state."},
+    "error.422": {"ja": "この内容では実行できません。", "en": "This cannot be done as entered."},
+    "error.5xx": {
+        "ja": "一時的に処理できません。しばらくしてからやり直してください。",
+        "en": "Temporarily unavailable; please try again shortly.",
+    },
+    "error.detail": {"ja": "詳細", "en": "Details"},
+}
+
+
+def language(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` first, then the cookie, else Japanese."""
+    for choice in (query, cookie):
+        if choice in LANGUAGES:
+            return choice
+    return DEFAULT
+
+
+def translate(key: str, lang: str, catalogue: Mapping[str, Mapping[str, str]] = MESSAGES) -> str:
+    entry = catalogue.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry[DEFAULT]
+
+
+def error_key(status: int) -> str:
+    return (
+        "error.5xx" if status >= 500 else f"error.{status}" if f"error.{status}" in MESSAGES else "error.422"
+    )
