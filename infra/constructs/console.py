@@ -47,6 +47,9 @@ class Console(Construct):
                 min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True,
                 require_symbols=True, temp_password_validity=Duration.days(3),
             ),
+            # threat protection: compromised credentials and risky sign-ins are blocked (the Plus plan)
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,

@@ -90,6 +90,7 @@ def test_only_provider_callers_read_the_api_keys(template: dict[str, Any]) -> No
     assert readers == {
         "processor",
         "admin",
+        "console",  # a store's capture and refund from the web console
         "janitor_worker",
         "reconcile",
         "capture_deadline",
@@ -159,3 +160,17 @@ def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) ->
         secret = template["Resources"][_logical(template, output)]["Properties"]
         assert "GenerateSecretString" not in secret
         assert json.loads(secret["SecretString"]) == dict.fromkeys(keys, "")
+
+
+def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> None:
+    """Its pages capture, refund and request payouts: the table, the API keys, the capture's
+    notifications and the refund alerts; no workflow, no bucket, no webhook secret (issue 15)."""
+    actions = {action for action, _ in _grants(template, "console")}
+    services = {action.split(":")[0] for action in actions}
+    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "kms", "logs", "xray"}, services
+    assert not {a for a in actions if a.startswith("sqs:") and a != "sqs:SendMessage"} - {
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    webhook_secret = _logical(template, "ProviderSecretArn")
+    assert not any(webhook_secret in resource for _, resource in _grants(template, "console"))

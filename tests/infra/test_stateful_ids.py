@@ -29,6 +29,7 @@ STATEFUL = {
     ("AWS::S3::Bucket", "FeedsEvidenceBucket5D7C5FFB"),
     ("AWS::S3::Bucket", "SupportReportsBucketAF5B16DD"),
     ("AWS::KMS::Key", "ObservabilityAlarmTopicKey48516DE9"),
+    ("AWS::Cognito::UserPool", "ConsoleUserPoolEC556DE1"),
 }
 
 

@@ -95,7 +95,10 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
 
     errors.register(app, errors.console_rules(), observe, render=render_error)
 
-    def session(next_middleware: Callable[[APIGatewayRestResolver], Response[Any]]) -> Response[Any]:
+    def session(
+        app: APIGatewayRestResolver, next_middleware: Callable[[APIGatewayRestResolver], Response[Any]]
+    ) -> Response[Any]:
+        """Who is signed in (the token checked again), the language, and CSRF on every change."""
         event = app.current_event
         cookies = cookies_of(event.headers or {})
         query = dict(event.query_string_parameters or {})
