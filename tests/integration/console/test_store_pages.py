@@ -116,7 +116,7 @@ def test_a_payout_shows_its_date_before_it_is_requested(console: SandboxIssuer) 
 
     LedgerService().adjust(
         STORE, Channel.STANDARD, "JPY", adjustment_id="seed", amount=20000,
-        reason=list(AdjustmentReason)[0], memo="test", now=clock.now() - timedelta(days=40), actor="test",
+        reason=AdjustmentReason.OTHER, memo="test", now=clock.now() - timedelta(days=40), actor="test",
     )  # fmt: skip
     admin = Browser(console, store_admin(STORE))
     preview = small(admin.get(f"/console/stores/{STORE}/payout"))
