@@ -160,7 +160,15 @@ def payment_page(provider: str, payment_id: str) -> Response[Any]:
     payment = _payment(provider, payment_id, Action.VIEW_STORE)
     service = RefundService()
     refunds = service.of_payment(provider, payment.provider_payment_id)
-    remaining = service.refunds.remaining(provider, payment.provider_payment_id)
+    # the refund ceiling exists from the first refund on; before it, all that was captured and not
+    # refunded at the provider (the use case enforces the ceiling either way)
+    ceiling = service.refunds.remaining(provider, payment.provider_payment_id)
+    refundable_states = {"captured", "partially_refunded"}
+    remaining = (
+        (ceiling if ceiling is not None else payment.captured_amount - payment.refunded_amount)
+        if payment.status in refundable_states
+        else 0
+    )
     view = _view()
     principal = _principal(view)
     from cardops.console.policy import can
@@ -173,7 +181,7 @@ def payment_page(provider: str, payment_id: str) -> Response[Any]:
         remaining=remaining,
         reasons=list(RefundReason),
         can_capture=payment.status == "authorized" and can(principal, Action.CAPTURE, scope),
-        can_refund=bool(remaining) and can(principal, Action.REFUND, scope),
+        can_refund=remaining > 0 and can(principal, Action.REFUND, scope),
         done=view.query.get("done"),
         badge=badge(payment.capture_deadline, clock.now()),
     )
