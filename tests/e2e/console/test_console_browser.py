@@ -104,7 +104,8 @@ def check(page: Any, name: str | None) -> None:
     assert len(html.encode()) < MAX_PAGE_BYTES
     unlabeled = page.eval_on_selector_all(
         "input:not([type=hidden]), select, textarea",
-        "els => els.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.name)",
+        "els => els.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))"
+        ".map(e => e.name)",
     )
     assert unlabeled == []
     if SHOTS and name:
