@@ -38,16 +38,6 @@ class CardopsStack(Stack):
             self, "Ledger", kernel=self.kernel, operator_queue=self.payments.capture_deadline.operator_queue
         )
         self.api = Api(self, "Api", stage=stage, kernel=self.kernel, webhook=self.payments.webhook)
-        self.support = Support(
-            self,
-            "Support",
-            kernel=self.kernel,
-            # the change feed's listeners open cases for rejected refunds; the deadline task for failed
-            # auto-refunds (the admin API through grant_routes)
-            hook_callers=[self.payments.functions["changes"], self.payments.functions["capture_deadline"]],
-        )
-        for slice_ in (self.payments, self.feeds, self.ledger, self.support):
-            slice_.grant_routes(self.api.admin)
         self.console = Console(
             self,
             "Console",
@@ -56,6 +46,21 @@ class CardopsStack(Stack):
             rest_api=self.api.rest_api,
             payments=self.payments,
         )
+        self.support = Support(
+            self,
+            "Support",
+            kernel=self.kernel,
+            # the change feed's listeners open cases for rejected refunds; the deadline task for failed
+            # auto-refunds (the admin API through grant_routes); the console for a card-line diagnosis
+            # that finds a registration error, and for a refund the card company rejects
+            hook_callers=[
+                self.payments.functions["changes"],
+                self.payments.functions["capture_deadline"],
+                self.console.function,
+            ],
+        )
+        for slice_ in (self.payments, self.feeds, self.ledger, self.support):
+            slice_.grant_routes(self.api.admin)
         self.observability = Observability(
             self,
             "Observability",

@@ -163,11 +163,13 @@ def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) ->
 
 
 def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> None:
-    """Its pages capture, refund and request payouts: the table, the API keys, the capture's
-    notifications and the refund alerts; no workflow, no bucket, no webhook secret (issue 15)."""
+    """Its pages capture, refund, request payouts and diagnose card lines: the table, the API keys, the
+    capture's notifications, the refund alerts and the support cases their hooks open; no payment
+    workflow, no bucket, no webhook secret (issue 15)."""
     actions = {action for action, _ in _grants(template, "console")}
     services = {action.split(":")[0] for action in actions}
-    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "kms", "logs", "xray"}, services
+    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "states", "kms", "logs", "xray"}
+    assert {a for a in actions if a.startswith("states:")} <= {"states:StartExecution"}
     assert not {a for a in actions if a.startswith("sqs:") and a != "sqs:SendMessage"} - {
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",

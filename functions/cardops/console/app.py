@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from cardops.api import errors
-from cardops.console import i18n, sandbox_users, store_pages
+from cardops.console import card_pages, i18n, sandbox_users, store_pages
 from cardops.console.policy import Group, Principal
 from cardops.console.tokens import InvalidToken, SandboxIssuer, Verifier
 from cardops.console.web import (
@@ -68,6 +68,7 @@ class ConsoleDeps:
 def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
     app.include_router(store_pages.router)
+    app.include_router(card_pages.router)
 
     def view() -> RequestView:
         found: RequestView = app.context["view"]

@@ -91,7 +91,14 @@ def home(view: RequestView) -> Response[Any]:
     if Group.STORE_ADMIN in principal.groups and store is not None:
         return redirect(view.url(f"/console/stores/{store}"))
     cross_store = bool({Group.SUPPORT, Group.FINANCE} & principal.groups)
-    return PAGES.render("home.html", view, cross_store=cross_store, stores=sorted(principal.store_ids))
+    return PAGES.render(
+        "home.html",
+        view,
+        cross_store=cross_store,
+        stores=sorted(principal.store_ids),
+        tenant=principal.tenant_id if Group.TENANT_ADMIN in principal.groups else None,
+        employee=Group.EMPLOYEE in principal.groups and principal.employee_code is not None,
+    )
 
 
 @router.get("/console/stores/go")
