@@ -16,6 +16,7 @@ from cardops.console.web import SESSION_COOKIE, csrf_token
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.integration.deadline.conftest import RecordingProvider
+from tests.integration.feeds.conftest import feeds  # noqa: F401 - the card pages' tenants and lines
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardops.console.tokens import SandboxIssuer
-from tests.integration.console.conftest import Browser, console  # noqa: F401 - the fixture
+from tests.integration.console.conftest import Browser
 from tests.integration.feeds.conftest import Feeds
 
 
