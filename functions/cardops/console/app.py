@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from cardops.api import errors
 from cardops.console import card_pages, i18n, sandbox_users, store_pages
@@ -29,12 +30,11 @@ from cardops.console.web import (
     SignInRequired,
     check_csrf,
     check_login_token,
+    cookie,
     cookies_of,
     csrf_token,
-    lang_cookie,
     parse_form,
     redirect,
-    session_cookie,
 )
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
@@ -129,7 +129,9 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
                 check_csrf(token, parse_form(event.decoded_body).get(CSRF_FIELD))
         response = next_middleware(app)
         if "lang" in query and query["lang"] in i18n.LANGUAGES:
-            response.cookies.append(lang_cookie(lang, secure=current.secure, path=f"{base}/console"))
+            response.cookies.append(
+                cookie(LANG_COOKIE, lang, secure=current.secure, path=f"{base}/console", max_age=365 * 86400)
+            )
         return response
 
     app.use(middlewares=[session])
@@ -161,7 +163,7 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
     @app.post("/console/logout")
     def logout() -> Response[Any]:
         current = view()
-        gone = session_cookie("", secure=current.secure, path=f"{current.base}/console", max_age=0)
+        gone = cookie(SESSION_COOKIE, "", secure=current.secure, path=f"{current.base}/console", max_age=0)
         return redirect(current.url("/console/login"), [gone])
 
     @app.get("/console/sandbox/login")
@@ -193,19 +195,15 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
 
 
 def _signed_in(current: RequestView, token: str) -> Response[Any]:
-    cookie = session_cookie(
-        token, secure=current.secure, path=f"{current.base}/console", max_age=SESSION_SECONDS
-    )
-    gone = _login_cookie("", current, max_age=0)
-    return redirect(current.url("/console"), [cookie, gone])
+    path = f"{current.base}/console"
+    session = cookie(SESSION_COOKIE, token, secure=current.secure, path=path, max_age=SESSION_SECONDS)
+    return redirect(current.url("/console"), [session, _login_cookie("", current, max_age=0)])
 
 
-def _login_cookie(value: str, current: RequestView, max_age: int = 600) -> Any:
-    from aws_lambda_powertools.shared.cookies import Cookie, SameSite
-
-    return Cookie(
-        name=LOGIN_COOKIE, value=value, path=f"{current.base}/console", secure=current.secure,
-        http_only=True, same_site=SameSite.STRICT_MODE, max_age=max_age,
+def _login_cookie(value: str, current: RequestView, max_age: int = 600) -> Cookie:
+    return cookie(
+        LOGIN_COOKIE, value, secure=current.secure, path=f"{current.base}/console", max_age=max_age,
+        same_site=SameSite.STRICT_MODE,
     )  # fmt: skip
 
 

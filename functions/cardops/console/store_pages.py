@@ -274,14 +274,18 @@ def balance(store_id: str) -> Response[Any]:
     return _render("balance.html", store_id=store_id, ledgers=ledgers, now=now)
 
 
-@router.get("/console/stores/<store_id>/statement")
-def statement(store_id: str) -> Response[Any]:
+def _ledger_page(store_id: str, action: Action) -> tuple[str, Channel, str]:
+    """A ledger page's store (after the policy allowed ``action`` on it), channel and currency."""
     store_id = identifier(store_id, "store_id")
     view = _view()
-    require(_principal(view), Action.VIEW_LEDGER, Resource(store_id=store_id))
-    channel = _channel(view.query.get("channel"))
-    currency = _currency(view.query.get("currency"))
-    page_text = view.query.get("page", "1")
+    require(_principal(view), action, Resource(store_id=store_id))
+    return store_id, _channel(view.query.get("channel")), _currency(view.query.get("currency"))
+
+
+@router.get("/console/stores/<store_id>/statement")
+def statement(store_id: str) -> Response[Any]:
+    store_id, channel, currency = _ledger_page(store_id, Action.VIEW_LEDGER)
+    page_text = _view().query.get("page", "1")
     page = int(page_text) if page_text.isdigit() and page_text.isascii() and 0 < int(page_text) < 10**6 else 1
     result = LedgerService().statement(store_id, channel, currency, now=clock.now())
     newest_first = list(reversed(result.entries))
@@ -305,26 +309,21 @@ def statement(store_id: str) -> Response[Any]:
 @router.get("/console/stores/<store_id>/payout")
 def payout_preview(store_id: str) -> Response[Any]:
     """The payout the store would get now, with its payout date, before it confirms."""
-    store_id = identifier(store_id, "store_id")
-    view = _view()
-    require(_principal(view), Action.REQUEST_PAYOUT, Resource(store_id=store_id))
-    channel = _channel(view.query.get("channel"))
-    currency = _currency(view.query.get("currency"))
-    request_id = f"console-{uuid.uuid4().hex[:24]}"
-    from cardops.ledger.domain.payouts import PayoutError
+    from cardops.ledger.domain.payouts import Payout, PayoutError
 
+    store_id, channel, currency = _ledger_page(store_id, Action.REQUEST_PAYOUT)
+    request_id = f"console-{uuid.uuid4().hex[:24]}"
+    payout: Payout | None = None
+    refusal: str | None = None
     try:
         payout = LedgerService().preview_payout(
             store_id, channel, currency, request_id=request_id, now=clock.now()
         )
     except PayoutError as exc:  # the same refusal the request would get, shown before anyone confirms
-        return _render(
-            "payout.html", store_id=store_id, channel=channel, channels=list(Channel), currency=currency,
-            payout=None, refusal=str(exc), request_id=request_id,
-        )  # fmt: skip
+        refusal = str(exc)
     return _render(
         "payout.html", store_id=store_id, channel=channel, channels=list(Channel), currency=currency,
-        payout=payout, refusal=None, request_id=request_id,
+        payout=payout, refusal=refusal, request_id=request_id,
     )  # fmt: skip
 
 

@@ -188,20 +188,16 @@ def redirect(location: str, cookies: list[Cookie] | None = None) -> Response[str
     )
 
 
-def session_cookie(token: str, *, secure: bool, path: str, max_age: int | None = None) -> Cookie:
+def cookie(
+    name: str,
+    value: str,
+    *,
+    secure: bool,
+    path: str,
+    max_age: int | None = None,
+    same_site: SameSite = SameSite.LAX_MODE,
+) -> Cookie:
+    """Every console cookie is HttpOnly, scoped to the console's path, Secure when deployed."""
     return Cookie(
-        name=SESSION_COOKIE,
-        value=token,
-        path=path,
-        secure=secure,
-        http_only=True,
-        same_site=SameSite.LAX_MODE,
-        max_age=max_age,
+        name=name, value=value, path=path, secure=secure, http_only=True, same_site=same_site, max_age=max_age
     )
-
-
-def lang_cookie(lang: str, *, secure: bool, path: str) -> Cookie:
-    return Cookie(
-        name=LANG_COOKIE, value=lang, path=path, secure=secure, http_only=True,
-        same_site=SameSite.LAX_MODE, max_age=365 * 86400,
-    )  # fmt: skip
