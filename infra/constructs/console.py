@@ -92,6 +92,7 @@ class Console(Construct):
         kernel.grant_api_keys(fn)
         payments.capture_deadline.grant_notifications(fn)
         payments.capture_deadline.grant_alerts(fn)
+        payments.repayment.grant_decision(fn)  # the support desk's approve/reject
         integration = apigw.LambdaIntegration(fn)
         console_root = rest_api.root.add_resource("console")
         # the function authenticates every request (the session cookie's ID token)

@@ -112,14 +112,24 @@ class RepaymentWorkflow(Construct):
             "the admin API may only put, the validation step may only get, objects under that prefix.",
         )
 
+    def grant_decision(self, function: lambda_.Function) -> None:
+        """The console's support desk: send the decision (task token) and read the executions to
+        show their steps; it starts nothing."""
+        function.add_environment("REPAYMENT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_task_response(function)
+        self._grant_read_executions(function, "The console's support desk")
+
     def grant_admin(self, admin: lambda_.Function) -> None:
         """The admin API starts re-payments, sends the support desk's decision (task token), and
         reads the executions to show their steps."""
         admin.add_environment("REPAYMENT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         self.state_machine.grant_start_execution(admin)
         self.state_machine.grant_task_response(admin)
-        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:GetExecutionHistory")
-        role = admin.role
+        self._grant_read_executions(admin, "The admin API")
+
+    def _grant_read_executions(self, function: lambda_.Function, who: str) -> None:
+        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:GetExecutionHistory")
+        role = function.role
         assert role is not None
         executions = (
             f"{_IAM5}[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
@@ -128,7 +138,7 @@ class RepaymentWorkflow(Construct):
         cdk.Validations.of(role).acknowledge(
             cdk.Acknowledgment(
                 id=executions,
-                reason="The admin API reads the re-payment executions (DescribeExecution, "
+                reason=f"{who} reads the re-payment executions (DescribeExecution, "
                 "GetExecutionHistory) to show their steps: executions of this state machine only.",
             ),
         )

@@ -17,6 +17,7 @@ from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.integration.deadline.conftest import RecordingProvider
 from tests.integration.feeds.conftest import feeds  # noqa: F401 - the card pages' tenants and lines
+from tests.integration.repayment.conftest import emulator, env  # noqa: F401 - the support desk's requests
 
 
 @dataclass
