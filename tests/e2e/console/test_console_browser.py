@@ -3,7 +3,8 @@ Playwright, against ``cardops local``.
 
 A store admin signs in through the sandbox's user switcher, captures part of an authorization after
 its confirmation page, refunds with a reason, sees the payout date before requesting, and is refused
-another store's payment; support and finance open a store from the picker. Set
+another store's payment; support and finance open a store from the picker, support its re-payment
+queue; a tenant admin its card-line error data and not another tenant's. Set
 ``CARDOPS_CONSOLE_SHOTS`` to a folder to keep a screenshot of every page (``make console-shots``).
 """
 
@@ -187,6 +188,12 @@ def test_support_and_finance_open_a_store_from_the_picker(outputs: dict[str, Any
     assert page.url.endswith("/console/stores/store_042")
     page.get_by_role("link", name="未認証の売上").first.click()
     assert visit(page, f"{console}/stores/store_042/balance").status == 403  # support moves no money
+    assert visit(page, f"{console}/repayments", "repayments").status == 200
     page.get_by_role("button", name="ログアウト").click()
     sign_in(page, console, "finance-1")
     assert visit(page, f"{console}/stores/store_042/statement", "statement-finance").status == 200
+    page.get_by_role("button", name="ログアウト").click()
+    sign_in(page, console, "tenant-admin-demo")
+    page.get_by_role("link", name="カード明細のエラーデータ (tenant_demo)").click()
+    check(page, "card-errors")
+    assert visit(page, f"{console}/tenants/tenant_other/card-errors").status == 403
