@@ -17,11 +17,20 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from cardops.console.policy import Action, Group, Principal, Resource, home_store, require
-from cardops.console.web import BadForm, Pages, RequestView, identifier, optional_amount, parse_form, redirect
+from cardops.console.policy import Action, Group, Principal, Resource, can, home_store, require
+from cardops.console.web import (
+    BadForm,
+    Pages,
+    RequestView,
+    identifier,
+    optional_amount,
+    parse_form,
+    redirect,
+    signed_amount,
+)
 from cardops.kernel import clock
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
-from cardops.ledger.domain.ledger import Channel
+from cardops.ledger.domain.ledger import AdjustmentReason, Channel
 from cardops.ledger.use_cases import LedgerService
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import RefundReason
@@ -179,8 +188,6 @@ def payment_page(provider: str, payment_id: str) -> Response[Any]:
     )
     view = _view()
     principal = _principal(view)
-    from cardops.console.policy import can
-
     scope = Resource(store_id=payment.store_id)
     return _render(
         "payment.html",
@@ -272,7 +279,43 @@ def balance(store_id: str) -> Response[Any]:
     require(_principal(_view()), Action.VIEW_LEDGER, Resource(store_id=store_id))
     now = clock.now()
     ledgers = LedgerService().balances(store_id, now=now)
-    return _render("balance.html", store_id=store_id, ledgers=ledgers, now=now)
+    return _render(
+        "balance.html",
+        store_id=store_id,
+        ledgers=ledgers,
+        now=now,
+        can_adjust=can(_principal(_view()), Action.ADJUST, Resource(store_id=store_id)),
+        reasons=list(AdjustmentReason),
+        channels=list(Channel),
+        done=_view().query.get("done"),
+    )
+
+
+@router.post("/console/stores/<store_id>/adjustments")
+def adjust(store_id: str) -> Response[Any]:
+    """Finance's adjustment with a reason code: ``step=review`` shows it, ``step=confirm`` posts it
+    (the id is fixed at review, so a repeated confirmation posts once)."""
+    store_id = identifier(store_id, "store_id")
+    principal = _principal(_view())
+    require(principal, Action.ADJUST, Resource(store_id=store_id))
+    form = parse_form(router.current_event.decoded_body)
+    channel, currency = _channel(form.get("channel")), _currency(form.get("currency"))
+    amount = signed_amount(form.get("amount"), "amount", maximum=MAX_PLAUSIBLE_AMOUNT)
+    try:
+        reason = AdjustmentReason(form.get("reason", ""))
+    except ValueError as exc:
+        raise BadForm("reason is not one of the listed reason codes") from exc
+    memo = form.get("memo", "").strip()[:500]
+    if form.get("step") != "confirm":
+        return _render(
+            "adjust_confirm.html", store_id=store_id, channel=channel, currency=currency, amount=amount,
+            reason=reason, memo=memo, adjustment_id=f"console-{uuid.uuid4().hex[:24]}",
+        )  # fmt: skip
+    LedgerService().adjust(
+        store_id, channel, currency, adjustment_id=identifier(form.get("adjustment_id"), "adjustment_id"),
+        amount=amount, reason=reason, memo=memo, now=clock.now(), actor=principal.actor,
+    )  # fmt: skip
+    return redirect(_view().url(f"/console/stores/{store_id}/balance", done="adjust"))
 
 
 def _ledger_page(store_id: str, action: Action) -> tuple[str, Channel, str]:

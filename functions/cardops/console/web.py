@@ -109,6 +109,16 @@ def optional_amount(value: str | None, name: str, *, maximum: int) -> int | None
     return amount
 
 
+def signed_amount(value: str | None, name: str, *, maximum: int) -> int:
+    """A non-zero whole amount that may be negative (an adjustment takes money as well as gives it)."""
+    text = (value or "").strip()
+    negative = text.startswith(("-", "−"))
+    amount = optional_amount(text[1:] if negative else text, name, maximum=maximum)
+    if amount is None:
+        raise BadForm(f"{name} is required")
+    return -amount if negative else amount
+
+
 @dataclass(frozen=True)
 class RequestView:
     """What a page needs to know about the request it answers."""
@@ -160,9 +170,9 @@ def money(amount: int | None, currency: str | None = "JPY") -> str:
     if amount is None:
         return "—"
     code = (currency or "JPY").upper()
-    if code == "JPY":
-        return f"¥{amount:,}"
     sign = "-" if amount < 0 else ""
+    if code == "JPY":
+        return f"{sign}¥{abs(amount):,}"
     whole, cents = divmod(abs(amount), 100)
     return f"{sign}{whole:,}.{cents:02d} {code}"
 

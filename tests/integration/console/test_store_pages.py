@@ -136,3 +136,33 @@ def test_a_payout_shows_its_date_before_it_is_requested(console: SandboxIssuer) 
     # finance sees the statement of any store, newest first
     page = small(Browser(console, FINANCE).get(f"/console/stores/{STORE}/statement"))
     assert page.status == 200 and f"console:admin-{STORE}" in page.body
+
+
+def test_finance_adjusts_with_a_reason_code_after_confirming_and_store_admins_cannot(
+    console: SandboxIssuer,
+) -> None:
+    from cardops.kernel import clock
+    from cardops.ledger.domain.ledger import Channel
+    from cardops.ledger.use_cases import LedgerService
+
+    form = {"channel": "standard", "currency": "JPY", "amount": "-3,000", "reason": "tax_rate_change",
+            "memo": "税率変更"}  # fmt: skip
+    store = Browser(console, store_admin(STORE))
+    assert "adjust-amount" not in store.get(f"/console/stores/{STORE}/balance").body
+    assert store.post(f"/console/stores/{STORE}/adjustments", {**form, "step": "review"}).status == 403
+    finance = Browser(console, FINANCE)
+    assert "adjust-amount" in finance.get(f"/console/stores/{STORE}/balance").body
+    review = small(finance.post(f"/console/stores/{STORE}/adjustments", {**form, "step": "review"}))
+    assert review.status == 200 and "-¥3,000" in review.body
+    assert LedgerService().balances(STORE, now=clock.now()) == []  # reviewing posts nothing
+    adjustment_id = review.body.split('name="adjustment_id" value="')[1].split('"')[0]
+    confirm = {**form, "step": "confirm", "amount": "-3000", "adjustment_id": adjustment_id}
+    for _ in range(2):  # a repeated confirmation posts once
+        done = finance.post(f"/console/stores/{STORE}/adjustments", confirm)
+        assert done.status == 303 and done.location.endswith("/balance?done=adjust")
+    entries = LedgerService().statement(STORE, Channel.STANDARD, "JPY", now=clock.now()).entries
+    assert [(e.amount, e.reason.value if e.reason else None, e.recorded_by) for e in entries] == [
+        (-3000, "tax_rate_change", "console:finance-1")
+    ]
+    shortfall = finance.get(f"/console/stores/{STORE}/balance")
+    assert "¥3,000" in text_of(shortfall)  # the negative balance's shortfall is shown

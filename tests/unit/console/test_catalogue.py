@@ -40,11 +40,13 @@ def test_the_language_is_the_query_then_the_cookie_then_japanese() -> None:
 
 
 def test_every_enumerated_value_a_page_shows_has_words() -> None:
-    from cardops.ledger.domain.ledger import Channel
+    from cardops.ledger.domain.ledger import AdjustmentReason, Channel
     from cardops.payments.domain.refunds import RefundReason
 
     for reason in RefundReason:
         assert f"reason.{reason.value}" in i18n.MESSAGES
+    for adjustment in AdjustmentReason:
+        assert f"adjust.reason_{adjustment.value}" in i18n.MESSAGES
     for channel in Channel:
         assert f"channel.{channel.value}" in i18n.MESSAGES
     for badge in ("overdue", "today", "soon", "ok"):

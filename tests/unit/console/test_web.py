@@ -18,6 +18,7 @@ from cardops.console.web import (
     money,
     optional_amount,
     parse_form,
+    signed_amount,
 )
 
 NOW = datetime(2026, 5, 7, 3, 0, tzinfo=UTC)
@@ -79,5 +80,15 @@ def test_badges_follow_the_reminder_offsets() -> None:
 
 def test_money_in_minor_units() -> None:
     assert money(12000, "JPY") == "¥12,000"
+    assert money(-3000, "JPY") == "-¥3,000"
     assert money(-1050, "USD") == "-10.50 USD"
     assert money(None) == "—"
+
+
+def test_an_adjustment_may_take_money_but_never_nothing() -> None:
+    assert signed_amount("-3,000", "amount", maximum=10**9) == -3000
+    assert signed_amount("−500", "amount", maximum=10**9) == -500
+    assert signed_amount("700", "amount", maximum=10**9) == 700
+    for bad in ("", "-", "0", "-0", "--5", "+5", "1.5"):
+        with pytest.raises(BadForm):
+            signed_amount(bad, "amount", maximum=10**9)
