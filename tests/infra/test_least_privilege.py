@@ -164,11 +164,15 @@ def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) ->
 
 def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> None:
     """Its pages capture, refund, request payouts and diagnose card lines: the table, the API keys, the
-    capture's notifications, the refund alerts and the support cases their hooks open; no payment
-    workflow, no bucket, no webhook secret (issue 15)."""
-    actions = {action for action, _ in _grants(template, "console")}
+    capture's notifications, the refund alerts and the support cases their hooks open; the support
+    desk's decision and its preview of consent documents (read only); no webhook secret (issue 15)."""
+    grants = _grants(template, "console")
+    actions = {action for action, _ in grants}
     services = {action.split(":")[0] for action in actions}
-    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "states", "kms", "logs", "xray"}
+    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "states", "s3", "kms", "logs", "xray"}
+    reads = [resource for action, resource in grants if action.startswith("s3:")]
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject"}
+    assert reads and all("/evidence/*" in resource for resource in reads), reads
     # support cases started by its hooks; the support desk's re-payment decision and the steps it shows
     assert {a for a in actions if a.startswith("states:")} <= {
         "states:StartExecution",

@@ -186,6 +186,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "repay.original": {"ja": "元の決済", "en": "Original payment"},
     "repay.document": {"ja": "同意の証跡", "en": "Consent evidence"},
     "repay.decision": {"ja": "判断", "en": "Decision"},
+    "repay.preview": {"ja": "証跡のプレビュー", "en": "Evidence preview"},
     "repay.findings": {"ja": "照合結果（予約との項目比較）", "en": "Checks against the reservation"},
     "repay.no_findings": {
         "ja": "すべての項目が予約と一致しました。",

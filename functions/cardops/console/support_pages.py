@@ -51,7 +51,10 @@ def _request(request_id: str) -> repayment.RepaymentView:
 @router.get("/console/repayments/<request_id>")
 def request_page(request_id: str) -> Response[Any]:
     found = _request(request_id)
-    return PAGES.render("repayment.html", _view(), request=found, done=_view().query.get("done"))
+    preview = repayment.document_preview(found.request_id)
+    return PAGES.render(
+        "repayment.html", _view(), request=found, preview=preview, done=_view().query.get("done")
+    )
 
 
 @router.post("/console/repayments/<request_id>/decision")

@@ -27,6 +27,8 @@ def test_the_desk_approves_a_waiting_request_and_store_admins_cannot(
     page = desk.get("/console/repayments/rq_test_0001")
     assert page.status == 200 and 'id="repayment-status">awaiting_decision<' in page.body
     assert "すべての項目が予約と一致しました。" in text_of(page)
+    # the evidence preview: the e-mail's correspondents, read from the evidence bucket as its own role
+    assert 'id="evidence-preview"' in page.body and "hanako.yamada@example.jp" in page.body
 
     store = Browser(console, store_admin("store_042"))  # the request's own store: still not the desk's job
     assert store.get("/console/repayments").status == 403
