@@ -13,7 +13,7 @@ ALARM_EMAIL ?=
 CDK_CONTEXT := -c stage=$(STAGE) $(if $(ALARM_EMAIL),-c alarmEmail=$(ALARM_EMAIL))
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install local test unit lint synth deploy bench lock clean
+.PHONY: help install local test unit lint synth deploy bench lock clean browser console-shots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ install: $(STAMP) $(NODE_STAMP) ## create .venv from the lock files and install 
 local: $(STAMP) ## run the local sandbox (Ctrl-C to stop)
 	$(BIN)/cardops local
 
-test: lint $(NODE_STAMP) ## lint, type-check and run the whole test suite (with the real CLI synth)
+test: lint $(NODE_STAMP) browser ## lint, type-check and run the whole test suite (with the real CLI synth)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The functions run on Lambda's Python 3.14 but are tested on 3.11: ruff and mypy check them for 3.14
@@ -52,6 +52,17 @@ synth: $(STAMP) $(NODE_STAMP) ## synthesize the stack into cdk.out/ (offline, no
 
 deploy: $(STAMP) $(NODE_STAMP) ## deploy one stage: make deploy STAGE=prod ALARM_EMAIL=ops@example.com
 	npx cdk deploy $(CDK_CONTEXT) --require-approval broadening
+
+# the console's browser tests drive Debian's chromium (never a browser download), with a Japanese font
+# for the screenshots; we run as root
+browser: ## install Debian's chromium (and a Japanese font) for the console's browser tests when missing
+	@command -v chromium >/dev/null && fc-list :lang=ja | grep -q . || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-ipafont-gothic; }
+
+console-shots: $(STAMP) browser ## screenshots of every console page, taken through `cardops local`, in reports/console/
+	rm -rf reports/console
+	CARDOPS_CONSOLE_SHOTS=reports/console $(BIN)/pytest -q -n 0 -p no:randomly tests/e2e/console
+	@ls reports/console
 
 bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md (CARDOPS_BENCH_SCALE=1: the 100k scale runs too)
 	$(BIN)/python -m tests.benchmarks

@@ -33,11 +33,20 @@ REASONS: list[dict[str, str]] = [
     {
         "id": "AwsSolutions::AwsSolutions-APIG4",
         "reason": "Webhook routes are called by payment providers that authenticate with signatures verified "
-        "in the function; the admin routes use IAM authorization.",
+        "in the function; the admin routes use IAM authorization; the console's routes verify the user's "
+        "Cognito ID token in the function.",
     },
     {
         "id": "AwsSolutions::AwsSolutions-COG4",
-        "reason": "No end-user pool exists: admin routes are IAM (SigV4) authorized, webhooks signed.",
+        "reason": "Admin routes are IAM (SigV4) authorized and webhooks signed; the console's routes verify "
+        "the Cognito ID token of its HttpOnly session cookie in the function on every request (a Cognito "
+        "authorizer reads a header, which a browser following a link does not send).",
+    },
+    {
+        "id": "AwsSolutions::AwsSolutions-COG2",
+        "reason": "The console pool offers TOTP MFA (optional) and runs threat protection (Plus plan, full "
+        "function) that blocks risky sign-ins; the console's password sign-in does not yet walk the MFA "
+        "challenge, so requiring MFA would lock every user out (issue 15 follow-up).",
     },
     {
         "id": "AwsSolutions::AwsSolutions-SMG4",

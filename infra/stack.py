@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cardops import resources
 from infra.constructs.api import Api
+from infra.constructs.console import Console
 from infra.constructs.feeds import Feeds
 from infra.constructs.kernel import Kernel
 from infra.constructs.ledger import Ledger
@@ -37,13 +38,26 @@ class CardopsStack(Stack):
             self, "Ledger", kernel=self.kernel, operator_queue=self.payments.capture_deadline.operator_queue
         )
         self.api = Api(self, "Api", stage=stage, kernel=self.kernel, webhook=self.payments.webhook)
+        self.console = Console(
+            self,
+            "Console",
+            stage=stage,
+            kernel=self.kernel,
+            rest_api=self.api.rest_api,
+            payments=self.payments,
+        )
         self.support = Support(
             self,
             "Support",
             kernel=self.kernel,
             # the change feed's listeners open cases for rejected refunds; the deadline task for failed
-            # auto-refunds (the admin API through grant_routes)
-            hook_callers=[self.payments.functions["changes"], self.payments.functions["capture_deadline"]],
+            # auto-refunds (the admin API through grant_routes); the console for a card-line diagnosis
+            # that finds a registration error, and for a refund the card company rejects
+            hook_callers=[
+                self.payments.functions["changes"],
+                self.payments.functions["capture_deadline"],
+                self.console.function,
+            ],
         )
         for slice_ in (self.payments, self.feeds, self.ledger, self.support):
             slice_.grant_routes(self.api.admin)
@@ -57,6 +71,7 @@ class CardopsStack(Stack):
                 *self.ledger.alarms,
                 *self.support.alarms,
                 *self.api.alarms,
+                *self.console.alarms,
             ],
             widgets=[
                 *self.payments.widgets(),
@@ -64,6 +79,7 @@ class CardopsStack(Stack):
                 *self.ledger.widgets(),
                 *self.support.widgets(),
                 *self.api.widgets(),
+                *self.console.widgets(),
             ],
         )
         outputs = {
@@ -84,6 +100,10 @@ class CardopsStack(Stack):
             "SbpsApiBaseUrl": sbps_api_base(self.node.try_get_context("sbps_api_url")),
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "DashboardName": self.observability.dashboard.dashboard_name,
+            # the web console, and the pool an operator adds its users to (README "Web console")
+            "ConsoleUrl": Fn.join("", [self.api.rest_api.url, "console"]),
+            "ConsoleUserPoolId": self.console.user_pool.user_pool_id,
+            "ConsoleUserPoolClientId": self.console.client.user_pool_client_id,
         }
         for key, function in self.functions().items():
             outputs[resources.function_output_key(key)] = function.function_name
@@ -99,6 +119,7 @@ class CardopsStack(Stack):
             **self.ledger.functions,
             **self.support.functions,
             **self.api.functions,
+            **self.console.functions,
         }
         missing = set(resources.FUNCTIONS) - set(found)
         assert not missing, f"functions declared in resources.py but built by no slice: {sorted(missing)}"

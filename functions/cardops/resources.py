@@ -84,6 +84,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
     "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
+    #: the web console's pages (issue 15), mounted at ``/console`` beside the admin API
+    "console": FunctionSpec("cardops.handlers.console.handler", timeout_seconds=30),
     "repayment_validate": FunctionSpec("cardops.handlers.repayment.validate", timeout_seconds=60),
     "repayment_eligibility": FunctionSpec("cardops.handlers.repayment.eligibility", timeout_seconds=30),
     "repayment_await_decision": FunctionSpec("cardops.handlers.repayment.await_decision", timeout_seconds=10),

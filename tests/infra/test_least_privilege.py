@@ -90,6 +90,7 @@ def test_only_provider_callers_read_the_api_keys(template: dict[str, Any]) -> No
     assert readers == {
         "processor",
         "admin",
+        "console",  # a store's capture and refund from the web console
         "janitor_worker",
         "reconcile",
         "capture_deadline",
@@ -159,3 +160,31 @@ def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) ->
         secret = template["Resources"][_logical(template, output)]["Properties"]
         assert "GenerateSecretString" not in secret
         assert json.loads(secret["SecretString"]) == dict.fromkeys(keys, "")
+
+
+def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> None:
+    """Its pages capture, refund, request payouts and diagnose card lines: the table, the API keys, the
+    capture's notifications, the refund alerts and the support cases their hooks open; the support
+    desk's decision and its preview of consent documents (read only); no webhook secret (issue 15)."""
+    grants = _grants(template, "console")
+    actions = {action for action, _ in grants}
+    services = {action.split(":")[0] for action in actions}
+    assert services <= {"dynamodb", "secretsmanager", "events", "sqs", "states", "s3", "kms", "logs", "xray"}
+    reads = [resource for action, resource in grants if action.startswith("s3:")]
+    assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject"}
+    assert reads and all("/evidence/*" in resource for resource in reads), reads
+    # support cases started by its hooks; the support desk's re-payment decision and the steps it shows
+    assert {a for a in actions if a.startswith("states:")} <= {
+        "states:StartExecution",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "states:DescribeExecution",
+        "states:GetExecutionHistory",
+    }
+    assert not {a for a in actions if a.startswith("sqs:") and a != "sqs:SendMessage"} - {
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+    webhook_secret = _logical(template, "ProviderSecretArn")
+    assert not any(webhook_secret in resource for _, resource in _grants(template, "console"))

@@ -80,7 +80,24 @@ def test_admin_routes_are_iam_authorized_and_webhooks_are_open(template: dict[st
     auth = {(m["Properties"]["HttpMethod"], m["Properties"]["AuthorizationType"]) for m in methods}
     assert ("POST", "NONE") in auth
     assert ("ANY", "AWS_IAM") in auth
-    assert all(t == "AWS_IAM" for verb, t in auth if verb == "ANY")
+    resources = template["Resources"]
+
+    def path_of(method: dict[str, Any]) -> str:
+        ref = method["Properties"]["ResourceId"]
+        return resources[ref["Ref"]]["Properties"]["PathPart"] if "Ref" in ref else "/"
+
+    def parent_part(method: dict[str, Any]) -> str:
+        ref = method["Properties"]["ResourceId"]
+        parent = resources[ref["Ref"]]["Properties"]["ParentId"]
+        return resources[parent["Ref"]]["Properties"]["PathPart"] if "Ref" in parent else ""
+
+    for method in methods:
+        under = {path_of(method), parent_part(method)}
+        kind = method["Properties"]["AuthorizationType"]
+        if "admin" in under:
+            assert kind == "AWS_IAM", under
+        else:  # webhooks verify signatures, the console its users' Cognito ID tokens, in the function
+            assert kind == "NONE" and under & {"webhooks", "{provider}", "console"}, under
 
 
 def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ STATEFUL = {
     ("AWS::StepFunctions::StateMachine", "PaymentsCaptureDeadlineStateMachine88033582"),
     ("AWS::StepFunctions::StateMachine", "PaymentsRepaymentStateMachineD2B375AB"),
     ("AWS::StepFunctions::StateMachine", "SupportStateMachineEB19097D"),
+    ("AWS::Cognito::UserPool", "ConsoleUserPoolEC556DE1"),
 }
 
 

@@ -110,6 +110,8 @@ class ErrorRule(Generic[E]):
 
 #: told of every error answered (the resolver's logs and metrics); the answer is already chosen
 Observer = Callable[[Exception, ErrorAnswer], None]
+#: how a resolver shows a chosen answer (the JSON error body by default; the console renders a page)
+Renderer = Callable[[ErrorAnswer], Response[Any]]
 
 
 class ErrorTable:
@@ -159,13 +161,16 @@ class ErrorTable:
 
 
 def register(
-    resolver: ApiGatewayResolver, rules: Sequence[ErrorRule[Any]], observe: Observer | None = None
+    resolver: ApiGatewayResolver,
+    rules: Sequence[ErrorRule[Any]],
+    observe: Observer | None = None,
+    render: Renderer = ErrorAnswer.response,
 ) -> None:
     """Install ``rules`` as ``resolver``'s exception handlers: one handler per class."""
     table = ErrorTable(rules, observe)
 
     def handle(exc: Exception) -> Response[Any]:
-        return table.answer(exc).response()
+        return render(table.answer(exc))
 
     for error in table.classes:
         resolver.exception_handler(error)(handle)
@@ -512,6 +517,24 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
             _fixed("the request failed; see the logs"),
             defect=True,
         ),
+    )
+
+
+# -- the web console ----------------------------------------------------------------------------
+
+
+def console_rules() -> tuple[ErrorRule[Any], ...]:
+    """The console's table: its own refusals (sign-in, CSRF, policy), then the admin API's rows, so a
+    capture or payout refused by a use case reads the same on a page as in the API."""
+    from cardops.console.policy import Forbidden
+    from cardops.console.web import BadForm, CsrfRejected, SignInRequired
+
+    return (
+        ErrorRule(SignInRequired, HTTPStatus.UNAUTHORIZED, "sign_in_required"),
+        ErrorRule(CsrfRejected, HTTPStatus.FORBIDDEN, "csrf_rejected"),
+        ErrorRule(Forbidden, HTTPStatus.FORBIDDEN, "forbidden"),
+        ErrorRule(BadForm, HTTPStatus.BAD_REQUEST, "bad_form"),
+        *admin_rules(),
     )
 
 

@@ -160,6 +160,15 @@ class LedgerService:
         posted = self.store.get_entries([entry])
         return posted[0] if posted else entry
 
+    def preview_payout(
+        self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime
+    ) -> Payout:
+        """What ``request_payout`` would pay now (amount, fee, payout date), posting nothing: the console
+        shows it before the store confirms. Refused with the same errors as the request itself."""
+        stored = self.store.load(store_id, channel, currency)
+        plan = self.plans.for_channel(channel)
+        return request_payout(stored.ledger, plan, request_id=request_id, now=now).payout
+
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:

@@ -1,8 +1,9 @@
 """An HTTP server on 127.0.0.1 that turns requests into API Gateway (REST, proxy) events.
 
 The same handlers as in AWS answer: ``/webhooks/*`` → the webhook function, ``/admin/*`` → the
-admin function. Bodies are passed base64-encoded, as API Gateway does for binary media, so the
-webhook handler sees the exact bytes the provider signed.
+admin function, ``/console`` and ``/console/*`` → the web console (whose cookies, redirects and
+security headers pass through as API Gateway passes them). Bodies are passed base64-encoded, as API
+Gateway does for binary media, so the webhook handler sees the exact bytes the provider signed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def api_gateway_event(
     segments = [s for s in parts.path.split("/") if s]
     if segments[:1] == ["webhooks"] and len(segments) == 2:
         resource, path_parameters = "/webhooks/{provider}", {"provider": segments[1]}
+    elif segments[:1] == ["console"]:
+        resource, path_parameters = "/console/{proxy+}", {"proxy": "/".join(segments[1:])}
     else:
         resource, path_parameters = "/admin/{proxy+}", {"proxy": "/".join(segments[1:])}
     identity: dict[str, Any] = {"sourceIp": "127.0.0.1"}
@@ -84,11 +87,13 @@ class Gateway:
         *,
         webhook: Handler,
         admin: Handler,
+        console: Handler | None = None,
         extra_routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
         port: int = 0,
     ) -> None:
         self._webhook = webhook
         self._admin = admin
+        self._console = console
         self._extra = extra_routes or {}
         self._http = LoopbackServer(self.dispatch, name="gateway", port=port)
 
@@ -119,6 +124,8 @@ class Gateway:
             handler = self._webhook
         elif path.startswith("/admin/"):
             handler = self._admin
+        elif self._console is not None and (path == "/console" or path.startswith("/console/")):
+            handler = self._console
         else:
             send(request, 404, "application/json", b'{"message":"Not Found"}')
             return
@@ -132,10 +139,19 @@ class Gateway:
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         content_type = "application/json"
+        passed: list[tuple[str, str]] = []
         for key, value in (result.get("headers") or {}).items():
             if key.lower() == "content-type":
                 content_type = value
+            elif key.lower() not in _HOP_HEADERS:
+                passed.append((key, str(value)))
         for key, values in (result.get("multiValueHeaders") or {}).items():
             if key.lower() == "content-type" and values:
                 content_type = values[0]
-        send(request, int(result.get("statusCode", 200)), content_type, payload)
+            elif key.lower() not in _HOP_HEADERS:
+                passed.extend((key, str(v)) for v in values)
+        send(request, int(result.get("statusCode", 200)), content_type, payload, passed)
+
+
+#: what the gateway itself sets (the body's length, the connection)
+_HOP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding"})

@@ -43,7 +43,9 @@ _ROUTES: dict[str, str] = {}
 #: Powertools keeps the current API event on a class attribute shared by every resolver in the
 #: process, so API handlers run one at a time here (a Lambda container serves one event at a time).
 API_LOCK = threading.RLock()
-API_HANDLERS = frozenset({"cardops.handlers.webhook.handler", "cardops.handlers.admin.handler"})
+API_HANDLERS = frozenset(
+    {"cardops.handlers.webhook.handler", "cardops.handlers.admin.handler", "cardops.handlers.console.handler"}
+)
 _LOCK = threading.Lock()
 _original_invoke = LambdaSimpleBackend.invoke
 

@@ -111,9 +111,13 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
             payjp_api_base=payjp.url, stripe_api_base=stripe.url, sbps_api_url=sbps.api_url
         )
     )
+    from cardops.console.tokens import SANDBOX_CLIENT_ID, generate_sandbox_key
+
+    # the console's user switcher signs this run's sessions with a key made for it (README "Web console")
+    os.environ["CONSOLE_SANDBOX_SIGNING_KEY"] = generate_sandbox_key()
     reset_settings()
     from cardops.api.openapi import openapi_document
-    from cardops.handlers import admin, webhook
+    from cardops.handlers import admin, console, webhook
     from cardops.sandbox import swagger
 
     document = json.dumps(openapi_document()).encode()
@@ -127,6 +131,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     gateway = Gateway(
         webhook=run_as("webhook", webhook.handler),
         admin=run_as("admin", admin.handler),
+        console=run_as("console", console.handler),
         extra_routes={"/openapi.json": lambda: (200, "application/json", document), **swagger.routes()},
         port=port,
     )
@@ -159,6 +164,10 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
+        "ConsoleUrl": f"{gateway.url}/console",
+        # no pool in the sandbox: its user switcher (/console/sandbox/login) signs its users in
+        "ConsoleUserPoolId": "sandbox",
+        "ConsoleUserPoolClientId": SANDBOX_CLIENT_ID,
         "AwsEndpointUrl": endpoint,
         **provisioned.outputs(),
         "PayjpApiBaseUrl": payjp.url,

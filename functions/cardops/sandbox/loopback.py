@@ -52,9 +52,17 @@ class LoopbackServer:
         self.server.server_close()
 
 
-def send(request: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
+def send(
+    request: BaseHTTPRequestHandler,
+    status: int,
+    content_type: str,
+    payload: bytes,
+    headers: list[tuple[str, str]] | None = None,
+) -> None:
     request.send_response(status)
     request.send_header("Content-Type", content_type)
+    for name, value in headers or ():
+        request.send_header(name, value)
     request.send_header("Content-Length", str(len(payload)))
     request.end_headers()
     request.wfile.write(payload)

@@ -79,16 +79,35 @@ class RepaymentWorkflow(Construct):
             "the admin API may only put, the validation step may only get, objects under that prefix.",
         )
 
+    def grant_decision(self, function: lambda_.Function) -> None:
+        """The console's support desk: send the decision (task token), read the executions to show
+        their steps and the consent documents to preview them; it starts nothing, writes no document."""
+        function.add_environment("REPAYMENT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_task_response(function)
+        self._grant_read_executions(function, "The console's support desk")
+        function.add_environment("EVIDENCE_BUCKET_NAME", self.evidence_bucket.bucket_name)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[self.evidence_bucket.arn_for_objects(EVIDENCE_PREFIX)]
+            )
+        )
+        role = function.role
+        assert role is not None
+        cdk.Validations.of(role).acknowledge(self._evidence_acknowledgment())
+
     def grant_admin(self, admin: lambda_.Function) -> None:
         """The admin API starts re-payments, sends the support desk's decision (task token), and
         reads the executions to show their steps."""
         admin.add_environment("REPAYMENT_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         self.state_machine.grant_start_execution(admin)
         self.state_machine.grant_task_response(admin)
-        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:GetExecutionHistory")
+        self._grant_read_executions(admin, "The admin API")
+
+    def _grant_read_executions(self, function: lambda_.Function, who: str) -> None:
+        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:GetExecutionHistory")
         self.workflow.acknowledge_executions(
-            admin,
-            "The admin API reads the re-payment executions (DescribeExecution, GetExecutionHistory) to "
+            function,
+            f"{who} reads the re-payment executions (DescribeExecution, GetExecutionHistory) to "
             "show their steps: executions of this state machine only.",
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cardops.kernel.config import REPAYMENT_MAX_DOCUMENT_BYTES, LeanSettings
@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     repayment_mit_brands: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset({"visa", "mastercard", "jcb", "american express"}), alias="REPAYMENT_MIT_BRANDS"
     )
+
+    #: the web console (issue 15): the Cognito user pool whose ID tokens it accepts, and its app client
+    console_user_pool_id: str = Field(default="", alias="CONSOLE_USER_POOL_ID")
+    console_client_id: str = Field(default="", alias="CONSOLE_CLIENT_ID")
+    #: the local sandbox only (never set by the stack): the private JWK (JSON) its user switcher signs
+    #: ID tokens with; when set, ``/console/sandbox/login`` exists and tokens are checked against it
+    console_sandbox_signing_key: SecretStr = Field(default=SecretStr(""), alias="CONSOLE_SANDBOX_SIGNING_KEY")
 
     @field_validator("repayment_mit_brands", mode="before")
     @classmethod

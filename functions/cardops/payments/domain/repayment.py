@@ -504,6 +504,48 @@ def _unique(rejections: Sequence[Rejection]) -> list[Rejection]:
 # -- eligibility -------------------------------------------------------------------------------
 
 
+#: the headers the support desk compares with the reservation before deciding (SPEC §4)
+PREVIEW_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+#: the most of one header value a preview shows
+PREVIEW_VALUE_CHARS = 300
+
+
+class DocumentPreview(BaseModel):
+    """What the support desk sees of a consent document before deciding: an e-mail's headers, a
+    PDF's version and size. Built from the stored bytes; never rendered as HTML or executed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: DocumentKind
+    size: int
+    #: ``(name, value)`` of the outer message's headers, in ``PREVIEW_HEADERS`` order
+    headers: tuple[tuple[str, str], ...] = ()
+    pdf_version: str | None = None
+    #: why nothing more is shown (too large, unreadable)
+    note: str | None = None
+
+
+def preview_document(kind: DocumentKind, content: bytes | None, size: int) -> DocumentPreview:
+    if content is None:
+        return DocumentPreview(kind=kind, size=size, note="too large to preview")
+    if kind == "pdf":
+        header = _PDF_HEADER.match(content)
+        version = content[5:8].decode("ascii", "replace") if header else None
+        return DocumentPreview(
+            kind=kind, size=size, pdf_version=version, note=None if header else "not a PDF"
+        )
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(content, headersonly=True)
+        headers = tuple(
+            (name, str(message[name])[:PREVIEW_VALUE_CHARS])
+            for name in PREVIEW_HEADERS
+            if message[name] is not None
+        )
+    except Exception:  # the parser on hostile bytes: shown as unreadable, never a crash
+        return DocumentPreview(kind=kind, size=size, note="not a parseable e-mail message")
+    return DocumentPreview(kind=kind, size=size, headers=headers)
+
+
 class IneligibleReason(StrEnum):
     NOT_EXPIRED_REFUNDED = "not_expired_refunded"
     WINDOW_PASSED = "window_passed"

@@ -26,10 +26,12 @@ from cardops.payments.domain.payments import EventKind, Payment
 from cardops.payments.domain.repayment import (
     CONTENT_TYPES,
     DocumentKind,
+    DocumentPreview,
     EvidenceDocument,
     RepaymentEvidence,
     ReservationRecord,
     check_eligibility,
+    preview_document,
     repayment_idempotency_key,
     validate_document,
     validate_evidence,
@@ -732,6 +734,15 @@ def view(record: RepaymentRecord, *, detail: bool = False) -> RepaymentView:
 
 def show(request_id: str) -> RepaymentView:
     return view(_record(request_id), detail=True)
+
+
+def document_preview(request_id: str) -> DocumentPreview:
+    """The consent document's headers (e-mail) or version (PDF), for the support desk's decision."""
+    document = _record(request_id).evidence.document
+    stored = EvidenceStore().get(document.key, max_bytes=settings().repayment_max_document_bytes)
+    if stored is None:
+        return DocumentPreview(kind=document.kind, size=document.size, note="the document is missing")
+    return preview_document(document.kind, stored.content, stored.size)
 
 
 def list_requests(limit: int = 50) -> list[RepaymentView]:
