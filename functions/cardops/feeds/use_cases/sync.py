@@ -382,7 +382,7 @@ class FeedSync:
         # a refund of the last 90 days and the purchases of the 90 days before it; lines used after
         # the business date (a re-run for a past date) are linked by the run of their own date
         since = business_date - DEFAULT_WINDOW - DEFAULT_WINDOW
-        stored = self.store.lines(tenant_id, since=since, until=business_date)
+        stored = self.store.refund_lines(tenant_id, since=since, until=business_date, window=DEFAULT_WINDOW)
         by_id = {s.record.line.line_id: s for s in stored}
         already = [
             s.refund.purchase_line_id
