@@ -49,6 +49,7 @@ from cardops.feeds.domain.schedule import DeliveredFile
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
 from cardops.kernel.batch_writes import BatchWriter
+from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.dynamodb import is_transient as _transient
@@ -555,36 +556,85 @@ class FeedLocation(BaseModel):
 
 
 class FeedFiles:
-    """The feed bucket: delivered files listed with their arrival time (S3 ``LastModified``), streamed."""
+    """The feed bucket: delivered files listed with their arrival time (S3 ``LastModified``), streamed.
+
+    Card companies deliver into date folders, ``feeds/{tenant}/{company}/{YYYY}/{MM}/{DD}/{name}``
+    (the delivery day in Tokyo). S3 lists keys in order and can start after a key, so a run with a
+    window lists only the folders from its first day on: the keys it reads grow with the window's
+    files (plus one folder per tenant, company and year), not with every file ever delivered. Files
+    directly under ``feeds/{tenant}/{company}/`` (the flat layout before date folders) and in other
+    folders are still listed whole, so nothing delivered the old way is missed.
+    """
 
     def __init__(self, bucket: str | None = None) -> None:
         self.bucket = bucket or settings().feed_bucket
         if not self.bucket:
             raise ValueError("FEED_BUCKET_NAME is not set")
 
-    def delivered(self, tenant_id: str | None = None) -> list[FeedLocation]:
-        """Every file under ``feeds/`` (or one tenant's); keys not naming tenant and company are skipped."""
+    def delivered(self, tenant_id: str | None = None, *, since: datetime | None = None) -> list[FeedLocation]:
+        """The files under ``feeds/`` (or one tenant's); keys not naming tenant and company are skipped.
+
+        With ``since`` (a window's start), date folders before the day before its Tokyo date are not
+        listed (the day before: a company may name the folder by its UTC day); the caller still
+        takes files by arrival time. Without it (a first run), everything.
+        """
         prefix = FEED_PREFIX if tenant_id is None else f"{FEED_PREFIX}{tenant_id}/"
+        if since is None:
+            return self._files(prefix)
+        first = tokyo_date(since) - timedelta(days=1)
         found: list[FeedLocation] = []
+        tenants = [prefix] if tenant_id is not None else self._level(prefix)[1]
+        for tenant in tenants:
+            for company in self._level(tenant)[1]:
+                flat, folders = self._level(company)
+                found += flat
+                for folder in folders:
+                    name = folder[len(company) : -1]
+                    if not (len(name) == 4 and name.isdigit()):
+                        found += self._files(folder)
+                    elif int(name) == first.year:
+                        found += self._files(folder, start_after=f"{folder}{first:%m/%d}")
+                    elif int(name) > first.year:
+                        found += self._files(folder)
+        return found
+
+    def _level(self, prefix: str) -> tuple[list[FeedLocation], list[str]]:
+        """The files directly under ``prefix`` and its sub-folders (``Delimiter``)."""
+        files: list[FeedLocation] = []
+        folders: list[str] = []
+        for page in self._pages(Prefix=prefix, Delimiter="/"):
+            files += filter(None, map(self._location, page.get("Contents", [])))
+            folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        return files, folders
+
+    def _files(self, prefix: str, *, start_after: str | None = None) -> list[FeedLocation]:
+        extra = {"StartAfter": start_after} if start_after else {}
+        return [
+            location
+            for page in self._pages(Prefix=prefix, **extra)
+            for location in map(self._location, page.get("Contents", []))
+            if location is not None
+        ]
+
+    def _pages(self, **kwargs: Any) -> Iterator[Any]:
         paginator = aws.s3().get_paginator("list_objects_v2")
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    parts = obj["Key"].split("/")
-                    if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
-                        continue
-                    found.append(
-                        FeedLocation(
-                            tenant_id=parts[1],
-                            card_company=parts[2],
-                            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
-                            etag=obj.get("ETag", "").strip('"'),
-                            size=obj.get("Size", 0),
-                        )
-                    )
+            yield from paginator.paginate(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             raise _driver(exc) from exc
-        return found
+
+    @staticmethod
+    def _location(obj: dict[str, Any]) -> FeedLocation | None:
+        parts = obj["Key"].split("/")
+        if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
+            return None
+        return FeedLocation(
+            tenant_id=parts[1],
+            card_company=parts[2],
+            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
+            etag=obj.get("ETag", "").strip('"'),
+            size=obj.get("Size", 0),
+        )
 
     def open(self, key: str) -> ReadableBinary:
         """A streaming body: the file is read chunk by chunk, never whole."""
