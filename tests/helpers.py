@@ -87,7 +87,7 @@ def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]
 
 
 class AwsCalls(Counter[str]):
-    """AWS API calls as ``service:Operation`` counts, and the DynamoDB items (S3 keys) their answers carried."""
+    """AWS API calls as ``service:Operation`` counts, and the DynamoDB items (S3 keys) answers carried."""
 
     items_read: int = 0
     #: S3 keys and folders (``CommonPrefixes``) that list answers carried
