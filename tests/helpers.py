@@ -98,6 +98,7 @@ class AwsCalls(Counter[str]):
             self.keys_listed += len(parsed.get("Contents", [])) + len(parsed.get("CommonPrefixes", []))
             self.items_read += len(parsed.get("Items", []))
             self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
+            self.items_read += "Item" in parsed  # GetItem
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from cardops.ledger.domain.ledger import (
     Channel,
     Ledger,
     LedgerEntry,
+    LedgerTotals,
     adjustment_entry,
 )
 from cardops.ledger.domain.payouts import (
@@ -35,6 +36,7 @@ from cardops.ledger.domain.payouts import (
     OffsetMethod,
     Payout,
     offset_negative_balance,
+    payout_entry_ids,
     request_payout,
 )
 from cardops.ledger.domain.reconciliation import payment_entries
@@ -79,7 +81,7 @@ class LedgerService:
         """One summary per ledger the store has (per channel and currency)."""
         today = tokyo_date(now)
         return [
-            self.store.load(store_id, channel, currency).ledger.summary(today)
+            self.store.totals(store_id, channel, currency).summary(today)
             for channel, currency in self.store.ledgers_of(store_id)
         ]
 
@@ -136,13 +138,12 @@ class LedgerService:
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
         plan = self.plans.for_channel(channel)
+        own = payout_entry_ids(store_id, channel, request_id)
         for _ in self.backoff.tries():
-            stored = self.store.load(store_id, channel, currency)
-            decision = request_payout(stored.ledger, plan, request_id=request_id, now=now)
+            totals = self.store.totals(store_id, channel, currency, entry_ids=own)  # not the ledger
+            decision = request_payout(totals, plan, request_id=request_id, now=now)
             try:
-                self.store.post(
-                    attributed(decision.entries, actor), expected_counts=self._expected(stored.ledger)
-                )
+                self.store.post(attributed(decision.entries, actor), expected_counts=self._expected(totals))
             except (VersionConflict, DuplicateEntry):
                 continue
             return decision.payout
@@ -182,7 +183,7 @@ class LedgerService:
         raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the settlement")
 
     @staticmethod
-    def _expected(ledger: Ledger) -> dict[str, int]:
+    def _expected(ledger: Ledger | LedgerTotals) -> dict[str, int]:
         return {ledger_pk(ledger.store_id, ledger.channel, ledger.currency): ledger.version}
 
     def post_payment_facts(self, payment: Payment, *, at: datetime) -> tuple[LedgerEntry, ...]:
