@@ -53,7 +53,7 @@ synth: $(STAMP) $(NODE_STAMP) ## synthesize the stack into cdk.out/ (offline, no
 deploy: $(STAMP) $(NODE_STAMP) ## deploy one stage: make deploy STAGE=prod ALARM_EMAIL=ops@example.com
 	npx cdk deploy $(CDK_CONTEXT) --require-approval broadening
 
-bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md
+bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md (CARDOPS_BENCH_SCALE=1: the 100k scale runs too)
 	$(BIN)/python -m tests.benchmarks
 
 lock: $(STAMP) ## re-resolve requirements.lock and requirements-lambda.lock from pyproject.toml

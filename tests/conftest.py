@@ -188,7 +188,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
 def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The PAY.JP emulator in-process, with the functions pointed at it (processor and registry)."""
     from cardops import resources
-    from cardops.handlers import processor
     from cardops.kernel import clock
     from cardops.kernel.config import reset_settings
     from cardops.payments.providers import registry
@@ -199,9 +198,7 @@ def emulator(provisioned: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     emu.start()
     monkeypatch.setenv("PAYJP_API_BASE", emu.url)
     reset_settings()
-    processor.payjp_client.cache_clear()
     registry.reset()
     yield emu
     emu.stop()
-    processor.payjp_client.cache_clear()
     registry.reset()

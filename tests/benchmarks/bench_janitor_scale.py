@@ -142,7 +142,7 @@ class Seeder:
     def due(self, emulator: Any, count: int, captured: int) -> list[str]:
         """Payments due before ``now``, authorized at the emulator; ``captured`` of them captured there."""
         from cardops.payments.domain.payments import PaymentStatus
-        from cardops.payments.providers.payjp import charge_to_payment
+        from cardops.payments.providers.payjp.client import charge_to_payment
 
         ids = []
         for n in range(count):

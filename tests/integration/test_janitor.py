@@ -17,8 +17,8 @@ from cardops.kernel import clock
 from cardops.kernel.dynamodb import payment_pk
 from cardops.payments.domain.due_checks import POLICY, DueRef
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
-from cardops.payments.providers import payjp as payjp_provider
 from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.providers.payjp import client as payjp_provider
 from cardops.payments.store.due_checks import DuePayments
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical

@@ -9,7 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cardops.payments.use_cases import payment_events
+from cardops.payments.providers import payjp
+from cardops.payments.providers.base import UnsupportedProviderEvent
 from tests.helpers import call
 from tests.integration.test_processing_failures import Log, deliver, error_lines, process, state
 
@@ -75,10 +76,10 @@ def test_after_a_fix_the_redriven_event_is_processed_and_no_longer_parked(
     process(deliver("payjp", "evnt_bad", NO_DATA))
     call(admin, "POST", "/admin/events/dlq/redrive", {"event_id": "evnt_bad", "provider": "payjp"})
 
-    def fixed(body: str, fetcher: Any, *, now: Any) -> Any:  # the deployed fix: now a known no-op
-        raise payment_events.UnsupportedEvent("charge.succeeded without data")
+    def fixed(raw_body: bytes, context: Any = None) -> Any:  # the deployed fix: now a known no-op
+        raise UnsupportedProviderEvent("charge.succeeded without data")
 
-    monkeypatch.setattr(payment_events, "payjp_to_canonical", fixed)
+    monkeypatch.setattr(payjp.PLUGIN, "to_canonical", fixed)
     assert process({"provider": "payjp", "event_id": "evnt_bad"}) == []  # read from the store
 
     shown = call(admin, "GET", "/admin/events/payjp/evnt_bad")[1]

@@ -9,7 +9,7 @@ import pytest
 
 from cardops import resources
 from cardops.payments.providers.base import PermanentProviderError
-from cardops.payments.providers.payjp import PayjpClient
+from cardops.payments.providers.payjp.client import PayjpClient
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 
 SECRET = resources.SANDBOX_SECRETS["payjp_secret_key"]

@@ -205,23 +205,51 @@ def test_moto_returns_the_stored_item_on_a_failed_conditional_put(provisioned: A
     assert failed.value.response.get("Item") == item
 
 
+#: what the webhook function's cold start must not import (issue 13): the X-Ray SDK patching every
+#: module it knows (requests, sqlite3), the secrets utility before a secret is read, the Stripe SDK,
+#: the settings model (pydantic-settings) and any pydantic model, and Powertools' event handler
+NOT_ON_THE_WEBHOOK_PATH = (
+    "requests",
+    "sqlite3",
+    "aws_lambda_powertools.utilities.parameters",
+    "stripe",
+    "pydantic_settings",
+    "pydantic",
+    "aws_lambda_powertools.event_handler",
+    "cardops.kernel.config.model",
+    "cardops.payments.domain.payments",
+)
+
+
 def test_the_webhook_function_imports_only_its_hot_path() -> None:
-    """A cold start (as deployed: tracing on) patches only botocore for X-Ray, so it does not load
-    requests or sqlite3, and loads the secrets utility only when a secret is read (issue 13)."""
+    """A cold start as deployed (tracing on) loads the X-Ray SDK for botocore and none of
+    ``NOT_ON_THE_WEBHOOK_PATH``; deterministic (``sys.modules`` in a fresh interpreter), not timed."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    watched = ("aws_xray_sdk", "requests", "sqlite3", "aws_lambda_powertools.utilities.parameters", "stripe")
-    probe = f"import sys, cardops.handlers.webhook; print([m for m in {watched!r} if m in sys.modules])"
+    watched = ("aws_xray_sdk", *NOT_ON_THE_WEBHOOK_PATH)
+    # and the first invocations: each provider's route, refused before any AWS call (no secret set)
+    probe = (
+        "import sys, types, cardops.handlers.webhook as w\n"
+        "context = types.SimpleNamespace(function_name='webhook', memory_limit_in_mb=512,\n"
+        "    invoked_function_arn='', aws_request_id='r-1')\n"
+        "for p in ('stripe', 'payjp', 'sbps'):\n"
+        "    e = {'httpMethod': 'POST', 'path': '/webhooks/' + p, 'headers': {}, 'body': '{}',\n"
+        "         'isBase64Encoded': False, 'requestContext': {'requestId': 'r-1'}}\n"
+        "    assert w.handler(e, context)['statusCode'] == 401\n"
+        f"print([m for m in {watched!r} if m in sys.modules])"
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
     environment.update(
         PYTHONPATH=str(Path(__file__).resolve().parents[2] / "functions"),
         LAMBDA_TASK_ROOT="/var/task",
         AWS_LAMBDA_FUNCTION_NAME="cardops-webhook",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        TABLE_NAME="cardops-import-probe",
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    ).stdout.splitlines()[-1]  # after the functions' log lines
     assert loaded == "['aws_xray_sdk']"  # traced (SPEC §9), and nothing else of the list

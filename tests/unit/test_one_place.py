@@ -1,7 +1,8 @@
 """Configuration and error answers each have one place (issue 14 item 4), checked on the syntax tree.
 
-- only ``kernel/config.py`` reads the environment; ``sandbox/`` and ``cli/`` are the outer shells
-  that set it for the local sandbox (the sandbox user, the secrets' ``CARDOPS_*`` overrides);
+- only ``kernel/config/`` (the settings model, and the webhook's subset of it) reads the environment;
+  ``sandbox/`` and ``cli/`` are the outer shells that set it for the local sandbox (the sandbox
+  user, the secrets' ``CARDOPS_*`` overrides);
 - only ``api/errors.py`` registers exception handlers (``exception_handler``, ``not_found``, or the
   resolver's handler manager) or builds an error answer (``error_response``): a route raises.
 """
@@ -15,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "cardops"
 
-ENVIRONMENT_ALLOWED = ("kernel/config.py", "sandbox/", "cli/")
+ENVIRONMENT_ALLOWED = ("kernel/config/", "sandbox/", "cli/")
 HANDLERS_ALLOWED = ("api/errors.py",)
 
 _OS_READS = {"environ", "environb", "getenv", "getenvb"}

@@ -79,3 +79,45 @@ def test_names_are_exact_and_bad_values_refused(environment: pytest.MonkeyPatch)
     reset_settings()
     with pytest.raises(ValidationError, match="REPAYMENT_WINDOW_DAYS"):
         settings()
+
+
+#: environments both views must read alike: valid values, the defaults, and refusals
+LEAN_CASES = [
+    {},
+    {"RAW_EVENT_TTL_DAYS": "30", "MAX_WEBHOOK_BYTES": "1024", "SECRET_MAX_AGE_SECONDS": "0"},
+    {"STRIPE_TOLERANCE_SECONDS": " 60 ", "EVENTS_QUEUE_URL": "https://q", "WEBHOOK_SECRET_ID": "arn:s"},
+    {"RAW_EVENT_TTL_DAYS": "0"},
+    {"MAX_WEBHOOK_BYTES": "-1"},
+    {"SECRET_MAX_AGE_SECONDS": "-1"},
+    {"STRIPE_TOLERANCE_SECONDS": "five"},
+    {"TABLE_NAME": None},
+]
+
+
+@pytest.mark.parametrize("overrides", LEAN_CASES)
+def test_the_webhooks_lean_settings_read_as_the_model_does(
+    environment: pytest.MonkeyPatch, overrides: dict[str, str | None]
+) -> None:
+    """``lean_settings()`` (no pydantic, the webhook's cold start) answers as ``settings()`` does."""
+    from dataclasses import asdict, fields
+
+    from cardops.kernel.config import LEAN_VARIABLES, LeanSettings, SettingsError, lean_settings
+
+    for name, value in overrides.items():
+        if value is None:
+            environment.delenv(name)
+        else:
+            environment.setenv(name, value)
+    try:
+        model = settings()
+    except ValidationError:
+        with pytest.raises(SettingsError):
+            lean_settings()
+        return
+    lean = lean_settings()
+    assert asdict(lean) == {f.name: getattr(model, f.name) for f in fields(LeanSettings)}
+    # the same names as the stack's, the same defaults
+    for name, (alias, _) in LEAN_VARIABLES.items():
+        info = type(model).model_fields[name]
+        assert info.alias == alias
+        assert LeanSettings.__dataclass_fields__[name].default == info.default or info.is_required()

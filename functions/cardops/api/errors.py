@@ -7,27 +7,52 @@ order a reader sees is the order that applies.
 
 The tables are built by functions whose imports are local: the webhook function installs its
 small table without importing the ledger, refunds, feeds or re-payment (issue 13: its cold start).
+The webhook function has no Powertools resolver either (one route): ``ErrorTable.proxy`` answers
+from its table on API Gateway's proxy event directly, and nothing here imports Powertools' event
+handler until a resolver's table is registered.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 
 E = TypeVar("E", bound=Exception)
+#: an API Gateway (REST) proxy event, and the proxy answer a Lambda function returns for it
+ProxyEvent = dict[str, Any]
+ProxyResponse = dict[str, Any]
 
 
-def error_response(status: HTTPStatus, code: str, message: str, **details: Any) -> Response[Any]:
+def _error_body(code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
+    return body
+
+
+def error_response(status: HTTPStatus, code: str, message: str, **details: Any) -> Response[Any]:
+    from aws_lambda_powertools.event_handler import Response, content_types
+
+    body = _error_body(code, message, details)
     return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def proxy_response(status: HTTPStatus, body: dict[str, Any]) -> ProxyResponse:
+    """A JSON answer in the proxy shape Powertools' REST resolver gives (compact JSON, one header)."""
+    return {
+        "statusCode": status.value,
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+    }
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,9 @@ class ErrorAnswer:
 
     def response(self) -> Response[Any]:
         return error_response(self.status, self.code, self.message, **self.details)
+
+    def proxy_response(self) -> ProxyResponse:
+        return proxy_response(self.status, _error_body(self.code, self.message, self.details))
 
 
 @dataclass(frozen=True)
@@ -75,33 +103,63 @@ class ErrorRule(Generic[E]):
 Observer = Callable[[Exception, ErrorAnswer], None]
 
 
+class ErrorTable:
+    """A table checked once, answering an error by the rules of the nearest class in its MRO (as
+    Powertools looks its handlers up), then by the first of that class's rules that applies."""
+
+    def __init__(self, rules: Sequence[ErrorRule[Any]], observe: Observer | None = None) -> None:
+        by_class: dict[type[Exception], list[ErrorRule[Any]]] = {}
+        for index, rule in enumerate(rules):
+            for earlier in rules[:index]:
+                if rule.error is not earlier.error and issubclass(rule.error, earlier.error):
+                    raise ValueError(
+                        f"{rule.error.__name__} is listed after its base {earlier.error.__name__}: "
+                        "list the most specific class first"
+                    )
+            by_class.setdefault(rule.error, []).append(rule)
+        for error, chosen in by_class.items():
+            if any(rule.when is None for rule in chosen[:-1]) or chosen[-1].when is not None:
+                raise ValueError(f"{error.__name__}: only its last rule may (and must) be unconditional")
+        self._by_class = {error: tuple(chosen) for error, chosen in by_class.items()}
+        self._observe = observe
+
+    @property
+    def classes(self) -> frozenset[type[Exception]]:
+        return frozenset(self._by_class)
+
+    def answer(self, exc: Exception) -> ErrorAnswer:
+        """The answer to ``exc``, told to the observer; an error no row covers is raised again."""
+        rules = next((self._by_class[c] for c in type(exc).__mro__ if c in self._by_class), None)
+        if rules is None:
+            raise exc
+        answer = next(rule for rule in rules if rule.applies(exc)).answer(exc)
+        if self._observe is not None:
+            self._observe(exc, answer)
+        return answer
+
+    def proxy(self, route: Callable[[ProxyEvent], ProxyResponse]) -> Callable[[ProxyEvent], ProxyResponse]:
+        """``route`` on a proxy event, with whatever it raises answered from this table."""
+
+        def answered(event: ProxyEvent) -> ProxyResponse:
+            try:
+                return route(event)
+            except Exception as exc:
+                return self.answer(exc).proxy_response()
+
+        return answered
+
+
 def register(
     resolver: ApiGatewayResolver, rules: Sequence[ErrorRule[Any]], observe: Observer | None = None
 ) -> None:
     """Install ``rules`` as ``resolver``'s exception handlers: one handler per class."""
-    by_class: dict[type[Exception], list[ErrorRule[Any]]] = {}
-    for index, rule in enumerate(rules):
-        for earlier in rules[:index]:
-            if rule.error is not earlier.error and issubclass(rule.error, earlier.error):
-                raise ValueError(
-                    f"{rule.error.__name__} is listed after its base {earlier.error.__name__}: "
-                    "list the most specific class first"
-                )
-        by_class.setdefault(rule.error, []).append(rule)
-    for error, chosen in by_class.items():
-        if any(rule.when is None for rule in chosen[:-1]) or chosen[-1].when is not None:
-            raise ValueError(f"{error.__name__}: only its last rule may (and must) be unconditional")
-        resolver.exception_handler(error)(_handler(tuple(chosen), observe))
+    table = ErrorTable(rules, observe)
 
-
-def _handler(rules: tuple[ErrorRule[Any], ...], observe: Observer | None) -> Callable[[Exception], Any]:
     def handle(exc: Exception) -> Response[Any]:
-        answer = next(rule for rule in rules if rule.applies(exc)).answer(exc)
-        if observe is not None:
-            observe(exc, answer)
-        return answer.response()
+        return table.answer(exc).response()
 
-    return handle
+    for error in table.classes:
+        resolver.exception_handler(error)(handle)
 
 
 # -- what every resolver shares ---------------------------------------------------------------
@@ -124,6 +182,7 @@ def _fixed(message: str) -> Callable[[BaseException], str]:
 
 def admin_rules() -> tuple[ErrorRule[Any], ...]:
     """The admin resolver's table: every slice's refusals as 4xx, the store's hiccups as 503."""
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
     from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
     from cardops.feeds.domain.matching import LinkingBlocked, UnknownEmployee
@@ -441,6 +500,7 @@ def webhook_rules() -> tuple[ErrorRule[Any], ...]:
     from cardops.kernel.dynamodb import StoreUnavailable
     from cardops.payments.domain.webhook_signatures import MalformedWebhook, SignatureError
     from cardops.payments.use_cases.webhook_intake import (
+        NoSuchRoute,
         PayloadTooLarge,
         UnknownProvider,
         WebhookNotConfigured,
@@ -460,9 +520,8 @@ def webhook_rules() -> tuple[ErrorRule[Any], ...]:
             "store_unavailable",
             _fixed("could not store the event; retry"),
         ),
-        # a path no route matches (control characters in the provider name): nothing echoed
-        ErrorRule(NotFoundError, HTTPStatus.NOT_FOUND, "unknown_provider", _fixed("no such webhook route")),
-        ErrorRule(ServiceError, _service_status, _phrase_code, lambda e: _service_status(e).phrase),
+        # a path or method no route matches (control characters in the provider name): nothing echoed
+        ErrorRule(NoSuchRoute, HTTPStatus.NOT_FOUND, "unknown_provider", _fixed("no such webhook route")),
         # anything else is our fault, not the sender's: 503 so the provider retries (not a bare 502);
         # nothing is lost, an event is acknowledged only after it is stored and enqueued
         ErrorRule(

@@ -9,8 +9,9 @@ import click
 
 from cardops.cli.client import AdminClient, call, echo_json, target_options
 from cardops.cli.tables import tokyo_time
+from cardops.payments.providers import registry
 
-PROVIDERS = click.Choice(["payjp", "stripe", "sbps"])
+PROVIDERS = click.Choice(registry.names())
 
 
 def _parked_table(parked: list[dict[str, Any]]) -> None:

@@ -13,57 +13,43 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 import click
 
 from cardops import resources
 from cardops.cli.client import AdminClient, call, target_options
 from cardops.cli.samples import load_sample, set_option
-
-WEBHOOK_PROVIDERS = ("payjp", "stripe", "sbps")
+from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.providers import registry
 
 
 def webhook_event(payload: bytes, provider: str, secrets: dict[str, str]) -> dict[str, Any]:
-    """An API Gateway event carrying ``payload`` as ``provider`` would deliver it."""
-    from cardops.payments.providers.sbps import notifications
+    """An API Gateway event carrying ``payload`` as ``provider`` would deliver it (signed by its
+    plugin with the sandbox ``secrets``)."""
     from cardops.sandbox.gateway import api_gateway_event
 
-    raw = payload.strip()
-    headers = {"Content-Type": "application/json"}
-    if provider == "stripe":
-        from stripe import WebhookSignature
-
-        header = WebhookSignature.generate_signature_header(
-            raw.decode(), secrets["stripe_webhook_secret"], timestamp=int(time.time())
-        )
-        headers["Stripe-Signature"] = header
-    elif provider == "payjp":
-        headers["X-Payjp-Webhook-Token"] = secrets["payjp_webhook_token"]
-    else:
-        pairs = parse_qsl(raw.decode(), keep_blank_values=True)
-        raw = notifications.sign(pairs, secrets["sbps_hash_key"])
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    plugin = registry.find(provider)
+    if plugin is None:
+        raise click.UsageError(f"no provider {provider!r}: one of {', '.join(registry.names())}")
+    raw, headers = plugin.sign_test_webhook(payload.strip(), secrets, now=time.time())
     return api_gateway_event("POST", f"/webhooks/{provider}", headers, raw)
 
 
 def delivered_event(event: dict[str, Any]) -> tuple[str, str] | None:
     """(provider, event id) of a webhook API Gateway event, as the intake will name it."""
-    from cardops.payments.providers.sbps import PLUGIN as SBPS
-
     provider = (event.get("pathParameters") or {}).get("provider") or str(event.get("path", "")).rsplit(
         "/", 1
     )[-1]
+    plugin = registry.find(provider)
+    if plugin is None:
+        return None
     raw = event.get("body") or ""
     try:
         body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-        if provider == "sbps":
-            return provider, SBPS.event_id(body)
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        return provider, plugin.event_id(body)
+    except (ValueError, UnicodeDecodeError, MalformedWebhook):
         return None
-    event_id = payload.get("id") if isinstance(payload, dict) else None
-    return (provider, event_id) if provider in WEBHOOK_PROVIDERS and isinstance(event_id, str) else None
 
 
 def wait_for_processing(
@@ -181,9 +167,9 @@ def register(cli: click.Group) -> None:
             event = None
         provider = event_file.parent.name
         if function == "webhook" and (not isinstance(event, dict) or "httpMethod" not in event):
-            if provider not in WEBHOOK_PROVIDERS:
+            if registry.find(provider) is None:
                 raise click.UsageError(
-                    "a webhook payload must live under events/webhooks/{payjp,stripe,sbps}/ "
+                    f"a webhook payload must live under events/webhooks/{{{','.join(registry.names())}}}/ "
                     "(or pass an API Gateway event)"
                 )
             if not client.is_sandbox:

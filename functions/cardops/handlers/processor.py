@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Metrics, Tracer
@@ -26,25 +25,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops import resources
 from cardops.kernel import clock
-from cardops.kernel.config import settings
 from cardops.kernel.observability import make_logger
-from cardops.payments.providers.payjp import PayjpClient
-from cardops.payments.providers.registry import api_key
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.payments.use_cases import payment_events
+from cardops.payments.use_cases.providers import provider_client
 
 logger = make_logger("cardops-processor")
 tracer = Tracer(service="cardops-processor")
 metrics = Metrics(namespace="cardops", service="processor")
 processor = BatchProcessor(event_type=EventType.SQS)
-
-
-@lru_cache(maxsize=1)
-def payjp_client() -> PayjpClient:
-    return PayjpClient(
-        api_base=settings().payjp_api_base,
-        secret_key=lambda: api_key("payjp_secret_key"),
-    )
 
 
 def _message(record: SQSRecord) -> dict[str, Any]:
@@ -79,7 +68,7 @@ def record_handler(record: SQSRecord) -> None:
             message,
             read_body=lambda provider, event_id: raw_events.get_body(provider=provider, event_id=event_id),
             payments=PaymentRepository(),
-            payjp_fetcher=payjp_client(),
+            providers=provider_client,
             now=clock.now(),
         )
     except Exception as exc:

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.aws import StoreUnavailable as StoreUnavailable  # re-exported: its home for callers
-from cardops.kernel.config import settings
+from cardops.kernel.config import lean_settings
 
 
 class VersionConflict(Exception):
@@ -40,7 +40,7 @@ is_transient = aws.is_transient
 
 
 def table_name() -> str:
-    return settings().table_name
+    return lean_settings().table_name
 
 
 def query_items(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 #: ISO 4217 minor-unit exponents for the currencies the providers send us.
 MINOR_UNIT_EXPONENT: dict[str, int] = {
@@ -24,6 +24,24 @@ RoundingMode = Literal["down", "half_up"]
 #: the largest amount (minor units) a card payment, a reservation or a provider's notification may
 #: plausibly carry: ¥100,000,000. Beyond it an amount is a parsing or input error, refused by name.
 MAX_PLAUSIBLE_AMOUNT = 100_000_000
+
+
+class ImplausibleAmount(ValueError):
+    """An amount beyond ``MAX_PLAUSIBLE_AMOUNT``: a parsing or input error, never a payment."""
+
+
+def plausible_amount(amount: int) -> int:
+    """The one upper-bound check of an amount a provider or a caller reports."""
+    if amount > MAX_PLAUSIBLE_AMOUNT:
+        raise ImplausibleAmount(
+            f"amount {amount} is beyond the plausible range of a card payment "
+            f"(at most {MAX_PLAUSIBLE_AMOUNT})"
+        )
+    return amount
+
+
+#: a non-negative amount within ``MAX_PLAUSIBLE_AMOUNT``, for the providers' pydantic shapes
+PlausibleAmount = Annotated[int, Field(ge=0), AfterValidator(plausible_amount)]
 
 
 class CurrencyError(ValueError):

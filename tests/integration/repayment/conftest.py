@@ -17,7 +17,7 @@ from cardops.kernel import clock
 from cardops.kernel.config import reset_settings
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, PaymentMetadata
 from cardops.payments.domain.reservations import Reservation
-from cardops.payments.providers.payjp import charge_to_payment
+from cardops.payments.providers.payjp.client import charge_to_payment
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.payjp_emulator import PayjpEmulator

@@ -10,6 +10,7 @@ from cardops.kernel.calendar import TOKYO
 from cardops.payments.domain.capture_deadline import (
     AIRLINE_MCCS,
     DEFAULT_EXTENDED_HOLD_MCCS,
+    AuthorizationHold,
     CaptureDeadline,
     DeadlinePolicy,
     InvalidExpiryDays,
@@ -47,7 +48,7 @@ def far_future_hold(authorized_at: datetime) -> datetime:
 def test_business_deadline_table(visit: date, expected_day: tuple[int, int, int]) -> None:
     authorized_at = jst(2025, 1, 1, 10) if visit.year == 2025 else jst(2028, 1, 10, 10)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=visit,
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -64,7 +65,7 @@ def test_deadline_is_always_14_59_utc_because_japan_has_no_dst() -> None:
     for offset in range(0, 365, 11):
         visit = date(2025, 1, 1) + timedelta(days=offset)
         result = capture_deadline(
-            provider="payjp",
+            hold=AuthorizationHold.EXPIRY_DAYS,
             visit_date=visit,
             accepted_at=authorized_at,
             authorized_at=authorized_at,
@@ -79,7 +80,7 @@ def test_deadline_is_always_14_59_utc_because_japan_has_no_dst() -> None:
 def test_far_future_visit_is_capped_by_the_payjp_default_hold_minus_margin() -> None:
     authorized_at = jst(2025, 6, 1, 12)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 9, 1),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -96,7 +97,7 @@ def test_reported_payjp_expired_at_wins_over_the_default() -> None:
     authorized_at = jst(2025, 6, 1, 12)
     expired_at = payjp_expired_at(authorized_at, 60)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 7, 10),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -113,7 +114,7 @@ def test_stripe_capture_before_is_used_when_reported() -> None:
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
     capture_before = datetime(2025, 6, 5, 3, tzinfo=UTC)  # e.g. a network with a shorter window
     result = capture_deadline(
-        provider="stripe",
+        hold=AuthorizationHold.CARD_NETWORKS,
         visit_date=date(2025, 6, 20),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -145,7 +146,7 @@ def test_stripe_capture_before_is_used_when_reported() -> None:
 def test_stripe_default_hold_by_mcc(mcc: str | None, hold_days: int) -> None:
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
     result = capture_deadline(
-        provider="stripe",
+        hold=AuthorizationHold.CARD_NETWORKS,
         visit_date=date(2025, 12, 24),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -160,7 +161,7 @@ def test_airline_mccs_can_be_opted_in_by_policy() -> None:
     policy = DeadlinePolicy(extended_hold_mccs=DEFAULT_EXTENDED_HOLD_MCCS | AIRLINE_MCCS)
     authorized_at = datetime(2025, 6, 1, 3, tzinfo=UTC)
     result = capture_deadline(
-        provider="stripe",
+        hold=AuthorizationHold.CARD_NETWORKS,
         visit_date=date(2025, 12, 24),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -175,7 +176,7 @@ def test_tie_goes_to_business() -> None:
     authorized_at = jst(2025, 3, 1, 10)
     business = end_of_day_jst(2025, 3, 8)
     result = capture_deadline(
-        provider="stripe",
+        hold=AuthorizationHold.CARD_NETWORKS,
         visit_date=date(2025, 3, 1),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -190,7 +191,7 @@ def test_one_microsecond_earlier_authorization_bound_wins() -> None:
     authorized_at = jst(2025, 3, 1, 10)
     business = end_of_day_jst(2025, 3, 8)
     result = capture_deadline(
-        provider="stripe",
+        hold=AuthorizationHold.CARD_NETWORKS,
         visit_date=date(2025, 3, 1),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -205,7 +206,7 @@ def test_missing_visit_date_runs_from_the_acceptance_date_in_tokyo() -> None:
     # 2025-01-31 20:00 UTC is already Feb 1 in Tokyo
     accepted_at = datetime(2025, 1, 31, 20, tzinfo=UTC)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=None,
         accepted_at=accepted_at,
         authorized_at=accepted_at,
@@ -218,7 +219,7 @@ def test_missing_visit_date_runs_from_the_acceptance_date_in_tokyo() -> None:
 def test_missing_visit_and_acceptance_fall_back_to_the_authorization_day() -> None:
     authorized_at = jst(2025, 5, 1, 0, 30)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=None,
         accepted_at=None,
         authorized_at=authorized_at,
@@ -231,7 +232,7 @@ def test_missing_visit_and_acceptance_fall_back_to_the_authorization_day() -> No
 def test_visit_before_acceptance_is_read_as_the_acceptance_date() -> None:
     accepted_at = jst(2025, 5, 10, 9)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 5, 1),
         accepted_at=accepted_at,
         authorized_at=accepted_at,
@@ -244,7 +245,7 @@ def test_visit_before_acceptance_is_read_as_the_acceptance_date() -> None:
 def test_reminders_are_72h_and_24h_before_the_effective_deadline() -> None:
     authorized_at = jst(2025, 5, 1, 9)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 5, 2),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -258,7 +259,7 @@ def test_reminders_already_past_at_authorization_are_dropped() -> None:
     # same-day booking of a visit the same day, with a 1-day PAY.JP hold: deadline ~12h away
     authorized_at = jst(2025, 5, 1, 9)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 5, 1),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -275,7 +276,7 @@ def test_custom_reminder_offsets_are_sorted_and_deduplicated() -> None:
     )
     authorized_at = jst(2025, 5, 1, 9)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 5, 2),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -289,7 +290,7 @@ def test_custom_reminder_offsets_are_sorted_and_deduplicated() -> None:
 def test_unknown_provider_without_reported_validity_has_only_the_business_bound() -> None:
     authorized_at = jst(2025, 5, 1, 9)
     result = capture_deadline(
-        provider="sbps",
+        hold=AuthorizationHold.UNKNOWN,
         visit_date=date(2025, 8, 1),
         accepted_at=authorized_at,
         authorized_at=authorized_at,
@@ -304,7 +305,7 @@ def test_unknown_provider_without_reported_validity_has_only_the_business_bound(
 def test_naive_timestamps_are_rejected() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         capture_deadline(
-            provider="payjp",
+            hold=AuthorizationHold.EXPIRY_DAYS,
             visit_date=date(2025, 5, 1),
             accepted_at=None,
             authorized_at=datetime(2025, 5, 1, 9),
@@ -316,7 +317,7 @@ def test_naive_timestamps_are_rejected() -> None:
 def test_result_is_serializable_for_the_workflow_input() -> None:
     authorized_at = jst(2025, 5, 1, 9)
     result = capture_deadline(
-        provider="payjp",
+        hold=AuthorizationHold.EXPIRY_DAYS,
         visit_date=date(2025, 5, 2),
         accepted_at=authorized_at,
         authorized_at=authorized_at,

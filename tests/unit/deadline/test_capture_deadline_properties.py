@@ -7,14 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cardops.payments.domain.capture_deadline import DeadlinePolicy, authorization_validity, capture_deadline
+from cardops.payments.domain.capture_deadline import (
+    AuthorizationHold,
+    DeadlinePolicy,
+    authorization_validity,
+    capture_deadline,
+)
 
 instants = st.datetimes(
     min_value=datetime(2020, 1, 1),
     max_value=datetime(2035, 12, 31),
     timezones=st.just(UTC),
 )
-providers = st.sampled_from(["payjp", "stripe"])
+rules = st.sampled_from([AuthorizationHold.EXPIRY_DAYS, AuthorizationHold.CARD_NETWORKS])
 mccs = st.one_of(st.none(), st.sampled_from(["7011", "7512", "4411", "4511", "5812", "3400", "0000"]))
 policies = st.builds(
     DeadlinePolicy,
@@ -26,7 +31,7 @@ policies = st.builds(
 
 
 @given(
-    provider=providers,
+    rule=rules,
     authorized_at=instants,
     visit_offset=st.one_of(st.none(), st.integers(min_value=-30, max_value=400)),
     accepted_before=st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3))),
@@ -35,7 +40,7 @@ policies = st.builds(
     policy=policies,
 )
 def test_deadline_never_after_either_bound(
-    provider: str,
+    rule: AuthorizationHold,
     authorized_at: datetime,
     visit_offset: int | None,
     accepted_before: timedelta | None,
@@ -47,7 +52,7 @@ def test_deadline_never_after_either_bound(
     accepted_at = None if accepted_before is None else authorized_at - accepted_before
     expires_at = None if hold is None else authorized_at + hold
     result = capture_deadline(
-        provider=provider,
+        hold=rule,
         visit_date=visit,
         accepted_at=accepted_at,
         authorized_at=authorized_at,
@@ -56,13 +61,13 @@ def test_deadline_never_after_either_bound(
         policy=policy,
     )
     validity = authorization_validity(
-        provider=provider,
+        hold=rule,
         authorized_at=authorized_at,
         authorization_expires_at=expires_at,
         mcc=mcc,
         policy=policy,
     )
-    assert validity is not None  # payjp and stripe always have a known hold
+    assert validity is not None  # both rules always know the hold
     assert result.at <= validity - policy.safety_margin
     assert result.at <= result.business_deadline
     assert result.at == min(result.business_deadline, validity - policy.safety_margin)

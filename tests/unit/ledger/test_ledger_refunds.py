@@ -20,7 +20,6 @@ from cardops.payments.domain.payments import (
 )
 from cardops.payments.domain.refunds import (
     ALLOWED_TRANSITIONS,
-    DEFAULT_CAPABILITIES,
     DebitMemoError,
     InvalidRefundTransitionError,
     PaymentNotRefundableError,
@@ -273,7 +272,7 @@ def test_submitted_refund_reversal_refused_where_the_provider_cannot() -> None:
     refund, ledger = _requested(3_000)
     submitted = submit_refund(refund, now=NOW).refund
     with pytest.raises(RefundReversalNotSupportedError):
-        reverse_submitted_refund(submitted, ledger, DEFAULT_CAPABILITIES["payjp"], now=NOW, actor="finance")
+        reverse_submitted_refund(submitted, ledger, ProviderCapabilities(), now=NOW, actor="finance")
     succeeded = mark_refund_succeeded(submitted, now=NOW).refund
     with pytest.raises(InvalidRefundTransitionError):
         reverse_submitted_refund(

@@ -19,6 +19,7 @@ Japan has no daylight-saving time, so "end of the Tokyo day" is always 14:59:59.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -46,6 +47,19 @@ AIRLINE_MCCS = frozenset({f"{code:04d}" for code in range(3000, 3351)} | {"4511"
 #: "Place an extended hold on an online card payment": Visa and American Express extend lodging,
 #: vehicle rental and cruise lines; Mastercard all categories; Discover adds airlines and rail).
 DEFAULT_EXTENDED_HOLD_MCCS = _LODGING_MCCS | _CAR_RENTAL_MCCS | _CRUISE_MCCS
+
+
+class AuthorizationHold(StrEnum):
+    """How long a provider's authorization holds when the provider does not say when it lapses:
+    each provider plugin names its rule (``ProviderPlugin.authorization_hold``), this module keeps
+    the rules, so the domain knows no provider by name."""
+
+    #: no documented default: the business bound alone decides
+    UNKNOWN = "unknown"
+    #: the charge's default ``expiry_days`` (PAY.JP: ``PAYJP_DEFAULT_EXPIRY_DAYS`` after authorization)
+    EXPIRY_DAYS = "expiry_days"
+    #: the card networks' windows (Stripe): online, or extended for the MCCs every network extends
+    CARD_NETWORKS = "card_networks"
 
 
 class DeadlinePolicy(BaseModel):
@@ -127,7 +141,7 @@ def business_deadline(
 
 def authorization_validity(
     *,
-    provider: str,
+    hold: AuthorizationHold,
     authorized_at: datetime,
     authorization_expires_at: datetime | None,
     mcc: str | None,
@@ -136,9 +150,9 @@ def authorization_validity(
     """The instant the provider's hold lapses: what it reports, else its documented default."""
     if authorization_expires_at is not None:
         return authorization_expires_at
-    if provider == "payjp":
+    if hold is AuthorizationHold.EXPIRY_DAYS:
         return payjp_expired_at(authorized_at)
-    if provider == "stripe":
+    if hold is AuthorizationHold.CARD_NETWORKS:
         extended = is_extended_hold_mcc(mcc, policy)
         return authorized_at + (policy.stripe_extended_hold if extended else policy.stripe_online_hold)
     return None
@@ -146,7 +160,7 @@ def authorization_validity(
 
 def capture_deadline(
     *,
-    provider: str,
+    hold: AuthorizationHold,
     visit_date: date | None,
     accepted_at: datetime | None,
     authorized_at: datetime,
@@ -168,7 +182,7 @@ def capture_deadline(
         days=policy.business_days_after_visit,
     )
     validity = authorization_validity(
-        provider=provider,
+        hold=hold,
         authorized_at=authorized_at,
         authorization_expires_at=authorization_expires_at,
         mcc=mcc,
@@ -228,14 +242,20 @@ class InvalidCaptureAmount(CaptureRefused):
         self.amount = amount
 
 
-def deadline_of(payment: Payment, policy: DeadlinePolicy = DeadlinePolicy()) -> datetime | None:  # noqa: B008
-    """The stored deadline, or the one computed from the payment's facts when none was stored."""
+def deadline_of(
+    payment: Payment,
+    policy: DeadlinePolicy = DeadlinePolicy(),  # noqa: B008 - frozen model, safe as a default
+    *,
+    hold: AuthorizationHold = AuthorizationHold.UNKNOWN,
+) -> datetime | None:
+    """The stored deadline, or the one computed from the payment's facts when none was stored
+    (``hold``: its provider's rule, for a payment whose provider did not report the lapse)."""
     if payment.capture_deadline is not None:
         return payment.capture_deadline
     if payment.facts.authorized_at is None:
         return None
     return capture_deadline(
-        provider=payment.provider,
+        hold=hold,
         visit_date=payment.metadata.visit_date,
         accepted_at=payment.metadata.accepted_at,
         authorized_at=payment.facts.authorized_at,
@@ -245,7 +265,13 @@ def deadline_of(payment: Payment, policy: DeadlinePolicy = DeadlinePolicy()) -> 
     ).at
 
 
-def ensure_capturable(payment: Payment, now: datetime, *, amount: int | None = None) -> None:
+def ensure_capturable(
+    payment: Payment,
+    now: datetime,
+    *,
+    amount: int | None = None,
+    hold: AuthorizationHold = AuthorizationHold.UNKNOWN,
+) -> None:
     """Refuse, with a named error, a capture the store may no longer make (SPEC §3).
 
     The deadline is inclusive: a capture at the very last instant of the day is still accepted.
@@ -253,7 +279,7 @@ def ensure_capturable(payment: Payment, now: datetime, *, amount: int | None = N
     _require_aware(now, "now")
     if payment.status is not PaymentStatus.AUTHORIZED:
         raise PaymentNotCapturable(payment.status)
-    deadline = deadline_of(payment)
+    deadline = deadline_of(payment, hold=hold)
     if deadline is not None and now > deadline:
         raise CaptureDeadlinePassed(deadline, now)
     if amount is not None:

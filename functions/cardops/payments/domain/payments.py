@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Provider = Literal["payjp", "stripe", "sbps", "sandbox"]
-PROVIDERS: tuple[str, ...] = ("payjp", "stripe", "sbps", "sandbox")
+#: a provider's name (``payments.providers.registry`` knows which exist; ``sandbox`` is the
+#: plugin-less stand-in of tests and the sandbox): a short lowercase word, as in routes and keys
+Provider = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
 
 
 class PaymentStatus(StrEnum):

@@ -152,13 +152,18 @@ class ProviderCapabilities(BaseModel):
     refund_reversal: bool = False
 
 
-#: PAY.JP, SBPS and Stripe card refunds cannot be taken back once submitted; the sandbox can.
-DEFAULT_CAPABILITIES: dict[str, ProviderCapabilities] = {
-    "payjp": ProviderCapabilities(refund_reversal=False),
-    "sbps": ProviderCapabilities(refund_reversal=False),
-    "stripe": ProviderCapabilities(refund_reversal=False),
-    "sandbox": ProviderCapabilities(refund_reversal=True),
-}
+class RefundReport(BaseModel):
+    """What a provider's facts say of the refunds cardops submitted (``ProviderPlugin.refund_report``):
+    each provider reports refunds its own way, and the refunds use case reads them through this."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: the provider's running total of settled refunds, where it reports one (PAY.JP): submitted
+    #: refunds it covers have succeeded
+    settled_total: int | None = None
+    #: the provider's ids of refunds that failed or were canceled after submission (Stripe): the
+    #: cardops refund submitted under that id is rejected, its ledger debit reversed
+    failed: frozenset[str] = frozenset()
 
 
 class RefundTransition(BaseModel):

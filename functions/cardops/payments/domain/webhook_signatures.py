@@ -1,7 +1,9 @@
 """Webhook authentication for each provider (SPEC §1), on the raw body, before any parsing.
 
 Every comparison is constant-time. Each verifier accepts a list of secrets so that a secret can be
-rotated without dropping webhooks: the old and the new one are both accepted for a window.
+rotated without dropping webhooks: the old and the new one are both accepted for a window. A JSON
+event is named by its ``id`` (``json_event_id``), still without a payment model: the webhook
+function imports this module and no pydantic (issue 13).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+
+from cardops.kernel import safe_json
 
 
 class SignatureError(Exception):
@@ -87,3 +91,21 @@ def verify_stripe_signature(
     if abs(now - timestamp) > tolerance_seconds:
         raise SignatureError("Stripe-Signature timestamp outside the tolerance")
     return timestamp
+
+
+def json_event_id(raw_body: bytes) -> str:
+    """The ``id`` of a JSON event with a ``type`` (PAY.JP's and Stripe's shape)."""
+    try:
+        payload = safe_json.loads(raw_body)
+    except safe_json.UnsafeJson as exc:
+        raise MalformedWebhook(f"body refused: {exc}") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedWebhook("event has no type")
+    return event_id

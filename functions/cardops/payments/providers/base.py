@@ -9,13 +9,14 @@ canonical event, its API client, and what its API allows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.kernel import safe_json
+from cardops.kernel.money import ImplausibleAmount, plausible_amount
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     EventKind,
@@ -25,10 +26,13 @@ from cardops.payments.domain.payments import (
     Provider,
 )
 from cardops.payments.domain.webhook_signatures import MalformedWebhook
+from cardops.payments.domain.webhook_signatures import json_event_id as json_event_id
 
 if TYPE_CHECKING:
     from cardops.kernel.secrets import WebhookSecrets
-    from cardops.payments.domain.refunds import ProviderCapabilities
+    from cardops.payments.domain.capture_deadline import AuthorizationHold
+    from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
+    from cardops.payments.providers.recharge import Recharger
 
 
 class ProviderError(Exception):
@@ -72,6 +76,9 @@ class ProviderPayment(BaseModel):
     #: a reusable card/customer reference for a merchant-initiated charge (re-payment, SPEC §4)
     customer_id: str | None = None
     card_brand: str | None = None
+    #: the provider's own id of the refund a ``refund`` call made, where it names refunds (Stripe):
+    #: the refund is recorded under it, so a later failure of that refund finds it
+    refund_id: str | None = None
 
     def as_event(
         self,
@@ -121,6 +128,24 @@ class UnsupportedProviderEvent(Exception):
     """A well-formed, authentic event of a type cardops does not act on: acknowledged, dropped."""
 
 
+@dataclass(frozen=True)
+class EventContext:
+    """What a provider whose webhooks carry no facts needs to read them (PAY.JP re-fetches the
+    charge an event names): the processor's clock and its API client, built on first use."""
+
+    now: datetime
+    client: Callable[[], PaymentProvider]
+
+
+def provider_amount(amount: int, provider: str) -> int:
+    """``amount`` as a provider reported it, refused by name beyond JPY's plausible range (the one
+    check, ``kernel.money.plausible_amount``, as a ``MalformedWebhook`` every parser raises)."""
+    try:
+        return plausible_amount(amount)
+    except ImplausibleAmount as exc:
+        raise MalformedWebhook(f"{provider} {exc}") from None
+
+
 class ProviderPlugin(Protocol):
     """One payment provider, whole: webhook verification, event naming and mapping, API client.
 
@@ -128,8 +153,10 @@ class ProviderPlugin(Protocol):
     import); ``to_canonical`` in the processor; ``client`` wherever the provider's API is called
     (built lazily, so only those functions import the provider's SDK). ``client`` takes the use
     cases' view of stored payments (``PaymentLookup``) for a provider whose API needs what cardops
-    stored (SBPS addresses a payment by the tracking id its notification carried); the others ignore
-    it, and SBPS raises ``ProviderNotConfigured`` without it.
+    stored (SBPS addresses a payment by the tracking id its notification carried): such a plugin
+    says so (``reads_stored_payments``) and the registry builds no client of it without one; the
+    others ignore it. One folder (``providers/{name}/``, its ``PLUGIN``) and one line in
+    ``registry.BUILT_IN`` make a provider: nothing outside ``providers/`` tells them apart by name.
     """
 
     @property
@@ -140,6 +167,16 @@ class ProviderPlugin(Protocol):
     @property
     def capabilities(self) -> ProviderCapabilities:
         """What its API allows (refund reversal, …)."""
+        ...
+
+    @property
+    def authorization_hold(self) -> AuthorizationHold:
+        """How long its authorizations hold when it does not report the lapse (SPEC §3)."""
+        ...
+
+    @property
+    def reads_stored_payments(self) -> bool:
+        """Whether ``client`` needs the stored payments (SBPS addresses payments by tracking id)."""
         ...
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
@@ -154,28 +191,26 @@ class ProviderPlugin(Protocol):
         """The provider's id of a verified event (webhooks are stored once per provider and id)."""
         ...
 
-    def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
-        """One canonical event; ``UnsupportedProviderEvent`` or ``MalformedWebhook`` otherwise."""
+    def to_canonical(self, raw_body: bytes, context: EventContext | None = None) -> CanonicalEvent:
+        """One canonical event; ``UnsupportedProviderEvent`` or ``MalformedWebhook`` otherwise.
+        ``context`` is given by the processor; only a provider that re-fetches needs it."""
         ...
 
     def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
         """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
         ...
 
+    def recharger(self) -> Recharger | None:
+        """What charges a saved card again (SPEC §4 re-payment); ``None`` where the API cannot."""
+        ...
 
-def json_event_id(raw_body: bytes) -> str:
-    """The ``id`` of a JSON event with a ``type`` (PAY.JP's and Stripe's shape)."""
-    try:
-        payload = safe_json.loads(raw_body)
-    except safe_json.UnsafeJson as exc:
-        raise MalformedWebhook(f"body refused: {exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
-        raise MalformedWebhook("event has no id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedWebhook("event has no type")
-    return event_id
+    def refund_report(self, facts: PaymentFacts) -> RefundReport:
+        """What the provider's facts say of the refunds cardops submitted (settled, failed)."""
+        ...
+
+    def sign_test_webhook(
+        self, payload: bytes, secrets: Mapping[str, str], *, now: float
+    ) -> tuple[bytes, dict[str, str]]:
+        """``payload`` as the provider would deliver it, signed with the sandbox's webhook
+        ``secrets`` (by secret name): the body and the headers (``cardops invoke``, tests)."""
+        ...

@@ -1,18 +1,17 @@
 """Charging a saved card again (SPEC §4 re-payment): what the provider still holds, and the charge.
 
-PAY.JP links a charge to a customer (``customer``) whose default card may be charged again by the
-merchant. A customer that is gone, or whose card is not reusable, cannot be charged again.
+Each provider that can charge a saved card again offers a ``Recharger`` through its plugin
+(``ProviderPlugin.recharger``): PAY.JP's in ``payjp/recharge.py``, Stripe's in ``stripe/recharge.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from cardops.payments.providers.base import PermanentProviderError, ProviderPayment
-from cardops.payments.providers.payjp import PayjpClient
+from cardops.payments.providers.base import ProviderPayment
 
 
 class SavedCard(BaseModel):
@@ -40,60 +39,3 @@ class Recharger(Protocol):
         idempotency_key: str,
         payment_method_id: str | None = None,
     ) -> ProviderPayment: ...
-
-
-class PayjpRecharger:
-    def __init__(self, client: PayjpClient) -> None:
-        self.client = client
-
-    def saved_card(self, original_payment_id: str) -> SavedCard:
-        charge = self.client.retrieve(original_payment_id)
-        if not charge.customer_id:
-            return SavedCard(customer_id=None, reusable=False, brand=charge.card_brand)
-        try:
-            customer = self.client.http.request("GET", f"/v1/customers/{charge.customer_id}")
-        except PermanentProviderError as exc:
-            if exc.status == 404:
-                return SavedCard(customer_id=charge.customer_id, reusable=False, brand=charge.card_brand)
-            raise
-        card = _default_card(customer)
-        if card is None:
-            return SavedCard(customer_id=charge.customer_id, reusable=False, brand=charge.card_brand)
-        return SavedCard(
-            customer_id=charge.customer_id,
-            # PAY.JP's test mode (our emulator) marks cards that cannot be charged again
-            reusable=card.get("reusable") is not False,
-            brand=str(card.get("brand") or charge.card_brand or "") or None,
-        )
-
-    def charge(
-        self,
-        *,
-        customer_id: str,
-        amount: int,
-        currency: str,
-        metadata: Mapping[str, str],
-        idempotency_key: str,
-        payment_method_id: str | None = None,
-    ) -> ProviderPayment:
-        """PAY.JP charges the customer's default card: ``payment_method_id`` is not used."""
-        return self.client.create_charge(
-            amount=amount,
-            currency=currency,
-            customer=customer_id,
-            capture=True,
-            metadata=metadata,
-            idempotency_key=idempotency_key,
-        )
-
-
-def _default_card(customer: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    cards = customer.get("cards")
-    data = cards.get("data") if isinstance(cards, Mapping) else None
-    if not isinstance(data, list):
-        return None
-    wanted = customer.get("default_card")
-    for card in data:
-        if isinstance(card, Mapping) and (wanted is None or card.get("id") == wanted):
-            return card
-    return None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cardops.kernel import clock
 from cardops.kernel.config import settings
+from cardops.payments.providers import registry
 from cardops.payments.store.dead_letters import DeadLetterQueue
 from cardops.payments.store.payments import RawEventStore
 from cardops.payments.store.queue import SqsQueue
@@ -18,7 +19,7 @@ from cardops.payments.use_cases.event_processing import EventStatus, ParkedEvent
 
 router = Router()  # type: ignore[no-untyped-call]
 
-ProviderPath = Annotated[str, Path(pattern=r"^(payjp|stripe|sbps)$", description="webhook provider")]
+ProviderPath = Annotated[str, Path(pattern=registry.name_pattern(), description="webhook provider")]
 EventIdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -26,7 +27,7 @@ class RedriveInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(min_length=1, max_length=255)
-    provider: str | None = Field(default=None, pattern=r"^(payjp|stripe|sbps)$")
+    provider: str | None = Field(default=None, pattern=registry.name_pattern())
 
 
 @router.get("/admin/events/dlq", tags=["events"])

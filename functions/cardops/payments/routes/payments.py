@@ -10,13 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 
 from cardops.kernel import clock
 from cardops.payments.domain.reservations import Reservation, ReservationInput
+from cardops.payments.providers import registry
 from cardops.payments.routes.views import PaymentView, ReservationView, payment_view
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
 
 router = Router()  # type: ignore[no-untyped-call]
 
-ProviderPath = Annotated[str, Path(pattern=r"^(payjp|stripe|sbps|sandbox)$", description="payment provider")]
+ProviderPath = Annotated[
+    str, Path(pattern=registry.name_pattern(stand_in=True), description="payment provider")
+]
 PaymentIdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_:-]+$")]
 ReservationIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 

@@ -23,6 +23,7 @@ from cardops.payments.domain.refunds import (
     Refund,
     RefundReason,
 )
+from cardops.payments.providers import registry
 from cardops.payments.use_cases.refunds import (
     RefundService,
     RefundSubmissionPendingError,
@@ -30,7 +31,9 @@ from cardops.payments.use_cases.refunds import (
 
 router = Router()  # type: ignore[no-untyped-call]
 
-ProviderPath = Annotated[str, Path(pattern=r"^(payjp|stripe|sbps|sandbox)$", description="payment provider")]
+ProviderPath = Annotated[
+    str, Path(pattern=registry.name_pattern(stand_in=True), description="payment provider")
+]
 PaymentIdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_:-]+$")]
 RefundIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^rf_[0-9a-f]+$")]
 MAX_AMOUNT = 10**12

@@ -36,6 +36,7 @@ from cardops.payments.domain.payments import (
     PaymentStatus,
 )
 from cardops.payments.domain.reservations import Reservation
+from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderPayment
 from cardops.payments.store.claims import Claim, Outcome, OutcomeClaims
 from cardops.payments.use_cases.payment_events import Payments, apply_canonical
@@ -160,7 +161,7 @@ def capture(
 ) -> Payment:
     """Capture before the deadline; refused (``CaptureRefused``) after it or after the automatic refund."""
     payment = _load(deps, provider, payment_id)
-    ensure_capturable(payment, now, amount=amount)
+    ensure_capturable(payment, now, amount=amount, hold=registry.authorization_hold(provider))
     claim = deps.claims.claim(provider, payment_id, "capture", now=now)
     if claim.outcome == "expire":
         raise AutomaticRefundStarted()
@@ -188,7 +189,7 @@ NextKind = Literal["reminder", "deadline"]
 def check(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict[str, Any]:
     """Is the authorization still open, and what comes next: a reminder or the deadline."""
     payment = _load(deps, provider, payment_id)
-    deadline = deadline_of(payment, deps.policy)
+    deadline = deadline_of(payment, deps.policy, hold=registry.authorization_hold(provider))
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None:
         return {"open": False, "status": payment.status.value, "next": None}
     for offset in sorted(deps.policy.reminder_offsets, reverse=True):
@@ -226,7 +227,7 @@ def _notice(payment: Payment) -> dict[str, Any]:
 def remind(deps: Deps, provider: str, payment_id: str, *, hours_before: int, now: datetime) -> dict[str, Any]:
     """Remind the store to capture, only while the authorization is open and not yet due."""
     payment = _load(deps, provider, payment_id)
-    deadline = deadline_of(payment, deps.policy)
+    deadline = deadline_of(payment, deps.policy, hold=registry.authorization_hold(provider))
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None or now > deadline:
         return {"published": False}
     if now < deadline - _reminder_offset(deps.policy, hours_before):
@@ -279,7 +280,7 @@ def _claim_expiry(deps: Deps, payment: Payment, *, now: datetime) -> None:
 def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict[str, Any]:
     """At the deadline: cancel the authorization, mark ``expired_refunded``, 予約不成立, notify."""
     payment = _load(deps, provider, payment_id)
-    deadline = deadline_of(payment, deps.policy)
+    deadline = deadline_of(payment, deps.policy, hold=registry.authorization_hold(provider))
     if payment.status is PaymentStatus.EXPIRED_REFUNDED:
         return {"outcome": "expired_refunded", "status": payment.status.value}
     if payment.status is not PaymentStatus.AUTHORIZED or deadline is None:

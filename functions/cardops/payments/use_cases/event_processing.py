@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from cardops.payments.providers import registry
 from cardops.payments.store.dead_letters import DeadLetterQueue, ParkedMessage
 
 EventState = Literal["queued", "processed", "failing", "parked"]
@@ -41,8 +42,6 @@ class Records(Protocol):
 
 #: re-enqueues a stored event for processing (the processor reads its body from the store)
 Requeue = Callable[[str, str], None]
-
-PROVIDERS = ("payjp", "stripe", "sbps")
 
 
 class EventStatus(BaseModel):
@@ -216,7 +215,7 @@ def _redrive_stored(
     if requeue is None:
         return None
     found = []
-    for name in (provider,) if provider else PROVIDERS:
+    for name in (provider,) if provider else registry.names():
         record = records.processing_state(provider=name, event_id=event_id)
         if record is not None and record.get("permanent") and record.get("parked_at"):
             found.append((name, record))

@@ -7,7 +7,6 @@ merged again, so concurrent deliveries never lose or double an effect.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,16 +17,18 @@ from cardops.payments.domain.capture_deadline import capture_deadline
 from cardops.payments.domain.payments import (
     Applied,
     CanonicalEvent,
-    EventKind,
     HistoryEntry,
     Payment,
     apply_event,
     new_payment,
 )
 from cardops.payments.domain.webhook_signatures import MalformedWebhook
-from cardops.payments.providers import payjp
-from cardops.payments.providers.base import ProviderPayment
-from cardops.payments.providers.sbps import PLUGIN as SBPS
+from cardops.payments.providers import registry
+from cardops.payments.providers.base import (
+    EventContext,
+    PaymentProvider,
+    UnsupportedProviderEvent,
+)
 
 
 class UnsupportedEvent(Exception):
@@ -44,10 +45,6 @@ class Payments(Protocol):
     def save(self, applied: Applied, *, expected_version: int) -> None: ...
 
     def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None: ...
-
-
-class ChargeFetcher(Protocol):
-    def retrieve(self, payment_id: str) -> ProviderPayment: ...
 
 
 @dataclass(frozen=True)
@@ -116,64 +113,20 @@ def describe_failure(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
-def _json_object(body: str) -> dict[str, Any]:
-    try:
-        value = json.loads(body)
-    except ValueError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(value, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    return value
-
-
-_PAYJP_KINDS = {
-    "charge.succeeded": EventKind.AUTHORIZED,
-    "charge.captured": EventKind.CAPTURED,
-    "charge.updated": EventKind.UPDATED,
-    "charge.refunded": EventKind.REFUNDED,
-    "charge.failed": EventKind.FAILED,
-    "charge.dispute.created": EventKind.DISPUTE_OPENED,
-    "charge.dispute.updated": EventKind.UPDATED,
-}
-
-
-def payjp_to_canonical(body: str, fetcher: ChargeFetcher, *, now: datetime) -> CanonicalEvent:
-    """A PAY.JP event names a charge; what it says is taken from a re-fetch of that charge."""
-    payload = _json_object(body)
-    event_type = str(payload.get("type"))
-    if event_type not in payjp.CHARGE_EVENT_TYPES:
-        raise UnsupportedEvent(event_type)
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        raise MalformedWebhook("PAY.JP event has no data object")
-    charge_id = data.get("charge") if data.get("object") == "dispute" else data.get("id")
-    if not isinstance(charge_id, str) or not charge_id.startswith("ch_") or len(charge_id) > 255:
-        raise MalformedWebhook("PAY.JP event names no charge")
-    snapshot = fetcher.retrieve(charge_id)
-    return snapshot.as_event(
-        provider="payjp", event_id=str(payload["id"]), kind=_PAYJP_KINDS[event_type], occurred_at=now
-    )
-
-
 def to_canonical(
-    provider: str, body: str | bytes, *, payjp_fetcher: ChargeFetcher, now: datetime
+    provider: str, body: str | bytes, *, providers: Callable[[str], PaymentProvider], now: datetime
 ) -> CanonicalEvent:
-    """``body`` as stored: SBPS forms are read from their bytes (Shift_JIS or UTF-8), JSON as text."""
-    if provider == SBPS.name:
-        return SBPS.to_canonical(body.encode("utf-8") if isinstance(body, str) else body)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", errors="replace")
-    if provider == "payjp":
-        return payjp_to_canonical(body, payjp_fetcher, now=now)
-    if provider == "stripe":
-        from cardops.payments.providers.base import UnsupportedProviderEvent
-        from cardops.payments.providers.stripe import StripePlugin
-
-        try:
-            return StripePlugin().to_canonical(body.encode("utf-8"))
-        except UnsupportedProviderEvent as exc:
-            raise UnsupportedEvent(str(exc)) from exc
-    raise MalformedWebhook(f"no processor for provider {provider!r}")
+    """``body`` as stored (its bytes, or the inline text as UTF-8), read by the provider's plugin;
+    ``providers`` gives an API client to a plugin that re-fetches what an event names (PAY.JP)."""
+    plugin = registry.find(provider)
+    if plugin is None:
+        raise MalformedWebhook(f"no processor for provider {provider!r}")
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    context = EventContext(now=now, client=lambda: providers(provider))
+    try:
+        return plugin.to_canonical(raw, context)
+    except UnsupportedProviderEvent as exc:
+        raise UnsupportedEvent(str(exc)) from exc
 
 
 def with_deadline(payment: Payment) -> Payment:
@@ -187,7 +140,7 @@ def with_deadline(payment: Payment) -> Payment:
     if facts.authorized_at is None:
         return payment
     deadline = capture_deadline(
-        provider=payment.provider,
+        hold=registry.authorization_hold(payment.provider),
         visit_date=payment.metadata.visit_date,
         accepted_at=payment.metadata.accepted_at,
         authorized_at=facts.authorized_at,
@@ -235,9 +188,10 @@ def process_message(
     *,
     read_body: Callable[[str, str], bytes | None],
     payments: Payments,
-    payjp_fetcher: ChargeFetcher,
+    providers: Callable[[str], PaymentProvider],
     now: datetime,
 ) -> Outcome:
+    """``providers``: the API client of a provider by name (a plugin that re-fetches asks for it)."""
     provider, event_id = str(message.get("provider")), str(message.get("event_id"))
     inline = message.get("body")
     body: str | bytes
@@ -249,7 +203,7 @@ def process_message(
             raise RawEventMissing(f"raw event {provider}/{event_id} not found")
         body = raw
     try:
-        event = to_canonical(provider, body, payjp_fetcher=payjp_fetcher, now=now)
+        event = to_canonical(provider, body, providers=providers, now=now)
     except UnsupportedEvent as exc:
         return Outcome(event_id=event_id, applied=None, ignored_reason=f"unsupported event {exc}")
     return Outcome(event_id=event_id, applied=apply_canonical(event, payments, now=now))

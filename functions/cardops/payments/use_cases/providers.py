@@ -16,7 +16,7 @@ def stored_payment(provider: str, payment_id: str) -> Payment | None:
 
 def provider_client(name: str) -> PaymentProvider:
     """:class:`registry.UnsupportedProvider` when ``name`` has no API client."""
-    if name in registry.READS_STORED_PAYMENTS:
+    if registry.reads_stored_payments(name):
         return registry.provider_client(name, stored_payment)
     return registry.provider_client(name)
 

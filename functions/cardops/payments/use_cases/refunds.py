@@ -40,7 +40,6 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
 from cardops.payments.domain.refunds import (
-    DEFAULT_CAPABILITIES,
     DebitMemo,
     FinanceAlert,
     ProviderCapabilities,
@@ -60,8 +59,8 @@ from cardops.payments.domain.refunds import (
     reverse_submitted_refund,
     submit_refund,
 )
+from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderError
-from cardops.payments.providers.payjp import PAYJP_REFUND_TOTAL
 from cardops.payments.store.payments import PaymentRepository
 from cardops.support import hooks
 
@@ -146,7 +145,7 @@ class RefundService:
         ledgers: LedgerStore | None = None,
         providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None,
         plans: PlansConfig | None = None,
-        capabilities: Mapping[str, ProviderCapabilities] = DEFAULT_CAPABILITIES,
+        capabilities: Callable[[str], ProviderCapabilities] = registry.capabilities,
         publish: Callable[[Sequence[FinanceAlert]], None] = publish_alerts,
         backoff: Backoff = CONFLICTS,
     ) -> None:
@@ -248,7 +247,7 @@ class RefundService:
         if client is None:
             return refund
         try:
-            client.refund(
+            answer = client.refund(
                 refund.provider_payment_id,
                 amount=refund.amount,
                 idempotency_key=refund.refund_id,
@@ -263,7 +262,9 @@ class RefundService:
         except ProviderError as exc:
             raise RefundSubmissionPendingError(refund, exc) from exc
         handed = submit_refund(
-            refund, now=now, provider_refund_id=f"{refund.provider_payment_id}:{refund.refund_id}"
+            refund,
+            now=now,
+            provider_refund_id=answer.refund_id or f"{refund.provider_payment_id}:{refund.refund_id}",
         )
         succeeded = mark_refund_succeeded(handed.refund, now=now)
         return self._apply(refund, succeeded)
@@ -277,7 +278,7 @@ class RefundService:
 
     def reverse(self, provider: str, payment_id: str, refund_id: str, *, now: datetime, actor: str) -> Refund:
         refund = self.get(provider, payment_id, refund_id)
-        capabilities = self.capabilities.get(provider, ProviderCapabilities())
+        capabilities = self.capabilities(provider)
         change = reverse_submitted_refund(
             refund, self._ledger_for(refund), capabilities, now=now, actor=actor
         )
@@ -443,18 +444,37 @@ class RefundService:
         raise StoreUnavailable(f"provider refunds of {payment.provider_payment_id} kept conflicting; retry")
 
     def reconcile(self, payment: Payment, *, now: datetime) -> list[Refund]:
-        """PAY.JP reports a running refund total: submitted refunds it covers have succeeded."""
-        total = payment.facts.refunds.get(PAYJP_REFUND_TOTAL)
-        if payment.provider != "payjp" or total is None:
+        """Our refunds as the provider now reports them (its plugin's ``refund_report``): submitted
+        ones a running total covers have succeeded (PAY.JP); one the provider says failed or was
+        canceled after it was submitted (Stripe) is rejected: ledger debit reversed, ceiling
+        restored, finance alerted, as when the card company refuses it at once."""
+        plugin = registry.find(payment.provider)
+        if plugin is None:
+            return []
+        report = plugin.refund_report(payment.facts)
+        if report.settled_total is None and not report.failed:
             return []
         refunds = self.refunds.of_payment(payment.provider, payment.provider_payment_id)
-        settled = sum(r.amount for r in refunds if r.status is RefundStatus.SUCCEEDED)
         changed: list[Refund] = []
         for refund in refunds:
-            if refund.status is RefundStatus.SUBMITTED and settled + refund.amount <= total.amount:
-                settled += refund.amount
-                changed.append(self._apply(refund, mark_refund_succeeded(refund, now=now)))
+            if refund.provider_refund_id in report.failed and refund.status in _REJECTABLE:
+                detail = f"the provider reports refund {refund.provider_refund_id} failed or canceled"
+                rejected = mark_refund_rejected(refund, self._ledger_for(refund), now=now, detail=detail)
+                changed.append(self._apply(refund, rejected, ceiling_delta=refund.amount))
+        if report.settled_total is not None:
+            settled = sum(r.amount for r in refunds if r.status is RefundStatus.SUCCEEDED)
+            for refund in refunds:
+                if (
+                    refund.status is RefundStatus.SUBMITTED
+                    and settled + refund.amount <= report.settled_total
+                ):
+                    settled += refund.amount
+                    changed.append(self._apply(refund, mark_refund_succeeded(refund, now=now)))
         return changed
+
+
+#: a refund the provider may still report failed: handed to it, or already reported as done
+_REJECTABLE = frozenset({RefundStatus.SUBMITTED, RefundStatus.SUCCEEDED})
 
 
 def refund_listener(change: Change) -> None:

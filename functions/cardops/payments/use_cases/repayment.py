@@ -44,9 +44,8 @@ from cardops.payments.domain.repayment_requests import (
     request_fingerprint,
 )
 from cardops.payments.domain.reservations import Reservation
-from cardops.payments.providers.payjp import PayjpClient
-from cardops.payments.providers.recharge import PayjpRecharger, Recharger, SavedCard
-from cardops.payments.providers.registry import api_key, provider_client
+from cardops.payments.providers import registry
+from cardops.payments.providers.recharge import Recharger, SavedCard
 from cardops.payments.store.evidence import EvidenceStore, document_key
 from cardops.payments.store.payment_notes import PaymentNoteStore
 from cardops.payments.store.payments import PaymentRepository, ReservationRepository
@@ -148,20 +147,8 @@ def notify(detail_type: str, detail: Mapping[str, Any]) -> None:
 
 def recharger_for(provider: str) -> Recharger | None:
     """The provider adapter that can charge a saved card again; ``None`` where we have none."""
-    if provider == "payjp":
-        client = PayjpClient(
-            api_base=settings().payjp_api_base,
-            secret_key=lambda: api_key("payjp_secret_key"),
-        )
-        return PayjpRecharger(client)
-    if provider == "stripe":
-        from cardops.payments.providers.stripe.client import StripeClient
-        from cardops.payments.providers.stripe.recharge import StripeRecharger
-
-        stripe_client = provider_client("stripe")
-        assert isinstance(stripe_client, StripeClient)
-        return StripeRecharger(stripe_client)
-    return None
+    plugin = registry.find(provider)
+    return plugin.recharger() if plugin is not None else None
 
 
 def _record(request_id: str) -> RepaymentRecord:

@@ -11,32 +11,52 @@ it through ``PLUGIN`` (``payments.providers.base.ProviderPlugin``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl
 
-from cardops.payments.domain.payments import CanonicalEvent
-from cardops.payments.providers.base import Header
 from cardops.payments.providers.sbps import notifications
 
 if TYPE_CHECKING:
-    from cardops.kernel.secrets import WebhookSecrets
-    from cardops.payments.domain.payments import Payment
-    from cardops.payments.domain.refunds import ProviderCapabilities
-    from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderPlugin
+    from cardops.kernel.webhook_secrets import WebhookSecrets
+    from cardops.payments.domain.capture_deadline import AuthorizationHold
+    from cardops.payments.domain.payments import CanonicalEvent, Payment, PaymentFacts
+    from cardops.payments.domain.refunds import ProviderCapabilities, RefundReport
+    from cardops.payments.providers.base import (
+        EventContext,
+        Header,
+        PaymentLookup,
+        PaymentProvider,
+        ProviderPlugin,
+    )
+    from cardops.payments.providers.recharge import Recharger
     from cardops.payments.providers.sbps.client import KnownPayment
+
+
+#: the sandbox secret a test notification is signed with (``sign_test_webhook``)
+SIGNED_WITH: Final = "sbps_hash_key"
 
 
 class SbpsPlugin:
     """Imports only what verifying a notification needs: the webhook function loads this module."""
 
-    name = "sbps"
+    name: Final = "sbps"
+    #: the API addresses a payment by the tracking id its notification carried (stored by cardops)
+    reads_stored_payments: Final = True
 
     @property
     def capabilities(self) -> ProviderCapabilities:
-        """SBPS card refunds cannot be taken back once submitted (the refunds domain's table)."""
-        from cardops.payments.domain.refunds import DEFAULT_CAPABILITIES
+        """SBPS card refunds cannot be taken back once submitted."""
+        from cardops.payments.domain.refunds import ProviderCapabilities
 
-        return DEFAULT_CAPABILITIES[self.name]
+        return ProviderCapabilities(refund_reversal=False)
+
+    @property
+    def authorization_hold(self) -> AuthorizationHold:
+        """SBPS documents no validity cardops can rely on: the business bound alone."""
+        from cardops.payments.domain.capture_deadline import AuthorizationHold
+
+        return AuthorizationHold.UNKNOWN
 
     def webhook_secrets(self, secrets: WebhookSecrets) -> list[str]:
         return secrets.sbps_keys()
@@ -48,7 +68,8 @@ class SbpsPlugin:
     def event_id(self, raw_body: bytes) -> str:
         return notifications.event_id(notifications.decode(raw_body).values)
 
-    def to_canonical(self, raw_body: bytes) -> CanonicalEvent:
+    def to_canonical(self, raw_body: bytes, context: EventContext | None = None) -> CanonicalEvent:
+        """A notification carries its facts: no re-fetch, ``context`` is not needed."""
         return notifications.parse(raw_body)
 
     def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
@@ -77,6 +98,24 @@ class SbpsPlugin:
             fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
             raise ProviderNotConfigured(f"SBPS API settings are not valid: {fields}") from None
         return SbpsClient(config, known=lambda payment_id: known_payment(payments(self.name, payment_id)))
+
+    def recharger(self) -> Recharger | None:
+        """The extended plan keeps no card to charge again."""
+        return None
+
+    def refund_report(self, facts: PaymentFacts) -> RefundReport:
+        """SBPS answers a refund (取消返金) synchronously: nothing is settled or fails afterwards."""
+        from cardops.payments.domain.refunds import RefundReport
+
+        return RefundReport()
+
+    def sign_test_webhook(
+        self, payload: bytes, secrets: Mapping[str, str], *, now: float
+    ) -> tuple[bytes, dict[str, str]]:
+        """``payload`` is the form's fields (``a=1&b=2``): signed with the check code, in Shift_JIS."""
+        pairs = parse_qsl(payload.decode(), keep_blank_values=True)
+        body = notifications.sign(pairs, secrets[SIGNED_WITH])
+        return body, {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def known_payment(payment: Payment | None) -> KnownPayment | None:

@@ -31,17 +31,9 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
-from cardops.payments.domain.payments import (
-    CanonicalEvent,
-    EventKind,
-    PaymentFacts,
-    PaymentMetadata,
-    RefundFact,
-)
 from cardops.payments.domain.webhook_signatures import MalformedWebhook, SignatureError
 from cardops.payments.providers.sbps.protocol import (
     ENCODING,
@@ -49,6 +41,9 @@ from cardops.payments.providers.sbps.protocol import (
     check_code_of_bytes,
     parse_timestamp,
 )
+
+if TYPE_CHECKING:
+    from cardops.payments.domain.payments import CanonicalEvent
 
 #: the notification's fields in their defined order (the order of the check code): SBPS's
 #: purchase result notification (link type A02-1/A03-1, as listed by its specification and the
@@ -92,13 +87,9 @@ FIELDS = (
     "res_sps_transaction_id",
 )
 _RANK = {name: index for index, name in enumerate(FIELDS)}
-_KINDS = {
-    "authorized": EventKind.AUTHORIZED,
-    "captured": EventKind.CAPTURED,
-    "canceled": EventKind.CANCELED,
-    "refunded": EventKind.REFUNDED,
-    "failed": EventKind.FAILED,
-}
+#: ``res_status`` values, each the ``EventKind`` of the same name (the webhook function verifies
+#: and names notifications without importing the payment models: they are imported by ``to_canonical``)
+_KINDS = frozenset({"authorized", "captured", "canceled", "refunded", "failed"})
 
 
 @dataclass(frozen=True)
@@ -184,15 +175,11 @@ def event_id(values: dict[str, str]) -> str:
 
 def amount_of(text: str) -> int:
     """A yen amount: digits only, within what a card payment can plausibly be."""
+    from cardops.payments.providers.base import provider_amount
+
     if not text.isascii() or not text.isdigit():
         raise MalformedWebhook(f"SBPS amount {text[:20]!r} is not a whole number of yen")
-    amount = int(text)
-    if amount > MAX_PLAUSIBLE_AMOUNT:
-        raise MalformedWebhook(
-            f"SBPS amount {amount} is beyond the plausible range of a JPY card payment "
-            f"(at most {MAX_PLAUSIBLE_AMOUNT})"
-        )
-    return amount
+    return provider_amount(int(text), "SBPS")
 
 
 def refund_key(values: dict[str, str]) -> str:
@@ -204,6 +191,14 @@ def refund_key(values: dict[str, str]) -> str:
 
 
 def to_canonical(values: dict[str, str]) -> CanonicalEvent:
+    from cardops.payments.domain.payments import (
+        CanonicalEvent,
+        EventKind,
+        PaymentFacts,
+        PaymentMetadata,
+        RefundFact,
+    )
+
     status = _field(values, "res_status")
     if status not in _KINDS:
         raise MalformedWebhook(f"unknown SBPS res_status {status!r}")
@@ -213,7 +208,7 @@ def to_canonical(values: dict[str, str]) -> CanonicalEvent:
         raise MalformedWebhook(f"SBPS notification has an unreadable value: {exc}") from exc
     amount = amount_of(_field(values, "amount"))
     ok = values.get("res_result", "").upper() == "OK"
-    kind = _KINDS[status] if ok else EventKind.FAILED
+    kind = EventKind(status) if ok else EventKind.FAILED
     facts: dict[str, Any] = {"currency": "JPY"}
     if not ok or status == "failed":
         facts |= {"failed": True, "failure_code": values.get("res_err_code") or "NG"}

@@ -11,6 +11,6 @@ Only ``client`` imports the ``stripe`` SDK, and only when a client is built, so 
 function stays lean.
 """
 
-from cardops.payments.providers.stripe.plugin import StripePlugin
+from cardops.payments.providers.stripe.plugin import PLUGIN, StripePlugin
 
-__all__ = ["StripePlugin"]
+__all__ = ["PLUGIN", "StripePlugin"]

@@ -99,8 +99,6 @@ class StripeProviderPayment(ProviderPayment):
 
     payment_method_id: str | None = None
     stripe_status: str
-    #: the refund a ``refund`` call created (the refunds workflow tracks it by this id)
-    refund_id: str | None = None
 
 
 class BudgetedHttpClient(stripe.RequestsClient):

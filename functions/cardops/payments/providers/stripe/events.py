@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cardops.kernel.calendar import TOKYO
+from cardops.kernel.money import PlausibleAmount
 from cardops.payments.domain.payments import (
     CanonicalEvent,
     DisputeState,
@@ -43,6 +44,10 @@ SUPPORTED_EVENT_TYPES: Mapping[str, EventKind] = {
     "payment_intent.canceled": EventKind.CANCELED,
     "charge.refunded": EventKind.REFUNDED,
     "charge.refund.updated": EventKind.REFUND_UPDATED,
+    # the Refund object's own events (Stripe sends both families): a refund that fails after it
+    # was created is what cardops must reverse (issue 12)
+    "refund.updated": EventKind.REFUND_UPDATED,
+    "refund.failed": EventKind.REFUND_UPDATED,
     "charge.dispute.created": EventKind.DISPUTE_OPENED,
     "charge.dispute.closed": EventKind.DISPUTE_CLOSED,
 }
@@ -100,7 +105,7 @@ class StripeErrorDetail(_Obj):
 class StripeCard(_Obj):
     brand: str | None = None
     capture_before: int | None = None
-    amount_authorized: int | None = None
+    amount_authorized: PlausibleAmount | None = None
 
 
 class StripePaymentMethodDetails(_Obj):
@@ -111,7 +116,7 @@ class StripePaymentMethodDetails(_Obj):
 class StripeRefund(_Obj):
     id: str = Field(min_length=1)
     object: Literal["refund"]
-    amount: int = Field(ge=0)
+    amount: PlausibleAmount
     charge: str | None = None
     payment_intent: str | None = None
     currency: str
@@ -129,9 +134,9 @@ class StripeRefundList(_Obj):
 class StripeCharge(_Obj):
     id: str = Field(min_length=1)
     object: Literal["charge"]
-    amount: int = Field(ge=0)
-    amount_captured: int = Field(default=0, ge=0)
-    amount_refunded: int = Field(default=0, ge=0)
+    amount: PlausibleAmount
+    amount_captured: PlausibleAmount = 0
+    amount_refunded: PlausibleAmount = 0
     captured: bool = False
     currency: str
     created: int
@@ -154,9 +159,9 @@ class StripeCharge(_Obj):
 class StripePaymentIntent(_Obj):
     id: str = Field(min_length=1)
     object: Literal["payment_intent"]
-    amount: int = Field(ge=0)
-    amount_capturable: int = Field(default=0, ge=0)
-    amount_received: int = Field(default=0, ge=0)
+    amount: PlausibleAmount
+    amount_capturable: PlausibleAmount = 0
+    amount_received: PlausibleAmount = 0
     capture_method: str = "automatic"
     currency: str
     created: int
@@ -208,7 +213,7 @@ class StripeCustomer(_Obj):
 class StripeDispute(_Obj):
     id: str = Field(min_length=1)
     object: Literal["dispute"]
-    amount: int = Field(ge=0)
+    amount: PlausibleAmount
     charge: str = Field(min_length=1)
     currency: str
     payment_intent: str | None = None
@@ -378,7 +383,7 @@ def to_canonical_event(payload: Mapping[str, Any]) -> CanonicalEvent:
             facts_from_charge(charge),
             metadata_from(charge.metadata),
         )
-    if event.type == "charge.refund.updated":
+    if kind is EventKind.REFUND_UPDATED:
         refund = _validate(StripeRefund, obj, event.type)
         individual = _individual_refund_fact(refund)
         facts = PaymentFacts(currency=refund.currency, refunds={refund.id: individual} if individual else {})

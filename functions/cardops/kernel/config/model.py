@@ -1,21 +1,18 @@
-"""Settings: the one model of the environment, read once per process (pydantic-settings).
+"""``Settings``: the one model of the environment (pydantic-settings), read by ``config.settings()``.
 
-Nothing else in the functions reads ``os.environ`` (a test in tests/unit enforces it): a variable
-the stack sets is a field here, with the stack's name as its alias. Read lazily (``settings()``),
-never at import time, so tests and the sandbox can set the environment first, and cached until
-``reset_settings()``. Secrets are never here: only the Secrets Manager id that holds them.
+A variable the stack sets is a field here, with the stack's name as its alias. Secrets are never
+here: only the Secrets Manager id that holds them. The webhook function reads a few of these fields
+through ``config.lean_settings()`` instead (the same names and rules, without importing this).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-#: SPEC §4: a re-payment document larger than this is refused (``payments.domain.repayment`` agrees)
-REPAYMENT_MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+from cardops.kernel.config import REPAYMENT_MAX_DOCUMENT_BYTES, LeanSettings
 
 
 class Settings(BaseSettings):
@@ -46,12 +43,16 @@ class Settings(BaseSettings):
     #: the janitor's fan-out: batches of payments due a check, from the scheduler to the worker
     janitor_queue_url: str = Field(default="", alias="JANITOR_QUEUE_URL")
     #: how long a raw webhook is kept for dedupe and audit
-    raw_event_ttl_days: int = Field(default=90, alias="RAW_EVENT_TTL_DAYS", ge=1)
+    raw_event_ttl_days: int = Field(default=LeanSettings.raw_event_ttl_days, alias="RAW_EVENT_TTL_DAYS", ge=1)
     #: webhook bodies larger than this are refused with 413 (SPEC §1)
-    max_webhook_bytes: int = Field(default=256 * 1024, alias="MAX_WEBHOOK_BYTES", ge=1)
+    max_webhook_bytes: int = Field(default=LeanSettings.max_webhook_bytes, alias="MAX_WEBHOOK_BYTES", ge=1)
     #: Stripe signature timestamp tolerance in seconds (SPEC §1)
-    stripe_tolerance_seconds: int = Field(default=300, alias="STRIPE_TOLERANCE_SECONDS", ge=1)
-    secret_max_age_seconds: int = Field(default=300, alias="SECRET_MAX_AGE_SECONDS", ge=0)
+    stripe_tolerance_seconds: int = Field(
+        default=LeanSettings.stripe_tolerance_seconds, alias="STRIPE_TOLERANCE_SECONDS", ge=1
+    )
+    secret_max_age_seconds: int = Field(
+        default=LeanSettings.secret_max_age_seconds, alias="SECRET_MAX_AGE_SECONDS", ge=0
+    )
     #: the plans of SPEC §6 as JSON of ``ledger.domain.fees.PlansConfig``; unset: the defaults
     plans_json: str | None = Field(default=None, alias="CARDOPS_PLANS")
 
@@ -83,13 +84,3 @@ class Settings(BaseSettings):
 
     def brand_allows_mit(self, brand: str | None) -> bool:
         return brand is not None and brand.casefold() in self.repayment_mit_brands
-
-
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    return Settings()
-
-
-def reset_settings() -> None:
-    """Forget the cached settings (tests and the sandbox change the environment)."""
-    settings.cache_clear()

@@ -1,7 +1,7 @@
-"""PAY.JP: the v1 charges API client and the mapping of its charges and events to facts.
+"""PAY.JP's v1 charges API client and the mapping of its charge objects to facts.
 
 PAY.JP's webhook token authenticates the sender, not the body (SPEC §1), so a PAY.JP event only
-names the charge: its facts always come from a re-fetch (``GET /v1/charges/{id}``).
+names the charge: its facts always come from a re-fetch (``GET /v1/charges/{id}``) read here.
 """
 
 from __future__ import annotations
@@ -12,23 +12,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cardops.payments.domain.payments import PaymentFacts, PaymentMetadata, RefundFact
-from cardops.payments.providers.base import ProviderPayment
+from cardops.payments.providers.base import ProviderPayment, provider_amount
 from cardops.payments.providers.http import ProviderHttp
-
-#: PAY.JP event types that concern a charge (SPEC §1)
-CHARGE_EVENT_TYPES = frozenset(
-    {
-        "charge.succeeded",
-        "charge.captured",
-        "charge.updated",
-        "charge.refunded",
-        "charge.failed",
-        "charge.dispute.created",
-        "charge.dispute.updated",
-    }
-)
-#: PAY.JP reports refunds as a running total; it is one fact that only grows
-PAYJP_REFUND_TOTAL = "payjp:amount_refunded"
+from cardops.payments.providers.payjp.events import PAYJP_REFUND_TOTAL
 
 
 def _ts(value: Any) -> datetime | None:
@@ -68,10 +54,10 @@ def metadata_from(raw: Mapping[str, Any] | None) -> PaymentMetadata:
 
 def charge_to_payment(charge: Mapping[str, Any]) -> ProviderPayment:
     """A PAY.JP charge object → facts. An uncaptured charge that was refunded is a released authorization."""
-    amount = int(charge.get("amount") or 0)
+    amount = provider_amount(int(charge.get("amount") or 0), "PAY.JP")
     captured = bool(charge.get("captured"))
     paid = bool(charge.get("paid"))
-    refunded_total = int(charge.get("amount_refunded") or 0)
+    refunded_total = provider_amount(int(charge.get("amount_refunded") or 0), "PAY.JP")
     refunds: dict[str, RefundFact] = {}
     canceled = False
     if captured and refunded_total > 0:
