@@ -91,14 +91,18 @@ def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]
 
 
 class AwsCalls(Counter[str]):
-    """AWS API calls as ``service:Operation`` counts, and the DynamoDB items their answers carried."""
+    """AWS API calls as ``service:Operation`` counts, and the DynamoDB items (S3 keys) answers carried."""
 
     items_read: int = 0
+    #: S3 keys and folders (``CommonPrefixes``) that list answers carried
+    keys_listed: int = 0
 
     def answered(self, parsed: Any) -> None:
         if isinstance(parsed, dict):
+            self.keys_listed += len(parsed.get("Contents", [])) + len(parsed.get("CommonPrefixes", []))
             self.items_read += len(parsed.get("Items", []))
             self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
+            self.items_read += "Item" in parsed  # GetItem
 
 
 @contextmanager

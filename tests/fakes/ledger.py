@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
-from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
+from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, StoredLedger, ledger_pk
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
@@ -28,6 +28,14 @@ class FakeLedgers:
         )
         ledger = Ledger(store_id=store_id, channel=channel, currency=currency, entries=tuple(entries))
         return StoredLedger(ledger=ledger, stored_balance=ledger.balance)
+
+    def totals(
+        self, store_id: str, channel: Channel, currency: str = "JPY", *, entry_ids: Sequence[str] = ()
+    ) -> LedgerTotals:
+        ledger = self.load(store_id, channel, currency).ledger
+        wanted = set(entry_ids)
+        own = tuple(entry for entry in ledger.entries if entry.entry_id in wanted)
+        return LedgerTotals.of(ledger).model_copy(update={"entries": own})
 
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
         return sorted(

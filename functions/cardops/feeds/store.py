@@ -10,9 +10,13 @@ Items live in the one table (``pk``/``sk`` + sparse ``gsi1``):
   ``TENANT#{t}#CARDERRORS`` while it is error data, ``TENANT#{t}#EMPLOYEE#{code}`` once matched,
   gsi1sk ``{usage date}#{line_id}``
 - the date index of lines (key design, no GSI): in the line's partition, ``DATE#{usage date}#{line_id}``,
-  a key-only pointer written *before* its line; a date range is one range query per shard, then
+  a pointer written *before* its line; a date range is one range query per shard, then
   BatchGetItem of those lines, never the tenant's whole history (a pointer whose line a crash left
-  unwritten is skipped, and the re-run writes the line)
+  unwritten is skipped, and the re-run writes the line). A refund line (negative amount) has a
+  second pointer ``REFUND#{usage date}#{line_id}``. Both carry ``card``, a short hash of the card
+  key refund linking pairs on (``card_tag``), so refund linking reads the refunds' pointers, scans
+  only the date pointers' keys and card tags, and fetches the refunds and the purchases on their
+  cards: not every line of its window
 - sync run: ``FEEDSYNC`` / ``RUN#{business date}#{started at}``; checkpoint ``FEEDSYNC`` /
   ``#CHECKPOINT``; watermark ``FEEDSYNC`` / ``#WATERMARK``; file read ``FEEDSYNC`` / ``FILE#{key}``
   (ETag, expires after 35 days)
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -40,11 +44,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary
-from cardops.feeds.domain.refund_links import RefundLink
+from cardops.feeds.domain.refund_links import RefundLink, card_key
 from cardops.feeds.domain.schedule import DeliveredFile
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.kernel import aws
 from cardops.kernel.batch_writes import BatchWriter
+from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.config import settings
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.dynamodb import is_transient as _transient
@@ -106,6 +111,12 @@ def _shard_pk(tenant_id: str, shard: int) -> str:
 
 def line_date_sk(line: StatementLine) -> str:
     return f"DATE#{line.usage_date.isoformat()}#{line.line_id}"
+
+
+def card_tag(line: StatementLine) -> str:
+    """A short hash of the line's ``card_key``: pointers carry it so refund linking fetches only the
+    purchases on a refund's card (a collision fetches a line more; the pairing compares whole keys)."""
+    return f"{zlib.crc32(chr(31).join(card_key(line)).encode()):08x}"
 
 
 def batch_writer(parallelism: int = 4) -> BatchWriter:
@@ -260,21 +271,36 @@ class FeedStore:
 
     @staticmethod
     def _date_item(tenant_id: str, line: StatementLine) -> dict[str, Any]:
-        return {"pk": _s(line_pk(tenant_id, line.line_id)), "sk": _s(line_date_sk(line))}
+        return {
+            "pk": _s(line_pk(tenant_id, line.line_id)),
+            "sk": _s(line_date_sk(line)),
+            "card": _s(card_tag(line)),
+        }
+
+    @classmethod
+    def _pointer_items(cls, tenant_id: str, line: StatementLine) -> list[dict[str, Any]]:
+        """The line's date pointer, and its refund pointer when it is a refund."""
+        pointer = cls._date_item(tenant_id, line)
+        if line.amount >= 0:
+            return [pointer]
+        return [pointer, {**pointer, "sk": _s(f"REFUND#{line.usage_date.isoformat()}#{line.line_id}")}]
 
     def add_line(self, tenant_id: str, record: LineRecord) -> bool:
         """Store a new line and its date pointer in one transaction; False when the same line (card
         company + identity) is already stored."""
         item = self._line_item(StoredLine(tenant_id=tenant_id, record=record))
         items: list[dict[str, Any]] = [
-            {"Put": {"TableName": _table(), "Item": self._date_item(tenant_id, record.line)}},
             {"Put": {"TableName": _table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+            *(
+                {"Put": {"TableName": _table(), "Item": p}}
+                for p in self._pointer_items(tenant_id, record.line)
+            ),
         ]
         try:
             aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if _code(exc) == "TransactionCanceledException" and reasons[1:2] == ["ConditionalCheckFailed"]:
+            if _code(exc) == "TransactionCanceledException" and reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise _driver(exc) from exc
         return True
@@ -295,7 +321,8 @@ class FeedStore:
         stored = {found["sk"]["S"] for found in _guard(lambda: writer.get_all(keys, "sk"))}
         new = [item["sk"]["S"] not in stored for item in items]
         fresh = [(item, record) for item, record, is_new in zip(items, records, new, strict=True) if is_new]
-        _guard(lambda: writer.put_all([self._date_item(tenant_id, record.line) for _, record in fresh]))
+        pointers = [p for _, record in fresh for p in self._pointer_items(tenant_id, record.line)]
+        _guard(lambda: writer.put_all(pointers))
         _guard(lambda: writer.put_all([item for item, _ in fresh]))
         return new
 
@@ -324,19 +351,55 @@ class FeedStore:
 
         One range query of date pointers per shard, then BatchGetItem of the lines (100 a call).
         """
-        line_ids: list[str] = []
+        return self._fetch(
+            tenant_id, [line_id for line_id, _, _ in self._pointers(tenant_id, "DATE", since, until)]
+        )
+
+    def refund_lines(
+        self, tenant_id: str, *, since: date, until: date, window: timedelta
+    ) -> list[StoredLine]:
+        """What refund linking needs of ``since``..``until``: the refunds, and the purchases on their
+        cards (by ``card_tag``) used from ``window`` before the first refund to the last one.
+
+        Refund pointers first (one range query per shard); none, and nothing else is read. Then the
+        date pointers of that range, projected to key and card tag and kept only when the card is a
+        refund's: memory holds the lines fetched, not the window's.
+        """
+        refunds = list(self._pointers(tenant_id, "REFUND", since, until))
+        if not refunds:
+            return []
+        cards = {card for _, _, card in refunds}
+        wanted = {line_id for line_id, _, _ in refunds}
+        first = max(since, min(day for _, day, _ in refunds) - window)
+        last = max(day for _, day, _ in refunds)
+        for line_id, _, card in self._pointers(tenant_id, "DATE", first, last):
+            if card is None or card in cards:  # a pointer from before card tags: fetched to be safe
+                wanted.add(line_id)
+        return self._fetch(tenant_id, sorted(wanted))
+
+    def _pointers(
+        self, tenant_id: str, kind: str, since: date, until: date
+    ) -> Iterator[tuple[str, date, str | None]]:
+        """``(line id, usage date, card tag)`` of the ``kind`` pointers (``DATE``/``REFUND``) in the range."""
         for shard in range(LINE_SHARDS):
             kwargs: dict[str, Any] = {
                 "TableName": _table(),
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :from AND :to",
                 "ExpressionAttributeValues": {
                     ":pk": _s(_shard_pk(tenant_id, shard)),
-                    ":from": _s(f"DATE#{since.isoformat()}#"),
-                    ":to": _s(f"DATE#{until.isoformat()}$"),  # "$" sorts right after "#"
+                    ":from": _s(f"{kind}#{since.isoformat()}#"),
+                    ":to": _s(f"{kind}#{until.isoformat()}$"),  # "$" sorts right after "#"
                 },
+                "ProjectionExpression": "sk, #card",
+                "ExpressionAttributeNames": {"#card": "card"},
                 "ConsistentRead": True,
             }
-            line_ids += [item["sk"]["S"].split("#", 2)[2] for item in self._pages(kwargs)]
+            for item in self._pages(kwargs):
+                _, day, line_id = item["sk"]["S"].split("#", 2)
+                yield line_id, date.fromisoformat(day), item["card"]["S"] if "card" in item else None
+
+    def _fetch(self, tenant_id: str, line_ids: Sequence[str]) -> list[StoredLine]:
+        """The stored lines of ``line_ids`` (BatchGetItem, 100 a call), by identity; missing ones skipped."""
         keys = [{"pk": _s(line_pk(tenant_id, line_id)), "sk": _s(f"LINE#{line_id}")} for line_id in line_ids]
         reader = self.writer or batch_writer(parallelism=1)
         found = _guard(lambda: reader.get_all(keys, projection=None))
@@ -484,36 +547,85 @@ class FeedLocation(BaseModel):
 
 
 class FeedFiles:
-    """The feed bucket: delivered files listed with their arrival time (S3 ``LastModified``), streamed."""
+    """The feed bucket: delivered files listed with their arrival time (S3 ``LastModified``), streamed.
+
+    Card companies deliver into date folders, ``feeds/{tenant}/{company}/{YYYY}/{MM}/{DD}/{name}``
+    (the delivery day in Tokyo). S3 lists keys in order and can start after a key, so a run with a
+    window lists only the folders from its first day on: the keys it reads grow with the window's
+    files (plus one folder per tenant, company and year), not with every file ever delivered. Files
+    directly under ``feeds/{tenant}/{company}/`` (the flat layout before date folders) and in other
+    folders are still listed whole, so nothing delivered the old way is missed.
+    """
 
     def __init__(self, bucket: str | None = None) -> None:
         self.bucket = bucket or settings().feed_bucket
         if not self.bucket:
             raise ValueError("FEED_BUCKET_NAME is not set")
 
-    def delivered(self, tenant_id: str | None = None) -> list[FeedLocation]:
-        """Every file under ``feeds/`` (or one tenant's); keys not naming tenant and company are skipped."""
+    def delivered(self, tenant_id: str | None = None, *, since: datetime | None = None) -> list[FeedLocation]:
+        """The files under ``feeds/`` (or one tenant's); keys not naming tenant and company are skipped.
+
+        With ``since`` (a window's start), date folders before the day before its Tokyo date are not
+        listed (the day before: a company may name the folder by its UTC day); the caller still
+        takes files by arrival time. Without it (a first run), everything.
+        """
         prefix = FEED_PREFIX if tenant_id is None else f"{FEED_PREFIX}{tenant_id}/"
+        if since is None:
+            return self._files(prefix)
+        first = tokyo_date(since) - timedelta(days=1)
         found: list[FeedLocation] = []
+        tenants = [prefix] if tenant_id is not None else self._level(prefix)[1]
+        for tenant in tenants:
+            for company in self._level(tenant)[1]:
+                flat, folders = self._level(company)
+                found += flat
+                for folder in folders:
+                    name = folder[len(company) : -1]
+                    if not (len(name) == 4 and name.isdigit()):
+                        found += self._files(folder)
+                    elif int(name) == first.year:
+                        found += self._files(folder, start_after=f"{folder}{first:%m/%d}")
+                    elif int(name) > first.year:
+                        found += self._files(folder)
+        return found
+
+    def _level(self, prefix: str) -> tuple[list[FeedLocation], list[str]]:
+        """The files directly under ``prefix`` and its sub-folders (``Delimiter``)."""
+        files: list[FeedLocation] = []
+        folders: list[str] = []
+        for page in self._pages(Prefix=prefix, Delimiter="/"):
+            files += filter(None, map(self._location, page.get("Contents", [])))
+            folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        return files, folders
+
+    def _files(self, prefix: str, *, start_after: str | None = None) -> list[FeedLocation]:
+        extra = {"StartAfter": start_after} if start_after else {}
+        return [
+            location
+            for page in self._pages(Prefix=prefix, **extra)
+            for location in map(self._location, page.get("Contents", []))
+            if location is not None
+        ]
+
+    def _pages(self, **kwargs: Any) -> Iterator[Any]:
         paginator = aws.s3().get_paginator("list_objects_v2")
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    parts = obj["Key"].split("/")
-                    if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
-                        continue
-                    found.append(
-                        FeedLocation(
-                            tenant_id=parts[1],
-                            card_company=parts[2],
-                            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
-                            etag=obj.get("ETag", "").strip('"'),
-                            size=obj.get("Size", 0),
-                        )
-                    )
+            yield from paginator.paginate(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             raise _driver(exc) from exc
-        return found
+
+    @staticmethod
+    def _location(obj: dict[str, Any]) -> FeedLocation | None:
+        parts = obj["Key"].split("/")
+        if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
+            return None
+        return FeedLocation(
+            tenant_id=parts[1],
+            card_company=parts[2],
+            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
+            etag=obj.get("ETag", "").strip('"'),
+            size=obj.get("Size", 0),
+        )
 
     def open(self, key: str) -> ReadableBinary:
         """A streaming body: the file is read chunk by chunk, never whole."""

@@ -27,6 +27,12 @@ amount off it under ``remaining >= :amount`` — the database, not Python, keeps
 within the captured amount. Refunds that stop counting (canceled, rejected, reversed) give it back.
 
 Ledger partitions are listed per store on ``gsi1`` (``STORE#{store}#LEDGERS``) through the balance item.
+
+The balance item also keeps, per effective day, the sum of the entries confirmed that day
+(``eff_{YYYYMMDD}``, the same ``ADD``) and ``tracked_count``, the entries counted in those sums: a
+balance or a payout reads that one item (``LedgerStore.totals``), not the ledger, so its cost does
+not grow with the entries. A balance item written before those sums existed (``tracked_count``
+short of ``entry_count``) is brought up to date once, from the whole ledger, on its first read.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -47,7 +53,7 @@ from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_p
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
-from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry
+from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
@@ -86,6 +92,10 @@ class StoredLedger:
     ledger: Ledger
     #: the balance item as stored (equal to ``ledger.balance``: both are the sum of the entries)
     stored_balance: int
+
+
+def _day_attribute(day: date) -> str:
+    return f"eff_{day:%Y%m%d}"
 
 
 def _token(items: list[dict[str, Any]]) -> str:
@@ -134,6 +144,7 @@ def entry_writes(
     """
     writes: list[Write] = []
     totals: dict[str, tuple[LedgerEntry, int, int]] = {}
+    days: dict[str, dict[date, int]] = {}
     for entry in entries:
         pk = ledger_pk(entry.store_id, entry.channel, entry.currency)
         writes.append(
@@ -157,14 +168,18 @@ def entry_writes(
         )
         first, total, count = totals.get(pk, (entry, 0, 0))
         totals[pk] = (first, total + entry.amount, count + 1)
+        by_day = days.setdefault(pk, {})
+        by_day[entry.effective_on] = by_day.get(entry.effective_on, 0) + entry.amount
     for pk, (first, total, count) in totals.items():
         update: dict[str, Any] = {
             "TableName": _table(),
             "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
             "UpdateExpression": (
                 "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs "
-                "ADD balance :sum, entry_count :n"
+                "ADD balance :sum, entry_count :n, tracked_count :n"
+                + "".join(f", #d{i} :d{i}" for i in range(len(days[pk])))
             ),
+            "ExpressionAttributeNames": {f"#d{i}": _day_attribute(day) for i, day in enumerate(days[pk])},
             "ExpressionAttributeValues": {
                 ":store": _s(first.store_id),
                 ":channel": _s(first.channel.value),
@@ -173,6 +188,7 @@ def entry_writes(
                 ":gs": _s(f"{first.channel.value}#{first.currency}"),
                 ":sum": _n(total),
                 ":n": _n(count),
+                **{f":d{i}": _n(amount) for i, amount in enumerate(days[pk].values())},
             },
         }
         if expected_counts is not None and pk in expected_counts:
@@ -227,6 +243,65 @@ class LedgerStore:
                 return StoredLedger(ledger=ledger, stored_balance=balance)
         raise StoreUnavailable(f"ledger {pk} kept changing while it was read; retry")
 
+    def totals(
+        self, store_id: str, channel: Channel, currency: str = "JPY", *, entry_ids: Sequence[str] = ()
+    ) -> LedgerTotals:
+        """The ledger's totals from its balance item, with the entries of ``entry_ids`` that exist.
+
+        One ``GetItem`` (and one ``BatchGetItem`` for ``entry_ids``) whatever the ledger's length; a
+        balance item from before the per-day sums is completed first (``_complete``), once.
+        """
+        pk = ledger_pk(store_id, channel, currency)
+        for _ in range(TRANSACTION_RETRIES):
+            try:
+                answer = aws.dynamodb().get_item(
+                    TableName=_table(), Key={"pk": _s(pk), "sk": _s("#BALANCE")}, ConsistentRead=True
+                )
+            except ClientError as exc:
+                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+            item: dict[str, Any] = answer.get("Item") or {}
+            count = int(item.get("entry_count", {}).get("N", "0"))
+            if int(item.get("tracked_count", {}).get("N", "0")) != count:
+                self._complete(store_id, channel, currency)
+                continue  # completed (or posted to meanwhile): read it again
+            entries = self.get_entries_by_id(pk, entry_ids) if entry_ids else ()
+            return LedgerTotals(
+                store_id=store_id,
+                channel=channel,
+                currency=currency,
+                balance=int(item.get("balance", {}).get("N", "0")),
+                version=count,
+                by_effective_day={
+                    date(int(name[4:8]), int(name[8:10]), int(name[10:12])): int(value["N"])
+                    for name, value in item.items()
+                    if name.startswith("eff_") and value["N"] != "0"
+                },
+                entries=entries,
+            )
+        raise StoreUnavailable(f"ledger {pk} kept changing while it was read; retry")
+
+    def _complete(self, store_id: str, channel: Channel, currency: str) -> None:
+        """Write the per-day sums of a balance item from before them, from the whole ledger (once);
+        nothing when a posting landed meanwhile (the caller reads again and retries)."""
+        totals = LedgerTotals.of(self.load(store_id, channel, currency).ledger)
+        names = {f"#d{i}": _day_attribute(day) for i, day in enumerate(totals.by_effective_day)}
+        values = {f":d{i}": _n(amount) for i, amount in enumerate(totals.by_effective_day.values())}
+        update: dict[str, Any] = {
+            "TableName": _table(),
+            "Key": {"pk": _s(ledger_pk(store_id, channel, currency)), "sk": _s("#BALANCE")},
+            "UpdateExpression": "SET tracked_count = :n"
+            + "".join(f", {name} = {value}" for name, value in zip(names, values, strict=True)),
+            "ConditionExpression": "entry_count = :n",
+            "ExpressionAttributeValues": {":n": _n(totals.version), **values},
+        }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        try:
+            aws.dynamodb().update_item(**update)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
         """The (channel, currency) ledgers a store has, from the balance items on ``gsi1``."""
         kwargs: dict[str, Any] = {
@@ -278,9 +353,15 @@ class LedgerStore:
 
     def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]:
         """The stored versions of ``entries`` that exist, by key (``BatchGetItem``, consistent)."""
-        keys = list(
-            dict.fromkeys((ledger_pk(e.store_id, e.channel, e.currency), e.entry_id) for e in entries)
+        return self._get_by_key(
+            list(dict.fromkeys((ledger_pk(e.store_id, e.channel, e.currency), e.entry_id) for e in entries))
         )
+
+    def get_entries_by_id(self, pk: str, entry_ids: Sequence[str]) -> tuple[LedgerEntry, ...]:
+        """The entries of one ledger (``pk``) with these ids that exist."""
+        return self._get_by_key([(pk, entry_id) for entry_id in dict.fromkeys(entry_ids)])
+
+    def _get_by_key(self, keys: list[tuple[str, str]]) -> tuple[LedgerEntry, ...]:
         found: list[LedgerEntry] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             chunk = keys[start : start + BATCH_GET_LIMIT]

@@ -29,6 +29,7 @@ from cardops.ledger.domain.ledger import (
     Channel,
     Ledger,
     LedgerEntry,
+    LedgerTotals,
     adjustment_entry,
 )
 from cardops.ledger.domain.payouts import (
@@ -36,6 +37,7 @@ from cardops.ledger.domain.payouts import (
     OffsetMethod,
     Payout,
     offset_negative_balance,
+    payout_entry_ids,
     request_payout,
 )
 from cardops.ledger.domain.reconciliation import payment_entries
@@ -94,6 +96,12 @@ class Ledgers(Protocol):
 
     def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
 
+    def totals(
+        self, store_id: str, channel: Channel, currency: str = "JPY", *, entry_ids: Sequence[str] = ()
+    ) -> LedgerTotals:
+        """The ledger's running totals, with the entries of ``entry_ids`` that exist: O(1) in its length."""
+        ...
+
 
 class LedgerService:
     """Built by ``ledger.wiring.ledger_service``."""
@@ -107,7 +115,7 @@ class LedgerService:
         """One summary per ledger the store has (per channel and currency)."""
         today = tokyo_date(now)
         return [
-            self.store.load(store_id, channel, currency).ledger.summary(today)
+            self.store.totals(store_id, channel, currency).summary(today)
             for channel, currency in self.store.ledgers_of(store_id)
         ]
 
@@ -165,18 +173,24 @@ class LedgerService:
     ) -> Payout:
         """What ``request_payout`` would pay now (amount, fee, payout date), posting nothing: the console
         shows it before the store confirms. Refused with the same errors as the request itself."""
-        stored = self.store.load(store_id, channel, currency)
-        plan = self.plans.for_channel(channel)
-        return request_payout(stored.ledger, plan, request_id=request_id, now=now).payout
+        own = payout_entry_ids(store_id, channel, request_id)
+        totals = self.store.totals(store_id, channel, currency, entry_ids=own)  # not the ledger
+        return request_payout(totals, self.plans.for_channel(channel), request_id=request_id, now=now).payout
 
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
-        def decide(ledger: Ledger, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], Payout]:
-            decision = request_payout(ledger, plan, request_id=request_id, now=now)
-            return decision.entries, decision.payout
-
-        return self._decide_and_post(store_id, channel, currency, decide, actor=actor, what="payout")
+        plan = self.plans.for_channel(channel)
+        own = payout_entry_ids(store_id, channel, request_id)
+        for _ in self.backoff.tries():
+            totals = self.store.totals(store_id, channel, currency, entry_ids=own)  # not the ledger
+            decision = request_payout(totals, plan, request_id=request_id, now=now)
+            try:
+                self.store.post(attributed(decision.entries, actor), expected_counts=self._expected(totals))
+            except (VersionConflict, DuplicateEntry):
+                continue
+            return decision.payout
+        raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the payout")
 
     def settle(
         self,
@@ -229,7 +243,7 @@ class LedgerService:
         raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the {what}")
 
     @staticmethod
-    def _expected(ledger: Ledger) -> dict[str, int]:
+    def _expected(ledger: Ledger | LedgerTotals) -> dict[str, int]:
         return {ledger_pk(ledger.store_id, ledger.channel, ledger.currency): ledger.version}
 
     def post_payment_facts(self, payment: Payment, *, at: datetime) -> tuple[LedgerEntry, ...]:

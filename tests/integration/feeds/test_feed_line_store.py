@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cardops.feeds.domain.models import StatementLine
@@ -66,3 +66,42 @@ def test_line_by_line_writes_keep_the_same_layout(provisioned: Any) -> None:
     assert store.add_lines("t3", [record(4, 0), record(4, 0)]) == [True, False]
     assert ids(store.lines_on("t3", date(2026, 4, 4))) == ["generic:D04-0"]
     assert line_pk("t3", "generic:D04-0").startswith("TENANT#t3#LINES#")
+
+
+def card_line(day: int, linkage: str, amount: int) -> LineRecord:
+    line = StatementLine(
+        card_company="generic",
+        line_id=f"generic:{linkage}-{day:02d}-{amount}",
+        statement_no=f"{linkage}-{day:02d}-{amount}",
+        usage_date=date(2026, 4, day),
+        linkage_code=linkage,
+        merchant="店",
+        amount=amount,
+        settlement="corporate",
+        source_file="f.csv",
+        line_number=day,
+    )
+    return LineRecord(line=line, employee_code="E001")
+
+
+def test_refund_linking_fetches_the_refunds_and_the_purchases_on_their_cards_only(provisioned: Any) -> None:
+    store = FeedStore(batch_writer())
+    others = [card_line(1 + n % 20, f"LK{n:04d}", 500 + n) for n in range(100)]
+    purchase, refund = card_line(10, "LK9999", 800), card_line(20, "LK9999", -800)
+    store.add_lines("t4", [*others, purchase, refund])
+    with counting_aws_calls() as calls:
+        needed = store.refund_lines(
+            "t4", since=date(2026, 1, 1), until=date(2026, 4, 30), window=timedelta(days=90)
+        )
+    assert ids(needed) == sorted([purchase.line.line_id, refund.line.line_id])
+    # refund pointers, then the date pointers' keys and card tags; only the two lines are fetched
+    assert calls["dynamodb:Query"] == 2 * LINE_SHARDS and calls["dynamodb:BatchGetItem"] == 1
+    assert calls.items_read == 1 + 102 + 2
+    with counting_aws_calls() as calls:
+        assert (
+            store.refund_lines(
+                "t1", since=date(2026, 1, 1), until=date(2026, 4, 30), window=timedelta(days=90)
+            )
+            == []
+        )
+    assert calls["dynamodb:Query"] == LINE_SHARDS and calls.items_read == 0

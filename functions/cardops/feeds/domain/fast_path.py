@@ -44,16 +44,22 @@ _OUTCOME: Final = itemgetter(0)
 
 
 class _Dates(dict[str, date | None]):
-    """Date cells parsed once per distinct string (ASCII digits by the regex, so no NFKC is needed)."""
+    """Date cells parsed once per distinct string (ASCII digits by the regex, so no NFKC is needed).
 
-    def __init__(self, date_format: str) -> None:
+    A string may hold both dates with the delimiter between (one capture when the columns are
+    adjacent: a capture less per row); it is bad when either is.
+    """
+
+    def __init__(self, date_format: str, delimiter: str) -> None:
         super().__init__({"": None})
         self.date_format = date_format
+        self.delimiter = delimiter
         self.bad: set[str] = set()
 
     def __missing__(self, value: str) -> date | None:
         try:
-            parsed: date | None = _parse_date(value, self.date_format)
+            days = [_parse_date(cell, self.date_format) for cell in value.split(self.delimiter) if cell]
+            parsed: date | None = days[0] if days else None
         except ValueError:
             parsed = _BAD
             self.bad.add(value)
@@ -127,6 +133,8 @@ class PlainRows:
         # possessive: a cell never gives back what it took (its class excludes the delimiter), so a
         # line is matched without backtracking; the lookbehind says the last character is no space
         text = f"{edge}{cell}*+(?<={edge})"
+        # the merchant is neither captured nor an identity: the strict parse strips it (no lookbehind)
+        stripped = f"{edge}{cell}*+"
         code = (
             "["
             + "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in ('"', delimiter))
@@ -140,7 +148,7 @@ class PlainRows:
             "employee_code": code,
             "kana_name": f"{cell}*+",  # the memo strips it, as the strict parser does
             "last4": "(?:[0-9]{4})?",
-            "merchant": text,
+            "merchant": stripped,
             "amount": "-?[0-9]++" if "-" in fmt.negative_prefixes else "[0-9]++",
             "local_amount": "",
             "currency": "",
@@ -162,15 +170,31 @@ class PlainRows:
         if span:
             cells[span[0]] = "(" + cells[span[0]]
             cells[span[1]] = cells[span[1]] + ")"
+        usage = fields.index("usage_date") if "usage_date" in fields else None
+        joined = (
+            usage is not None
+            and fields[usage + 1 : usage + 2] == ["posting_date"]
+            and (span is None or usage + 1 < span[0] or usage > span[1])
+        )
+        if usage is not None and joined:
+            # adjacent dates: one capture of both (``_Dates`` splits it); the posting group goes
+            cells[usage : usage + 2] = [f"({dates}{d}(?:{dates})?)"]
+            del order["posting_date"]
+            order = {name: i for i, name in enumerate(order)}
         captures = ("statement_no", "usage_date", "posting_date", "key")
         body = d.join(cells)
-        # groups: the four captures (an absent one is an always-empty group), then odd rows' text
-        extra = "".join("()" for name in captures if name not in order)
+        # groups: the captures (an absent one is an always-empty group; the posting date may live in
+        # the usage date's), then odd rows' text
+        extra = "".join(
+            "()" for name in captures if name not in order and not (joined and name == "posting_date")
+        )
         # a CR before the line break is no part of the row (the strict reader strips it too)
         pattern = re.compile(f"^(?:{body}{extra}\\r?|(.*))$", re.MULTILINE)
         for name in captures:
-            if name not in order:
+            if name not in order and not (joined and name == "posting_date"):
                 order[name] = len(order)
+        if joined:
+            order["posting_date"] = order["usage_date"]
         picks = tuple(
             None if span is None or field not in fields else fields.index(field) - span[0]
             for field in _KEY_FIELDS
@@ -278,7 +302,7 @@ class FastStatementReader(StatementReader):
         self._plain = PlainRows.of(fmt, self.header)
         picks = self._plain.key_picks if self._plain else (None, None, None)
         self._cards = _Cards(fmt.card_company, memo, fmt.delimiter, picks)
-        self._dates = _Dates(fmt.date_format)
+        self._dates = _Dates(fmt.date_format, fmt.delimiter)
 
     def blocks(self) -> Iterator[MatchedBlock]:
         """Every line after ``start_after_line``, a block (one read of the stream) at a time."""
@@ -304,19 +328,23 @@ class FastStatementReader(StatementReader):
         if (skip := self.start_after_line - first + 1) > 0:
             rows, first, offset = rows[skip:], first + skip, skip
         no_at, usage_at, posting_at, key_at = plain.groups
-        usage_cells = list(map(itemgetter(usage_at), rows))
-        posting_cells = list(map(itemgetter(posting_at), rows))
+        usage_cells = list(map(itemgetter(usage_at), rows))  # a map per capture: faster than zip(*rows)
+        # both dates in one capture when the columns are adjacent: nothing more to check then
+        date_columns = (
+            [usage_cells]
+            if posting_at == usage_at
+            else [usage_cells, list(map(itemgetter(posting_at), rows))]
+        )
         dates = self._dates
-        for cell in set(usage_cells).union(posting_cells) - dates.keys():
+        for cell in set().union(*date_columns) - dates.keys():
             dates[cell]
         odd_rows: set[int] = set()
         if "" in usage_cells:  # not a plain row (a quote, a CR, a foreign amount...) or a blank line
             odd_rows.update(i for i, cell in enumerate(usage_cells) if not cell)
-        if dates.bad and not (dates.bad.isdisjoint(usage_cells) and dates.bad.isdisjoint(posting_cells)):
+        bad = dates.bad
+        if bad and not all(map(bad.isdisjoint, date_columns)):
             odd_rows.update(
-                i
-                for i, (usage, posting) in enumerate(zip(usage_cells, posting_cells, strict=True))
-                if usage in dates.bad or posting in dates.bad
+                i for i, cells in enumerate(zip(*date_columns, strict=True)) if not bad.isdisjoint(cells)
             )
         lines = _Lines(text, count, offset)
         if "\ufffd" in text:

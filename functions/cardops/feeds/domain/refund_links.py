@@ -40,7 +40,8 @@ def merchant_key(merchant: str) -> str:
     return "".join(fold_width(merchant).upper().split())
 
 
-def _card_key(line: StatementLine) -> tuple[str, str, str, str]:
+def card_key(line: StatementLine) -> tuple[str, str, str, str]:
+    """What a refund and its purchase share: the card (company, linkage code, last 4) and merchant."""
     return (line.card_company, line.linkage_code, line.last4 or "", merchant_key(line.merchant))
 
 
@@ -61,14 +62,14 @@ def link_refunds(
         if line.amount < 0:
             refunds.append(line)
         elif line.amount > 0:
-            purchases[_card_key(line)].append(line)
+            purchases[card_key(line)].append(line)
     taken = set(already_linked)
     results: list[RefundLink] = []
     for refund in sorted(refunds, key=lambda r: (r.usage_date, r.line_id)):
         earliest = refund.usage_date - window
         in_window = [
             p
-            for p in purchases.get(_card_key(refund), ())
+            for p in purchases.get(card_key(refund), ())
             if earliest <= p.usage_date <= refund.usage_date and p.line_id not in taken
         ]
         same_amount = sorted(

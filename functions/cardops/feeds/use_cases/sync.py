@@ -1,7 +1,8 @@
 """The feed sync run (SPEC §7, §8 contract 7): as the schedule runs it, and on demand for a date.
 
 decide_sync → (skip: record it) → the window since the last successful run's watermark → every file
-delivered under ``feeds/{tenant}/{card_company}/`` in it, oldest first → each file streamed through
+delivered under ``feeds/{tenant}/{card_company}/`` in it (date folders before the window not even
+listed: ``FeedFiles.delivered``), oldest first → each file streamed through
 ``StatementReader`` (malformed rows reported with file/line/reason, the rest read on) → each line
 deduplicated (in the run, then against the store) → matched by one ``TenantMatcher`` per tenant,
 memoized per card (``MatchMemo``; plain rows take the fast path, ``FastStatementReader``) → stored
@@ -226,7 +227,7 @@ class FeedSync:
         summary = run.summary
         until = summary.window_until or now
         window = sync_window(watermark - WINDOW_OVERLAP if watermark else None, until)
-        delivered = {location.file.key: location for location in self.files.delivered()}
+        delivered = {location.file.key: location for location in self.files.delivered(since=window.after)}
         taken = files_for_run((location.file for location in delivered.values()), window)
         todo = [delivered[f.key] for f in taken if self.store.done_etag(f.key) != delivered[f.key].etag]
         summary.files_total = checkpoint.files_done + len(todo)
@@ -381,7 +382,7 @@ class FeedSync:
         # a refund of the last 90 days and the purchases of the 90 days before it; lines used after
         # the business date (a re-run for a past date) are linked by the run of their own date
         since = business_date - DEFAULT_WINDOW - DEFAULT_WINDOW
-        stored = self.store.lines(tenant_id, since=since, until=business_date)
+        stored = self.store.refund_lines(tenant_id, since=since, until=business_date, window=DEFAULT_WINDOW)
         by_id = {s.record.line.line_id: s for s in stored}
         already = [
             s.refund.purchase_line_id

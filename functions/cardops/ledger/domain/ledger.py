@@ -311,18 +311,7 @@ class Ledger(BaseModel):
 
     def summary(self, as_of: date) -> BalanceSummary:
         """What the store and the admin CLI's ``balance`` show on ``as_of`` (a Tokyo date)."""
-        balance = self.balance
-        confirmed = self.confirmed_balance(as_of)
-        return BalanceSummary(
-            store_id=self.store_id,
-            channel=self.channel,
-            currency=self.currency,
-            as_of=as_of,
-            balance=balance,
-            confirmed=confirmed,
-            pending=balance - confirmed,
-            shortfall=max(-min(balance, confirmed), 0),
-        )
+        return _summary(self, as_of)
 
     def get(self, entry_id: str) -> LedgerEntry | None:
         for entry in self.entries:
@@ -371,6 +360,63 @@ class Ledger(BaseModel):
             )
         if entry.currency != self.currency:
             raise CurrencyError(f"{entry.currency} entry posted to a {self.currency} ledger")
+
+
+class LedgerTotals(BaseModel):
+    """A ledger's running totals (its balance item) without its entries: what a balance or a payout
+    decision needs, read in one call however long the ledger is.
+
+    ``by_effective_day`` sums the entries per day they become confirmed, so the confirmed balance on
+    any day is exact; it grows with the days money was posted for, not with the entries.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    store_id: str = Field(min_length=1)
+    channel: Channel
+    currency: str = "JPY"
+    balance: int = 0
+    #: the entry count: the optimistic-lock version, as ``Ledger.version``
+    version: int = 0
+    by_effective_day: dict[date, int] = Field(default_factory=dict)
+    #: only the entries a decision looked up by id (e.g. a payout request's own, when repeated)
+    entries: tuple[LedgerEntry, ...] = ()
+
+    def confirmed_balance(self, as_of: date) -> int:
+        return self.balance - sum(amount for day, amount in self.by_effective_day.items() if day > as_of)
+
+    def summary(self, as_of: date) -> BalanceSummary:
+        return _summary(self, as_of)
+
+    @staticmethod
+    def of(ledger: Ledger) -> LedgerTotals:
+        """The totals a ledger's entries add up to (what the balance item keeps)."""
+        days: dict[date, int] = {}
+        for entry in ledger.entries:
+            days[entry.effective_on] = days.get(entry.effective_on, 0) + entry.amount
+        return LedgerTotals(
+            store_id=ledger.store_id,
+            channel=ledger.channel,
+            currency=ledger.currency,
+            balance=ledger.balance,
+            version=ledger.version,
+            by_effective_day=days,
+        )
+
+
+def _summary(ledger: Ledger | LedgerTotals, as_of: date) -> BalanceSummary:
+    balance = ledger.balance
+    confirmed = ledger.confirmed_balance(as_of)
+    return BalanceSummary(
+        store_id=ledger.store_id,
+        channel=ledger.channel,
+        currency=ledger.currency,
+        as_of=as_of,
+        balance=balance,
+        confirmed=confirmed,
+        pending=balance - confirmed,
+        shortfall=max(-min(balance, confirmed), 0),
+    )
 
 
 class BalanceSummary(BaseModel):

@@ -37,6 +37,8 @@ from cardops.ledger.domain.ledger import (
     EntryKind,
     Ledger,
     LedgerEntry,
+    LedgerTotals,
+    entry_id_for,
     make_entry,
 )
 
@@ -143,10 +145,22 @@ class PayoutDecision(BaseModel):
     entries: tuple[LedgerEntry, ...]
 
 
-def request_payout(ledger: Ledger, plan: PlanConfig, *, request_id: str, now: datetime) -> PayoutDecision:
+def payout_entry_ids(store_id: str, channel: Channel, payout_id: str) -> tuple[str, str]:
+    """The ids a payout's entries get: what a repeated request looks up instead of the ledger."""
+    cause = Cause(kind=CauseKind.PAYOUT, id=payout_id)
+    return (
+        entry_id_for(store_id, channel, EntryKind.PAYOUT, cause),
+        entry_id_for(store_id, channel, EntryKind.TRANSFER_FEE, cause),
+    )
+
+
+def request_payout(
+    ledger: Ledger | LedgerTotals, plan: PlanConfig, *, request_id: str, now: datetime
+) -> PayoutDecision:
     """The store's payout request: pays the whole confirmed balance, less the transfer fee.
 
-    Repeating a request id returns the payout already decided for it, with no new entries.
+    Repeating a request id returns the payout already decided for it, with no new entries. The
+    ledger may be its totals with the entries of ``payout_entry_ids`` (all this needs).
     """
     existing = _existing_payout(ledger, request_id, source="request")
     if existing is not None:
@@ -315,7 +329,7 @@ def record_provider_payout(
 
 
 def _pay(
-    ledger: Ledger,
+    ledger: Ledger | LedgerTotals,
     plan: PlanConfig,
     *,
     gross: int,
@@ -357,7 +371,7 @@ def _pay(
 
 
 def _existing_payout(
-    ledger: Ledger, payout_id: str, *, source: Literal["request", "batch_settlement"]
+    ledger: Ledger | LedgerTotals, payout_id: str, *, source: Literal["request", "batch_settlement"]
 ) -> Payout | None:
     """The payout already posted under ``payout_id``, rebuilt from its entries (a retried request)."""
     cause = Cause(kind=CauseKind.PAYOUT, id=payout_id)
