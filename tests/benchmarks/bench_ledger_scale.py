@@ -22,7 +22,7 @@ NOW = datetime(2026, 5, 7, 3, 0, tzinfo=UTC)
 
 def _measure(size: int) -> dict[str, float]:
     from cardops.ledger.domain.ledger import Channel
-    from cardops.ledger.use_cases import LedgerService
+    from cardops.ledger.wiring import ledger_service
     from cardops.sandbox.moto_query import partition_queries
     from tests.helpers import counting_aws_calls
     from tests.integration.ledger.test_ledger_scale import seed_ledger
@@ -31,7 +31,7 @@ def _measure(size: int) -> dict[str, float]:
     store_id = f"store-{size}"
     with _workflow_environment(), partition_queries():
         seed_ledger(store_id, size, now=NOW)
-        service = LedgerService()
+        service = ledger_service()
         operations = {
             "balance": lambda: service.balances(store_id, now=NOW),
             "statement page (last day)": lambda: service.statement(

@@ -111,7 +111,7 @@ class ErrorRule(Generic[E]):
 #: told of every error answered (the resolver's logs and metrics); the answer is already chosen
 Observer = Callable[[Exception, ErrorAnswer], None]
 #: how a resolver shows a chosen answer (the JSON error body by default; the console renders a page)
-Renderer = Callable[[ErrorAnswer], Response[Any]]
+Renderer = Callable[[ErrorAnswer], "Response[Any]"]
 
 
 class ErrorTable:

@@ -112,9 +112,9 @@ def test_a_payout_shows_its_date_before_it_is_requested(console: SandboxIssuer) 
     from cardops.kernel import clock
     from cardops.ledger.domain.ledger import AdjustmentReason, Channel
     from cardops.ledger.domain.payouts import payout_date_at
-    from cardops.ledger.use_cases import LedgerService
+    from cardops.ledger.wiring import ledger_service
 
-    LedgerService().adjust(
+    ledger_service().adjust(
         STORE, Channel.STANDARD, "JPY", adjustment_id="seed", amount=20000,
         reason=AdjustmentReason.OTHER, memo="test", now=clock.now() - timedelta(days=40), actor="test",
     )  # fmt: skip
@@ -123,12 +123,12 @@ def test_a_payout_shows_its_date_before_it_is_requested(console: SandboxIssuer) 
     assert preview.status == 200
     expected = payout_date_at(clock.now()).isoformat()
     assert f'id="payout-date">{expected}<' in preview.body
-    assert LedgerService().balances(STORE, now=clock.now())[0].balance == 20000  # nothing posted yet
+    assert ledger_service().balances(STORE, now=clock.now())[0].balance == 20000  # nothing posted yet
     request_id = preview.body.split('name="request_id" value="')[1].split('"')[0]
     done = admin.post(f"/console/stores/{STORE}/payout", {"request_id": request_id, "channel": "standard",
                                                           "currency": "JPY"})  # fmt: skip
     assert done.status == 200 and expected in done.body
-    statement = LedgerService().statement(STORE, Channel.STANDARD, "JPY", now=clock.now())
+    statement = ledger_service().statement(STORE, Channel.STANDARD, "JPY", now=clock.now())
     assert statement.summary.balance == 0
     assert {e.recorded_by for e in statement.entries if e.kind.value != "adjustment"} == {
         f"console:admin-{STORE}"
@@ -143,7 +143,7 @@ def test_finance_adjusts_with_a_reason_code_after_confirming_and_store_admins_ca
 ) -> None:
     from cardops.kernel import clock
     from cardops.ledger.domain.ledger import Channel
-    from cardops.ledger.use_cases import LedgerService
+    from cardops.ledger.wiring import ledger_service
 
     form = {"channel": "standard", "currency": "JPY", "amount": "-3,000", "reason": "tax_rate_change",
             "memo": "税率変更"}  # fmt: skip
@@ -154,13 +154,13 @@ def test_finance_adjusts_with_a_reason_code_after_confirming_and_store_admins_ca
     assert "adjust-amount" in finance.get(f"/console/stores/{STORE}/balance").body
     review = small(finance.post(f"/console/stores/{STORE}/adjustments", {**form, "step": "review"}))
     assert review.status == 200 and "-¥3,000" in review.body
-    assert LedgerService().balances(STORE, now=clock.now()) == []  # reviewing posts nothing
+    assert ledger_service().balances(STORE, now=clock.now()) == []  # reviewing posts nothing
     adjustment_id = review.body.split('name="adjustment_id" value="')[1].split('"')[0]
     confirm = {**form, "step": "confirm", "amount": "-3000", "adjustment_id": adjustment_id}
     for _ in range(2):  # a repeated confirmation posts once
         done = finance.post(f"/console/stores/{STORE}/adjustments", confirm)
         assert done.status == 303 and done.location.endswith("/balance?done=adjust")
-    entries = LedgerService().statement(STORE, Channel.STANDARD, "JPY", now=clock.now()).entries
+    entries = ledger_service().statement(STORE, Channel.STANDARD, "JPY", now=clock.now()).entries
     assert [(e.amount, e.reason.value if e.reason else None, e.recorded_by) for e in entries] == [
         (-3000, "tax_rate_change", "console:finance-1")
     ]

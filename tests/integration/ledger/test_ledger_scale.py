@@ -12,7 +12,7 @@ from cardops.kernel import aws
 from cardops.kernel.config import settings
 from cardops.ledger.domain.ledger import Cause, CauseKind, Channel, EntryKind, LedgerTotals, make_entry
 from cardops.ledger.store import LedgerStore, entry_writes, ledger_pk
-from cardops.ledger.use_cases import LedgerService
+from cardops.ledger.wiring import ledger_service
 from tests.helpers import counting_aws_calls
 
 NOW = datetime(2026, 5, 7, 3, 0, tzinfo=UTC)
@@ -49,7 +49,7 @@ def seed_ledger(store_id: str, size: int, *, now: datetime = NOW) -> None:
 def test_balance_and_payout_cost_the_same_whatever_the_ledger_length(provisioned: Any, size: int) -> None:
     store_id = f"store-{size}"
     seed_ledger(store_id, size)
-    service = LedgerService()
+    service = ledger_service()
     with counting_aws_calls() as balance:
         [summary] = service.balances(store_id, now=NOW)
     # the store's ledgers (gsi1) and the one balance item

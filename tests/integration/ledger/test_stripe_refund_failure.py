@@ -80,12 +80,12 @@ def test_a_failed_stripe_refund_gives_the_ledger_its_debit_back(
     captured: CapturePayment, provisioned: Any, event_type: str, status: str
 ) -> None:
     from cardops.ledger.store import RefundStore
-    from cardops.payments.use_cases.refunds import RefundService
+    from cardops.payments.wiring import refund_service
 
     captured(provider="stripe", payment_id=INTENT, store_id=STORE, amount=10_000)
     before = balance(STORE)
     stripe = StripeRefunds()
-    service = RefundService(providers={"stripe": stripe})
+    service = refund_service(providers={"stripe": stripe})
     refund, _ = service.request(
         "stripe", INTENT, amount=4000, reason=RefundReason.CUSTOMER_REQUEST,
         idempotency_key="refund-that-fails", now=clock.now(), actor="finance",
@@ -111,16 +111,16 @@ def test_a_failed_stripe_refund_gives_the_ledger_its_debit_back(
 def test_a_refund_stripe_reports_as_succeeded_stays_succeeded(
     captured: CapturePayment, provisioned: Any
 ) -> None:
-    from cardops.payments.use_cases.refunds import RefundService
+    from cardops.payments.wiring import refund_service
 
     captured(provider="stripe", payment_id=INTENT, store_id=STORE, amount=10_000)
     before = balance(STORE)
-    refund, _ = RefundService(providers={"stripe": StripeRefunds()}).request(
+    refund, _ = refund_service(providers={"stripe": StripeRefunds()}).request(
         "stripe", INTENT, amount=3000, reason=RefundReason.CUSTOMER_REQUEST,
         idempotency_key="refund-that-works", now=clock.now(), actor="finance",
     )  # fmt: skip
     stripe_reports("charge.refund.updated", "re_1", "succeeded", 3000)
     stripe_reports("charge.refund.updated", "re_other", "failed", 500)  # not one of cardops' refunds
-    assert RefundService().get("stripe", INTENT, refund.refund_id).status is RefundStatus.SUCCEEDED
+    assert refund_service().get("stripe", INTENT, refund.refund_id).status is RefundStatus.SUCCEEDED
     assert balance(STORE) == before - 3000
     assert finance_alerts(provisioned) == []

@@ -31,7 +31,6 @@ def accept(raw: FakeRawEvents, queue: FakeQueue, token: str | None = TOKEN) -> w
         queue=queue,
         now=NOW,
         max_bytes=64_000,
-        stripe_tolerance=300,
         ttl_days=30,
         wall_clock=NOW.timestamp,
     )
@@ -77,7 +76,7 @@ def test_processing_merges_the_providers_view_and_a_repeat_changes_nothing() -> 
             message,
             read_body=lambda p, e: raw.get_body(provider=p, event_id=e),
             payments=payments,
-            payjp_fetcher=provider,
+            providers=lambda name: provider,
             now=NOW,
         )
 
