@@ -94,6 +94,8 @@ class AwsCalls(Counter[str]):
     """AWS API calls as ``service:Operation`` counts, and the DynamoDB items (S3 keys) answers carried."""
 
     items_read: int = 0
+    #: of ``items_read``, the items that Query and Scan answers carried (index and range reads)
+    items_queried: int = 0
     #: S3 keys and folders (``CommonPrefixes``) that list answers carried
     keys_listed: int = 0
 
@@ -101,6 +103,7 @@ class AwsCalls(Counter[str]):
         if isinstance(parsed, dict):
             self.keys_listed += len(parsed.get("Contents", [])) + len(parsed.get("CommonPrefixes", []))
             self.items_read += len(parsed.get("Items", []))
+            self.items_queried += len(parsed.get("Items", []))
             self.items_read += sum(len(items) for items in parsed.get("Responses", {}).values())
             self.items_read += "Item" in parsed  # GetItem
 

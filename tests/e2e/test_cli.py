@@ -176,6 +176,7 @@ SAMPLES: dict[str, list[str]] = {
     ],
     "processor": ["queue/processor_sqs_event.json"],
     "admin": ["admin/put_reservation.json", "admin/get_payment.json", "admin/uncaptured.json"],
+    "console": ["console/login_page.json"],
     "capture_deadline": [
         "capture_deadline/check.json",
         "capture_deadline/remind.json",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.console.app import build, logger
 from cardops.console.wiring import default_deps
+from cardops.handlers._common import entry_point
 from cardops.payments.providers import budget
 
 
@@ -20,7 +22,11 @@ def console_app() -> APIGatewayRestResolver:
     return build(default_deps())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+tracer = Tracer(service="cardops-console")
+metrics = Metrics(namespace="cardops", service="console")
+
+
+@entry_point(logger, tracer, metrics, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # a capture or refund calls the provider: every call, retries included, ends inside API Gateway's 29 s
     with budget.call_budget(budget.for_lambda(context.get_remaining_time_in_millis())):
