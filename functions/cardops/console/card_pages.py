@@ -14,8 +14,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from cardops.console.policy import Action, Principal, Resource, require
-from cardops.console.web import BadForm, Pages, RequestView, identifier, optional_amount, parse_form, redirect
+from cardops.console.policy import Action, Resource, require
+from cardops.console.web import (
+    BadForm,
+    Pages,
+    RequestView,
+    identifier,
+    optional_amount,
+    parse_form,
+    redirect,
+    request_view,
+)
 from cardops.feeds.wiring import card_lines
 from cardops.kernel import clock
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
@@ -25,14 +34,7 @@ PAGES = Pages()
 
 
 def _view() -> RequestView:
-    found: RequestView = router.context["view"]
-    return found
-
-
-def _principal() -> Principal:
-    principal = _view().principal
-    assert principal is not None  # the session middleware let only signed-in requests through
-    return principal
+    return request_view(router)
 
 
 def _form() -> dict[str, str]:
@@ -48,7 +50,7 @@ def _render(name: str, **values: Any) -> Response[Any]:
 
 def _tenant(tenant_id: str) -> str:
     tenant_id = identifier(tenant_id, "tenant_id")
-    require(_principal(), Action.MANAGE_CARD_LINES, Resource(tenant_id=tenant_id))
+    require(_view().user, Action.MANAGE_CARD_LINES, Resource(tenant_id=tenant_id))
     return tenant_id
 
 
@@ -75,7 +77,7 @@ def apply_fix(tenant_id: str, line_id: str) -> Response[Any]:
 def assign(tenant_id: str, line_id: str) -> Response[Any]:
     tenant_id = _tenant(tenant_id)
     employee = identifier(_form().get("employee_code", "").strip(), "employee_code")
-    card_lines().assign(tenant_id, identifier(line_id, "line_id"), employee, actor=_principal().actor)
+    card_lines().assign(tenant_id, identifier(line_id, "line_id"), employee, actor=_view().user.actor)
     return redirect(_view().url(f"/console/tenants/{tenant_id}/card-errors", done="assign"))
 
 
@@ -91,7 +93,7 @@ def rematch(tenant_id: str) -> Response[Any]:
 
 def _own() -> tuple[str, str]:
     """The signed-in employee's own tenant and code (an employee sees nobody else's lines)."""
-    principal = _principal()
+    principal = _view().user
     tenant, employee = principal.tenant_id, principal.employee_code
     require(principal, Action.OWN_CARD_LINES, Resource(tenant_id=tenant, employee_code=employee))
     assert tenant is not None and employee is not None  # the policy allowed only a scoped employee
@@ -108,7 +110,7 @@ def my_lines() -> Response[Any]:
 @router.post("/console/me/card-lines/<line_id>/exclude")
 def exclude(line_id: str) -> Response[Any]:
     tenant, employee = _own()
-    card_lines().exclude(tenant, employee, identifier(line_id, "line_id"), actor=_principal().actor)
+    card_lines().exclude(tenant, employee, identifier(line_id, "line_id"), actor=_view().user.actor)
     return redirect(_view().url("/console/me/card-lines", done="exclude"))
 
 

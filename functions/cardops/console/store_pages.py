@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from cardops.console.policy import Action, Group, Principal, Resource, can, home_store, require
+from cardops.console.policy import Action, Group, Resource, can, home_store, require
 from cardops.console.web import (
     BadForm,
     Pages,
@@ -26,6 +26,7 @@ from cardops.console.web import (
     optional_amount,
     parse_form,
     redirect,
+    request_view,
     signed_amount,
 )
 from cardops.kernel import clock
@@ -54,13 +55,7 @@ class PageNotFound(NotFoundError):
 
 
 def _view() -> RequestView:
-    found: RequestView = router.context["view"]
-    return found
-
-
-def _principal(view: RequestView) -> Principal:
-    assert view.principal is not None  # the session middleware let only signed-in requests through
-    return view.principal
+    return request_view(router)
 
 
 def _render(name: str, status: HTTPStatus = HTTPStatus.OK, **values: Any) -> Response[Any]:
@@ -94,7 +89,7 @@ def _uncaptured(store_id: str) -> list[Payment]:
 
 def home(view: RequestView) -> Response[Any]:
     """Where a user lands: a store admin on its store, support and finance on the store picker."""
-    principal = _principal(view)
+    principal = view.user
     store = home_store(principal)
     if Group.STORE_ADMIN in principal.groups and store is not None:
         return redirect(view.url(f"/console/stores/{store}"))
@@ -121,7 +116,7 @@ def open_store() -> Response[Any]:
 def dashboard(store_id: str) -> Response[Any]:
     store_id = identifier(store_id, "store_id")
     view = _view()
-    require(_principal(view), Action.VIEW_STORE, Resource(store_id=store_id))
+    require(view.user, Action.VIEW_STORE, Resource(store_id=store_id))
     now = clock.now()
     payments = _uncaptured(store_id)
     return _render(
@@ -132,7 +127,7 @@ def dashboard(store_id: str) -> Response[Any]:
 @router.get("/console/stores/<store_id>/uncaptured")
 def uncaptured(store_id: str) -> Response[Any]:
     store_id = identifier(store_id, "store_id")
-    require(_principal(_view()), Action.VIEW_STORE, Resource(store_id=store_id))
+    require(_view().user, Action.VIEW_STORE, Resource(store_id=store_id))
     now = clock.now()
     payments = _uncaptured(store_id)
     return _render("uncaptured.html", store_id=store_id, count=len(payments), rows=_rows(payments, now))
@@ -167,7 +162,7 @@ def _payment(provider: str, payment_id: str, action: Action) -> PaymentView:
     if found is None:
         raise PageNotFound(f"payment {provider}/{payment_id} not found")
     # checked on the record's own store: the id in the URL says nothing about whose it is
-    require(_principal(_view()), action, Resource(store_id=found[0].metadata.store_id))
+    require(_view().user, action, Resource(store_id=found[0].metadata.store_id))
     return payment_view(*found, PaymentNoteStore().notes(provider, payment_id))
 
 
@@ -186,7 +181,7 @@ def payment_page(provider: str, payment_id: str) -> Response[Any]:
         else 0
     )
     view = _view()
-    principal = _principal(view)
+    principal = view.user
     scope = Resource(store_id=payment.store_id)
     return _render(
         "payment.html",
@@ -216,7 +211,7 @@ def capture_payment(provider: str, payment_id: str) -> Response[Any]:
         payment.provider_payment_id,
         amount=amount,
         now=clock.now(),
-        actor=_principal(_view()).actor,
+        actor=_view().user.actor,
     )
     return redirect(
         _view().url(f"/console/payments/{provider}/{payment.provider_payment_id}", done="capture")
@@ -250,7 +245,7 @@ def refund_payment(provider: str, payment_id: str) -> Response[Any]:
         idempotency_key=key,
         note=note,
         now=clock.now(),
-        actor=_principal(_view()).actor,
+        actor=_view().user.actor,
     )
     return redirect(_view().url(f"/console/payments/{provider}/{payment.provider_payment_id}", done="refund"))
 
@@ -275,7 +270,7 @@ def _currency(value: str | None) -> str:
 @router.get("/console/stores/<store_id>/balance")
 def balance(store_id: str) -> Response[Any]:
     store_id = identifier(store_id, "store_id")
-    require(_principal(_view()), Action.VIEW_LEDGER, Resource(store_id=store_id))
+    require(_view().user, Action.VIEW_LEDGER, Resource(store_id=store_id))
     now = clock.now()
     ledgers = ledger_service().balances(store_id, now=now)
     return _render(
@@ -283,7 +278,7 @@ def balance(store_id: str) -> Response[Any]:
         store_id=store_id,
         ledgers=ledgers,
         now=now,
-        can_adjust=can(_principal(_view()), Action.ADJUST, Resource(store_id=store_id)),
+        can_adjust=can(_view().user, Action.ADJUST, Resource(store_id=store_id)),
         reasons=list(AdjustmentReason),
         channels=list(Channel),
         done=_view().query.get("done"),
@@ -295,7 +290,7 @@ def adjust(store_id: str) -> Response[Any]:
     """Finance's adjustment with a reason code: ``step=review`` shows it, ``step=confirm`` posts it
     (the id is fixed at review, so a repeated confirmation posts once)."""
     store_id = identifier(store_id, "store_id")
-    principal = _principal(_view())
+    principal = _view().user
     require(principal, Action.ADJUST, Resource(store_id=store_id))
     form = parse_form(router.current_event.decoded_body)
     channel, currency = _channel(form.get("channel")), _currency(form.get("currency"))
@@ -321,7 +316,7 @@ def _ledger_page(store_id: str, action: Action) -> tuple[str, Channel, str]:
     """A ledger page's store (after the policy allowed ``action`` on it), channel and currency."""
     store_id = identifier(store_id, "store_id")
     view = _view()
-    require(_principal(view), action, Resource(store_id=store_id))
+    require(view.user, action, Resource(store_id=store_id))
     return store_id, _channel(view.query.get("channel")), _currency(view.query.get("currency"))
 
 
@@ -374,12 +369,12 @@ def payout_preview(store_id: str) -> Response[Any]:
 def payout_request(store_id: str) -> Response[Any]:
     store_id = identifier(store_id, "store_id")
     view = _view()
-    require(_principal(view), Action.REQUEST_PAYOUT, Resource(store_id=store_id))
+    require(view.user, Action.REQUEST_PAYOUT, Resource(store_id=store_id))
     form = parse_form(router.current_event.decoded_body)
     channel = _channel(form.get("channel"))
     currency = _currency(form.get("currency"))
     request_id = identifier(form.get("request_id"), "request_id")
     payout = ledger_service().request_payout(
-        store_id, channel, currency, request_id=request_id, now=clock.now(), actor=_principal(view).actor
+        store_id, channel, currency, request_id=request_id, now=clock.now(), actor=view.user.actor
     )
     return _render("payout_done.html", store_id=store_id, payout=payout)

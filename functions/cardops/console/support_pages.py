@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from cardops.console.policy import Action, Principal, Resource, can, require
-from cardops.console.web import BadForm, Pages, RequestView, identifier, parse_form, redirect
+from cardops.console.policy import Action, Resource, can, require
+from cardops.console.web import BadForm, Pages, RequestView, identifier, parse_form, redirect, request_view
 from cardops.payments.use_cases import repayment
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -19,19 +19,12 @@ QUEUE_SIZE = 50
 
 
 def _view() -> RequestView:
-    found: RequestView = router.context["view"]
-    return found
-
-
-def _principal() -> Principal:
-    principal = _view().principal
-    assert principal is not None  # the session middleware let only signed-in requests through
-    return principal
+    return request_view(router)
 
 
 @router.get("/console/repayments")
 def queue() -> Response[Any]:
-    principal = _principal()
+    principal = _view().user
     requests = [
         r
         for r in repayment.list_requests(QUEUE_SIZE)
@@ -44,7 +37,7 @@ def queue() -> Response[Any]:
 
 def _request(request_id: str) -> repayment.RepaymentView:
     found = repayment.show(identifier(request_id, "request_id"))
-    require(_principal(), Action.DECIDE_REPAYMENT, Resource(store_id=found.store_id))
+    require(_view().user, Action.DECIDE_REPAYMENT, Resource(store_id=found.store_id))
     return found
 
 
@@ -68,5 +61,5 @@ def decide(request_id: str) -> Response[Any]:
     if decision == "reject" and reason is None:
         raise BadForm("a rejection needs a reason")
     repayment.decide(found.request_id, "approve" if decision == "approve" else "reject", reason=reason,
-                     actor=_principal().actor)  # fmt: skip
+                     actor=_view().user.actor)  # fmt: skip
     return redirect(_view().url(f"/console/repayments/{found.request_id}", done=decision))

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -131,9 +132,21 @@ class RequestView:
     query: Mapping[str, str]
     secure: bool
 
+    @property
+    def user(self) -> Principal:
+        """The signed-in user of a page that requires one."""
+        assert self.principal is not None  # the session middleware let only signed-in requests through
+        return self.principal
+
     def url(self, path: str, **query: Any) -> str:
         params = {k: v for k, v in query.items() if v is not None}
         return f"{self.base}{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def request_view(router: Router) -> RequestView:
+    """The request's view, which the session middleware put in the router's context."""
+    found: RequestView = router.context["view"]
+    return found
 
 
 class Pages:
