@@ -14,6 +14,22 @@ import urllib3
 Dispatch = Callable[[BaseHTTPRequestHandler], None]
 
 
+class Faults(dict[str, list[str]]):
+    """An emulator's fault switches: modes queued per operation, each taken by that operation's next
+    call (``POST /_sandbox/faults``; tests may also set a queue directly)."""
+
+    #: the most faults one switch queues
+    MOST = 100
+
+    def add(self, operation: str, mode: str, count: int) -> None:
+        self.setdefault(operation, []).extend([mode] * max(0, min(count, self.MOST)))
+
+    def take(self, operation: str) -> str | None:
+        """The next queued mode of ``operation`` (removed), or ``None`` when none is queued."""
+        queue = self.get(operation)
+        return queue.pop(0) if queue else None
+
+
 class _Server(ThreadingHTTPServer):
     """A backlog that takes a burst of concurrent deliveries (the default of 5 resets them)."""
 

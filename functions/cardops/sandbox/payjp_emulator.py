@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import EmulatorServer, send
+from cardops.sandbox.loopback import EmulatorServer, Faults, send
 
 #: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
 #: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
@@ -102,7 +102,7 @@ class PayjpEmulator(EmulatorServer):
         self.charges: dict[str, dict[str, Any]] = {}
         self.customers: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
-        self.faults: dict[str, list[str]] = {}
+        self.faults = Faults()
         self.requests: list[tuple[str, str]] = []
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
@@ -183,13 +183,12 @@ class PayjpEmulator(EmulatorServer):
             raise PayjpError(400, "invalid_param", "unknown operation", param="operation")
         if mode not in ("timeout", "server_error", "decline"):
             raise PayjpError(400, "invalid_param", "unknown mode", param="mode")
-        self.faults.setdefault(operation, []).extend([mode] * max(0, min(count, 100)))
+        self.faults.add(operation, mode, count)
 
     def _fault(self, operation: str) -> None:
-        queue = self.faults.get(operation)
-        if not queue:
+        mode = self.faults.take(operation)
+        if mode is None:
             return
-        mode = queue.pop(0)
         if mode == "timeout":
             raise TimeoutError(operation)
         if mode == "server_error":

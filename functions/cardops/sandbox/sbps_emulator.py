@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cardops.payments.providers.sbps import notifications, protocol
-from cardops.sandbox.loopback import EmulatorServer, send
+from cardops.sandbox.loopback import EmulatorServer, Faults, send
 
 Clock = Callable[[], datetime]
 API_PATH = "/api/xmlapi.do"
@@ -115,7 +115,7 @@ class SbpsEmulator(EmulatorServer):
         self.notify_encoding = notify_encoding
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.payments: dict[str, Authorization] = {}
-        self.faults: dict[str, list[str]] = {}
+        self.faults = Faults()
         self.requests: list[str] = []
         self.notifications: list[list[tuple[str, str]]] = []
         self._by_tracking: dict[str, Authorization] = {}
@@ -256,13 +256,12 @@ class SbpsEmulator(EmulatorServer):
         if operation != "notify" and mode not in FAULT_MODES:
             raise ValueError(f"mode must be one of {', '.join(FAULT_MODES)}")
         with self._lock:
-            self.faults.setdefault(operation, []).extend([mode] * max(0, min(count, 100)))
+            self.faults.add(operation, mode, count)
 
     def _fault(self, operation: str) -> str | None:
-        queue = self.faults.get(operation)
-        if not queue:
+        mode = self.faults.take(operation)
+        if mode is None:
             return None
-        mode = queue.pop(0)
         if mode == "timeout":
             raise TimeoutError(operation)
         if mode == "system_error":
@@ -358,9 +357,7 @@ class SbpsEmulator(EmulatorServer):
             ("res_date", now),
         ]
         self.notifications.append(pairs)
-        dropped = self.faults.get("notify")
-        if dropped:
-            dropped.pop(0)
+        if self.faults.take("notify") is not None:  # dropped
             return transaction
         if self.webhook_url:
             body = notifications.sign(pairs, self.notify_hash_key, encoding=self.notify_encoding)

@@ -63,7 +63,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import EmulatorServer
+from cardops.sandbox.loopback import EmulatorServer, Faults
 
 API_VERSION: Final = "2026-10-28.endive"
 #: the event types SPEC §1 lists: the endpoint's subscription, as configured in Stripe's dashboard
@@ -239,7 +239,7 @@ class StripeEmulator(EmulatorServer):
         self.refunds: dict[str, dict[str, Any]] = {}
         self.disputes: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
-        self.faults: dict[str, list[str]] = {}
+        self.faults = Faults()
         #: (method, path, idempotency key or None) of every authenticated request, in order
         self.requests: list[tuple[str, str, str | None]] = []
         self._idempotent: dict[str, tuple[str, str, int, dict[str, Any]]] = {}
@@ -401,18 +401,17 @@ class StripeEmulator(EmulatorServer):
         if mode not in FAULT_MODES:
             raise StripeApiError(400, f"unknown mode {mode!r}", param="mode")
         try:
-            times = max(0, min(int(count), 100))
+            times = int(count)
         except (TypeError, ValueError) as exc:
             raise StripeApiError(400, "count must be an integer", param="count") from exc
         with self._lock:
-            self.faults.setdefault(operation, []).extend([mode] * times)
+            self.faults.add(operation, mode, times)
             return {"faults": {k: list(v) for k, v in self.faults.items()}}
 
     def _fault(self, operation: str) -> None:
-        queue = self.faults.get(operation)
-        if not queue:
+        mode = self.faults.take(operation)
+        if mode is None:
             return
-        mode = queue.pop(0)
         if mode == "timeout":
             raise TimeoutError(operation)
         if mode == "server_error":
