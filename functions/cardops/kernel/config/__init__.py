@@ -43,6 +43,7 @@ class LeanSettings:
     webhook_secret_id: str = ""
     raw_event_ttl_days: int = 90
     max_webhook_bytes: int = 256 * 1024
+    #: SPEC §1: a Stripe signature whose timestamp is further than this from now is refused
     stripe_tolerance_seconds: int = 300
     secret_max_age_seconds: int = 300
 

@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from cardops.payments.providers.stripe.client import StripeClient
     from cardops.payments.providers.stripe.recharge import StripeRecharger
 
-#: SPEC §1: reject a signature whose timestamp is further than this from now (the default of the
-#: ``STRIPE_TOLERANCE_SECONDS`` setting, which the webhook function reads)
-DEFAULT_TOLERANCE_SECONDS: Final = 300
 #: the sandbox secret a test webhook is signed with (``sign_test_webhook``)
 SIGNED_WITH: Final = "stripe_webhook_secret"
 
