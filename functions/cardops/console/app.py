@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from cardops.api import errors
-from cardops.console import card_pages, i18n, sandbox_users, store_pages, support_pages
+from cardops.console import card_pages, finance_pages, i18n, sandbox_users, store_pages, support_pages
 from cardops.console.policy import Group, Principal
 from cardops.console.tokens import InvalidToken, SandboxIssuer, Verifier
 from cardops.console.web import (
@@ -70,6 +70,7 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
     app.include_router(store_pages.router)
     app.include_router(card_pages.router)
     app.include_router(support_pages.router)
+    app.include_router(finance_pages.router)
 
     def view() -> RequestView:
         found: RequestView = app.context["view"]
