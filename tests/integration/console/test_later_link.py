@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cardops.console.tokens import SandboxIssuer
 from cardops.console.web import MAX_PAGE_BYTES
 from tests.integration.console.conftest import FINANCE, Browser
@@ -31,12 +33,19 @@ def _line(feeds: Feeds, code: str, line_id: str) -> dict[str, Any]:
     return next(line for line in lines if line["line_id"] == line_id)
 
 
-def test_a_tenant_admin_links_a_corporate_line_to_a_submitted_report(
-    feeds: Feeds, console: SandboxIssuer
-) -> None:
+@pytest.fixture
+def synced(feeds: Feeds) -> Feeds:
+    """Tenant ``t1`` with its employee master and the generic sample's lines matched."""
     feeds.setup_tenant("t1")
     feeds.deliver("t1", "generic", "generic_utf8_bom.csv")
     feeds.sync("2026-05-07")
+    return feeds
+
+
+def test_a_tenant_admin_links_a_corporate_line_to_a_submitted_report(
+    synced: Feeds, console: SandboxIssuer
+) -> None:
+    feeds = synced
     corporate = _open_lines(feeds, "corporate")[0]
     code, line_id = corporate["employee_code"], corporate["line_id"]
     admin = Browser(console, tenant_admin("t1"))
@@ -70,11 +79,9 @@ def test_a_tenant_admin_links_a_corporate_line_to_a_submitted_report(
 
 
 def test_a_personal_line_cannot_be_linked_later_and_its_employee_selects_it(
-    feeds: Feeds, console: SandboxIssuer
+    synced: Feeds, console: SandboxIssuer
 ) -> None:
-    feeds.setup_tenant("t1")
-    feeds.deliver("t1", "generic", "generic_utf8_bom.csv")
-    feeds.sync("2026-05-07")
+    feeds = synced
     personal = _open_lines(feeds, "personal")[0]
     code, line_id = personal["employee_code"], personal["line_id"]
     admin = Browser(console, tenant_admin("t1"))
