@@ -272,6 +272,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Personal-settled lines cannot be linked later (the employee marks them excluded).",
     },
     "cards.employee": {"ja": "社員", "en": "Employee"},
+    "cards.no_employees": {"ja": "社員マスタが登録されていません。", "en": "No employee master yet."},
     "cards.report_id": {"ja": "経費精算の申請ID", "en": "Expense report ID"},
     "cards.link": {"ja": "申請に紐付ける", "en": "Link to the report"},
     "cards.personal_no_link": {"ja": "個人決済：紐付け不可", "en": "Personal: cannot be linked"},

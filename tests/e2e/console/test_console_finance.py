@@ -63,7 +63,15 @@ def test_finance_offsets_a_negative_balance_found_across_stores(
     check(page, "finance-operator-queue")
     page.get_by_role("button", name="ログアウト").click()
 
+    code, body = api(
+        outputs, "PUT", "/admin/tenants/tenant_demo/employees/E001",
+        {"name_kana": "ヤマダ タロウ", "card_linkage_code": "LNK-E001", "settlement": "corporate"},
+    )  # fmt: skip
+    assert code == 200, body
     sign_in(page, console, "tenant-admin-demo")
     page.get_by_role("link", name="カード明細（後から紐付け） (tenant_demo)").click()
+    page.get_by_label("社員").select_option("E001")
+    page.get_by_role("button", name="表示").click()
+    assert page.url.endswith("/console/tenants/tenant_demo/card-lines?employee_code=E001")
     check(page, "tenant-card-lines")
     assert visit(page, f"{console}/finance/negative-balances").status == 403
