@@ -470,17 +470,19 @@ class RefundStore:
         )
         return int(item["remaining"]["N"]) if item and "remaining" in item else None
 
-    def finance_alerts(self, *, limit: int) -> list[FinanceAlert]:
-        """The newest ``limit`` finance alerts, newest first (one ``gsi1`` query page)."""
-        answer = aws.dynamodb().query(
-            TableName=_table(),
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": _s(FINANCE_ALERTS)},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [FinanceAlert.model_validate_json(item["doc"]["S"]) for item in answer.get("Items", [])]
+    def finance_alerts(self, *, page_size: int) -> Iterator[FinanceAlert]:
+        """Finance alerts, newest first, read ``page_size`` at a time as the caller goes on (``gsi1``)."""
+        for item in query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": _s(FINANCE_ALERTS)},
+                "ScanIndexForward": False,
+                "Limit": page_size,
+            }
+        ):
+            yield FinanceAlert.model_validate_json(item["doc"]["S"])
 
     def debit_memos(self, provider: str, payment_id: str) -> list[DebitMemo]:
         return [

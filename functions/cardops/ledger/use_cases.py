@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from functools import lru_cache
+from itertools import islice
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -394,7 +395,7 @@ class DebitedLedgers(Protocol):
 class FinanceAlerts(Protocol):
     """The finance alerts recorded with the refunds that raised them (``ledger.store.RefundStore``)."""
 
-    def finance_alerts(self, *, limit: int) -> list[FinanceAlert]: ...
+    def finance_alerts(self, *, page_size: int) -> Iterator[FinanceAlert]: ...
 
 
 class FinanceDesk:
@@ -426,4 +427,5 @@ class FinanceDesk:
     def refund_rejections(self, *, limit: int) -> list[FinanceAlert]:
         """Refunds the card company rejected after submission (each reversed: the ledger got the
         amount back and the refund ceiling was restored), newest first."""
-        return [a for a in self.alerts.finance_alerts(limit=limit) if a.kind == "refund_rejected"]
+        rejected = (a for a in self.alerts.finance_alerts(page_size=limit) if a.kind == "refund_rejected")
+        return list(islice(rejected, limit))

@@ -128,6 +128,9 @@ def test_finance_sees_rejected_refunds_with_their_reason_and_what_was_reversed(
 
     code, answer = admin("GET", "/admin/finance/refund-rejections?limit=10")
     assert code == 200 and [a["refund_id"] for a in answer["alerts"]] == ["rf_new", "rf_old"]
+    # the newest alert is no rejection: the answer still holds ``limit`` rejections
+    code, answer = admin("GET", "/admin/finance/refund-rejections?limit=1")
+    assert code == 200 and [a["refund_id"] for a in answer["alerts"]] == ["rf_new"]
 
 
 @pytest.fixture
