@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
-from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
+from cardops.ledger.domain.ledger import Cause, Channel, Ledger, LedgerEntry, LedgerTotals
 from cardops.ledger.domain.statement import KeyRange, Order, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, StoredLedger, ledger_pk
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
@@ -165,8 +165,9 @@ class FakeRefundBook:
         ]
         return iter(sorted(stuck, key=lambda r: (r.created_at, r.refund_id)))
 
-    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger:
-        return self.ledgers.load(store_id, channel, currency).ledger
+    def ledger(self, store_id: str, channel: Channel, currency: str, *, cause: Cause) -> Ledger:
+        whole = self.ledgers.load(store_id, channel, currency).ledger
+        return whole.model_copy(update={"entries": tuple(e for e in whole.entries if e.cause == cause)})
 
     # -- conditions (what DynamoDB checks in the real transaction) -----------------------------
 

@@ -84,7 +84,7 @@ def test_a_change_is_conditioned_on_the_version_read_and_gives_the_ceiling_back(
     ledgers, book = make()
     first = refund_request(PAYMENT, 4000)
     book.record_request(first.refund, first.entries, captured=10_000)
-    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY")
+    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY", cause=first.refund.cause)
     canceled = cancel_refund(first.refund, ledger, now=NOW, actor=FINANCE)
     book.record_change(first.refund, canceled.refund, canceled.entries, canceled.alerts, release=4000)
     assert book.remaining("sandbox", "pay_contract") == 10_000

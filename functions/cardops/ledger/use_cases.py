@@ -26,11 +26,13 @@ from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
     BalanceSummary,
+    Cause,
     Channel,
     Ledger,
     LedgerEntry,
     LedgerTotals,
     adjustment_entry,
+    cause_entry_ids,
 )
 from cardops.ledger.domain.payouts import (
     BatchSettlement,
@@ -370,8 +372,12 @@ class RefundBook:
     def requested_before(self, cutoff: datetime) -> Iterator[Refund]:
         return self.refunds.requested_before(cutoff)
 
-    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger:
-        return self.ledgers.load(store_id, channel, currency).ledger
+    def ledger(self, store_id: str, channel: Channel, currency: str, *, cause: Cause) -> Ledger:
+        """Only the entries of ``cause`` and their reversals, by key (one ``BatchGetItem``): correcting a
+        refund costs the same however long the store's ledger is."""
+        pk = ledger_pk(store_id, channel, currency)
+        entries = self.ledgers.get_entries_by_id(pk, cause_entry_ids(store_id, channel, cause))
+        return Ledger(store_id=store_id, channel=channel, currency=currency, entries=entries)
 
     # -- writes (one transaction each) ---------------------------------------------------------
 

@@ -164,3 +164,23 @@ def test_a_ledger_from_before_the_time_index_is_indexed_once(provisioned: Any) -
     with counting_aws_calls() as calls:
         service.statement("store-old-index", Channel.STANDARD, "JPY", now=NOW, limit=100)
     assert dict(calls) == {"dynamodb:GetItem": 1, "dynamodb:Query": 1}  # indexed: no second pass
+
+
+def test_correcting_a_refund_reads_its_own_entries_not_the_ledger(provisioned: Any) -> None:
+    from cardops.ledger.wiring import refund_book
+    from cardops.payments.domain.refunds import cancel_refund
+    from tests.builders import captured_payment, refund_request
+
+    sale = captured_payment("sandbox", "pay_big", store_id="store-big", amount=10_000).payment
+    seed_ledger("store-big", 300)
+    first = refund_request(sale, 4000)
+    book = refund_book()
+    book.record_request(first.refund, first.entries, captured=10_000)
+    with counting_aws_calls() as calls:
+        ledger = book.ledger("store-big", Channel.STANDARD, "JPY", cause=first.refund.cause)
+    assert dict(calls) == {"dynamodb:BatchGetItem": 1} and calls.items_read == len(first.entries)
+    assert {e.entry_id for e in ledger.entries} == {e.entry_id for e in first.entries}
+    canceled = cancel_refund(first.refund, ledger, now=NOW, actor=FINANCE)
+    book.record_change(first.refund, canceled.refund, canceled.entries, canceled.alerts, release=4000)
+    again = book.ledger("store-big", Channel.STANDARD, "JPY", cause=first.refund.cause)
+    assert len(again.entries) == 2 * len(first.entries) and again.open_entries_for(first.refund.cause) == ()

@@ -179,6 +179,12 @@ def entry_id_for(store_id: str, channel: Channel, kind: EntryKind, cause: Cause)
     return f"{store_id}|{channel.value}|{kind.value}|{cause}"
 
 
+def cause_entry_ids(store_id: str, channel: Channel, cause: Cause) -> tuple[str, ...]:
+    """Every id an entry of ``cause`` (and its reversal) can have: its entries looked up by key."""
+    ids = tuple(entry_id_for(store_id, channel, kind, cause) for kind in EntryKind)
+    return ids + tuple(f"{entry_id}|reversal" for entry_id in ids)
+
+
 def make_entry(
     *,
     store_id: str,
