@@ -9,7 +9,7 @@ from datetime import datetime
 
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.ledger.domain.ledger import Cause, Channel, Ledger, LedgerEntry, LedgerTotals
-from cardops.ledger.domain.statement import KeyRange, Order, time_key
+from cardops.ledger.domain.statement import Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, StoredLedger, ledger_pk
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
@@ -41,17 +41,10 @@ class FakeLedgers:
         return LedgerTotals.of(ledger).model_copy(update={"entries": own})
 
     def entries_page(
-        self,
-        store_id: str,
-        channel: Channel,
-        currency: str,
-        *,
-        keys: KeyRange,
-        after: str | None,
-        limit: int,
-        order: Order,
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
     ) -> tuple[tuple[LedgerEntry, ...], bool]:
         """As the time index answers: keys in range, strictly after ``after`` in ``order``."""
+        keys, after, limit, order = page.keys, page.after, page.limit, page.order
         newest_first = order is Order.NEWEST_FIRST
         keyed = sorted(
             ((time_key(e), e) for e in self.entries.get(ledger_pk(store_id, channel, currency), {}).values()),

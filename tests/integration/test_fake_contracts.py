@@ -16,7 +16,7 @@ from cardops.feeds.store import FeedStore, LinkageCodeTaken
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import VersionConflict
 from cardops.ledger.domain.ledger import AdjustmentReason, Cause, CauseKind, Channel, EntryKind, make_entry
-from cardops.ledger.domain.statement import KeyRange, Order, time_key
+from cardops.ledger.domain.statement import KeyRange, Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
@@ -156,7 +156,7 @@ def test_entries_page_in_time_order_within_the_dates_after_the_key(make: Any) ->
         after, more = None, True
         while more:
             page, more = ledgers.entries_page(
-                "store-contract", Channel.STANDARD, "JPY", keys=keys, after=after, limit=2, order=order
+                "store-contract", Channel.STANDARD, "JPY", PageQuery(keys, after, 2, order)
             )
             seen.extend(page)
             after = time_key(page[-1]) if page else None

@@ -66,7 +66,7 @@ from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
-from cardops.ledger.domain.statement import KeyRange, Order, time_key
+from cardops.ledger.domain.statement import Order, PageQuery, time_key
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
@@ -384,18 +384,11 @@ class LedgerStore:
         return sorted((Channel(item["channel"]["S"]), item["currency"]["S"]) for item in items)
 
     def entries_page(
-        self,
-        store_id: str,
-        channel: Channel,
-        currency: str,
-        *,
-        keys: KeyRange,
-        after: str | None,
-        limit: int,
-        order: Order,
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
     ) -> tuple[tuple[LedgerEntry, ...], bool]:
-        """Up to ``limit`` entries with ``time_key`` in ``keys`` after the key ``after``, in
-        ``order``, and whether more follow: one ``Query`` of ``limit + 1`` items on ``gsi1``."""
+        """The entries of ``page`` and whether more follow: one ``Query`` of ``limit + 1`` items on
+        ``gsi1``."""
+        keys, after, limit, order = page.keys, page.after, page.limit, page.order
         pk = ledger_pk(store_id, channel, currency)
         index_pk = _entries_index_pk(pk)
         kwargs: dict[str, Any] = {

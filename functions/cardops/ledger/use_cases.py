@@ -49,6 +49,7 @@ from cardops.ledger.domain.statement import (
     CursorScope,
     KeyRange,
     Order,
+    PageQuery,
     Position,
     running_balances,
     time_key,
@@ -116,18 +117,10 @@ class Ledgers(Protocol):
     def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
 
     def entries_page(
-        self,
-        store_id: str,
-        channel: Channel,
-        currency: str,
-        *,
-        keys: KeyRange,
-        after: str | None,
-        limit: int,
-        order: Order,
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
     ) -> tuple[tuple[LedgerEntry, ...], bool]:
-        """Up to ``limit`` entries with ``time_key`` in ``keys``, after ``after``, in ``order``; and
-        whether more follow. Reads about ``limit`` entries however long the ledger is."""
+        """The entries of ``page`` (``time_key`` in its range, after its key, in its order) and
+        whether more follow. Reads about ``page.limit`` entries however long the ledger is."""
         ...
 
     def totals(
@@ -176,10 +169,7 @@ class LedgerService:
             store_id,
             channel,
             currency,
-            keys=KeyRange.of(since, until),
-            after=position.key if position else None,
-            limit=limit,
-            order=order,
+            PageQuery(KeyRange.of(since, until), position.key if position else None, limit, order),
         )
         if position is not None:
             start = position.balance
@@ -213,7 +203,7 @@ class LedgerService:
         after: str | None = None
         while True:
             entries, more = self.store.entries_page(
-                store_id, channel, currency, keys=keys, after=after, limit=MAX_PAGE, order=Order.OLDEST_FIRST
+                store_id, channel, currency, PageQuery(keys, after, MAX_PAGE, Order.OLDEST_FIRST)
             )
             yield from entries
             if not more or not entries:

@@ -15,7 +15,7 @@ from cardops.handlers import admin
 from cardops.kernel import aws
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.config import settings
-from cardops.ledger.domain.ledger import Channel, LedgerTotals
+from cardops.ledger.domain.ledger import Channel, LedgerEntry, LedgerTotals
 from cardops.ledger.domain.statement import Order, time_key
 from cardops.ledger.store import LedgerStore, ledger_pk
 from cardops.ledger.wiring import ledger_service
@@ -63,7 +63,9 @@ def test_pages_visit_every_entry_once_in_order_with_the_running_balance(
     since = tokyo_date(full.entries[40].created_at)
     until = tokyo_date(full.entries[100].created_at)
     window = [e for e in full.entries if since <= tokyo_date(e.created_at) <= until]
-    seen, balances, cursor = [], [], None
+    seen: list[LedgerEntry] = []
+    balances: list[int] = []
+    cursor: str | None = None
     for _ in range(20):
         page = service.statement(
             "store-pages",

@@ -75,6 +75,16 @@ class KeyRange:
 
 
 @dataclass(frozen=True)
+class PageQuery:
+    """Which page: up to ``limit`` entries with keys in ``keys`` after the key ``after``, in ``order``."""
+
+    keys: KeyRange
+    after: str | None
+    limit: int
+    order: Order
+
+
+@dataclass(frozen=True)
 class Position:
     """Where the previous page stopped: its last key and the running balance after it."""
 
