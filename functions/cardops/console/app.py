@@ -253,7 +253,8 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
         gone = cookie(SESSION_COOKIE, "", secure=current.secure, path=f"{current.base}/console", max_age=0)
         return redirect(current.url("/console/login"), [gone])
 
-    @app.get("/console/sandbox/login")
+    # the sandbox's user switcher: not in the OpenAPI document (a deployed stack answers 404)
+    @app.get("/console/sandbox/login", include_in_schema=False)
     def sandbox_login_page() -> Response[Any]:
         if deps.sandbox is None:
             raise store_pages.PageNotFound("/console/sandbox/login")
@@ -265,7 +266,7 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
         response.cookies.append(_login_cookie(nonce, current))
         return response
 
-    @app.post("/console/sandbox/login")
+    @app.post("/console/sandbox/login", include_in_schema=False)
     def sandbox_login() -> Response[Any]:
         if deps.sandbox is None:
             raise store_pages.PageNotFound("/console/sandbox/login")
