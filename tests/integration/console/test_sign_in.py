@@ -29,7 +29,7 @@ from cardops.console.app import CHALLENGE_COOKIE, ConsoleDeps, build
 from cardops.console.cognito import CognitoAuthenticator
 from cardops.console.signin import CHALLENGE_SECONDS
 from cardops.console.tokens import StaticJwks, Verifier, cognito_issuer
-from cardops.console.web import SESSION_COOKIE
+from cardops.console.web import MAX_PAGE_BYTES, SESSION_COOKIE
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
 
@@ -92,7 +92,17 @@ class CookieBrowser:
 
     def follow(self) -> CookieBrowser:
         assert self.status == 303, (self.status, self.body[:200])
-        return self.get(self.location)
+        self.get(self.location)
+        if self.status == 200:
+            accessible(self.body)
+        return self
+
+
+def accessible(html: str) -> None:
+    """Every visible input has its label, and the page stays under the console's size limit."""
+    assert len(html.encode()) < MAX_PAGE_BYTES
+    inputs = re.findall(r'<input (?![^>]*type="hidden")[^>]*id="([^"]+)"', html)
+    assert inputs and all(f'<label for="{name}">' in html for name in inputs), inputs
 
 
 @dataclass
