@@ -4,7 +4,7 @@ the store's balance and offsets it with an adjustment (reviewed, then confirmed)
 leaves the page; the refund-rejection and operator-queue pages open too. A tenant admin opens the
 later-link page. With ``CARDOPS_CONSOLE_SHOTS`` every page is photographed (``make console-shots``).
 
-It reuses the browser module's fixtures (one sandbox for this module, one chromium).
+The sandbox and chromium are the console session's (``conftest.py``), the helpers the browser module's.
 """
 
 from __future__ import annotations
@@ -13,24 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.console.test_console_browser import (  # noqa: F401 - fixtures
-    browser,
-    check,
-    outputs,
-    page,
-    sign_in,
-    visit,
-)
+from tests.e2e.console.test_console_browser import check, sign_in, visit
 from tests.helpers import sandbox_api as api
 
 pytestmark = pytest.mark.e2e
 STORE = "store_001"
 
 
-def test_finance_offsets_a_negative_balance_found_across_stores(
-    outputs: dict[str, Any],  # noqa: F811 - the browser module's fixture
-    page: Any,  # noqa: F811
-) -> None:
+def test_finance_offsets_a_negative_balance_found_across_stores(outputs: dict[str, Any], page: Any) -> None:
     console = outputs["ConsoleUrl"]
     code, body = api(
         outputs, "POST", f"/admin/stores/{STORE}/adjustments",
