@@ -208,3 +208,25 @@ def test_finance_resolves_a_case_with_a_note_recorded_as_the_acting_user(
     assert case.status.value == "resolved" and case.resolution == note["note"]
     assert case.acknowledged_by == case.resolved_by == "console:finance-1"
     assert finance.post(resolve, note).status == 409  # resolved once
+
+
+def test_the_admin_api_retries_an_automatic_refund_as_its_iam_caller(
+    console: SandboxIssuer, provider: RecordingProvider
+) -> None:
+    from cardops.kernel import clock
+    from cardops.payments.store.payments import PaymentRepository
+    from tests.integration.support.conftest import DESK, admin
+
+    authorize(provider, "pay_api", visit_date=(clock.now() + timedelta(days=1)).date(), start_workflow=False)
+    try:
+        path = "/admin/payments/payjp/pay_api/auto-refund"
+        assert admin("POST", path) == (200, {"outcome": "not_due", "status": "authorized"})
+        assert provider.count("cancel", "pay_api") == 0  # before the deadline nothing is released
+        clock.advance(timedelta(days=12))
+        assert admin("POST", path) == (200, {"outcome": "expired_refunded", "status": "expired_refunded"})
+        _, history = PaymentRepository().get_with_history("payjp", "pay_api") or (None, [])
+        assert history[-1].actor == DESK
+        assert admin("POST", path) == (200, {"outcome": "expired_refunded", "status": "expired_refunded"})
+        assert provider.count("cancel", "pay_api") == 1  # a repeat releases nothing twice
+    finally:
+        clock.reset()
