@@ -139,9 +139,11 @@ def failed_auto_refund(console: SandboxIssuer, provider: RecordingProvider) -> A
     from cardops.kernel import clock
     from cardops.support import hooks
 
-    def make(payment_id: str) -> str:
+    def make(payment_id: str, *, past_deadline: bool = False) -> str:
         authorize(provider, payment_id, visit_date=(clock.now() + timedelta(days=1)).date(),
                   start_workflow=False)  # fmt: skip
+        if past_deadline:  # before the case opens, so its own timers stay hours away
+            clock.advance(timedelta(days=12))
         case_id = hooks.auto_refund_failed("payjp", payment_id, error="PermanentProviderError")
         assert case_id is not None
         return case_id
@@ -161,11 +163,9 @@ def _case(case_id: str) -> Any:
 def test_finance_retries_a_failed_automatic_refund_from_the_operator_queue(
     console: SandboxIssuer, provider: RecordingProvider, failed_auto_refund: Any
 ) -> None:
-    from cardops.kernel import clock
     from cardops.payments.store.payments import PaymentRepository
 
-    case_id = failed_auto_refund("pay_stuck")
-    clock.advance(timedelta(days=12))  # past the capture deadline
+    case_id = failed_auto_refund("pay_stuck", past_deadline=True)
     finance = Browser(console, FINANCE)
     queue = small(finance.get("/console/finance/operator-queue"))
     assert f'id="case-{case_id}"' in queue.body and "pay_stuck" in queue.body
