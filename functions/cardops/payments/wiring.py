@@ -19,12 +19,12 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
-from cardops.payments.use_cases import capture, janitor
-from cardops.payments.use_cases.capture import capture_deadline_listener
+from cardops.payments.use_cases import capture, janitor, repayment
 from cardops.payments.use_cases.listeners import NamedListener
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener
 from cardops.payments.use_cases.reads import PaymentReads
 from cardops.payments.use_cases.refunds import ProviderLookup, RefundService
+from cardops.payments.use_cases.repayment import RepaymentDeps, RepaymentPolicy, Repayments
 from cardops.payments.use_cases.store_payments import PaymentsByStore
 from cardops.support import hooks
 
@@ -96,6 +96,39 @@ def capture_deps() -> capture.Deps:
     )
 
 
+def repayments() -> Repayments:
+    """The re-payment use cases on the real adapters (admin API, console, the workflow's steps)."""
+    from cardops.payments.providers import registry
+    from cardops.payments.store.evidence import EvidenceStore
+    from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.store.payment_notes import PaymentNoteStore
+    from cardops.payments.store.payments import ReservationRepository
+    from cardops.payments.store.repayment import RepaymentStore
+    from cardops.payments.store.repayment_workflow import RepaymentWorkflow
+
+    config = settings()
+    return Repayments(
+        RepaymentDeps(
+            requests=RepaymentStore(),
+            payments=PaymentRepository(),
+            reservations=ReservationRepository(),
+            links=PaymentNoteStore(),
+            evidence=EvidenceStore(),
+            workflow=RepaymentWorkflow(config.repayment_state_machine_arn),
+            events=EventPublisher(source=repayment.EVENT_SOURCE),
+            rechargers=registry.recharger,
+            open_case=hooks.repayment_requested,
+            policy=RepaymentPolicy(
+                brand_allows_mit=config.brand_allows_mit,
+                window=timedelta(days=config.repayment_window_days),
+                decision_timeout_seconds=config.repayment_decision_timeout_seconds,
+                max_document_bytes=config.repayment_max_document_bytes,
+                support_address=config.repayment_support_address,
+            ),
+        )
+    )
+
+
 def scheduler_deps(*, period: timedelta) -> janitor.SchedulerDeps:
     """The janitor's scheduler; ``period``: how often it is scheduled (``resources``)."""
     from cardops.payments.store.due_checks import OPEN_SHARDS, Checkpoints, CheckQueue, DueIndex
@@ -124,6 +157,20 @@ def refund_listener(change: Change) -> None:
 def provider_refund_change_listener(change: Change) -> None:
     """Record a refund made at the provider (``use_cases.provider_refunds``)."""
     provider_refund_listener(refund_service(), change.old, change.new, now=clock.now())
+
+
+def capture_deadline_listener(change: Change) -> None:
+    """Start or stop the payment's capture-deadline workflow (``use_cases.capture``)."""
+    from cardops.kernel.workflows import start_once, stop_if_running
+    from cardops.payments.store.claims import OutcomeClaims
+
+    deps = capture.DeadlineListenerDeps(
+        claims=OutcomeClaims(),
+        state_machine_arn=settings().capture_deadline_state_machine_arn,
+        start_once=start_once,
+        stop_if_running=stop_if_running,
+    )
+    capture.capture_deadline_listener(deps, change)
 
 
 def payment_listeners() -> list[NamedListener]:
