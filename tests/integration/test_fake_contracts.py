@@ -4,10 +4,8 @@ store would refuse (the refund ceiling, versions, entries posted once, all of a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,11 +18,8 @@ from cardops.ledger.domain.ledger import Channel, EntryKind
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
-from cardops.payments.domain.repayment import RepaymentEvidence
 from cardops.payments.domain.repayment_requests import (
     AuditEntry,
-    PaymentRef,
-    RepaymentRecord,
     RepaymentStatus,
 )
 from cardops.payments.store.claims import OutcomeClaims
@@ -32,13 +27,12 @@ from cardops.payments.store.evidence import EvidenceStore
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
-from tests.builders import FINANCE, NOW, captured_payment, refund_request
+from tests.builders import EVENTS, FINANCE, NOW, captured_payment, refund_request, repayment_record
 from tests.fakes.feeds import FakeFeedStore
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
 from tests.fakes.payments import FakeClaims, FakePayments
 from tests.fakes.repayment import FakeEvidence, FakeRepaymentRequests
 
-ROOT = Path(__file__).resolve().parents[2]
 PAYMENT = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=10_000).payment
 
 
@@ -226,18 +220,6 @@ def repayment_ports(request: pytest.FixtureRequest) -> tuple[Any, Any]:
     return RepaymentStore(), EvidenceStore()
 
 
-def repayment_record(request_id: str, *, created_at: datetime) -> RepaymentRecord:
-    sample = json.loads((ROOT / "events" / "repayment" / "evidence.json").read_text(encoding="utf-8"))
-    return RepaymentRecord(
-        request_id=request_id,
-        original_payment=PaymentRef(provider="payjp", provider_payment_id="ch_contract"),
-        evidence=RepaymentEvidence.model_validate(sample["evidence"]),
-        fingerprint="f" * 64,
-        created_at=created_at,
-        updated_at=created_at,
-    )
-
-
 def test_a_repayment_request_is_created_once_and_decided_only_from_the_awaited_status(
     repayment_ports: Any,
 ) -> None:
@@ -276,7 +258,7 @@ def test_an_evidence_document_keeps_its_checksum_and_is_read_only_within_the_lim
     repayment_ports: Any,
 ) -> None:
     _, evidence = repayment_ports
-    content = (ROOT / "events" / "repayment" / "consent.eml").read_bytes()
+    content = (EVENTS / "repayment" / "consent.eml").read_bytes()
     key = "evidence/store_042/rq_contract/consent.eml"
     declared = evidence.put(key, content, "eml")
     assert (declared.key, declared.size, declared.content_type) == (key, len(content), "message/rfc822")
