@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from cardops.kernel import aws, clock
 from cardops.kernel.config import settings
@@ -19,14 +20,19 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
-from cardops.payments.use_cases import capture, janitor, repayment
+from cardops.payments.use_cases import capture, event_processing, janitor, repayment
 from cardops.payments.use_cases.listeners import NamedListener
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener
-from cardops.payments.use_cases.reads import PaymentReads
+from cardops.payments.use_cases.reads import PaymentReads, PaymentRecords
 from cardops.payments.use_cases.refunds import ProviderLookup, RefundService
 from cardops.payments.use_cases.repayment import RepaymentDeps, RepaymentPolicy, Repayments
 from cardops.payments.use_cases.store_payments import PaymentsByStore
 from cardops.support import hooks
+
+if TYPE_CHECKING:
+    from cardops.payments.store.dead_letters import DeadLetterQueue
+    from cardops.payments.store.raw_events import RawEventStore
+    from cardops.payments.use_cases.event_processing import ParkedEvent
 
 logger = make_logger("cardops-refunds")
 
@@ -72,6 +78,14 @@ def refund_service(
 
 def payment_reads() -> PaymentReads:
     return PaymentReads(PaymentRepository(), refund_service(providers={}))
+
+
+def payment_records() -> PaymentRecords:
+    """Payments with their history and notes, and reservations (admin routes, console pages)."""
+    from cardops.payments.store.payment_notes import PaymentNoteStore
+    from cardops.payments.store.payments import ReservationRepository
+
+    return PaymentRecords(PaymentRepository(), PaymentNoteStore(), ReservationRepository())
 
 
 def payments_by_store() -> PaymentsByStore:
@@ -126,6 +140,38 @@ def repayments() -> Repayments:
                 support_address=config.repayment_support_address,
             ),
         )
+    )
+
+
+def raw_events() -> RawEventStore:
+    """The stored webhook events and their processing records (the events routes)."""
+    from cardops.payments.store.raw_events import RawEventStore
+
+    return RawEventStore()
+
+
+def dead_letters() -> DeadLetterQueue:
+    from cardops.payments.store.dead_letters import DeadLetterQueue
+
+    return DeadLetterQueue(settings().dead_letter_queue_url)
+
+
+def redrive_event(*, event_id: str, provider: str | None) -> ParkedEvent:
+    """Move a parked event back to the events queue, once per event (``event_processing.redrive``)."""
+    from cardops.payments.store.queue import SqsQueue
+
+    config = settings()
+    queue = SqsQueue(config.events_queue_url)
+    return event_processing.redrive(
+        dead_letters(),
+        raw_events(),
+        events_queue_url=config.events_queue_url,
+        event_id=event_id,
+        provider=provider,
+        now=clock.now(),
+        requeue=lambda provider, event_id: queue.send(
+            {"provider": provider, "event_id": event_id}, dedupe_id=f"{provider}:{event_id}"
+        ),
     )
 
 
