@@ -20,12 +20,11 @@ from cardops.payments.domain.changes import Change
 from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
-from cardops.payments.use_cases import capture, event_processing, janitor, repayment
+from cardops.payments.use_cases import capture, janitor
 from cardops.payments.use_cases.listeners import NamedListener
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener
 from cardops.payments.use_cases.reads import PaymentReads, PaymentRecords
 from cardops.payments.use_cases.refunds import ProviderLookup, RefundService
-from cardops.payments.use_cases.repayment import RepaymentDeps, RepaymentPolicy, Repayments
 from cardops.payments.use_cases.store_payments import PaymentsByStore
 from cardops.support import hooks
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from cardops.payments.store.dead_letters import DeadLetterQueue
     from cardops.payments.store.raw_events import RawEventStore
     from cardops.payments.use_cases.event_processing import ParkedEvent
+    from cardops.payments.use_cases.repayment import Repayments
 
 logger = make_logger("cardops-refunds")
 
@@ -119,6 +119,7 @@ def repayments() -> Repayments:
     from cardops.payments.store.payments import ReservationRepository
     from cardops.payments.store.repayment import RepaymentStore
     from cardops.payments.store.repayment_workflow import RepaymentWorkflow
+    from cardops.payments.use_cases.repayment import EVENT_SOURCE, RepaymentDeps, RepaymentPolicy, Repayments
 
     config = settings()
     return Repayments(
@@ -129,7 +130,7 @@ def repayments() -> Repayments:
             links=PaymentNoteStore(),
             evidence=EvidenceStore(),
             workflow=RepaymentWorkflow(config.repayment_state_machine_arn),
-            events=EventPublisher(source=repayment.EVENT_SOURCE),
+            events=EventPublisher(source=EVENT_SOURCE),
             rechargers=registry.recharger,
             open_case=hooks.repayment_requested,
             policy=RepaymentPolicy(
@@ -159,6 +160,7 @@ def dead_letters() -> DeadLetterQueue:
 def redrive_event(*, event_id: str, provider: str | None) -> ParkedEvent:
     """Move a parked event back to the events queue, once per event (``event_processing.redrive``)."""
     from cardops.payments.store.queue import SqsQueue
+    from cardops.payments.use_cases import event_processing
 
     config = settings()
     queue = SqsQueue(config.events_queue_url)
