@@ -310,3 +310,32 @@ def test_the_desk_previews_the_stored_document(world: RepaymentWorld) -> None:
     world.evidence.objects.clear()
     assert repayments.document_preview("rq_1").note == "the document is missing"
     assert [v.request_id for v in repayments.list_requests()] == ["rq_1"]
+
+
+def test_a_late_decision_step_does_not_reopen_an_expired_request(world: RepaymentWorld) -> None:
+    """The decision wait can time out before its step's Lambda ran (or while it runs): the request
+    stays expired, keeps no token, and the desk cannot decide it."""
+    repayments = world.repayments()
+    start(repayments)
+    assert repayments.validate_step("rq_1")["valid"] is True
+    assert repayments.eligibility_step("rq_1")["eligible"] is True
+    expired = {"request_id": "rq_1", "outcome": "expired", "error": {"Error": "States.Timeout"}}
+    set_token = world.requests.set_task_token
+    closed: list[str] = []
+
+    def closing_first(request_id: str, token: str | None) -> None:
+        if token is not None and not closed:  # the timeout's close lands between the read and the save
+            closed.append(request_id)
+            repayments.finish_step(expired)
+        set_token(request_id, token)
+
+    world.requests.set_task_token = closing_first  # type: ignore[method-assign]
+    repayments.await_decision_step("rq_1", "tok_late")
+    assert closed == ["rq_1"]
+    repayments.await_decision_step("rq_1", "tok_later")  # and a retry of the step after the close
+
+    record, token = world.requests.get_with_token("rq_1") or (None, "missing")
+    assert record is not None and record.status is RepaymentStatus.EXPIRED and not token
+    assert ("await_decision", "awaiting_decision") not in world.requests.steps("rq_1")
+    with pytest.raises(NotAwaitingDecision):
+        repayments.decide("rq_1", "approve", reason=None, actor=DESK)

@@ -38,6 +38,7 @@ from cardops.payments.domain.repayment import (
     validate_evidence,
 )
 from cardops.payments.domain.repayment_requests import (
+    OUTCOMES,
     AuditEntry,
     Decision,
     Finding,
@@ -495,12 +496,20 @@ class Repayments:
         """Keep the task token with the request and tell the support desk a decision is awaited."""
         requests = self.deps.requests
         record = self._record(request_id)
+        if record.status in OUTCOMES:
+            return  # the wait already timed out and the request was closed: a late step changes nothing
         requests.set_task_token(request_id, task_token)
-        requests.save(
-            record.model_copy(
-                update={"status": RepaymentStatus.AWAITING_DECISION, "updated_at": self.deps.now()}
+        try:
+            # only from the status just read: a close (expiry) in between must not be undone
+            requests.save(
+                record.model_copy(
+                    update={"status": RepaymentStatus.AWAITING_DECISION, "updated_at": self.deps.now()}
+                ),
+                expected=(record.status,),
             )
-        )
+        except StatusConflict:
+            requests.set_task_token(request_id, None)  # closed meanwhile: its token is of no use
+            return
         self._audit(request_id, "await_decision", "awaiting_decision")
         self.notify("RepaymentAwaitingDecision", {"request_id": request_id})
 
