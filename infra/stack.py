@@ -59,6 +59,8 @@ class CardopsStack(Stack):
                 self.console.function,
             ],
         )
+        # finance's operator queue in the console resolves auto-refund cases (stopping their timers)
+        self.support.grant_case_actions(self.console.function)
         for slice_ in (self.payments, self.feeds, self.ledger, self.support):
             slice_.grant_routes(self.api.admin)
         self.observability = Observability(

@@ -101,16 +101,20 @@ class Support(Construct):
     def grant_routes(self, admin: lambda_.Function) -> None:
         """The admin API opens and acts on cases (its hooks too), stops a resolved case's timers, and
         writes a month's report on demand."""
-        self.kernel.table.grant(admin, *TABLE_READ, *TABLE_WRITE)
-        self._grant_start(admin)
-        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:StopExecution")
+        self.grant_case_actions(admin)
+        admin.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
+        self._grant_report_write(admin)
+
+    def grant_case_actions(self, function: lambda_.Function) -> None:
+        """Open and act on cases: acknowledge and resolve (which stops the case's timers)."""
+        self.kernel.table.grant(function, *TABLE_READ, *TABLE_WRITE)
+        self._grant_start(function)
+        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
         self.workflow.acknowledge_executions(
-            admin,
+            function,
             "Describe/stop executions of the support case state machine (one execution per case, so the "
             "ARN ends in a wildcard); no other state machine.",
         )
-        admin.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
-        self._grant_report_write(admin)
 
     def widgets(self) -> list[list[cloudwatch.IWidget]]:
         return [

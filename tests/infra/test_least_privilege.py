@@ -164,8 +164,9 @@ def test_secrets_start_as_json_with_every_key_empty(template: dict[str, Any]) ->
 
 def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> None:
     """Its pages capture, refund, request payouts and diagnose card lines: the table, the API keys, the
-    capture's notifications, the refund alerts and the support cases their hooks open; the support
-    desk's decision and its preview of consent documents (read only); no webhook secret (issue 15)."""
+    capture's notifications, the refund alerts and the support cases their hooks open (finance's
+    operator queue resolves them, stopping their timers); the support desk's decision and its preview
+    of consent documents (read only); no webhook secret (issue 15)."""
     grants = _grants(template, "console")
     actions = {action for action, _ in grants}
     services = {action.split(":")[0] for action in actions}
@@ -181,7 +182,12 @@ def test_the_console_holds_only_what_its_pages_use(template: dict[str, Any]) -> 
         "states:SendTaskHeartbeat",
         "states:DescribeExecution",
         "states:GetExecutionHistory",
+        "states:StopExecution",  # finance resolves an operator-queue case: its timers stop
     }
+    # stopping is only ever of a support case's execution (never a payment's or re-payment's workflow)
+    support_cases = _logical(template, "SupportCaseStateMachineArn")
+    stops = [resource for action, resource in grants if action == "states:StopExecution"]
+    assert stops and all(support_cases in resource for resource in stops), stops
     assert not {a for a in actions if a.startswith("sqs:") and a != "sqs:SendMessage"} - {
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",

@@ -119,13 +119,16 @@ def webhook_path() -> dict[str, Any]:
 def console_paths() -> dict[str, Any]:
     """The console's pages as its resolver declares them, answering HTML (a page, a redirect after a
     form or to the sign-in, or an error page from the console's error table)."""
-    from cardops.console.app import PUBLIC_PATHS, ConsoleDeps, build
+    from cardops.console.app import PUBLIC_PATHS, ConsoleDeps, build, routers_kept
     from cardops.console.tokens import InvalidToken
 
     def no_verifier() -> Any:
         raise InvalidToken("documentation only")
 
-    generated = json.loads(build(ConsoleDeps(verifier=no_verifier)).get_openapi_json_schema(title="console"))
+    with routers_kept():  # the console serving requests in this process keeps its routers
+        generated = json.loads(
+            build(ConsoleDeps(verifier=no_verifier)).get_openapi_json_schema(title="console")
+        )
     answers: dict[str, Any] = {
         "200": {"description": "the page", "content": HTML_PAGE},
         "303": {

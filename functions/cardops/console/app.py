@@ -7,7 +7,8 @@ signed in, the language, the CSRF token) and call the same use cases as the admi
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -18,7 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 
 from cardops.api import errors
-from cardops.console import card_pages, i18n, sandbox_users, store_pages, support_pages
+from cardops.console import card_pages, finance_pages, i18n, sandbox_users, store_pages, support_pages
 from cardops.console.policy import Group, Principal
 from cardops.console.signin import (
     CHALLENGE_SECONDS,
@@ -86,11 +87,16 @@ class ConsoleDeps:
     pages: Pages = field(default_factory=Pages)
 
 
+#: the page routers, module-level: each delegates its request state (``context``, ``current_event``)
+#: to the last resolver that included it, so a second ``build`` (the OpenAPI document's) must give
+#: them back (``routers_kept``)
+ROUTERS = (store_pages.router, card_pages.router, support_pages.router, finance_pages.router)
+
+
 def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
-    app.include_router(store_pages.router)
-    app.include_router(card_pages.router)
-    app.include_router(support_pages.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     def view() -> RequestView:
         found: RequestView = app.context["view"]
@@ -282,6 +288,18 @@ def build(deps: ConsoleDeps) -> APIGatewayRestResolver:
     return app
 
 
+@contextmanager
+def routers_kept() -> Iterator[None]:
+    """Build a console only for what it declares (the OpenAPI document) without taking the page
+    routers from the console serving requests in this process (the sandbox runs both)."""
+    serving = [router.api_resolver for router in ROUTERS]
+    try:
+        yield
+    finally:
+        for router, resolver in zip(ROUTERS, serving, strict=True):
+            router.api_resolver = resolver
+
+
 def _signed_in(current: RequestView, token: str) -> Response[Any]:
     path = f"{current.base}/console"
     session = cookie(SESSION_COOKIE, token, secure=current.secure, path=path, max_age=SESSION_SECONDS)
@@ -395,4 +413,4 @@ def _anonymous_view(app: APIGatewayRestResolver) -> RequestView:
     )
 
 
-__all__ = ["ConsoleDeps", "Group", "SignInFailed", "build"]
+__all__ = ["ConsoleDeps", "Group", "SignInFailed", "build", "routers_kept"]

@@ -1,5 +1,6 @@
 """Card-line pages (issue 15 item 5, part): a tenant admin's error data with reason, hint and the
-one-click proposed fix, re-match and hand assignment; an employee's own lines, 対象外 for a
+one-click proposed fix, re-match, hand assignment and the later-link of a corporate line to a report
+submitted without it; an employee's own lines, selecting one for a claim, 対象外 for a
 personal-settled leftover, and the "why can't I select it" diagnosis.
 
 They call the card-line use cases the admin API calls (``CardLines``); the policy is asked about the
@@ -88,6 +89,34 @@ def rematch(tenant_id: str) -> Response[Any]:
     return redirect(_view().url(f"/console/tenants/{tenant_id}/card-errors", done="rematch"))
 
 
+@router.get("/console/tenants/<tenant_id>/card-lines")
+def tenant_lines(tenant_id: str) -> Response[Any]:
+    """An employee's lines as the tenant admin sees them, to link a corporate line to a report
+    submitted without it (SPEC §7: no later linking for personal-settled lines)."""
+    tenant_id = _tenant(tenant_id)
+    view = _view()
+    cards = card_lines()
+    chosen = view.query.get("employee_code") or None
+    employee = identifier(chosen, "employee_code") if chosen else None
+    lines = cards.employee_lines(tenant_id, employee, selectable_only=False) if employee else []
+    return _render(
+        "tenant_lines.html", tenant_id=tenant_id, employees=cards.employees(tenant_id), employee=employee,
+        lines=lines, done=view.query.get("done"),
+    )  # fmt: skip
+
+
+@router.post("/console/tenants/<tenant_id>/card-lines/<line_id>/link")
+def link(tenant_id: str, line_id: str) -> Response[Any]:
+    tenant_id = _tenant(tenant_id)
+    form = _form()
+    employee = identifier(form.get("employee_code", "").strip(), "employee_code")
+    report = identifier(form.get("report_id", "").strip(), "report_id")
+    card_lines().link(tenant_id, identifier(line_id, "line_id"), employee, report, actor=_view().user.actor)
+    return redirect(
+        _view().url(f"/console/tenants/{tenant_id}/card-lines", employee_code=employee, done="link")
+    )
+
+
 # -- employee --------------------------------------------------------------------------------------
 
 
@@ -112,6 +141,15 @@ def exclude(line_id: str) -> Response[Any]:
     tenant, employee = _own()
     card_lines().exclude(tenant, employee, identifier(line_id, "line_id"), actor=_view().user.actor)
     return redirect(_view().url("/console/me/card-lines", done="exclude"))
+
+
+@router.post("/console/me/card-lines/<line_id>/select")
+def select(line_id: str) -> Response[Any]:
+    """The employee picks a line for an expense claim (the report it goes into)."""
+    tenant, employee = _own()
+    report = identifier(_form().get("report_id", "").strip(), "report_id")
+    card_lines().select(tenant, employee, identifier(line_id, "line_id"), report, actor=_view().user.actor)
+    return redirect(_view().url("/console/me/card-lines", done="select"))
 
 
 @router.post("/console/me/diagnosis")

@@ -260,6 +260,64 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Payment that could not move to a new method",
     },
     "adjust.reason_other": {"ja": "その他", "en": "Other"},
+    "finance.negative_title": {"ja": "マイナス残高の店舗", "en": "Negative balances"},
+    "finance.negative_intro": {
+        "ja": "残高（または確定済みの残高）がマイナスの店舗です。"
+        "不足額が解消されるまで精算と振込はできません。",
+        "en": "Stores whose balance (or its confirmed part) is below zero: settlement and payouts are "
+        "refused until the shortfall is offset.",
+    },
+    "finance.negative_none": {
+        "ja": "マイナス残高の店舗はありません。",
+        "en": "No store has a negative balance.",
+    },
+    "finance.open_balance": {"ja": "残高・調整", "en": "Balance and adjust"},
+    "finance.rejections_title": {"ja": "返金の拒否（カード会社）", "en": "Rejected refunds"},
+    "finance.rejections_intro": {
+        "ja": "送信後にカード会社が拒否した返金です。返金は取り消され、"
+        "金額は店舗残高に戻り、返金可能額も元に戻りました。"
+        "お客様への返金はまだ済んでいません。",
+        "en": "Refunds the card company rejected after submission. Each was reversed: the amount went back "
+        "to the store's balance and the refundable amount was restored. The customer is not repaid yet.",
+    },
+    "finance.rejections_none": {"ja": "拒否された返金はありません。", "en": "No rejected refunds."},
+    "finance.refund": {"ja": "返金ID", "en": "Refund"},
+    "finance.reversed": {"ja": "取り消した内容", "en": "Reversed"},
+    "finance.reversed_to": {"ja": "を店舗残高に戻しました：", "en": "back to the store's ledger:"},
+    "finance.card_expired": {"ja": "有効期限切れのカード", "en": "expired card"},
+    "finance.queue_title": {
+        "ja": "オペレーター対応待ち（自動返金の失敗）",
+        "en": "Operator queue (failed auto-refunds)",
+    },
+    "finance.queue_intro": {
+        "ja": "認証期日に与信の取消（自動返金）ができなかった決済です。"
+        "再実行するか、対応内容を記録して完了にしてください。",
+        "en": "Payments whose authorization could not be released at the capture deadline. Retry the "
+        "automatic refund, or record what was done and resolve.",
+    },
+    "finance.queue_none": {"ja": "対応待ちはありません。", "en": "Nothing is waiting."},
+    "finance.retry": {"ja": "自動返金を再実行する", "en": "Retry the automatic refund"},
+    "finance.resolve_note": {"ja": "対応内容（必須）", "en": "What was done (required)"},
+    "finance.resolve": {"ja": "対応済みにする", "en": "Resolve"},
+    "finance.done_retry": {"ja": "自動返金を再実行しました", "en": "Automatic refund retried"},
+    "finance.done_resolve": {"ja": "対応済みにしました。", "en": "Resolved."},
+    "home.finance": {"ja": "経理", "en": "Finance"},
+    "cards.tenant_lines_title": {"ja": "カード明細（後から紐付け）", "en": "Card lines (link later)"},
+    "cards.link_intro": {
+        "ja": "法人決済のカード明細は、明細なしで提出された経費精算に後から紐付けできます。"
+        "個人決済の明細は紐付けできません（従業員が対象外にします）。",
+        "en": "A corporate-settled line can be linked to an expense report submitted without it. "
+        "Personal-settled lines cannot be linked later (the employee marks them excluded).",
+    },
+    "cards.employee": {"ja": "社員", "en": "Employee"},
+    "cards.no_employees": {"ja": "社員マスタが登録されていません。", "en": "No employee master yet."},
+    "cards.report_id": {"ja": "経費精算の申請ID", "en": "Expense report ID"},
+    "cards.link": {"ja": "申請に紐付ける", "en": "Link to the report"},
+    "cards.personal_no_link": {"ja": "個人決済：紐付け不可", "en": "Personal: cannot be linked"},
+    "cards.select": {"ja": "申請で使う", "en": "Use in the report"},
+    "cards.done_link": {"ja": "明細を申請に紐付けました。", "en": "Line linked to the report."},
+    "cards.done_select": {"ja": "明細を申請で使いました。", "en": "Line selected for the report."},
+    "home.tenant_lines": {"ja": "カード明細（後から紐付け）", "en": "Card lines (link later)"},
     "common.back": {"ja": "戻る", "en": "Back"},
     "common.cancel": {"ja": "やめる", "en": "Cancel"},
     "error.title": {"ja": "エラー", "en": "Error"},

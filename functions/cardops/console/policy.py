@@ -29,6 +29,7 @@ class Action(StrEnum):
     REQUEST_PAYOUT = "ledger.payout"
     ADJUST = "ledger.adjust"
     DECIDE_REPAYMENT = "repayment.decide"
+    FINANCE_DESK = "finance.desk"  # negative balances, refund rejections, the operator queue and its actions
     MANAGE_CARD_LINES = "feeds.manage"  # a tenant's error data, re-match, assign, later-link
     OWN_CARD_LINES = "feeds.own"  # an employee's own lines, 対象外, diagnosis
 
@@ -66,7 +67,14 @@ _GRANTS: dict[Group, frozenset[Action]] = {
     ),
     Group.SUPPORT: frozenset({Action.VIEW_STORE, Action.DECIDE_REPAYMENT}),
     Group.FINANCE: frozenset(
-        {Action.VIEW_STORE, Action.REFUND, Action.VIEW_LEDGER, Action.REQUEST_PAYOUT, Action.ADJUST}
+        {
+            Action.VIEW_STORE,
+            Action.REFUND,
+            Action.VIEW_LEDGER,
+            Action.REQUEST_PAYOUT,
+            Action.ADJUST,
+            Action.FINANCE_DESK,
+        }
     ),
     Group.TENANT_ADMIN: frozenset({Action.MANAGE_CARD_LINES}),
     Group.EMPLOYEE: frozenset({Action.OWN_CARD_LINES}),

@@ -101,6 +101,7 @@ def home(view: RequestView) -> Response[Any]:
         tenant=principal.tenant_id if Group.TENANT_ADMIN in principal.groups else None,
         employee=Group.EMPLOYEE in principal.groups and principal.employee_code is not None,
         repayments=Group.SUPPORT in principal.groups,
+        finance=Group.FINANCE in principal.groups,
     )
 
 

@@ -35,13 +35,16 @@ from cardops.ledger.domain.reconciliation import StoreReconciliation
 from cardops.ledger.domain.statement import DEFAULT_PAGE, MAX_PAGE, Order
 from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.use_cases import Statement
-from cardops.ledger.wiring import ledger_service, reconcile_deps
+from cardops.ledger.wiring import finance_desk, ledger_service, reconcile_deps
+from cardops.payments.domain.refunds import FinanceAlert
 
 router = Router()  # type: ignore[no-untyped-call]
 
 StoreIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 IdField = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
 MAX_AMOUNT = 10**12
+#: the most finance alerts one answer lists
+FINANCE_LIST_LIMIT = 100
 _T = TypeVar("_T")
 
 
@@ -187,3 +190,27 @@ def reconcile(
         changed_since=body.changed_since if body else None,
     )
     return _json(ReconcileAnswer(**report.model_dump(), unresolved_count=len(report.unresolved)))
+
+
+class NegativeBalances(BaseModel):
+    as_of: date
+    ledgers: list[BalanceSummary] = Field(description="largest shortfall first")
+
+
+class RefundRejections(BaseModel):
+    alerts: list[FinanceAlert] = Field(description="newest first; each refund was reversed")
+
+
+@router.get("/admin/finance/negative-balances", tags=["ledger"])
+def negative_balances() -> Response[NegativeBalances]:
+    """Every store ledger with a shortfall (SPEC §6), from the index of debited ledgers, not a scan."""
+    now = clock.now()
+    return _json(NegativeBalances(as_of=tokyo_date(now), ledgers=finance_desk().negative_balances(now=now)))
+
+
+@router.get("/admin/finance/refund-rejections", tags=["ledger"])
+def refund_rejections(
+    limit: Annotated[int, Query(ge=1, le=FINANCE_LIST_LIMIT)] = FINANCE_LIST_LIMIT,
+) -> Response[RefundRejections]:
+    """Refunds the card company rejected after submission, each reversed (SPEC §5: finance is alerted)."""
+    return _json(RefundRejections(alerts=finance_desk().refund_rejections(limit=limit)))

@@ -9,6 +9,15 @@
 | debit memo            | ``PAYMENT#{provider}#{id}``          | ``DEBIT_MEMO#{id}``  |
 | finance alert         | ``ALERT#{alert id}``                 | ``#ALERT``           |
 
+Finance alerts are listed newest first on ``gsi1`` (``FINANCE#ALERTS``). A balance item a debit was
+posted to (a transaction whose sum for that ledger is negative: a refund, a payout, a negative
+adjustment) carries a sparse ``gsi2`` key (``LEDGERS#DEBITED``), set in the same update, so no call is
+added to any posting: only a debit can take a balance below zero, so every negative balance is in
+that partition. Finance's page of negative balances reads just that partition and unmarks the
+ledgers it finds at or above zero (conditioned on the balance the item holds then, so a debit posted
+meanwhile keeps its mark): the read is bounded by the ledgers debited since it last ran, never a
+scan of every store's ledger.
+
 Every write is one ``TransactWriteItems``: each new entry is put with ``attribute_not_exists`` (its
 id follows from its cause, so a retry or a concurrent duplicate cannot post it twice), and the
 balance item moves by ``ADD balance :sum, entry_count :n`` in the same transaction.
@@ -72,6 +81,10 @@ from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, Ref
 TRANSACTION_RETRIES = 6
 #: the ``gsi1`` partition of refunds still ``requested`` (sparse: the sweep of stuck refunds reads it)
 REQUESTED_REFUNDS = "REFUNDS#REQUESTED"
+#: the sparse ``gsi2`` partition of balance items a debit was posted to (candidates for a negative balance)
+DEBITED_LEDGERS = "LEDGERS#DEBITED"
+#: the ``gsi1`` partition of finance alerts (newest first by time)
+FINANCE_ALERTS = "FINANCE#ALERTS"
 #: keys per ``BatchGetItem`` (DynamoDB's limit)
 BATCH_GET_LIMIT = 100
 
@@ -211,12 +224,14 @@ def entry_writes(
         for name in (_day_attribute(entry.effective_on), _posted_attribute(tokyo_date(entry.created_at))):
             by_day[name] = by_day.get(name, 0) + entry.amount
     for pk, (first, total, count) in totals.items():
+        debited = total < 0  # only a debit can take the balance below zero: mark it a candidate
         update: dict[str, Any] = {
             "TableName": _table(),
             "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
             "UpdateExpression": (
-                "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs "
-                "ADD balance :sum, entry_count :n, tracked_count :n, dated_count :n"
+                "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs"
+                + (", gsi2pk = :debited, gsi2sk = :gs2" if debited else "")
+                + " ADD balance :sum, entry_count :n, tracked_count :n, dated_count :n"
                 + "".join(f", #d{i} :d{i}" for i in range(len(days[pk])))
             ),
             "ExpressionAttributeNames": {f"#d{i}": name for i, name in enumerate(days[pk])},
@@ -231,6 +246,11 @@ def entry_writes(
                 **{f":d{i}": _n(amount) for i, amount in enumerate(days[pk].values())},
             },
         }
+        if debited:
+            update["ExpressionAttributeValues"] |= {
+                ":debited": _s(DEBITED_LEDGERS),
+                ":gs2": _s(f"{first.store_id}#{first.channel.value}#{first.currency}"),
+            }
         if expected_counts is not None and pk in expected_counts:
             expected = expected_counts[pk]
             if expected == 0:
@@ -416,6 +436,37 @@ class LedgerStore:
         # fewer items than asked with a LastEvaluatedKey: the answer stopped at 1 MB, more follow
         return entries, len(items) > limit or "LastEvaluatedKey" in answer
 
+    def debited_ledgers(self) -> list[tuple[str, Channel, str]]:
+        """The ledgers a debit was posted to since they were last found at or above zero (``gsi2``)."""
+        found = query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi2",
+                "KeyConditionExpression": "gsi2pk = :pk",
+                "ExpressionAttributeValues": {":pk": _s(DEBITED_LEDGERS)},
+            }
+        )
+        return [
+            (item["store_id"]["S"], Channel(item["channel"]["S"]), item["currency"]["S"]) for item in found
+        ]
+
+    def unmark_debited(self, store_id: str, channel: Channel, currency: str) -> bool:
+        """Take the ledger out of the candidates if its balance is still at or above zero (a debit
+        posted since it was read keeps it in); whether it was taken out."""
+        try:
+            aws.dynamodb().update_item(
+                TableName=_table(),
+                Key={"pk": _s(ledger_pk(store_id, channel, currency)), "sk": _s("#BALANCE")},
+                UpdateExpression="REMOVE gsi2pk, gsi2sk",
+                ConditionExpression="balance >= :zero",
+                ExpressionAttributeValues={":zero": _n(0)},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        return True
+
     def post(self, entries: Sequence[LedgerEntry], *, expected_counts: dict[str, int] | None = None) -> None:
         """Post new entries atomically; ``DuplicateEntry`` when one is already there."""
         if entries:
@@ -515,6 +566,20 @@ class RefundStore:
             .get("Item")
         )
         return int(item["remaining"]["N"]) if item and "remaining" in item else None
+
+    def finance_alerts(self, *, page_size: int) -> Iterator[FinanceAlert]:
+        """Finance alerts, newest first, read ``page_size`` at a time as the caller goes on (``gsi1``)."""
+        for item in query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": _s(FINANCE_ALERTS)},
+                "ScanIndexForward": False,
+                "Limit": page_size,
+            }
+        ):
+            yield FinanceAlert.model_validate_json(item["doc"]["S"])
 
     def debit_memos(self, provider: str, payment_id: str) -> list[DebitMemo]:
         return [
@@ -652,7 +717,7 @@ class RefundStore:
                         "pk": _s(f"ALERT#{alert.alert_id}"),
                         "sk": _s("#ALERT"),
                         "doc": _s(alert.model_dump_json()),
-                        "gsi1pk": _s("FINANCE#ALERTS"),
+                        "gsi1pk": _s(FINANCE_ALERTS),
                         "gsi1sk": _s(f"{alert.at.isoformat()}#{alert.alert_id}"),
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",

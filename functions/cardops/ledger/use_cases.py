@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import islice
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -452,3 +453,57 @@ class RefundBook:
 
     def record_debit_memo(self, memo: DebitMemo) -> None:
         transact([self.refunds.debit_memo_write(memo)])
+
+
+# -- finance's desk ----------------------------------------------------------------------------------
+
+
+class DebitedLedgers(Protocol):
+    """The sparse index of ledgers a debit was posted to (``ledger.store.LedgerStore``)."""
+
+    def debited_ledgers(self) -> list[tuple[str, Channel, str]]: ...
+
+    def unmark_debited(self, store_id: str, channel: Channel, currency: str) -> bool: ...
+
+    def totals(
+        self, store_id: str, channel: Channel, currency: str = "JPY", *, entry_ids: Sequence[str] = ()
+    ) -> LedgerTotals: ...
+
+
+class FinanceAlerts(Protocol):
+    """The finance alerts recorded with the refunds that raised them (``ledger.store.RefundStore``)."""
+
+    def finance_alerts(self, *, page_size: int) -> Iterator[FinanceAlert]: ...
+
+
+class FinanceDesk:
+    """What finance watches across stores (SPEC §5, §6): negative balances and rejected refunds.
+
+    Built by ``ledger.wiring.finance_desk``; the admin API and the console read the same answers.
+    """
+
+    def __init__(self, ledgers: DebitedLedgers, alerts: FinanceAlerts) -> None:
+        self.ledgers = ledgers
+        self.alerts = alerts
+
+    def negative_balances(self, *, now: datetime) -> list[BalanceSummary]:
+        """Every ledger with a shortfall (its balance, or the confirmed part, below zero), largest first.
+
+        Reads only the ledgers a debit was posted to, each one's balance item; a candidate found at
+        or above zero leaves the index, so the next read is smaller.
+        """
+        today = tokyo_date(now)
+        found: list[BalanceSummary] = []
+        for store_id, channel, currency in self.ledgers.debited_ledgers():
+            summary = self.ledgers.totals(store_id, channel, currency).summary(today)
+            if summary.shortfall > 0:  # the balance, or its confirmed part, is below zero
+                found.append(summary)
+            else:
+                self.ledgers.unmark_debited(store_id, channel, currency)
+        return sorted(found, key=lambda s: (-s.shortfall, s.store_id, s.channel.value, s.currency))
+
+    def refund_rejections(self, *, limit: int) -> list[FinanceAlert]:
+        """Refunds the card company rejected after submission (each reversed: the ledger got the
+        amount back and the refund ceiling was restored), newest first."""
+        rejected = (a for a in self.alerts.finance_alerts(page_size=limit) if a.kind == "refund_rejected")
+        return list(islice(rejected, limit))

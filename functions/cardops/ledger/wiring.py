@@ -8,7 +8,7 @@ from datetime import datetime
 from cardops.kernel.observability import make_logger
 from cardops.ledger import reconcile
 from cardops.ledger.store import LedgerStore, RefundStore
-from cardops.ledger.use_cases import LedgerService, RefundBook, configured_plans
+from cardops.ledger.use_cases import FinanceDesk, LedgerService, RefundBook, configured_plans
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import Refund
@@ -18,6 +18,10 @@ logger = make_logger("cardops-ledger")
 
 def ledger_service() -> LedgerService:
     return LedgerService(LedgerStore(), configured_plans())
+
+
+def finance_desk() -> FinanceDesk:
+    return FinanceDesk(LedgerStore(), RefundStore())
 
 
 def refund_book() -> RefundBook:

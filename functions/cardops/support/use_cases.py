@@ -218,6 +218,49 @@ def list_cases(deps: Deps, *, status: Literal["open", "all"], month: str | None,
     return sorted(found, key=lambda c: (c.opened_at, c.case_id))
 
 
+# -- the operator queue ---------------------------------------------------------------------------
+
+#: what finance's operator queue holds: automatic refunds at the capture deadline that failed
+OPERATOR_QUEUE = frozenset({rules.Category.AUTO_REFUND_FAILED})
+#: outcomes of a retried automatic refund that leave nothing to do (SPEC §3: no authorization held)
+SETTLED_OUTCOMES = frozenset({"expired_refunded", "captured", "closed"})
+
+
+def operator_queue(deps: Deps) -> list[Case]:
+    """The open cases of the operator queue, oldest first."""
+    return sorted(
+        (c for c in deps.cases.open_cases() if c.category in OPERATOR_QUEUE),
+        key=lambda c: (c.opened_at, c.case_id),
+    )
+
+
+def settle(deps: Deps, case_id: str, *, actor: str, now: datetime, resolution: str) -> Case:
+    """Resolve a case in one step: acknowledged first when nobody has yet, both by ``actor``."""
+    case = _load(deps, case_id)
+    if case.acknowledged_at is None and not case.closed:
+        act(deps, case_id, "acknowledge", actor=actor, now=now, note=resolution)
+    return act(deps, case_id, "resolve", actor=actor, now=now, note=resolution)
+
+
+def retry_auto_refund(
+    deps: Deps, case_id: str, retry: Callable[[str, str], str], *, actor: str, now: datetime
+) -> tuple[str, Case]:
+    """Retry the failed automatic refund of an operator-queue case (``retry``: the payments slice's
+    capture-deadline step, by provider and payment id, answering its outcome); when nothing is left
+    to do the case is resolved with that outcome, by ``actor``. A failure raises and leaves it open."""
+    case = _load(deps, case_id)
+    reference = case.subject.payment
+    if case.category not in OPERATOR_QUEUE or reference is None:
+        raise rules.CaseError(f"case {case_id} is not an automatic refund of a payment: nothing to retry")
+    if case.closed:
+        raise rules.CaseClosedError(case)
+    outcome = retry(*reference)
+    if outcome not in SETTLED_OUTCOMES:
+        return outcome, case
+    resolution = f"automatic refund retried: {outcome}"
+    return outcome, settle(deps, case_id, actor=actor, now=now, resolution=resolution)
+
+
 # -- the workflow's steps ------------------------------------------------------------------------
 
 

@@ -3,12 +3,14 @@ checked against the payments, timers started with the case and stopped when it i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from itertools import count
 
 import pytest
 
 from cardops.support import use_cases
-from cardops.support.domain.cases import CaseDraft, CaseStatus, Category, Subject
+from cardops.support.domain.cases import CaseDraft, CaseError, CaseStatus, Category, Subject
 from tests.builders import NOW, captured_payment
 from tests.fakes.support import FakeCases, FakeCaseWorkflows, FakePaymentReads, FakeReports
 
@@ -83,3 +85,64 @@ def test_resolving_a_case_records_who_and_stops_its_timers() -> None:
 def test_an_unknown_case_is_not_found() -> None:
     with pytest.raises(use_cases.CaseNotFoundError):
         use_cases.act(deps(), "case-404", "resolve", actor=DESK, now=NOW)
+
+
+def _auto_refund_failed(d: use_cases.Deps, payment_id: str, *, minutes: int = 0) -> str:
+    applied = captured_payment("payjp", payment_id, store_id="store-1")
+    d.payments.payments[("payjp", payment_id)] = applied.payment  # type: ignore[attr-defined]
+    failed = CaseDraft(
+        category=Category.AUTO_REFUND_FAILED,
+        summary=f"automatic refund of payjp/{payment_id} failed",
+        channel="automatic",
+        subject=Subject(store_id="store-1", provider="payjp", provider_payment_id=payment_id),
+        source=f"auto-refund-failed:payjp:{payment_id}",
+    )
+    return use_cases.open_case(d, failed, actor="hook", now=NOW + timedelta(minutes=minutes)).case_id
+
+
+def test_the_operator_queue_holds_open_failed_auto_refunds_and_a_retry_resolves_when_nothing_is_held() -> (
+    None
+):
+    d = deps()
+    use_cases.open_case(d, draft(), actor=DESK, now=NOW)  # not an automatic refund: not in the queue
+    later = _auto_refund_failed(d, "ch_2", minutes=5)
+    stuck = _auto_refund_failed(d, "ch_1")
+    assert [c.case_id for c in use_cases.operator_queue(d)] == [stuck, later]
+
+    retried: list[tuple[str, str]] = []
+
+    def retry(outcome: str) -> Callable[[str, str], str]:
+        def run(provider: str, payment_id: str) -> str:
+            retried.append((provider, payment_id))
+            return outcome
+
+        return run
+
+    # the deadline not passed yet: nothing done, the case stays open
+    outcome, case = use_cases.retry_auto_refund(d, stuck, retry("not_due"), actor=DESK, now=NOW)
+    assert outcome == "not_due" and case.status is CaseStatus.OPEN
+    outcome, case = use_cases.retry_auto_refund(d, stuck, retry("expired_refunded"), actor=DESK, now=NOW)
+    assert case.status is CaseStatus.RESOLVED and case.resolved_by == case.acknowledged_by == DESK
+    assert case.resolution == "automatic refund retried: expired_refunded"
+    assert retried == [("payjp", "ch_1"), ("payjp", "ch_1")]
+    assert [c.case_id for c in use_cases.operator_queue(d)] == [later]
+    with pytest.raises(CaseError):  # resolved: nothing to retry
+        use_cases.retry_auto_refund(d, stuck, retry("expired_refunded"), actor=DESK, now=NOW)
+    other = use_cases.open_case(d, draft(), actor=DESK, now=NOW)
+    with pytest.raises(CaseError):  # not an automatic refund
+        use_cases.retry_auto_refund(d, other.case_id, retry("expired_refunded"), actor=DESK, now=NOW)
+    assert len(retried) == 2
+
+
+def test_settling_acknowledges_when_needed_and_resolves_with_the_note() -> None:
+    d = deps()
+    fresh, acked = _auto_refund_failed(d, "ch_1"), _auto_refund_failed(d, "ch_2")
+    use_cases.act(d, acked, "acknowledge", actor="someone-else", now=NOW)
+    for case_id in (fresh, acked):
+        settled = use_cases.settle(d, case_id, actor=DESK, now=NOW, resolution="released by hand")
+        assert settled.status is CaseStatus.RESOLVED and settled.resolution == "released by hand"
+    assert use_cases.show(d, fresh, now=NOW).case.acknowledged_by == DESK
+    assert use_cases.show(d, acked, now=NOW).case.acknowledged_by == "someone-else"
+    assert use_cases.show(d, fresh, now=NOW).history[-1].note == "released by hand"
+    with pytest.raises(CaseError):
+        use_cases.settle(d, fresh, actor=DESK, now=NOW, resolution="again")

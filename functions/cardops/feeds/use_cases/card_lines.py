@@ -242,6 +242,10 @@ class CardLines:
         self.store.put_employee(tenant_id, employee)
         return employee
 
+    def employees(self, tenant_id: str) -> list[Employee]:
+        """The tenant's employee master, by employee code."""
+        return sorted(self.store.employees(tenant_id), key=lambda e: e.employee_code)
+
     def employee(self, tenant_id: str, employee_code: str) -> Employee:
         found = self.store.get_employee(tenant_id, employee_code)
         if found is None:

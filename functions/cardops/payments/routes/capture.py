@@ -46,6 +46,13 @@ class UncapturedView(BaseModel):
     visit_date: str | None
 
 
+class AutoRefundAnswer(BaseModel):
+    #: ``expired_refunded`` (released now or before), ``captured`` (it was captured at the provider),
+    #: ``closed`` (no longer an open authorization) or ``not_due`` (the deadline is still ahead)
+    outcome: str
+    status: str
+
+
 class UncapturedList(BaseModel):
     store_id: str
     count: int
@@ -72,6 +79,16 @@ def capture_payment(
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
     return payment_view(found.payment, found.history, found.notes)
+
+
+@router.post("/admin/payments/<provider>/<provider_payment_id>/auto-refund", tags=["payments"])
+def retry_auto_refund(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> AutoRefundAnswer:
+    """Retry the automatic refund of an authorization past its capture deadline (the operator queue's
+    ``auto_refund_failed``): the workflow's own step, recorded with the caller as its actor."""
+    result = capture.expire(
+        capture_deps(), provider, provider_payment_id, now=clock.now(), actor=caller(router.current_event)
+    )
+    return AutoRefundAnswer(outcome=str(result["outcome"]), status=str(result["status"]))
 
 
 @router.get("/admin/stores/<store_id>/uncaptured", tags=["payments"])

@@ -288,8 +288,13 @@ def _claim_expiry(deps: Deps, payment: Payment, *, now: datetime) -> None:
         raise CaptureInProgress(f"the outcome claim of {provider}/{payment_id} changed")
 
 
-def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict[str, Any]:
-    """At the deadline: cancel the authorization, mark ``expired_refunded``, 予約不成立, notify."""
+def expire(
+    deps: Deps, provider: str, payment_id: str, *, now: datetime, actor: str = ACTOR
+) -> dict[str, Any]:
+    """At the deadline: cancel the authorization, mark ``expired_refunded``, 予約不成立, notify.
+
+    The workflow calls it at the deadline; finance retries a failed automatic refund through it too
+    (``actor``: the person, recorded on the payment's history)."""
     payment = _load(deps, provider, payment_id)
     deadline = deadline_of(payment, deps.policy, hold=registry.authorization_hold(provider))
     if payment.status is PaymentStatus.EXPIRED_REFUNDED:
@@ -298,10 +303,10 @@ def expire(deps: Deps, provider: str, payment_id: str, *, now: datetime) -> dict
         return {"outcome": "closed", "status": payment.status.value}
     if now <= deadline:
         return {"outcome": "not_due", "status": payment.status.value}
-    return _expire_open(deps, payment, now=now)
+    return _expire_open(deps, payment, now=now, actor=actor)
 
 
-def _expire_open(deps: Deps, payment: Payment, *, now: datetime) -> dict[str, Any]:
+def _expire_open(deps: Deps, payment: Payment, *, now: datetime, actor: str = ACTOR) -> dict[str, Any]:
     """Claim the one outcome, release the authorization, record the expiry and notify (past the deadline)."""
     provider, payment_id = payment.provider, payment.provider_payment_id
     _claim_expiry(deps, payment, now=now)
@@ -310,7 +315,7 @@ def _expire_open(deps: Deps, payment: Payment, *, now: datetime) -> dict[str, An
     if current.facts.captured_amount > 0:
         # captured at the provider behind our back (or by an abandoned capture): record it, release nothing
         applied = _apply(deps, payment, EventKind.SNAPSHOT, current.facts, f"snapshot-{payment_id}", now=now,
-                         actor=ACTOR)  # fmt: skip
+                         actor=actor)  # fmt: skip
         final = applied.payment if applied else _load(deps, provider, payment_id)
         return {"outcome": "captured", "status": final.status.value}
     released = current if _released(current) else client.cancel_authorization(
@@ -318,7 +323,7 @@ def _expire_open(deps: Deps, payment: Payment, *, now: datetime) -> dict[str, An
     )  # fmt: skip
     facts = released.facts.merge(PaymentFacts(expired=True))
     applied = _apply(
-        deps, payment, EventKind.AUTHORIZATION_EXPIRED, facts, f"expire-{payment_id}", now=now, actor=ACTOR
+        deps, payment, EventKind.AUTHORIZATION_EXPIRED, facts, f"expire-{payment_id}", now=now, actor=actor
     )
     final = applied.payment if applied else _load(deps, provider, payment_id)
     _not_established(deps, final, now=now)
