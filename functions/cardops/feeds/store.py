@@ -458,17 +458,11 @@ class FeedStore:
         return item["etag"]["S"] if item else None
 
     def mark_done(self, key: str, etag: str, at: datetime, keep_days: int = 35) -> None:
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={
-                    "pk": _s(SYNC_PK),
-                    "sk": _s(f"FILE#{key}"),
-                    "etag": _s(etag),
-                    "done_at": _s(at.isoformat()),
-                    "expires_at": _n(int(at.timestamp()) + keep_days * 86400),
-                },
-            )
+        self._put_sync(
+            f"FILE#{key}",
+            etag=_s(etag),
+            done_at=_s(at.isoformat()),
+            expires_at=_n(int(at.timestamp()) + keep_days * 86400),
         )
 
     def get_checkpoint(self, model: type[M]) -> M | None:
@@ -476,12 +470,7 @@ class FeedStore:
         return model.model_validate_json(item["doc"]["S"]) if item else None
 
     def put_checkpoint(self, checkpoint: BaseModel) -> None:
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={"pk": _s(SYNC_PK), "sk": _s("#CHECKPOINT"), "doc": _s(checkpoint.model_dump_json())},
-            )
-        )
+        self._put_sync("#CHECKPOINT", doc=_s(checkpoint.model_dump_json()))
 
     def clear_checkpoint(self) -> None:
         _guard(
@@ -491,17 +480,13 @@ class FeedStore:
         )
 
     def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None:
-        doc = summary.model_dump_json()
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={
-                    "pk": _s(SYNC_PK),
-                    "sk": _s(f"RUN#{business_date.isoformat()}#{started_at.isoformat()}"),
-                    "doc": _s(doc),
-                },
-            )
-        )
+        sk = f"RUN#{business_date.isoformat()}#{started_at.isoformat()}"
+        self._put_sync(sk, doc=_s(summary.model_dump_json()))
+
+    def _put_sync(self, sk: str, **attributes: dict[str, str]) -> None:
+        """An item of the sync's partition (a run, the checkpoint, a file read), written as it is."""
+        item = {"pk": _s(SYNC_PK), "sk": _s(sk), **attributes}
+        _guard(lambda: aws.dynamodb().put_item(TableName=_table(), Item=item))
 
     def runs(self, business_date: date | None = None) -> list[str]:
         """Recorded run summaries (JSON), oldest first; of one business date when given."""

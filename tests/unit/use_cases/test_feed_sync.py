@@ -168,15 +168,18 @@ def test_hostile_rows_are_rejected_with_their_reason_and_lose_nothing_else() -> 
         + row("G-4", "2026/05/20", *YAMADA, "店", "9" * 5000).encode()
         + row("G-5", "2026/05/20", *YAMADA, "店", "-" + "9" * 5000).encode()
         + row("G-6", "2026/05/21", *YAMADA, "店", str(MAX_PLAUSIBLE_AMOUNT)).encode()
+        + row("G-7", "2026/05/21", *YAMADA, "店", "0" * 5000 + "12").encode()
     )
     key = world.deliver("hostile.csv", hostile)
     summary = world.run()
     assert summary.status == "completed" and world.store.watermark() == scheduled_at(DAY)
-    assert (summary.lines_read, summary.matched, summary.malformed) == (6, 2, 4)
+    assert (summary.lines_read, summary.matched, summary.malformed) == (7, 3, 4)
     reasons = {p.line: p.reason for p in summary.problems if p.file == key}
     assert sorted(reasons) == [3, 4, 5, 6]
     assert reasons[3] == "not valid utf-8"
     assert f"amount {MAX_PLAUSIBLE_AMOUNT + 1} is implausible" in reasons[4]
     assert "(5000 digits) is implausible" in reasons[5] and len(reasons[5]) < 200
     assert "(5000 digits) is implausible" in reasons[6]
-    assert world.stored() == {"generic:G-1": "E001", "generic:G-6": "E001"}
+    assert world.stored() == {"generic:G-1": "E001", "generic:G-6": "E001", "generic:G-7": "E001"}
+    amounts = {line_id: s.record.line.amount for (_, line_id), s in world.store.stored.items()}
+    assert amounts == {"generic:G-1": 100, "generic:G-6": MAX_PLAUSIBLE_AMOUNT, "generic:G-7": 12}

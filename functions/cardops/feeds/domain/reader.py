@@ -204,11 +204,12 @@ class _RowParser:
             self.problems.append(f"amount {self.text(cells, 'amount')!r} is not a whole yen amount")
             return None
         # the length first: int() refuses a string of thousands of digits with a ValueError of its own
-        if len(value) > len(str(MAX_PLAUSIBLE_AMOUNT)) or int(value) > MAX_PLAUSIBLE_AMOUNT:
+        significant = value.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_PLAUSIBLE_AMOUNT)) or int(significant) > MAX_PLAUSIBLE_AMOUNT:
             shown = value if len(value) <= 20 else f"{value[:20]}… ({len(value)} digits)"
             self.problems.append(f"amount {shown} is implausible (at most {MAX_PLAUSIBLE_AMOUNT})")
             return None
-        return sign * int(value)
+        return sign * int(significant)
 
     def local(self, cells: list[str]) -> tuple[Decimal | None, str | None]:
         raw_amount = _ascii(self.text(cells, "local_amount"))
