@@ -2,11 +2,11 @@
 
 decide_sync → (skip: record it) → the window since the last successful run's watermark → every file
 delivered under ``feeds/{tenant}/{card_company}/`` in it (date folders before the window not even
-listed: ``FeedFiles.delivered``), oldest first → each file streamed through
+listed: ``FeedFileSource.delivered``), oldest first → each file streamed through
 ``StatementReader`` (malformed rows reported with file/line/reason, the rest read on) → each line
 deduplicated (in the run, then against the store) → matched by one ``TenantMatcher`` per tenant,
 memoized per card (``MatchMemo``; plain rows take the fast path, ``FastStatementReader``) → stored
-a batch at a time (``FeedStore.add_lines``) → refunds linked over the last 90 days (read by usage
+a batch at a time (``LineStore.add_lines``) → refunds linked over the last 90 days (read by usage
 date) → watermark advanced, run
 recorded. Only a completed run moves the watermark, so a weekend, a holiday or a failed run loses
 nothing.
@@ -254,7 +254,7 @@ class _Run:
 
 
 class FeedSync:
-    """Built by ``feeds.wiring.feed_sync``."""
+    """Built on the real adapters by ``feeds.wiring.feed_sync``; the unit tests build it on the fakes."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
