@@ -183,3 +183,27 @@ def test_hostile_rows_are_rejected_with_their_reason_and_lose_nothing_else() -> 
     assert world.stored() == {"generic:G-1": "E001", "generic:G-6": "E001", "generic:G-7": "E001"}
     amounts = {line_id: s.record.line.amount for (_, line_id), s in world.store.stored.items()}
     assert amounts == {"generic:G-1": 100, "generic:G-6": MAX_PLAUSIBLE_AMOUNT, "generic:G-7": 12}
+
+
+def test_a_run_stopped_for_time_resumes_from_its_checkpoint_without_doubling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("cardops.feeds.use_cases.sync.CHECK_EVERY_LINE_BY_LINE", 5)
+    world = World()
+    for name in ("a", "b"):
+        rows = (row(f"{name.upper()}-{n}", "2026/05/20", *YAMADA, "店", str(n + 1)) for n in range(23))
+        world.deliver(f"{name}.csv", HEADER + "".join(rows))
+    checks = 0
+
+    def every_third_check() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks % 3 == 0
+
+    calls = []
+    while not calls or calls[-1].status != "completed":
+        calls.append(world.sync.run(DAY, scheduled_at(DAY), should_stop=every_third_check))
+        assert len(calls) < 30
+    assert len(calls) > 2 and calls[-1].resumed and world.store.checkpoint is None
+    assert (calls[-1].lines_read, calls[-1].matched, calls[-1].duplicates) == (46, 46, 0)
+    assert len(world.stored()) == 46 and world.store.watermark() == scheduled_at(DAY)
