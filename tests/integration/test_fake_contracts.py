@@ -15,8 +15,10 @@ from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.feeds.store import FeedFiles, FeedStore, LinkageCodeTaken
 from cardops.feeds.use_cases.sync import Progress
+from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import VersionConflict
-from cardops.ledger.domain.ledger import Channel, EntryKind
+from cardops.ledger.domain.ledger import AdjustmentReason, Cause, CauseKind, Channel, EntryKind, make_entry
+from cardops.ledger.domain.statement import KeyRange, Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
@@ -84,7 +86,7 @@ def test_a_change_is_conditioned_on_the_version_read_and_gives_the_ceiling_back(
     ledgers, book = make()
     first = refund_request(PAYMENT, 4000)
     book.record_request(first.refund, first.entries, captured=10_000)
-    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY")
+    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY", cause=first.refund.cause)
     canceled = cancel_refund(first.refund, ledger, now=NOW, actor=FINANCE)
     book.record_change(first.refund, canceled.refund, canceled.entries, canceled.alerts, release=4000)
     assert book.remaining("sandbox", "pay_contract") == 10_000
@@ -128,6 +130,39 @@ def test_entries_are_posted_once_and_all_or_nothing(make: Any) -> None:
         ledgers.post(third, expected_counts={pk: 1})
     ledgers.post(third, expected_counts={pk: 2})
     assert balance(ledgers) == -3500
+
+
+def test_entries_page_in_time_order_within_the_dates_after_the_key(make: Any) -> None:
+    ledgers, _ = make()
+    entries = [
+        make_entry(
+            store_id="store-contract",
+            channel=Channel.STANDARD,
+            currency="JPY",
+            kind=EntryKind.ADJUSTMENT,
+            amount=100 + n,
+            cause=Cause(kind=CauseKind.ADJUSTMENT, id=f"adj-{n}"),
+            reason=AdjustmentReason.OTHER,
+            now=NOW + timedelta(hours=20 * (n % 5), minutes=n),  # over 5 days, posted out of time order
+        )
+        for n in range(9)
+    ]
+    ledgers.post(entries)
+    in_time = sorted(entries, key=time_key)
+    keys = KeyRange.of(tokyo_date(NOW) + timedelta(days=1), tokyo_date(NOW) + timedelta(days=2))
+    window = [e for e in in_time if time_key(e) in keys]
+    assert 2 < len(window) < len(entries)  # the dates leave some out
+    for order in Order:
+        expected = window if order is Order.OLDEST_FIRST else window[::-1]
+        seen: list[Any] = []
+        after, more = None, True
+        while more:
+            page, more = ledgers.entries_page(
+                "store-contract", Channel.STANDARD, "JPY", PageQuery(keys, after, 2, order)
+            )
+            seen.extend(page)
+            after = time_key(page[-1]) if page else None
+        assert seen == expected, order
 
 
 @pytest.fixture(params=["fake", "moto"])

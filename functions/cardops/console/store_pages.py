@@ -32,6 +32,7 @@ from cardops.console.web import (
 from cardops.kernel import clock
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel
+from cardops.ledger.domain.statement import Order
 from cardops.ledger.wiring import ledger_service
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import RefundReason
@@ -322,14 +323,19 @@ def _ledger_page(store_id: str, action: Action) -> tuple[str, Channel, str]:
 
 @router.get("/console/stores/<store_id>/statement")
 def statement(store_id: str) -> Response[Any]:
+    """One page of the statement, newest first; "older" follows the page's cursor (a cursor that is
+    not the statement's own is a 400 page)."""
     store_id, channel, currency = _ledger_page(store_id, Action.VIEW_LEDGER)
-    page_text = _view().query.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and page_text.isascii() and 0 < int(page_text) < 10**6 else 1
-    result = ledger_service().statement(store_id, channel, currency, now=clock.now())
-    newest_first = list(reversed(result.entries))
-    pages = max(1, -(-len(newest_first) // STATEMENT_PAGE_SIZE))
-    page = min(page, pages)
-    shown = newest_first[(page - 1) * STATEMENT_PAGE_SIZE : page * STATEMENT_PAGE_SIZE]
+    cursor = _view().query.get("cursor") or None
+    result = ledger_service().statement(
+        store_id,
+        channel,
+        currency,
+        now=clock.now(),
+        limit=STATEMENT_PAGE_SIZE,
+        cursor=cursor,
+        order=Order.NEWEST_FIRST,
+    )
     return _render(
         "statement.html",
         store_id=store_id,
@@ -337,10 +343,9 @@ def statement(store_id: str) -> Response[Any]:
         channels=list(Channel),
         currency=currency,
         summary=result.summary,
-        entries=shown,
-        page=page,
-        pages=pages,
-        total=len(newest_first),
+        rows=list(zip(result.entries, result.balances, strict=True)),
+        first=cursor is None,
+        next_cursor=result.next_cursor,
     )
 
 
