@@ -22,13 +22,20 @@ from cardops.ledger.domain.statement import KeyRange, Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
+from cardops.payments.domain.repayment_requests import (
+    AuditEntry,
+    RepaymentStatus,
+)
 from cardops.payments.store.claims import OutcomeClaims
+from cardops.payments.store.evidence import EvidenceStore
 from cardops.payments.store.payments import PaymentRepository
+from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
-from tests.builders import FINANCE, NOW, captured_payment, refund_request
+from tests.builders import EVENTS, FINANCE, NOW, captured_payment, refund_request, repayment_record
 from tests.fakes.feeds import FakeFeedFiles, FakeFeedStore
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
 from tests.fakes.payments import FakeClaims, FakePayments
+from tests.fakes.repayment import FakeEvidence, FakeRepaymentRequests
 
 PAYMENT = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=10_000).payment
 
@@ -309,3 +316,63 @@ def test_delivered_files_name_their_tenant_company_arrival_and_etag(feed_files: 
     assert [f.file.key for f in files.delivered("t2")] == [flat]
     assert dated in {f.file.key for f in files.delivered(since=NOW - timedelta(hours=1))}
     assert files.open(dated).read() == b"a"
+
+
+@pytest.fixture(params=["fake", "moto"])
+def repayment_ports(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """The re-payment requests and the evidence documents, fake or real."""
+    if request.param == "fake":
+        return FakeRepaymentRequests(), FakeEvidence()
+    request.getfixturevalue("provisioned")
+    return RepaymentStore(), EvidenceStore()
+
+
+def test_a_repayment_request_is_created_once_and_decided_only_from_the_awaited_status(
+    repayment_ports: Any,
+) -> None:
+    requests, _ = repayment_ports
+    first = repayment_record("rq_contract_1", created_at=NOW)
+    requests.create(first)
+    with pytest.raises(AlreadyExists):
+        requests.create(first.model_copy(update={"fingerprint": "0" * 64}))
+    assert requests.get("rq_contract_1") == first
+    with pytest.raises(StatusConflict):  # nothing to save over
+        requests.save(repayment_record("rq_contract_none", created_at=NOW))
+
+    requests.set_task_token("rq_contract_1", "tok")
+    waiting = first.model_copy(update={"status": RepaymentStatus.AWAITING_DECISION})
+    requests.save(waiting)
+    assert requests.get_with_token("rq_contract_1") == (waiting, "tok")  # a save keeps the token
+    approved = waiting.model_copy(update={"status": RepaymentStatus.APPROVED})
+    requests.save(approved, expected=(RepaymentStatus.AWAITING_DECISION,))
+    with pytest.raises(StatusConflict):  # decided concurrently
+        requests.save(approved, expected=(RepaymentStatus.AWAITING_DECISION,))
+    assert requests.get("rq_contract_1") == approved
+    requests.set_task_token("rq_contract_1", None)
+    assert requests.get_with_token("rq_contract_1") == (approved, None)
+    assert requests.get_with_token("rq_contract_none") is None
+
+    requests.create(repayment_record("rq_contract_2", created_at=NOW.replace(hour=5)))
+    assert [r.request_id for r in requests.list(1)] == ["rq_contract_2"]  # newest first
+    assert [r.request_id for r in requests.list(5)] == ["rq_contract_2", "rq_contract_1"]
+    entry = AuditEntry(at=NOW, step="start", result="started", actor="contract")
+    requests.audit("rq_contract_1", entry)
+    assert requests.audit_trail("rq_contract_1") == [entry]
+    assert requests.audit_trail("rq_contract_2") == []
+
+
+def test_an_evidence_document_keeps_its_checksum_and_is_read_only_within_the_limit(
+    repayment_ports: Any,
+) -> None:
+    _, evidence = repayment_ports
+    content = (EVENTS / "repayment" / "consent.eml").read_bytes()
+    key = "evidence/store_042/rq_contract/consent.eml"
+    declared = evidence.put(key, content, "eml")
+    assert (declared.key, declared.size, declared.content_type) == (key, len(content), "message/rfc822")
+    stored = evidence.get(key, max_bytes=len(content))
+    assert stored is not None
+    assert (stored.content, stored.size, stored.sha256) == (content, len(content), declared.sha256)
+    too_large = evidence.get(key, max_bytes=len(content) - 1)
+    assert too_large is not None
+    assert (too_large.content, too_large.size, too_large.sha256) == (None, len(content), declared.sha256)
+    assert evidence.get("evidence/store_042/rq_none/consent.eml", max_bytes=len(content)) is None

@@ -19,6 +19,7 @@ from cardops.kernel import clock
 from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.sandbox.lambda_runner import FakeContext
+from tests.builders import captured_payment, repayment_record
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
 from tests.helpers import call, reservation_body, sqs_event, stripe_headers
@@ -179,6 +180,7 @@ PAGED_READS = {
     "cases": ("/admin/cases?status=all", 0),
     "card errors": ("/admin/tenants/t1/card-errors", 0),
     "feed runs": ("/admin/feeds/runs", 0),
+    "repayment audit trail": ("/admin/repayments/rq_paged", 0),
 }
 
 
@@ -203,9 +205,10 @@ def test_admin_paged_reads_answer_a_throttle_with_503_retry_after_and_a_defect_w
 ) -> None:
     """Every paged read answers alike: a throttle is retryable (503 + Retry-After), a driver error
     that no retry fixes (here a missing grant) is our defect (500), whichever store pages it."""
-    from tests.builders import captured_payment
+    from cardops.payments.store.repayment import RepaymentStore
 
     PaymentRepository().save(captured_payment("stripe", "pi_paged", store_id="store-1"), expected_version=0)
+    RepaymentStore().create(repayment_record("rq_paged"))
     answers = {}
     for read, (path, before) in PAGED_READS.items():
         assert _answer("GET", path)[0] == 200, read
@@ -219,6 +222,23 @@ def test_admin_paged_reads_answer_a_throttle_with_503_retry_after_and_a_defect_w
     assert answers == {
         read: ((503, "unavailable", ["1"]), (500, "internal_error", False)) for read in PAGED_READS
     }
+
+
+def test_a_repayment_read_throttled_is_503_and_reads_again_after(provisioned: Any) -> None:
+    from cardops.handlers.admin import handler
+    from cardops.payments.domain.repayment_requests import AuditEntry
+    from cardops.payments.store.repayment import RepaymentStore
+
+    store = RepaymentStore()
+    store.create(repayment_record("rq_throttled"))
+    store.audit("rq_throttled", AuditEntry(at=clock.now(), step="start", result="started"))
+    for code in TRANSIENT_CODES:
+        with dynamodb_fault("Query", code=code) as fault:  # the audit trail's query
+            status, answer = call(handler, "GET", "/admin/repayments/rq_throttled")
+        assert fault.hits == ["Query"]
+        assert (status, answer["error"]["code"]) == (503, "unavailable"), (code, answer)
+    status, shown = call(handler, "GET", "/admin/repayments/rq_throttled")
+    assert status == 200 and [e["step"] for e in shown["audit"]] == ["start"]
 
 
 def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(provisioned: Any) -> None:

@@ -37,10 +37,8 @@ from cardops.ledger.wiring import ledger_service
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import RefundReason
 from cardops.payments.routes.views import PaymentView, payment_view
-from cardops.payments.store.payment_notes import PaymentNoteStore
-from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
-from cardops.payments.wiring import capture_deps, refund_service
+from cardops.payments.wiring import capture_deps, payment_records, refund_service
 
 router = Router()  # type: ignore[no-untyped-call]
 PAGES = Pages()
@@ -82,7 +80,7 @@ def badge(deadline: datetime | None, now: datetime) -> str:
 
 def _uncaptured(store_id: str) -> list[Payment]:
     # the admin API's list (``GET /admin/stores/{id}/uncaptured``): earliest deadline first
-    return PaymentRepository().list_uncaptured(store_id)
+    return payment_records().uncaptured(store_id)
 
 
 # -- home and dashboard ----------------------------------------------------------------------------
@@ -159,12 +157,12 @@ def _payment(provider: str, payment_id: str, action: Action) -> PaymentView:
     if provider not in PROVIDERS:
         raise PageNotFound(f"no provider {provider}")
     payment_id = identifier(payment_id, "payment id")
-    found = PaymentRepository().get_with_history(provider, payment_id)
+    found = payment_records().detail(provider, payment_id)
     if found is None:
         raise PageNotFound(f"payment {provider}/{payment_id} not found")
     # checked on the record's own store: the id in the URL says nothing about whose it is
-    require(_view().user, action, Resource(store_id=found[0].metadata.store_id))
-    return payment_view(*found, PaymentNoteStore().notes(provider, payment_id))
+    require(_view().user, action, Resource(store_id=found.payment.metadata.store_id))
+    return payment_view(found.payment, found.history, found.notes)
 
 
 @router.get("/console/payments/<provider>/<payment_id>")
