@@ -29,8 +29,13 @@ class Fault:
     code: str
     timeout: bool
     hits: list[str] = field(default_factory=list)
+    #: calls let through before the first failure (the second query of a request)
+    after: int = 0
 
     def __call__(self, model: Any = None, **_: Any) -> None:
+        if self.after > 0:
+            self.after -= 1
+            return
         if self.remaining <= 0:
             return
         self.remaining -= 1
@@ -50,12 +55,18 @@ class Fault:
 
 @contextmanager
 def dynamodb_fault(
-    operation: str | None = None, *, times: int = 1, code: str = THROTTLE, timeout: bool = False
+    operation: str | None = None,
+    *,
+    times: int = 1,
+    code: str = THROTTLE,
+    timeout: bool = False,
+    after: int = 0,
 ) -> Iterator[Fault]:
-    """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail."""
+    """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail,
+    once ``after`` of them went through."""
     from cardops.kernel import aws
 
-    fault = Fault(remaining=times, code=code, timeout=timeout)
+    fault = Fault(remaining=times, code=code, timeout=timeout, after=after)
     event = "before-call.dynamodb" + (f".{operation}" if operation else "")
     # every function signs with its own role's client (``provisioned``), so each gets the hook
     clients = [aws.client("dynamodb")]

@@ -1,16 +1,25 @@
-"""Fakes of the feeds slice's ports: the card-line store (``feeds.use_cases.card_lines.CardLineStore``,
-the real one is ``feeds.store.FeedStore``)."""
+"""Fakes of the feeds slice's ports: the card-line store (``feeds.use_cases.card_lines`` and the
+sync's ``Directory``/``LineStore``/``SyncState``, the real one is ``feeds.store.FeedStore``) and the
+delivered files (``FeedFileSource``, the real one ``feeds.store.FeedFiles``)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from io import BytesIO
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from cardops.feeds.domain.models import Employee
 from cardops.feeds.domain.normalize import normalize_code
+from cardops.feeds.domain.refund_links import card_key
 from cardops.feeds.domain.settlement import LineRecord
-from cardops.feeds.store import LinkageCodeTaken, StoredLine, Tenant
+from cardops.feeds.store import FeedLocation, LinkageCodeTaken, StoredLine, Tenant, feed_location
 from cardops.kernel.dynamodb import VersionConflict
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class FakeFeedStore:
@@ -23,6 +32,14 @@ class FakeFeedStore:
         self.linkage: dict[tuple[str, str], str] = {}
         self.stored: dict[tuple[str, str], StoredLine] = {}
         self.synced_until: datetime | None = None
+        #: file key → ETag of the files finished runs read
+        self.done: dict[str, str] = {}
+        self.checkpoint: str | None = None
+        #: (business date, started at, summary JSON) of every recorded run
+        self.recorded: list[tuple[date, datetime, str]] = []
+        #: ``add_lines`` calls, each with how many lines it was given
+        self.add_calls: list[int] = []
+        self.batched = False
 
     def put_tenant(self, tenant: Tenant) -> None:
         self.tenants[tenant.tenant_id] = tenant
@@ -48,6 +65,7 @@ class FakeFeedStore:
         self.staff.setdefault(tenant_id, {})[employee.employee_code] = employee
 
     def add_lines(self, tenant_id: str, records: Sequence[LineRecord]) -> list[bool]:
+        self.add_calls.append(len(records))
         new = []
         for record in records:
             key = (tenant_id, record.line.line_id)
@@ -82,5 +100,78 @@ class FakeFeedStore:
     def employee_lines(self, tenant_id: str, employee_code: str) -> list[StoredLine]:
         return [s for s in self._of(tenant_id) if s.record.employee_code == employee_code]
 
+    def refund_lines(
+        self, tenant_id: str, *, since: date, until: date, window: timedelta
+    ) -> list[StoredLine]:
+        """The refunds used in the range and the lines on their cards from ``window`` before the first."""
+        refunds = [s for s in self.lines(tenant_id, since=since, until=until) if s.record.line.amount < 0]
+        if not refunds:
+            return []
+        cards = {card_key(s.record.line) for s in refunds}
+        first = max(since, min(s.record.line.usage_date for s in refunds) - window)
+        last = max(s.record.line.usage_date for s in refunds)
+        near = [s for s in self.lines(tenant_id, since=first, until=last) if card_key(s.record.line) in cards]
+        return sorted({s.record.line.line_id: s for s in near + refunds}.values(), key=_line_id)
+
+    # ---- runs, checkpoint, watermark ---------------------------------------------------------
     def watermark(self) -> datetime | None:
         return self.synced_until
+
+    def advance_watermark(self, to: datetime) -> None:
+        if self.synced_until is None or to > self.synced_until:
+            self.synced_until = to
+
+    def done_etag(self, key: str) -> str | None:
+        return self.done.get(key)
+
+    def mark_done(self, key: str, etag: str, at: datetime) -> None:
+        self.done[key] = etag
+
+    def get_checkpoint(self, model: type[M]) -> M | None:
+        return None if self.checkpoint is None else model.model_validate_json(self.checkpoint)
+
+    def put_checkpoint(self, checkpoint: BaseModel) -> None:
+        self.checkpoint = checkpoint.model_dump_json()  # stored as text, like the table's item
+
+    def clear_checkpoint(self) -> None:
+        self.checkpoint = None
+
+    def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None:
+        self.recorded.append((business_date, started_at, summary.model_dump_json()))
+
+    def runs(self, business_date: date | None = None) -> list[str]:
+        """Recorded run summaries (JSON), oldest first; of one business date when given."""
+        return [
+            doc
+            for day, at, doc in sorted(self.recorded, key=lambda r: (r[0], r[1]))
+            if business_date is None or day == business_date
+        ]
+
+
+def _line_id(stored: StoredLine) -> str:
+    return stored.record.line.line_id
+
+
+class FakeFeedFiles:
+    """The feed bucket in memory: files by key, with the instant each was delivered and its ETag."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, datetime]] = {}
+        self.opened: list[str] = []
+
+    def deliver(self, key: str, data: bytes, at: datetime) -> None:
+        self.files[key] = (data, at)
+
+    def delivered(self, tenant_id: str | None = None, *, since: datetime | None = None) -> list[FeedLocation]:
+        """Every file (``since`` only lets the real bucket list fewer folders), in key order."""
+        prefix = "feeds/" if tenant_id is None else f"feeds/{tenant_id}/"
+        objects = (
+            {"Key": key, "LastModified": at, "ETag": hashlib.md5(data).hexdigest(), "Size": len(data)}  # noqa: S324
+            for key, (data, at) in sorted(self.files.items())
+            if key.startswith(prefix)
+        )
+        return [location for location in map(feed_location, objects) if location is not None]
+
+    def open(self, key: str) -> BytesIO:
+        self.opened.append(key)
+        return BytesIO(self.files[key][0])

@@ -4,15 +4,17 @@ store would refuse (the refund ceiling, versions, entries posted once, all of a 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.settlement import LineRecord
-from cardops.feeds.store import FeedStore, LinkageCodeTaken
+from cardops.feeds.store import FeedFiles, FeedStore, LinkageCodeTaken
+from cardops.feeds.use_cases.sync import Progress
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import VersionConflict
 from cardops.ledger.domain.ledger import AdjustmentReason, Cause, CauseKind, Channel, EntryKind, make_entry
@@ -30,7 +32,7 @@ from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
 from tests.builders import EVENTS, FINANCE, NOW, captured_payment, refund_request, repayment_record
-from tests.fakes.feeds import FakeFeedStore
+from tests.fakes.feeds import FakeFeedFiles, FakeFeedStore
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
 from tests.fakes.payments import FakeClaims, FakePayments
 from tests.fakes.repayment import FakeEvidence, FakeRepaymentRequests
@@ -244,6 +246,76 @@ def test_a_line_is_stored_once_and_replaced_only_over_the_version_read(feed_stor
     assert [s.record.line.line_id for s in feed_store.lines_on("t1", date(2026, 5, 7))] == ["generic:1"]
     with pytest.raises(VersionConflict):
         feed_store.save_line(stored)  # the version read before the save
+
+
+def test_sync_state_moves_the_watermark_forward_only_and_keeps_checkpoints_and_runs(feed_store: Any) -> None:
+    assert (feed_store.watermark(), feed_store.batched) == (None, False)
+    feed_store.advance_watermark(NOW)
+    feed_store.advance_watermark(NOW - timedelta(hours=1))  # a late run never moves it back
+    assert feed_store.watermark() == NOW
+    key = "feeds/t1/generic/a.csv"
+    assert feed_store.done_etag(key) is None
+    feed_store.mark_done(key, "etag-1", NOW)
+    assert feed_store.done_etag(key) == "etag-1"
+    assert feed_store.get_checkpoint(Progress) is None
+    stopped = Progress(files_total=2, files_done=1, lines_read=5, current_file=key)
+    feed_store.put_checkpoint(stopped)
+    assert feed_store.get_checkpoint(Progress) == stopped
+    feed_store.clear_checkpoint()
+    assert feed_store.get_checkpoint(Progress) is None
+    done = stopped.model_copy(update={"files_done": 2, "current_file": None})
+    feed_store.record_run(date(2026, 6, 2), NOW, done)
+    feed_store.record_run(date(2026, 6, 1), NOW, stopped)
+    assert feed_store.runs() == [stopped.model_dump_json(), done.model_dump_json()]  # oldest date first
+    assert feed_store.runs(date(2026, 6, 2)) == [done.model_dump_json()]
+
+
+def _line(line_id: str, day: int, amount: int, last4: str = "1234") -> LineRecord:
+    return LineRecord(
+        line=StatementLine(
+            card_company="generic", line_id=line_id, usage_date=date(2026, 5, day), linkage_code="LK1",
+            last4=last4, merchant="ヨドバシ", amount=amount, settlement="corporate", source_file="f.csv",
+            line_number=2,
+        )
+    )  # fmt: skip
+
+
+def test_refund_lines_are_the_refunds_and_the_purchases_on_their_cards(feed_store: Any) -> None:
+    window = timedelta(days=90)
+    feed_store.add_lines("t1", [_line("generic:P", 10, 3300), _line("generic:Q", 10, 3300, last4="9999")])
+    assert feed_store.refund_lines("t1", since=date(2026, 5, 1), until=date(2026, 5, 31), window=window) == []
+    feed_store.add_lines("t1", [_line("generic:R", 25, -3300)])
+    found = feed_store.refund_lines("t1", since=date(2026, 5, 1), until=date(2026, 5, 31), window=window)
+    assert [s.record.line.line_id for s in found] == ["generic:P", "generic:R"]  # not the other card's Q
+
+
+@pytest.fixture(params=["fake", "moto"])
+def feed_files(request: pytest.FixtureRequest) -> tuple[Any, Callable[[str, bytes, datetime], None]]:
+    """The feed bucket, fake or real, and how a file is delivered into it at a chosen instant."""
+    if request.param == "fake":
+        fake = FakeFeedFiles()
+        return fake, fake.deliver
+    from tests.integration.feeds.conftest import Feeds
+
+    bucket = Feeds(request.getfixturevalue("provisioned"), request.getfixturevalue("monkeypatch"))
+    return FeedFiles(bucket.bucket), lambda key, data, at: bucket.put(key, data, at=at)
+
+
+def test_delivered_files_name_their_tenant_company_arrival_and_etag(feed_files: Any) -> None:
+    files, deliver = feed_files
+    dated, flat = "feeds/t1/generic/2026/06/01/a.csv", "feeds/t2/saison/b.csv"
+    deliver(dated, b"a", NOW)
+    deliver(flat, b"bb", NOW - timedelta(days=3))
+    deliver("feeds/t1/stray.csv", b"x", NOW)  # no card company: never a statement
+    found = {f.file.key: f for f in files.delivered()}
+    assert sorted(found) == [dated, flat]
+    assert (found[dated].tenant_id, found[dated].card_company, found[dated].file.received_at) == (
+        "t1", "generic", NOW,
+    )  # fmt: skip
+    assert found[flat].etag == hashlib.md5(b"bb").hexdigest()  # noqa: S324 - S3's ETag of one part
+    assert [f.file.key for f in files.delivered("t2")] == [flat]
+    assert dated in {f.file.key for f in files.delivered(since=NOW - timedelta(hours=1))}
+    assert files.open(dated).read() == b"a"
 
 
 @pytest.fixture(params=["fake", "moto"])

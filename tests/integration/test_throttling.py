@@ -19,7 +19,7 @@ from cardops.kernel import clock
 from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.sandbox.lambda_runner import FakeContext
-from tests.builders import repayment_record
+from tests.builders import captured_payment, repayment_record
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
 from tests.helpers import call, reservation_body, sqs_event, stripe_headers
@@ -168,6 +168,60 @@ def test_admin_read_throttled_is_503_not_502(provisioned: Any) -> None:
         status, _ = call(handler, "GET", "/admin/stores/store-1/uncaptured")
     assert status == 503
     assert call(handler, "GET", "/admin/payments/stripe/pi_x")[0] == 404
+
+
+#: every admin read whose store pages a query (``kernel.dynamodb.query_items``), and how many
+#: queries the request makes before it (the payment's notes are read after the payment)
+PAGED_READS = {
+    "payment": ("/admin/payments/stripe/pi_paged", 0),
+    "payment notes": ("/admin/payments/stripe/pi_paged", 1),
+    "uncaptured": ("/admin/stores/store-1/uncaptured", 0),
+    "statement": ("/admin/stores/store-1/statement", 0),
+    "cases": ("/admin/cases?status=all", 0),
+    "card errors": ("/admin/tenants/t1/card-errors", 0),
+    "feed runs": ("/admin/feeds/runs", 0),
+    "repayment audit trail": ("/admin/repayments/rq_paged", 0),
+}
+
+
+def _answer(method: str, path: str) -> tuple[int, dict[str, Any], dict[str, list[str]]]:
+    """Status, JSON body and headers of an admin call (``helpers.call`` keeps no headers)."""
+    from cardops.handlers.admin import handler
+    from cardops.sandbox.gateway import api_gateway_event
+    from cardops.sandbox.lambda_runner import FakeContext
+
+    route, _, query = path.partition("?")
+    event = api_gateway_event(method, route, {}, b"")
+    if query:
+        event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in event["queryStringParameters"].items()}
+    result = handler(event, FakeContext(function_name="test"))
+    headers = {k.lower(): v for k, v in (result.get("multiValueHeaders") or {}).items()}
+    return int(result["statusCode"]), json.loads(result["body"]), headers
+
+
+def test_admin_paged_reads_answer_a_throttle_with_503_retry_after_and_a_defect_with_500(
+    provisioned: Any,
+) -> None:
+    """Every paged read answers alike: a throttle is retryable (503 + Retry-After), a driver error
+    that no retry fixes (here a missing grant) is our defect (500), whichever store pages it."""
+    from cardops.payments.store.repayment import RepaymentStore
+
+    PaymentRepository().save(captured_payment("stripe", "pi_paged", store_id="store-1"), expected_version=0)
+    RepaymentStore().create(repayment_record("rq_paged"))
+    answers = {}
+    for read, (path, before) in PAGED_READS.items():
+        assert _answer("GET", path)[0] == 200, read
+        with dynamodb_fault("Query", code="ThrottlingException", after=before) as fault:
+            status, body, headers = _answer("GET", path)
+        assert fault.hits == ["Query"], read
+        throttled = (status, body["error"]["code"], headers.get("retry-after"))
+        with dynamodb_fault("Query", code="AccessDeniedException", after=before):
+            status, body, headers = _answer("GET", path)
+        answers[read] = (throttled, (status, body["error"]["code"], "retry-after" in headers))
+    assert answers == {
+        read: ((503, "unavailable", ["1"]), (500, "internal_error", False)) for read in PAGED_READS
+    }
 
 
 def test_a_repayment_read_throttled_is_503_and_reads_again_after(provisioned: Any) -> None:

@@ -39,19 +39,30 @@ def _error_body(code: str, message: str, details: dict[str, Any]) -> dict[str, A
 
 
 def error_response(status: HTTPStatus, code: str, message: str, **details: Any) -> Response[Any]:
+    return _json_response(status, _error_body(code, message, details), {})
+
+
+def _json_response(status: HTTPStatus, body: dict[str, Any], headers: dict[str, str]) -> Response[Any]:
     from aws_lambda_powertools.event_handler import Response, content_types
 
-    body = _error_body(code, message, details)
-    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body=body)
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=dict(headers) or None,
+    )
 
 
-def proxy_response(status: HTTPStatus, body: dict[str, Any]) -> ProxyResponse:
-    """A JSON answer in the proxy shape Powertools' REST resolver gives (compact JSON, one header)."""
+def proxy_response(
+    status: HTTPStatus, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> ProxyResponse:
+    """A JSON answer in the proxy shape Powertools' REST resolver gives (compact JSON, its headers)."""
+    extra = {name: [value] for name, value in (headers or {}).items()}
     return {
         "statusCode": status.value,
         "body": json.dumps(body, separators=(",", ":")),
         "isBase64Encoded": False,
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "multiValueHeaders": {"Content-Type": ["application/json"], **extra},
     }
 
 
@@ -65,12 +76,14 @@ class ErrorAnswer:
     details: dict[str, Any] = field(default_factory=dict)
     #: our fault, not the caller's: the resolver logs it with its trace
     defect: bool = False
+    #: response headers beside the body (``Retry-After`` on a retryable 503)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def response(self) -> Response[Any]:
-        return error_response(self.status, self.code, self.message, **self.details)
+        return _json_response(self.status, _error_body(self.code, self.message, self.details), self.headers)
 
     def proxy_response(self) -> ProxyResponse:
-        return proxy_response(self.status, _error_body(self.code, self.message, self.details))
+        return proxy_response(self.status, _error_body(self.code, self.message, self.details), self.headers)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,8 @@ class ErrorRule(Generic[E]):
     defect: bool = False
     #: the statuses a callable ``status`` chooses from (the OpenAPI document lists each one)
     may_answer: tuple[HTTPStatus, ...] = ()
+    #: fixed response headers of this row's answers
+    headers: tuple[tuple[str, str], ...] = ()
 
     def documented_statuses(self) -> tuple[HTTPStatus, ...]:
         return self.may_answer if callable(self.status) else (self.status,)
@@ -105,6 +120,7 @@ class ErrorRule(Generic[E]):
             message=self.message(exc),
             details=self.details(exc) if self.details else {},
             defect=self.defect,
+            headers=dict(self.headers),
         )
 
 
@@ -201,6 +217,12 @@ POWERTOOLS_SERVICE_STATUSES = (
 
 def _fixed(message: str) -> Callable[[BaseException], str]:
     return lambda _: message
+
+
+#: A throttle or a store hiccup (``StoreUnavailable``) clears within seconds and botocore has
+#: already retried it: a 503 telling the caller when to try again, never a 500 (a defect).
+RETRY_AFTER_SECONDS = 1
+RETRY_LATER = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
 
 
 # -- the admin API ----------------------------------------------------------------------------
@@ -301,11 +323,14 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
         ErrorRule(
             VersionConflict, HTTPStatus.CONFLICT, "conflict", _fixed("the item changed concurrently; retry")
         ),
+        # a throttled or failed read or write (``aws.GuardedClient``); any other driver error (a
+        # missing grant, a malformed expression) is a defect: the last row's 500, logged with its trace
         ErrorRule(
             StoreUnavailable,
             HTTPStatus.SERVICE_UNAVAILABLE,
             "unavailable",
             _fixed("storage is unavailable; retry"),
+            headers=RETRY_LATER,
         ),
         ErrorRule(MissingCallerIdentity, HTTPStatus.FORBIDDEN, "no_caller_identity"),
         ErrorRule(

@@ -51,7 +51,7 @@ from cardops.kernel import aws
 from cardops.kernel.batch_writes import BatchWriter
 from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.config import settings
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, query_items
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
@@ -62,6 +62,7 @@ SYNC_PK = "FEEDSYNC"
 LINE_SHARDS = 16
 FEED_PREFIX = "feeds/"
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class LinkageCodeTaken(Exception):
@@ -154,6 +155,10 @@ class FeedStore:
 
     def __init__(self, writer: BatchWriter | None = None) -> None:
         self.writer = writer
+
+    @property
+    def batched(self) -> bool:
+        return self.writer is not None
 
     # ---- tenants ---------------------------------------------------------------------------
     def put_tenant(self, tenant: Tenant) -> None:
@@ -394,7 +399,7 @@ class FeedStore:
                 "ExpressionAttributeNames": {"#card": "card"},
                 "ConsistentRead": True,
             }
-            for item in self._pages(kwargs):
+            for item in query_items(kwargs):
                 _, day, line_id = item["sk"]["S"].split("#", 2)
                 yield line_id, date.fromisoformat(day), item["card"]["S"] if "card" in item else None
 
@@ -422,7 +427,7 @@ class FeedStore:
             "KeyConditionExpression": "gsi1pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(gsi1pk)},
         }
-        return [self._stored(tenant_id, item) for item in self._pages(kwargs)]
+        return [self._stored(tenant_id, item) for item in query_items(kwargs)]
 
     # ---- runs, checkpoint, watermark ---------------------------------------------------------
     def watermark(self) -> datetime | None:
@@ -453,30 +458,19 @@ class FeedStore:
         return item["etag"]["S"] if item else None
 
     def mark_done(self, key: str, etag: str, at: datetime, keep_days: int = 35) -> None:
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={
-                    "pk": _s(SYNC_PK),
-                    "sk": _s(f"FILE#{key}"),
-                    "etag": _s(etag),
-                    "done_at": _s(at.isoformat()),
-                    "expires_at": _n(int(at.timestamp()) + keep_days * 86400),
-                },
-            )
+        self._put_sync(
+            f"FILE#{key}",
+            etag=_s(etag),
+            done_at=_s(at.isoformat()),
+            expires_at=_n(int(at.timestamp()) + keep_days * 86400),
         )
 
-    def get_checkpoint(self, model: type[BaseModel]) -> Any:
+    def get_checkpoint(self, model: type[M]) -> M | None:
         item = self._get(SYNC_PK, "#CHECKPOINT", consistent=True)
         return model.model_validate_json(item["doc"]["S"]) if item else None
 
     def put_checkpoint(self, checkpoint: BaseModel) -> None:
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={"pk": _s(SYNC_PK), "sk": _s("#CHECKPOINT"), "doc": _s(checkpoint.model_dump_json())},
-            )
-        )
+        self._put_sync("#CHECKPOINT", doc=_s(checkpoint.model_dump_json()))
 
     def clear_checkpoint(self) -> None:
         _guard(
@@ -486,17 +480,13 @@ class FeedStore:
         )
 
     def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None:
-        doc = summary.model_dump_json()
-        _guard(
-            lambda: aws.dynamodb().put_item(
-                TableName=_table(),
-                Item={
-                    "pk": _s(SYNC_PK),
-                    "sk": _s(f"RUN#{business_date.isoformat()}#{started_at.isoformat()}"),
-                    "doc": _s(doc),
-                },
-            )
-        )
+        sk = f"RUN#{business_date.isoformat()}#{started_at.isoformat()}"
+        self._put_sync(sk, doc=_s(summary.model_dump_json()))
+
+    def _put_sync(self, sk: str, **attributes: dict[str, str]) -> None:
+        """An item of the sync's partition (a run, the checkpoint, a file read), written as it is."""
+        item = {"pk": _s(SYNC_PK), "sk": _s(sk), **attributes}
+        _guard(lambda: aws.dynamodb().put_item(TableName=_table(), Item=item))
 
     def runs(self, business_date: date | None = None) -> list[str]:
         """Recorded run summaries (JSON), oldest first; of one business date when given."""
@@ -522,16 +512,7 @@ class FeedStore:
             "ConsistentRead": True,
             **extra,
         }
-        return self._pages(kwargs)
-
-    @staticmethod
-    def _pages(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        while True:
-            page = _guard(lambda: aws.dynamodb().query(**kwargs))
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(kwargs)
 
 
 class FeedLocation(BaseModel):
@@ -544,6 +525,21 @@ class FeedLocation(BaseModel):
     file: DeliveredFile
     etag: str = ""
     size: int = 0
+
+
+def feed_location(obj: dict[str, Any]) -> FeedLocation | None:
+    """A listed object (``Key``, ``LastModified``, ``ETag``, ``Size``) as whose file it is; None for a
+    key that does not name tenant, card company and file."""
+    parts = obj["Key"].split("/")
+    if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
+        return None
+    return FeedLocation(
+        tenant_id=parts[1],
+        card_company=parts[2],
+        file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
+        etag=obj.get("ETag", "").strip('"'),
+        size=obj.get("Size", 0),
+    )
 
 
 class FeedFiles:
@@ -594,7 +590,7 @@ class FeedFiles:
         files: list[FeedLocation] = []
         folders: list[str] = []
         for page in self._pages(Prefix=prefix, Delimiter="/"):
-            files += filter(None, map(self._location, page.get("Contents", [])))
+            files += filter(None, map(feed_location, page.get("Contents", [])))
             folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
         return files, folders
 
@@ -603,7 +599,7 @@ class FeedFiles:
         return [
             location
             for page in self._pages(Prefix=prefix, **extra)
-            for location in map(self._location, page.get("Contents", []))
+            for location in map(feed_location, page.get("Contents", []))
             if location is not None
         ]
 
@@ -613,19 +609,6 @@ class FeedFiles:
             yield from paginator.paginate(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             raise _driver(exc) from exc
-
-    @staticmethod
-    def _location(obj: dict[str, Any]) -> FeedLocation | None:
-        parts = obj["Key"].split("/")
-        if len(parts) < 4 or not parts[1] or not parts[2] or not parts[-1]:
-            return None
-        return FeedLocation(
-            tenant_id=parts[1],
-            card_company=parts[2],
-            file=DeliveredFile(key=obj["Key"], received_at=obj["LastModified"]),
-            etag=obj.get("ETag", "").strip('"'),
-            size=obj.get("Size", 0),
-        )
 
     def open(self, key: str) -> ReadableBinary:
         """A streaming body: the file is read chunk by chunk, never whole."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cardops.feeds.store import FeedFiles, FeedStore, batch_writer
 from cardops.feeds.use_cases.card_lines import CardLines
-from cardops.feeds.use_cases.sync import FeedSync
+from cardops.feeds.use_cases.sync import Deps, FeedSync
 
 
 def card_lines() -> CardLines:
@@ -15,4 +15,5 @@ def card_lines() -> CardLines:
 def feed_sync(*, batched: bool = False) -> FeedSync:
     """``batched``: lines are written with ``BatchWriteItem``, which only the scheduled sync
     function's role may call; the admin API's on-demand run puts line by line."""
-    return FeedSync(FeedStore(batch_writer()) if batched else FeedStore(), FeedFiles())
+    store = FeedStore(batch_writer()) if batched else FeedStore()
+    return FeedSync(Deps(files=FeedFiles(), directory=store, lines=store, state=store))

@@ -55,12 +55,14 @@ def table_name() -> str:
 
 
 def query_items(kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every item a ``Query`` answers, page by page; a driver error is ``StoreUnavailable``."""
+    """Every item a ``Query`` answers, page by page: the one paging loop of every store.
+
+    Errors are the guarded client's (``aws.GuardedClient``): a throttle or a 5xx is
+    ``StoreUnavailable`` (the API's 503 with ``Retry-After``); any other driver error (a missing
+    grant, a malformed expression) is raised as it is, a defect no retry fixes (the API's 500).
+    """
     while True:
-        try:
-            page = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        page = aws.dynamodb().query(**kwargs)
         yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return

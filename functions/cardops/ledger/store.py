@@ -70,7 +70,13 @@ from botocore.exceptions import ClientError
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
+from cardops.kernel.dynamodb import (
+    StoreUnavailable,
+    VersionConflict,
+    expect_failed_condition,
+    payment_pk,
+    query_items,
+)
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
@@ -314,12 +320,9 @@ class LedgerStore:
         """
         pk = ledger_pk(store_id, channel, currency)
         for _ in range(TRANSACTION_RETRIES):
-            try:
-                answer = aws.dynamodb().get_item(
-                    TableName=_table(), Key={"pk": _s(pk), "sk": _s("#BALANCE")}, ConsistentRead=True
-                )
-            except ClientError as exc:
-                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+            answer = aws.dynamodb().get_item(
+                TableName=_table(), Key={"pk": _s(pk), "sk": _s("#BALANCE")}, ConsistentRead=True
+            )
             item: dict[str, Any] = answer.get("Item") or {}
             count = int(item.get("entry_count", {}).get("N", "0"))
             if any(
@@ -365,8 +368,7 @@ class LedgerStore:
         try:
             aws.dynamodb().update_item(**update)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+            expect_failed_condition(exc)
 
     @staticmethod
     def _index_old_entries(pk: str) -> None:
@@ -381,15 +383,12 @@ class LedgerStore:
             }
         ):
             keys = _index_keys(pk, LedgerEntry.model_validate_json(item["doc"]["S"]))
-            try:
-                aws.dynamodb().update_item(
-                    TableName=_table(),
-                    Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
-                    ExpressionAttributeValues={":p": keys["gsi1pk"], ":s": keys["gsi1sk"]},
-                )
-            except ClientError as exc:
-                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+            aws.dynamodb().update_item(
+                TableName=_table(),
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+                ExpressionAttributeValues={":p": keys["gsi1pk"], ":s": keys["gsi1sk"]},
+            )
 
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
         """The (channel, currency) ledgers a store has, from the balance items on ``gsi1``."""
@@ -427,10 +426,7 @@ class LedgerStore:
                 "gsi1pk": _s(index_pk),
                 "gsi1sk": _s(after),
             }
-        try:
-            answer = aws.dynamodb().query(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        answer = aws.dynamodb().query(**kwargs)
         items = answer.get("Items", [])
         entries = tuple(LedgerEntry.model_validate_json(item["doc"]["S"]) for item in items[:limit])
         # fewer items than asked with a LastEvaluatedKey: the answer stopped at 1 MB, more follow
@@ -515,12 +511,9 @@ class LedgerStore:
             chunk = keys[start : start + BATCH_GET_LIMIT]
             pending: Any = [{"pk": _s(pk), "sk": _s(f"ENTRY#{entry_id}")} for pk, entry_id in chunk]
             for _ in CONFLICTS.tries():  # sleeps only before re-asking for unprocessed keys
-                try:
-                    answer: Any = aws.dynamodb().batch_get_item(
-                        RequestItems={_table(): {"Keys": pending, "ConsistentRead": True}}
-                    )
-                except ClientError as exc:
-                    raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+                answer: Any = aws.dynamodb().batch_get_item(
+                    RequestItems={_table(): {"Keys": pending, "ConsistentRead": True}}
+                )
                 found.extend(
                     LedgerEntry.model_validate_json(item["doc"]["S"])
                     for item in answer.get("Responses", {}).get(_table(), [])

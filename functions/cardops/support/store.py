@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.calendar import tokyo_date
-from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
+from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, query_items
 from cardops.kernel.dynamodb import s as _s
 from cardops.support.domain.cases import Case, CaseHistoryEntry
 
@@ -138,12 +138,7 @@ class CaseStore:
         kwargs: dict[str, Any] = {"TableName": self.table, **query}
         if consistent:
             kwargs["ConsistentRead"] = True
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(kwargs)
 
 
 REPORT_PREFIX = "reports/complaints/"

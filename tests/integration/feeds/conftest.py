@@ -41,7 +41,11 @@ class Feeds:
     ) -> str:
         """Put a statement file (a sample from events/feeds by default) as if it arrived ``at``."""
         key = f"feeds/{tenant}/{company}/{name}"
-        content = data if data is not None else (EVENTS / name).read_bytes()
+        self.put(key, data if data is not None else (EVENTS / name).read_bytes(), at=at)
+        return key
+
+    def put(self, key: str, content: bytes, *, at: datetime | None = None) -> None:
+        """Put any object into the feed bucket as if it arrived ``at`` (now when None)."""
         if at is None:
             self._monkeypatch.setattr("moto.s3.models.utcnow", _real_utcnow)
         else:
@@ -49,7 +53,6 @@ class Feeds:
             self._monkeypatch.setattr("moto.s3.models.utcnow", lambda: moment)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
         self._monkeypatch.setattr("moto.s3.models.utcnow", _real_utcnow)
-        return key
 
     def setup_tenant(
         self, tenant: str, corporate_number: str | None = VALID_CORPORATE_NUMBER, *, unchecked: bool = False

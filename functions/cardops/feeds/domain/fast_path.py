@@ -35,9 +35,12 @@ from cardops.feeds.domain.matching import MatchMemo, Outcome
 from cardops.feeds.domain.models import RowError, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
 from cardops.feeds.domain.reader import ReadableBinary, StatementReader, _parse_date, enumerate_lines
+from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 
 _DATE_DIRECTIVES: Final = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}"}
 _KEY_FIELDS: Final = ("linkage_code", "employee_code", "kana_name")
+#: the most digits an amount can have and never exceed ``MAX_PLAUSIBLE_AMOUNT``
+_PLAIN_DIGITS: Final = len(str(MAX_PLAUSIBLE_AMOUNT)) - 1
 _BAD: Final = date.min  # an impossible date in a plain-looking row: the strict parser reports it
 _MATCHED: Final = itemgetter(1)
 _OUTCOME: Final = itemgetter(0)
@@ -149,7 +152,8 @@ class PlainRows:
             "kana_name": f"{cell}*+",  # the memo strips it, as the strict parser does
             "last4": "(?:[0-9]{4})?",
             "merchant": stripped,
-            "amount": "-?[0-9]++" if "-" in fmt.negative_prefixes else "[0-9]++",
+            # up to 8 digits is always plausible; a longer amount is read (and maybe refused) strictly
+            "amount": ("-?" if "-" in fmt.negative_prefixes else "") + f"[0-9]{{1,{_PLAIN_DIGITS}}}+",
             "local_amount": "",
             "currency": "",
             "approval_no": f"{cell}*+",  # only stored, and stored lines are parsed strictly

@@ -25,6 +25,7 @@ from typing import Protocol
 from cardops.feeds.domain.formats import StatementFormat
 from cardops.feeds.domain.models import RowError, StatementLine
 from cardops.feeds.domain.normalize import normalize_code
+from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 
 CHUNK_SIZE = 64 * 1024
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -202,7 +203,13 @@ class _RowParser:
         if not _DIGITS.fullmatch(value):
             self.problems.append(f"amount {self.text(cells, 'amount')!r} is not a whole yen amount")
             return None
-        return sign * int(value)
+        # the length first: int() refuses a string of thousands of digits with a ValueError of its own
+        significant = value.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_PLAUSIBLE_AMOUNT)) or int(significant) > MAX_PLAUSIBLE_AMOUNT:
+            shown = value if len(value) <= 20 else f"{value[:20]}… ({len(value)} digits)"
+            self.problems.append(f"amount {shown} is implausible (at most {MAX_PLAUSIBLE_AMOUNT})")
+            return None
+        return sign * int(significant)
 
     def local(self, cells: list[str]) -> tuple[Decimal | None, str | None]:
         raw_amount = _ascii(self.text(cells, "local_amount"))

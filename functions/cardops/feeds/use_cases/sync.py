@@ -2,11 +2,11 @@
 
 decide_sync → (skip: record it) → the window since the last successful run's watermark → every file
 delivered under ``feeds/{tenant}/{card_company}/`` in it (date folders before the window not even
-listed: ``FeedFiles.delivered``), oldest first → each file streamed through
+listed: ``FeedFileSource.delivered``), oldest first → each file streamed through
 ``StatementReader`` (malformed rows reported with file/line/reason, the rest read on) → each line
 deduplicated (in the run, then against the store) → matched by one ``TenantMatcher`` per tenant,
 memoized per card (``MatchMemo``; plain rows take the fast path, ``FastStatementReader``) → stored
-a batch at a time (``FeedStore.add_lines``) → refunds linked over the last 90 days (read by usage
+a batch at a time (``LineStore.add_lines``) → refunds linked over the last 90 days (read by usage
 date) → watermark advanced, run
 recorded. Only a completed run moves the watermark, so a weekend, a holiday or a failed run loses
 nothing.
@@ -22,9 +22,10 @@ line after a crash between checkpoints is harmless: the store finds it and count
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -32,12 +33,12 @@ from cardops.feeds.domain.dedupe import LineDeduplicator
 from cardops.feeds.domain.fast_path import FastStatementReader
 from cardops.feeds.domain.formats import FORMATS, StatementFormat, UnknownCardCompany, format_for
 from cardops.feeds.domain.matching import MatchMemo, Outcome, TenantMatcher
-from cardops.feeds.domain.models import RowError, StatementLine
-from cardops.feeds.domain.reader import FeedFileError
+from cardops.feeds.domain.models import Employee, RowError, StatementLine
+from cardops.feeds.domain.reader import FeedFileError, ReadableBinary
 from cardops.feeds.domain.refund_links import DEFAULT_WINDOW, link_refunds
 from cardops.feeds.domain.schedule import decide_sync, files_for_run, sync_window
 from cardops.feeds.domain.settlement import LineRecord
-from cardops.feeds.store import FeedFiles, FeedLocation, FeedStore
+from cardops.feeds.store import FeedLocation, StoredLine, Tenant
 
 #: S3 lists ``LastModified`` to the second and a file may land while a run lists: the window starts
 #: this much before the watermark, and files already done (same ETag) are skipped, not re-read.
@@ -52,6 +53,85 @@ CHECK_EVERY_LINE_BY_LINE = 20
 SAFETY_MARGIN_SECONDS = 5.0
 
 RunStatus = Literal["completed", "skipped_holiday", "skipped_weekend", "in_progress"]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+# ---- ports: the real adapters are ``feeds.store.FeedFiles``/``FeedStore`` (``feeds.wiring``), the
+# in-memory ones ``tests/fakes/feeds.py``; ``tests/integration/test_fake_contracts.py`` holds them alike
+
+
+class FeedFileSource(Protocol):
+    """The delivered statement files (the feed bucket)."""
+
+    def delivered(self, tenant_id: str | None = None, *, since: datetime | None = None) -> list[FeedLocation]:
+        """Every file under ``feeds/{tenant}/{company}/``; date folders before ``since`` may be left out."""
+        ...
+
+    def open(self, key: str) -> ReadableBinary:
+        """The file as a stream, read chunk by chunk."""
+        ...
+
+
+class Directory(Protocol):
+    """What matching reads of a tenant: its corporate number and its employee master."""
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def employees(self, tenant_id: str) -> list[Employee]: ...
+
+
+class LineStore(Protocol):
+    """Card lines, matched or error data (``employee_code`` None, with the error's reason, hint and fix)."""
+
+    @property
+    def batched(self) -> bool:
+        """True when ``add_lines`` writes many lines a call (the run stores bigger batches)."""
+        ...
+
+    def add_lines(self, tenant_id: str, records: Sequence[LineRecord]) -> list[bool]:
+        """Store lines of distinct identities; for each, False when it was already stored."""
+        ...
+
+    def refund_lines(
+        self, tenant_id: str, *, since: date, until: date, window: timedelta
+    ) -> list[StoredLine]: ...
+
+    def save_line(self, stored: StoredLine) -> StoredLine:
+        """Replace a line over the version read (``VersionConflict`` otherwise)."""
+        ...
+
+
+class SyncState(Protocol):
+    """Where runs left off: the watermark, the files read, the checkpoint, the recorded runs."""
+
+    def watermark(self) -> datetime | None: ...
+
+    def advance_watermark(self, to: datetime) -> None:
+        """Forward only: a late or repeated run never moves it back."""
+        ...
+
+    def done_etag(self, key: str) -> str | None: ...
+
+    def mark_done(self, key: str, etag: str, at: datetime) -> None: ...
+
+    def get_checkpoint(self, model: type[_M]) -> _M | None: ...
+
+    def put_checkpoint(self, checkpoint: BaseModel) -> None: ...
+
+    def clear_checkpoint(self) -> None: ...
+
+    def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None: ...
+
+
+@dataclass(frozen=True)
+class Deps:
+    """A sync's adapters (``feeds.wiring.feed_sync`` builds the real ones)."""
+
+    files: FeedFileSource
+    directory: Directory
+    lines: LineStore
+    state: SyncState
+    formats: Mapping[str, StatementFormat] = field(default_factory=lambda: FORMATS)
 
 
 class Problem(BaseModel):
@@ -151,10 +231,10 @@ class _Run:
 
     def matcher(self, tenant_id: str) -> TenantMatcher:
         if tenant_id not in self.matchers:
-            store = self.sync.store
-            tenant = store.get_tenant(tenant_id)
+            directory = self.sync.deps.directory
+            tenant = directory.get_tenant(tenant_id)
             corporate_number = tenant.corporate_number if tenant else None
-            matcher = TenantMatcher(corporate_number, store.employees(tenant_id), self.sync.formats)
+            matcher = TenantMatcher(corporate_number, directory.employees(tenant_id), self.sync.deps.formats)
             self.matchers[tenant_id] = matcher
             self.memos[tenant_id] = MatchMemo(matcher)
             self.tenant(tenant_id).corporate_number_problem = matcher.corporate_number_problem
@@ -174,14 +254,13 @@ class _Run:
 
 
 class FeedSync:
-    """Built by ``feeds.wiring.feed_sync``."""
+    """Built on the real adapters by ``feeds.wiring.feed_sync``; the unit tests build it on the fakes."""
 
-    def __init__(
-        self, store: FeedStore, files: FeedFiles, formats: dict[str, StatementFormat] | None = None
-    ) -> None:
-        self.store = store
-        self.files = files
-        self.formats = formats or dict(FORMATS)
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.state = deps.state
+        self.lines = deps.lines
+        self.files = deps.files
 
     def run(
         self,
@@ -200,9 +279,9 @@ class FeedSync:
                 holiday_name=decision.holiday_name,
                 next_sync_date=decision.next_sync_date,
             )
-            self.store.record_run(business_date, now, skipped)
+            self.state.record_run(business_date, now, skipped)
             return skipped
-        watermark = self.store.watermark()
+        watermark = self.state.watermark()
         checkpoint = self._resumable(business_date, watermark)
         if checkpoint is None:
             window = sync_window(watermark, max(now, watermark) if watermark else now)
@@ -229,7 +308,7 @@ class FeedSync:
         window = sync_window(watermark - WINDOW_OVERLAP if watermark else None, until)
         delivered = {location.file.key: location for location in self.files.delivered(since=window.after)}
         taken = files_for_run((location.file for location in delivered.values()), window)
-        todo = [delivered[f.key] for f in taken if self.store.done_etag(f.key) != delivered[f.key].etag]
+        todo = [delivered[f.key] for f in taken if self.state.done_etag(f.key) != delivered[f.key].etag]
         summary.files_total = checkpoint.files_done + len(todo)
         for location in todo:
             if progress is not None:
@@ -237,16 +316,16 @@ class FeedSync:
             finished = self._file(run, location, should_stop)
             if not finished:
                 summary.files_done = checkpoint.files_done
-                self.store.put_checkpoint(checkpoint)
+                self.state.put_checkpoint(checkpoint)
                 if progress is not None:
                     progress(self._progress(run, location.file.key))
                 return summary.model_copy(deep=True)
             checkpoint.files_done += 1
-            self.store.mark_done(location.file.key, location.etag, now)
+            self.state.mark_done(location.file.key, location.etag, now)
             checkpoint.current_key, checkpoint.current_line = None, 0
             summary.files_done = checkpoint.files_done
             if should_stop():
-                self.store.put_checkpoint(checkpoint)
+                self.state.put_checkpoint(checkpoint)
                 return summary.model_copy(deep=True)
         tenants = sorted(run.tenants)
         summary.refund_tenants_total = len(tenants)
@@ -254,21 +333,21 @@ class FeedSync:
             if tenant_id in checkpoint.refunds_linked_tenants:
                 continue
             if should_stop():
-                self.store.put_checkpoint(checkpoint)
+                self.state.put_checkpoint(checkpoint)
                 return summary.model_copy(deep=True)
             self._link_refunds(run, tenant_id, business_date)
             checkpoint.refunds_linked_tenants.append(tenant_id)
             summary.refund_tenants_done = len(checkpoint.refunds_linked_tenants)
         summary.status = "completed"
-        self.store.advance_watermark(until)
-        self.store.record_run(business_date, checkpoint.started_at, summary)
-        self.store.clear_checkpoint()
+        self.state.advance_watermark(until)
+        self.state.record_run(business_date, checkpoint.started_at, summary)
+        self.state.clear_checkpoint()
         if progress is not None:
             progress(self._progress(run, None))
         return summary
 
     def _resumable(self, business_date: date, watermark: datetime | None) -> Checkpoint | None:
-        checkpoint: Checkpoint | None = self.store.get_checkpoint(Checkpoint)
+        checkpoint = self.state.get_checkpoint(Checkpoint)
         if checkpoint is None or checkpoint.watermark != watermark:
             return None
         if checkpoint.business_date != business_date:
@@ -308,7 +387,7 @@ class FeedSync:
         if start_after == 0:
             result.files += 1
         try:
-            fmt = format_for(location.card_company, self.formats)
+            fmt = format_for(location.card_company, self.deps.formats)
             memo = run.memo(tenant_id)
             reader = FastStatementReader(self.files.open(key), fmt, key, memo, start_after_line=start_after)
         except (UnknownCardCompany, FeedFileError) as exc:
@@ -319,7 +398,7 @@ class FeedSync:
         dedupe = run.dedupe.setdefault(tenant_id, LineDeduplicator())
         pending: list[tuple[StatementLine, Outcome]] = []
         since_check = 0
-        check_every = CHECK_EVERY if self.store.writer is not None else CHECK_EVERY_LINE_BY_LINE
+        check_every = CHECK_EVERY if self.lines.batched else CHECK_EVERY_LINE_BY_LINE
         for index, block in enumerate(reader.blocks()):
             if index and should_stop():  # the checkpoint names the end of the previous block
                 return False
@@ -367,7 +446,7 @@ class FeedSync:
             for line, outcome in pending
         ]
         counters = Counters(lines_read=len(pending))
-        for (_, outcome), new in zip(pending, self.store.add_lines(tenant_id, records), strict=True):
+        for (_, outcome), new in zip(pending, self.lines.add_lines(tenant_id, records), strict=True):
             if not new:
                 counters.duplicates += 1
             elif outcome.matched:
@@ -382,7 +461,7 @@ class FeedSync:
         # a refund of the last 90 days and the purchases of the 90 days before it; lines used after
         # the business date (a re-run for a past date) are linked by the run of their own date
         since = business_date - DEFAULT_WINDOW - DEFAULT_WINDOW
-        stored = self.store.refund_lines(tenant_id, since=since, until=business_date, window=DEFAULT_WINDOW)
+        stored = self.lines.refund_lines(tenant_id, since=since, until=business_date, window=DEFAULT_WINDOW)
         by_id = {s.record.line.line_id: s for s in stored}
         already = [
             s.refund.purchase_line_id
@@ -402,7 +481,7 @@ class FeedSync:
             elif link.candidate_line_ids:
                 result.refunds_with_candidates += 1
             if line.refund != link:
-                self.store.save_line(line.model_copy(update={"refund": link}))
+                self.lines.save_line(line.model_copy(update={"refund": link}))
 
 
 def time_budget(context: Any, budget_seconds: float | None) -> Callable[[], bool]:

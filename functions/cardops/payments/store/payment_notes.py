@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import expect_failed_condition, payment_pk
+from cardops.kernel.dynamodb import expect_failed_condition, payment_pk, query_items
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.payment_notes import Notice, PaymentLink, PaymentNotes
@@ -41,17 +41,12 @@ class PaymentNoteStore:
             "ExpressionAttributeValues": {":pk": _s(payment_pk(provider, payment_id)), ":note": _s(PREFIX)},
             "ConsistentRead": True,
         }
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            for item in page.get("Items", []):
-                sk, doc = item["sk"]["S"], item["doc"]["S"]
-                if sk.startswith(f"{PREFIX}NOTICE#"):
-                    notices.append(Notice.model_validate_json(doc))
-                elif sk.startswith(f"{PREFIX}LINK#"):
-                    links.append(PaymentLink.model_validate_json(doc))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for item in query_items(kwargs):
+            sk, doc = item["sk"]["S"], item["doc"]["S"]
+            if sk.startswith(f"{PREFIX}NOTICE#"):
+                notices.append(Notice.model_validate_json(doc))
+            elif sk.startswith(f"{PREFIX}LINK#"):
+                links.append(PaymentLink.model_validate_json(doc))
         return PaymentNotes(
             notices=tuple(sorted(notices, key=lambda n: (n.at, n.event_key))),
             links=tuple(sorted(links, key=lambda link: (link.at, link.provider_payment_id))),

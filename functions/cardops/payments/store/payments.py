@@ -107,12 +107,7 @@ class PaymentRepository:
             "ExpressionAttributeValues": {":pk": _s(pk)},
             "ConsistentRead": True,
         }
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_items(kwargs)
 
     def save(self, applied: Applied, *, expected_version: int) -> None:
         """Write the new payment and its history entry atomically, only if nobody wrote in between."""
@@ -194,13 +189,7 @@ class PaymentRepository:
             "KeyConditionExpression": "gsi1pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#UNCAPTURED")},
         }
-        payments: list[Payment] = []
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            payments.extend(Payment.model_validate_json(i["doc"]["S"]) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return payments
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [Payment.model_validate_json(item["doc"]["S"]) for item in query_items(kwargs)]
 
 
 class StorePayments:
