@@ -103,10 +103,10 @@ class Support(Construct):
         writes a month's report on demand."""
         self.kernel.table.grant(admin, *TABLE_READ, *TABLE_WRITE)
         self._grant_start(admin)
-        self.state_machine.grant_execution(admin, "states:DescribeExecution", "states:StopExecution")
+        self.state_machine.grant_execution(admin, "states:StopExecution")
         self.workflow.acknowledge_executions(
             admin,
-            "Describe/stop executions of the support case state machine (one execution per case, so the "
+            "Stop executions of the support case state machine (one execution per case, so the "
             "ARN ends in a wildcard); no other state machine.",
         )
         admin.add_environment("SUPPORT_REPORTS_BUCKET_NAME", self.reports_bucket.bucket_name)
