@@ -38,11 +38,12 @@ EVENT_TYPES = {
 #: AWS calls per event through webhook + processor + change-feed listeners, as deployed (stream
 #: reads by the event source mapping left out: Lambda's poller makes them, unbilled). Measured:
 #: intake 3 (put, send, mark), processor 3 (get, transaction, outcome), then the listeners:
-#: authorization 1 (StartExecution), capture 4 (BatchGet, ledger transaction, DescribeExecution,
-#: StopExecution), refund 8 (BatchGet, Query, 2 GetItem, 2 transactions, SendMessage,
-#: StartExecution), dispute 1 (BatchGet). Goals: capture without the DescribeExecution before its
-#: StopExecution (helper D's workflow), refund with its listeners' reads taken from the stream image
-#: and the transaction they guard (2 GetItem, the Query), dispute with no read when nothing is due
+#: authorization 1 (StartExecution), capture 3 (BatchGet, ledger transaction, StopExecution alone:
+#: an ended execution answers it too), refund 6 (BatchGet of the ledger entries, Query of the refund
+#: records the provider-refund transaction is conditioned on, that transaction, SendMessage, the
+#: support case's conditional write, StartExecution: the payment comes from the stream image, the
+#: case is not read before its is-new write), dispute 1 (BatchGet). The reads left are of other
+#: items than the payment (ledger entries, refund records): the image cannot carry them
 CALLS_GOAL = {"authorization": 7.0, "capture": 9.0, "refund": 12.0, "dispute": 7.0}
 
 
