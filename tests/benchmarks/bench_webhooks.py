@@ -277,5 +277,40 @@ def import_cost() -> dict[str, float]:
     return figures
 
 
+#: the clients the webhook makes on its first request (the secret, the raw event, the queue)
+FIRST_REQUEST_CLIENTS = ("secretsmanager", "dynamodb", "sqs")
+
+
+def first_clients_cost() -> dict[str, float]:
+    """CPU of making the webhook's clients on a cold start (``kernel.aws``, after its import), against
+    the same clients made from one boto3 session (goal ≤ 1.1×): botocore's shared data read once."""
+    import tempfile
+
+    environment = {
+        **LAMBDA_ENVIRONMENT,
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    environment.pop("AWS_ENDPOINT_URL", None)
+    setup = "import boto3\nfrom cardops.kernel import aws"
+    with tempfile.TemporaryDirectory(prefix="cardops-bench-pyc-") as cache:
+        ours = import_cpu_seconds(
+            f"for s in {FIRST_REQUEST_CLIENTS!r}: aws.client(s)", env=environment, bytecode=cache, setup=setup
+        )
+        floor = import_cpu_seconds(
+            f"session = boto3.session.Session()\nfor s in {FIRST_REQUEST_CLIENTS!r}: session.client(s)",
+            env=environment,
+            bytecode=cache,
+            setup=setup,
+        )
+    return {
+        "webhook_first_clients_cpu_ms": ours * 1000,
+        "one_session_clients_cpu_ms": floor * 1000,
+        "webhook_first_clients_ratio_to_one_session": ours / floor,
+        "webhook_first_clients_ratio_to_one_session_goal": 1.1,
+    }
+
+
 def run() -> dict[str, float]:
-    return {**aws_calls(), **accept_cost(), **import_cost()}
+    return {**aws_calls(), **accept_cost(), **import_cost(), **first_clients_cost()}
