@@ -16,6 +16,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from cardops.console.policy import Group
+from cardops.console.signin import CHALLENGE_SECONDS
 from infra.constructs.kernel import TABLE_DELETE, TABLE_READ, TABLE_WRITE, Kernel
 from infra.constructs.monitoring import FIVE_MINUTES, alarm, function_widget
 from infra.constructs.payments import Payments
@@ -50,7 +51,9 @@ class Console(Construct):
             # threat protection: compromised credentials and risky sign-ins are blocked (the Plus plan)
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            mfa=cognito.Mfa.OPTIONAL,
+            # these users move money (captures, refunds, payouts, adjustments): an authenticator app
+            # (TOTP) is required, set up at the first sign-in (console.signin); no SMS codes
+            mfa=cognito.Mfa.REQUIRED,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             custom_attributes={
@@ -72,6 +75,8 @@ class Console(Construct):
             id_token_validity=Duration.hours(SESSION_HOURS),
             access_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.hours(SESSION_HOURS),
+            # a started sign-in (new password, code) expires with the console's own cookie for it
+            auth_session_validity=Duration.seconds(CHALLENGE_SECONDS),
             read_attributes=readable.with_custom_attributes("store_ids", "tenant_id", "employee_code"),
             write_attributes=cognito.ClientAttributes(),
         )

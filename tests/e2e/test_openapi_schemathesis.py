@@ -62,6 +62,8 @@ def test_api_has_no_server_errors_and_conforms(api_schema: Any) -> None:
     for operation in operations:
         if operation.path == "/admin/sandbox/clock" and operation.method.upper() == "POST":
             continue  # moving the shared sandbox clock would disturb the other end-to-end tests
+        if operation.path.startswith("/console"):
+            continue  # HTML behind a cookie session and per-form tokens: the console's own tests cover them
 
         @given(case=operation.as_strategy())
         @settings(

@@ -221,3 +221,16 @@ def test_the_reconciliation_runs_daily_with_least_privilege_and_an_alarm(templat
     alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
     [unresolved] = [a for a in alarms if a["Properties"].get("MetricName") == "LedgerDifferencesUnresolved"]
     assert unresolved["Properties"]["AlarmActions"]
+
+
+def test_the_console_pool_requires_an_authenticator_app(template: dict[str, Any]) -> None:
+    """Console users move money: TOTP MFA is required (no SMS), and a started sign-in lives as long
+    as the console's cookie for it (``console.signin.CHALLENGE_SECONDS``)."""
+    from cardops.console.signin import CHALLENGE_SECONDS
+
+    (pool,) = (r["Properties"] for r in resources_of(template, "AWS::Cognito::UserPool").values())
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    (client,) = (r["Properties"] for r in resources_of(template, "AWS::Cognito::UserPoolClient").values())
+    assert client["AuthSessionValidity"] * 60 == CHALLENGE_SECONDS
+    assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]

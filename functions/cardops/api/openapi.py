@@ -1,9 +1,12 @@
-"""The OpenAPI document, generated from the code: the admin resolver's routes and models, plus the
-webhook route (whose body is the provider's raw bytes, verified before any parsing).
+"""The OpenAPI document, generated from the code: the admin resolver's routes and models, the
+webhook route (whose body is the provider's raw bytes, verified before any parsing), and the web
+console's pages (from the console's resolver).
 
 Error answers are documented from the one error table (``cardops.api.errors``): every status a
 resolver's table can answer, with the codes its rows name. Admin operations carry the SigV4
-security scheme (API Gateway's IAM authorization); the webhook route is open (signed bodies).
+security scheme (API Gateway's IAM authorization); the webhook route is open (signed bodies); the
+console's pages answer HTML and carry the session-cookie scheme, except its sign-in forms (open,
+their own token against CSRF). The sandbox's user switcher is left out: a deployed stack has none.
 """
 
 from __future__ import annotations
@@ -44,7 +47,21 @@ SIGV4_SCHEME: dict[str, Any] = {
 }
 
 
-def error_responses(rules: Sequence[errors.ErrorRule[Any]]) -> dict[str, dict[str, Any]]:
+#: the console's security scheme: the HttpOnly session cookie holding the user's Cognito ID token
+CONSOLE_SESSION = "consoleSession"
+CONSOLE_SESSION_SCHEME: dict[str, Any] = {
+    "type": "apiKey",
+    "in": "cookie",
+    "name": "cardops_console",
+    "description": "The console's session: the Cognito ID token its sign-in set (HttpOnly, checked on "
+    "every request); every form also carries the session's CSRF token (field `csrf`)",
+}
+HTML_PAGE: dict[str, Any] = {"text/html": {"schema": {"type": "string", "description": "an HTML page"}}}
+
+
+def error_responses(
+    rules: Sequence[errors.ErrorRule[Any]], media_type: str = "application/json"
+) -> dict[str, dict[str, Any]]:
     """One response per status the table answers, naming the codes (and the errors) behind it."""
     by_status: dict[HTTPStatus, list[str]] = {}
     for rule in rules:
@@ -57,7 +74,7 @@ def error_responses(rules: Sequence[errors.ErrorRule[Any]]) -> dict[str, dict[st
     return {
         str(status.value): {
             "description": f"{status.phrase}: {', '.join(named)}",
-            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            "content": {media_type: {"schema": ERROR_SCHEMA}} if media_type != "text/html" else HTML_PAGE,
         }
         for status, named in sorted(by_status.items())
     }
@@ -99,6 +116,51 @@ def webhook_path() -> dict[str, Any]:
     }
 
 
+def console_paths() -> dict[str, Any]:
+    """The console's pages as its resolver declares them, answering HTML (a page, a redirect after a
+    form or to the sign-in, or an error page from the console's error table)."""
+    from cardops.console.app import PUBLIC_PATHS, ConsoleDeps, build
+    from cardops.console.tokens import InvalidToken
+
+    def no_verifier() -> Any:
+        raise InvalidToken("documentation only")
+
+    generated = json.loads(build(ConsoleDeps(verifier=no_verifier)).get_openapi_json_schema(title="console"))
+    answers: dict[str, Any] = {
+        "200": {"description": "the page", "content": HTML_PAGE},
+        "303": {
+            "description": "after a form, the page that shows its result; without a valid session, "
+            "the sign-in page",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+    }
+    answers.update(error_responses(errors.console_rules(), media_type="text/html"))
+    paths: dict[str, Any] = {}
+    for path, operations in generated["paths"].items():
+        for method, operation in operations.items():
+            public = path in PUBLIC_PATHS
+            operation["tags"] = ["console"]
+            operation["responses"] = answers
+            operation["security"] = [] if public else [{CONSOLE_SESSION: []}]
+            if method == "post":
+                token = "login_token" if public else "csrf"
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": [token],
+                                "properties": {token: {"type": "string"}},
+                                "additionalProperties": {"type": "string"},
+                            }
+                        }
+                    },
+                }
+            paths.setdefault(path, {})[method] = operation
+    return paths
+
+
 def openapi_document() -> dict[str, Any]:
     from cardops.api.admin import app
 
@@ -106,12 +168,15 @@ def openapi_document() -> dict[str, Any]:
         app.get_openapi_json_schema(
             title="cardops",
             version="1.0.0",
-            description="Webhooks (signed, open) and the admin API (IAM/SigV4 when deployed).",
+            description="Webhooks (signed, open), the admin API (IAM/SigV4 when deployed) and the web "
+            "console's pages (HTML, a Cognito session cookie).",
         )
     )
     document["paths"]["/webhooks/{provider}"] = webhook_path()
+    document["paths"].update(console_paths())
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})[SIGV4] = SIGV4_SCHEME
+    components["securitySchemes"][CONSOLE_SESSION] = CONSOLE_SESSION_SCHEME
     # each error answer once, under components; the operations refer to it (the document stays small)
     shared = components.setdefault("responses", {})
     admin_errors: dict[str, Any] = {}

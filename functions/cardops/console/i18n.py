@@ -30,6 +30,44 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "メールアドレスまたはパスワードが違います。",
         "en": "Wrong e-mail address or password.",
     },
+    "login.expired": {
+        "ja": "ログインの手続きが時間切れになりました。もう一度ログインしてください。",
+        "en": "The sign-in timed out. Please sign in again.",
+    },
+    "login.new_password_title": {"ja": "新しいパスワードの設定", "en": "Set a new password"},
+    "login.new_password_intro": {
+        "ja": "初回ログインです。仮パスワードに代わる新しいパスワードを設定してください"
+        "（12文字以上、大文字・小文字・数字・記号を含む）。",
+        "en": "This is your first sign-in: replace the temporary password "
+        "(at least 12 characters with upper- and lower-case letters, digits and symbols).",
+    },
+    "login.new_password": {"ja": "新しいパスワード", "en": "New password"},
+    "login.new_password_again": {"ja": "新しいパスワード（確認）", "en": "New password (again)"},
+    "login.set_password": {"ja": "パスワードを設定する", "en": "Set the password"},
+    "login.password_refused": {
+        "ja": "このパスワードは使えません。2つの入力が一致し、条件を満たすものにしてください。",
+        "en": "This password cannot be used: both entries must match and meet the rules.",
+    },
+    "login.mfa_title": {"ja": "確認コードの入力", "en": "Enter your code"},
+    "login.mfa_intro": {
+        "ja": "認証アプリに表示されている6桁のコードを入力してください。",
+        "en": "Enter the six-digit code your authenticator app shows.",
+    },
+    "login.code": {"ja": "確認コード（6桁）", "en": "Code (six digits)"},
+    "login.verify": {"ja": "確認する", "en": "Verify"},
+    "login.wrong_code": {
+        "ja": "確認コードが違います。認証アプリの最新のコードを入力してください。",
+        "en": "Wrong code. Enter the latest code from your authenticator app.",
+    },
+    "login.mfa_setup_title": {"ja": "二要素認証の設定", "en": "Set up two-factor authentication"},
+    "login.mfa_setup_intro": {
+        "ja": "このコンソールでは認証アプリ（TOTP）が必須です。"
+        "下のキーを認証アプリに登録し、表示された6桁のコードを入力してください。",
+        "en": "This console requires an authenticator app (TOTP). Add the key below to your app, "
+        "then enter the six-digit code it shows.",
+    },
+    "login.mfa_secret": {"ja": "セットアップキー", "en": "Setup key"},
+    "login.mfa_uri": {"ja": "キーURI（otpauth）", "en": "Key URI (otpauth)"},
     "login.not_configured": {
         "ja": "ログインは設定されていません（ユーザープール未設定）。",
         "en": "Sign-in is not configured (no user pool).",

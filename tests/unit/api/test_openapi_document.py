@@ -1,5 +1,6 @@
 """The OpenAPI document is complete: a typed answer for every operation, every error the table can
-answer, and the SigV4 scheme on every admin operation (issue 15 item 5)."""
+answer, the SigV4 scheme on every admin operation, and the console's pages with their cookie session
+(issue 15 item 5)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 
 from cardops.api import errors
-from cardops.api.openapi import SIGV4
+from cardops.api.openapi import CONSOLE_SESSION, SIGV4
+from cardops.console.app import PUBLIC_PATHS
 from tests.openapi_conformance import NonConformingAnswer, check_answer, document, operation
 
 SUCCESS = ("200", "201", "202")
@@ -31,10 +33,11 @@ def test_every_operation_declares_a_typed_success_answer() -> None:
     untyped = []
     for method, path, op in _operations():
         answers = {status: op["responses"][status] for status in SUCCESS if status in op["responses"]}
+        # each answer's every media type (JSON from the API, HTML from the console) says what it is
         schemas = [
-            a.get("content", {}).get("application/json", {}).get("schema") or {} for a in answers.values()
+            media.get("schema") or {} for a in answers.values() for media in a.get("content", {}).values()
         ]
-        if not answers or not all(_typed(schema) for schema in schemas):
+        if not answers or not schemas or not all(_typed(schema) for schema in schemas):
             untyped.append(f"{method} {path}")
     assert not untyped, untyped
 
@@ -89,3 +92,21 @@ def test_the_conformance_check_refuses_what_the_document_does_not_say() -> None:
     check_answer(
         "GET", "/admin/stores/s1/balance", 200, {"store_id": "s1", "as_of": "2026-12-01", "ledgers": []}
     )
+
+
+def test_the_console_pages_are_documented_as_html_behind_the_session_cookie() -> None:
+    scheme = document()["components"]["securitySchemes"][CONSOLE_SESSION]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "cookie", "cardops_console")
+    console = [(method, path, op) for method, path, op in _operations() if path.startswith("/console")]
+    paths = {path for _, path, _ in console}
+    assert {"/console", "/console/login", "/console/login/mfa", "/console/stores/{store_id}/payout"} <= paths
+    assert "/console/sandbox/login" not in paths  # the sandbox's user switcher: no deployed stack has one
+    for method, path, op in console:
+        assert set(op["responses"]["200"]["content"]) == {"text/html"}, (method, path)
+        assert {"303", "400", "403", "404"} <= set(op["responses"]), (method, path)
+        assert all("application/json" not in a.get("content", {}) for a in op["responses"].values())
+        expected = [] if path in PUBLIC_PATHS else [{CONSOLE_SESSION: []}]
+        assert op["security"] == expected, (method, path)
+        if method == "POST":
+            form = op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+            assert form["required"] == (["login_token"] if path in PUBLIC_PATHS else ["csrf"]), path
