@@ -69,7 +69,7 @@ bench: $(STAMP) ## run the benchmarks and write reports/benchmarks.md (CARDOPS_B
 
 lock: $(STAMP) ## re-resolve requirements.lock and requirements-lambda.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.14 --python-platform x86_64-manylinux2014 --generate-hashes \
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.14 --python-platform aarch64-manylinux2014 --generate-hashes \
 		--no-emit-package boto3 --no-emit-package botocore --no-emit-package s3transfer -o requirements-lambda.lock
 
 clean: ## remove build outputs (keeps .venv)

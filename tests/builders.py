@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cardops.kernel.backoff import CONFLICTS
@@ -34,6 +36,8 @@ from cardops.payments.domain.refunds import (
     RefundTarget,
     request_refund,
 )
+from cardops.payments.domain.repayment import RepaymentEvidence
+from cardops.payments.domain.repayment_requests import PaymentRef, RepaymentRecord
 from cardops.payments.providers.base import PaymentProvider, ProviderPayment
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
@@ -72,6 +76,7 @@ def refund_service_on_moto(
 # -- values ------------------------------------------------------------------------------------------
 
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 FINANCE = "arn:aws:iam::123456789012:user/finance"
 
 
@@ -176,3 +181,18 @@ def fake_capture_deps(provider: FakeProvider, **overrides: Any) -> capture.Deps:
         "notices": FakeNotices(),
     }
     return capture.Deps(**(values | overrides))
+
+
+def repayment_record(
+    request_id: str, *, created_at: datetime = NOW, provider_payment_id: str = "ch_original"
+) -> RepaymentRecord:
+    """A re-payment request as started, with the sample evidence (``events/repayment/evidence.json``)."""
+    sample = json.loads((EVENTS / "repayment" / "evidence.json").read_text(encoding="utf-8"))
+    return RepaymentRecord(
+        request_id=request_id,
+        original_payment=PaymentRef(provider="payjp", provider_payment_id=provider_payment_id),
+        evidence=RepaymentEvidence.model_validate(sample["evidence"]),
+        fingerprint="f" * 64,
+        created_at=created_at,
+        updated_at=created_at,
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cardops.cli.samples import render_file
+from tests.benchmarks.footprint import index_write_units, item_size, logged
 from tests.benchmarks.timing import import_cpu_seconds, per_call_seconds
 
 STRIPE_SAMPLE = (
@@ -50,6 +51,13 @@ CALLS_GOAL = {"authorization": 7.0, "capture": 9.0, "refund": 12.0, "dispute": 7
 def _body(event_type: str) -> bytes:
     path = STRIPE_SAMPLE.parent / f"{event_type}.json"
     return render_file(path, now=datetime.now(UTC))
+
+
+def _warm_up_body(body: bytes) -> bytes:
+    """The same event for another payment, charge, dispute and store (ids of the same length)."""
+    for sample, other in ((b"QzAbC2eZvKYlo2C", b"WarmUpWarmUpWar"), (b"evt_sample_", b"evt_warmup_")):
+        body = body.replace(sample, other)
+    return body.replace(b"store_042", b"store_w42")
 
 
 def _record(provider: str, body: bytes) -> dict[str, Any]:
@@ -102,22 +110,33 @@ def aws_calls() -> dict[str, float]:
             webhook.handler, "POST", "/webhooks/stripe", b"{}", {}
         )  # warm: secret cached as in a warm container
         feed = change_feed(made)
+        # a warm container: every path run once on another payment of another store, so the CPU
+        # measured below is each event's own, not the first call's lazy imports
+        for event_type in EVENT_TYPES.values():
+            warm = _warm_up_body(_body(event_type))
+            call(webhook.handler, "POST", "/webhooks/stripe", warm, stripe_headers(warm))
+            feed.drain()
+            processor.handler({"Records": [_record("stripe", warm)]}, FakeContext("processor"))
+            feed.drain()
+        before, payment_before = stored(made.table_name)
         for kind, event_type in EVENT_TYPES.items():
             body = _body(event_type)
-            with counting_aws_calls() as accepted:
+            with logged() as webhook_logs, counting_aws_calls() as accepted:
                 status, _ = call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
             assert status == 200, (kind, status)
+            accepted_raw = stored(made.table_name)[0]["stored_raw_bytes"] - before["stored_raw_bytes"]
+            figures[f"{kind}: raw_event_bytes_accepted"] = accepted_raw
             if kind == "authorization":
                 with counting_aws_calls() as duplicate:
                     call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
                 figures["aws_calls_per_duplicate_webhook"] = float(sum(duplicate.values()))
                 figures["aws_calls_per_duplicate_webhook_goal"] = DUPLICATE_CALLS_GOAL
             feed.drain()  # the stored event's own writes: nothing for the listeners (filtered)
-            with counting_aws_calls() as processed:
+            with logged() as processor_logs, counting_aws_calls() as processed:
                 result = processor.handler({"Records": [_record("stripe", body)]}, FakeContext("processor"))
             assert result == {"batchItemFailures": []}, (kind, result)
-            with counting_aws_calls() as fed:
-                feed.drain()  # what follows in production: the payment's change to the listeners
+            with logged() as changes_logs, counting_aws_calls() as fed:
+                delivered = feed.drain()  # what follows in production: the payment's change to the listeners
             listeners = _without_streams(fed)
             total = sum(accepted.values()) + sum(processed.values()) + sum(listeners.values())
             figures[f"{kind}: aws_calls_webhook"] = float(sum(accepted.values()))
@@ -134,6 +153,25 @@ def aws_calls() -> dict[str, float]:
             figures[f"{kind}: other_calls"] = sum(
                 kind_of(c, "other") for c in (accepted, processed, listeners)
             )
+            # CloudWatch Logs as deployed (INFO, EMF metrics): bytes and events per invocation
+            for what, logs, invocations in (
+                ("webhook", webhook_logs, 1),
+                ("processor", processor_logs, 1),
+                ("changes", changes_logs, 1 if delivered else 0),
+            ):
+                figures[f"{kind}: log_bytes_{what}"] = float(logs.bytes)
+                figures[f"{kind}: log_events_{what}"] = float(logs.events)
+                figures[f"{kind}: invocations_{what}"] = float(invocations)
+                figures[f"{kind}: cpu_seconds_{what}"] = logs.cpu_seconds
+            # what this event left in the table (bytes added, by what they are)
+            after, payment_after = stored(made.table_name)
+            for figure, value in after.items():
+                delta = value if figure == "payment_item_bytes" else value - before[figure]
+                figures[f"{kind}: {figure}"] = delta
+            figures[f"{kind}: index_write_units"] = index_write_units(
+                payment_before, payment_after, [pk for pk, _ in resources.TABLE.indexes.values()]
+            )
+            before, payment_before = after, payment_after
         with counting_aws_calls() as replayed:
             processor.handler(
                 {"Records": [_record("stripe", _body(EVENT_TYPES["refund"]))]}, FakeContext("processor")
@@ -145,6 +183,35 @@ def aws_calls() -> dict[str, float]:
             sum(n for op, n in fed_replay.items() if op.startswith("dynamodbstreams:"))
         )
     return figures
+
+
+def stored(table_name: str) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """What the table holds now, as DynamoDB bills it: raw events (kept until their TTL), the rest
+    (kept), the index entries (each index projects the whole item); and the payment item itself."""
+    import boto3
+
+    from cardops import resources
+
+    table = boto3.resource("dynamodb").Table(table_name)
+    items: list[dict[str, Any]] = []
+    page: dict[str, Any] = {"LastEvaluatedKey": None}
+    while "LastEvaluatedKey" in page:
+        start = page["LastEvaluatedKey"]
+        page = table.scan(**({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+    raw = [i for i in items if str(i["pk"]).startswith("WEBHOOK#")]
+    kept = [i for i in items if not str(i["pk"]).startswith("WEBHOOK#")]
+    indexed = [i for i in items for pk, _ in resources.TABLE.indexes.values() if pk in i]
+    payment = next((i for i in items if i["sk"] == "#PAYMENT"), None)
+    return {
+        "stored_raw_items": float(len(raw)),
+        "stored_raw_bytes": float(sum(item_size(i) for i in raw)),
+        "stored_kept_items": float(len(kept)),
+        "stored_kept_bytes": float(sum(item_size(i) for i in kept)),
+        "stored_index_entries": float(len(indexed)),
+        "stored_index_bytes": float(sum(item_size(i) for i in indexed)),
+        "payment_item_bytes": float(item_size(payment) if payment else 0),
+    }, payment
 
 
 def kind_of(counts: Counter[str], wanted: str) -> float:

@@ -1,27 +1,35 @@
-"""Monthly AWS cost per 1M payments, from the counts measured in the same run (issue 13 item 4).
+"""Monthly AWS cost per 1M payments, from the figures measured in the same run (issue 13 item 4).
 
 Measured (``bench_webhooks``): the AWS calls of each event type through the webhook, the processor
-and the change feed's listeners, as deployed. Measured (``bench_workflows``, read through its
-figures): Step Functions transitions per payment, captured and auto-refunded. Everything else is an
-assumption written out below (the traffic shape, item sizes, log volume), so a reader can change
-it. Prices: ap-northeast-1, on demand, free tier ignored. Every figure is printed with its goal.
+and the change feed's listeners, as deployed; the bytes each function logs per invocation (INFO,
+EMF metrics on); the bytes each event leaves in the table (raw event, kept items, index entries) and
+the payment item's size. Measured (``bench_workflows``): Step Functions transitions per payment.
+Read from the synthesized template (``bench_deployed``): each function's memory and architecture and
+its log group's retention. What is left is the traffic shape and durations below, written out so a
+reader can change them. Prices: ap-northeast-1, on demand, free tier ignored, from the AWS Price
+List API (offer files, usage types named beside each price, checked 2026-12).
 """
 
 from __future__ import annotations
 
 import math
 
+from tests.benchmarks.footprint import ITEM_OVERHEAD_BYTES, LOG_EVENT_OVERHEAD_BYTES, lambda_platform_lines
+
 PRICES = {
-    "lambda_request": 0.20 / 1_000_000,
-    "lambda_gb_second": 0.0000166667,
-    "apigw_rest_request": 4.25 / 1_000_000,
-    "dynamodb_wru": 0.715 / 1_000_000,
-    "dynamodb_rru": 0.1425 / 1_000_000,
-    "dynamodb_gb_month": 0.285,
-    "sqs_request": 0.40 / 1_000_000,
-    "sfn_transition": 0.025 / 1_000,
-    "logs_ingested_gb": 0.76,
-    "logs_stored_gb_month": 0.033,
+    "lambda_request": 0.20 / 1_000_000,  # AWSLambda APN1-Request (and APN1-Request-ARM)
+    "lambda_gb_second": 0.0000166667,  # AWSLambda APN1-Lambda-GB-Second (x86_64, first tier)
+    "lambda_gb_second_arm": 0.0000133334,  # AWSLambda APN1-Lambda-GB-Second-ARM (first tier)
+    "apigw_rest_request": 4.25 / 1_000_000,  # AmazonApiGateway APN1-ApiGatewayRequest (first 333M)
+    # DynamoDB on demand after the 2024-11-01 cut (already current here: 0.715 and 0.1425)
+    "dynamodb_wru": 0.715 / 1_000_000,  # AmazonDynamoDB APN1-WriteRequestUnits
+    "dynamodb_rru": 0.1425 / 1_000_000,  # AmazonDynamoDB APN1-ReadRequestUnits
+    "dynamodb_gb_month": 0.285,  # AmazonDynamoDB APN1-TimedStorage-ByteHrs (above the free 25 GB)
+    "sqs_request": 0.40 / 1_000_000,  # AWSQueueService APN1-Requests-Tier1 (standard)
+    "sfn_transition": 0.025 / 1_000,  # AWSStepFunctions APN1-StateTransition
+    "logs_ingested_gb": 0.76,  # AmazonCloudWatch APN1-DataProcessing-Bytes (Standard class)
+    "logs_ingested_gb_ia": 0.38,  # AmazonCloudWatch APN1-DataProcessingIA-Bytes (Infrequent Access)
+    "logs_stored_gb_month": 0.033,  # AmazonCloudWatch APN1-TimedStorage-ByteHrs
 }
 SHAPE = {
     # events per payment: every payment is authorized; captured unless auto-refunded
@@ -32,25 +40,35 @@ SHAPE = {
     "admin_calls_per_payment": 1.0,  # the store's capture
     "janitor_checks_per_payment": 2.0,  # open payments checked while the provider is awaited
     "janitor_provider_calls_per_check": 1.0,
-    "memory_gb": 0.5,
-    "webhook_seconds": 0.05,
-    "processor_seconds": 0.15,
-    "changes_seconds": 0.1,
+    # the webhook, processor and changes functions' durations are measured (CPU, AWS calls); each
+    # call's round trip within the region (DynamoDB, SQS, Step Functions) is taken as
+    "aws_call_seconds": 0.015,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
     "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer
-    "raw_event_kb": 3.0,
     "raw_event_retention_months": 3.0,  # RAW_EVENT_TTL_DAYS = 90
-    "payment_item_kb": 2.0,  # the payment, its history and indexes
-    "ledger_kb_per_payment": 1.0,  # postings (kept)
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
-    "gsis_per_payment_write": 2.0,  # gsi1 (store listings) and gsi2 (janitor's due index)
+    # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
+    "index_writes_per_janitor_check": 3.0,
     "transaction_items": 2.0,  # items in one TransactWriteItems (payment + history/ledger)
-    "log_kb_per_invocation": 1.2,  # START/END/REPORT and one structured line
-    "log_retention_months": 1.0,  # RetentionDays.ONE_MONTH
 }
 GOALS = {"total": 100.0, "step_functions": 40.0}
 KINDS = ("authorization", "capture", "refund", "dispute")
+#: the model's functions → the deployed function whose memory, architecture and logs price them
+FUNCTION_KEYS = {
+    "webhook": "webhook",
+    "processor": "processor",
+    "changes": "changes",
+    "admin": "admin",
+    "tasks": "capture_deadline",
+    "janitor": "janitor_worker",
+}
+#: the functions whose log lines the webhooks benchmark captures (the others log like their mean)
+LOGGED = ("webhook", "processor", "changes")
+KB = 1024
+#: Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB (Lambda developer guide,
+#: "Configure Lambda function memory")
+FULL_VCPU_MB = 1769
 
 
 def _events_per_payment() -> dict[str, float]:
@@ -62,31 +80,60 @@ def _events_per_payment() -> dict[str, float]:
     }
 
 
+def _units(size_bytes: float) -> int:
+    """Request units of one write of an item this size (1 KB each, at least one)."""
+    return max(1, math.ceil(size_bytes / KB))
+
+
 def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     """USD per 1M payments by service (a month's traffic of 1M payments at steady state)."""
     web = results["webhooks"]
     flows = results["workflows"]
+    deployed = results["deployed"]
     events = _events_per_payment()
     webhooks = sum(events.values())
 
     def each(figure: str) -> float:
         return sum(events[k] * web.get(f"{k}: {figure}", 0.0) for k in KINDS)
 
-    # DynamoDB request units: a raw event's put is its size; every other write 1 WRU (items < 1 KB
-    # apart from the raw event); a transaction 2 WRU per item; a payment write also writes its GSIs
-    transacts = each("dynamodb_transacts_processor") + each("dynamodb_transacts_listeners")
-    writes = each("dynamodb_writes_processor") + each("dynamodb_writes_listeners")
-    raw_puts = webhooks + SHAPE["duplicate_webhooks_per_payment"]  # a duplicate's failed put bills too
-    marks = webhooks  # mark_enqueued
+    def raw_event_bytes(kind: str) -> float:
+        return web[f"{kind}: stored_raw_bytes"] / max(web[f"{kind}: stored_raw_items"], 1.0)
+
+    # DynamoDB request units, from the measured item sizes: the writes of the webhook and the
+    # processor outside their transactions are on the raw event (put and mark at its size when
+    # accepted, the outcome at its final size: an update bills the larger of the item before and
+    # after), a duplicate's failed conditional put at the stored event's size; a transaction 2 WRU
+    # per KB of each item (the payment at its measured size, the others under 1 KB); the indexes'
+    # writes as measured for each event's change of the payment (projection ALL: the whole item, a
+    # moved entry deleted and put)
+    transacts_processor = each("dynamodb_transacts_processor")
+    transacts = transacts_processor + each("dynamodb_transacts_listeners")
+    raw_wru = sum(
+        events[k]
+        * (
+            _units(web[f"{k}: raw_event_bytes_accepted"]) * web[f"{k}: dynamodb_writes_webhook"]
+            + _units(raw_event_bytes(k)) * web[f"{k}: dynamodb_writes_processor"]
+        )
+        for k in KINDS
+    )
+    raw_wru += SHAPE["duplicate_webhooks_per_payment"] * _units(
+        web["authorization: raw_event_bytes_accepted"]
+    )
+    payment_units = sum(events[k] * _units(web[f"{k}: payment_item_bytes"]) for k in KINDS) / webhooks
     janitor_checks = SHAPE["janitor_checks_per_payment"]
-    gsi_wru = (transacts + janitor_checks) * SHAPE["gsis_per_payment_write"]
+    gsi_wru = (
+        each("index_write_units") + janitor_checks * SHAPE["index_writes_per_janitor_check"] * payment_units
+    )
+    transaction_wru = 2 * (
+        transacts_processor * (payment_units + SHAPE["transaction_items"] - 1)
+        + (transacts - transacts_processor) * SHAPE["transaction_items"]
+    )
     wru = (
-        raw_puts * math.ceil(SHAPE["raw_event_kb"])
-        + marks
-        + writes
-        + transacts * SHAPE["transaction_items"] * 2
+        raw_wru
+        + each("dynamodb_writes_listeners")
+        + transaction_wru
         + gsi_wru
-        + janitor_checks  # the next-check update
+        + janitor_checks * payment_units  # the next-check update
     )
     rru = (
         each("dynamodb_reads_processor")
@@ -104,33 +151,82 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     invocations = {
         "webhook": webhooks + SHAPE["duplicate_webhooks_per_payment"],
         "processor": webhooks,
-        "changes": webhooks + SHAPE["admin_calls_per_payment"],
+        "changes": each("invocations_changes") + SHAPE["admin_calls_per_payment"],
         "admin": SHAPE["admin_calls_per_payment"],
         "tasks": task_invocations,
         "janitor": janitor_checks,
     }
+
+    def memory_mb(name: str) -> float:
+        return deployed[f"{FUNCTION_KEYS[name]}: memory_mb"]
+
+    def measured_seconds(name: str, calls: str) -> float:
+        """CPU measured here, stretched by the function's share of a vCPU (Lambda gives one at
+        1,769 MB, in proportion below), plus a round trip per AWS call measured."""
+        share = min(1.0, memory_mb(name) / FULL_VCPU_MB)
+        per_invocation = each(f"invocations_{name}")
+        cpu = each(f"cpu_seconds_{name}") / per_invocation
+        return cpu / share + each(f"aws_calls_{calls}") / per_invocation * SHAPE["aws_call_seconds"]
+
     seconds = {
-        "webhook": SHAPE["webhook_seconds"],
-        "processor": SHAPE["processor_seconds"],
-        "changes": SHAPE["changes_seconds"],
+        "webhook": measured_seconds("webhook", "webhook"),
+        "processor": measured_seconds("processor", "processor"),
+        "changes": measured_seconds("changes", "listeners"),
         "admin": SHAPE["admin_seconds"],
         "tasks": SHAPE["task_seconds"],
         "janitor": SHAPE["janitor_seconds_per_check"],
     }
-    gb_seconds = SHAPE["memory_gb"] * sum(invocations[k] * seconds[k] for k in invocations)
-    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners")  # send + receive + delete per message
-    stored_gb = (
-        (
-            SHAPE["raw_event_kb"] * webhooks * SHAPE["raw_event_retention_months"]
-            + (SHAPE["payment_item_kb"] + SHAPE["ledger_kb_per_payment"]) * SHAPE["stored_months"]
-        )
-        / 1024
-        / 1024
+
+    def gb_second_price(name: str) -> float:
+        arm = deployed[f"{FUNCTION_KEYS[name]}: arm64"] == 1.0
+        return PRICES["lambda_gb_second_arm" if arm else "lambda_gb_second"]
+
+    lambda_compute = sum(
+        invocations[k] * seconds[k] * memory_mb(k) / 1024 * gb_second_price(k) for k in invocations
     )
-    log_gb = sum(invocations.values()) * SHAPE["log_kb_per_invocation"] / 1024 / 1024
+    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners")  # send + receive + delete per message
+
+    # storage: what each event kind left in the table (measured), for as long as it is kept
+    def stored(figure: str, count: str) -> float:
+        return max(0.0, each(figure) + each(count) * ITEM_OVERHEAD_BYTES)
+
+    raw_bytes = stored("stored_raw_bytes", "stored_raw_items")
+    kept_bytes = stored("stored_kept_bytes", "stored_kept_items")
+    index_bytes = stored("stored_index_bytes", "stored_index_entries")
+    stored_gb = (
+        raw_bytes * SHAPE["raw_event_retention_months"] + (kept_bytes + index_bytes) * SHAPE["stored_months"]
+    ) / KB**3
+
+    # logs: the measured lines of each invocation, Lambda's own lines and the per-event overhead
+    logged = {
+        name: (each(f"log_bytes_{name}"), each(f"log_events_{name}"), each(f"invocations_{name}"))
+        for name in LOGGED
+    }
+    mean_bytes = sum(b for b, _, _ in logged.values()) / sum(n for _, _, n in logged.values())
+    mean_events = sum(e for _, e, _ in logged.values()) / sum(n for _, _, n in logged.values())
+    log_cost = 0.0
+    log_gb = 0.0
+    for name, count in invocations.items():
+        key = FUNCTION_KEYS[name]
+        measured_bytes, measured_events, measured_n = logged.get(name, (0.0, 0.0, 0.0))
+        app_bytes = measured_bytes / measured_n if measured_n else mean_bytes
+        app_events = measured_events / measured_n if measured_n else mean_events
+        platform = lambda_platform_lines(int(memory_mb(name)))
+        per_invocation = (
+            app_bytes
+            + app_events * LOG_EVENT_OVERHEAD_BYTES
+            + sum(len(line.encode()) + LOG_EVENT_OVERHEAD_BYTES for line in platform)
+        )
+        gb = count * per_invocation / KB**3
+        infrequent = deployed[f"{key}: log_infrequent_access"] == 1.0
+        months = deployed[f"{key}: log_retention_days"] / 30
+        log_gb += gb
+        log_cost += gb * (
+            PRICES["logs_ingested_gb_ia" if infrequent else "logs_ingested_gb"]
+            + PRICES["logs_stored_gb_month"] * months
+        )
     costs = {
-        "lambda": sum(invocations.values()) * PRICES["lambda_request"]
-        + gb_seconds * PRICES["lambda_gb_second"],
+        "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
         "api_gateway": (invocations["webhook"] + SHAPE["admin_calls_per_payment"])
         * PRICES["apigw_rest_request"],
         "dynamodb_requests": wru * PRICES["dynamodb_wru"] + rru * PRICES["dynamodb_rru"],
@@ -138,8 +234,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "dynamodb_storage": stored_gb * PRICES["dynamodb_gb_month"],
         "step_functions": transitions * PRICES["sfn_transition"],
         "sqs": sqs * PRICES["sqs_request"],
-        "cloudwatch_logs": log_gb
-        * (PRICES["logs_ingested_gb"] + PRICES["logs_stored_gb_month"] * SHAPE["log_retention_months"]),
+        "cloudwatch_logs": log_cost,
     }
     million = {service: cost * 1_000_000 for service, cost in costs.items()}
     # the GSI writes are inside dynamodb_requests' WRU: shown apart, not added twice
@@ -148,6 +243,13 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     million["_rru_per_payment"] = rru
     million["_transitions_per_payment"] = transitions
     million["_lambda_invocations_per_payment"] = sum(invocations.values())
+    million["_lambda_gb_seconds_per_payment"] = sum(
+        invocations[k] * seconds[k] * memory_mb(k) / 1024 for k in invocations
+    )
+    for name in LOGGED:
+        million[f"_{name}_seconds_per_invocation"] = seconds[name]
+    million["_log_kb_per_payment"] = log_gb * KB**2
+    million["_stored_kb_per_payment"] = (raw_bytes + kept_bytes + index_bytes) / KB
     million["_janitor_provider_calls_per_payment"] = (
         janitor_checks * SHAPE["janitor_provider_calls_per_check"]
     )
@@ -155,14 +257,21 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def report(results: dict[str, dict[str, float]]) -> list[str]:
-    if "webhooks" not in results or "workflows" not in results:
-        return ["## Cost model", "", "(needs the webhooks and workflows benchmarks of the same run)", ""]
+    if not {"webhooks", "workflows", "deployed"} <= results.keys():
+        return [
+            "## Cost model",
+            "",
+            "(needs the deployed, webhooks and workflows benchmarks of the same run)",
+            "",
+        ]
     figures = per_million(results)
     lines = [
         "## Cost per 1M payments (a month's traffic at steady state)",
         "",
-        "Counts measured above (AWS calls per event type; Step Functions transitions from the workflows",
-        "benchmark); prices for ap-northeast-1 on demand (free tier ignored); assumptions:",
+        "Counts and sizes measured above (AWS calls, log bytes and stored bytes per event type; Step",
+        "Functions transitions from the workflows benchmark); memory, architecture and log retention",
+        "per function from the synthesized template (deployed); prices for ap-northeast-1 on demand",
+        "(AWS Price List usage types in tests/benchmarks/cost_model.py; free tier ignored); assumptions:",
         f"{', '.join(f'{k}={v}' for k, v in SHAPE.items())}.",
         "",
         "| service | USD per 1M payments | goal |",

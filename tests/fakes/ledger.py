@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
-from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
+from cardops.ledger.domain.ledger import Cause, Channel, Ledger, LedgerEntry, LedgerTotals
+from cardops.ledger.domain.statement import Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, StoredLedger, ledger_pk
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
@@ -20,6 +21,8 @@ class FakeLedgers:
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, LedgerEntry]] = {}
         self.posts = 0
+        #: entries the statement pages read (what a page costs, as DynamoDB would count it)
+        self.items_read = 0
 
     def load(self, store_id: str, channel: Channel, currency: str = "JPY") -> StoredLedger:
         entries = sorted(
@@ -36,6 +39,25 @@ class FakeLedgers:
         wanted = set(entry_ids)
         own = tuple(entry for entry in ledger.entries if entry.entry_id in wanted)
         return LedgerTotals.of(ledger).model_copy(update={"entries": own})
+
+    def entries_page(
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
+    ) -> tuple[tuple[LedgerEntry, ...], bool]:
+        """As the time index answers: keys in range, strictly after ``after`` in ``order``."""
+        keys, after, limit, order = page.keys, page.after, page.limit, page.order
+        newest_first = order is Order.NEWEST_FIRST
+        keyed = sorted(
+            ((time_key(e), e) for e in self.entries.get(ledger_pk(store_id, channel, currency), {}).values()),
+            key=lambda pair: pair[0],
+            reverse=newest_first,
+        )
+        following = [
+            entry
+            for key, entry in keyed
+            if key in keys and (after is None or (key < after if newest_first else key > after))
+        ]
+        self.items_read += min(len(following), limit + 1)
+        return tuple(following[:limit]), len(following) > limit
 
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
         return sorted(
@@ -136,8 +158,9 @@ class FakeRefundBook:
         ]
         return iter(sorted(stuck, key=lambda r: (r.created_at, r.refund_id)))
 
-    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger:
-        return self.ledgers.load(store_id, channel, currency).ledger
+    def ledger(self, store_id: str, channel: Channel, currency: str, *, cause: Cause) -> Ledger:
+        whole = self.ledgers.load(store_id, channel, currency).ledger
+        return whole.model_copy(update={"entries": tuple(e for e in whole.entries if e.cause == cause)})
 
     # -- conditions (what DynamoDB checks in the real transaction) -----------------------------
 

@@ -49,6 +49,9 @@ class FakeClaims:
     def __init__(self) -> None:
         self.claims: dict[tuple[str, str], Claim] = {}
 
+    def get(self, provider: str, payment_id: str) -> Claim | None:
+        return self.claims.get((provider, payment_id))
+
     def claim(self, provider: str, payment_id: str, outcome: Outcome, *, now: datetime) -> Claim:
         return self.claims.setdefault((provider, payment_id), Claim(outcome=outcome, claimed_at=now))
 

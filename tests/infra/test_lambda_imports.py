@@ -6,13 +6,16 @@ dependency layer built from ``requirements-lambda.lock`` by the real recipe, and
 s3transfer (which the Lambda runtime provides and the lock leaves out). Python 3.14 is not
 installable here, so the layer is built for the running interpreter: this proves the lock and the
 asset are complete and nothing imports the CLI, the sandbox or a dev dependency; it cannot prove
-the 3.14 wheels import on 3.14 (mypy and ruff check the code for 3.14 in ``make lint``).
+the 3.14 wheels import on 3.14 (mypy and ruff check the code for 3.14 in ``make lint``). Lambda runs
+on arm64 (``bundling.PLATFORM``); this machine's wheels (``HOST_PLATFORM``) stand in for them here,
+and ``test_the_lock_has_aarch64_wheels_for_lambda`` checks the deployed layer's own binaries.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +29,8 @@ from infra import bundling
 pytestmark = pytest.mark.infra
 
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+#: wheels this machine can load (the deployed layer is built for ``bundling.PLATFORM``)
+HOST_PLATFORM = f"manylinux2014_{platform.machine()}"
 
 PROBE = """
 import importlib, json, sys
@@ -73,15 +78,28 @@ def runtime_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_lock_has_wheels_for_the_running_python() -> None:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    layer = bundling.layer_directory(python_version=version) / "python"
+    layer = bundling.layer_directory(python_version=version, platform=HOST_PLATFORM) / "python"
     assert list(layer.glob("pydantic_core/_pydantic_core.cpython-*.so"))
+
+
+def test_the_lock_has_aarch64_wheels_for_lambda() -> None:
+    """Every compiled module of the deployed layer (Python 3.14) is built for Graviton."""
+    assert bundling.PLATFORM.endswith("_aarch64")
+    layer = bundling.layer_directory() / "python"
+    binaries = sorted(layer.rglob("*.so"))
+    assert binaries, "the layer holds compiled packages (pydantic-core, cryptography, …)"
+    for binary in binaries:
+        header = binary.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, (
+            binary
+        )  # EM_AARCH64
 
 
 def test_every_handler_imports_from_the_asset_and_the_layer_only(
     function_asset: Path, runtime_packages: Path
 ) -> None:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    layer = bundling.layer_directory(python_version=version) / "python"
+    layer = bundling.layer_directory(python_version=version, platform=HOST_PLATFORM) / "python"
     assert not (function_asset / "cardops" / "cli").exists()
     assert not (function_asset / "cardops" / "sandbox").exists()
     handlers = {key: spec.handler for key, spec in resources.FUNCTIONS.items()}

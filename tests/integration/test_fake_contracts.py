@@ -5,7 +5,7 @@ store would refuse (the refund ceiling, versions, entries posted once, all of a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -13,18 +13,27 @@ import pytest
 from cardops.feeds.domain.models import Employee, StatementLine
 from cardops.feeds.domain.settlement import LineRecord
 from cardops.feeds.store import FeedStore, LinkageCodeTaken
+from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import VersionConflict
-from cardops.ledger.domain.ledger import Channel, EntryKind
+from cardops.ledger.domain.ledger import AdjustmentReason, Cause, CauseKind, Channel, EntryKind, make_entry
+from cardops.ledger.domain.statement import KeyRange, Order, PageQuery, time_key
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry, LedgerStore, RefundStore, ledger_pk
 from cardops.ledger.use_cases import Ledgers, RefundBook
 from cardops.payments.domain.refunds import RefundStatus, cancel_refund, submit_refund
+from cardops.payments.domain.repayment_requests import (
+    AuditEntry,
+    RepaymentStatus,
+)
 from cardops.payments.store.claims import OutcomeClaims
+from cardops.payments.store.evidence import EvidenceStore
 from cardops.payments.store.payments import PaymentRepository
+from cardops.payments.store.repayment import AlreadyExists, RepaymentStore, StatusConflict
 from cardops.payments.use_cases.refunds import RefundBook as RefundBookPort
-from tests.builders import FINANCE, NOW, captured_payment, refund_request
+from tests.builders import EVENTS, FINANCE, NOW, captured_payment, refund_request, repayment_record
 from tests.fakes.feeds import FakeFeedStore
 from tests.fakes.ledger import FakeLedgers, FakeRefundBook
 from tests.fakes.payments import FakeClaims, FakePayments
+from tests.fakes.repayment import FakeEvidence, FakeRepaymentRequests
 
 PAYMENT = captured_payment("sandbox", "pay_contract", store_id="store-contract", amount=10_000).payment
 
@@ -82,7 +91,7 @@ def test_a_change_is_conditioned_on_the_version_read_and_gives_the_ceiling_back(
     ledgers, book = make()
     first = refund_request(PAYMENT, 4000)
     book.record_request(first.refund, first.entries, captured=10_000)
-    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY")
+    ledger = book.ledger("store-contract", Channel.STANDARD, "JPY", cause=first.refund.cause)
     canceled = cancel_refund(first.refund, ledger, now=NOW, actor=FINANCE)
     book.record_change(first.refund, canceled.refund, canceled.entries, canceled.alerts, release=4000)
     assert book.remaining("sandbox", "pay_contract") == 10_000
@@ -126,6 +135,39 @@ def test_entries_are_posted_once_and_all_or_nothing(make: Any) -> None:
         ledgers.post(third, expected_counts={pk: 1})
     ledgers.post(third, expected_counts={pk: 2})
     assert balance(ledgers) == -3500
+
+
+def test_entries_page_in_time_order_within_the_dates_after_the_key(make: Any) -> None:
+    ledgers, _ = make()
+    entries = [
+        make_entry(
+            store_id="store-contract",
+            channel=Channel.STANDARD,
+            currency="JPY",
+            kind=EntryKind.ADJUSTMENT,
+            amount=100 + n,
+            cause=Cause(kind=CauseKind.ADJUSTMENT, id=f"adj-{n}"),
+            reason=AdjustmentReason.OTHER,
+            now=NOW + timedelta(hours=20 * (n % 5), minutes=n),  # over 5 days, posted out of time order
+        )
+        for n in range(9)
+    ]
+    ledgers.post(entries)
+    in_time = sorted(entries, key=time_key)
+    keys = KeyRange.of(tokyo_date(NOW) + timedelta(days=1), tokyo_date(NOW) + timedelta(days=2))
+    window = [e for e in in_time if time_key(e) in keys]
+    assert 2 < len(window) < len(entries)  # the dates leave some out
+    for order in Order:
+        expected = window if order is Order.OLDEST_FIRST else window[::-1]
+        seen: list[Any] = []
+        after, more = None, True
+        while more:
+            page, more = ledgers.entries_page(
+                "store-contract", Channel.STANDARD, "JPY", PageQuery(keys, after, 2, order)
+            )
+            seen.extend(page)
+            after = time_key(page[-1]) if page else None
+        assert seen == expected, order
 
 
 @pytest.fixture(params=["fake", "moto"])
@@ -202,3 +244,63 @@ def test_a_line_is_stored_once_and_replaced_only_over_the_version_read(feed_stor
     assert [s.record.line.line_id for s in feed_store.lines_on("t1", date(2026, 5, 7))] == ["generic:1"]
     with pytest.raises(VersionConflict):
         feed_store.save_line(stored)  # the version read before the save
+
+
+@pytest.fixture(params=["fake", "moto"])
+def repayment_ports(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    """The re-payment requests and the evidence documents, fake or real."""
+    if request.param == "fake":
+        return FakeRepaymentRequests(), FakeEvidence()
+    request.getfixturevalue("provisioned")
+    return RepaymentStore(), EvidenceStore()
+
+
+def test_a_repayment_request_is_created_once_and_decided_only_from_the_awaited_status(
+    repayment_ports: Any,
+) -> None:
+    requests, _ = repayment_ports
+    first = repayment_record("rq_contract_1", created_at=NOW)
+    requests.create(first)
+    with pytest.raises(AlreadyExists):
+        requests.create(first.model_copy(update={"fingerprint": "0" * 64}))
+    assert requests.get("rq_contract_1") == first
+    with pytest.raises(StatusConflict):  # nothing to save over
+        requests.save(repayment_record("rq_contract_none", created_at=NOW))
+
+    requests.set_task_token("rq_contract_1", "tok")
+    waiting = first.model_copy(update={"status": RepaymentStatus.AWAITING_DECISION})
+    requests.save(waiting)
+    assert requests.get_with_token("rq_contract_1") == (waiting, "tok")  # a save keeps the token
+    approved = waiting.model_copy(update={"status": RepaymentStatus.APPROVED})
+    requests.save(approved, expected=(RepaymentStatus.AWAITING_DECISION,))
+    with pytest.raises(StatusConflict):  # decided concurrently
+        requests.save(approved, expected=(RepaymentStatus.AWAITING_DECISION,))
+    assert requests.get("rq_contract_1") == approved
+    requests.set_task_token("rq_contract_1", None)
+    assert requests.get_with_token("rq_contract_1") == (approved, None)
+    assert requests.get_with_token("rq_contract_none") is None
+
+    requests.create(repayment_record("rq_contract_2", created_at=NOW.replace(hour=5)))
+    assert [r.request_id for r in requests.list(1)] == ["rq_contract_2"]  # newest first
+    assert [r.request_id for r in requests.list(5)] == ["rq_contract_2", "rq_contract_1"]
+    entry = AuditEntry(at=NOW, step="start", result="started", actor="contract")
+    requests.audit("rq_contract_1", entry)
+    assert requests.audit_trail("rq_contract_1") == [entry]
+    assert requests.audit_trail("rq_contract_2") == []
+
+
+def test_an_evidence_document_keeps_its_checksum_and_is_read_only_within_the_limit(
+    repayment_ports: Any,
+) -> None:
+    _, evidence = repayment_ports
+    content = (EVENTS / "repayment" / "consent.eml").read_bytes()
+    key = "evidence/store_042/rq_contract/consent.eml"
+    declared = evidence.put(key, content, "eml")
+    assert (declared.key, declared.size, declared.content_type) == (key, len(content), "message/rfc822")
+    stored = evidence.get(key, max_bytes=len(content))
+    assert stored is not None
+    assert (stored.content, stored.size, stored.sha256) == (content, len(content), declared.sha256)
+    too_large = evidence.get(key, max_bytes=len(content) - 1)
+    assert too_large is not None
+    assert (too_large.content, too_large.size, too_large.sha256) == (None, len(content), declared.sha256)
+    assert evidence.get("evidence/store_042/rq_none/consent.eml", max_bytes=len(content)) is None

@@ -19,6 +19,7 @@ from cardops.kernel import clock
 from cardops.kernel.dynamodb import StoreUnavailable
 from cardops.payments.store.payments import PaymentRepository, RawEventStore
 from cardops.sandbox.lambda_runner import FakeContext
+from tests.builders import repayment_record
 from tests.conftest import sample
 from tests.faults import TRANSIENT_CODES, dynamodb_fault
 from tests.helpers import call, reservation_body, sqs_event, stripe_headers
@@ -167,6 +168,23 @@ def test_admin_read_throttled_is_503_not_502(provisioned: Any) -> None:
         status, _ = call(handler, "GET", "/admin/stores/store-1/uncaptured")
     assert status == 503
     assert call(handler, "GET", "/admin/payments/stripe/pi_x")[0] == 404
+
+
+def test_a_repayment_read_throttled_is_503_and_reads_again_after(provisioned: Any) -> None:
+    from cardops.handlers.admin import handler
+    from cardops.payments.domain.repayment_requests import AuditEntry
+    from cardops.payments.store.repayment import RepaymentStore
+
+    store = RepaymentStore()
+    store.create(repayment_record("rq_throttled"))
+    store.audit("rq_throttled", AuditEntry(at=clock.now(), step="start", result="started"))
+    for code in TRANSIENT_CODES:
+        with dynamodb_fault("Query", code=code) as fault:  # the audit trail's query
+            status, answer = call(handler, "GET", "/admin/repayments/rq_throttled")
+        assert fault.hits == ["Query"]
+        assert (status, answer["error"]["code"]) == (503, "unavailable"), (code, answer)
+    status, shown = call(handler, "GET", "/admin/repayments/rq_throttled")
+    assert status == 200 and [e["step"] for e in shown["audit"]] == ["start"]
 
 
 def test_admin_write_throttled_is_503_and_the_reservation_is_stored_on_retry(provisioned: Any) -> None:

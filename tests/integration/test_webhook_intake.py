@@ -253,3 +253,40 @@ def test_the_webhook_function_imports_only_its_hot_path() -> None:
         [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
     ).stdout.splitlines()[-1]  # after the functions' log lines
     assert loaded == "['aws_xray_sdk']"  # traced (SPEC §9), and nothing else of the list
+
+
+def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provisioned: Any) -> None:
+    """A 2 KB Stripe event bills 3 WRU on each of its three writes when stored as it came; stored
+    compressed (issue 13 item 4) its item stays within 1 KB, and the body reads back byte for byte."""
+    from datetime import UTC, datetime
+
+    from cardops.cli.samples import render_file
+    from cardops.payments.store.payments import RawEventStore
+    from tests.benchmarks.footprint import item_size
+    from tests.conftest import ROOT
+
+    body = render_file(
+        ROOT / "events/webhooks/stripe/payment_intent.amount_capturable_updated.json", now=datetime.now(UTC)
+    )
+    assert len(body) > 1024
+    status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert status == 200
+    event_id = json.loads(body)["id"]
+    table = boto3.resource("dynamodb").Table(provisioned.table_name)
+    item = table.get_item(Key={"pk": f"WEBHOOK#stripe#{event_id}", "sk": "#EVENT"})["Item"]
+    assert item_size(item) <= 1024
+    assert RawEventStore().get_body(provider="stripe", event_id=event_id) == body
+
+
+def test_a_body_stored_before_compression_still_reads(provisioned: Any) -> None:
+    from cardops.payments.store.payments import RawEventStore
+
+    boto3.client("dynamodb").put_item(
+        TableName=provisioned.table_name,
+        Item={
+            "pk": {"S": "WEBHOOK#stripe#evt_old"},
+            "sk": {"S": "#EVENT"},
+            "body": {"B": b'{"id":"evt_old"}'},
+        },
+    )
+    assert RawEventStore().get_body(provider="stripe", event_id="evt_old") == b'{"id":"evt_old"}'

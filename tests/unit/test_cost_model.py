@@ -1,10 +1,35 @@
-"""The cost model adds what it says it adds (``make bench`` prints it; this checks the arithmetic)."""
+"""The cost model adds what it says it adds (``make bench`` prints it; this checks the arithmetic)
+and prices Lambda and its logs from what the template deploys, not from typed-in constants."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import pytest
 
-from tests.benchmarks import cost_model
+from tests.benchmarks import bench_deployed, cost_model, footprint
+
+
+def _template(memory_mb: int = 512, architecture: str = "arm64", retention_days: int = 30) -> dict[str, Any]:
+    """A synthesized template's shape: each function with its memory, architecture and log group."""
+    resources: dict[str, Any] = {}
+    for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync"}:
+        resources[f"{key}Logs"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"RetentionInDays": retention_days},
+        }
+        resources[f"{key}Function"] = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "MemorySize": memory_mb,
+                "Architectures": [architecture],
+                "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": f"cardops-{key}"}},
+                "LoggingConfig": {"LogGroup": {"Ref": f"{key}Logs"}},
+            },
+        }
+    resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
+    return {"Resources": resources}
 
 
 def _results(captured: float, auto_refund: float) -> dict[str, dict[str, float]]:
@@ -18,12 +43,37 @@ def _results(captured: float, auto_refund: float) -> dict[str, dict[str, float]]
             f"{kind}: dynamodb_writes_listeners": 0.0,
             f"{kind}: dynamodb_transacts_listeners": 0.0,
             f"{kind}: sqs_calls_listeners": 0.0,
+            f"{kind}: log_bytes_webhook": 600.0,
+            f"{kind}: log_events_webhook": 2.0,
+            f"{kind}: invocations_webhook": 1.0,
+            f"{kind}: log_bytes_processor": 700.0,
+            f"{kind}: log_events_processor": 2.0,
+            f"{kind}: invocations_processor": 1.0,
+            f"{kind}: log_bytes_changes": 200.0,
+            f"{kind}: log_events_changes": 1.0,
+            f"{kind}: invocations_changes": 1.0,
+            f"{kind}: stored_raw_items": 1.0,
+            f"{kind}: stored_raw_bytes": 2300.0,
+            f"{kind}: stored_kept_items": 2.0,
+            f"{kind}: stored_kept_bytes": 1500.0,
+            f"{kind}: stored_index_entries": 1.0,
+            f"{kind}: stored_index_bytes": 1000.0,
+            f"{kind}: payment_item_bytes": 1000.0,
+            f"{kind}: index_write_units": 2.0,
+            f"{kind}: raw_event_bytes_accepted": 2000.0,
+            f"{kind}: cpu_seconds_webhook": 0.01,
+            f"{kind}: cpu_seconds_processor": 0.03,
+            f"{kind}: cpu_seconds_changes": 0.02,
+            f"{kind}: aws_calls_webhook": 3.0,
+            f"{kind}: aws_calls_processor": 3.0,
+            f"{kind}: aws_calls_listeners": 2.0,
+            f"{kind}: dynamodb_writes_webhook": 2.0,
         }
     workflows = {
         "sfn_transitions_per_payment_captured": captured,
         "sfn_transitions_per_payment_auto_refund": auto_refund,
     }
-    return {"webhooks": webhooks, "workflows": workflows}
+    return {"webhooks": webhooks, "workflows": workflows, "deployed": bench_deployed.figures(_template())}
 
 
 def test_step_functions_cost_is_the_workflow_benchmarks_transitions_at_their_price() -> None:
@@ -54,3 +104,76 @@ def test_the_report_shows_each_goal_beside_its_figure() -> None:
     lines = cost_model.report(_results(captured=3.0, auto_refund=17.0))
     assert any(line.startswith("| total |") and line.endswith("| ≤ 100 |") for line in lines)
     assert any(line.startswith("| step_functions |") and line.endswith("| ≤ 40 |") for line in lines)
+
+
+def test_lambda_is_priced_from_the_templates_memory_and_architecture() -> None:
+    """GB-seconds grow with the template's memory (below one vCPU the measured CPU time shrinks as
+    the memory grows, the calls' waits do not: linear, not proportional); x86_64 costs the x86
+    price. A model with memory or architecture typed in would not move."""
+    results = _results(captured=3.0, auto_refund=17.0)
+
+    def priced(**template: Any) -> dict[str, float]:
+        return cost_model.per_million(results | {"deployed": bench_deployed.figures(_template(**template))})
+
+    gb_seconds = [priced(memory_mb=m)["_lambda_gb_seconds_per_payment"] for m in (512, 1024, 1536)]
+    assert gb_seconds[1] - gb_seconds[0] == pytest.approx(gb_seconds[2] - gb_seconds[1])
+    assert gb_seconds[1] > gb_seconds[0]
+    arm, x86 = priced(), priced(architecture="x86_64")
+    requests = arm["_lambda_invocations_per_payment"] * 0.20
+    ratio = cost_model.PRICES["lambda_gb_second"] / cost_model.PRICES["lambda_gb_second_arm"]
+    assert x86["lambda"] - requests == pytest.approx(ratio * (arm["lambda"] - requests))
+
+
+def test_measured_cpu_is_stretched_by_the_functions_share_of_a_vcpu() -> None:
+    results = _results(captured=3.0, auto_refund=17.0)
+    figures = cost_model.per_million(results)  # 512 MB
+    calls = 3.0 * cost_model.SHAPE["aws_call_seconds"]
+    assert figures["_webhook_seconds_per_invocation"] == pytest.approx(0.01 * 1769 / 512 + calls)
+
+
+def test_log_retention_and_class_come_from_the_template() -> None:
+    results = _results(captured=3.0, auto_refund=17.0)
+    month = cost_model.per_million(results)["cloudwatch_logs"]
+    year = cost_model.per_million(
+        results | {"deployed": bench_deployed.figures(_template(retention_days=360))}
+    )["cloudwatch_logs"]
+    assert year > month
+    infrequent = copy.deepcopy(_template())
+    for resource in infrequent["Resources"].values():
+        if resource["Type"] == "AWS::Logs::LogGroup":
+            resource["Properties"]["LogGroupClass"] = "INFREQUENT_ACCESS"
+    assert (
+        cost_model.per_million(results | {"deployed": bench_deployed.figures(infrequent)})["cloudwatch_logs"]
+        < month
+    )
+
+
+def test_the_deployed_figures_skip_cdk_helpers_and_read_every_function() -> None:
+    figures = bench_deployed.figures(_template(memory_mb=256, architecture="x86_64"))
+    assert figures["webhook: memory_mb"] == 256.0
+    assert figures["webhook: arm64"] == 0.0
+    assert figures["feed_sync: log_retention_days"] == 30.0
+    assert not any(key.startswith("CdkHelper") for key in figures)
+
+
+def test_bigger_raw_events_cost_more_write_units() -> None:
+    """A raw event over 1 KB bills a write unit per KB on its put and on its mark."""
+    small = _results(captured=3.0, auto_refund=17.0)
+    big = copy.deepcopy(small)
+    for kind in cost_model.KINDS:
+        small["webhooks"][f"{kind}: stored_raw_bytes"] = 900.0
+        small["webhooks"][f"{kind}: raw_event_bytes_accepted"] = 800.0
+    assert cost_model.per_million(big)["_wru_per_payment"] > cost_model.per_million(small)["_wru_per_payment"]
+
+
+def test_index_writes_follow_the_items_keys() -> None:
+    """Rewritten in place: one write; moved (its sort key changed): delete and put; dropped: delete."""
+    small = {"pk": "p", "sk": "s", "gsi1pk": "a", "gsi1sk": "1"}
+    moved = small | {"gsi1sk": "2"}
+    big = small | {"doc": "x" * 1500}
+    keys = ["gsi1pk", "gsi2pk"]
+    assert footprint.index_write_units(None, small, keys) == 1.0
+    assert footprint.index_write_units(small, small | {"v": 2}, keys) == 1.0
+    assert footprint.index_write_units(small, moved, keys) == 2.0
+    assert footprint.index_write_units(small, {"pk": "p", "sk": "s"}, keys) == 1.0
+    assert footprint.index_write_units(small, big, keys) == 2.0  # 1.5 KB: two units

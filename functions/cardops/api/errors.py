@@ -229,6 +229,7 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
         PayoutByProviderScheduleError,
         PayoutError,
     )
+    from cardops.ledger.domain.statement import InvalidCursor
     from cardops.ledger.store import DuplicateEntry
     from cardops.payments.domain.capture_deadline import (
         AmountExceedsAuthorized,
@@ -354,6 +355,7 @@ def admin_rules() -> tuple[ErrorRule[Any], ...]:
         ErrorRule(ConflictingEntryError, HTTPStatus.CONFLICT, "conflicting_entry", id_reused),
         ErrorRule(DuplicateEntry, HTTPStatus.CONFLICT, "conflicting_entry", id_reused),
         ErrorRule(LedgerError, HTTPStatus.UNPROCESSABLE_ENTITY, "ledger_refused"),
+        ErrorRule(InvalidCursor, HTTPStatus.BAD_REQUEST, "invalid_cursor"),
         ErrorRule(CurrencyError, HTTPStatus.UNPROCESSABLE_ENTITY, "ledger_refused"),
         # refunds (SPEC §5)
         ErrorRule(

@@ -37,6 +37,21 @@ def _iso_date(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
         raise click.BadParameter(f"{value!r} is not a date in the form YYYY-MM-DD") from None
 
 
+def statement_pages(client: AdminClient, store_id: str, query: dict[str, str]) -> dict[str, Any]:
+    """The statement's pages followed to the end, as one statement (the last page's summary, the
+    first page's opening balance, every entry and running balance, no further cursor)."""
+    path = f"/admin/stores/{quote(store_id, safe='')}/statement"
+    data: dict[str, Any] = call(client, "GET", f"{path}?{urlencode({**query, 'limit': 1000})}")
+    entries, balances = list(data["entries"]), list(data["balances"])
+    while data.get("next_cursor"):
+        cursor = data["next_cursor"]
+        data = call(client, "GET", f"{path}?{urlencode({**query, 'limit': 1000, 'cursor': cursor})}")
+        entries.extend(data["entries"])
+        balances.extend(data["balances"])
+    opening = data["closing_balance"] - sum(entry["amount"] for entry in entries)
+    return {**data, "entries": entries, "balances": balances, "opening_balance": opening}
+
+
 def register(cli: click.Group) -> None:
     @cli.group()
     def calendar() -> None:
@@ -116,15 +131,16 @@ def register(cli: click.Group) -> None:
     @click.option("--currency", default="JPY", show_default=True)
     @target_options
     def statement(store_id: str, channel: str, currency: str, client: AdminClient, as_json: bool) -> None:
-        """Every entry of one ledger, oldest first."""
-        query = urlencode({"channel": channel, "currency": currency})
-        data = call(client, "GET", f"/admin/stores/{quote(store_id, safe='')}/statement?{query}")
+        """Every entry of one ledger, oldest first, with the balance after each (page by page)."""
+        data = statement_pages(client, store_id, {"channel": channel, "currency": currency})
         if as_json:
             _show(data, True, [])
             return
-        for entry in data["entries"]:
+        for entry, running in zip(data["entries"], data["balances"], strict=True):
             when = tokyo_time(entry["created_at"])
-            click.echo(f"{when}  {entry['kind']:<13} {entry['amount']:>12}  {entry['entry_id']}")
+            click.echo(
+                f"{when}  {entry['kind']:<13} {entry['amount']:>12} {running:>12}  {entry['entry_id']}"
+            )
         summary = data["summary"]
         click.echo(f"balance {summary['balance']} {summary['currency']} (confirmed {summary['confirmed']})")
 

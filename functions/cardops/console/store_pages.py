@@ -32,14 +32,13 @@ from cardops.console.web import (
 from cardops.kernel import clock
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.ledger.domain.ledger import AdjustmentReason, Channel
+from cardops.ledger.domain.statement import Order
 from cardops.ledger.wiring import ledger_service
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import RefundReason
 from cardops.payments.routes.views import PaymentView, payment_view
-from cardops.payments.store.payment_notes import PaymentNoteStore
-from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
-from cardops.payments.wiring import capture_deps, refund_service
+from cardops.payments.wiring import capture_deps, payment_records, refund_service
 
 router = Router()  # type: ignore[no-untyped-call]
 PAGES = Pages()
@@ -81,7 +80,7 @@ def badge(deadline: datetime | None, now: datetime) -> str:
 
 def _uncaptured(store_id: str) -> list[Payment]:
     # the admin API's list (``GET /admin/stores/{id}/uncaptured``): earliest deadline first
-    return PaymentRepository().list_uncaptured(store_id)
+    return payment_records().uncaptured(store_id)
 
 
 # -- home and dashboard ----------------------------------------------------------------------------
@@ -158,12 +157,12 @@ def _payment(provider: str, payment_id: str, action: Action) -> PaymentView:
     if provider not in PROVIDERS:
         raise PageNotFound(f"no provider {provider}")
     payment_id = identifier(payment_id, "payment id")
-    found = PaymentRepository().get_with_history(provider, payment_id)
+    found = payment_records().detail(provider, payment_id)
     if found is None:
         raise PageNotFound(f"payment {provider}/{payment_id} not found")
     # checked on the record's own store: the id in the URL says nothing about whose it is
-    require(_view().user, action, Resource(store_id=found[0].metadata.store_id))
-    return payment_view(*found, PaymentNoteStore().notes(provider, payment_id))
+    require(_view().user, action, Resource(store_id=found.payment.metadata.store_id))
+    return payment_view(found.payment, found.history, found.notes)
 
 
 @router.get("/console/payments/<provider>/<payment_id>")
@@ -322,14 +321,19 @@ def _ledger_page(store_id: str, action: Action) -> tuple[str, Channel, str]:
 
 @router.get("/console/stores/<store_id>/statement")
 def statement(store_id: str) -> Response[Any]:
+    """One page of the statement, newest first; "older" follows the page's cursor (a cursor that is
+    not the statement's own is a 400 page)."""
     store_id, channel, currency = _ledger_page(store_id, Action.VIEW_LEDGER)
-    page_text = _view().query.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and page_text.isascii() and 0 < int(page_text) < 10**6 else 1
-    result = ledger_service().statement(store_id, channel, currency, now=clock.now())
-    newest_first = list(reversed(result.entries))
-    pages = max(1, -(-len(newest_first) // STATEMENT_PAGE_SIZE))
-    page = min(page, pages)
-    shown = newest_first[(page - 1) * STATEMENT_PAGE_SIZE : page * STATEMENT_PAGE_SIZE]
+    cursor = _view().query.get("cursor") or None
+    result = ledger_service().statement(
+        store_id,
+        channel,
+        currency,
+        now=clock.now(),
+        limit=STATEMENT_PAGE_SIZE,
+        cursor=cursor,
+        order=Order.NEWEST_FIRST,
+    )
     return _render(
         "statement.html",
         store_id=store_id,
@@ -337,10 +341,9 @@ def statement(store_id: str) -> Response[Any]:
         channels=list(Channel),
         currency=currency,
         summary=result.summary,
-        entries=shown,
-        page=page,
-        pages=pages,
-        total=len(newest_first),
+        rows=list(zip(result.entries, result.balances, strict=True)),
+        first=cursor is None,
+        next_cursor=result.next_cursor,
     )
 
 

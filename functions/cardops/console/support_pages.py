@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from cardops.console.policy import Action, Resource, can, require
 from cardops.console.web import BadForm, Pages, RequestView, identifier, parse_form, redirect, request_view
-from cardops.payments.use_cases import repayment
+from cardops.payments.use_cases.repayment_views import RepaymentView
+from cardops.payments.wiring import repayments
 
 router = Router()  # type: ignore[no-untyped-call]
 PAGES = Pages()
@@ -27,7 +28,7 @@ def queue() -> Response[Any]:
     principal = _view().user
     requests = [
         r
-        for r in repayment.list_requests(QUEUE_SIZE)
+        for r in repayments().list_requests(QUEUE_SIZE)
         if can(principal, Action.DECIDE_REPAYMENT, Resource(r.store_id))
     ]
     if not requests:  # nobody allowed to decide any store's request sees an empty queue: refuse instead
@@ -35,8 +36,8 @@ def queue() -> Response[Any]:
     return PAGES.render("repayments.html", _view(), requests=requests)
 
 
-def _request(request_id: str) -> repayment.RepaymentView:
-    found = repayment.show(identifier(request_id, "request_id"))
+def _request(request_id: str) -> RepaymentView:
+    found = repayments().show(identifier(request_id, "request_id"))
     require(_view().user, Action.DECIDE_REPAYMENT, Resource(store_id=found.store_id))
     return found
 
@@ -44,7 +45,7 @@ def _request(request_id: str) -> repayment.RepaymentView:
 @router.get("/console/repayments/<request_id>")
 def request_page(request_id: str) -> Response[Any]:
     found = _request(request_id)
-    preview = repayment.document_preview(found.request_id)
+    preview = repayments().document_preview(found.request_id)
     return PAGES.render(
         "repayment.html", _view(), request=found, preview=preview, done=_view().query.get("done")
     )
@@ -60,6 +61,6 @@ def decide(request_id: str) -> Response[Any]:
     reason = form.get("reason", "").strip()[:500] or None
     if decision == "reject" and reason is None:
         raise BadForm("a rejection needs a reason")
-    repayment.decide(found.request_id, "approve" if decision == "approve" else "reject", reason=reason,
+    repayments().decide(found.request_id, "approve" if decision == "approve" else "reject", reason=reason,
                      actor=_view().user.actor)  # fmt: skip
     return redirect(_view().url(f"/console/repayments/{found.request_id}", done=decision))

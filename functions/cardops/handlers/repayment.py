@@ -1,8 +1,8 @@
 """Lambda entry points: the steps of the re-payment workflow (SPEC §4), one function each.
 
-Each reads the request id from the state, calls the service, and answers what the next state
-needs. Errors keep their class name (``TransientProviderError``, ``StoreUnavailable``), which the
-state machine's Retry and Catch match.
+Each reads the request id from the state, calls the use case (``payments/wiring.repayments``),
+and answers what the next state needs. Errors keep their class name (``TransientProviderError``,
+``StoreUnavailable``), which the state machine's Retry and Catch match.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cardops.handlers._common import entry_point
 from cardops.kernel.observability import make_logger
-from cardops.payments.use_cases import repayment
+from cardops.payments.wiring import repayments
 
 logger = make_logger("cardops-repayment")
 tracer = Tracer(service="cardops-repayment")
@@ -31,7 +31,7 @@ def _request_id(event: dict[str, Any]) -> str:
 
 @entry_point(logger, tracer)
 def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = repayment.validate_step(_request_id(event))
+    result = repayments().validate_step(_request_id(event))
     logger.info(
         "evidence validated", valid=result["valid"], reasons=[r["reason"] for r in result["rejections"]]
     )
@@ -40,7 +40,7 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @entry_point(logger, tracer)
 def eligibility(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = repayment.eligibility_step(_request_id(event))
+    result = repayments().eligibility_step(_request_id(event))
     logger.info("eligibility checked", outcome=result["outcome"], reasons=result["reasons"])
     return result
 
@@ -51,14 +51,14 @@ def await_decision(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not isinstance(token, str) or not token:
         raise ValueError("the state has no task_token")
     request_id = _request_id(event)
-    repayment.await_decision_step(request_id, token)
+    repayments().await_decision_step(request_id, token)
     logger.info("awaiting the support desk's decision")
     return {"request_id": request_id, "status": "awaiting_decision"}
 
 
 @entry_point(logger, tracer)
 def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = repayment.charge_step(_request_id(event))
+    result = repayments().charge_step(_request_id(event))
     logger.info("re-payment charged", provider_payment_id=result["provider_payment_id"])
     return result
 
@@ -66,6 +66,6 @@ def charge(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @entry_point(logger, tracer)
 def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _request_id(event)
-    result = repayment.finish_step(event)
+    result = repayments().finish_step(event)
     logger.info("re-payment request ended", outcome=result["outcome"])
     return result

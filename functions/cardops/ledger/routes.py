@@ -32,6 +32,7 @@ from cardops.ledger.domain.payouts import (
     Payout,
 )
 from cardops.ledger.domain.reconciliation import StoreReconciliation
+from cardops.ledger.domain.statement import DEFAULT_PAGE, MAX_PAGE, Order
 from cardops.ledger.reconcile import reconcile_store
 from cardops.ledger.use_cases import Statement
 from cardops.ledger.wiring import ledger_service, reconcile_deps
@@ -111,9 +112,21 @@ def statement(
     currency: Annotated[str, Query(pattern=r"^[A-Za-z]{3}$")] = "JPY",
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+    order: Annotated[Order, Query()] = Order.OLDEST_FIRST,
 ) -> Response[Statement]:
+    """One page of entries (``limit``); the next one with ``cursor=next_cursor`` and the same query."""
     result = ledger_service().statement(
-        store_id, channel, normalize_currency(currency), now=clock.now(), since=since, until=until
+        store_id,
+        channel,
+        normalize_currency(currency),
+        now=clock.now(),
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        order=order,
     )
     return _json(result)
 

@@ -28,11 +28,22 @@ within the captured amount. Refunds that stop counting (canceled, rejected, reve
 
 Ledger partitions are listed per store on ``gsi1`` (``STORE#{store}#LEDGERS``) through the balance item.
 
+Statement pages read entries in time order on ``gsi1``: each entry is indexed under
+``LEDGER#{store}#{channel}#{cur}#ENTRIES`` with ``statement.time_key`` (its UTC time, then its id) as
+the sort key, so a page is one ``Query`` with ``Limit``, not the ledger. An index costs one more write
+per entry outside the transaction's doubled price (a pointer item in the partition would be a second
+transactional put) and needs no second item to keep right; its reads are eventually consistent, so an
+entry posted a moment ago may show on the next read of the page (the balance item has it at once).
+The balance item also sums the entries per Tokyo date they were posted (``at_{YYYYMMDD}``): the
+running balance of a statement opens from those sums, not from the entries before the page.
+
 The balance item also keeps, per effective day, the sum of the entries confirmed that day
 (``eff_{YYYYMMDD}``, the same ``ADD``) and ``tracked_count``, the entries counted in those sums: a
 balance or a payout reads that one item (``LedgerStore.totals``), not the ledger, so its cost does
 not grow with the entries. A balance item written before those sums existed (``tracked_count``
-short of ``entry_count``) is brought up to date once, from the whole ledger, on its first read.
+short of ``entry_count``) is brought up to date once, from the whole ledger, on its first read;
+so is one from before the statement index (``dated_count`` short): its entries get their index keys
+and the item its posting-day sums, in the same one-time pass.
 """
 
 from __future__ import annotations
@@ -49,11 +60,13 @@ from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
 from cardops.kernel.backoff import CONFLICTS
+from cardops.kernel.calendar import tokyo_date
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict, payment_pk, query_items
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.ledger.domain.ledger import Channel, Ledger, LedgerEntry, LedgerTotals
+from cardops.ledger.domain.statement import Order, PageQuery, time_key
 from cardops.payments.domain.refunds import DebitMemo, FinanceAlert, Refund, RefundStatus
 
 TRANSACTION_RETRIES = 6
@@ -79,6 +92,15 @@ def ledger_pk(store_id: str, channel: Channel, currency: str) -> str:
     return f"LEDGER#{store_id}#{channel.value}#{currency}"
 
 
+def _entries_index_pk(pk: str) -> str:
+    """The ``gsi1`` partition of a ledger's entries in time order (the statement's pages)."""
+    return f"{pk}#ENTRIES"
+
+
+def _index_keys(pk: str, entry: LedgerEntry) -> dict[str, Any]:
+    return {"gsi1pk": _s(_entries_index_pk(pk)), "gsi1sk": _s(time_key(entry))}
+
+
 @dataclass(frozen=True)
 class Write:
     """One item of a transaction and the error its failed condition means."""
@@ -96,6 +118,22 @@ class StoredLedger:
 
 def _day_attribute(day: date) -> str:
     return f"eff_{day:%Y%m%d}"
+
+
+def _posted_attribute(day: date) -> str:
+    return f"at_{day:%Y%m%d}"
+
+
+def _days_of(item: dict[str, Any], prefix: str) -> dict[date, int]:
+    """The per-day sums of a balance item stored under ``prefix`` (``eff_`` or ``at_``)."""
+    start = len(prefix)
+    return {
+        date(
+            int(name[start : start + 4]), int(name[start + 4 : start + 6]), int(name[start + 6 : start + 8])
+        ): int(value["N"])
+        for name, value in item.items()
+        if name.startswith(prefix) and value["N"] != "0"
+    }
 
 
 def _token(items: list[dict[str, Any]]) -> str:
@@ -144,7 +182,7 @@ def entry_writes(
     """
     writes: list[Write] = []
     totals: dict[str, tuple[LedgerEntry, int, int]] = {}
-    days: dict[str, dict[date, int]] = {}
+    days: dict[str, dict[str, int]] = {}
     for entry in entries:
         pk = ledger_pk(entry.store_id, entry.channel, entry.currency)
         writes.append(
@@ -159,6 +197,7 @@ def entry_writes(
                             "amount": _n(entry.amount),
                             "kind": _s(entry.kind.value),
                             "created_at": _s(entry.created_at.isoformat()),
+                            **_index_keys(pk, entry),
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
@@ -169,17 +208,18 @@ def entry_writes(
         first, total, count = totals.get(pk, (entry, 0, 0))
         totals[pk] = (first, total + entry.amount, count + 1)
         by_day = days.setdefault(pk, {})
-        by_day[entry.effective_on] = by_day.get(entry.effective_on, 0) + entry.amount
+        for name in (_day_attribute(entry.effective_on), _posted_attribute(tokyo_date(entry.created_at))):
+            by_day[name] = by_day.get(name, 0) + entry.amount
     for pk, (first, total, count) in totals.items():
         update: dict[str, Any] = {
             "TableName": _table(),
             "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
             "UpdateExpression": (
                 "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs "
-                "ADD balance :sum, entry_count :n, tracked_count :n"
+                "ADD balance :sum, entry_count :n, tracked_count :n, dated_count :n"
                 + "".join(f", #d{i} :d{i}" for i in range(len(days[pk])))
             ),
-            "ExpressionAttributeNames": {f"#d{i}": _day_attribute(day) for i, day in enumerate(days[pk])},
+            "ExpressionAttributeNames": {f"#d{i}": name for i, name in enumerate(days[pk])},
             "ExpressionAttributeValues": {
                 ":store": _s(first.store_id),
                 ":channel": _s(first.channel.value),
@@ -249,7 +289,8 @@ class LedgerStore:
         """The ledger's totals from its balance item, with the entries of ``entry_ids`` that exist.
 
         One ``GetItem`` (and one ``BatchGetItem`` for ``entry_ids``) whatever the ledger's length; a
-        balance item from before the per-day sums is completed first (``_complete``), once.
+        balance item from before the per-day sums or the statement index is completed first
+        (``_complete``), once.
         """
         pk = ledger_pk(store_id, channel, currency)
         for _ in range(TRANSACTION_RETRIES):
@@ -261,7 +302,9 @@ class LedgerStore:
                 raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
             item: dict[str, Any] = answer.get("Item") or {}
             count = int(item.get("entry_count", {}).get("N", "0"))
-            if int(item.get("tracked_count", {}).get("N", "0")) != count:
+            if any(
+                int(item.get(name, {}).get("N", "0")) != count for name in ("tracked_count", "dated_count")
+            ):
                 self._complete(store_id, channel, currency)
                 continue  # completed (or posted to meanwhile): read it again
             entries = self.get_entries_by_id(pk, entry_ids) if entry_ids else ()
@@ -271,25 +314,28 @@ class LedgerStore:
                 currency=currency,
                 balance=int(item.get("balance", {}).get("N", "0")),
                 version=count,
-                by_effective_day={
-                    date(int(name[4:8]), int(name[8:10]), int(name[10:12])): int(value["N"])
-                    for name, value in item.items()
-                    if name.startswith("eff_") and value["N"] != "0"
-                },
+                by_effective_day=_days_of(item, "eff_"),
+                by_created_day=_days_of(item, "at_"),
                 entries=entries,
             )
         raise StoreUnavailable(f"ledger {pk} kept changing while it was read; retry")
 
     def _complete(self, store_id: str, channel: Channel, currency: str) -> None:
-        """Write the per-day sums of a balance item from before them, from the whole ledger (once);
-        nothing when a posting landed meanwhile (the caller reads again and retries)."""
+        """Write the per-day sums of a balance item from before them and the index keys of entries
+        from before the statement index, from the whole ledger (once); no sums when a posting landed
+        meanwhile (the caller reads again and retries)."""
+        pk = ledger_pk(store_id, channel, currency)
+        self._index_old_entries(pk)
         totals = LedgerTotals.of(self.load(store_id, channel, currency).ledger)
-        names = {f"#d{i}": _day_attribute(day) for i, day in enumerate(totals.by_effective_day)}
-        values = {f":d{i}": _n(amount) for i, amount in enumerate(totals.by_effective_day.values())}
+        sums = {_day_attribute(day): amount for day, amount in totals.by_effective_day.items()} | {
+            _posted_attribute(day): amount for day, amount in totals.by_created_day.items()
+        }
+        names = {f"#d{i}": name for i, name in enumerate(sums)}
+        values = {f":d{i}": _n(amount) for i, amount in enumerate(sums.values())}
         update: dict[str, Any] = {
             "TableName": _table(),
-            "Key": {"pk": _s(ledger_pk(store_id, channel, currency)), "sk": _s("#BALANCE")},
-            "UpdateExpression": "SET tracked_count = :n"
+            "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
+            "UpdateExpression": "SET tracked_count = :n, dated_count = :n"
             + "".join(f", {name} = {value}" for name, value in zip(names, values, strict=True)),
             "ConditionExpression": "entry_count = :n",
             "ExpressionAttributeValues": {":n": _n(totals.version), **values},
@@ -302,22 +348,73 @@ class LedgerStore:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
 
+    @staticmethod
+    def _index_old_entries(pk: str) -> None:
+        """Give the entries posted before the statement index their index keys (a one-time pass)."""
+        for item in query_items(
+            {
+                "TableName": _table(),
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+                "FilterExpression": "attribute_not_exists(gsi1pk)",
+                "ExpressionAttributeValues": {":pk": _s(pk), ":prefix": _s("ENTRY#")},
+                "ConsistentRead": True,
+            }
+        ):
+            keys = _index_keys(pk, LedgerEntry.model_validate_json(item["doc"]["S"]))
+            try:
+                aws.dynamodb().update_item(
+                    TableName=_table(),
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
+                    ExpressionAttributeValues={":p": keys["gsi1pk"], ":s": keys["gsi1sk"]},
+                )
+            except ClientError as exc:
+                raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
         """The (channel, currency) ledgers a store has, from the balance items on ``gsi1``."""
+        items = query_items(
+            {
+                "TableName": _table(),
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#LEDGERS")},
+            }
+        )
+        return sorted((Channel(item["channel"]["S"]), item["currency"]["S"]) for item in items)
+
+    def entries_page(
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
+    ) -> tuple[tuple[LedgerEntry, ...], bool]:
+        """The entries of ``page`` and whether more follow: one ``Query`` of ``limit + 1`` items on
+        ``gsi1``."""
+        keys, after, limit, order = page.keys, page.after, page.limit, page.order
+        pk = ledger_pk(store_id, channel, currency)
+        index_pk = _entries_index_pk(pk)
         kwargs: dict[str, Any] = {
             "TableName": _table(),
             "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#LEDGERS")},
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":pk": _s(index_pk), ":low": _s(keys.low), ":high": _s(keys.high)},
+            "ScanIndexForward": order is Order.OLDEST_FIRST,
+            "Limit": limit + 1,
         }
-        found: list[tuple[Channel, str]] = []
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            for item in page.get("Items", []):
-                found.append((Channel(item["channel"]["S"]), item["currency"]["S"]))
-            if "LastEvaluatedKey" not in page:
-                return sorted(found)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if after is not None:
+            entry_id = after.partition("#")[2]
+            kwargs["ExclusiveStartKey"] = {
+                "pk": _s(pk),
+                "sk": _s(f"ENTRY#{entry_id}"),
+                "gsi1pk": _s(index_pk),
+                "gsi1sk": _s(after),
+            }
+        try:
+            answer = aws.dynamodb().query(**kwargs)
+        except ClientError as exc:
+            raise StoreUnavailable(exc.response.get("Error", {}).get("Code", "")) from exc
+        items = answer.get("Items", [])
+        entries = tuple(LedgerEntry.model_validate_json(item["doc"]["S"]) for item in items[:limit])
+        # fewer items than asked with a LastEvaluatedKey: the answer stopped at 1 MB, more follow
+        return entries, len(items) > limit or "LastEvaluatedKey" in answer
 
     def post(self, entries: Sequence[LedgerEntry], *, expected_counts: dict[str, int] | None = None) -> None:
         """Post new entries atomically; ``DuplicateEntry`` when one is already there."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
@@ -26,11 +26,13 @@ from cardops.ledger.domain.ledger import (
     PROVIDER_CHANNEL,
     AdjustmentReason,
     BalanceSummary,
+    Cause,
     Channel,
     Ledger,
     LedgerEntry,
     LedgerTotals,
     adjustment_entry,
+    cause_entry_ids,
 )
 from cardops.ledger.domain.payouts import (
     BatchSettlement,
@@ -41,6 +43,17 @@ from cardops.ledger.domain.payouts import (
     request_payout,
 )
 from cardops.ledger.domain.reconciliation import payment_entries
+from cardops.ledger.domain.statement import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    CursorScope,
+    KeyRange,
+    Order,
+    PageQuery,
+    Position,
+    running_balances,
+    time_key,
+)
 from cardops.ledger.store import CeilingExceeded as CeilingExceeded
 from cardops.ledger.store import DuplicateEntry as DuplicateEntry
 from cardops.ledger.store import (
@@ -70,10 +83,17 @@ def _plans(raw: str | None) -> PlansConfig:
 
 
 class Statement(BaseModel):
+    """One page of a ledger's entries, with the balance running through them."""
+
     model_config = ConfigDict(frozen=True)
 
     summary: BalanceSummary
-    entries: tuple[LedgerEntry, ...] = Field(description="oldest first")
+    entries: tuple[LedgerEntry, ...] = Field(description="oldest first (newest first when ordered so)")
+    order: Order = Order.OLDEST_FIRST
+    balances: tuple[int, ...] = Field(default=(), description="the balance after each entry, as entries")
+    opening_balance: int = Field(default=0, description="before the page's oldest entry")
+    closing_balance: int = Field(default=0, description="after the page's newest entry")
+    next_cursor: str | None = Field(default=None, description="the next page's cursor; none after the last")
 
 
 def attributed(entries: Sequence[LedgerEntry], actor: str) -> tuple[LedgerEntry, ...]:
@@ -95,6 +115,13 @@ class Ledgers(Protocol):
     def post_idempotent(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
 
     def get_entries(self, entries: Sequence[LedgerEntry]) -> tuple[LedgerEntry, ...]: ...
+
+    def entries_page(
+        self, store_id: str, channel: Channel, currency: str, page: PageQuery
+    ) -> tuple[tuple[LedgerEntry, ...], bool]:
+        """The entries of ``page`` (``time_key`` in its range, after its key, in its order) and
+        whether more follow. Reads about ``page.limit`` entries however long the ledger is."""
+        ...
 
     def totals(
         self, store_id: str, channel: Channel, currency: str = "JPY", *, entry_ids: Sequence[str] = ()
@@ -128,15 +155,60 @@ class LedgerService:
         now: datetime,
         since: date | None = None,
         until: date | None = None,
+        limit: int = DEFAULT_PAGE,
+        cursor: str | None = None,
+        order: Order = Order.OLDEST_FIRST,
     ) -> Statement:
-        ledger = self.store.load(store_id, channel, currency).ledger
-        entries = tuple(
-            e
-            for e in ledger.entries
-            if (since is None or tokyo_date(e.created_at) >= since)
-            and (until is None or tokyo_date(e.created_at) <= until)
+        """One page of entries posted on the Tokyo dates ``since``..``until``: the balance item and
+        one page of the time index, never the ledger before the page (``InvalidCursor`` on a
+        cursor not issued for this ledger, these dates and this order)."""
+        scope = CursorScope(ledger_pk(store_id, channel, currency), since, until, order)
+        position = scope.decode(cursor) if cursor is not None else None
+        totals = self.store.totals(store_id, channel, currency)
+        entries, more = self.store.entries_page(
+            store_id,
+            channel,
+            currency,
+            PageQuery(KeyRange.of(since, until), position.key if position else None, limit, order),
         )
-        return Statement(summary=ledger.summary(tokyo_date(now)), entries=entries)
+        if position is not None:
+            start = position.balance
+        elif order is Order.OLDEST_FIRST:
+            start = totals.balance_posted_before(since) if since else 0
+        else:
+            start = totals.balance_posted_before(until + timedelta(days=1)) if until else totals.balance
+        balances = running_balances(entries, order=order, start=start)
+        moved = sum(e.amount for e in entries)
+        opening, closing = (start, start + moved) if order is Order.OLDEST_FIRST else (start - moved, start)
+        resume = closing if order is Order.OLDEST_FIRST else opening  # the balance where the next page starts
+        next_cursor = (
+            scope.encode(Position(key=time_key(entries[-1]), balance=resume)) if more and entries else None
+        )
+        return Statement(
+            summary=totals.summary(tokyo_date(now)),
+            entries=entries,
+            order=order,
+            balances=balances,
+            opening_balance=opening,
+            closing_balance=closing,
+            next_cursor=next_cursor,
+        )
+
+    def entries_posted(
+        self, store_id: str, channel: Channel, currency: str, *, since: date, until: date | None = None
+    ) -> Iterator[LedgerEntry]:
+        """Every entry posted on ``since``..``until``, oldest first, page by page: reads the window,
+        not the ledger before it."""
+        keys = KeyRange.of(since, until)
+        after: str | None = None
+        while True:
+            entries, more = self.store.entries_page(
+                store_id, channel, currency, PageQuery(keys, after, MAX_PAGE, Order.OLDEST_FIRST)
+            )
+            yield from entries
+            if not more or not entries:
+                return
+            after = time_key(entries[-1])
 
     def adjust(
         self,
@@ -180,17 +252,14 @@ class LedgerService:
     def request_payout(
         self, store_id: str, channel: Channel, currency: str, *, request_id: str, now: datetime, actor: str
     ) -> Payout:
-        plan = self.plans.for_channel(channel)
-        own = payout_entry_ids(store_id, channel, request_id)
-        for _ in self.backoff.tries():
-            totals = self.store.totals(store_id, channel, currency, entry_ids=own)  # not the ledger
+        def decide(totals: LedgerTotals, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], Payout]:
             decision = request_payout(totals, plan, request_id=request_id, now=now)
-            try:
-                self.store.post(attributed(decision.entries, actor), expected_counts=self._expected(totals))
-            except (VersionConflict, DuplicateEntry):
-                continue
-            return decision.payout
-        raise StoreUnavailable(f"ledger {store_id}/{channel.value} kept changing; retry the payout")
+            return decision.entries, decision.payout
+
+        own = payout_entry_ids(store_id, channel, request_id)
+        return self._decide_and_post(
+            store_id, channel, currency, decide, entry_ids=own, actor=actor, what="payout"
+        )
 
     def settle(
         self,
@@ -204,11 +273,12 @@ class LedgerService:
         method: OffsetMethod = OffsetMethod.SAME_CHANNEL_SETTLEMENT,
         source_channel: Channel | None = None,
     ) -> BatchSettlement:
-        """Batch settlement (一括精算): nets pending sales; pays only a positive result."""
+        """Batch settlement (一括精算): nets pending sales; pays only a positive result. Decided from
+        the balance item and the settlement's own entries (a repeat), not the ledger."""
 
-        def decide(ledger: Ledger, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], BatchSettlement]:
+        def decide(totals: LedgerTotals, plan: PlanConfig) -> tuple[Sequence[LedgerEntry], BatchSettlement]:
             result = offset_negative_balance(
-                ledger,
+                totals,
                 plan,
                 method=method,
                 settlement_id=settlement_id,
@@ -217,26 +287,30 @@ class LedgerService:
             )
             return result.entries, result
 
-        return self._decide_and_post(store_id, channel, currency, decide, actor=actor, what="settlement")
+        own = payout_entry_ids(store_id, channel, settlement_id)
+        return self._decide_and_post(
+            store_id, channel, currency, decide, entry_ids=own, actor=actor, what="settlement"
+        )
 
     def _decide_and_post(
         self,
         store_id: str,
         channel: Channel,
         currency: str,
-        decide: Callable[[Ledger, PlanConfig], tuple[Sequence[LedgerEntry], _T]],
+        decide: Callable[[LedgerTotals, PlanConfig], tuple[Sequence[LedgerEntry], _T]],
         *,
+        entry_ids: Sequence[str],
         actor: str,
         what: str,
     ) -> _T:
-        """Decide on the ledger as stored and post the entries only if nobody posted meanwhile;
-        otherwise decide again on the new ledger (a bounded number of times)."""
+        """Decide on the ledger's totals (with the entries of ``entry_ids``) as stored and post the
+        entries only if nobody posted meanwhile; otherwise decide again (a bounded number of times)."""
         plan = self.plans.for_channel(channel)
         for _ in self.backoff.tries():
-            stored = self.store.load(store_id, channel, currency)
-            entries, answer = decide(stored.ledger, plan)
+            totals = self.store.totals(store_id, channel, currency, entry_ids=entry_ids)  # not the ledger
+            entries, answer = decide(totals, plan)
             try:
-                self.store.post(attributed(entries, actor), expected_counts=self._expected(stored.ledger))
+                self.store.post(attributed(entries, actor), expected_counts=self._expected(totals))
             except (VersionConflict, DuplicateEntry):
                 continue
             return answer
@@ -288,8 +362,12 @@ class RefundBook:
     def requested_before(self, cutoff: datetime) -> Iterator[Refund]:
         return self.refunds.requested_before(cutoff)
 
-    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger:
-        return self.ledgers.load(store_id, channel, currency).ledger
+    def ledger(self, store_id: str, channel: Channel, currency: str, *, cause: Cause) -> Ledger:
+        """Only the entries of ``cause`` and their reversals, by key (one ``BatchGetItem``): correcting a
+        refund costs the same however long the store's ledger is."""
+        pk = ledger_pk(store_id, channel, currency)
+        entries = self.ledgers.get_entries_by_id(pk, cause_entry_ids(store_id, channel, cause))
+        return Ledger(store_id=store_id, channel=channel, currency=currency, entries=entries)
 
     # -- writes (one transaction each) ---------------------------------------------------------
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from cardops.kernel import aws, clock
 from cardops.kernel.config import settings
@@ -22,13 +23,18 @@ from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
 from cardops.payments.use_cases import capture, janitor
-from cardops.payments.use_cases.capture import capture_deadline_listener
 from cardops.payments.use_cases.listeners import NamedListener
 from cardops.payments.use_cases.provider_refunds import provider_refund_listener
-from cardops.payments.use_cases.reads import PaymentReads
+from cardops.payments.use_cases.reads import PaymentReads, PaymentRecords
 from cardops.payments.use_cases.refunds import ProviderLookup, RefundService
 from cardops.payments.use_cases.store_payments import PaymentsByStore
 from cardops.support import hooks
+
+if TYPE_CHECKING:
+    from cardops.payments.store.dead_letters import DeadLetterQueue
+    from cardops.payments.store.raw_events import RawEventStore
+    from cardops.payments.use_cases.event_processing import ParkedEvent
+    from cardops.payments.use_cases.repayment import Repayments
 
 logger = make_logger("cardops-refunds")
 
@@ -80,6 +86,14 @@ def payment_reads() -> PaymentReads:
     return PaymentReads(PaymentRepository(), refund_service(providers={}))
 
 
+def payment_records() -> PaymentRecords:
+    """Payments with their history and notes, and reservations (admin routes, console pages)."""
+    from cardops.payments.store.payment_notes import PaymentNoteStore
+    from cardops.payments.store.payments import ReservationRepository
+
+    return PaymentRecords(PaymentRepository(), PaymentNoteStore(), ReservationRepository())
+
+
 def payments_by_store() -> PaymentsByStore:
     return PaymentsByStore(StorePayments())
 
@@ -99,6 +113,73 @@ def capture_deps() -> capture.Deps:
         reservations=ReservationRepository(),
         events=EventPublisher(),
         notices=PaymentNoteStore(),
+    )
+
+
+def repayments() -> Repayments:
+    """The re-payment use cases on the real adapters (admin API, console, the workflow's steps)."""
+    from cardops.payments.providers import registry
+    from cardops.payments.store.evidence import EvidenceStore
+    from cardops.payments.store.notifications import EventPublisher
+    from cardops.payments.store.payment_notes import PaymentNoteStore
+    from cardops.payments.store.payments import ReservationRepository
+    from cardops.payments.store.repayment import RepaymentStore
+    from cardops.payments.store.repayment_workflow import RepaymentWorkflow
+    from cardops.payments.use_cases.repayment import EVENT_SOURCE, RepaymentDeps, RepaymentPolicy, Repayments
+
+    config = settings()
+    return Repayments(
+        RepaymentDeps(
+            requests=RepaymentStore(),
+            payments=PaymentRepository(),
+            reservations=ReservationRepository(),
+            links=PaymentNoteStore(),
+            evidence=EvidenceStore(),
+            workflow=RepaymentWorkflow(config.repayment_state_machine_arn),
+            events=EventPublisher(source=EVENT_SOURCE),
+            rechargers=registry.recharger,
+            open_case=hooks.repayment_requested,
+            policy=RepaymentPolicy(
+                brand_allows_mit=config.brand_allows_mit,
+                window=timedelta(days=config.repayment_window_days),
+                decision_timeout_seconds=config.repayment_decision_timeout_seconds,
+                max_document_bytes=config.repayment_max_document_bytes,
+                support_address=config.repayment_support_address,
+            ),
+        )
+    )
+
+
+def raw_events() -> RawEventStore:
+    """The stored webhook events and their processing records (the events routes)."""
+    from cardops.payments.store.raw_events import RawEventStore
+
+    return RawEventStore()
+
+
+def dead_letters() -> DeadLetterQueue:
+    from cardops.payments.store.dead_letters import DeadLetterQueue
+
+    return DeadLetterQueue(settings().dead_letter_queue_url)
+
+
+def redrive_event(*, event_id: str, provider: str | None) -> ParkedEvent:
+    """Move a parked event back to the events queue, once per event (``event_processing.redrive``)."""
+    from cardops.payments.store.queue import SqsQueue
+    from cardops.payments.use_cases import event_processing
+
+    config = settings()
+    queue = SqsQueue(config.events_queue_url)
+    return event_processing.redrive(
+        dead_letters(),
+        raw_events(),
+        events_queue_url=config.events_queue_url,
+        event_id=event_id,
+        provider=provider,
+        now=clock.now(),
+        requeue=lambda provider, event_id: queue.send(
+            {"provider": provider, "event_id": event_id}, dedupe_id=f"{provider}:{event_id}"
+        ),
     )
 
 
@@ -130,6 +211,20 @@ def refund_listener(change: Change) -> None:
 def provider_refund_change_listener(change: Change) -> None:
     """Record a refund made at the provider (``use_cases.provider_refunds``)."""
     provider_refund_listener(refund_service(payment=change.new), change.old, change.new, now=clock.now())
+
+
+def capture_deadline_listener(change: Change) -> None:
+    """Start or stop the payment's capture-deadline workflow (``use_cases.capture``)."""
+    from cardops.kernel.workflows import start_once, stop_if_running
+    from cardops.payments.store.claims import OutcomeClaims
+
+    deps = capture.DeadlineListenerDeps(
+        claims=OutcomeClaims(),
+        state_machine_arn=settings().capture_deadline_state_machine_arn,
+        start_once=start_once,
+        stop_if_running=stop_if_running,
+    )
+    capture.capture_deadline_listener(deps, change)
 
 
 def payment_listeners() -> list[NamedListener]:

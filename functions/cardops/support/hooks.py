@@ -4,7 +4,7 @@
 | -------------------------------------- | -------------------------------------------------- |
 | an automatic refund failed             | ``handlers/capture_deadline.py`` (escalate step)   |
 | the card company rejected a refund     | ``payments/wiring.publish_alerts``                 |
-| a re-payment request was made          | ``payments/use_cases/repayment.start``             |
+| a re-payment request was made          | ``payments/use_cases/repayment.Repayments.start`` |
 | a feed diagnosis found a registration error | ``feeds/use_cases/card_lines.CardLines.diagnose`` |
 
 Each source opens one case however often it calls (the case id comes from the source). A hook never

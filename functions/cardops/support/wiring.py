@@ -64,7 +64,7 @@ class SlicePaymentReads:
         channel = PROVIDER_CHANNEL.get(provider)
         if channel is None:
             return []
-        statement = ledger_service().statement(store_id, channel, currency, now=now, since=since)
+        entries = ledger_service().entries_posted(store_id, channel, currency, since=since)
         return [
             RefundCandidate(
                 refund_id=entry.cause.id,
@@ -73,7 +73,7 @@ class SlicePaymentReads:
                 currency=entry.currency,
                 at=entry.created_at,
             )
-            for entry in statement.entries
+            for entry in entries
             if entry.kind is EntryKind.REFUND
         ]
 

@@ -236,7 +236,7 @@ def test_permanent_cancel_failure_goes_to_the_operator_queue_and_the_alarm_metri
 
 def test_duplicate_start_is_a_no_op(workflow: Any, provider: RecordingProvider) -> None:
     from cardops.payments.domain.changes import Change
-    from cardops.payments.use_cases.capture import capture_deadline_listener
+    from cardops.payments.wiring import capture_deadline_listener
 
     applied = authorize(provider, "ch_dup", visit_date=tokyo_date(clock.now()) + timedelta(days=5))
     change = Change(old=None, new=applied.payment)

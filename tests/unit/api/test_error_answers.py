@@ -42,6 +42,7 @@ from cardops.ledger.domain.payouts import (
     PayoutByProviderScheduleError,
     PayoutError,
 )
+from cardops.ledger.domain.statement import InvalidCursor
 from cardops.ledger.store import CeilingExceeded, DuplicateEntry
 from cardops.payments.domain.capture_deadline import (
     AmountExceedsAuthorized,
@@ -167,6 +168,7 @@ ADMIN_CASES: list[tuple[str, Callable[[], Exception]]] = [
     ("ledger_error", lambda: LedgerError("wrong ledger")),
     ("not_reversible", lambda: NotReversibleError("a reversal")),
     ("currency_error", lambda: CurrencyError("unknown currency XXX")),
+    ("invalid_cursor", lambda: InvalidCursor("cursor belongs to another store, channel or currency")),
     # refunds
     (
         "refund_exceeds",
@@ -386,6 +388,15 @@ EXPECTED_ADMIN: dict[str, tuple[int, dict[str, Any]]] = {
     "ledger_error": (422, {"error": {"code": "ledger_refused", "message": "wrong ledger"}}),
     "not_reversible": (422, {"error": {"code": "ledger_refused", "message": "a reversal"}}),
     "currency_error": (422, {"error": {"code": "ledger_refused", "message": "unknown currency XXX"}}),
+    "invalid_cursor": (
+        400,
+        {
+            "error": {
+                "code": "invalid_cursor",
+                "message": "cursor belongs to another store, channel or currency",
+            }
+        },
+    ),
     "refund_exceeds": (
         409,
         {

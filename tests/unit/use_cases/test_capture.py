@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cardops.payments.domain.capture_deadline import deadline_of
+from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, Payment, PaymentStatus
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers.base import PermanentProviderError
@@ -126,3 +127,54 @@ def test_a_reminder_is_published_once_due_and_kept_on_the_payment(world: Any) ->
     assert capture.remind(deps, "payjp", "pay_1", hours_before=hours, now=deadline - timedelta(hours=hours))
     assert deps.events.types() == ["CaptureReminder"]
     assert list(deps.notices.notices[("payjp", "pay_1")]) == [f"reminder-payjp-pay_1-{hours}h"]
+
+
+class Executions:
+    """The capture-deadline executions the listener starts and stops, by name."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+        self.stopped: list[str] = []
+
+    def start_once(self, arn: str, name: str, payload: dict[str, Any]) -> bool:
+        return self.started.setdefault(name, payload) is payload
+
+    def stop_if_running(self, arn: str, name: str, cause: str) -> bool:
+        self.stopped.append(name)
+        return True
+
+
+def listener_deps(deps: capture.Deps, executions: Executions) -> capture.DeadlineListenerDeps:
+    return capture.DeadlineListenerDeps(
+        claims=deps.claims,
+        state_machine_arn="arn:aws:states:ap-northeast-1:123456789012:stateMachine:capture-deadline",
+        start_once=executions.start_once,
+        stop_if_running=executions.stop_if_running,
+        now=lambda: NOW,
+    )
+
+
+def test_the_deadline_listener_starts_once_per_authorization_and_stops_when_captured(world: Any) -> None:
+    deps, provider = world
+    executions = Executions()
+    listener = listener_deps(deps, executions)
+    payment = authorized(deps, provider)
+    change = Change(old=None, new=payment)
+    capture.capture_deadline_listener(listener, change)
+    capture.capture_deadline_listener(listener, change)  # the feed delivers it again
+    assert list(executions.started) == ["capture-payjp-pay_1"]
+    assert executions.started["capture-payjp-pay_1"]["wake"] == capture.first_wake(payment, now=NOW)
+
+    captured = payment.model_copy(update={"status": PaymentStatus.CAPTURED})
+    capture.capture_deadline_listener(listener, Change(old=payment, new=captured))
+    assert executions.stopped == ["capture-payjp-pay_1"]
+
+
+def test_the_deadline_listener_leaves_the_execution_making_the_expiry_running(world: Any) -> None:
+    deps, provider = world
+    executions = Executions()
+    payment = authorized(deps, provider)
+    deps.claims.claim("payjp", "pay_1", "expire", now=NOW)
+    canceled = payment.model_copy(update={"status": PaymentStatus.CANCELED})
+    capture.capture_deadline_listener(listener_deps(deps, executions), Change(old=payment, new=canceled))
+    assert executions.stopped == []  # its own cancel: stopping it would abort the AutoRefund step

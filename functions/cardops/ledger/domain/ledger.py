@@ -179,6 +179,12 @@ def entry_id_for(store_id: str, channel: Channel, kind: EntryKind, cause: Cause)
     return f"{store_id}|{channel.value}|{kind.value}|{cause}"
 
 
+def cause_entry_ids(store_id: str, channel: Channel, cause: Cause) -> tuple[str, ...]:
+    """Every id an entry of ``cause`` (and its reversal) can have: its entries looked up by key."""
+    ids = tuple(entry_id_for(store_id, channel, kind, cause) for kind in EntryKind)
+    return ids + tuple(f"{entry_id}|reversal" for entry_id in ids)
+
+
 def make_entry(
     *,
     store_id: str,
@@ -379,11 +385,20 @@ class LedgerTotals(BaseModel):
     #: the entry count: the optimistic-lock version, as ``Ledger.version``
     version: int = 0
     by_effective_day: dict[date, int] = Field(default_factory=dict)
+    #: the entries' sums per Tokyo date they were posted (``created_at``): a statement's opening balance
+    by_created_day: dict[date, int] = Field(default_factory=dict)
     #: only the entries a decision looked up by id (e.g. a payout request's own, when repeated)
     entries: tuple[LedgerEntry, ...] = ()
 
     def confirmed_balance(self, as_of: date) -> int:
         return self.balance - sum(amount for day, amount in self.by_effective_day.items() if day > as_of)
+
+    def pending_balance(self, as_of: date) -> int:
+        return self.balance - self.confirmed_balance(as_of)
+
+    def balance_posted_before(self, day: date) -> int:
+        """The sum of the entries posted before ``day`` (Tokyo): a statement from ``day`` opens at it."""
+        return sum(amount for posted, amount in self.by_created_day.items() if posted < day)
 
     def summary(self, as_of: date) -> BalanceSummary:
         return _summary(self, as_of)
@@ -392,8 +407,11 @@ class LedgerTotals(BaseModel):
     def of(ledger: Ledger) -> LedgerTotals:
         """The totals a ledger's entries add up to (what the balance item keeps)."""
         days: dict[date, int] = {}
+        created: dict[date, int] = {}
         for entry in ledger.entries:
             days[entry.effective_on] = days.get(entry.effective_on, 0) + entry.amount
+            posted = tokyo_date(entry.created_at)
+            created[posted] = created.get(posted, 0) + entry.amount
         return LedgerTotals(
             store_id=ledger.store_id,
             channel=ledger.channel,
@@ -401,6 +419,7 @@ class LedgerTotals(BaseModel):
             balance=ledger.balance,
             version=ledger.version,
             by_effective_day=days,
+            by_created_day=created,
         )
 
 

@@ -211,9 +211,13 @@ class BatchSettlement(BaseModel):
     explanation: str
 
 
-def settle_batch(ledger: Ledger, plan: PlanConfig, *, settlement_id: str, now: datetime) -> BatchSettlement:
+def settle_batch(
+    ledger: Ledger | LedgerTotals, plan: PlanConfig, *, settlement_id: str, now: datetime
+) -> BatchSettlement:
     """Net the pending sales against the confirmed balance (negative or not) and pay a positive
-    result under the channel's payout rules; otherwise pay nothing and carry the rest forward."""
+    result under the channel's payout rules; otherwise pay nothing and carry the rest forward.
+
+    As ``request_payout``, the ledger may be its totals with the entries of ``payout_entry_ids``."""
     require_plan_currency(plan, ledger.currency)
     today = tokyo_date(now)
     confirmed = ledger.confirmed_balance(today)
@@ -268,7 +272,7 @@ def settle_batch(ledger: Ledger, plan: PlanConfig, *, settlement_id: str, now: d
 
 
 def offset_negative_balance(
-    ledger: Ledger,
+    ledger: Ledger | LedgerTotals,
     plan: PlanConfig,
     *,
     method: OffsetMethod,

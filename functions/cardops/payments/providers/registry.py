@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the webhook function imports this module: models are loaded
     from cardops.payments.domain.capture_deadline import AuthorizationHold
     from cardops.payments.domain.refunds import ProviderCapabilities
     from cardops.payments.providers.base import PaymentLookup, PaymentProvider, ProviderPlugin
+    from cardops.payments.providers.recharge import Recharger
 
 #: name → the module whose ``PLUGIN`` it is
 BUILT_IN: Final = {
@@ -100,6 +101,12 @@ def api_key(key: str) -> str:
         return provider_api_keys().require(key)
     except SecretNotConfigured as exc:
         raise ProviderNotConfigured(f"provider API key {exc}") from exc
+
+
+def recharger(name: str) -> Recharger | None:
+    """The adapter that can charge a saved card of ``name`` again; ``None`` where we have none."""
+    plugin = find(name)
+    return plugin.recharger() if plugin is not None else None
 
 
 def reads_stored_payments(name: str) -> bool:

@@ -17,10 +17,8 @@ from cardops.kernel.identity import caller
 from cardops.kernel.money import MAX_PLAUSIBLE_AMOUNT
 from cardops.payments.routes.payments import PaymentIdPath, ProviderPath
 from cardops.payments.routes.views import PaymentView, payment_view
-from cardops.payments.store.payment_notes import PaymentNoteStore
-from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases import capture
-from cardops.payments.wiring import capture_deps
+from cardops.payments.wiring import capture_deps, payment_records
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -70,10 +68,10 @@ def capture_payment(
         now=clock.now(),
         actor=caller(router.current_event),
     )
-    found = PaymentRepository().get_with_history(provider, provider_payment_id)
+    found = payment_records().detail(provider, provider_payment_id)
     if found is None:
         raise capture.PaymentNotFound(provider, provider_payment_id)
-    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
+    return payment_view(found.payment, found.history, found.notes)
 
 
 @router.get("/admin/stores/<store_id>/uncaptured", tags=["payments"])
@@ -81,7 +79,7 @@ def uncaptured(store_id: StoreIdPath) -> UncapturedList:
     """The store's open authorizations, earliest deadline first (未認証の売上があります)."""
     now = clock.now()
     rows = []
-    for p in PaymentRepository().list_uncaptured(store_id):
+    for p in payment_records().uncaptured(store_id):
         deadline = p.capture_deadline
         rows.append(
             UncapturedView(

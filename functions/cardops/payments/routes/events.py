@@ -8,14 +8,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.kernel import clock
-from cardops.kernel.config import settings
 from cardops.payments.providers import registry
-from cardops.payments.store.dead_letters import DeadLetterQueue
-from cardops.payments.store.payments import RawEventStore
-from cardops.payments.store.queue import SqsQueue
 from cardops.payments.use_cases import event_processing
 from cardops.payments.use_cases.event_processing import EventStatus, ParkedEvent, PermanentlyParked
+from cardops.payments.wiring import dead_letters, raw_events, redrive_event
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -33,35 +29,23 @@ class RedriveInput(BaseModel):
 @router.get("/admin/events/dlq", tags=["events"])
 def list_dead_letters() -> list[ParkedEvent]:
     """Events parked after every processing attempt failed, oldest first, with the last reason."""
-    return event_processing.list_parked(DeadLetterQueue(settings().dead_letter_queue_url), RawEventStore())
+    return event_processing.list_parked(dead_letters(), raw_events())
 
 
 @router.get("/admin/events/parked", tags=["events"])
 def list_parked() -> list[PermanentlyParked]:
     """Events parked without retries because they can never succeed as they are (schema-invalid)."""
-    return event_processing.list_permanently_parked(RawEventStore())
+    return event_processing.list_permanently_parked(raw_events())
 
 
 @router.post("/admin/events/dlq/redrive", tags=["events"])
 def redrive(body: Annotated[RedriveInput, Body()]) -> ParkedEvent:
     """Move one parked event back to the events queue (deleted from the DLQ only after the send)."""
-    config = settings()
-    queue = SqsQueue(config.events_queue_url)
-    return event_processing.redrive(
-        DeadLetterQueue(config.dead_letter_queue_url),
-        RawEventStore(),
-        events_queue_url=config.events_queue_url,
-        event_id=body.event_id,
-        provider=body.provider,
-        now=clock.now(),
-        requeue=lambda provider, event_id: queue.send(
-            {"provider": provider, "event_id": event_id}, dedupe_id=f"{provider}:{event_id}"
-        ),
-    )
+    return redrive_event(event_id=body.event_id, provider=body.provider)
 
 
 @router.get("/admin/events/<provider>/<event_id>", tags=["events"])
 def show_event(provider: ProviderPath, event_id: EventIdPath) -> EventStatus:
     """What processing made of a received webhook event: processed (and how), failing, or parked."""
-    record = RawEventStore().processing_state(provider=provider, event_id=event_id)
+    record = raw_events().processing_state(provider=provider, event_id=event_id)
     return event_processing.status_of(provider, event_id, record)

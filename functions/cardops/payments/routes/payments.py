@@ -12,8 +12,7 @@ from cardops.kernel import clock
 from cardops.payments.domain.reservations import Reservation, ReservationInput
 from cardops.payments.providers import registry
 from cardops.payments.routes.views import PaymentView, ReservationView, payment_view
-from cardops.payments.store.payment_notes import PaymentNoteStore
-from cardops.payments.store.payments import PaymentRepository, ReservationRepository
+from cardops.payments.wiring import payment_records
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -26,10 +25,10 @@ ReservationIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"
 
 @router.get("/admin/payments/<provider>/<provider_payment_id>", tags=["payments"])
 def get_payment(provider: ProviderPath, provider_payment_id: PaymentIdPath) -> PaymentView:
-    found = PaymentRepository().get_with_history(provider, provider_payment_id)
+    found = payment_records().detail(provider, provider_payment_id)
     if found is None:
         raise NotFoundError(f"payment {provider}/{provider_payment_id} not found")
-    return payment_view(*found, PaymentNoteStore().notes(provider, provider_payment_id))
+    return payment_view(found.payment, found.history, found.notes)
 
 
 @router.put("/admin/reservations/<reservation_id>", tags=["reservations"])
@@ -37,13 +36,13 @@ def put_reservation(
     reservation_id: ReservationIdPath, body: Annotated[ReservationInput, Body()]
 ) -> ReservationView:
     reservation = Reservation(**body.model_dump(), reservation_id=reservation_id, updated_at=clock.now())
-    ReservationRepository().put(reservation)
+    payment_records().put_reservation(reservation)
     return ReservationView.from_reservation(reservation)
 
 
 @router.get("/admin/reservations/<reservation_id>", tags=["reservations"])
 def get_reservation(reservation_id: ReservationIdPath) -> ReservationView:
-    reservation = ReservationRepository().get(reservation_id)
+    reservation = payment_records().reservation(reservation_id)
     if reservation is None:
         raise NotFoundError(f"reservation {reservation_id} not found")
     return ReservationView.from_reservation(reservation)

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cardops.kernel.identity import caller
 from cardops.payments.domain.repayment_requests import REQUEST_ID_PATTERN, PaymentRef
 from cardops.payments.use_cases import repayment
+from cardops.payments.use_cases.repayment_views import RepaymentView, view
+from cardops.payments.wiring import repayments
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -46,7 +48,7 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class RepaymentStarted(repayment.RepaymentView):
+class RepaymentStarted(RepaymentView):
     """The request as started; ``duplicate`` when the request id was started before with this evidence."""
 
     duplicate: bool
@@ -74,7 +76,7 @@ def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Rep
     except (binascii.Error, ValueError) as exc:
         raise repayment.InvalidStart("invalid_document_encoding", "document is not valid base64") from exc
     try:
-        started = repayment.start(
+        started = repayments().start(
             request_id=body.request_id,
             original_payment=body.original_payment,
             evidence=body.evidence,
@@ -84,27 +86,27 @@ def start_repayment(body: Annotated[StartRepaymentBody, Body()]) -> Response[Rep
         )
     except ValidationError as exc:
         raise repayment.InvalidEvidence.of(exc) from exc
-    view = RepaymentStarted(**dict(repayment.view(started.record)), duplicate=started.duplicate)
+    answer = RepaymentStarted(**dict(view(started.record)), duplicate=started.duplicate)
     return Response(
         status_code=(HTTPStatus.OK if started.duplicate else HTTPStatus.CREATED).value,
         content_type=content_types.APPLICATION_JSON,
-        body=view,
+        body=answer,
     )
 
 
 @router.post("/admin/repayments/<request_id>/decision", tags=["repayments"])
-def decide(request_id: RequestIdPath, body: Annotated[DecisionBody, Body()]) -> repayment.RepaymentView:
-    record = repayment.decide(request_id, body.decision, reason=body.reason, actor=_actor())
-    return repayment.view(record)
+def decide(request_id: RequestIdPath, body: Annotated[DecisionBody, Body()]) -> RepaymentView:
+    record = repayments().decide(request_id, body.decision, reason=body.reason, actor=_actor())
+    return view(record)
 
 
 @router.get("/admin/repayments", tags=["repayments"])
 def list_repayments(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[repayment.RepaymentView]:
-    return repayment.list_requests(limit)
+) -> list[RepaymentView]:
+    return repayments().list_requests(limit)
 
 
 @router.get("/admin/repayments/<request_id>", tags=["repayments"])
-def show_repayment(request_id: RequestIdPath) -> repayment.RepaymentView:
-    return repayment.show(request_id)
+def show_repayment(request_id: RequestIdPath) -> RepaymentView:
+    return repayments().show(request_id)

@@ -23,15 +23,16 @@ class EventsUnavailable(Exception):
 
 
 class EventPublisher:
-    def __init__(self, bus_name: str | None = None) -> None:
+    def __init__(self, bus_name: str | None = None, *, source: str = SOURCE) -> None:
         self.bus_name = bus_name or settings().event_bus_name
+        self.source = source
 
     def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
         try:
             answer = aws.client("events").put_events(
                 Entries=[
                     {
-                        "Source": SOURCE,
+                        "Source": self.source,
                         "DetailType": detail_type,
                         "Detail": dumps(detail),
                         "EventBusName": self.bus_name,

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cardops.kernel import aws
-from cardops.kernel.dynamodb import StoreUnavailable
+from cardops.kernel.dynamodb import StoreUnavailable, query_items
 from cardops.kernel.dynamodb import is_transient as _transient
 from cardops.kernel.dynamodb import table_name as _table
 from cardops.payments.domain.repayment_requests import AuditEntry, RepaymentRecord, RepaymentStatus
@@ -127,19 +127,15 @@ class RepaymentStore:
         )
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
-        kwargs: dict[str, Any] = {
-            "TableName": _table(),
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
-            "ExpressionAttributeValues": {":pk": _pk(request_id), ":a": {"S": "AUDIT#"}},
-            "ConsistentRead": True,
-        }
-        entries: list[AuditEntry] = []
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            entries.extend(AuditEntry.model_validate_json(i["doc"]["S"]) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return entries
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_items(
+            {
+                "TableName": _table(),
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :a)",
+                "ExpressionAttributeValues": {":pk": _pk(request_id), ":a": {"S": "AUDIT#"}},
+                "ConsistentRead": True,
+            }
+        )
+        return [AuditEntry.model_validate_json(i["doc"]["S"]) for i in items]
 
     def list(self, limit: int = 50) -> list[RepaymentRecord]:
         """Newest first."""

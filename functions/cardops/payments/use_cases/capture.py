@@ -43,7 +43,7 @@ from cardops.payments.domain.payments import (
 from cardops.payments.domain.reservations import Reservation
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider, PermanentProviderError, ProviderPayment
-from cardops.payments.store.claims import Claim, Outcome, OutcomeClaims
+from cardops.payments.store.claims import Claim, Outcome
 from cardops.payments.use_cases.payment_events import Payments, apply_canonical
 
 ACTOR = "capture-deadline-workflow"
@@ -477,30 +477,45 @@ ENDS_THE_WAIT = frozenset(
 )
 
 
-def _expiry_claimed(payment: Payment) -> bool:
-    claim = OutcomeClaims().get(payment.provider, payment.provider_payment_id)
+class ClaimReads(Protocol):
+    def get(self, provider: str, payment_id: str) -> Claim | None: ...
+
+
+@dataclass(frozen=True)
+class DeadlineListenerDeps:
+    """What the change-feed listener of the capture deadline uses (``wiring.capture_deadline_listener``)."""
+
+    claims: ClaimReads
+    #: the capture-deadline state machine; empty where the function has none (nothing is started)
+    state_machine_arn: str
+    #: ``kernel.workflows.start_once``: start an execution by name, a second start a no-op
+    start_once: Callable[[str, str, dict[str, Any]], bool]
+    #: ``kernel.workflows.stop_if_running``
+    stop_if_running: Callable[[str, str, str], bool]
+    now: Callable[[], datetime] = clock.now
+
+
+def _expiry_claimed(deps: DeadlineListenerDeps, payment: Payment) -> bool:
+    claim = deps.claims.get(payment.provider, payment.provider_payment_id)
     return claim is not None and claim.outcome == "expire"
 
 
-def capture_deadline_listener(change: Change) -> None:
+def capture_deadline_listener(deps: DeadlineListenerDeps, change: Change) -> None:
     """Start the capture-deadline workflow once per authorization; stop it once nothing is left to wait for.
 
     Called for every change while the payment is an open authorization with a deadline; the
     execution name comes from the payment, so every call after the first is a no-op.
     """
-    from cardops.kernel.config import settings
-    from cardops.kernel.workflows import start_once, stop_if_running
-
     payment = change.new
-    arn = settings().capture_deadline_state_machine_arn
+    arn = deps.state_machine_arn
     if arn and change.from_status is PaymentStatus.AUTHORIZED and payment.status in ENDS_THE_WAIT:
-        if payment.status is PaymentStatus.CANCELED and _expiry_claimed(payment):
+        if payment.status is PaymentStatus.CANCELED and _expiry_claimed(deps, payment):
             # the provider's notice of the cancel the workflow itself is making: the execution is
             # in its AutoRefund step and records expired_refunded next; stopping it would abort that
             return
         # captured or canceled: nothing is left to wait for, so no execution idles until the deadline
         try:
-            stop_if_running(
+            deps.stop_if_running(
                 arn, execution_name(payment.provider, payment.provider_payment_id), f"{payment.status.value}"
             )
         except Exception:
@@ -508,12 +523,12 @@ def capture_deadline_listener(change: Change) -> None:
         return
     if not arn or payment.status is not PaymentStatus.AUTHORIZED or payment.capture_deadline is None:
         return
-    start_once(
+    deps.start_once(
         arn,
         execution_name(payment.provider, payment.provider_payment_id),
         {
             "provider": payment.provider,
             "provider_payment_id": payment.provider_payment_id,
-            "wake": first_wake(payment, now=clock.now()),
+            "wake": first_wake(payment, now=deps.now()),
         },
     )

@@ -22,7 +22,7 @@ from cardops.kernel.backoff import CONFLICTS, Backoff
 from cardops.kernel.dynamodb import StoreUnavailable, VersionConflict
 from cardops.kernel.observability import make_logger
 from cardops.ledger.domain.fees import PlansConfig
-from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Channel, Ledger, LedgerEntry
+from cardops.ledger.domain.ledger import PROVIDER_CHANNEL, Cause, Channel, Ledger, LedgerEntry
 from cardops.ledger.use_cases import CeilingExceeded, DuplicateEntry
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.provider_refunds import provider_level, record_provider_refund
@@ -109,7 +109,9 @@ class RefundBook(Protocol):
 
     def requested_before(self, cutoff: datetime) -> Iterator[Refund]: ...
 
-    def ledger(self, store_id: str, channel: Channel, currency: str) -> Ledger: ...
+    def ledger(self, store_id: str, channel: Channel, currency: str, *, cause: Cause) -> Ledger:
+        """The ledger's entries of ``cause`` and their reversals (what correcting a refund needs)."""
+        ...
 
     def record_request(self, refund: Refund, entries: Sequence[LedgerEntry], *, captured: int) -> None: ...
 
@@ -359,7 +361,7 @@ class RefundService:
     # -- persistence of a change ---------------------------------------------------------------
 
     def _ledger_for(self, refund: Refund) -> Ledger:
-        return self.refunds.ledger(refund.store_id, refund.channel, refund.currency)
+        return self.refunds.ledger(refund.store_id, refund.channel, refund.currency, cause=refund.cause)
 
     def _apply(self, read: Refund, change: RefundChange, *, ceiling_delta: int = 0) -> Refund:
         """Write a refund's new version, its entries and alerts; the ceiling moves when it stops counting."""
