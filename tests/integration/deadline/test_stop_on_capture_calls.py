@@ -14,7 +14,7 @@ from cardops.kernel.calendar import tokyo_date
 from cardops.payments.domain.changes import Change
 from cardops.payments.domain.payments import Payment, PaymentStatus
 from cardops.payments.store.payments import PaymentRepository
-from cardops.payments.use_cases.capture import capture_deadline_listener
+from cardops.payments.wiring import capture_deadline_listener
 from tests.helpers import call, counting_aws_calls, drain_changes
 from tests.integration.deadline.conftest import (
     RecordingProvider,
