@@ -109,10 +109,10 @@ class Support(Construct):
         """Open and act on cases: acknowledge and resolve (which stops the case's timers)."""
         self.kernel.table.grant(function, *TABLE_READ, *TABLE_WRITE)
         self._grant_start(function)
-        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
+        self.state_machine.grant_execution(function, "states:StopExecution")
         self.workflow.acknowledge_executions(
             function,
-            "Describe/stop executions of the support case state machine (one execution per case, so the "
+            "Stop executions of the support case state machine (one execution per case, so the "
             "ARN ends in a wildcard); no other state machine.",
         )
 

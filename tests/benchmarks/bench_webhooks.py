@@ -39,11 +39,12 @@ EVENT_TYPES = {
 #: AWS calls per event through webhook + processor + change-feed listeners, as deployed (stream
 #: reads by the event source mapping left out: Lambda's poller makes them, unbilled). Measured:
 #: intake 3 (put, send, mark), processor 3 (get, transaction, outcome), then the listeners:
-#: authorization 1 (StartExecution), capture 4 (BatchGet, ledger transaction, DescribeExecution,
-#: StopExecution), refund 8 (BatchGet, Query, 2 GetItem, 2 transactions, SendMessage,
-#: StartExecution), dispute 1 (BatchGet). Goals: capture without the DescribeExecution before its
-#: StopExecution (helper D's workflow), refund with its listeners' reads taken from the stream image
-#: and the transaction they guard (2 GetItem, the Query), dispute with no read when nothing is due
+#: authorization 1 (StartExecution), capture 3 (BatchGet, ledger transaction, StopExecution alone:
+#: an ended execution answers it too), refund 6 (BatchGet of the ledger entries, Query of the refund
+#: records the provider-refund transaction is conditioned on, that transaction, SendMessage, the
+#: support case's conditional write, StartExecution: the payment comes from the stream image, the
+#: case is not read before its is-new write), dispute 1 (BatchGet). The reads left are of other
+#: items than the payment (ledger entries, refund records): the image cannot carry them
 CALLS_GOAL = {"authorization": 7.0, "capture": 9.0, "refund": 12.0, "dispute": 7.0}
 
 
@@ -343,5 +344,40 @@ def import_cost() -> dict[str, float]:
     return figures
 
 
+#: the clients the webhook makes on its first request (the secret, the raw event, the queue)
+FIRST_REQUEST_CLIENTS = ("secretsmanager", "dynamodb", "sqs")
+
+
+def first_clients_cost() -> dict[str, float]:
+    """CPU of making the webhook's clients on a cold start (``kernel.aws``, after its import), against
+    the same clients made from one boto3 session (goal ≤ 1.1×): botocore's shared data read once."""
+    import tempfile
+
+    environment = {
+        **LAMBDA_ENVIRONMENT,
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    }
+    environment.pop("AWS_ENDPOINT_URL", None)
+    setup = "import boto3\nfrom cardops.kernel import aws"
+    with tempfile.TemporaryDirectory(prefix="cardops-bench-pyc-") as cache:
+        ours = import_cpu_seconds(
+            f"for s in {FIRST_REQUEST_CLIENTS!r}: aws.client(s)", env=environment, bytecode=cache, setup=setup
+        )
+        floor = import_cpu_seconds(
+            f"session = boto3.session.Session()\nfor s in {FIRST_REQUEST_CLIENTS!r}: session.client(s)",
+            env=environment,
+            bytecode=cache,
+            setup=setup,
+        )
+    return {
+        "webhook_first_clients_cpu_ms": ours * 1000,
+        "one_session_clients_cpu_ms": floor * 1000,
+        "webhook_first_clients_ratio_to_one_session": ours / floor,
+        "webhook_first_clients_ratio_to_one_session_goal": 1.1,
+    }
+
+
 def run() -> dict[str, float]:
-    return {**aws_calls(), **accept_cost(), **import_cost()}
+    return {**aws_calls(), **accept_cost(), **import_cost(), **first_clients_cost()}

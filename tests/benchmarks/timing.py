@@ -37,20 +37,28 @@ def import_seconds(module: str, *, repeat: int = 5) -> float:
 
 
 def import_cpu_seconds(
-    code: str, *, repeat: int = 9, env: dict[str, str] | None = None, bytecode: str | None = None
+    code: str,
+    *,
+    repeat: int = 9,
+    env: dict[str, str] | None = None,
+    bytecode: str | None = None,
+    setup: str = "",
 ) -> float:
     """CPU time (``time.process_time``) a fresh interpreter spends running ``code``, median of ``repeat``.
 
     Measured inside the child, so interpreter start-up and the machine's other load are left out.
     ``bytecode``: a directory for compiled modules (``PYTHONPYCACHEPREFIX``), filled by one unmeasured
     run first, so every module imports from byte-code; None compiles nothing ahead (with
-    ``PYTHONDONTWRITEBYTECODE`` set, what has no byte-code is compiled on every import)."""
-    probe = f"import time\nstart = time.process_time()\n{code}\nprint(time.process_time() - start)"
+    ``PYTHONDONTWRITEBYTECODE`` set, what has no byte-code is compiled on every import). ``setup``:
+    run before the clock starts (the imports a measured first call needs)."""
+    probe = f"{setup}\nimport time\nstart = time.process_time()\n{code}\nprint(time.process_time() - start)"
     environment = dict(os.environ if env is None else env)
     if bytecode is not None:
         environment["PYTHONPYCACHEPREFIX"] = bytecode
         environment.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=environment)
+        subprocess.run(
+            [sys.executable, "-c", f"{setup}\n{code}"], check=True, capture_output=True, env=environment
+        )
 
     def once() -> float:
         answer = subprocess.run(

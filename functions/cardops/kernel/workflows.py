@@ -31,21 +31,21 @@ def start_once(state_machine_arn: str, name: str, payload: dict[str, Any]) -> bo
         raise StoreUnavailable(f"step functions unavailable: {exc.__class__.__name__}") from exc
 
 
-def stop_if_running(state_machine_arn: str, name: str, cause: str) -> bool:
-    """Stop the execution ``name`` if it still runs; ``True`` when this call stopped it.
+def stop_if_running(state_machine_arn: str, name: str, cause: str) -> None:
+    """Stop the execution ``name`` if it still runs, in one call.
 
+    ``StopExecution`` alone: Step Functions answers it for an execution that has already ended with
+    success and leaves its status as it was (SUCCEEDED, FAILED, TIMED_OUT or ABORTED stay), and one
+    never started with ``ExecutionDoesNotExist``; both mean "nothing runs". So no
+    ``DescribeExecution`` first: it cost a call and still raced the execution's own end.
     Best effort: an execution that cannot be stopped here still ends at its next check.
     """
     execution_arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
-    sfn = aws.stepfunctions()
     try:
-        if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
-            return False
-        sfn.stop_execution(executionArn=execution_arn, cause=cause[:256])
-        return True
+        aws.stepfunctions().stop_execution(executionArn=execution_arn, cause=cause[:256])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code", "") in ("ExecutionDoesNotExist", "InvalidArn"):
-            return False
+            return
         raise StoreUnavailable(f"step functions: {exc.response.get('Error', {}).get('Code', '')}") from exc
     except BotoCoreError as exc:
         raise StoreUnavailable(f"step functions unavailable: {exc.__class__.__name__}") from exc

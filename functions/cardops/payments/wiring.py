@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from cardops.kernel import aws, clock
@@ -17,6 +18,7 @@ from cardops.kernel.observability import make_logger
 from cardops.ledger.use_cases import configured_plans
 from cardops.ledger.wiring import ledger_listener, refund_book
 from cardops.payments.domain.changes import Change
+from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import FinanceAlert
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.store.payments import PaymentRepository, StorePayments
@@ -47,8 +49,10 @@ class RegisteredProviders:
         return provider_or_none(name)
 
 
-def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
-    """Alerts are already recorded in the table with their change; this tells the operators."""
+def publish_alerts(alerts: Sequence[FinanceAlert], *, payment: Payment | None = None) -> None:
+    """Alerts are already recorded in the table with their change; this tells the operators.
+    ``payment``: the alerts' payment as a change-feed listener holds it (the case hook reads it otherwise).
+    """
     queue = settings().operator_queue_url
     for alert in alerts:
         logger.warning("finance alert", alert_id=alert.alert_id, kind=alert.kind, refund_id=alert.refund_id)
@@ -60,19 +64,21 @@ def publish_alerts(alerts: Sequence[FinanceAlert]) -> None:
         hooks.refund_rejected(
             refund_id=alert.refund_id, provider=alert.provider, payment_id=alert.provider_payment_id,
             store_id=alert.store_id, amount=alert.amount, currency=alert.currency, detail=alert.detail,
+            payment=payment,
         )  # fmt: skip
 
 
 def refund_service(
-    *, providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None
+    *, providers: ProviderLookup | Mapping[str, PaymentProvider] | None = None, payment: Payment | None = None
 ) -> RefundService:
-    """``providers={}``: a service that never calls a provider (the change-feed listeners)."""
+    """``providers={}``: a service that never calls a provider (the change-feed listeners);
+    ``payment``: the payment a listener's change carries, which its alerts then need not read."""
     return RefundService(
         payments=PaymentRepository(),
         refunds=refund_book(),
         providers=RegisteredProviders() if providers is None else providers,
         plans=configured_plans(),
-        publish=publish_alerts,
+        publish=partial(publish_alerts, payment=payment),
     )
 
 
@@ -199,12 +205,12 @@ def worker_deps() -> janitor.WorkerDeps:
 
 def refund_listener(change: Change) -> None:
     """Reconcile our refunds with the provider's view (its plugin's refund report)."""
-    refund_service(providers={}).reconcile(change.new, now=clock.now())
+    refund_service(providers={}, payment=change.new).reconcile(change.new, now=clock.now())
 
 
 def provider_refund_change_listener(change: Change) -> None:
     """Record a refund made at the provider (``use_cases.provider_refunds``)."""
-    provider_refund_listener(refund_service(), change.old, change.new, now=clock.now())
+    provider_refund_listener(refund_service(payment=change.new), change.old, change.new, now=clock.now())
 
 
 def capture_deadline_listener(change: Change) -> None:

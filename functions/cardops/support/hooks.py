@@ -21,6 +21,7 @@ from datetime import date
 from cardops.feeds.domain.matching import REASON_CODES
 from cardops.kernel import clock
 from cardops.kernel.observability import make_logger
+from cardops.payments.domain.payments import Payment
 from cardops.support.domain.cases import CaseDraft, Category, Subject
 from cardops.support.use_cases import SubjectError, open_case
 
@@ -33,7 +34,7 @@ REGISTRATION_REASONS: frozenset[str] = frozenset(REASON_CODES)
 MAX_SUMMARY = 2000
 
 
-def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:
+def _open(build: Callable[[], CaseDraft], actor: str, payment: Payment | None = None) -> str | None:
     from cardops.kernel.config import settings
     from cardops.support.wiring import support_deps
 
@@ -44,7 +45,7 @@ def _open(build: Callable[[], CaseDraft], actor: str) -> str | None:
         draft = build()
         deps = support_deps()
         try:
-            return open_case(deps, draft, actor=actor, now=clock.now()).case_id
+            return open_case(deps, draft, actor=actor, now=clock.now(), payment=payment).case_id
         except SubjectError:
             # the payment the source named is not this store's (or unknown): keep the case, without it
             subject = draft.subject.model_copy(update={"provider": None, "provider_payment_id": None})
@@ -95,9 +96,18 @@ def auto_refund_failed(provider: str, payment_id: str, *, error: str) -> str | N
 
 
 def refund_rejected(
-    *, refund_id: str, provider: str, payment_id: str, store_id: str, amount: int, currency: str, detail: str
+    *,
+    refund_id: str,
+    provider: str,
+    payment_id: str,
+    store_id: str,
+    amount: int,
+    currency: str,
+    detail: str,
+    payment: Payment | None = None,
 ) -> str | None:
-    """The card company rejected a refund; it was reversed and finance alerted."""
+    """The card company rejected a refund; it was reversed and finance alerted. ``payment``: the
+    refund's payment when the caller holds it (a change-feed listener): not read again."""
     return _open(
         lambda: _automatic(
             Category.REFUND_REJECTED,
@@ -108,6 +118,7 @@ def refund_rejected(
             f"refund-rejected:{refund_id}",
         ),
         "cardops:refunds",
+        payment,
     )
 
 

@@ -108,11 +108,12 @@ class CaseDetail(BaseModel):
 CANDIDATE_WINDOW = timedelta(days=7)
 
 
-def _check_subject(deps: Deps, draft: CaseDraft) -> None:
+def _check_subject(deps: Deps, draft: CaseDraft, known: Payment | None) -> None:
     reference = draft.subject.payment
     if reference is None:
         return
-    payment = deps.payments.payment(*reference)
+    held = known is not None and (known.provider, known.provider_payment_id) == reference
+    payment = known if held else deps.payments.payment(*reference)
     if payment is None:
         raise SubjectError("payment_not_found", f"payment {reference[0]}/{reference[1]} not found")
     if payment.metadata.store_id != draft.subject.store_id:
@@ -122,17 +123,18 @@ def _check_subject(deps: Deps, draft: CaseDraft) -> None:
         )
 
 
-def open_case(deps: Deps, draft: CaseDraft, *, actor: str, now: datetime) -> Case:
-    """Open a case and start its timers. An automatic source opens one case, however often it calls."""
-    _check_subject(deps, draft)
-    if draft.source is not None:
-        case_id = rules.case_id_for_source(draft.source)
-        existing = deps.cases.get(case_id)
-        if existing is not None:
-            deps.workflows.start(case_id)  # a start lost after the write is made good here
-            return existing
-    else:
-        case_id = deps.new_id()
+def open_case(
+    deps: Deps, draft: CaseDraft, *, actor: str, now: datetime, payment: Payment | None = None
+) -> Case:
+    """Open a case and start its timers. An automatic source opens one case, however often it calls.
+
+    ``payment``: the subject's payment as the caller already holds it (a change-feed image), checked
+    instead of read: the check needs only that it exists and its store, which never changes. A
+    source's case is written first, under the condition that it is new; only when that refuses is
+    the case read (a repeated call or a concurrent one), so the first call costs no read.
+    """
+    _check_subject(deps, draft, payment)
+    case_id = rules.case_id_for_source(draft.source) if draft.source is not None else deps.new_id()
     case, entry = rules.open_case(draft, case_id=case_id, actor=actor, now=now, policy=deps.policy)
     try:
         deps.cases.save(case, entry)
@@ -140,9 +142,8 @@ def open_case(deps: Deps, draft: CaseDraft, *, actor: str, now: datetime) -> Cas
         found = deps.cases.get(case_id) if draft.source is not None else None
         if found is None:
             raise
-        deps.workflows.start(case_id)
-        return found  # the same source opened it concurrently
-    deps.workflows.start(case_id)
+        case = found  # the same source opened it before, or concurrently
+    deps.workflows.start(case_id)  # for an existing case: a start lost after its write is made good
     return case
 
 

@@ -92,11 +92,11 @@ class CaptureDeadlineWorkflow(Construct):
         """What starts and stops a payment's deadline execution (the change feed), and alerts."""
         function.add_environment("CAPTURE_DEADLINE_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         self.state_machine.grant_start_execution(function)
-        self.state_machine.grant_execution(function, "states:DescribeExecution", "states:StopExecution")
+        self.state_machine.grant_execution(function, "states:StopExecution")
         self.grant_alerts(function)
         self.workflow.acknowledge_executions(
             function,
-            "Describe/stop executions of this one state machine (execution names are per payment, so the "
+            "Stop executions of this one state machine (execution names are per payment, so the "
             "ARN ends in a wildcard); no other state machine.",
         )
 

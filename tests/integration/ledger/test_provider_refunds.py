@@ -229,3 +229,41 @@ def test_refunds_without_a_provider_api_never_hold_up_the_sweep(emulator: Any, m
     report = resubmit_stuck_refunds(refund_service(), now=clock.now() + timedelta(hours=1), limit=1)
     assert (report.without_api, report.examined, len(report.resubmitted)) == (3, 1, 1)
     assert emulator.charges[charge_id]["amount_refunded"] == 1000
+
+
+def test_a_provider_refund_is_recorded_and_its_case_opened_reading_only_the_refunds(
+    provisioned: Any,
+) -> None:
+    """The listeners take the payment from the change (its image), not from a read: the one read left
+    is the refund records the recording transaction is conditioned on (issue 13: refund 14 → 12 calls).
+    The support case is written under its is-new condition without a read before it."""
+    from cardops.ledger.store import RefundStore
+    from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentFacts, RefundFact
+    from cardops.payments.store.payments import PaymentRepository
+    from cardops.payments.use_cases.payment_events import apply_canonical
+    from cardops.support.domain.cases import case_id_for_source
+    from cardops.support.store import CaseStore
+    from tests.helpers import counting_aws_calls
+    from tests.integration.ledger.conftest import capture_payment
+
+    capture_payment(payment_id="pay_image", store_id="store-image")
+    drain_changes()
+    refunded = CanonicalEvent(
+        provider="sandbox",
+        provider_payment_id="pay_image",
+        event_id="evt_pay_image_refunded",
+        kind=EventKind.REFUNDED,
+        occurred_at=clock.now(),
+        facts=PaymentFacts(refunds={"sandbox:amount_refunded": RefundFact(amount=2500, state="succeeded")}),
+    )
+    apply_canonical(refunded, PaymentRepository(), now=clock.now())
+
+    with counting_aws_calls() as calls:
+        drain_changes()
+
+    [made] = RefundStore().of_payment("sandbox", "pay_image")
+    assert (made.source.value, made.amount) == ("provider", 2500)
+    case = CaseStore(provisioned.table_name).get(case_id_for_source(f"refund-rejected:{made.refund_id}"))
+    assert case is not None and case.subject.provider_payment_id == "pay_image"
+    reads = {op: n for op, n in calls.items() if op in ("dynamodb:GetItem", "dynamodb:Query")}
+    assert reads == {"dynamodb:Query": 1}, calls

@@ -15,7 +15,7 @@ from cardops.support.domain.cases import CaseDraft
 def drafts(monkeypatch: pytest.MonkeyPatch) -> list[CaseDraft]:
     built: list[CaseDraft] = []
 
-    def build_only(build: Any, actor: str) -> str:
+    def build_only(build: Any, actor: str, payment: Any = None) -> str:
         built.append(build())
         return "case"
 

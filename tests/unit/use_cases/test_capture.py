@@ -139,9 +139,8 @@ class Executions:
     def start_once(self, arn: str, name: str, payload: dict[str, Any]) -> bool:
         return self.started.setdefault(name, payload) is payload
 
-    def stop_if_running(self, arn: str, name: str, cause: str) -> bool:
+    def stop_if_running(self, arn: str, name: str, cause: str) -> None:
         self.stopped.append(name)
-        return True
 
 
 def listener_deps(deps: capture.Deps, executions: Executions) -> capture.DeadlineListenerDeps:

@@ -4,13 +4,14 @@ checked against the payments, timers started with the case and stopped when it i
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 
 import pytest
 
 from cardops.support import use_cases
-from cardops.support.domain.cases import CaseDraft, CaseError, CaseStatus, Category, Subject
+from cardops.support.domain.cases import Case, CaseDraft, CaseError, CaseStatus, Category, Subject
 from tests.builders import NOW, captured_payment
 from tests.fakes.support import FakeCases, FakeCaseWorkflows, FakePaymentReads, FakeReports
 
@@ -43,6 +44,47 @@ def test_an_automatic_source_opens_one_case_however_often_it_calls() -> None:
     again = use_cases.open_case(d, draft(source="refund-rejected:rf_1"), actor="hook", now=NOW)
     assert again.case_id == first.case_id
     assert d.workflows.started == [first.case_id]  # type: ignore[attr-defined]
+
+
+class CountedCases(FakeCases):
+    """The fake store, counting the case reads a use case makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, case_id: str) -> Case | None:
+        self.reads += 1
+        return super().get(case_id)
+
+
+def test_a_source_case_is_written_under_its_is_new_condition_without_a_read_first() -> None:
+    cases = CountedCases()
+    d = replace(deps(), cases=cases)
+    first = use_cases.open_case(d, draft(source="refund-rejected:rf_2"), actor="hook", now=NOW)
+    assert cases.reads == 0
+    again = use_cases.open_case(d, draft(source="refund-rejected:rf_2"), actor="hook", now=NOW)
+    assert again == first and cases.reads == 1  # refused by the condition, then read
+    assert d.workflows.started == [first.case_id]  # type: ignore[attr-defined]
+
+
+def test_a_payment_the_caller_holds_is_checked_without_reading_it() -> None:
+    held = captured_payment("payjp", "ch_held", store_id="store-1").payment
+    d = deps(FakePaymentReads())  # a read would find nothing: payment_not_found
+    subject = {"store_id": "store-1", "provider": "payjp", "provider_payment_id": "ch_held"}
+    case = use_cases.open_case(d, draft(**subject), actor="hook", now=NOW, payment=held)
+    assert case.subject.provider_payment_id == "ch_held"
+    with pytest.raises(use_cases.SubjectError) as other:
+        use_cases.open_case(
+            d, draft(**{**subject, "store_id": "store-2"}), actor="hook", now=NOW, payment=held
+        )
+    assert other.value.code == "payment_of_another_store"
+    # a held payment that is not the subject's is no answer: the subject's payment is read
+    with pytest.raises(use_cases.SubjectError) as missing:
+        use_cases.open_case(
+            d, draft(**{**subject, "provider_payment_id": "ch_9"}), actor="hook", now=NOW, payment=held
+        )
+    assert missing.value.code == "payment_not_found"
 
 
 def test_a_case_about_a_payment_must_name_its_store() -> None:

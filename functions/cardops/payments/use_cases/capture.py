@@ -495,8 +495,8 @@ class DeadlineListenerDeps:
     state_machine_arn: str
     #: ``kernel.workflows.start_once``: start an execution by name, a second start a no-op
     start_once: Callable[[str, str, dict[str, Any]], bool]
-    #: ``kernel.workflows.stop_if_running``
-    stop_if_running: Callable[[str, str, str], bool]
+    #: ``kernel.workflows.stop_if_running``: one call, whether the execution runs, ended or never started
+    stop_if_running: Callable[[str, str, str], None]
     now: Callable[[], datetime] = clock.now
 
 
