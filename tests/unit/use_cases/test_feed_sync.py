@@ -86,6 +86,9 @@ def test_a_holiday_or_weekend_is_skipped_and_the_next_business_day_takes_its_fil
 
     taken = world.run(skipped.next_sync_date)
     assert (taken.status, taken.matched) == ("completed", 1)
+    # what `GET /admin/feeds/runs` answers: both, oldest first, or one business date's
+    assert world.sync.runs() == [skipped, taken]
+    assert world.sync.runs(day) == [skipped]
 
 
 def test_a_matched_line_is_stored_with_its_employee_and_the_watermark_moves() -> None:

@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cardops.feeds.store import FeedStore
 from cardops.feeds.use_cases.sync import SyncSummary, time_budget
 from cardops.feeds.wiring import feed_sync
 from cardops.kernel import clock
@@ -34,4 +33,4 @@ def sync(body: Annotated[SyncRequest, Body()]) -> SyncSummary:
 @router.get("/admin/feeds/runs", tags=["feeds"])
 def runs(business_date: Annotated[date | None, Query()] = None) -> list[SyncSummary]:
     """Recorded runs and skips (oldest first), of one business date when given."""
-    return [SyncSummary.model_validate_json(doc) for doc in FeedStore().runs(business_date)]
+    return feed_sync().runs(business_date)

@@ -122,6 +122,10 @@ class SyncState(Protocol):
 
     def record_run(self, business_date: date, started_at: datetime, summary: BaseModel) -> None: ...
 
+    def runs(self, business_date: date | None = None) -> list[str]:
+        """The recorded summaries (JSON), oldest first; of one business date when given."""
+        ...
+
 
 @dataclass(frozen=True)
 class Deps:
@@ -261,6 +265,10 @@ class FeedSync:
         self.state = deps.state
         self.lines = deps.lines
         self.files = deps.files
+
+    def runs(self, business_date: date | None = None) -> list[SyncSummary]:
+        """Recorded runs and skips (oldest first), of one business date when given."""
+        return [SyncSummary.model_validate_json(doc) for doc in self.deps.state.runs(business_date)]
 
     def run(
         self,
