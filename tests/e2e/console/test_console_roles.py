@@ -32,7 +32,11 @@ from tests.helpers import sandbox_api as api
 pytestmark = pytest.mark.e2e
 REPAYMENT = ROOT / "events" / "repayment"
 STORE = "store_console_repay"  # the re-payment's: not a seeded store admin's (their tests count money)
-TENANT = "tenant_demo"  # the seeded tenant admin's and employee's tenant
+TENANT = "tenant_demo"
+REPAYMENT_QUEUE, MY_LINES = (
+    "再決済申請の確認待ち",
+    "わたしのカード明細",
+)  # the home page's links  # the seeded tenant admin's and employee's tenant
 #: the seeded employee, as the finance module's test puts it too (either may run first)
 E001 = {"name_kana": "ヤマダ タロウ", "card_linkage_code": "LNK-E001", "settlement": "corporate"}
 FEED_HEADER = (
@@ -100,7 +104,8 @@ def test_the_support_desk_approves_a_repayment_on_its_evidence(outputs: dict[str
     eventually(lambda: _repayment_status(outputs, request_id) == "awaiting_decision")
 
     sign_in(page, console, "support-1")
-    visit(page, f"{console}/repayments", "support-queue")
+    page.get_by_role("link", name=REPAYMENT_QUEUE).click()
+    check(page, "support-queue")
     page.get_by_role("link", name=request_id).click()
     check(page, "support-request")
     assert page.locator("#repayment-status").inner_text() == "awaiting_decision"
@@ -227,7 +232,8 @@ def test_the_employee_excludes_a_leftover_and_asks_why_by_keyboard(
     console = outputs["ConsoleUrl"]
     lines = feed_lines(outputs)
     sign_in(page, console, "employee-demo-e001")
-    visit(page, f"{console}/me/card-lines", "employee-lines")
+    page.get_by_role("link", name=MY_LINES).click()
+    check(page, "employee-lines")
     assert page.get_by_role("row").filter(has_text=lines["leftover"]).count() == 1
     assert page.get_by_text("書店 渋谷").count() == 0  # another employee's line is not listed
     assert (
@@ -251,9 +257,11 @@ def test_the_employee_excludes_a_leftover_and_asks_why_by_keyboard(
     )
 
     _tab_until(page, "利用日")
-    # the one value not typed: a date field's part order follows chromium's own locale (here
-    # month/day/year), not the page's, so typed digits would land in other parts on another machine
-    page.get_by_label("利用日").fill(lines["used"])
+    year, month, day = lines["used"].split("-")
+    # a date field's parts follow chromium's own locale, not the page's: headless Debian chromium
+    # lays them out month/day/year; each part's last digit moves to the next part
+    page.keyboard.type(month + day + year)
+    assert page.get_by_label("利用日").input_value() == lines["used"], "chromium's date order changed"
     _tab_until(page, "金額（任意）")
     page.keyboard.type(lines["amount"])
     page.keyboard.press("Tab")
