@@ -236,6 +236,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "repay.reason": {"ja": "理由（却下の場合は必須）", "en": "Reason (required to reject)"},
     "repay.submit": {"ja": "判断を送信する", "en": "Send the decision"},
     "repay.audit": {"ja": "監査証跡", "en": "Audit trail"},
+    "repay.new_payment": {"ja": "新しい決済", "en": "New payment"},
+    "repay.confirm_title": {"ja": "判断の確認", "en": "Confirm the decision"},
+    "repay.confirm_approve_text": {
+        "ja": "承認すると、保存済みのカードに次の金額を一度だけ請求します。",
+        "en": "Approving charges the saved card once, this amount.",
+    },
+    "repay.confirm_reject_text": {
+        "ja": "却下すると、この申請は再決済されずに終了します。",
+        "en": "Rejecting ends this request without charging anything.",
+    },
+    "repay.confirm_approve": {"ja": "承認を確定する", "en": "Approve now"},
+    "repay.confirm_reject": {"ja": "却下を確定する", "en": "Reject now"},
     "repay.done_approve": {"ja": "承認しました。", "en": "Approved."},
     "repay.done_reject": {"ja": "却下しました。", "en": "Rejected."},
     "home.repayments": {"ja": "再決済申請の確認待ち", "en": "Re-payment queue"},

@@ -1,5 +1,6 @@
 """Support desk pages (issue 15 item 5, part): the re-payment queue, a request's findings and audit
-trail, and the approve/reject decision, through the re-payment use cases the admin API calls."""
+trail, and the approve/reject decision (reviewed on a confirmation page first: an approval charges the
+customer's card), through the re-payment use cases the admin API calls."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def request_page(request_id: str) -> Response[Any]:
 
 @router.post("/console/repayments/<request_id>/decision")
 def decide(request_id: str) -> Response[Any]:
+    """``step=confirm`` sends the decision; anything else shows what it will do and asks to confirm."""
     found = _request(request_id)
     form = parse_form(router.current_event.decoded_body)
     decision = form.get("decision")
@@ -61,6 +63,10 @@ def decide(request_id: str) -> Response[Any]:
     reason = form.get("reason", "").strip()[:500] or None
     if decision == "reject" and reason is None:
         raise BadForm("a rejection needs a reason")
+    if form.get("step") != "confirm":
+        return PAGES.render(
+            "repayment_confirm.html", _view(), request=found, decision=decision, reason=reason
+        )
     repayments().decide(found.request_id, "approve" if decision == "approve" else "reject", reason=reason,
                      actor=_view().user.actor)  # fmt: skip
     return redirect(_view().url(f"/console/repayments/{found.request_id}", done=decision))

@@ -38,9 +38,19 @@ def test_the_desk_approves_a_waiting_request_and_store_admins_cannot(
     )  # no reason
     assert wait_for_status("rq_test_0001", "awaiting_decision")
 
-    done = desk.post("/console/repayments/rq_test_0001/decision", {"decision": "approve"})
+    # an approval charges the card: the desk reviews it on a confirmation page first, nothing decided yet
+    review = desk.post("/console/repayments/rq_test_0001/decision", {"decision": "approve"})
+    assert review.status == 200 and 'id="confirm-amount">¥12,000<' in review.body
+    assert 'name="step" value="confirm"' in review.body
+    assert wait_for_status("rq_test_0001", "awaiting_decision")
+
+    done = desk.post("/console/repayments/rq_test_0001/decision", {"decision": "approve", "step": "confirm"})
     assert done.status == 303
     decided = wait_for_status("rq_test_0001", "charged", timeout=30)
     assert decided["decision"]["decided_by"] == "console:desk-1"
-    again = desk.post("/console/repayments/rq_test_0001/decision", {"decision": "approve"})
+    # the outcome: the new charge, linked to its payment page
+    new = decided["new_payment"]["provider_payment_id"]
+    shown = desk.get("/console/repayments/rq_test_0001")
+    assert f'href="/console/payments/payjp/{new}"' in shown.body
+    again = desk.post("/console/repayments/rq_test_0001/decision", {"decision": "approve", "step": "confirm"})
     assert again.status == 409
