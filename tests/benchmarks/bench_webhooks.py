@@ -118,7 +118,7 @@ def aws_calls() -> dict[str, float]:
             feed.drain()
             processor.handler({"Records": [_record("stripe", warm)]}, FakeContext("processor"))
             feed.drain()
-        before, payment_before = stored(made.table_name)
+        before, items_before = stored(made.table_name)
         for kind, event_type in EVENT_TYPES.items():
             body = _body(event_type)
             with logged() as webhook_logs, counting_aws_calls() as accepted:
@@ -164,14 +164,19 @@ def aws_calls() -> dict[str, float]:
                 figures[f"{kind}: invocations_{what}"] = float(invocations)
                 figures[f"{kind}: cpu_seconds_{what}"] = logs.cpu_seconds
             # what this event left in the table (bytes added, by what they are)
-            after, payment_after = stored(made.table_name)
+            after, items_after = stored(made.table_name)
             for figure, value in after.items():
                 delta = value if figure == "payment_item_bytes" else value - before[figure]
                 figures[f"{kind}: {figure}"] = delta
-            figures[f"{kind}: index_write_units"] = index_write_units(
-                payment_before, payment_after, [pk for pk, _ in resources.TABLE.indexes.values()]
+            # every item the event wrote (the payment, ledger entries and balances, refunds, cases):
+            # each index it is on bills its write
+            index_keys = [pk for pk, _ in resources.TABLE.indexes.values()]
+            figures[f"{kind}: index_write_units"] = sum(
+                index_write_units(items_before.get(key), items_after.get(key), index_keys)
+                for key in items_before.keys() | items_after.keys()
+                if items_before.get(key) != items_after.get(key)
             )
-            before, payment_before = after, payment_after
+            before, items_before = after, items_after
         with counting_aws_calls() as replayed:
             processor.handler(
                 {"Records": [_record("stripe", _body(EVENT_TYPES["refund"]))]}, FakeContext("processor")
@@ -185,9 +190,9 @@ def aws_calls() -> dict[str, float]:
     return figures
 
 
-def stored(table_name: str) -> tuple[dict[str, float], dict[str, Any] | None]:
+def stored(table_name: str) -> tuple[dict[str, float], dict[tuple[str, str], dict[str, Any]]]:
     """What the table holds now, as DynamoDB bills it: raw events (kept until their TTL), the rest
-    (kept), the index entries (each index projects the whole item); and the payment item itself."""
+    (kept), the index entries (each index projects the whole item); and every item by its key."""
     import boto3
 
     from cardops import resources
@@ -211,7 +216,7 @@ def stored(table_name: str) -> tuple[dict[str, float], dict[str, Any] | None]:
         "stored_index_entries": float(len(indexed)),
         "stored_index_bytes": float(sum(item_size(i) for i in indexed)),
         "payment_item_bytes": float(item_size(payment) if payment else 0),
-    }, payment
+    }, {(str(i["pk"]), str(i["sk"])): i for i in items}
 
 
 def kind_of(counts: Counter[str], wanted: str) -> float:
