@@ -22,6 +22,7 @@ from cardops.console.web import (
     BadForm,
     Pages,
     RequestView,
+    choice,
     identifier,
     optional_amount,
     parse_form,
@@ -36,13 +37,13 @@ from cardops.ledger.domain.statement import Order
 from cardops.ledger.wiring import ledger_service
 from cardops.payments.domain.payments import Payment
 from cardops.payments.domain.refunds import RefundReason
+from cardops.payments.providers import registry
 from cardops.payments.routes.views import PaymentView, payment_view
 from cardops.payments.use_cases import capture
 from cardops.payments.wiring import capture_deps, payment_records, refund_service
 
 router = Router()  # type: ignore[no-untyped-call]
 PAGES = Pages()
-PROVIDERS = frozenset({"payjp", "stripe", "sbps", "sandbox"})
 #: entries per statement page (newest first)
 STATEMENT_PAGE_SIZE = 50
 #: the dashboard's "nearest deadlines"
@@ -155,7 +156,7 @@ def _rows(payments: list[Payment], now: datetime) -> list[dict[str, Any]]:
 
 def _payment(provider: str, payment_id: str, action: Action) -> PaymentView:
     """The payment as the admin API shows it, after the policy allowed ``action`` on its store."""
-    if provider not in PROVIDERS:
+    if provider not in (*registry.names(), registry.STAND_IN):  # the admin API's payment routes' set
         raise PageNotFound(f"no provider {provider}")
     payment_id = identifier(payment_id, "payment id")
     found = payment_records().detail(provider, payment_id)
@@ -225,10 +226,7 @@ def refund_payment(provider: str, payment_id: str) -> Response[Any]:
     amount = optional_amount(form.get("amount"), "amount", maximum=MAX_PLAUSIBLE_AMOUNT)
     if amount is None:
         raise BadForm("amount is required")
-    try:
-        reason = RefundReason(form.get("reason", ""))
-    except ValueError as exc:
-        raise BadForm("reason is not one of the listed reasons") from exc
+    reason = choice(form.get("reason"), RefundReason, "reason is not one of the listed reasons")
     note = form.get("note", "").strip()[:500]
     if form.get("step") != "confirm":
         # the key is fixed at review, so a double-submitted confirmation refunds once
@@ -254,10 +252,7 @@ def refund_payment(provider: str, payment_id: str) -> Response[Any]:
 
 
 def _channel(value: str | None) -> Channel:
-    try:
-        return Channel(value or Channel.STANDARD.value)
-    except ValueError as exc:
-        raise BadForm("channel is not a payment channel") from exc
+    return choice(value or Channel.STANDARD.value, Channel, "channel is not a payment channel")
 
 
 def _currency(value: str | None) -> str:
@@ -295,10 +290,7 @@ def adjust(store_id: str) -> Response[Any]:
     form = parse_form(router.current_event.decoded_body)
     channel, currency = _channel(form.get("channel")), _currency(form.get("currency"))
     amount = signed_amount(form.get("amount"), "amount", maximum=MAX_PLAUSIBLE_AMOUNT)
-    try:
-        reason = AdjustmentReason(form.get("reason", ""))
-    except ValueError as exc:
-        raise BadForm("reason is not one of the listed reason codes") from exc
+    reason = choice(form.get("reason"), AdjustmentReason, "reason is not one of the listed reason codes")
     memo = form.get("memo", "").strip()[:500]
     if form.get("step") != "confirm":
         return _render(

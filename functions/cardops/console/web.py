@@ -14,10 +14,11 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 from aws_lambda_powertools.event_handler import Response
@@ -118,6 +119,17 @@ def signed_amount(value: str | None, name: str, *, maximum: int) -> int:
     if amount is None:
         raise BadForm(f"{name} is required")
     return -amount if negative else amount
+
+
+_Choice = TypeVar("_Choice", bound=Enum)
+
+
+def choice(value: str | None, options: type[_Choice], message: str) -> _Choice:
+    """One of a select's listed values (``message`` when the form sent anything else)."""
+    try:
+        return options(value or "")
+    except ValueError as exc:
+        raise BadForm(message) from exc
 
 
 @dataclass(frozen=True)

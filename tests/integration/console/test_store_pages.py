@@ -106,6 +106,9 @@ def test_another_stores_admin_gets_the_forbidden_page_and_changes_nothing(
         # nothing of the payment shows (the language link repeats the path the user typed, no more)
         assert "12,000" not in page.body and "payment-status" not in page.body and "rsv-" not in page.body
     assert provider.count("capture", "pay_console_1") == 0
+    # a provider the registry does not know is no page at all, whoever asks
+    unknown = Browser(console, store_admin(STORE)).get(PAYMENT.replace("/payments/payjp/", "/payments/acme/"))
+    assert unknown.status == 404 and "12,000" not in unknown.body
 
 
 def test_a_payout_shows_its_date_before_it_is_requested(console: SandboxIssuer) -> None:

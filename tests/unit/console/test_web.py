@@ -92,3 +92,15 @@ def test_an_adjustment_may_take_money_but_never_nothing() -> None:
     for bad in ("", "-", "0", "-0", "--5", "+5", "1.5"):
         with pytest.raises(BadForm):
             signed_amount(bad, "amount", maximum=10**9)
+
+
+def test_a_choice_is_one_of_the_listed_values_or_the_named_refusal() -> None:
+    from cardops.console.web import BadForm, choice
+    from cardops.ledger.domain.ledger import Channel
+    from cardops.payments.domain.refunds import RefundReason
+
+    assert choice("standard", Channel, "channel is not a payment channel") is Channel.STANDARD
+    assert choice(RefundReason("other").value, RefundReason, "x") is RefundReason("other")
+    for sent in (None, "", "STANDARD", "standard ", "<script>"):
+        with pytest.raises(BadForm, match=r"^channel is not a payment channel$"):
+            choice(sent, Channel, "channel is not a payment channel")
