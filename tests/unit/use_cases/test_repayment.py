@@ -339,3 +339,14 @@ def test_a_late_decision_step_does_not_reopen_an_expired_request(world: Repaymen
     assert ("await_decision", "awaiting_decision") not in world.requests.steps("rq_1")
     with pytest.raises(NotAwaitingDecision):
         repayments.decide("rq_1", "approve", reason=None, actor=DESK)
+
+
+def test_a_late_decision_step_does_not_undo_the_desks_decision(world: RepaymentWorld) -> None:
+    repayments = awaiting(world)
+    repayments.decide("rq_1", "approve", reason=None, actor=DESK)
+    repayments.await_decision_step("rq_1", "tok_retried")  # the step's Lambda run again, late
+
+    record, token = world.requests.get_with_token("rq_1") or (None, "missing")
+    assert record is not None and record.status is RepaymentStatus.APPROVED
+    assert token != "tok_retried"
+    assert world.requests.steps("rq_1").count(("await_decision", "awaiting_decision")) == 1

@@ -38,7 +38,6 @@ from cardops.payments.domain.repayment import (
     validate_evidence,
 )
 from cardops.payments.domain.repayment_requests import (
-    OUTCOMES,
     AuditEntry,
     Decision,
     Finding,
@@ -265,6 +264,10 @@ def _charge_summary(new: PaymentRef, amount: int) -> dict[str, Any]:
 class Started:
     record: RepaymentRecord
     duplicate: bool
+
+
+#: the statuses a request waits for the support desk from: started, or already waiting (the step's retry)
+WAITS_FROM = (RepaymentStatus.STARTED, RepaymentStatus.AWAITING_DECISION)
 
 
 class Repayments:
@@ -496,16 +499,16 @@ class Repayments:
         """Keep the task token with the request and tell the support desk a decision is awaited."""
         requests = self.deps.requests
         record = self._record(request_id)
-        if record.status in OUTCOMES:
-            return  # the wait already timed out and the request was closed: a late step changes nothing
+        if record.status not in WAITS_FROM:
+            return  # decided, or closed when the wait timed out: a late step changes nothing
         requests.set_task_token(request_id, task_token)
         try:
-            # only from the status just read: a close (expiry) in between must not be undone
+            # a decision or a close (expiry) between the read and this save must not be undone
             requests.save(
                 record.model_copy(
                     update={"status": RepaymentStatus.AWAITING_DECISION, "updated_at": self.deps.now()}
                 ),
-                expected=(record.status,),
+                expected=WAITS_FROM,
             )
         except StatusConflict:
             requests.set_task_token(request_id, None)  # closed meanwhile: its token is of no use
