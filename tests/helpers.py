@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from botocore.client import BaseClient
 
 from cardops import resources
+from cardops.kernel.calendar import TOKYO
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.openapi_conformance import check_answer
@@ -180,3 +183,132 @@ def sandbox_now(outputs: Mapping[str, Any]) -> datetime:
     code, body = sandbox_api(outputs, "GET", "/admin/sandbox/clock")
     assert code == 200, body
     return datetime.fromisoformat(body["now"])
+
+
+# --- a running sandbox's provider emulators, clock and CLI (the end-to-end provider modules) ------
+
+
+def emulator_call(base_url: str, method: str, path: str, body: Any = None) -> Any:
+    """A provider emulator's sandbox control or view (``/_sandbox/...``, JSON, must answer 200)."""
+    import urllib3
+
+    response = urllib3.request(
+        method,
+        base_url + path,
+        body=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 200, response.data
+    return json.loads(response.data)
+
+
+def emulator_fault(base_url: str, operation: str, count: int, mode: str = "server_error") -> None:
+    """The emulator's next ``count`` calls of ``operation`` fail (``POST /_sandbox/faults``)."""
+    emulator_call(
+        base_url, "POST", "/_sandbox/faults", {"operation": operation, "mode": mode, "count": count}
+    )
+
+
+def keys_sent(base_url: str, path: str) -> list[str | None]:
+    """The idempotency keys of every request the emulator received on ``path``, in order."""
+    return [
+        key
+        for _, seen, key in emulator_call(base_url, "GET", "/_sandbox/requests")["requests"]
+        if seen == path
+    ]
+
+
+def payment_with_status(outputs: Mapping[str, Any], provider: str, payment_id: str, *statuses: str) -> Any:
+    """The payment as the admin API shows it once its status is one of ``statuses``, else ``None``."""
+    code, body = sandbox_api(outputs, "GET", f"/admin/payments/{provider}/{payment_id}")
+    return body if code == 200 and body["status"] in statuses else None
+
+
+def booking_metadata(
+    outputs: Mapping[str, Any],
+    store_id: str,
+    reservation_id: str,
+    *,
+    visit_in_days: int,
+    accepted_days_ago: int,
+) -> dict[str, str]:
+    """Contract-2 metadata of a booking, dated from the sandbox's clock."""
+    now = sandbox_now(outputs)
+    return {
+        "store_id": store_id,
+        "reservation_id": reservation_id,
+        "visit_date": (now.astimezone(TOKYO).date() + timedelta(days=visit_in_days)).isoformat(),
+        "accepted_at": (now - timedelta(days=accepted_days_ago)).astimezone(TOKYO).isoformat(),
+    }
+
+
+def sandbox_cli(outputs: Mapping[str, Any], *args: str) -> str:
+    """One ``cardops`` CLI command against the sandbox (``_outputs_file``); its output (must succeed)."""
+    from click.testing import CliRunner
+
+    from cardops.cli.main import cli
+
+    result = CliRunner().invoke(cli, [*args, "--outputs", outputs["_outputs_file"]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+REPAYMENT_SAMPLES = Path(__file__).resolve().parents[1] / "events" / "repayment"
+
+
+def sample_evidence(**overrides: Any) -> dict[str, Any]:
+    """The evidence of the sample re-payment request (``events/repayment/evidence.json``)."""
+    sample = json.loads((REPAYMENT_SAMPLES / "evidence.json").read_text(encoding="utf-8"))
+    return {**sample["evidence"], **overrides}
+
+
+def register_reservation(outputs: Mapping[str, Any], evidence: Mapping[str, Any]) -> None:
+    """The reservation a re-payment's evidence names (``PUT /admin/reservations/{id}``)."""
+    code, body = sandbox_api(
+        outputs,
+        "PUT",
+        f"/admin/reservations/{evidence['reservation_id']}",
+        {
+            "store_id": evidence["store_id"],
+            "holder_name": "山田 花子",
+            "email": evidence["email"],
+            "tel": evidence["tel"],
+            "reserved_at": evidence["reserved_at"],
+            "amount": evidence["amount"],
+            "tax_treatment": "inclusive",
+        },
+    )
+    assert code == 200, body
+
+
+def start_repayment(
+    outputs: Mapping[str, Any],
+    workdir: Path,
+    *,
+    provider: str,
+    original_id: str,
+    evidence: Mapping[str, Any],
+    document: Path,
+) -> str:
+    """The support desk files a re-payment request (``cardops repayment start``); its id."""
+    request_id = f"rq_{provider}_{secrets.token_hex(4)}"
+    request = {
+        "request_id": request_id,
+        "original_payment": {"provider": provider, "provider_payment_id": original_id},
+        "evidence": dict(evidence),
+    }
+    evidence_file = workdir / f"{request_id}.json"
+    evidence_file.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    started = json.loads(
+        sandbox_cli(
+            outputs, "repayment", "start", "--evidence", str(evidence_file),
+            "--document", str(document), "--json",
+        )
+    )  # fmt: skip
+    assert started["status"] in ("started", "awaiting_decision")
+    return request_id
+
+
+def repayment(outputs: Mapping[str, Any], request_id: str) -> Any:
+    """A re-payment request as ``cardops repayment show --json`` shows it."""
+    return json.loads(sandbox_cli(outputs, "repayment", "show", request_id, "--json"))
