@@ -213,6 +213,7 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
     )
     # the visit date is long past: the capture-deadline workflow releases it at once (予約不成立)
     eventually(lambda: payment(outputs, original.id, "expired_refunded"), timeout=60)
+    assert payjp.Charge.retrieve(original.id).refunded
     request_id = start_repayment(
         outputs,
         tmp_path,

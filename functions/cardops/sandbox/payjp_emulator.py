@@ -128,6 +128,7 @@ class PayjpEmulator(EmulatorServer):
         params = _nested(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if request.command == "GET":
             params |= _nested(parse_qsl(parts.query, keep_blank_values=True))
+        payload: dict[str, Any]
         try:
             if parts.path == "/_sandbox/faults" and request.command == "POST":
                 self._set_fault(json.loads(body or b"{}"))
