@@ -281,6 +281,29 @@ def register_reservation(outputs: Mapping[str, Any], evidence: Mapping[str, Any]
     assert code == 200, body
 
 
+def expired_payjp_original(outputs: Mapping[str, Any], evidence: Mapping[str, Any]) -> tuple[str, str]:
+    """The PAY.JP authorization of the evidence's reservation, on a saved card (a customer), released
+    by the capture-deadline workflow (the visit is long past): a re-payment's original. Its customer's
+    and charge's ids; the official ``payjp`` library must point at the sandbox's emulator."""
+    import payjp
+
+    customer = payjp.Customer.create(card="tok_visa", email=evidence["email"])
+    original = payjp.Charge.create(
+        amount=evidence["amount"],
+        currency="jpy",
+        customer=customer.id,
+        capture=False,
+        metadata={
+            "store_id": evidence["store_id"],
+            "reservation_id": evidence["reservation_id"],
+            "visit_date": "2025-03-05",
+            "accepted_at": "2025-03-01T10:00:00+09:00",
+        },
+    )
+    eventually(lambda: payment_with_status(outputs, "payjp", original.id, "expired_refunded"), timeout=60)
+    return str(customer.id), str(original.id)
+
+
 def start_repayment(
     outputs: Mapping[str, Any],
     workdir: Path,

@@ -27,6 +27,7 @@ from tests.helpers import (
     emulator_call,
     emulator_fault,
     eventually,
+    expired_payjp_original,
     keys_sent,
     payment_with_status,
     register_reservation,
@@ -198,27 +199,14 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
     the new charge on every attempt of the first try, the workflow retries with the same key."""
     evidence = sample_evidence(reservation_id=f"rsv_payjp_{secrets.token_hex(4)}")
     register_reservation(outputs, evidence)
-    customer = payjp.Customer.create(card="tok_visa", email=evidence["email"])
-    original = payjp.Charge.create(
-        amount=12000,
-        currency="jpy",
-        customer=customer.id,
-        capture=False,
-        metadata={
-            "store_id": evidence["store_id"],
-            "reservation_id": evidence["reservation_id"],
-            "visit_date": "2025-03-05",
-            "accepted_at": "2025-03-01T10:00:00+09:00",
-        },
-    )
     # the visit date is long past: the capture-deadline workflow releases it at once (予約不成立)
-    eventually(lambda: payment(outputs, original.id, "expired_refunded"), timeout=60)
-    assert payjp.Charge.retrieve(original.id).refunded
+    customer_id, original_id = expired_payjp_original(outputs, evidence)
+    assert payjp.Charge.retrieve(original_id).refunded
     request_id = start_repayment(
         outputs,
         tmp_path,
         provider="payjp",
-        original_id=original.id,
+        original_id=original_id,
         evidence=evidence,
         document=REPAYMENT_SAMPLES / "consent.eml",
     )
@@ -229,10 +217,10 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
     shown = eventually(lambda: (r := repayment(outputs, request_id))["status"] == "charged" and r, timeout=60)
 
     new_id = shown["new_payment"]["provider_payment_id"]
-    assert shown["new_payment"]["provider"] == "payjp" and new_id != original.id
+    assert shown["new_payment"]["provider"] == "payjp" and new_id != original_id
     charged = payjp.Charge.retrieve(new_id)
-    assert (charged.captured, charged.amount, charged.customer) == (True, 12000, customer.id)
-    assert charged.metadata["repayment_of"] == original.id
+    assert (charged.captured, charged.amount, charged.customer) == (True, 12000, customer_id)
+    assert charged.metadata["repayment_of"] == original_id
     assert charged.metadata["reservation_id"] == evidence["reservation_id"]
     creates = [key for key in sent(outputs, "/v1/charges") if key is not None]
     assert creates[-(CLIENT_ATTEMPTS + 1) :] == [creates[-1]] * (CLIENT_ATTEMPTS + 1)  # one key, retried
@@ -240,7 +228,7 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
         e for e in emulator(outputs, "GET", "/_sandbox/events")["events"] if e["type"] == "charge.succeeded"
     ]
     assert [e["data"]["id"] for e in made].count(new_id) == 1  # charged once
-    assert sum(1 for e in made if e["data"]["metadata"].get("repayment_of") == original.id) == 1
+    assert sum(1 for e in made if e["data"]["metadata"].get("repayment_of") == original_id) == 1
     captured = eventually(lambda: payment(outputs, new_id, "captured"))
     assert captured["captured_amount"] == 12000 and captured["reservation_id"] == evidence["reservation_id"]
 

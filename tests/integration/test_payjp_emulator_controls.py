@@ -14,18 +14,10 @@ from cardops.payments.providers.base import TransientProviderError
 from cardops.payments.providers.payjp.client import PayjpClient
 from cardops.sandbox.payjp_emulator import PayjpEmulator
 from tests.helpers import emulator_call, emulator_fault, keys_sent
-from tests.integration.test_stripe_emulator import Receiver
+from tests.integration.conftest import Receiver
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 SECRET = resources.SANDBOX_SECRETS["payjp_secret_key"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    hook.server.start()
-    yield hook
-    hook.server.stop()
 
 
 @pytest.fixture

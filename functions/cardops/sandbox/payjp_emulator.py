@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import EmulatorServer, Faults, send
+from cardops.sandbox.loopback import EmulatorServer, Faults, sandbox_record, send
 
 #: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
 #: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
@@ -136,12 +136,8 @@ class PayjpEmulator(EmulatorServer):
             elif parts.path == "/_sandbox/webhooks" and request.command == "POST":
                 self.deliver = json.loads(body or b"{}").get("deliver") is not False
                 status, payload = 200, {"deliver": self.deliver}
-            elif parts.path == "/_sandbox/requests" and request.command == "GET":
-                with self._lock:
-                    status, payload = 200, {"requests": [list(r) for r in self.requests]}
-            elif parts.path == "/_sandbox/events" and request.command == "GET":
-                with self._lock:
-                    status, payload = 200, {"events": list(self.events)}
+            elif request.command == "GET" and (record := self._record(parts.path)) is not None:
+                status, payload = 200, record
             else:
                 self._authenticate(request.headers.get("Authorization"))
                 key = request.headers.get("Idempotency-Key")
@@ -155,6 +151,10 @@ class PayjpEmulator(EmulatorServer):
             status, payload = 504, PayjpError(504, "timeout", "gateway timeout", kind="server_error").body()
         data = json.dumps(payload).encode()
         send(request, status, "application/json; charset=utf-8", data)
+
+    def _record(self, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            return sandbox_record(path, self.requests, self.events)
 
     def _authenticate(self, header: str | None) -> None:
         if not header or not header.startswith("Basic "):
