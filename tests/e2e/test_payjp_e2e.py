@@ -80,7 +80,14 @@ def payment(outputs: dict[str, Any], charge_id: str, *statuses: str) -> Any:
     return payment_with_status(outputs, "payjp", charge_id, *statuses)
 
 
-def authorize(outputs: dict[str, Any], amount: int, *, visit_in_days: int, accepted_days_ago: int = 0) -> Any:
+def authorize(
+    outputs: dict[str, Any],
+    amount: int,
+    *,
+    visit_in_days: int,
+    accepted_days_ago: int = 0,
+    store: str = STORE,
+) -> Any:
     """A customer's card authorization at PAY.JP (``capture=false``), as the booking system makes it."""
     reservation_id = f"rsv_payjp_{secrets.token_hex(4)}"
     return payjp.Charge.create(
@@ -90,7 +97,7 @@ def authorize(outputs: dict[str, Any], amount: int, *, visit_in_days: int, accep
         capture=False,
         expiry_days=60,
         metadata=booking_metadata(
-            outputs, STORE, reservation_id, visit_in_days=visit_in_days, accepted_days_ago=accepted_days_ago
+            outputs, store, reservation_id, visit_in_days=visit_in_days, accepted_days_ago=accepted_days_ago
         ),
     )
 
@@ -122,7 +129,8 @@ def test_an_uncaptured_authorization_is_released_at_payjp_after_a_failed_cancel(
 
 
 def test_capture_and_refunds_through_faults_then_a_debit_memo(outputs: dict[str, Any]) -> None:
-    charge = authorize(outputs, 12000, visit_in_days=3)
+    store = f"store_payjp_{secrets.token_hex(4)}"  # its own ledger: the sums are this payment's
+    charge = authorize(outputs, 12000, visit_in_days=3, store=store)
     eventually(lambda: payment(outputs, charge.id, "authorized"))
 
     fault(outputs, "capture", 1)  # PAY.JP answers 500; the client retries with the same key
@@ -162,10 +170,16 @@ def test_capture_and_refunds_through_faults_then_a_debit_memo(outputs: dict[str,
     code, memo = api(outputs, "POST", refund_path(charge.id, first["refund_id"], "debit-memo"), memo_body)
     assert code == 201 and memo["amount"] == 1000, memo
     assert len(emulator(outputs, "GET", "/_sandbox/requests")["requests"]) == requests_before
+    # the store's ledger: the sale and each refund once (PAY.JP's totals add no provider refund)
+    code, statement = api(outputs, "GET", f"/admin/stores/{store}/statement")
+    assert code == 200
+    moved = sorted((e["kind"], e["amount"]) for e in statement["entries"] if e["kind"] in ("sale", "refund"))
+    assert moved == [("refund", -7000), ("refund", -3000), ("sale", 10000)]
 
 
 def test_a_refund_stuck_by_a_fault_is_amended_before_payjp_ever_saw_it(outputs: dict[str, Any]) -> None:
-    charge = authorize(outputs, 12000, visit_in_days=3)
+    store = f"store_payjp_{secrets.token_hex(4)}"  # its own ledger: the sums are this payment's
+    charge = authorize(outputs, 12000, visit_in_days=3, store=store)
     eventually(lambda: payment(outputs, charge.id, "authorized"))
     code, _ = api(outputs, "POST", f"/admin/payments/payjp/{charge.id}/capture", {})
     assert code == 200
@@ -189,7 +203,13 @@ def test_a_refund_stuck_by_a_fault_is_amended_before_payjp_ever_saw_it(outputs: 
     keys = sent(outputs, f"/v1/charges/{charge.id}/refund")
     assert keys == [stuck["refund_id"]] * CLIENT_ATTEMPTS + [amended["refund_id"]]
     code, old = api(outputs, "GET", refund_path(charge.id, stuck["refund_id"]))
-    assert code == 200 and old["status"] != "succeeded" and old["replaced_by"] == amended["refund_id"]
+    assert code == 200 and old["replaced_by"] == amended["refund_id"]
+    assert old["status"] == "reversed" and old["provider_refund_id"] is None
+    # the store's ledger: the stuck refund booked and reversed, the amended one booked once
+    code, statement = api(outputs, "GET", f"/admin/stores/{store}/statement")
+    assert code == 200
+    refunds = sorted((e["kind"], e["amount"]) for e in statement["entries"] if e["cause"]["kind"] == "refund")
+    assert refunds == [("refund", -5000), ("refund", -2000), ("reversal", 5000)]
 
 
 def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
