@@ -30,6 +30,7 @@ Sandbox-only routes:
   (顧客決済情報), and the result notification carries the ``cust_code``;
 - ``GET /_sandbox/customers/{cust_code}``: the card kept under a customer id;
 - ``GET /_sandbox/payments/{order_id}``: the emulator's view (status, amounts, operations);
+- ``GET /_sandbox/faults``: the faults not yet met;
 - ``POST /_sandbox/faults`` with ``{"operation": "capture|cancel|refund|lookup|charge|customer", "mode":
   "timeout|server_error|system_error|decline|lost", "count": N}``: the next N such calls hang past
   a client's timeout, answer HTTP 503, answer NG with a system error (type 90: retry), NG with a
@@ -200,6 +201,8 @@ class SbpsEmulator(EmulatorServer):
         body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
         try:
+            if path == "/_sandbox/faults" and request.command == "GET":
+                return self._json(request, 200, {"faults": self.faults})
             if path == "/_sandbox/faults" and request.command == "POST":
                 self._set_fault(json.loads(body or b"{}"))
                 return self._json(request, 200, {"faults": self.faults})
