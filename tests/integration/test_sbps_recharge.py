@@ -5,12 +5,10 @@ payments are what cardops makes of the emulator's result notifications (the real
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from cardops import resources
 from cardops.kernel.config import Settings
@@ -19,28 +17,19 @@ from cardops.payments.domain.repayment import repayment_idempotency_key
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PermanentProviderError, TransientProviderError
 from cardops.payments.providers.sbps import notifications, protocol
-from cardops.payments.providers.sbps.client import KnownPayment, SbpsClient, SbpsSettings
+from cardops.payments.providers.sbps.client import KnownPayment, SbpsClient
 from cardops.payments.providers.sbps.recharge import SbpsRecharger, repayment_order_id
 from cardops.sandbox.sbps_emulator import SbpsEmulator, StoredCard
+from tests.integration import test_sbps_client
+from tests.integration.test_sbps_client import api_settings
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
+#: the SBPS emulator of the client's tests (a fixture)
+emulator = test_sbps_client.emulator
 SECRETS = resources.SANDBOX_SECRETS
 NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 KEY = repayment_idempotency_key("rq_sbps_1")
 VISIT = {"store_id": "store_r", "reservation_id": "rsv_r", "visit_date": "2026-03-01"}
-
-
-@pytest.fixture
-def emulator() -> Iterator[SbpsEmulator]:
-    emu = SbpsEmulator(
-        merchant_id=SECRETS["sbps_merchant_id"],
-        service_id=SECRETS["sbps_service_id"],
-        api_hash_key=SECRETS["sbps_api_hash_key"],
-        notify_hash_key=SECRETS["sbps_hash_key"],
-    )
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 def stored_payment(emulator: SbpsEmulator, order_id: str) -> Payment | None:
@@ -57,21 +46,13 @@ def stored_payment(emulator: SbpsEmulator, order_id: str) -> Payment | None:
 
 
 def recharger_for(emulator: SbpsEmulator, **overrides: Any) -> SbpsRecharger:
-    values: dict[str, Any] = {
-        "api_url": emulator.api_url,
-        "merchant_id": SECRETS["sbps_merchant_id"],
-        "service_id": SECRETS["sbps_service_id"],
-        "hash_key": SecretStr(SECRETS["sbps_api_hash_key"]),
-        "backoff_base": 0.0,
-    }
-
     def known(order_id: str) -> KnownPayment | None:
         payment = stored_payment(emulator, order_id)
         if payment is None or not payment.metadata.provider_reference:
             return None
         return KnownPayment(payment.metadata.provider_reference, payment.facts.authorized_amount)
 
-    client = SbpsClient(SbpsSettings(**(values | overrides)), known=known, sleep=lambda _: None)
+    client = SbpsClient(api_settings(emulator, **overrides), known=known, sleep=lambda _: None)
     return SbpsRecharger(client, lambda order_id: stored_payment(emulator, order_id), now=lambda: NOW)
 
 

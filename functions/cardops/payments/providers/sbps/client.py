@@ -275,8 +275,8 @@ class SbpsClient:
 
     def _earlier_attempt(self, order_id: str, amount: int) -> tuple[KnownPayment, str, bool, str | None]:
         """The payment an earlier attempt authorized under ``order_id``: its state at SBPS."""
-        known = self._known(order_id)
-        if known is None or not known.tracking_id:
+        known = self._tracked(order_id)
+        if known is None:
             raise TransientProviderError(
                 f"sbps: {order_id} was authorized by an earlier attempt and its result notification "
                 "has not arrived (no tracking id yet): try again later",
@@ -294,9 +294,14 @@ class SbpsClient:
 
     # -- the wire ---------------------------------------------------------------------------------
 
-    def _require(self, payment_id: str) -> KnownPayment:
+    def _tracked(self, payment_id: str) -> KnownPayment | None:
+        """What cardops stored of the payment, when it knows SBPS's tracking id for it."""
         known = self._known(payment_id)
-        if known is None or not known.tracking_id:
+        return known if known is not None and known.tracking_id else None
+
+    def _require(self, payment_id: str) -> KnownPayment:
+        known = self._tracked(payment_id)
+        if known is None:
             raise PermanentProviderError(
                 f"sbps: no SBPS tracking id is known for payment {payment_id} (its result notification "
                 "has not arrived): SBPS cannot be called for it",
