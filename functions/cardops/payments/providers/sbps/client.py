@@ -256,16 +256,18 @@ class SbpsClient:
             known = KnownPayment(tracking_id=tracking, authorized_amount=amount)
             status, committed = "authorized", False
             brand = answer.values.get("res_pay_method_info/cardbrand_code") or None
+        captured_at = self._clock()
         if status == "authorized":
             if not committed:
                 self._operate(protocol.COMMIT, known, [])
             option: list[Element] = [("pay_option_manage", [("amount", str(amount))])]
             done = {protocol.ALREADY_CAPTURED, protocol.AUTO_CAPTURED}
-            self._operate(protocol.CAPTURE, known, option, done_when=done)
+            captured = self._operate(protocol.CAPTURE, known, option, done_when=done)
+            captured_at = _processed_at(captured, captured_at) if captured is not None else captured_at
         return ProviderPayment(
             provider_payment_id=order_id,
             facts=PaymentFacts(
-                currency="JPY", authorized_amount=amount, captured_amount=amount, captured_at=self._clock()
+                currency="JPY", authorized_amount=amount, captured_amount=amount, captured_at=captured_at
             ),
             metadata=metadata.model_copy(
                 update={"provider_reference": known.tracking_id, "customer_reference": cust_code}
