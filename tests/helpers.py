@@ -256,14 +256,11 @@ def sandbox_cli(outputs: Mapping[str, Any], *args: str) -> str:
 REPAYMENT_SAMPLES = Path(__file__).resolve().parents[1] / "events" / "repayment"
 
 
-def sample_evidence(**overrides: Any) -> dict[str, Any]:
-    """The evidence of the sample re-payment request (``events/repayment/evidence.json``)."""
+def booked_reservation(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The sample re-payment evidence (``events/repayment/evidence.json``) for a reservation of the
+    test's own, stored as the booking system stores it (``PUT /admin/reservations/{id}``)."""
     sample = json.loads((REPAYMENT_SAMPLES / "evidence.json").read_text(encoding="utf-8"))
-    return {**sample["evidence"], **overrides}
-
-
-def register_reservation(outputs: Mapping[str, Any], evidence: Mapping[str, Any]) -> None:
-    """The reservation a re-payment's evidence names (``PUT /admin/reservations/{id}``)."""
+    evidence: dict[str, Any] = {**sample["evidence"], "reservation_id": f"rsv_e2e_{secrets.token_hex(4)}"}
     code, body = sandbox_api(
         outputs,
         "PUT",
@@ -279,6 +276,7 @@ def register_reservation(outputs: Mapping[str, Any], evidence: Mapping[str, Any]
         },
     )
     assert code == 200, body
+    return evidence
 
 
 def expired_payjp_original(outputs: Mapping[str, Any], evidence: Mapping[str, Any]) -> tuple[str, str]:
@@ -311,9 +309,11 @@ def start_repayment(
     provider: str,
     original_id: str,
     evidence: Mapping[str, Any],
-    document: Path,
+    document: Path = REPAYMENT_SAMPLES / "consent.eml",
 ) -> str:
-    """The support desk files a re-payment request (``cardops repayment start``); its id."""
+    """The support desk files a re-payment request (``cardops repayment start``, the sample .eml as
+    the customer's consent); its id, once the workflow has checked it (awaiting the desk's decision,
+    or refused)."""
     request_id = f"rq_{provider}_{secrets.token_hex(4)}"
     request = {
         "request_id": request_id,
@@ -329,9 +329,16 @@ def start_repayment(
         )
     )  # fmt: skip
     assert started["status"] in ("started", "awaiting_decision")
+    eventually(lambda: repayment(outputs, request_id)["status"] != "started", timeout=60)
     return request_id
 
 
 def repayment(outputs: Mapping[str, Any], request_id: str) -> Any:
     """A re-payment request as ``cardops repayment show --json`` shows it."""
     return json.loads(sandbox_cli(outputs, "repayment", "show", request_id, "--json"))
+
+
+def approve_repayment(outputs: Mapping[str, Any], request_id: str) -> Any:
+    """The desk approves (the request awaits its decision); the request as shown once charged."""
+    sandbox_cli(outputs, "repayment", "approve", request_id, "--reason", "consent by e-mail")
+    return eventually(lambda: (r := repayment(outputs, request_id))["status"] == "charged" and r, timeout=60)

@@ -19,16 +19,15 @@ import stripe
 from cardops.payments.providers.stripe.client import API_VERSION
 from tests.conftest import sandbox_of_its_own
 from tests.helpers import (
-    REPAYMENT_SAMPLES,
+    approve_repayment,
+    booked_reservation,
     booking_metadata,
     emulator_call,
     emulator_fault,
     eventually,
     keys_sent,
     payment_with_status,
-    register_reservation,
     repayment,
-    sample_evidence,
     sandbox_cli,
     start_repayment,
 )
@@ -183,11 +182,11 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
 
 
 def _expired_original(
-    outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
-) -> tuple[stripe.PaymentIntent, str, dict[str, Any], tuple[str, str]]:
-    """A reservation whose Stripe authorization (saved card, customer) lapsed: expired_refunded."""
-    evidence = sample_evidence(reservation_id=f"rsv_stripe_{secrets.token_hex(4)}")
-    register_reservation(outputs, evidence)
+    outputs: dict[str, Any], sdk: stripe.StripeClient
+) -> tuple[stripe.PaymentIntent, dict[str, Any], str]:
+    """A reservation whose Stripe authorization (saved card, customer) lapsed: expired_refunded; the
+    evidence for its re-payment and the customer."""
+    evidence = booked_reservation(outputs)
     customer = sdk.v1.customers.create(params={"email": evidence["email"]})
     original = sdk.v1.payment_intents.create(
         params={
@@ -207,26 +206,20 @@ def _expired_original(
         }
     )
     eventually(lambda: payment_with_status(outputs, "stripe", original.id, "expired_refunded"), timeout=60)
-    request_id = start_repayment(
-        outputs,
-        tmp_path,
-        provider="stripe",
-        original_id=original.id,
-        evidence=evidence,
-        document=REPAYMENT_SAMPLES / "consent.eml",
-    )
-    return original, request_id, evidence, (customer.id, str(original.payment_method))
+    return original, evidence, customer.id
 
 
 def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
     outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
 ) -> None:
-    original, request_id, evidence, (customer_id, _) = _expired_original(outputs, sdk, tmp_path)
-    eventually(lambda: repayment(outputs, request_id)["status"] == "awaiting_decision", timeout=60)
+    original, evidence, customer_id = _expired_original(outputs, sdk)
+    request_id = start_repayment(
+        outputs, tmp_path, provider="stripe", original_id=original.id, evidence=evidence
+    )
+    assert repayment(outputs, request_id)["status"] == "awaiting_decision"
 
     fault(outputs, "create", 1)  # the first attempt of the charge fails; the SDK retries the same key
-    sandbox_cli(outputs, "repayment", "approve", request_id, "--reason", "consent by e-mail")
-    shown = eventually(lambda: (r := repayment(outputs, request_id))["status"] == "charged" and r, timeout=60)
+    shown = approve_repayment(outputs, request_id)
 
     new_id = shown["new_payment"]["provider_payment_id"]
     assert shown["new_payment"]["provider"] == "stripe" and new_id != original.id
@@ -243,16 +236,15 @@ def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
 def test_a_stripe_original_without_a_reusable_card_is_refused_by_name(
     outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
 ) -> None:
-    customer = sdk.v1.customers.create(params={"payment_method": "pm_card_visa"})
-    emulator(outputs, "POST", f"/_sandbox/customers/{customer.id}/detach_all")
-    # a customer whose card is gone: nothing can be charged off-session
-    original, request_id, _, _ = _expired_original(outputs, sdk, tmp_path)
-    emulator(outputs, "POST", f"/_sandbox/customers/{original.customer}/detach_all")
-
-    shown = eventually(
-        lambda: (r := repayment(outputs, request_id))["status"] == "alternative_payment_required" and r,
-        timeout=60,
+    original, evidence, customer_id = _expired_original(outputs, sdk)
+    # the customer's card is gone by the time the desk files the request: nothing to charge off-session
+    emulator(outputs, "POST", f"/_sandbox/customers/{customer_id}/detach_all")
+    request_id = start_repayment(
+        outputs, tmp_path, provider="stripe", original_id=original.id, evidence=evidence
     )
+
+    shown = repayment(outputs, request_id)
+    assert shown["status"] == "alternative_payment_required"
     assert shown["eligibility"]["reason"] == "card_not_reusable"
     assert shown["new_payment"] is None
 
