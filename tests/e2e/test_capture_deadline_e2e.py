@@ -23,7 +23,7 @@ from tests.conftest import sandbox_of_its_own
 from tests.helpers import booking_metadata, eventually, payment_with_status, sandbox_now
 from tests.helpers import sandbox_api as api
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deadline-e2e")]  # one worker: one sandbox of its own
 
 
 @pytest.fixture(scope="module")

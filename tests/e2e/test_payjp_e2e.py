@@ -37,7 +37,7 @@ from tests.helpers import (
 )
 from tests.helpers import sandbox_api as api
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("payjp-e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("payjp-e2e")]  # one worker: one sandbox of its own
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "store_payjp_e2e"
 #: the attempts cardops' PAY.JP client makes of one call (``ProviderHttp``): this many faults fail it

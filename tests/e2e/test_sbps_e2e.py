@@ -28,7 +28,7 @@ from tests.conftest import sandbox_of_its_own
 from tests.e2e.test_capture_deadline_e2e import api
 from tests.helpers import approve_repayment, booked_reservation, eventually, start_repayment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sbps-e2e")]  # one worker: one sandbox of its own
 HTTP = urllib3.PoolManager()
 TOKYO = ZoneInfo("Asia/Tokyo")
 ROOT = Path(__file__).resolve().parents[2]

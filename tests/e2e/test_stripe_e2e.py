@@ -33,7 +33,7 @@ from tests.helpers import (
 )
 from tests.helpers import sandbox_api as api
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stripe-e2e")]  # one worker: one sandbox of its own
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "store_stripe_e2e"
 
