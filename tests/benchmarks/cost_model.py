@@ -23,6 +23,8 @@ PRICES = {
     "lambda_gb_second": 0.0000166667,  # AWSLambda APN1-Lambda-GB-Second (x86_64, first tier)
     "lambda_gb_second_arm": 0.0000133334,  # AWSLambda APN1-Lambda-GB-Second-ARM (first tier)
     "apigw_rest_request": 4.25 / 1_000_000,  # AmazonApiGateway APN1-ApiGatewayRequest (first 333M)
+    # AmazonApiGateway APN1-ApiGatewayHttpRequest (first 300M; metered per 512 KB, webhooks are smaller)
+    "apigw_http_request": 1.29 / 1_000_000,
     # DynamoDB on demand after the 2024-11-01 cut (already current here: 0.715 and 0.1425)
     "dynamodb_wru": 0.715 / 1_000_000,  # AmazonDynamoDB APN1-WriteRequestUnits
     "dynamodb_rru": 0.1425 / 1_000_000,  # AmazonDynamoDB APN1-ReadRequestUnits
@@ -114,7 +116,7 @@ def table_classes(figures: dict[str, float]) -> dict[str, float]:
         figures["_wru_per_payment"],
         figures["_rru_per_payment"],
         figures["_gsi_wru_per_payment"],
-        figures["_stored_gb_months_per_payment"],
+        figures["_stored_kb_months_per_payment"] / KB**2,
     )
     standard = dynamodb_costs(*usage, infrequent_access=False)
     infrequent = dynamodb_costs(*usage, infrequent_access=True)
@@ -272,10 +274,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
             PRICES["logs_ingested_gb_ia" if infrequent else "logs_ingested_gb"]
             + PRICES["logs_stored_gb_month"] * months
         )
+    # the webhooks arrive where providers are registered: the HTTP API when the stack has its route
+    webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
-        "api_gateway": (invocations["webhook"] + SHAPE["admin_calls_per_payment"])
-        * PRICES["apigw_rest_request"],
+        "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
+        + SHAPE["admin_calls_per_payment"] * PRICES["apigw_rest_request"],
         **dynamodb_costs(
             wru, rru, gsi_wru, stored_gb, infrequent_access=deployed["table: standard_ia"] == 1.0
         ),
@@ -289,7 +293,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     million["_wru_per_payment"] = wru
     million["_gsi_wru_per_payment"] = gsi_wru
     million["_rru_per_payment"] = rru
-    million["_stored_gb_months_per_payment"] = stored_gb
+    million["_stored_kb_months_per_payment"] = stored_gb * KB**2
     million["_transitions_per_payment"] = transitions
     million["_lambda_invocations_per_payment"] = sum(invocations.values())
     million["_lambda_gb_seconds_per_payment"] = sum(
@@ -322,7 +326,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         "format and system log level per function and the table's class from the synthesized template",
         "(deployed); prices for ap-northeast-1 on demand",
         "(AWS Price List usage types in tests/benchmarks/cost_model.py; free tier ignored); assumptions:",
-        f"{', '.join(f'{k}={v}' for k, v in SHAPE.items())}.",
+        f"{', '.join(f'{k}={v}' for k, v in SHAPE.items())}; webhook requests at the "
+        + (
+            "HTTP API price (1.29 USD per million, WebhookApiUrl, where providers are registered)"
+            if results["deployed"]["webhooks: http_api"] == 1.0
+            else "REST API price (4.25 USD per million)"
+        )
+        + ", admin requests at the REST API price.",
         "",
         "| service | USD per 1M payments | goal |",
         "| --- | ---: | ---: |",

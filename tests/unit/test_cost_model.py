@@ -17,9 +17,10 @@ def _template(
     retention_days: int = 30,
     logging: dict[str, str] | None = None,
     table_class: str | None = None,
+    webhook_route: str | None = None,
 ) -> dict[str, Any]:
     """A synthesized template's shape: each function with its memory, architecture, log group and
-    (``logging``) advanced logging controls; the table with its class."""
+    (``logging``) advanced logging controls; the table with its class; an HTTP API route."""
     table = {"TableClass": table_class} if table_class else {}
     resources: dict[str, Any] = {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}}
     for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync"}:
@@ -37,6 +38,8 @@ def _template(
             },
         }
     resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
+    if webhook_route:
+        resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
     return {"Resources": resources}
 
 
@@ -272,3 +275,21 @@ def test_the_deployed_figures_refuse_a_second_table() -> None:
     template["Resources"]["Other"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
     with pytest.raises(ValueError, match="one table"):
         bench_deployed.figures(template)
+
+
+def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
+    """With the webhook route on an HTTP API, webhook requests cost the HTTP API price and the admin
+    requests still the REST price; the assumptions line says which. Typed in, both would match."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    http_deployed = bench_deployed.figures(_template(webhook_route="POST /webhooks/{provider}"))
+    assert http_deployed["webhooks: http_api"] == 1.0
+    assert bench_deployed.figures(_template(webhook_route="GET /other"))["webhooks: http_api"] == 0.0
+    rest = cost_model.per_million(results)
+    http = cost_model.per_million(results | {"deployed": http_deployed})
+    prices = cost_model.PRICES
+    admin = cost_model.SHAPE["admin_calls_per_payment"] * prices["apigw_rest_request"] * 1_000_000
+    assert (http["api_gateway"] - admin) / (rest["api_gateway"] - admin) == pytest.approx(
+        prices["apigw_http_request"] / prices["apigw_rest_request"]
+    )
+    assert "HTTP API price" in "\n".join(cost_model.report(results | {"deployed": http_deployed}))
+    assert "REST API price (4.25" in "\n".join(cost_model.report(results))
