@@ -41,6 +41,13 @@ TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 TABLE_DELETE = ("dynamodb:DeleteItem",)
 
 
+#: cdk.json context → the environment variable of the SBPS re-payment error types (``Settings``)
+SBPS_ERROR_CONTEXT = {
+    "sbps_duplicate_order_errors": "SBPS_DUPLICATE_ORDER_ERRORS",
+    "sbps_no_stored_card_errors": "SBPS_NO_STORED_CARD_ERRORS",
+}
+
+
 class Kernel(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, stage: str) -> None:
         super().__init__(scope, construct_id)
@@ -133,6 +140,11 @@ class Kernel(Construct):
         # SBPS names a merchant's API endpoint with the contract (cdk.json context ``sbps_api_url``)
         if sbps_api_url := self.node.try_get_context("sbps_api_url"):
             function.add_environment("SBPS_API_URL", str(sbps_api_url))
+        # the error types a contract's SBPS answers a reused purchase id / a customer without a kept
+        # card with (re-payment): not public per contract, so context (comma-separated types)
+        for context, variable in SBPS_ERROR_CONTEXT.items():
+            if value := self.node.try_get_context(context):
+                function.add_environment(variable, str(value))
         self.api_keys_secret.grant_read(function)
 
     def function(self, scope: Construct, key: str) -> lambda_.Function:
