@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -188,34 +189,38 @@ def sandbox_now(outputs: Mapping[str, Any]) -> datetime:
 # --- a running sandbox's provider emulators, clock and CLI (the end-to-end provider modules) ------
 
 
-def emulator_call(base_url: str, method: str, path: str, body: Any = None) -> Any:
-    """A provider emulator's sandbox control or view (``/_sandbox/...``, JSON, must answer 200)."""
-    import urllib3
+@dataclass(frozen=True)
+class EmulatorControls:
+    """A provider emulator's sandbox controls and views (``/_sandbox/...``: JSON, no authentication),
+    for tests that run it in another process (the sandbox's ``PayjpApiBaseUrl``, ``StripeApiBaseUrl``)."""
 
-    response = urllib3.request(
-        method,
-        base_url + path,
-        body=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status == 200, response.data
-    return json.loads(response.data)
+    base_url: str
 
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One control or view; its JSON answer (it must answer 200)."""
+        import urllib3
 
-def emulator_fault(base_url: str, operation: str, count: int, mode: str = "server_error") -> None:
-    """The emulator's next ``count`` calls of ``operation`` fail (``POST /_sandbox/faults``)."""
-    emulator_call(
-        base_url, "POST", "/_sandbox/faults", {"operation": operation, "mode": mode, "count": count}
-    )
+        response = urllib3.request(
+            method,
+            self.base_url + path,
+            body=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status == 200, response.data
+        return json.loads(response.data)
 
+    def fault(self, operation: str, count: int, mode: str = "server_error") -> None:
+        """The next ``count`` calls of ``operation`` fail (``POST /_sandbox/faults``)."""
+        self.call("POST", "/_sandbox/faults", {"operation": operation, "mode": mode, "count": count})
 
-def keys_sent(base_url: str, path: str) -> list[str | None]:
-    """The idempotency keys of every request the emulator received on ``path``, in order."""
-    return [
-        key
-        for _, seen, key in emulator_call(base_url, "GET", "/_sandbox/requests")["requests"]
-        if seen == path
-    ]
+    def keys_sent(self, path: str) -> list[str | None]:
+        """The idempotency keys of every request the emulator received on ``path``, in order."""
+        return [key for _, seen, key in self.call("GET", "/_sandbox/requests")["requests"] if seen == path]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the emulator made, delivered or not."""
+        events: list[dict[str, Any]] = self.call("GET", "/_sandbox/events")["events"]
+        return events
 
 
 def payment_with_status(outputs: Mapping[str, Any], provider: str, payment_id: str, *statuses: str) -> Any:

@@ -22,14 +22,12 @@ import pytest
 
 from tests.conftest import sandbox_of_its_own
 from tests.helpers import (
+    EmulatorControls,
     approve_repayment,
     booked_reservation,
     booking_metadata,
-    emulator_call,
-    emulator_fault,
     eventually,
     expired_payjp_original,
-    keys_sent,
     payment_with_status,
     repayment,
     sandbox_cli,
@@ -58,20 +56,12 @@ def library(outputs: dict[str, Any]) -> None:
     payjp.api_key = outputs["PayjpSecretKey"]
 
 
-def emulator(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
-    return emulator_call(outputs["PayjpApiBaseUrl"], method, path, body)
-
-
-def fault(outputs: dict[str, Any], operation: str, count: int) -> None:
-    emulator_fault(outputs["PayjpApiBaseUrl"], operation, count)
-
-
-def sent(outputs: dict[str, Any], path: str) -> list[str | None]:
-    return keys_sent(outputs["PayjpApiBaseUrl"], path)
+def emu(outputs: dict[str, Any]) -> EmulatorControls:
+    return EmulatorControls(outputs["PayjpApiBaseUrl"])
 
 
 def events_of(outputs: dict[str, Any], charge_id: str, event_type: str) -> list[dict[str, Any]]:
-    events = emulator(outputs, "GET", "/_sandbox/events")["events"]
+    events = emu(outputs).events()
     return [e for e in events if e["type"] == event_type and e["data"]["id"] == charge_id]
 
 
@@ -111,7 +101,7 @@ def test_an_uncaptured_authorization_is_released_at_payjp_after_a_failed_cancel(
     """The visit date passed long ago: the workflow cancels at once. PAY.JP releases an authorization
     with a refund, which fails on every attempt of the first try; the workflow retries its step and
     the same key releases it once."""
-    fault(outputs, "refund", CLIENT_ATTEMPTS)
+    emu(outputs).fault("refund", CLIENT_ATTEMPTS)
     charge = authorize(outputs, 8800, visit_in_days=-15, accepted_days_ago=20)
 
     expired = eventually(lambda: payment(outputs, charge.id, "expired_refunded"), timeout=90)
@@ -119,7 +109,7 @@ def test_an_uncaptured_authorization_is_released_at_payjp_after_a_failed_cancel(
     assert expired["history"][-1]["to_status"] == "expired_refunded"
     released = payjp.Charge.retrieve(charge.id)
     assert (released.refunded, released.captured, released.amount_refunded) == (True, False, 8800)
-    keys = sent(outputs, f"/v1/charges/{charge.id}/refund")
+    keys = emu(outputs).keys_sent(f"/v1/charges/{charge.id}/refund")
     # the failed try (every attempt faulted), then the workflow's retry: one key, one release
     assert len(keys) == CLIENT_ATTEMPTS + 1 and len(set(keys)) == 1 and keys[0] is not None
     assert len(events_of(outputs, charge.id, "charge.refunded")) == 1
@@ -132,14 +122,14 @@ def test_capture_and_refunds_through_faults_then_a_debit_memo(outputs: dict[str,
     charge = authorize(outputs, 12000, visit_in_days=3, store=store)
     eventually(lambda: payment(outputs, charge.id, "authorized"))
 
-    fault(outputs, "capture", 1)  # PAY.JP answers 500; the client retries with the same key
+    emu(outputs).fault("capture", 1)  # PAY.JP answers 500; the client retries with the same key
     code, captured = api(outputs, "POST", f"/admin/payments/payjp/{charge.id}/capture", {"amount": 10000})
     assert code == 200 and captured["captured_amount"] == 10000, captured
-    keys = sent(outputs, f"/v1/charges/{charge.id}/capture")
+    keys = emu(outputs).keys_sent(f"/v1/charges/{charge.id}/capture")
     assert len(keys) == 2 and keys[0] is not None and keys == [keys[0]] * 2
     assert len(events_of(outputs, charge.id, "charge.captured")) == 1  # captured once
 
-    fault(outputs, "refund", CLIENT_ATTEMPTS - 1)  # the last attempt gets through
+    emu(outputs).fault("refund", CLIENT_ATTEMPTS - 1)  # the last attempt gets through
     body = {"amount": 3000, "reason": "customer_request", "idempotency_key": f"rf-{charge.id}"}
     code, first = api(outputs, "POST", refund_path(charge.id), body)
     assert code == 201 and first["status"] == "succeeded", first
@@ -153,7 +143,8 @@ def test_capture_and_refunds_through_faults_then_a_debit_memo(outputs: dict[str,
     assert (refunded["captured_amount"], refunded["refunded_amount"]) == (10000, 10000)
     at_payjp = payjp.Charge.retrieve(charge.id)
     assert (at_payjp.amount, at_payjp.amount_refunded, at_payjp.refunded) == (10000, 10000, True)
-    assert sent(outputs, f"/v1/charges/{charge.id}/refund") == [first["refund_id"]] * 3 + [rest["refund_id"]]
+    refunds_sent = emu(outputs).keys_sent(f"/v1/charges/{charge.id}/refund")
+    assert refunds_sent == [first["refund_id"]] * CLIENT_ATTEMPTS + [rest["refund_id"]]
     code, listed = api(outputs, "GET", refund_path(charge.id))
     assert code == 200
     # PAY.JP's webhooks report the total refunded: cardops' own two refunds explain it, nothing more
@@ -164,11 +155,11 @@ def test_capture_and_refunds_through_faults_then_a_debit_memo(outputs: dict[str,
     assert listed["remaining_refundable"] == 0
 
     # after it succeeded, a correction claims part of the first back from the customer (no PAY.JP call)
-    requests_before = len(emulator(outputs, "GET", "/_sandbox/requests")["requests"])
+    requests_before = len(emu(outputs).call("GET", "/_sandbox/requests")["requests"])
     memo_body = {"amount": 1000, "note": "refunded too much"}
     code, memo = api(outputs, "POST", refund_path(charge.id, first["refund_id"], "debit-memo"), memo_body)
     assert code == 201 and memo["amount"] == 1000, memo
-    assert len(emulator(outputs, "GET", "/_sandbox/requests")["requests"]) == requests_before
+    assert len(emu(outputs).call("GET", "/_sandbox/requests")["requests"]) == requests_before
     # the store's ledger: the sale and each refund once (PAY.JP's totals add no provider refund)
     code, statement = api(outputs, "GET", f"/admin/stores/{store}/statement")
     assert code == 200
@@ -184,7 +175,7 @@ def test_a_refund_stuck_by_a_fault_is_amended_before_payjp_ever_saw_it(outputs: 
     assert code == 200
     eventually(lambda: payment(outputs, charge.id, "captured"))
 
-    fault(outputs, "refund", CLIENT_ATTEMPTS)  # every attempt fails: the refund stays requested
+    emu(outputs).fault("refund", CLIENT_ATTEMPTS)  # every attempt fails: the refund stays requested
     body = {"amount": 5000, "reason": "overcharge", "idempotency_key": f"rf-{charge.id}"}
     code, pending = api(outputs, "POST", refund_path(charge.id), body)
     assert code == 503 and pending["error"]["code"] == "provider_unavailable", pending
@@ -199,7 +190,7 @@ def test_a_refund_stuck_by_a_fault_is_amended_before_payjp_ever_saw_it(outputs: 
     partial = eventually(lambda: payment(outputs, charge.id, "partially_refunded"))
     assert (partial["captured_amount"], partial["refunded_amount"]) == (12000, 2000)
     assert payjp.Charge.retrieve(charge.id).amount_refunded == 2000  # the first amount never reached PAY.JP
-    keys = sent(outputs, f"/v1/charges/{charge.id}/refund")
+    keys = emu(outputs).keys_sent(f"/v1/charges/{charge.id}/refund")
     assert keys == [stuck["refund_id"]] * CLIENT_ATTEMPTS + [amended["refund_id"]]
     code, old = api(outputs, "GET", refund_path(charge.id, stuck["refund_id"]))
     assert code == 200 and old["replaced_by"] == amended["refund_id"]
@@ -229,7 +220,7 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
     )
     assert repayment(outputs, request_id)["status"] == "awaiting_decision"
 
-    fault(outputs, "create", CLIENT_ATTEMPTS)
+    emu(outputs).fault("create", CLIENT_ATTEMPTS)
     shown = approve_repayment(outputs, request_id)
 
     new_id = shown["new_payment"]["provider_payment_id"]
@@ -238,11 +229,9 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
     assert (charged.captured, charged.amount, charged.customer) == (True, 12000, customer_id)
     assert charged.metadata["repayment_of"] == original_id
     assert charged.metadata["reservation_id"] == evidence["reservation_id"]
-    creates = [key for key in sent(outputs, "/v1/charges") if key is not None]
+    creates = [key for key in emu(outputs).keys_sent("/v1/charges") if key is not None]
     assert creates[-(CLIENT_ATTEMPTS + 1) :] == [creates[-1]] * (CLIENT_ATTEMPTS + 1)  # one key, retried
-    made = [
-        e for e in emulator(outputs, "GET", "/_sandbox/events")["events"] if e["type"] == "charge.succeeded"
-    ]
+    made = [e for e in emu(outputs).events() if e["type"] == "charge.succeeded"]
     assert [e["data"]["id"] for e in made].count(new_id) == 1  # charged once
     assert sum(1 for e in made if e["data"]["metadata"].get("repayment_of") == original_id) == 1
     captured = eventually(lambda: payment(outputs, new_id, "captured"))
@@ -256,11 +245,11 @@ def test_an_expired_payjp_charge_is_charged_again_through_a_fault(
 def test_the_janitor_repairs_a_payjp_payment_whose_webhook_was_lost(outputs: dict[str, Any]) -> None:
     charge = authorize(outputs, 9000, visit_in_days=5)
     eventually(lambda: payment(outputs, charge.id, "authorized"))
-    emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": False})
+    emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": False})
     try:
         charge.capture(amount=7000)  # from PAY.JP's dashboard; its webhook is lost
     finally:
-        emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": True})
+        emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": True})
     assert len(events_of(outputs, charge.id, "charge.captured")) == 1
     assert payment(outputs, charge.id, "authorized")  # cardops never heard of it
 

@@ -19,13 +19,11 @@ import stripe
 from cardops.payments.providers.stripe.client import API_VERSION
 from tests.conftest import sandbox_of_its_own
 from tests.helpers import (
+    EmulatorControls,
     approve_repayment,
     booked_reservation,
     booking_metadata,
-    emulator_call,
-    emulator_fault,
     eventually,
-    keys_sent,
     payment_with_status,
     repayment,
     sandbox_cli,
@@ -54,20 +52,12 @@ def sdk(outputs: dict[str, Any]) -> stripe.StripeClient:
     )
 
 
-def emulator(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
-    return emulator_call(outputs["StripeApiBaseUrl"], method, path, body)
-
-
-def fault(outputs: dict[str, Any], operation: str, count: int, mode: str = "server_error") -> None:
-    emulator_fault(outputs["StripeApiBaseUrl"], operation, count, mode)
-
-
-def sent(outputs: dict[str, Any], path: str) -> list[str | None]:
-    return keys_sent(outputs["StripeApiBaseUrl"], path)
+def emu(outputs: dict[str, Any]) -> EmulatorControls:
+    return EmulatorControls(outputs["StripeApiBaseUrl"])
 
 
 def events_of(outputs: dict[str, Any], intent_id: str, event_type: str) -> list[dict[str, Any]]:
-    events = emulator(outputs, "GET", "/_sandbox/events")["events"]
+    events = emu(outputs).events()
     return [
         e
         for e in events
@@ -104,7 +94,7 @@ def test_an_uncaptured_authorization_is_canceled_at_stripe_after_a_failed_cancel
 ) -> None:
     """The deadline passed long ago: the workflow cancels at once. Stripe fails the first cancel
     (every SDK attempt: 4 × 500), the workflow retries its step, the same key cancels once."""
-    fault(outputs, "cancel", 4)
+    emu(outputs).fault("cancel", 4)
     intent = authorize(sdk, outputs, visit_in_days=-15, accepted_days_ago=20)
 
     payment = eventually(
@@ -114,7 +104,7 @@ def test_an_uncaptured_authorization_is_canceled_at_stripe_after_a_failed_cancel
     assert payment["history"][-1]["to_status"] == "expired_refunded"
     released = sdk.v1.payment_intents.retrieve(intent.id)
     assert (released.status, released.cancellation_reason) == ("canceled", "abandoned")
-    keys = sent(outputs, f"/v1/payment_intents/{intent.id}/cancel")
+    keys = emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/cancel")
     assert len(keys) == 5 and len(set(keys)) == 1  # 4 faulted attempts, then the one that canceled
     assert len(events_of(outputs, intent.id, "payment_intent.canceled")) == 1
     code, body = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {})
@@ -127,16 +117,16 @@ def test_capture_and_refund_through_faults_then_a_debit_memo(
     intent = authorize(sdk, outputs, visit_in_days=3)
     eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "authorized"))
 
-    fault(outputs, "capture", 1)  # the SDK retries with the same key
+    emu(outputs).fault("capture", 1)  # the SDK retries with the same key
     code, captured = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {"amount": 10000})
     assert code == 200, captured
     assert (
-        sent(outputs, f"/v1/payment_intents/{intent.id}/capture")
-        == [sent(outputs, f"/v1/payment_intents/{intent.id}/capture")[0]] * 2
+        emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/capture")
+        == [emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/capture")[0]] * 2
     )
     eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "captured"))
 
-    fault(outputs, "refund", 2)
+    emu(outputs).fault("refund", 2)
     body = {"amount": 3000, "reason": "customer_request", "idempotency_key": f"rf-{intent.id}"}
     code, refund = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/refunds", body)
     assert code == 201 and refund["status"] == "succeeded", refund
@@ -163,7 +153,7 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
     assert code == 200
     eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "captured"))
 
-    fault(outputs, "refund", 4)  # every SDK attempt fails: the refund stays requested
+    emu(outputs).fault("refund", 4)  # every SDK attempt fails: the refund stays requested
     body = {"amount": 5000, "reason": "overcharge", "idempotency_key": f"rf-{intent.id}"}
     code, pending = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/refunds", body)
     assert code == 503 and pending["error"]["code"] == "provider_unavailable", pending
@@ -218,7 +208,7 @@ def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
     )
     assert repayment(outputs, request_id)["status"] == "awaiting_decision"
 
-    fault(outputs, "create", 1)  # the first attempt of the charge fails; the SDK retries the same key
+    emu(outputs).fault("create", 1)  # the first attempt of the charge fails; the SDK retries the same key
     shown = approve_repayment(outputs, request_id)
 
     new_id = shown["new_payment"]["provider_payment_id"]
@@ -227,7 +217,7 @@ def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
     assert (charged.status, charged.amount_received, charged.customer) == ("succeeded", 12000, customer_id)
     assert charged.metadata is not None and charged.metadata["repayment_of"] == original.id
     assert charged.metadata["reservation_id"] == evidence["reservation_id"]
-    creates = sent(outputs, "/v1/payment_intents")
+    creates = emu(outputs).keys_sent("/v1/payment_intents")
     assert creates[-2:] == [creates[-1]] * 2 and creates[-1] is not None  # one key, retried once
     payment = eventually(lambda: payment_with_status(outputs, "stripe", new_id, "captured"))
     assert payment["captured_amount"] == 12000
@@ -238,7 +228,7 @@ def test_a_stripe_original_without_a_reusable_card_is_refused_by_name(
 ) -> None:
     original, evidence, customer_id = _expired_original(outputs, sdk)
     # the customer's card is gone by the time the desk files the request: nothing to charge off-session
-    emulator(outputs, "POST", f"/_sandbox/customers/{customer_id}/detach_all")
+    emu(outputs).call("POST", f"/_sandbox/customers/{customer_id}/detach_all")
     request_id = start_repayment(
         outputs, tmp_path, provider="stripe", original_id=original.id, evidence=evidence
     )
@@ -254,13 +244,13 @@ def test_the_janitor_repairs_a_stripe_payment_whose_webhook_was_lost(
 ) -> None:
     intent = authorize(sdk, outputs, visit_in_days=5)
     eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "authorized"))
-    emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": False})
+    emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": False})
     try:
         sdk.v1.payment_intents.capture(
             intent.id, params={"amount_to_capture": 7000}
         )  # from Stripe's dashboard
     finally:
-        emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": True})
+        emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": True})
     assert payment_with_status(outputs, "stripe", intent.id, "authorized")  # cardops never heard of it
 
     sandbox_cli(outputs, "sandbox", "advance", "20m")  # past the janitor's quiet period

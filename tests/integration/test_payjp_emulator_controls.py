@@ -13,7 +13,7 @@ from cardops import resources
 from cardops.payments.providers.base import TransientProviderError
 from cardops.payments.providers.payjp.client import PayjpClient
 from cardops.sandbox.payjp_emulator import PayjpEmulator
-from tests.helpers import emulator_call, emulator_fault, keys_sent
+from tests.helpers import EmulatorControls
 from tests.integration.conftest import Receiver
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
@@ -38,27 +38,28 @@ def test_a_faulted_capture_is_not_stored_under_its_key_and_the_retry_captures_on
     charge = emulator.create_charge(
         {"amount": "5000", "currency": "jpy", "card": "tok_visa", "capture": "false"}
     )
-    emulator_fault(emulator.url, "capture", 2)
+    controls = EmulatorControls(emulator.url)
+    controls.fault("capture", 2)
     with pytest.raises(TransientProviderError):
         client(emulator, attempts=1).capture(charge["id"], amount=4000, idempotency_key="cap-1")
     captured = client(emulator, attempts=2).capture(charge["id"], amount=4000, idempotency_key="cap-1")
 
     assert captured.facts.captured_amount == 4000
-    assert keys_sent(emulator.url, f"/v1/charges/{charge['id']}/capture") == ["cap-1"] * 3
-    events = emulator_call(emulator.url, "GET", "/_sandbox/events")["events"]
-    assert [e["type"] for e in events] == ["charge.succeeded", "charge.captured"]
+    assert controls.keys_sent(f"/v1/charges/{charge['id']}/capture") == ["cap-1"] * 3
+    assert [e["type"] for e in controls.events()] == ["charge.succeeded", "charge.captured"]
 
 
 def test_webhooks_switched_off_are_recorded_but_lost(emulator: PayjpEmulator, receiver: Receiver) -> None:
-    assert emulator_call(emulator.url, "POST", "/_sandbox/webhooks", {"deliver": False}) == {"deliver": False}
+    controls = EmulatorControls(emulator.url)
+    assert controls.call("POST", "/_sandbox/webhooks", {"deliver": False}) == {"deliver": False}
     lost = emulator.create_charge({"amount": "1000", "currency": "jpy", "card": "tok_visa"})
-    emulator_call(emulator.url, "POST", "/_sandbox/webhooks", {"deliver": True})
+    controls.call("POST", "/_sandbox/webhooks", {"deliver": True})
     sent = emulator.create_charge({"amount": "2000", "currency": "jpy", "card": "tok_visa"})
     emulator.wait_for_deliveries()
 
     delivered = [json.loads(body)["data"]["id"] for body, _ in receiver.deliveries]
     assert delivered == [sent["id"]]
-    recorded = [e["data"]["id"] for e in emulator_call(emulator.url, "GET", "/_sandbox/events")["events"]]
+    recorded = [e["data"]["id"] for e in controls.events()]
     assert recorded == [lost["id"], sent["id"]]
 
 
