@@ -261,6 +261,18 @@ def sandbox_cli(outputs: Mapping[str, Any], *args: str) -> str:
 REPAYMENT_SAMPLES = Path(__file__).resolve().parents[1] / "events" / "repayment"
 
 
+def after_the_retry_interval(outputs: Mapping[str, Any], check: Any, timeout: float = 60.0) -> Any:
+    """``eventually(check)`` while the sandbox clock moves a minute at a time: a workflow step that
+    failed waits out its ``Retry`` interval on the sandbox clock (``cardops.sandbox.clock_wait``), up
+    to half a minute at first for the capture deadline's, which the test need not wait in real time."""
+
+    def advanced() -> Any:
+        sandbox_cli(outputs, "sandbox", "advance", "1m")
+        return check()
+
+    return eventually(advanced, timeout=timeout)
+
+
 def booked_reservation(outputs: Mapping[str, Any]) -> dict[str, Any]:
     """The sample re-payment evidence (``events/repayment/evidence.json``) for a reservation of the
     test's own, stored as the booking system stores it (``PUT /admin/reservations/{id}``)."""

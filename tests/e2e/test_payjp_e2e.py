@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import sandbox_of_its_own
 from tests.helpers import (
     EmulatorControls,
+    after_the_retry_interval,
     approve_repayment,
     booked_reservation,
     booking_metadata,
@@ -103,13 +104,16 @@ def test_an_uncaptured_authorization_is_released_at_payjp_after_a_failed_cancel(
     the same key releases it once."""
     emu(outputs).fault("refund", CLIENT_ATTEMPTS)
     charge = authorize(outputs, 8800, visit_in_days=-15, accepted_days_ago=20)
+    release = f"/v1/charges/{charge.id}/refund"
+    eventually(lambda: len(emu(outputs).keys_sent(release)) == CLIENT_ATTEMPTS)  # the first try failed
+    assert payment(outputs, charge.id, "authorized")
 
-    expired = eventually(lambda: payment(outputs, charge.id, "expired_refunded"), timeout=90)
+    expired = after_the_retry_interval(outputs, lambda: payment(outputs, charge.id, "expired_refunded"))
     assert expired["captured_amount"] == 0
     assert expired["history"][-1]["to_status"] == "expired_refunded"
     released = payjp.Charge.retrieve(charge.id)
     assert (released.refunded, released.captured, released.amount_refunded) == (True, False, 8800)
-    keys = emu(outputs).keys_sent(f"/v1/charges/{charge.id}/refund")
+    keys = emu(outputs).keys_sent(release)
     # the failed try (every attempt faulted), then the workflow's retry: one key, one release
     assert len(keys) == CLIENT_ATTEMPTS + 1 and len(set(keys)) == 1 and keys[0] is not None
     assert len(events_of(outputs, charge.id, "charge.refunded")) == 1

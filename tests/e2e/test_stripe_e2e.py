@@ -20,6 +20,7 @@ from cardops.payments.providers.stripe.client import API_VERSION
 from tests.conftest import sandbox_of_its_own
 from tests.helpers import (
     EmulatorControls,
+    after_the_retry_interval,
     approve_repayment,
     booked_reservation,
     booking_metadata,
@@ -96,15 +97,17 @@ def test_an_uncaptured_authorization_is_canceled_at_stripe_after_a_failed_cancel
     (every SDK attempt: 4 × 500), the workflow retries its step, the same key cancels once."""
     emu(outputs).fault("cancel", 4)
     intent = authorize(sdk, outputs, visit_in_days=-15, accepted_days_ago=20)
+    cancel = f"/v1/payment_intents/{intent.id}/cancel"
+    eventually(lambda: len(emu(outputs).keys_sent(cancel)) == 4)  # the first try failed
 
-    payment = eventually(
-        lambda: payment_with_status(outputs, "stripe", intent.id, "expired_refunded"), timeout=120
+    payment = after_the_retry_interval(
+        outputs, lambda: payment_with_status(outputs, "stripe", intent.id, "expired_refunded")
     )
     assert payment["captured_amount"] == 0
     assert payment["history"][-1]["to_status"] == "expired_refunded"
     released = sdk.v1.payment_intents.retrieve(intent.id)
     assert (released.status, released.cancellation_reason) == ("canceled", "abandoned")
-    keys = emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/cancel")
+    keys = emu(outputs).keys_sent(cancel)
     assert len(keys) == 5 and len(set(keys)) == 1  # 4 faulted attempts, then the one that canceled
     assert len(events_of(outputs, intent.id, "payment_intent.canceled")) == 1
     code, body = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {})
