@@ -89,18 +89,17 @@ def aws_calls() -> dict[str, float]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     figures: dict[str, float] = {}
     with mock_aws():
-        from aws_lambda_powertools.utilities import parameters
-
         from cardops import resources
         from cardops.kernel import aws
         from cardops.kernel.config import reset_settings
+        from cardops.kernel.webhook_secrets import clear_cached_secrets
         from cardops.sandbox.lambda_runner import FakeContext
         from cardops.sandbox.provision import provision
         from cardops.sandbox.stream_poller import change_feed
         from tests.helpers import call, counting_aws_calls, stripe_headers
 
         aws.reset_clients()
-        parameters.clear_caches()
+        clear_cached_secrets()
         made = provision(dict(resources.SANDBOX_SECRETS), prefix="bench")
         os.environ.update(made.environment(payjp_api_base="http://127.0.0.1:9"))
         reset_settings()
