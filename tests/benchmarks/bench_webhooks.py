@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cardops.cli.samples import render_file
-from tests.benchmarks.footprint import index_write_units, item_size, logged
+from tests.benchmarks.footprint import index_entry, index_write_units, item_size, logged, table_indexes
 from tests.benchmarks.timing import import_cpu_seconds, per_call_seconds
 
 STRIPE_SAMPLE = (
@@ -169,9 +169,9 @@ def aws_calls() -> dict[str, float]:
                 figures[f"{kind}: {figure}"] = delta
             # every item the event wrote (the payment, ledger entries and balances, refunds, cases):
             # each index it is on bills its write
-            index_keys = [pk for pk, _ in resources.TABLE.indexes.values()]
+            indexes = table_indexes()
             figures[f"{kind}: index_write_units"] = sum(
-                index_write_units(items_before.get(key), items_after.get(key), index_keys)
+                index_write_units(items_before.get(key), items_after.get(key), indexes)
                 for key in items_before.keys() | items_after.keys()
                 if items_before.get(key) != items_after.get(key)
             )
@@ -191,10 +191,8 @@ def aws_calls() -> dict[str, float]:
 
 def stored(table_name: str) -> tuple[dict[str, float], dict[tuple[str, str], dict[str, Any]]]:
     """What the table holds now, as DynamoDB bills it: raw events (kept until their TTL), the rest
-    (kept), the index entries (each index projects the whole item); and every item by its key."""
+    (kept), the index entries (what each index's projection stores); and every item by its key."""
     import boto3
-
-    from cardops import resources
 
     table = boto3.resource("dynamodb").Table(table_name)
     items: list[dict[str, Any]] = []
@@ -205,7 +203,9 @@ def stored(table_name: str) -> tuple[dict[str, float], dict[tuple[str, str], dic
         items += page["Items"]
     raw = [i for i in items if str(i["pk"]).startswith("WEBHOOK#")]
     kept = [i for i in items if not str(i["pk"]).startswith("WEBHOOK#")]
-    indexed = [i for i in items for pk, _ in resources.TABLE.indexes.values() if pk in i]
+    indexed = [
+        entry for i in items for index in table_indexes() if (entry := index_entry(i, index)) is not None
+    ]
     payment = next((i for i in items if i["sk"] == "#PAYMENT"), None)
     return {
         "stored_raw_items": float(len(raw)),
