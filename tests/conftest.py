@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401 - the hook, for this tree
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
