@@ -98,6 +98,36 @@ def test_only_payment_changes_reach_the_function(provisioned: Any) -> None:
     assert feed.invocations == 1
 
 
+def test_the_feed_reads_a_thousand_records_a_call_and_delivers_them_a_batch_at_a_time(
+    provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk write (a feed sync's lines) costs the sandbox's feed one GetRecords per 1,000 records,
+    not two requests per 100; the batches are what they were: matches among 100 records each."""
+    from cardops.sandbox import stream_poller
+    from tests.helpers import counting_aws_calls
+
+    feed = change_feed()
+    feed.drain()
+    batches: list[list[str]] = []
+
+    def record(event: dict[str, Any]) -> None:
+        batches.append([r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]])
+
+    monkeypatch.setattr(feed, "_handler", record)
+    table = provisioned.outputs()["TableName"]
+    items = [{"pk": {"S": f"P{n:03d}"}, "sk": {"S": "#PAYMENT" if n % 5 else "LINE#x"}} for n in range(250)]
+    for first in range(0, len(items), 25):
+        aws.dynamodb().batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]}
+        )
+    with counting_aws_calls() as calls:
+        assert feed.drain() == 200
+    assert calls["dynamodbstreams:GetRecords"] == 2  # 250 records, then none
+    assert stream_poller.READ_LIMIT == 1000
+    assert [len(batch) for batch in batches] == [80, 80, 40]
+    assert [pk for batch in batches for pk in batch] == [f"P{n:03d}" for n in range(250) if n % 5]
+
+
 def test_a_change_whose_listener_keeps_failing_is_set_aside_after_bounded_retries(
     provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ IAM, running handlers, or following the sandbox clock.
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -302,3 +303,109 @@ def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
         with partition_queries():
             assert [pages(), pages(ScanIndexForward=False)] == expected
         assert expected[0][0] == ["S010", "S013", "S016", "S019"]
+
+
+def _stream_reads() -> list[dict[str, Any]]:
+    """Every GetRecords answer (parsed by botocore) of a stream with each attribute type, inserts,
+    modifies and removes, read in pages of 2 and then once more when nothing is left."""
+    import boto3
+    from botocore.config import Config
+    from moto import mock_aws
+
+    region = "ap-northeast-1"
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=region)
+        ddb.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+        streams = boto3.client(
+            "dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled")
+        )
+        every_type: dict[str, Any] = {
+            "s": {"S": "日本語 text"},
+            "n": {"N": "-12.50"},
+            "b": {"B": b"\x00\xffbinary"},
+            "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2.5"]},
+            "bs": {"BS": [b"\x01", b"\x02"]},
+            "l": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"\x03"}, {"NULL": True}]},
+            "m": {"M": {"k": {"BOOL": False}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+            "yes": {"BOOL": True},
+            "nothing": {"NULL": True},
+        }
+        key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+        ddb.put_item(TableName="t", Item={**key, **every_type})
+        ddb.put_item(TableName="t", Item={**key, "s": {"S": "changed"}})
+        ddb.put_item(TableName="t", Item={"pk": {"S": "b"}, "sk": {"S": "2"}})
+        ddb.delete_item(TableName="t", Key=key)
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        answers = []
+        after = iterator["ShardIterator"]
+        for _ in range(3):
+            answer = streams.get_records(ShardIterator=after, Limit=2)
+            answer.pop("ResponseMetadata")
+            after = answer["NextShardIterator"]
+            # what differs by run: the stream label (the table's creation time) and the iterator's id
+            answer["NextShardIterator"] = after.split("/stream/")[0]
+            answers.append(answer)
+        for answer in answers:
+            for record in answer["Records"]:
+                record.pop("eventID")  # random
+                stream = record["dynamodb"]
+                # a global counter and the size of the record with its time, which differ by run too;
+                # the time itself is compared to the second by the caller
+                assert int(stream.pop("SequenceNumber")) > 0 and stream.pop("SizeBytes") > 100
+        return answers
+
+
+def test_the_sandbox_get_records_answers_as_moto_does() -> None:
+    """cardops.sandbox.moto_speed answers GetRecords without moto's serializer: same answers."""
+    from cardops.sandbox import moto_speed
+
+    moto_speed.install()
+    try:
+        fast = _stream_reads()
+        with moto_speed.moto_as_shipped():
+            shipped = _stream_reads()
+    finally:
+        moto_speed.uninstall()
+    assert [len(answer["Records"]) for answer in shipped] == [2, 2, 0]
+    assert [r["eventName"] for a in shipped for r in a["Records"]] == ["INSERT", "MODIFY", "INSERT", "REMOVE"]
+    times = []
+    for answers in (fast, shipped):  # each run writes at its own time: compared apart, to the second
+        for answer in answers:
+            for record in answer["Records"]:
+                times.append(record["dynamodb"].pop("ApproximateCreationDateTime"))
+    assert all(t.tzinfo is not None for t in times) and max(times) - min(times) < timedelta(seconds=5)
+    assert all(t.microsecond % 1000 == 0 for t in times)  # milliseconds, as moto's serializer truncates
+    assert fast == shipped
+    assert shipped[0]["Records"][0]["dynamodb"]["NewImage"]["b"] == {"B": b"\x00\xffbinary"}
+
+
+def test_internals_used_by_moto_speed() -> None:
+    from moto import backends
+    from moto.core.serialize import TimestampSerializer
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.moto_server import werkzeug_app
+
+    from cardops.sandbox import moto_speed
+
+    assert backends.list_of_moto_modules in (
+        moto_speed._original_list_of_moto_modules,
+        moto_speed._list_of_moto_modules,
+    )
+    assert "backends.list_of_moto_modules()" in inspect.getsource(werkzeug_app.DomainDispatcherApplication)
+    assert "os.listdir" in inspect.getsource(moto_speed._original_list_of_moto_modules)
+    assert "self.backend.get_records(arn, limit)" in inspect.getsource(DynamoDBStreamsHandler.get_records)
+    assert parameters(DynamoDBStreamsBackend.get_records) == ["self", "iterator_arn", "limit"]
+    assert parameters(TimestampSerializer._timestamp_unixtimestamp) == ["value"]

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,10 @@ from cardops.resources import StreamMappingSpec
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 REGION = "ap-northeast-1"
+#: Records one GetRecords asks for (its maximum), then delivered ``batch_size`` at a time as before:
+#: reading 100 a call, the sandbox spent two requests (an iterator, the records) per 100 writes of
+#: any kind, 5,700 requests while a 100k-line feed sync wrote (profiled), all in the sync's process.
+READ_LIMIT = 1000
 
 
 def _plain(value: Any) -> Any:
@@ -112,9 +116,15 @@ class StreamPoller:
         return iterator
 
     def _read(self) -> list[dict[str, Any]]:
-        """The records after the checkpoint, at most one batch (the checkpoint does not move)."""
-        answer = self._streams.get_records(ShardIterator=self._iterator(), Limit=self.mapping.batch_size)
+        """The records after the checkpoint, up to ``READ_LIMIT`` (the checkpoint does not move)."""
+        answer = self._streams.get_records(ShardIterator=self._iterator(), Limit=READ_LIMIT)
         return [lambda_record(r, self.stream_arn) for r in answer.get("Records", [])]
+
+    def _windows(self, records: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """What was read, ``batch_size`` records at a time: the records one batch is filtered from."""
+        size = self.mapping.batch_size
+        for start in range(0, len(records), size):
+            yield records[start : start + size]
 
     def matches(self, record: dict[str, Any]) -> bool:
         """The mapping's filter criteria: any pattern matching lets the record through."""
@@ -128,14 +138,15 @@ class StreamPoller:
         with self._lock:
             before = self.delivered
             while True:
-                records = self._read()
-                if not records:
+                read = self._read()
+                if not read:
                     return self.delivered - before
-                batch = [r for r in records if self.matches(r)]
-                self.filtered += len(records) - len(batch)
-                if batch:
-                    self._deliver(batch, retries_left=self.mapping.retry_attempts)
-                self._after = _sequence(records[-1])
+                for records in self._windows(read):
+                    batch = [r for r in records if self.matches(r)]
+                    self.filtered += len(records) - len(batch)
+                    if batch:
+                        self._deliver(batch, retries_left=self.mapping.retry_attempts)
+                    self._after = _sequence(records[-1])
 
     def skip(self) -> int:
         """Move the checkpoint past every record now in the stream without delivering any: the
