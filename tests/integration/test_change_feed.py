@@ -126,6 +126,59 @@ def test_the_feed_reads_a_thousand_records_a_call_and_delivers_them_a_batch_at_a
     assert stream_poller.READ_LIMIT == 1000
     assert [len(batch) for batch in batches] == [80, 80, 40]
     assert [pk for batch in batches for pk in batch] == [f"P{n:03d}" for n in range(250) if n % 5]
+    aws.dynamodb().batch_write_item(
+        RequestItems={
+            table: [{"PutRequest": {"Item": {"pk": {"S": "Q"}, "sk": {"S": f"LINE#{n}"}}}} for n in range(25)]
+        }
+    )
+    with counting_aws_calls() as calls:
+        assert feed.drain() == 0
+    assert calls["dynamodbstreams:GetRecords"] == 1  # all there was, and no function ran: done
+
+
+def test_the_feed_reads_the_records_lambda_would_get_from_botocore(
+    provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed leaves GetRecords' JSON as it is (``RawRecordsParsers``): the records it hands the
+    function are those botocore's parsed answer gives, every attribute type and event included."""
+    import boto3
+    from botocore.config import Config
+    from botocore.parsers import JSONParser
+
+    from cardops.sandbox.stream_poller import lambda_record
+
+    feed = change_feed()
+    feed.drain()
+    table = provisioned.outputs()["TableName"]
+    key = {"pk": {"S": "PAY#raw"}, "sk": {"S": "#PAYMENT"}}
+    every_type = {
+        "n": {"N": "-12.50"},
+        "b": {"B": b"\x00\xffbinary"},
+        "ss": {"SS": ["a", "b"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "l": {"L": [{"S": "x"}, {"B": b"\x03"}, {"NULL": True}]},
+        "m": {"M": {"k": {"BOOL": False}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+    }
+    aws.dynamodb().put_item(TableName=table, Item={**key, **every_type})
+    aws.dynamodb().put_item(TableName=table, Item={**key, "n": {"N": "1"}})
+    aws.dynamodb().delete_item(TableName=table, Key=key)
+    parsed = boto3.client(
+        "dynamodbstreams", region_name="ap-northeast-1", config=Config(account_id_endpoint_mode="disabled")
+    ).get_records(ShardIterator=feed._iterator(), Limit=1000)["Records"]
+    shapes: list[str] = []
+    original = JSONParser.parse
+
+    def parse(self: JSONParser, response: Any, shape: Any) -> Any:
+        shapes.append(shape.name if shape is not None else "")
+        return original(self, response, shape)
+
+    monkeypatch.setattr(JSONParser, "parse", parse)
+    raw = feed._read()
+    assert "GetRecordsOutput" not in shapes and "GetShardIteratorOutput" in shapes
+    assert [r["eventName"] for r in raw] == ["INSERT", "MODIFY", "REMOVE"]
+    assert raw == [lambda_record(r, feed.stream_arn) for r in parsed]
+    assert raw[0]["dynamodb"]["NewImage"]["b"] == {"B": "AP9iaW5hcnk="}
+    assert isinstance(raw[0]["dynamodb"]["ApproximateCreationDateTime"], int)
 
 
 def test_a_change_whose_listener_keeps_failing_is_set_aside_after_bounded_retries(

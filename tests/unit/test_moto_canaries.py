@@ -409,3 +409,113 @@ def test_internals_used_by_moto_speed() -> None:
     assert "self.backend.get_records(arn, limit)" in inspect.getsource(DynamoDBStreamsHandler.get_records)
     assert parameters(DynamoDBStreamsBackend.get_records) == ["self", "iterator_arn", "limit"]
     assert parameters(TimestampSerializer._timestamp_unixtimestamp) == ["value"]
+
+
+def _table_reads() -> list[Any]:
+    """Query pages (forward, backward, projected, counted, with capacity), BatchGetItem and
+    BatchWriteItem answers of items holding every attribute type, and a query's error."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="ap-northeast-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(12):
+            client.put_item(
+                TableName="t",
+                Item={
+                    "pk": {"S": "P"},
+                    "sk": {"S": f"S{n:02d}"},
+                    "n": {"N": f"{n}.50"},
+                    "b": {"B": bytes([n, 255])},
+                    "ss": {"SS": ["a", f"x{n}"]},
+                    "bs": {"BS": [b"\x01", bytes([n])]},
+                    "l": {"L": [{"S": "x"}, {"B": b"\x03"}, {"NULL": True}]},
+                    "m": {"M": {"k": {"BOOL": n % 2 == 0}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+                },
+            )
+        answers: list[Any] = []
+        for extra in (
+            {"Limit": 5},
+            {"Limit": 5, "ScanIndexForward": False},
+            {"ProjectionExpression": "sk, #m.k", "ExpressionAttributeNames": {"#m": "m"}},
+            {"Select": "COUNT"},
+            {"ReturnConsumedCapacity": "TOTAL"},
+        ):
+            kwargs: dict[str, Any] = {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                "ExpressionAttributeValues": {":p": {"S": "P"}, ":a": {"S": "S02"}, ":b": {"S": "S10"}},
+                **extra,
+            }
+            while True:
+                page = client.query(**kwargs)
+                page.pop("ResponseMetadata")
+                answers.append(page)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        keys = [{"pk": {"S": "P"}, "sk": {"S": f"S{n:02d}"}} for n in (1, 7, 99)]
+        batch = client.batch_get_item(RequestItems={"t": {"Keys": keys, "ConsistentRead": True}})
+        batch.pop("ResponseMetadata")
+        batch["Responses"]["t"].sort(key=lambda item: item["sk"]["S"])
+        answers.append(batch)
+        for capacity in ("NONE", "TOTAL"):
+            written = client.batch_write_item(
+                RequestItems={"t": [{"PutRequest": {"Item": {"pk": {"S": "W"}, "sk": {"S": capacity}}}}]},
+                ReturnConsumedCapacity=capacity,
+            )
+            written.pop("ResponseMetadata")
+            answers.append(written)
+        try:
+            client.query(
+                TableName="missing",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "P"}},
+            )
+        except client.exceptions.ResourceNotFoundException as error:
+            answers.append(error.response["Error"])
+        return answers
+
+
+def test_the_sandbox_query_and_batch_get_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.serialize import ResponseSerializer
+
+    from cardops.sandbox import moto_speed
+
+    serialized: list[str] = []
+    original = ResponseSerializer.serialize
+
+    def serialize(self: ResponseSerializer, result: Any) -> Any:
+        serialized.append(self.operation_name)
+        return original(self, result)
+
+    monkeypatch.setattr(ResponseSerializer, "serialize", serialize)
+    moto_speed.install()
+    try:
+        fast = _table_reads()
+        fast_through_moto = list(serialized)
+        with moto_speed.moto_as_shipped():
+            shipped = _table_reads()
+    finally:
+        moto_speed.uninstall()
+    shipped_through_moto = serialized[len(fast_through_moto) :]
+    # none of the answers (7 pages, a batch read, 2 batch writes) went through moto's serializer
+    assert not moto_speed.FAST_DYNAMODB_ANSWERS & set(fast_through_moto)
+    assert shipped_through_moto.count("Query") == 7 and shipped_through_moto.count("BatchGetItem") == 1
+    assert shipped_through_moto.count("BatchWriteItem") == 2
+    assert fast == shipped
+    assert [len(page.get("Items", [])) for page in shipped[:4]] == [5, 4, 5, 4]  # pages of 5 of 9 items
+    assert shipped[0]["Items"][0]["b"] == {"B": bytes([2, 255])}
+    assert shipped[-1]["Code"] == "ResourceNotFoundException"
