@@ -51,15 +51,18 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     created = stream.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):
         stream["ApproximateCreationDateTime"] = int(created.timestamp())
-    elif isinstance(created, int | float):  # as the wire has it (``RawRecordsParsers``)
+        stream = _plain(stream)
+    elif isinstance(created, int | float):  # the wire's JSON (``RawRecordsParsers``): plain already
         stream["ApproximateCreationDateTime"] = int(created)
+    else:
+        stream = _plain(stream)
     return {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
         "awsRegion": REGION,
-        "dynamodb": _plain(stream),
+        "dynamodb": stream,
         "eventSourceARN": stream_arn,
     }
 
