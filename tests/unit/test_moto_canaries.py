@@ -168,10 +168,36 @@ def test_sandbox_server_config_keys() -> None:
     )
 
 
+def _create_table(ddb: Any, **extra: Any) -> None:
+    """The table ``t`` (``pk``/``sk`` strings, on demand) in the mocked account."""
+    ddb.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        **extra,
+    )
+
+
+def _streamed_table(ddb: Any) -> tuple[Any, str]:
+    """The table ``t`` with a stream of both images: a streams client and the stream's ARN."""
+    import boto3
+    from botocore.config import Config
+
+    _create_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    arn: str = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    streams = boto3.client(
+        "dynamodbstreams", region_name="ap-northeast-1", config=Config(account_id_endpoint_mode="disabled")
+    )
+    return streams, arn
+
+
 def _read_after_a_cancelled_transaction(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What a reader holding a shard iterator sees after a cancelled transaction and then a put."""
     import boto3
-    from botocore.config import Config
     from moto import mock_aws
 
     for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
@@ -180,20 +206,7 @@ def _read_after_a_cancelled_transaction(monkeypatch: pytest.MonkeyPatch) -> list
     region = "ap-northeast-1"
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=region)
-        ddb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
-        streams = boto3.client(
-            "dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled")
-        )
+        streams, arn = _streamed_table(ddb)
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
 
         def put(pk: str, sk: str, **condition: str) -> dict[str, Any]:
@@ -268,18 +281,7 @@ def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-northeast-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _create_table(client)
         for n in range(60):
             client.put_item(TableName="t", Item={"pk": {"S": f"P{n % 3}"}, "sk": {"S": f"S{n:03d}"}})
 
@@ -309,26 +311,12 @@ def _stream_reads() -> list[dict[str, Any]]:
     """Every GetRecords answer (parsed by botocore) of a stream with each attribute type, inserts,
     modifies and removes, read in pages of 2 and then once more when nothing is left."""
     import boto3
-    from botocore.config import Config
     from moto import mock_aws
 
     region = "ap-northeast-1"
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=region)
-        ddb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
-        streams = boto3.client(
-            "dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled")
-        )
+        streams, arn = _streamed_table(ddb)
         every_type: dict[str, Any] = {
             "s": {"S": "日本語 text"},
             "n": {"N": "-12.50"},
@@ -419,18 +407,7 @@ def _table_reads() -> list[Any]:
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-northeast-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _create_table(client)
         for n in range(12):
             client.put_item(
                 TableName="t",
