@@ -359,13 +359,10 @@ def test_the_sandbox_get_records_answers_as_moto_does() -> None:
     """cardops.sandbox.moto_speed answers GetRecords without moto's serializer: same answers."""
     from cardops.sandbox import moto_speed
 
-    moto_speed.install()
-    try:
+    with moto_speed.installed():
         fast = _stream_reads()
         with moto_speed.moto_as_shipped():
             shipped = _stream_reads()
-    finally:
-        moto_speed.uninstall()
     assert [len(answer["Records"]) for answer in shipped] == [2, 2, 0]
     assert [r["eventName"] for a in shipped for r in a["Records"]] == ["INSERT", "MODIFY", "INSERT", "REMOVE"]
     times = []
@@ -479,14 +476,11 @@ def test_the_sandbox_query_and_batch_get_answer_as_moto_does(monkeypatch: pytest
         return original(self, result)
 
     monkeypatch.setattr(ResponseSerializer, "serialize", serialize)
-    moto_speed.install()
-    try:
+    with moto_speed.installed():
         fast = _table_reads()
         fast_through_moto = list(serialized)
         with moto_speed.moto_as_shipped():
             shipped = _table_reads()
-    finally:
-        moto_speed.uninstall()
     shipped_through_moto = serialized[len(fast_through_moto) :]
     # none of the answers (7 pages, a batch read, 2 batch writes) went through moto's serializer
     assert not moto_speed.FAST_DYNAMODB_ANSWERS & set(fast_through_moto)

@@ -102,13 +102,29 @@ def uninstall() -> None:
         backends.list_of_moto_modules = _original_list_of_moto_modules
 
 
+def is_installed() -> bool:
+    return backends.list_of_moto_modules is _list_of_moto_modules
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """Installed for a block, then as it was (a test in a process that provisioned keeps it)."""
+    was = is_installed()
+    install()
+    try:
+        yield
+    finally:
+        if not was:
+            uninstall()
+
+
 @contextmanager
 def moto_as_shipped() -> Iterator[None]:
     """moto's own code for a block (the canary compares both), then as it was."""
-    installed = backends.list_of_moto_modules is _list_of_moto_modules
+    was = is_installed()
     uninstall()
     try:
         yield
     finally:
-        if installed:
+        if was:
             install()
