@@ -86,6 +86,8 @@ class CardopsStack(Stack):
         )
         outputs = {
             "ApiUrl": self.api.rest_api.url,
+            # where providers are registered (`{WebhookApiUrl}webhooks/{provider}`): an HTTP API
+            "WebhookApiUrl": self.api.webhook_stage.url,
             # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
             "AwsEndpointUrl": Fn.join("", ["https://", self.region, ".", self.url_suffix]),
             "AwsRegion": self.region,

@@ -83,16 +83,15 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """
     import importlib
 
-    from aws_lambda_powertools.utilities import parameters
-
     from cardops import resources
     from cardops.kernel import aws as aws_adapter
     from cardops.kernel.config import reset_settings
+    from cardops.kernel.webhook_secrets import clear_cached_secrets
     from cardops.sandbox import moto_iam
     from cardops.sandbox.lambda_runner import run_as
     from cardops.sandbox.provision import provision
 
-    parameters.clear_caches()
+    clear_cached_secrets()
     made = provision(dict(resources.SANDBOX_SECRETS), prefix="cardops-test")
     for key, value in made.environment(payjp_api_base="http://127.0.0.1:9").items():
         monkeypatch.setenv(key, value)
@@ -116,7 +115,7 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         enforcement.stop()
         ACCESS_LOG.append({"outputs": made.outputs(), "decisions": moto_iam.access_log()[logged:]})
         aws_adapter.clear_credentials()
-        parameters.clear_caches()
+        clear_cached_secrets()
 
 
 class SandboxProcess:

@@ -19,9 +19,20 @@ class TableSpec:
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
     #: gsi1: listings (uncaptured sales, card errors, …); gsi2: payments awaiting the provider, by
-    #: their next janitor check (``payments.store.due_checks``)
+    #: their next janitor check (``payments.store.due_checks``); gsi3: ledger entries in time order
+    #: (the statement's pages, ``ledger.store``)
     indexes: dict[str, tuple[str, str]] = field(
-        default_factory=lambda: {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+        default_factory=lambda: {
+            "gsi1": ("gsi1pk", "gsi1sk"),
+            "gsi2": ("gsi2pk", "gsi2sk"),
+            "gsi3": ("gsi3pk", "gsi3sk"),
+        }
+    )
+    #: what each index stores of an item (DynamoDB's ``ProjectionType``): the listings' readers use
+    #: whole items; a statement page reads its entries' keys on gsi3 and gets the entries by key, so
+    #: a year of entries is not stored twice. Changing one rebuilds that index (one per deploy).
+    projections: dict[str, str] = field(
+        default_factory=lambda: {"gsi1": "ALL", "gsi2": "ALL", "gsi3": "KEYS_ONLY"}
     )
     ttl_attribute: str = "expires_at"
     #: the change feed reads both images of every write (``CHANGE_FEED``)

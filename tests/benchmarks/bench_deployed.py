@@ -1,6 +1,8 @@
 """What is deployed, read from the synthesized template (the infra tests' own ``npx cdk synth``):
-each function's memory and architecture and its log group's retention and class. The cost model
-prices Lambda and CloudWatch Logs from these figures, so a change to the stack changes the model."""
+each function's memory and architecture, its log group's retention and class, the level of
+Lambda's own log lines, the table's class, and the API the webhooks arrive on. The cost model
+prices Lambda, CloudWatch Logs, DynamoDB and API Gateway from these figures, so a change to the
+stack changes the model."""
 
 from __future__ import annotations
 
@@ -10,13 +12,31 @@ from pathlib import Path
 from typing import Any
 
 STAGE = "prod"
+#: the webhook route's key on an HTTP API
+WEBHOOK_ROUTE = "POST /webhooks/{provider}"
+#: Lambda's system log levels by verbosity (``logging``'s numbers); a function without advanced
+#: logging controls (text format) writes its platform lines as at INFO, Lambda's default
+SYSTEM_LOG_LEVELS = {"DEBUG": 10.0, "INFO": 20.0, "WARN": 30.0}
 
 
 def figures(template: dict[str, Any]) -> dict[str, float]:
     """Per function key (``POWERTOOLS_SERVICE_NAME`` is ``cardops-{key}``): ``memory_mb``,
-    ``arm64`` (1 or 0), ``log_retention_days`` and ``log_infrequent_access`` (1 or 0)."""
+    ``arm64`` (1 or 0), ``log_retention_days``, ``log_infrequent_access`` (1 or 0), ``log_json``
+    (1 or 0) and ``system_log_level`` (10 DEBUG, 20 INFO, 30 WARN); and ``table: standard_ia`` (1
+    when the table is in the Standard-IA class) and ``webhooks: http_api`` (1 when an HTTP API
+    serves the webhook route)."""
     resources = template["Resources"]
-    found: dict[str, float] = {}
+    tables = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
+    if len(tables) != 1:
+        raise ValueError(f"the cost model prices one table, the template has {len(tables)}")
+    routes = {
+        r["Properties"].get("RouteKey") for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    found: dict[str, float] = {
+        "table: standard_ia": float(tables[0].get("TableClass") == "STANDARD_INFREQUENT_ACCESS"),
+        # the door providers are registered at: an HTTP API route, or the REST API's
+        "webhooks: http_api": float(WEBHOOK_ROUTE in routes),
+    }
     for resource in resources.values():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
@@ -27,7 +47,12 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
         key = service.removeprefix("cardops-")
         found[f"{key}: memory_mb"] = float(properties.get("MemorySize", 128))
         found[f"{key}: arm64"] = float(properties.get("Architectures", ["x86_64"]) == ["arm64"])
-        group_ref = properties.get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+        logging_config = properties.get("LoggingConfig", {})
+        json_format = logging_config.get("LogFormat") == "JSON"
+        found[f"{key}: log_json"] = float(json_format)
+        level = logging_config.get("SystemLogLevel", "INFO") if json_format else "INFO"
+        found[f"{key}: system_log_level"] = SYSTEM_LOG_LEVELS[level]
+        group_ref = logging_config.get("LogGroup", {}).get("Ref")
         group = resources.get(group_ref, {}).get("Properties", {}) if group_ref else {}
         found[f"{key}: log_retention_days"] = float(group.get("RetentionInDays", 0))
         found[f"{key}: log_infrequent_access"] = float(group.get("LogGroupClass") == "INFREQUENT_ACCESS")

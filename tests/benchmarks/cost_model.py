@@ -4,10 +4,12 @@ Measured (``bench_webhooks``): the AWS calls of each event type through the webh
 and the change feed's listeners, as deployed; the bytes each function logs per invocation (INFO,
 EMF metrics on); the bytes each event leaves in the table (raw event, kept items, index entries) and
 the payment item's size. Measured (``bench_workflows``): Step Functions transitions per payment.
-Read from the synthesized template (``bench_deployed``): each function's memory and architecture and
-its log group's retention. What is left is the traffic shape and durations below, written out so a
-reader can change them. Prices: ap-northeast-1, on demand, free tier ignored, from the AWS Price
-List API (offer files, usage types named beside each price, checked 2026-12).
+Read from the synthesized template (``bench_deployed``): each function's memory and architecture,
+its log group's retention and class, and its log format and system log level (Lambda's START/END/
+REPORT lines are written only at INFO or more verbose). What is left is the traffic shape and
+durations below, written out so a reader can change them. Prices: ap-northeast-1, on demand, free
+tier ignored, from the AWS Price List API (offer files, usage types named beside each price,
+checked 2026-12).
 """
 
 from __future__ import annotations
@@ -21,10 +23,19 @@ PRICES = {
     "lambda_gb_second": 0.0000166667,  # AWSLambda APN1-Lambda-GB-Second (x86_64, first tier)
     "lambda_gb_second_arm": 0.0000133334,  # AWSLambda APN1-Lambda-GB-Second-ARM (first tier)
     "apigw_rest_request": 4.25 / 1_000_000,  # AmazonApiGateway APN1-ApiGatewayRequest (first 333M)
+    # AmazonApiGateway APN1-ApiGatewayHttpRequest (first 300M; metered per 512 KB, webhooks are smaller)
+    "apigw_http_request": 1.29 / 1_000_000,
     # DynamoDB on demand after the 2024-11-01 cut (already current here: 0.715 and 0.1425)
     "dynamodb_wru": 0.715 / 1_000_000,  # AmazonDynamoDB APN1-WriteRequestUnits
     "dynamodb_rru": 0.1425 / 1_000_000,  # AmazonDynamoDB APN1-ReadRequestUnits
     "dynamodb_gb_month": 0.285,  # AmazonDynamoDB APN1-TimedStorage-ByteHrs (above the free 25 GB)
+    # the Standard-IA table class (APN1-IA-WriteRequestUnits, APN1-IA-ReadRequestUnits,
+    # APN1-IA-TimedStorage-ByteHrs): requests 25% dearer, storage 60% cheaper than Standard in the
+    # same Region (DynamoDB pricing page and developer guide, "Considerations when choosing a table
+    # class"); the Tokyo figures are those ratios applied to the Standard prices above
+    "dynamodb_wru_ia": 0.715 * 1.25 / 1_000_000,
+    "dynamodb_rru_ia": 0.1425 * 1.25 / 1_000_000,
+    "dynamodb_gb_month_ia": 0.285 * 0.4,
     "sqs_request": 0.40 / 1_000_000,  # AWSQueueService APN1-Requests-Tier1 (standard)
     "sfn_transition": 0.025 / 1_000,  # AWSStepFunctions APN1-StateTransition
     "logs_ingested_gb": 0.76,  # AmazonCloudWatch APN1-DataProcessing-Bytes (Standard class)
@@ -83,6 +94,40 @@ def _events_per_payment() -> dict[str, float]:
 def _units(size_bytes: float) -> int:
     """Request units of one write of an item this size (1 KB each, at least one)."""
     return max(1, math.ceil(size_bytes / KB))
+
+
+def dynamodb_costs(
+    wru: float, rru: float, gsi_wru: float, stored_gb_months: float, *, infrequent_access: bool
+) -> dict[str, float]:
+    """The table's requests, index writes (inside the requests) and storage in USD at one table
+    class's prices (the indexes take the table's class)."""
+    suffix = "_ia" if infrequent_access else ""
+    return {
+        "dynamodb_requests": wru * PRICES[f"dynamodb_wru{suffix}"] + rru * PRICES[f"dynamodb_rru{suffix}"],
+        "dynamodb_gsi_writes": gsi_wru * PRICES[f"dynamodb_wru{suffix}"],
+        "dynamodb_storage": stored_gb_months * PRICES[f"dynamodb_gb_month{suffix}"],
+    }
+
+
+def table_classes(figures: dict[str, float]) -> dict[str, float]:
+    """The table at this shape in both classes (USD per 1M payments) and the break-even: Standard-IA
+    is cheaper once Standard's storage cost exceeds this share of Standard's request cost."""
+    usage = (
+        figures["_wru_per_payment"],
+        figures["_rru_per_payment"],
+        figures["_gsi_wru_per_payment"],
+        figures["_stored_kb_months_per_payment"] / KB**2,
+    )
+    standard = dynamodb_costs(*usage, infrequent_access=False)
+    infrequent = dynamodb_costs(*usage, infrequent_access=True)
+    request_rise = PRICES["dynamodb_wru_ia"] / PRICES["dynamodb_wru"] - 1
+    storage_cut = 1 - PRICES["dynamodb_gb_month_ia"] / PRICES["dynamodb_gb_month"]
+    return {
+        "standard": (standard["dynamodb_requests"] + standard["dynamodb_storage"]) * 1_000_000,
+        "standard_ia": (infrequent["dynamodb_requests"] + infrequent["dynamodb_storage"]) * 1_000_000,
+        "storage_share_now": standard["dynamodb_storage"] / standard["dynamodb_requests"],
+        "storage_share_break_even": request_rise / storage_cut,
+    }
 
 
 def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -211,7 +256,11 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         measured_bytes, measured_events, measured_n = logged.get(name, (0.0, 0.0, 0.0))
         app_bytes = measured_bytes / measured_n if measured_n else mean_bytes
         app_events = measured_events / measured_n if measured_n else mean_events
-        platform = lambda_platform_lines(int(memory_mb(name)))
+        platform = lambda_platform_lines(
+            int(memory_mb(name)),
+            json_format=deployed[f"{key}: log_json"] == 1.0,
+            system_level=deployed[f"{key}: system_log_level"],
+        )
         per_invocation = (
             app_bytes
             + app_events * LOG_EVENT_OVERHEAD_BYTES
@@ -225,13 +274,15 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
             PRICES["logs_ingested_gb_ia" if infrequent else "logs_ingested_gb"]
             + PRICES["logs_stored_gb_month"] * months
         )
+    # the webhooks arrive where providers are registered: the HTTP API when the stack has its route
+    webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
-        "api_gateway": (invocations["webhook"] + SHAPE["admin_calls_per_payment"])
-        * PRICES["apigw_rest_request"],
-        "dynamodb_requests": wru * PRICES["dynamodb_wru"] + rru * PRICES["dynamodb_rru"],
-        "dynamodb_gsi_writes": gsi_wru * PRICES["dynamodb_wru"],
-        "dynamodb_storage": stored_gb * PRICES["dynamodb_gb_month"],
+        "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
+        + SHAPE["admin_calls_per_payment"] * PRICES["apigw_rest_request"],
+        **dynamodb_costs(
+            wru, rru, gsi_wru, stored_gb, infrequent_access=deployed["table: standard_ia"] == 1.0
+        ),
         "step_functions": transitions * PRICES["sfn_transition"],
         "sqs": sqs * PRICES["sqs_request"],
         "cloudwatch_logs": log_cost,
@@ -240,7 +291,9 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     # the GSI writes are inside dynamodb_requests' WRU: shown apart, not added twice
     million["total"] = sum(v for k, v in million.items() if k != "dynamodb_gsi_writes")
     million["_wru_per_payment"] = wru
+    million["_gsi_wru_per_payment"] = gsi_wru
     million["_rru_per_payment"] = rru
+    million["_stored_kb_months_per_payment"] = stored_gb * KB**2
     million["_transitions_per_payment"] = transitions
     million["_lambda_invocations_per_payment"] = sum(invocations.values())
     million["_lambda_gb_seconds_per_payment"] = sum(
@@ -269,10 +322,17 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         "## Cost per 1M payments (a month's traffic at steady state)",
         "",
         "Counts and sizes measured above (AWS calls, log bytes and stored bytes per event type; Step",
-        "Functions transitions from the workflows benchmark); memory, architecture and log retention",
-        "per function from the synthesized template (deployed); prices for ap-northeast-1 on demand",
+        "Functions transitions from the workflows benchmark); memory, architecture, log retention, log",
+        "format and system log level per function and the table's class from the synthesized template",
+        "(deployed); prices for ap-northeast-1 on demand",
         "(AWS Price List usage types in tests/benchmarks/cost_model.py; free tier ignored); assumptions:",
-        f"{', '.join(f'{k}={v}' for k, v in SHAPE.items())}.",
+        f"{', '.join(f'{k}={v}' for k, v in SHAPE.items())}; webhook requests at the "
+        + (
+            "HTTP API price (1.29 USD per million, WebhookApiUrl, where providers are registered)"
+            if results["deployed"]["webhooks: http_api"] == 1.0
+            else "REST API price (4.25 USD per million)"
+        )
+        + ", admin requests at the REST API price.",
         "",
         "| service | USD per 1M payments | goal |",
         "| --- | ---: | ---: |",
@@ -283,6 +343,15 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         goal = GOALS.get(service)
         note = " (inside dynamodb_requests)" if service == "dynamodb_gsi_writes" else ""
         lines.append(f"| {service}{note} | {cost:,.2f} | {'≤ ' + format(goal, ',.0f') if goal else ''} |")
+    classes = table_classes(figures)
+    deployed = "Standard-IA" if results["deployed"]["table: standard_ia"] == 1.0 else "Standard"
+    lines += [
+        "",
+        f"The table (deployed: {deployed}) at this shape, requests and storage: Standard "
+        f"{classes['standard']:,.2f}, Standard-IA {classes['standard_ia']:,.2f} USD per 1M payments.",
+        f"Standard's storage is {classes['storage_share_now']:.2f}× its request cost; Standard-IA is "
+        f"cheaper above {classes['storage_share_break_even']:.2f}×.",
+    ]
     lines += ["", "| count per payment | value |", "| --- | ---: |"]
     lines += [f"| {k.lstrip('_')} | {v:,.3f} |" for k, v in figures.items() if k.startswith("_")]
     lines.append("")

@@ -3,7 +3,8 @@ to CloudWatch Logs per invocation as deployed, and the size DynamoDB bills for e
 
 Logs: the cardops loggers at the deployed level (``POWERTOOLS_LOG_LEVEL=INFO``, ``infra/constructs/
 kernel.py``) and Powertools' EMF metric lines (metrics on, as deployed) are captured while a handler
-runs; Lambda's own lines (START, END, REPORT and, with active tracing, XRAY) are rendered in the
+runs; Lambda's own lines (START, END, REPORT and, with active tracing, XRAY; or their JSON records
+under advanced logging controls, as the deployed system log level lets through) are rendered in the
 format Lambda writes them, so their size is counted rather than guessed.
 
 Item sizes follow DynamoDB's rules (Developer Guide, "Item sizes and formats"): attribute names and
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import time
@@ -30,11 +32,45 @@ ITEM_OVERHEAD_BYTES = 100
 LOG_EVENT_OVERHEAD_BYTES = 26
 
 
-def lambda_platform_lines(memory_mb: int) -> list[str]:
-    """Lambda's own lines for one invocation of a traced function (text log format), as Lambda
-    writes them; durations at a typical width."""
+def lambda_platform_lines(
+    memory_mb: int, *, json_format: bool = False, system_level: float = 20.0
+) -> list[str]:
+    """Lambda's own lines for one invocation of a traced function, as Lambda writes them; durations
+    at a typical width. Text format: START, END, REPORT and XRAY. JSON format (advanced logging
+    controls): the ``platform.start`` and ``platform.report`` records, both INFO events, so none
+    at a system level of WARN ("Log-level filtering", Lambda developer guide: at INFO Lambda sends
+    the start and report messages)."""
     request = str(uuid.UUID(int=0))
     trace = "1-67a1b2c3-0123456789abcdef01234567"
+    if system_level > 20.0:
+        return []
+    if json_format:
+        time_ = "2026-12-01T00:00:00.000Z"
+        start = {
+            "time": time_,
+            "type": "platform.start",
+            "record": {"requestId": request, "version": "$LATEST"},
+        }
+        report = {
+            "time": time_,
+            "type": "platform.report",
+            "record": {
+                "requestId": request,
+                "metrics": {
+                    "durationMs": 123.45,
+                    "billedDurationMs": 124,
+                    "memorySizeMB": memory_mb,
+                    "maxMemoryUsedMB": 123,
+                },
+                "tracing": {
+                    "spanId": "0123456789abcdef",
+                    "type": "X-Amzn-Trace-Id",
+                    "value": f"Root={trace};Parent=0123456789abcdef;Sampled=1",
+                },
+                "status": "success",
+            },
+        }
+        return [json.dumps(start, separators=(",", ":")), json.dumps(report, separators=(",", ":"))]
     return [
         f"START RequestId: {request} Version: $LATEST",
         f"END RequestId: {request}",
@@ -129,21 +165,50 @@ def _units(size: int) -> int:
     return max(1, -(-size // 1024))
 
 
+#: one index as the table declares it: (partition key, sort key, ``ProjectionType``)
+Index = tuple[str, str, str]
+
+
+def table_indexes() -> list[Index]:
+    """The table's indexes with their projections, as the stack and the sandbox create them."""
+    from cardops import resources
+
+    spec = resources.TABLE
+    return [(pk, sk, spec.projections[name]) for name, (pk, sk) in spec.indexes.items()]
+
+
+def index_entry(
+    item: dict[str, Any], index: Index, table_keys: tuple[str, str] = ("pk", "sk")
+) -> dict[str, Any] | None:
+    """What an index stores of ``item`` (None when the item is not on it: a sparse index): the whole
+    item (``ALL``) or its table and index keys (``KEYS_ONLY``)."""
+    pk, sk, projection = index
+    if pk not in item:
+        return None
+    if projection == "ALL":
+        return item
+    if projection == "KEYS_ONLY":
+        return {name: item[name] for name in (*table_keys, pk, sk) if name in item}
+    raise ValueError(f"no footprint for the {projection} projection")
+
+
 def index_write_units(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, index_keys: list[str]
+    before: dict[str, Any] | None, after: dict[str, Any] | None, indexes: list[Index]
 ) -> float:
-    """Write units the indexes bill for one change of an item (projection ALL: the whole item):
-    an entry written or rewritten at the new size, a moved entry deleted and put, a dropped one
-    deleted (DynamoDB Developer Guide, "Provisioned throughput considerations for GSIs")."""
+    """Write units the indexes bill for one change of an item, at the size each index stores (its
+    projection): an entry written or rewritten at its new size, a moved entry deleted and put, a
+    dropped one deleted, an entry the change leaves as it was (a keys-only entry of an item whose
+    other attributes changed) not written (DynamoDB Developer Guide, "Provisioned throughput
+    considerations for GSIs")."""
     units = 0
-    for key in index_keys:
-        old = before.get(key) if before else None
-        new = after.get(key) if after else None
-        if old is not None and before is not None:
-            sort = key.replace("pk", "sk")
-            moved = new is None or (old, before.get(sort)) != (new, after.get(sort) if after else None)
-            if moved:
-                units += _units(item_size(before))
-        if new is not None and after is not None:
-            units += _units(item_size(after))
+    for index in indexes:
+        old = index_entry(before, index) if before else None
+        new = index_entry(after, index) if after else None
+        if old == new:
+            continue
+        pk, sk, _ = index
+        if old is not None and (new is None or (old[pk], old.get(sk)) != (new[pk], new.get(sk))):
+            units += _units(item_size(old))
+        if new is not None:
+            units += _units(item_size(new))
     return float(units)

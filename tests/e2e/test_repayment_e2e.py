@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import payjp
 import pytest
-import urllib3
 from click.testing import CliRunner
 
 from cardops.cli.main import cli
 from tests.conftest import SandboxProcess
-from tests.helpers import eventually
+from tests.helpers import eventually, sandbox_api
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "repayment"
-HTTP = urllib3.PoolManager()
-
-
-def api(sandbox: SandboxProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    response = HTTP.request(
-        method, f"{sandbox.api}{path}", body=data, headers={"Content-Type": "application/json"}
-    )
-    return response.status, json.loads(response.data or b"null")
 
 
 def cardops(*args: str) -> Any:
@@ -41,19 +32,15 @@ def cardops(*args: str) -> Any:
     return result.output
 
 
-def test_expired_refunded_reservation_is_charged_again_after_approval(
-    sandbox: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    payjp.api_base = sandbox.outputs["PayjpApiBaseUrl"]
-    payjp.api_key = sandbox.outputs["PayjpSecretKey"]
-    sample = json.loads((SAMPLES / "evidence.json").read_text(encoding="utf-8"))
-    evidence = sample["evidence"]
-    reservation_id = f"rsv_e2e_{secrets.token_hex(4)}"
-    evidence["reservation_id"] = reservation_id
-    code, _ = api(
-        sandbox,
+def booked_reservation(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The sample evidence (``events/repayment``) for a reservation of the test's own, stored as the
+    booking system stores it: the evidence the support desk files for it."""
+    evidence: dict[str, Any] = json.loads((SAMPLES / "evidence.json").read_text(encoding="utf-8"))["evidence"]
+    evidence["reservation_id"] = f"rsv_e2e_{secrets.token_hex(4)}"
+    code, _ = sandbox_api(
+        outputs,
         "PUT",
-        f"/admin/reservations/{reservation_id}",
+        f"/admin/reservations/{evidence['reservation_id']}",
         {
             "store_id": evidence["store_id"],
             "holder_name": "山田 花子",
@@ -65,6 +52,53 @@ def test_expired_refunded_reservation_is_charged_again_after_approval(
         },
     )
     assert code == 200
+    return evidence
+
+
+def outputs_option(outputs: Mapping[str, Any], tmp_path: Path) -> tuple[str, str]:
+    """``--outputs FILE`` for the CLI: the sandbox's outputs written to ``tmp_path``."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(dict(outputs)), encoding="utf-8")
+    return ("--outputs", str(path))
+
+
+def start_repayment(
+    target: tuple[str, str], tmp_path: Path, original: Mapping[str, str], evidence: Mapping[str, Any]
+) -> str:
+    """The request as the support desk files it (the sample .eml) started with the CLI; its id, once
+    the workflow waits for the desk's decision."""
+    request_id = f"rq_e2e_{secrets.token_hex(4)}"
+    request = {"request_id": request_id, "original_payment": dict(original), "evidence": dict(evidence)}
+    evidence_file = tmp_path / f"{request_id}.json"
+    evidence_file.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    started = json.loads(
+        cardops(
+            "repayment", "start", "--evidence", str(evidence_file), "--document",
+            str(SAMPLES / "consent.eml"), *target, "--json",
+        )
+    )  # fmt: skip
+    assert started["status"] in ("started", "awaiting_decision")
+    eventually(lambda: shown(target, request_id)["status"] == "awaiting_decision")
+    return request_id
+
+
+def shown(target: tuple[str, str], request_id: str) -> Any:
+    return json.loads(cardops("repayment", "show", request_id, *target, "--json"))
+
+
+def approve(target: tuple[str, str], request_id: str) -> Any:
+    """The desk approves; the request as shown once the workflow charged."""
+    cardops("repayment", "approve", request_id, "--reason", "consent by e-mail", *target)
+    return eventually(lambda: (found := shown(target, request_id))["status"] == "charged" and found)
+
+
+def test_expired_refunded_reservation_is_charged_again_after_approval(
+    sandbox: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payjp.api_base = sandbox.outputs["PayjpApiBaseUrl"]
+    payjp.api_key = sandbox.outputs["PayjpSecretKey"]
+    evidence = booked_reservation(sandbox.outputs)
+    reservation_id = evidence["reservation_id"]
 
     customer = payjp.Customer.create(card="tok_visa", email=evidence["email"])
     original = payjp.Charge.create(
@@ -79,52 +113,24 @@ def test_expired_refunded_reservation_is_charged_again_after_approval(
             "accepted_at": "2025-03-01T10:00:00+09:00",
         },
     )
-    eventually(lambda: api(sandbox, "GET", f"/admin/payments/payjp/{original.id}")[0] == 200)
+    path = f"/admin/payments/payjp/{original.id}"
+    eventually(lambda: sandbox_api(sandbox.outputs, "GET", path)[0] == 200)
     # the visit date is long past: the capture-deadline workflow cancels it at once (予約不成立)
     eventually(
-        lambda: (
-            api(sandbox, "GET", f"/admin/payments/payjp/{original.id}")[1]["status"] == "expired_refunded"
-        ),
-        timeout=60,
+        lambda: sandbox_api(sandbox.outputs, "GET", path)[1]["status"] == "expired_refunded", timeout=60
     )
     assert payjp.Charge.retrieve(original.id).refunded
 
-    # the request as the support desk files it: the sample evidence, the sample .eml
-    request_id = f"rq_e2e_{secrets.token_hex(4)}"
-    request = {
-        "request_id": request_id,
-        "original_payment": {"provider": "payjp", "provider_payment_id": original.id},
-        "evidence": evidence,
-    }
-    evidence_file = tmp_path / "evidence.json"
-    evidence_file.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(sandbox.outputs), encoding="utf-8")
-    target = ("--outputs", str(outputs))
-
-    started = json.loads(
-        cardops(
-            "repayment", "start", "--evidence", str(evidence_file), "--document",
-            str(SAMPLES / "consent.eml"), *target, "--json",
-        )
-    )  # fmt: skip
-    assert started["status"] in ("started", "awaiting_decision")
-
-    def status() -> str:
-        return str(json.loads(cardops("repayment", "show", request_id, *target, "--json"))["status"])
-
-    eventually(lambda: status() == "awaiting_decision")
-    cardops("repayment", "approve", request_id, "--reason", "consent by e-mail", *target)
-    eventually(lambda: status() == "charged")
-
-    shown = json.loads(cardops("repayment", "show", request_id, *target, "--json"))
-    new_id = shown["new_payment"]["provider_payment_id"]
+    target = outputs_option(sandbox.outputs, tmp_path)
+    original_ref = {"provider": "payjp", "provider_payment_id": original.id}
+    request_id = start_repayment(target, tmp_path, original_ref, evidence)
+    new_id = approve(target, request_id)["new_payment"]["provider_payment_id"]
     charge = payjp.Charge.retrieve(new_id)
     assert charge.captured is True and charge.amount == 12000
     assert charge.customer == customer.id
     assert charge.metadata["repayment_of"] == original.id
     assert charge.metadata["reservation_id"] == reservation_id
-    payment = eventually(lambda: api(sandbox, "GET", f"/admin/payments/payjp/{new_id}")[1])
+    payment = eventually(lambda: sandbox_api(sandbox.outputs, "GET", f"/admin/payments/payjp/{new_id}")[1])
     assert payment["status"] == "captured" and payment["reservation_id"] == reservation_id
 
     text = cardops("repayment", "show", request_id, *target)

@@ -1,7 +1,8 @@
 """End to end through ``cardops local`` with SBPS (the extended plan): authorizations made at the SBPS
 emulator expire and are cancelled there by the capture-deadline workflow; captures, refunds and a
 correction go through SBPS's XML API with a provider fault in the middle; the janitor repairs a
-payment whose notification SBPS lost.
+payment whose notification SBPS lost; an expired original whose card SBPS kept is charged again
+(re-payment) through a system error.
 
 Runs its own sandbox: these tests move the sandbox clock.
 """
@@ -25,6 +26,7 @@ from cardops.cli.main import cli
 from cardops.payments.providers.sbps.client import KnownPayment, SbpsClient, SbpsSettings
 from tests.conftest import sandbox_of_its_own
 from tests.e2e.test_capture_deadline_e2e import api
+from tests.e2e.test_repayment_e2e import approve, booked_reservation, start_repayment
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
@@ -51,8 +53,17 @@ def cli_run(outputs: dict[str, Any], *args: str) -> Any:
     return result
 
 
-def authorize(outputs: dict[str, Any], amount: int, *, visit_in_days: int) -> str:
-    """A customer's authorization at SBPS; its result notification opens the payment in cardops."""
+def authorize(
+    outputs: dict[str, Any],
+    amount: int,
+    *,
+    visit_in_days: int,
+    store_id: str = "store_sbps_e2e",
+    reservation_id: str | None = None,
+    **customer: str,
+) -> str:
+    """A customer's authorization at SBPS; its result notification opens the payment in cardops.
+    ``customer``: ``cust_code`` and ``cust_manage_flg`` "1" when SBPS is to keep the card."""
     code, clock = api(outputs, "GET", "/admin/sandbox/clock")
     assert code == 200
     visit = datetime.fromisoformat(clock["now"]).astimezone(TOKYO).date() + timedelta(days=visit_in_days)
@@ -64,10 +75,11 @@ def authorize(outputs: dict[str, Any], amount: int, *, visit_in_days: int) -> st
         {
             "order_id": order,
             "amount": amount,
-            "free1": "store_sbps_e2e",
-            "free2": f"rsv_{order}",
+            "free1": store_id,
+            "free2": reservation_id or f"rsv_{order}",
             "free3": str(visit),
-        },
+        }
+        | customer,
     )
     return order
 
@@ -160,3 +172,45 @@ def test_the_janitor_repairs_a_capture_whose_notification_was_lost(outputs: dict
     payment = eventually(lambda: payment_with(outputs, order, "captured"))
     assert payment["captured_amount"] == 5000
     assert payment["history"][-1]["actor"] == "janitor"
+
+
+def test_an_expired_original_is_charged_again_on_the_kept_card_through_a_system_error(
+    outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    evidence = booked_reservation(outputs)
+    customer = f"cust_{secrets.token_hex(6)}"
+    order = authorize(
+        outputs, evidence["amount"], visit_in_days=1, store_id=evidence["store_id"],
+        reservation_id=evidence["reservation_id"], cust_code=customer, cust_manage_flg="1",
+    )  # fmt: skip
+    eventually(lambda: payment_with(outputs, order, "authorized"))
+    cli_run(outputs, "sandbox", "advance", "9d")
+    eventually(lambda: payment_with(outputs, order, "expired_refunded"))
+
+    target = ("--outputs", outputs["_outputs_file"])
+    request_id = start_repayment(
+        target, tmp_path, {"provider": "sbps", "provider_payment_id": order}, evidence
+    )
+    # SBPS has trouble when the desk approves: the charge meets one system error (NG type 90)
+    sbps(outputs, "POST", "/_sandbox/faults", {"operation": "charge", "mode": "system_error"})
+    request = approve(target, request_id)
+    assert sbps(outputs, "GET", "/_sandbox/faults")["faults"]["charge"] == []  # met, then retried
+
+    new_id = request["new_payment"]["provider_payment_id"]
+    assert new_id != order and request["original_payment"]["provider_payment_id"] == order
+    at_sbps = sbps(outputs, "GET", f"/_sandbox/payments/{new_id}")
+    assert (at_sbps["status"], at_sbps["captured_amount"], at_sbps["cust_code"]) == (
+        "captured",
+        12000,
+        customer,
+    )
+    assert [op["status"] for op in at_sbps["operations"]] == ["authorized", "captured"]  # once
+    payment = eventually(lambda: payment_with(outputs, new_id, "captured"))
+    assert (
+        payment["reservation_id"] == evidence["reservation_id"]
+        and payment["store_id"] == evidence["store_id"]
+    )
+    assert payment["repayment_of"]["provider_payment_id"] == order  # linked both ways
+    repaid = payment_with(outputs, order, "expired_refunded")["repaid_by"]
+    assert [ref["provider_payment_id"] for ref in repaid] == [new_id]
+    assert sbps(outputs, "GET", f"/_sandbox/payments/{order}")["status"] == "canceled"

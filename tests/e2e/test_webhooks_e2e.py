@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -140,3 +141,42 @@ def test_bad_requests_over_http(sandbox: SandboxProcess) -> None:
     assert post("/webhooks/payjp", b"{not json", payjp_headers()) == 400
     assert post("/webhooks/payjp", b"x" * (256 * 1024 + 1), payjp_headers()) == 413
     assert post("/webhooks/unknown", b"{}", {}) == 404
+
+
+def test_the_webhook_http_api_takes_signed_webhooks_as_the_rest_api_does(sandbox: SandboxProcess) -> None:
+    """Providers are registered at ``WebhookApiUrl`` (an HTTP API, payload format 1.0): a signed
+    Stripe event is accepted there, applied, and its payment read through ``ApiUrl``; a repeat is
+    a duplicate; refusals answer the REST door's status codes; no other route is served."""
+    from tests.conftest import load_event
+
+    doors = {"http": sandbox.outputs["WebhookApiUrl"].rstrip("/"), "rest": sandbox.api}
+    assert doors["http"] != doors["rest"]
+    event = load_event("webhooks/stripe/payment_intent.amount_capturable_updated.json")
+    unique = uuid.uuid4().hex[:12]
+    event["id"] = f"evt_http_{unique}"
+    event["data"]["object"]["id"] = intent = f"pi_http_{unique}"
+    body = json.dumps(event).encode()
+
+    def post(door: str, path: str, payload: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        response = HTTP.request("POST", f"{doors[door]}{path}", body=payload, headers=headers)
+        return response.status, json.loads(response.data or b"null")
+
+    assert post("http", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": False},
+    )
+    payment = eventually(lambda: get_payment(sandbox, "stripe", intent))
+    assert payment["status"] == "authorized" and payment["amount"] == 12000
+    assert post("http", "/webhooks/stripe", body, stripe_headers(body)) == (
+        200,
+        {"received": True, "duplicate": True},
+    )
+    refusals = [
+        ("/webhooks/stripe", body, {"Stripe-Signature": "t=1,v1=00"}),
+        ("/webhooks/payjp", b"{not json", payjp_headers()),
+        ("/webhooks/unknown", b"{}", {}),
+    ]
+    for path, payload, headers in refusals:
+        statuses = {door: post(door, path, payload, headers)[0] for door in doors}
+        assert statuses["http"] == statuses["rest"] and statuses["http"] in (400, 401, 404), (path, statuses)
+    assert HTTP.request("GET", f"{doors['http']}/admin/payments/stripe/{intent}").status == 404

@@ -18,6 +18,7 @@ def test_sandbox_outputs_have_every_stack_output_key(
     assert sandbox_keys - stack_keys <= SANDBOX_ONLY
     for required in (
         "ApiUrl",
+        "WebhookApiUrl",
         "AwsEndpointUrl",
         "FeedBucketName",
         "EvidenceBucketName",
@@ -28,3 +29,4 @@ def test_sandbox_outputs_have_every_stack_output_key(
         assert required in stack_keys
     assert {"CaptureDeadlineStateMachineArn", "RepaymentStateMachineArn"} <= stack_keys
     assert sandbox.outputs["ApiUrl"].startswith("http://127.0.0.1:")
+    assert sandbox.outputs["WebhookApiUrl"].startswith("http://127.0.0.1:")

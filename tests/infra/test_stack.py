@@ -22,6 +22,7 @@ def test_table_has_pitr_ttl_encryption_and_index(cdk_template: Any) -> None:
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "BillingMode": "PAY_PER_REQUEST",
+            "TableClass": "STANDARD_INFREQUENT_ACCESS",
             "GlobalSecondaryIndexes": Match.array_with([Match.object_like({"IndexName": "gsi1"})]),
         },
     )
@@ -124,6 +125,28 @@ def test_functions_are_traced_and_use_the_dependency_layer(template: dict[str, A
         assert props["Layers"]
         assert "WEBHOOK_SECRET_ID" in props["Environment"]["Variables"]
         assert not any("secret" in k.lower() and "ID" not in k for k in props["Environment"]["Variables"])
+
+
+def test_functions_write_json_logs_at_their_own_level_without_lambdas_info_lines(
+    template: dict[str, Any],
+) -> None:
+    """Advanced logging controls: JSON format, Lambda's own START/END/REPORT lines (INFO events)
+    dropped by a WARN system level, and the application level the function's loggers use, so
+    Lambda keeps every line Powertools writes (and the EMF metric lines, which Lambda files as INFO)."""
+    functions = resources_of(template, "AWS::Lambda::Function")
+    cardops = {
+        k: f["Properties"]
+        for k, f in functions.items()
+        if "POWERTOOLS_SERVICE_NAME" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    assert len(cardops) >= 10
+    for name, props in cardops.items():
+        logging = props["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON", name
+        assert logging["SystemLogLevel"] == "WARN", name
+        assert logging["ApplicationLogLevel"] == props["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"], (
+            name
+        )
 
 
 def test_cdk_nag_acknowledgments_carry_reasons() -> None:

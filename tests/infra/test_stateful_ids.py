@@ -48,3 +48,15 @@ def test_every_stateful_resource_is_pinned(template: dict[str, Any]) -> None:
     kinds = {kind for kind, _ in STATEFUL}
     found = {(v["Type"], k) for k, v in template["Resources"].items() if v["Type"] in kinds}
     assert found == STATEFUL, "a new stateful resource: pin its logical id here once it is deployed"
+
+
+#: the table's indexes and what each projects: changing an index's keys or projection rebuilds it
+#: from the table (the readers see a partial index meanwhile), and CloudFormation applies one index
+#: creation or deletion per stack update, so a change here needs its own deploy
+INDEXES = {"gsi1": "ALL", "gsi2": "ALL", "gsi3": "KEYS_ONLY"}
+
+
+def test_the_tables_indexes_keep_their_projections(template: dict[str, Any]) -> None:
+    [table] = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    found = {i["IndexName"]: i["Projection"]["ProjectionType"] for i in table["GlobalSecondaryIndexes"]}
+    assert found == INDEXES, "an index was added, dropped or re-projected: see INDEXES before deploying"

@@ -76,7 +76,7 @@ class AcmePlugin:
     def client(self, payments: PaymentLookup | None = None) -> PaymentProvider:
         raise registry.UnsupportedProvider(self.name)
 
-    def recharger(self) -> Recharger | None:
+    def recharger(self, payments: PaymentLookup | None = None) -> Recharger | None:
         return None
 
     def refund_report(self, facts: PaymentFacts) -> RefundReport:

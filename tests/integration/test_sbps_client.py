@@ -33,7 +33,8 @@ def emulator() -> Iterator[SbpsEmulator]:
     emu.stop()
 
 
-def client_for(emulator: SbpsEmulator, payment: Authorization, **overrides: Any) -> SbpsClient:
+def api_settings(emulator: SbpsEmulator, **overrides: Any) -> SbpsSettings:
+    """The client's settings for the emulator: the sandbox's keys, no backoff."""
     values: dict[str, Any] = {
         "api_url": emulator.api_url,
         "merchant_id": SECRETS["sbps_merchant_id"],
@@ -41,7 +42,11 @@ def client_for(emulator: SbpsEmulator, payment: Authorization, **overrides: Any)
         "hash_key": SecretStr(SECRETS["sbps_api_hash_key"]),
         "backoff_base": 0.0,
     }
-    settings = SbpsSettings(**(values | overrides))
+    return SbpsSettings(**(values | overrides))
+
+
+def client_for(emulator: SbpsEmulator, payment: Authorization, **overrides: Any) -> SbpsClient:
+    settings = api_settings(emulator, **overrides)
 
     def known(order_id: str) -> KnownPayment | None:
         found = emulator.payments.get(order_id)

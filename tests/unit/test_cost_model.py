@@ -11,9 +11,18 @@ import pytest
 from tests.benchmarks import bench_deployed, cost_model, footprint
 
 
-def _template(memory_mb: int = 512, architecture: str = "arm64", retention_days: int = 30) -> dict[str, Any]:
-    """A synthesized template's shape: each function with its memory, architecture and log group."""
-    resources: dict[str, Any] = {}
+def _template(
+    memory_mb: int = 512,
+    architecture: str = "arm64",
+    retention_days: int = 30,
+    logging: dict[str, str] | None = None,
+    table_class: str | None = None,
+    webhook_route: str | None = None,
+) -> dict[str, Any]:
+    """A synthesized template's shape: each function with its memory, architecture, log group and
+    (``logging``) advanced logging controls; the table with its class; an HTTP API route."""
+    table = {"TableClass": table_class} if table_class else {}
+    resources: dict[str, Any] = {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}}
     for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync"}:
         resources[f"{key}Logs"] = {
             "Type": "AWS::Logs::LogGroup",
@@ -25,10 +34,12 @@ def _template(memory_mb: int = 512, architecture: str = "arm64", retention_days:
                 "MemorySize": memory_mb,
                 "Architectures": [architecture],
                 "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": f"cardops-{key}"}},
-                "LoggingConfig": {"LogGroup": {"Ref": f"{key}Logs"}},
+                "LoggingConfig": {"LogGroup": {"Ref": f"{key}Logs"}, **(logging or {})},
             },
         }
     resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
+    if webhook_route:
+        resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
     return {"Resources": resources}
 
 
@@ -171,9 +182,114 @@ def test_index_writes_follow_the_items_keys() -> None:
     small = {"pk": "p", "sk": "s", "gsi1pk": "a", "gsi1sk": "1"}
     moved = small | {"gsi1sk": "2"}
     big = small | {"doc": "x" * 1500}
-    keys = ["gsi1pk", "gsi2pk"]
-    assert footprint.index_write_units(None, small, keys) == 1.0
-    assert footprint.index_write_units(small, small | {"v": 2}, keys) == 1.0
-    assert footprint.index_write_units(small, moved, keys) == 2.0
-    assert footprint.index_write_units(small, {"pk": "p", "sk": "s"}, keys) == 1.0
-    assert footprint.index_write_units(small, big, keys) == 2.0  # 1.5 KB: two units
+    indexes = [("gsi1pk", "gsi1sk", "ALL"), ("gsi2pk", "gsi2sk", "ALL")]
+    assert footprint.index_write_units(None, small, indexes) == 1.0
+    assert footprint.index_write_units(small, small | {"v": 2}, indexes) == 1.0
+    assert footprint.index_write_units(small, moved, indexes) == 2.0
+    assert footprint.index_write_units(small, {"pk": "p", "sk": "s"}, indexes) == 1.0
+    assert footprint.index_write_units(small, big, indexes) == 2.0  # 1.5 KB: two units
+
+
+def test_a_keys_only_index_stores_and_writes_the_keys() -> None:
+    """A keys-only entry of a 1.5 KB item is one unit and its size is the four keys; a change of an
+    attribute it does not store writes nothing to it; a moved key deletes and puts."""
+    item = {"pk": "p", "sk": "s", "gsi3pk": "a", "gsi3sk": "1", "doc": "x" * 1500}
+    keys_only = [("gsi3pk", "gsi3sk", "KEYS_ONLY")]
+    entry = footprint.index_entry(item, keys_only[0])
+    assert entry == {"pk": "p", "sk": "s", "gsi3pk": "a", "gsi3sk": "1"}
+    assert footprint.index_entry({"pk": "p", "sk": "s"}, keys_only[0]) is None
+    assert footprint.index_write_units(None, item, keys_only) == 1.0
+    assert footprint.index_write_units(item, item | {"doc": "y"}, keys_only) == 0.0
+    assert footprint.index_write_units(item, item | {"gsi3sk": "2"}, keys_only) == 2.0
+    assert footprint.index_write_units(None, item, [("gsi3pk", "gsi3sk", "ALL")]) == 2.0
+
+
+def test_the_benchmarks_take_each_indexs_projection_from_the_table_spec() -> None:
+    """The projections the stack and the sandbox create are the ones the footprint measures with."""
+    from cardops import resources
+
+    indexes = footprint.table_indexes()
+    assert [projection for _, _, projection in indexes] == [
+        resources.TABLE.projections[name] for name in resources.TABLE.indexes
+    ]
+    assert ("gsi3pk", "gsi3sk", "KEYS_ONLY") in indexes
+
+
+def test_lambdas_own_log_lines_follow_the_templates_log_format_and_system_level() -> None:
+    """Text format (no advanced logging controls): START/END/REPORT/XRAY on every invocation; JSON
+    at INFO: the start and report records; JSON at WARN: none of them. A model with the platform
+    lines typed in would price all three the same."""
+    results = _results(captured=3.0, auto_refund=17.0)
+
+    def logs(logging: dict[str, str] | None) -> tuple[float, dict[str, float]]:
+        deployed = bench_deployed.figures(_template(logging=logging))
+        return cost_model.per_million(results | {"deployed": deployed})["cloudwatch_logs"], deployed
+
+    text, text_deployed = logs(None)
+    info, _ = logs({"LogFormat": "JSON", "SystemLogLevel": "INFO", "ApplicationLogLevel": "INFO"})
+    warn, warn_deployed = logs({"LogFormat": "JSON", "SystemLogLevel": "WARN", "ApplicationLogLevel": "INFO"})
+    assert (text_deployed["webhook: system_log_level"], text_deployed["webhook: log_json"]) == (20.0, 0.0)
+    assert (warn_deployed["webhook: system_log_level"], warn_deployed["webhook: log_json"]) == (30.0, 1.0)
+    assert warn < min(info, text)
+    invocations = cost_model.per_million(results)["_lambda_invocations_per_payment"]
+    platform = sum(
+        len(line.encode()) + footprint.LOG_EVENT_OVERHEAD_BYTES
+        for line in footprint.lambda_platform_lines(512)
+    )
+    price = cost_model.PRICES["logs_ingested_gb"] + cost_model.PRICES["logs_stored_gb_month"] * 30 / 30
+    assert text - warn == pytest.approx(invocations * platform / 1024**3 * price * 1_000_000)
+
+
+def test_the_table_is_priced_at_the_templates_table_class() -> None:
+    """Standard-IA: storage at its lower price, every request unit (the index writes too) at its
+    higher one; the report shows both classes and the break-even. A model with the class typed in
+    would price both templates the same."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    standard = cost_model.per_million(results)
+    infrequent_deployed = bench_deployed.figures(_template(table_class="STANDARD_INFREQUENT_ACCESS"))
+    infrequent = cost_model.per_million(results | {"deployed": infrequent_deployed})
+    assert bench_deployed.figures(_template())["table: standard_ia"] == 0.0
+    assert infrequent_deployed["table: standard_ia"] == 1.0
+    prices = cost_model.PRICES
+    assert infrequent["dynamodb_storage"] == pytest.approx(
+        standard["dynamodb_storage"] * prices["dynamodb_gb_month_ia"] / prices["dynamodb_gb_month"]
+    )
+    assert infrequent["dynamodb_gsi_writes"] == pytest.approx(
+        standard["dynamodb_gsi_writes"] * prices["dynamodb_wru_ia"] / prices["dynamodb_wru"]
+    )
+    assert infrequent["dynamodb_requests"] > standard["dynamodb_requests"]
+    assert infrequent["dynamodb_storage"] < standard["dynamodb_storage"]
+    classes = cost_model.table_classes(standard)
+    assert classes["standard"] == pytest.approx(standard["dynamodb_requests"] + standard["dynamodb_storage"])
+    assert classes["standard_ia"] == pytest.approx(
+        infrequent["dynamodb_requests"] + infrequent["dynamodb_storage"]
+    )
+    cheaper = classes["standard_ia"] < classes["standard"]
+    assert cheaper == (classes["storage_share_now"] > classes["storage_share_break_even"])
+    report = "\n".join(cost_model.report(results | {"deployed": infrequent_deployed}))
+    assert "deployed: Standard-IA" in report
+
+
+def test_the_deployed_figures_refuse_a_second_table() -> None:
+    template = _template()
+    template["Resources"]["Other"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    with pytest.raises(ValueError, match="one table"):
+        bench_deployed.figures(template)
+
+
+def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
+    """With the webhook route on an HTTP API, webhook requests cost the HTTP API price and the admin
+    requests still the REST price; the assumptions line says which. Typed in, both would match."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    http_deployed = bench_deployed.figures(_template(webhook_route="POST /webhooks/{provider}"))
+    assert http_deployed["webhooks: http_api"] == 1.0
+    assert bench_deployed.figures(_template(webhook_route="GET /other"))["webhooks: http_api"] == 0.0
+    rest = cost_model.per_million(results)
+    http = cost_model.per_million(results | {"deployed": http_deployed})
+    prices = cost_model.PRICES
+    admin = cost_model.SHAPE["admin_calls_per_payment"] * prices["apigw_rest_request"] * 1_000_000
+    assert (http["api_gateway"] - admin) / (rest["api_gateway"] - admin) == pytest.approx(
+        prices["apigw_http_request"] / prices["apigw_rest_request"]
+    )
+    assert "HTTP API price" in "\n".join(cost_model.report(results | {"deployed": http_deployed}))
+    assert "REST API price (4.25" in "\n".join(cost_model.report(results))

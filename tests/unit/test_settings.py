@@ -23,6 +23,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]
         "REPAYMENT_DECISION_TIMEOUT_SECONDS",
         "REPAYMENT_MAX_DOCUMENT_BYTES",
         "REPAYMENT_MIT_BRANDS",
+        "SBPS_DUPLICATE_ORDER_ERRORS",
+        "SBPS_NO_STORED_CARD_ERRORS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TABLE_NAME", "cardops-settings-test")
@@ -45,6 +47,19 @@ def test_the_defaults_are_spec_4s_rules() -> None:
         False,
     ]
     assert configured_plans() is DEFAULT_PLANS
+
+
+def test_sbps_re_payment_error_types_are_configuration(environment: pytest.MonkeyPatch) -> None:
+    """Which SBPS error types mean "purchase id held" / "no card kept" is not public per contract."""
+    assert (settings().sbps_duplicate_order_errors, settings().sbps_no_stored_card_errors) == (
+        frozenset({"96"}),
+        frozenset({"83"}),
+    )
+    environment.setenv("SBPS_DUPLICATE_ORDER_ERRORS", " 96, 13 ,")
+    environment.setenv("SBPS_NO_STORED_CARD_ERRORS", "83,k4")
+    reset_settings()
+    assert settings().sbps_duplicate_order_errors == frozenset({"96", "13"})
+    assert settings().sbps_no_stored_card_errors == frozenset({"83", "K4"})
 
 
 def test_the_stacks_names_are_read(environment: pytest.MonkeyPatch) -> None:

@@ -37,12 +37,14 @@ within the captured amount. Refunds that stop counting (canceled, rejected, reve
 
 Ledger partitions are listed per store on ``gsi1`` (``STORE#{store}#LEDGERS``) through the balance item.
 
-Statement pages read entries in time order on ``gsi1``: each entry is indexed under
+Statement pages read entries in time order on ``gsi3``: each entry is indexed under
 ``LEDGER#{store}#{channel}#{cur}#ENTRIES`` with ``statement.time_key`` (its UTC time, then its id) as
-the sort key, so a page is one ``Query`` with ``Limit``, not the ledger. An index costs one more write
-per entry outside the transaction's doubled price (a pointer item in the partition would be a second
-transactional put) and needs no second item to keep right; its reads are eventually consistent, so an
-entry posted a moment ago may show on the next read of the page (the balance item has it at once).
+the sort key, so a page is one ``Query`` with ``Limit``, not the ledger, and one ``BatchGetItem`` of
+the page's entries (per 100): the index projects keys only, so a year of entries is not stored a
+second time for the pages that read it. An index costs one more write per entry outside the
+transaction's doubled price (a pointer item in the partition would be a second transactional put)
+and needs no second item to keep right; its reads are eventually consistent, so an entry posted a
+moment ago may show on the next read of the page (the balance item has it at once).
 The balance item also sums the entries per Tokyo date they were posted (``at_{YYYYMMDD}``): the
 running balance of a statement opens from those sums, not from the entries before the page.
 
@@ -52,7 +54,8 @@ balance or a payout reads that one item (``LedgerStore.totals``), not the ledger
 not grow with the entries. A balance item written before those sums existed (``tracked_count``
 short of ``entry_count``) is brought up to date once, from the whole ledger, on its first read;
 so is one from before the statement index (``dated_count`` short): its entries get their index keys
-and the item its posting-day sums, in the same one-time pass.
+and the item its posting-day sums, in the same one-time pass; and one whose entries are still on
+the whole-item ``gsi1`` time index of before (``keyed_count`` short): its entries move to ``gsi3``.
 """
 
 from __future__ import annotations
@@ -112,12 +115,16 @@ def ledger_pk(store_id: str, channel: Channel, currency: str) -> str:
 
 
 def _entries_index_pk(pk: str) -> str:
-    """The ``gsi1`` partition of a ledger's entries in time order (the statement's pages)."""
+    """The ``gsi3`` partition of a ledger's entries in time order (the statement's pages)."""
     return f"{pk}#ENTRIES"
 
 
 def _index_keys(pk: str, entry: LedgerEntry) -> dict[str, Any]:
-    return {"gsi1pk": _s(_entries_index_pk(pk)), "gsi1sk": _s(time_key(entry))}
+    return {"gsi3pk": _s(_entries_index_pk(pk)), "gsi3sk": _s(time_key(entry))}
+
+
+#: the balance item's counts of entries already in each one-time completion (``LedgerStore._complete``)
+COMPLETED_COUNTS = ("tracked_count", "dated_count", "keyed_count")
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,8 @@ def entry_writes(
             "UpdateExpression": (
                 "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs"
                 + (", gsi2pk = :debited, gsi2sk = :gs2" if debited else "")
-                + " ADD balance :sum, entry_count :n, tracked_count :n, dated_count :n"
+                + " ADD balance :sum, entry_count :n, "
+                + ", ".join(f"{name} :n" for name in COMPLETED_COUNTS)
                 + "".join(f", #d{i} :d{i}" for i in range(len(days[pk])))
             ),
             "ExpressionAttributeNames": {f"#d{i}": name for i, name in enumerate(days[pk])},
@@ -325,9 +333,7 @@ class LedgerStore:
             )
             item: dict[str, Any] = answer.get("Item") or {}
             count = int(item.get("entry_count", {}).get("N", "0"))
-            if any(
-                int(item.get(name, {}).get("N", "0")) != count for name in ("tracked_count", "dated_count")
-            ):
+            if any(int(item.get(name, {}).get("N", "0")) != count for name in COMPLETED_COUNTS):
                 self._complete(store_id, channel, currency)
                 continue  # completed (or posted to meanwhile): read it again
             entries = self.get_entries_by_id(pk, entry_ids) if entry_ids else ()
@@ -358,7 +364,8 @@ class LedgerStore:
         update: dict[str, Any] = {
             "TableName": _table(),
             "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
-            "UpdateExpression": "SET tracked_count = :n, dated_count = :n"
+            "UpdateExpression": "SET "
+            + ", ".join(f"{name} = :n" for name in COMPLETED_COUNTS)
             + "".join(f", {name} = {value}" for name, value in zip(names, values, strict=True)),
             "ConditionExpression": "entry_count = :n",
             "ExpressionAttributeValues": {":n": _n(totals.version), **values},
@@ -372,12 +379,13 @@ class LedgerStore:
 
     @staticmethod
     def _index_old_entries(pk: str) -> None:
-        """Give the entries posted before the statement index their index keys (a one-time pass)."""
+        """Give the entries posted before the keys-only time index their keys on it, and take them
+        off the whole-item ``gsi1`` time index of before (a one-time pass)."""
         for item in query_items(
             {
                 "TableName": _table(),
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-                "FilterExpression": "attribute_not_exists(gsi1pk)",
+                "FilterExpression": "attribute_not_exists(gsi3pk)",
                 "ExpressionAttributeValues": {":pk": _s(pk), ":prefix": _s("ENTRY#")},
                 "ConsistentRead": True,
             }
@@ -386,8 +394,8 @@ class LedgerStore:
             aws.dynamodb().update_item(
                 TableName=_table(),
                 Key={"pk": item["pk"], "sk": item["sk"]},
-                UpdateExpression="SET gsi1pk = :p, gsi1sk = :s",
-                ExpressionAttributeValues={":p": keys["gsi1pk"], ":s": keys["gsi1sk"]},
+                UpdateExpression="SET gsi3pk = :p, gsi3sk = :s REMOVE gsi1pk, gsi1sk",
+                ExpressionAttributeValues={":p": keys["gsi3pk"], ":s": keys["gsi3sk"]},
             )
 
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
@@ -405,15 +413,15 @@ class LedgerStore:
     def entries_page(
         self, store_id: str, channel: Channel, currency: str, page: PageQuery
     ) -> tuple[tuple[LedgerEntry, ...], bool]:
-        """The entries of ``page`` and whether more follow: one ``Query`` of ``limit + 1`` items on
-        ``gsi1``."""
+        """The entries of ``page`` and whether more follow: one ``Query`` of ``limit + 1`` keys on
+        ``gsi3`` and the page's entries by key (one ``BatchGetItem`` per 100)."""
         keys, after, limit, order = page.keys, page.after, page.limit, page.order
         pk = ledger_pk(store_id, channel, currency)
         index_pk = _entries_index_pk(pk)
         kwargs: dict[str, Any] = {
             "TableName": _table(),
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
+            "IndexName": "gsi3",
+            "KeyConditionExpression": "gsi3pk = :pk AND gsi3sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {":pk": _s(index_pk), ":low": _s(keys.low), ":high": _s(keys.high)},
             "ScanIndexForward": order is Order.OLDEST_FIRST,
             "Limit": limit + 1,
@@ -423,12 +431,14 @@ class LedgerStore:
             kwargs["ExclusiveStartKey"] = {
                 "pk": _s(pk),
                 "sk": _s(f"ENTRY#{entry_id}"),
-                "gsi1pk": _s(index_pk),
-                "gsi1sk": _s(after),
+                "gsi3pk": _s(index_pk),
+                "gsi3sk": _s(after),
             }
         answer = aws.dynamodb().query(**kwargs)
         items = answer.get("Items", [])
-        entries = tuple(LedgerEntry.model_validate_json(item["doc"]["S"]) for item in items[:limit])
+        ids = [item["sk"]["S"].removeprefix("ENTRY#") for item in items[:limit]]
+        by_id = {entry.entry_id: entry for entry in self.get_entries_by_id(pk, ids)}
+        entries = tuple(by_id[entry_id] for entry_id in ids)  # in the index's order
         # fewer items than asked with a LastEvaluatedKey: the answer stopped at 1 MB, more follow
         return entries, len(items) > limit or "LastEvaluatedKey" in answer
 

@@ -118,13 +118,13 @@ def capture_deps() -> capture.Deps:
 
 def repayments() -> Repayments:
     """The re-payment use cases on the real adapters (admin API, console, the workflow's steps)."""
-    from cardops.payments.providers import registry
     from cardops.payments.store.evidence import EvidenceStore
     from cardops.payments.store.notifications import EventPublisher
     from cardops.payments.store.payment_notes import PaymentNoteStore
     from cardops.payments.store.payments import ReservationRepository
     from cardops.payments.store.repayment import RepaymentStore
     from cardops.payments.store.repayment_workflow import RepaymentWorkflow
+    from cardops.payments.use_cases import providers
     from cardops.payments.use_cases.repayment import EVENT_SOURCE, RepaymentDeps, RepaymentPolicy, Repayments
 
     config = settings()
@@ -137,7 +137,7 @@ def repayments() -> Repayments:
             evidence=EvidenceStore(),
             workflow=RepaymentWorkflow(config.repayment_state_machine_arn),
             events=EventPublisher(source=EVENT_SOURCE),
-            rechargers=registry.recharger,
+            rechargers=providers.recharger,
             open_case=hooks.repayment_requested,
             policy=RepaymentPolicy(
                 brand_allows_mit=config.brand_allows_mit,

@@ -1,9 +1,11 @@
-"""An HTTP server on 127.0.0.1 that turns requests into API Gateway (REST, proxy) events.
+"""HTTP servers on 127.0.0.1 that turn requests into API Gateway's proxy events.
 
 The same handlers as in AWS answer: ``/webhooks/*`` → the webhook function, ``/admin/*`` → the
 admin function, ``/console`` and ``/console/*`` → the web console (whose cookies, redirects and
-security headers pass through as API Gateway passes them). Bodies are passed base64-encoded, as API
-Gateway does for binary media, so the webhook handler sees the exact bytes the provider signed.
+security headers pass through as API Gateway passes them): the REST API (``ApiUrl``). The webhook
+HTTP API (``WebhookApiUrl``) is a second server with the one route, its events in payload format
+1.0 as an HTTP API sends them. Bodies are passed base64-encoded, as API Gateway does for binary
+media, so the webhook handler sees the exact bytes the provider signed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from cardops.sandbox.lambda_runner import API_LOCK, FakeContext
 from cardops.sandbox.loopback import LoopbackServer, send
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+#: (method, path with query, headers, body) → the event the function receives
+EventOf = Callable[[str, str, dict[str, str], bytes], dict[str, Any]]
 #: the largest body the sandbox reads (API Gateway's own limit is 10 MB); larger ones are refused unread
 MAX_READ_BYTES = 10 * 1024 * 1024
 
@@ -81,19 +85,43 @@ def api_gateway_event(
     }
 
 
+def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The event an HTTP API's Lambda integration sends in payload format 1.0 for its one route,
+    ``POST /webhooks/{provider}``: the REST proxy event's fields, header names in lower case, the
+    ``$default`` stage and the route key in the request context."""
+    event = api_gateway_event(method, raw_path, {k.lower(): v for k, v in headers.items()}, body)
+    route = f"{method} {event['resource']}"
+    event["version"] = "1.0"
+    event["requestContext"] |= {
+        "stage": "$default",
+        "resourceId": route,
+        "routeKey": route,
+        "apiId": "sandbox-webhooks",
+        "protocol": "HTTP/1.1",
+    }
+    return event
+
+
 class Gateway:
     def __init__(
         self,
         *,
         webhook: Handler,
-        admin: Handler,
+        admin: Handler | None,
         console: Handler | None = None,
         extra_routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
         port: int = 0,
+        event_of: EventOf = api_gateway_event,
+        crash: tuple[int, str] = (502, ""),
     ) -> None:
+        """``admin`` None: the webhook route only (the HTTP API); ``crash``: the status and
+        message API Gateway answers when the function raises (REST: 502 and the error; HTTP API:
+        500 "Internal Server Error")."""
         self._webhook = webhook
         self._admin = admin
         self._console = console
+        self._event_of = event_of
+        self._crash = crash
         self._extra = extra_routes or {}
         self._http = LoopbackServer(self.dispatch, name="gateway", port=port)
 
@@ -122,19 +150,20 @@ class Gateway:
         headers = {k: v for k, v in request.headers.items()}
         if path.startswith("/webhooks/") and request.command == "POST" and path.count("/") == 2:
             handler = self._webhook
-        elif path.startswith("/admin/"):
+        elif self._admin is not None and path.startswith("/admin/"):
             handler = self._admin
         elif self._console is not None and (path == "/console" or path.startswith("/console/")):
             handler = self._console
         else:
             send(request, 404, "application/json", b'{"message":"Not Found"}')
             return
-        event = api_gateway_event(request.command, request.path, headers, body)
+        event = self._event_of(request.command, request.path, headers, body)
         try:
             with API_LOCK:
                 result = handler(event, FakeContext(function_name="sandbox-api"))
         except Exception as exc:  # what API Gateway answers when a function crashes
-            send(request, 502, "application/json", json.dumps({"message": str(exc)}).encode())
+            status, message = self._crash
+            send(request, status, "application/json", json.dumps({"message": message or str(exc)}).encode())
             return
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()

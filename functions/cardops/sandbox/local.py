@@ -79,7 +79,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     )
     from cardops.kernel import aws
     from cardops.kernel.config import reset_settings
-    from cardops.sandbox.gateway import Gateway
+    from cardops.sandbox.gateway import Gateway, http_api_event
     from cardops.sandbox.payjp_emulator import PayjpEmulator
     from cardops.sandbox.provision import provision
     from cardops.sandbox.queue_worker import QueueWorker
@@ -135,9 +135,16 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         extra_routes={"/openapi.json": lambda: (200, "application/json", document), **swagger.routes()},
         port=port,
     )
-    payjp.webhook_url = f"{gateway.url}/webhooks/payjp"
-    sbps.webhook_url = f"{gateway.url}/webhooks/sbps"
-    stripe.webhook_url = f"{gateway.url}/webhooks/stripe"
+    # the providers' door as deployed (README: providers are registered at ``WebhookApiUrl``)
+    webhook_api = Gateway(
+        webhook=run_as("webhook", webhook.handler),
+        admin=None,
+        event_of=http_api_event,
+        crash=(500, "Internal Server Error"),
+    )
+    payjp.webhook_url = f"{webhook_api.url}/webhooks/payjp"
+    sbps.webhook_url = f"{webhook_api.url}/webhooks/sbps"
+    stripe.webhook_url = f"{webhook_api.url}/webhooks/stripe"
     from cardops.sandbox.lambda_runner import invoke_handler
 
     def process(event: dict[str, Any], _context: Any) -> dict[str, Any]:
@@ -160,10 +167,11 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, stripe, sbps, gateway, worker, changes, janitor):
+    for component in (payjp, stripe, sbps, gateway, webhook_api, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
+        "WebhookApiUrl": f"{webhook_api.url}/",
         "ConsoleUrl": f"{gateway.url}/console",
         # no pool in the sandbox: its user switcher (/console/sandbox/login) signs its users in
         "ConsoleUserPoolId": "sandbox",
@@ -187,6 +195,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         stripe.stop,
         sbps.stop,
         gateway.stop,
+        webhook_api.stop,
         worker.stop,
         changes.stop,
         janitor.stop,

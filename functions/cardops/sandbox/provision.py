@@ -170,7 +170,7 @@ def provision(
                     {"AttributeName": pk, "KeyType": "HASH"},
                     {"AttributeName": sk, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": spec.projections[name]},
             }
             for name, (pk, sk) in spec.indexes.items()
         ],

@@ -5,13 +5,17 @@ followed by service id; the Basic password), checks its ``sps_hashcode`` and ans
 ``sps-api-response`` in SBPS's shape: ``res_result`` OK or NG with SBPS's error codes (payment
 method ``101``, error type, item). It holds authorizations and answers:
 
-| function id       | what                                 | NG when                                   |
-| ----------------- | ------------------------------------ | ----------------------------------------- |
-| ``ST02-00101-101`` | コミット (confirms an authorization) | unknown tracking id                       |
-| ``ST02-00201-101`` | 売上要求 (capture, optional amount)  | captured (41), canceled (40), amount (79) |
-| ``ST02-00303-101`` | 取消返金 (release or refund it all)  | canceled (52), refunded (46)              |
-| ``ST02-00307-101`` | 部分返金 (refund a part)             | not captured (K0), over the rest (K1)     |
-| ``MG01-00101-101`` | 決済結果参照 (lookup)                 | unknown tracking id                       |
+| function id        | what                                   | NG when                                 |
+| ------------------ | -------------------------------------- | --------------------------------------- |
+| ``ST01-00131-101`` | 決済要求 on the card kept under a      | purchase id held (96/004), no card kept |
+|                    | ``cust_code`` (re-payment)             | (03/200), amount (05/008)               |
+| ``MG02-00104-101`` | 顧客決済情報参照 (the kept card)        | no card under the ``cust_code`` (83/003) |
+| ``ST02-00101-101`` | コミット (confirms an authorization)   | unknown tracking id                     |
+| ``ST02-00201-101`` | 売上要求 (capture, optional amount)    | not committed (39), captured (41),      |
+|                    |                                        | canceled (40), amount (79)              |
+| ``ST02-00303-101`` | 取消返金 (release or refund it all)    | canceled (52), refunded (46)            |
+| ``ST02-00307-101`` | 部分返金 (refund a part)               | not captured (K0), over the rest (K1)   |
+| ``MG01-00101-101`` | 決済結果参照 (lookup)                   | unknown tracking id                     |
 
 After every change it posts a signed result notification (``notifications.sign``) to the
 sandbox's ``/webhooks/sbps``, in Shift_JIS (or UTF-8, ``notify_encoding``), and resends it while
@@ -20,13 +24,19 @@ the answer is 5xx, as SBPS does.
 Sandbox-only routes:
 
 - ``POST /_sandbox/authorizations`` with JSON ``order_id``, ``amount``, ``free1``…``free3``: a
-  customer's authorization (与信), as the purchase page would make it; answers its tracking id;
+  customer's authorization (与信), as the purchase page would make it; answers its tracking id.
+  With ``cust_code`` (and ``cust_manage_flg`` ``"1"``: keep the card, optionally its
+  ``cardbrand_code`` and ``cc_expiration`` ``YYYYMM``) SBPS keeps the card under that customer id
+  (顧客決済情報), and the result notification carries the ``cust_code``;
+- ``GET /_sandbox/customers/{cust_code}``: the card kept under a customer id;
 - ``GET /_sandbox/payments/{order_id}``: the emulator's view (status, amounts, operations);
-- ``POST /_sandbox/faults`` with ``{"operation": "capture|cancel|refund|lookup", "mode":
-  "timeout|server_error|system_error|decline", "count": N}``: the next N such calls hang past a
-  client's timeout, answer HTTP 503, answer NG with a system error (type 90: retry), or NG with
-  a refusal (type 42: the capture period passed); ``{"operation": "notify", "mode": "drop"}``
-  loses the next N result notifications (what the payments janitor repairs).
+- ``GET /_sandbox/faults``: the faults not yet met;
+- ``POST /_sandbox/faults`` with ``{"operation": "capture|cancel|refund|lookup|charge|customer", "mode":
+  "timeout|server_error|system_error|decline|lost", "count": N}``: the next N such calls hang past
+  a client's timeout, answer HTTP 503, answer NG with a system error (type 90: retry), NG with a
+  refusal (type 42: the capture period passed), or take effect and then hang (the answer is
+  lost); ``{"operation": "notify", "mode": "drop"}`` loses the next N result notifications (what
+  the payments janitor repairs).
 """
 
 from __future__ import annotations
@@ -51,14 +61,18 @@ from cardops.sandbox.loopback import EmulatorServer, Faults, send
 Clock = Callable[[], datetime]
 API_PATH = "/api/xmlapi.do"
 OPERATIONS = {
+    protocol.AUTHORIZE: "charge",
+    protocol.CUSTOMER_LOOKUP: "customer",
     protocol.CAPTURE: "capture",
     protocol.CANCEL_REFUND: "cancel",
     protocol.PARTIAL_REFUND: "refund",
     protocol.LOOKUP: "lookup",
     protocol.COMMIT: "commit",
 }
-FAULT_MODES = ("timeout", "server_error", "system_error", "decline")
-FAULT_OPERATIONS = ("capture", "cancel", "refund", "lookup", "notify")
+FAULT_MODES = ("timeout", "server_error", "system_error", "decline", "lost")
+FAULT_OPERATIONS = ("capture", "cancel", "refund", "lookup", "charge", "customer", "notify")
+#: the operations that address no payment (no tracking id): a new authorization, a customer
+UNADDRESSED = frozenset({"charge", "customer"})
 
 
 class SbpsNg(Exception):
@@ -78,6 +92,8 @@ class Authorization:
     #: ``payment_status`` of a lookup: 1 authorized, 2 captured, 3 canceled, 4 refunded
     status: str = "1"
     committed: bool = True
+    #: the merchant's customer id the purchase named (carried by the result notifications)
+    cust_code: str = ""
     captured_amount: int = 0
     refunded_amount: int = 0
     operations: list[dict[str, Any]] = field(default_factory=list)
@@ -86,12 +102,25 @@ class Authorization:
         return {
             "order_id": self.order_id,
             "tracking_id": self.tracking_id,
+            "cust_code": self.cust_code,
             "status": protocol.PAYMENT_STATUS[self.status],
             "amount": self.amount,
             "captured_amount": self.captured_amount,
             "refunded_amount": self.refunded_amount,
             "operations": list(self.operations),
         }
+
+
+@dataclass
+class StoredCard:
+    """A card SBPS keeps under a customer id (顧客決済情報)."""
+
+    brand: str = "V"
+    expires: str = "203012"
+    last4: str = "0000"
+
+    def view(self) -> dict[str, Any]:
+        return {"cardbrand_code": self.brand, "cc_expiration": self.expires, "last4": self.last4}
 
 
 class SbpsEmulator(EmulatorServer):
@@ -115,6 +144,7 @@ class SbpsEmulator(EmulatorServer):
         self.notify_encoding = notify_encoding
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.payments: dict[str, Authorization] = {}
+        self.customers: dict[str, StoredCard] = {}
         self.faults = Faults()
         self.requests: list[str] = []
         self.notifications: list[list[tuple[str, str]]] = []
@@ -129,18 +159,41 @@ class SbpsEmulator(EmulatorServer):
 
     # ---- the customer's side ----------------------------------------------------------------
     def authorize(
-        self, order_id: str, amount: int, free: tuple[str, str, str] = ("", "", "")
+        self,
+        order_id: str,
+        amount: int,
+        free: tuple[str, str, str] = ("", "", ""),
+        *,
+        cust_code: str = "",
+        keep_card: StoredCard | None = None,
     ) -> Authorization:
-        """A customer's authorization (与信), as SBPS's purchase page makes it."""
+        """A customer's authorization (与信), as SBPS's purchase page makes it; ``keep_card``: the
+        purchase asked SBPS to keep the card under ``cust_code`` (``cust_manage_flg`` 1)."""
+        if keep_card is not None and not cust_code:
+            raise ValueError("a card is kept under a cust_code")
         with self._lock:
-            if order_id in self.payments:
-                raise ValueError(f"order {order_id} already exists")
-            tracking = f"{next(self._numbers):014d}"[-14:]
-            payment = Authorization(order_id=order_id, tracking_id=tracking, amount=amount, free=free)
-            self.payments[order_id] = payment
-            self._by_tracking[tracking] = payment
-            self._record(payment, "authorized", amount)
-            return payment
+            if keep_card is not None:
+                self.customers[cust_code] = keep_card
+            return self._new_payment(order_id, amount, free, cust_code=cust_code, committed=True)
+
+    def _new_payment(
+        self, order_id: str, amount: int, free: tuple[str, str, str], *, cust_code: str, committed: bool
+    ) -> Authorization:
+        if order_id in self.payments:
+            raise ValueError(f"order {order_id} already exists")
+        tracking = f"{next(self._numbers):014d}"[-14:]
+        payment = Authorization(
+            order_id=order_id,
+            tracking_id=tracking,
+            amount=amount,
+            free=free,
+            committed=committed,
+            cust_code=cust_code,
+        )
+        self.payments[order_id] = payment
+        self._by_tracking[tracking] = payment
+        self._record(payment, "authorized", amount)
+        return payment
 
     # ---- HTTP -------------------------------------------------------------------------------
     def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
@@ -148,17 +201,32 @@ class SbpsEmulator(EmulatorServer):
         body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
         try:
+            if path == "/_sandbox/faults" and request.command == "GET":
+                return self._json(request, 200, {"faults": self.faults})
             if path == "/_sandbox/faults" and request.command == "POST":
                 self._set_fault(json.loads(body or b"{}"))
                 return self._json(request, 200, {"faults": self.faults})
             if path == "/_sandbox/authorizations" and request.command == "POST":
                 spec = json.loads(body or b"{}")
+                keep = str(spec.get("cust_manage_flg", "0")) == "1"
                 made = self.authorize(
                     str(spec["order_id"]),
                     int(spec["amount"]),
                     (str(spec.get("free1", "")), str(spec.get("free2", "")), str(spec.get("free3", ""))),
+                    cust_code=str(spec.get("cust_code", "")),
+                    keep_card=StoredCard(
+                        brand=str(spec.get("cardbrand_code", "V")),
+                        expires=str(spec.get("cc_expiration", "203012")),
+                    )
+                    if keep
+                    else None,
                 )
                 return self._json(request, 200, made.view())
+            if path.startswith("/_sandbox/customers/") and request.command == "GET":
+                card = self.customers.get(unquote(path.rsplit("/", 1)[-1]))
+                if card is None:
+                    return self._json(request, 404, {"error": "no card kept under this cust_code"})
+                return self._json(request, 200, card.view())
             if path.startswith("/_sandbox/payments/") and request.command == "GET":
                 found = self.payments.get(unquote(path.rsplit("/", 1)[-1]))
                 if found is None:
@@ -199,6 +267,7 @@ class SbpsEmulator(EmulatorServer):
         except protocol.ProtocolError:
             return 200, self._ng("", SbpsNg("00", "000", "999"))
         fields = dict(values)
+        fault: str | None = None
         with self._lock:
             self.requests.append(function_id)
             try:
@@ -216,12 +285,17 @@ class SbpsEmulator(EmulatorServer):
                 fault = self._fault(operation)
                 if fault == "server_error":
                     return 503, b"<html>503 Service Unavailable</html>"
-                payment = self._by_tracking.get(fields.get("tracking_id", ""))
-                if payment is None:
-                    raise SbpsNg("12", "027", "999")
-                answer = getattr(self, f"_{operation}")(payment, fields)
+                if operation in UNADDRESSED:
+                    answer = getattr(self, f"_{operation}")(fields)
+                else:
+                    payment = self._by_tracking.get(fields.get("tracking_id", ""))
+                    if payment is None:
+                        raise SbpsNg("12", "027", "999")
+                    answer = getattr(self, f"_{operation}")(payment, fields)
             except SbpsNg as ng:
                 return 200, self._ng(function_id, ng)
+        if fault == "lost":
+            raise TimeoutError(function_id)  # done at SBPS, but its answer never arrives
         return 200, protocol.render_response(function_id, answer)
 
     def _ng(self, function_id: str, ng: SbpsNg) -> bytes:
@@ -271,6 +345,46 @@ class SbpsEmulator(EmulatorServer):
         return mode
 
     # ---- operations -------------------------------------------------------------------------
+    def _charge(self, fields: dict[str, str]) -> list[protocol.Element]:
+        """決済要求 with a ``cust_code`` and no token: the card kept under it, authorized."""
+        order_id, cust_code = fields.get("order_id", ""), fields.get("cust_code", "")
+        if not order_id:
+            raise SbpsNg("03", "004")
+        if not cust_code:
+            raise SbpsNg("03", "003")
+        amount_text = fields.get("amount", "")
+        if not amount_text.isdigit() or not 0 < int(amount_text) <= 9_999_999:
+            raise SbpsNg("05", "008")
+        if order_id in self.payments:
+            raise SbpsNg("96", "004")  # the purchase id is held: never authorized twice
+        card = self.customers.get(cust_code)
+        if card is None:
+            raise SbpsNg("03", "200")  # no token and no card kept: no card number to authorize
+        free = (fields.get("free1", ""), fields.get("free2", ""), fields.get("free3", ""))
+        payment = self._new_payment(order_id, int(amount_text), free, cust_code=cust_code, committed=False)
+        return [
+            *self._ok(payment.operations[-1]["transaction"]),
+            ("res_tracking_id", payment.tracking_id),
+            (
+                "res_pay_method_info",
+                [("cc_company_code", "00000"), ("cardbrand_code", card.brand), ("recognized_no", "000000")],
+            ),
+        ]
+
+    def _customer(self, fields: dict[str, str]) -> list[protocol.Element]:
+        """顧客決済情報参照: the card kept under the ``cust_code`` (masked), NG when none."""
+        card = self.customers.get(fields.get("cust_code", ""))
+        if card is None:
+            raise SbpsNg("83", "003")
+        masked = "*" * 12 + card.last4 if fields.get("response_info_type") == "2" else "*" * 16
+        return [
+            *self._ok(self._transaction()),
+            (
+                "res_pay_method_info",
+                [("cc_number", masked), ("cc_expiration", card.expires), ("cardbrand_code", card.brand)],
+            ),
+        ]
+
     def _commit(self, payment: Authorization, fields: dict[str, str]) -> list[protocol.Element]:
         payment.committed = True
         return self._ok(self._transaction())
@@ -280,6 +394,8 @@ class SbpsEmulator(EmulatorServer):
             raise SbpsNg("41", "999")
         if payment.status == "3":
             raise SbpsNg("40", "999")
+        if not payment.committed:
+            raise SbpsNg("39", "999")
         amount = payment.amount
         if fields.get("pay_option_manage/amount"):
             amount = int(fields["pay_option_manage/amount"])
@@ -344,6 +460,7 @@ class SbpsEmulator(EmulatorServer):
             ("pay_method", "credit"),
             ("merchant_id", self.merchant_id),
             ("service_id", self.service_id),
+            *([("cust_code", payment.cust_code)] if payment.cust_code else []),
             ("order_id", payment.order_id),
             ("amount", str(amount)),
             ("free1", payment.free[0]),

@@ -1,6 +1,7 @@
-"""A statement reads one page of the time index and the balance item, not the ledger: the same calls
-and about ``limit`` items at 1,000 entries; pages visit every entry once, in order, with the running
-balance; a cursor that is not the statement's own is a 400 (``bench_ledger_scale`` measures 100k)."""
+"""A statement reads one page of the time index (keys only) and that page's entries by key, and the
+balance item, not the ledger: the same calls and about twice ``limit`` items at 1,000 entries;
+pages visit every entry once, in order, with the running balance; a cursor that is not the
+statement's own is a 400 (``bench_ledger_scale`` measures 100k)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from tests.helpers import call, counting_aws_calls
 from tests.integration.ledger.test_ledger_scale import NOW, seed_ledger
 
 FINANCE = "arn:aws:iam::1:user/finance"
+#: a statement page: the balance item, the time index's keys, the page's entries
+PAGE_CALLS = {"dynamodb:GetItem": 1, "dynamodb:Query": 1, "dynamodb:BatchGetItem": 1}
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:
@@ -35,9 +38,10 @@ def test_a_statement_page_at_1000_entries_reads_the_page_not_the_ledger(provisio
     last_day = tokyo_date(NOW - timedelta(days=60) + timedelta(seconds=999 * 30))
     with counting_aws_calls() as calls:
         page = service.statement("store-1k", Channel.STANDARD, "JPY", now=NOW, since=last_day, limit=50)
-    # the balance item and one Query of the time index (one item more than the page: is there more?)
-    assert dict(calls) == {"dynamodb:GetItem": 1, "dynamodb:Query": 1}
-    assert calls.items_read <= 50 + 2
+    # the balance item, one Query of the time index's keys (one more than the page: is there more?)
+    # and the page's entries by key
+    assert dict(calls) == PAGE_CALLS
+    assert calls.items_read <= 2 * 50 + 2
     full = LedgerStore().load("store-1k", Channel.STANDARD, "JPY").ledger
     before = [e for e in full.entries if tokyo_date(e.created_at) < last_day]
     on_day = [e for e in full.entries if tokyo_date(e.created_at) == last_day]
@@ -48,7 +52,7 @@ def test_a_statement_page_at_1000_entries_reads_the_page_not_the_ledger(provisio
         latest = service.statement(
             "store-1k", Channel.STANDARD, "JPY", now=NOW, limit=20, order=Order.NEWEST_FIRST
         )
-    assert dict(newest) == {"dynamodb:GetItem": 1, "dynamodb:Query": 1} and newest.items_read <= 20 + 2
+    assert dict(newest) == PAGE_CALLS and newest.items_read <= 2 * 20 + 2
     assert latest.entries == tuple(reversed(full.entries[-20:]))
     assert latest.balances[0] == latest.closing_balance == full.balance
 
@@ -149,8 +153,8 @@ def test_a_ledger_from_before_the_time_index_is_indexed_once(provisioned: Any) -
     for item in client.query(
         TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
     )["Items"]:
-        old = [n for n in item if n in ("gsi1pk", "gsi1sk") and item["sk"]["S"] != "#BALANCE"]
-        old += [n for n in item if n.startswith("at_") or n == "dated_count"]
+        old = [n for n in item if n in ("gsi3pk", "gsi3sk")]
+        old += [n for n in item if n.startswith("at_") or n in ("dated_count", "keyed_count")]
         if old:
             client.update_item(
                 TableName=table,
@@ -165,7 +169,40 @@ def test_a_ledger_from_before_the_time_index_is_indexed_once(provisioned: Any) -
     assert LedgerStore().totals("store-old-index", Channel.STANDARD, "JPY") == LedgerTotals.of(full)
     with counting_aws_calls() as calls:
         service.statement("store-old-index", Channel.STANDARD, "JPY", now=NOW, limit=100)
-    assert dict(calls) == {"dynamodb:GetItem": 1, "dynamodb:Query": 1}  # indexed: no second pass
+    assert dict(calls) == PAGE_CALLS  # indexed: no second pass
+
+
+def test_a_ledger_on_the_whole_item_time_index_moves_to_the_keys_only_one_once(provisioned: Any) -> None:
+    """Entries posted before gsi3 are on gsi1 (which projects whole items): the first read gives
+    them their gsi3 keys and takes them off gsi1, so they are no longer stored twice."""
+    seed_ledger("store-gsi1", 30)
+    pk = ledger_pk("store-gsi1", Channel.STANDARD, "JPY")
+    client, table = aws.dynamodb(), settings().table_name
+
+    def items() -> list[dict[str, Any]]:
+        return client.query(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
+        )["Items"]
+
+    for item in items():
+        if item["sk"]["S"] == "#BALANCE":
+            update = {"UpdateExpression": "REMOVE keyed_count"}
+        else:  # as entries were indexed before: on gsi1, with the same keys
+            update = {
+                "UpdateExpression": "SET gsi1pk = :p, gsi1sk = :s REMOVE gsi3pk, gsi3sk",
+                "ExpressionAttributeValues": {":p": item["gsi3pk"], ":s": item["gsi3sk"]},
+            }
+        client.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]}, **update)
+    service = ledger_service()
+    full = LedgerStore().load("store-gsi1", Channel.STANDARD, "JPY").ledger
+    page = service.statement("store-gsi1", Channel.STANDARD, "JPY", now=NOW, limit=100)
+    assert page.entries == full.entries and page.closing_balance == full.balance
+    entries = [item for item in items() if item["sk"]["S"].startswith("ENTRY#")]
+    assert len(entries) == 30
+    assert all("gsi3pk" in item and "gsi1pk" not in item for item in entries)
+    with counting_aws_calls() as calls:
+        service.statement("store-gsi1", Channel.STANDARD, "JPY", now=NOW, limit=100)
+    assert dict(calls) == PAGE_CALLS
 
 
 def test_correcting_a_refund_reads_its_own_entries_not_the_ledger(provisioned: Any) -> None:

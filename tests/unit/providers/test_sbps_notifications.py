@@ -125,5 +125,12 @@ def test_the_tracking_id_is_kept_as_the_provider_reference() -> None:
     assert event.metadata.provider_reference == "00000000012345"
 
 
+def test_the_customer_id_is_kept_as_the_customer_reference() -> None:
+    """SBPS keeps a card for re-payment under the purchase's ``cust_code``: cardops must know it."""
+    signed = notifications.sign([("cust_code", "cust_0001"), *values()], KEY)
+    assert PLUGIN.to_canonical(signed).metadata.customer_reference == "cust_0001"
+    assert PLUGIN.to_canonical(notifications.sign(values(), KEY)).metadata.customer_reference is None
+
+
 def _secrets() -> WebhookSecrets:
     return WebhookSecrets.model_validate({"sbps_hash_key": KEY})

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     #: SBPS's XML API endpoint: SBPS names it with the contract ("接続先: サービス開始時ご案内");
     #: the default is the production URL the open-source clients use
     sbps_api_url: str = Field(default="https://api.sps-system.com/api/xmlapi.do", alias="SBPS_API_URL")
+    #: SBPS error types (the 4th–5th characters of ``res_err_code``, comma-separated) that answer an
+    #: authorization under a purchase id SBPS already holds, and a stored-card lookup finding no card:
+    #: SBPS's public error table does not say which a contract gets (``sbps.client.SbpsSettings``)
+    sbps_duplicate_order_errors: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset({"96"}), alias="SBPS_DUPLICATE_ORDER_ERRORS"
+    )
+    sbps_no_stored_card_errors: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset({"83"}), alias="SBPS_NO_STORED_CARD_ERRORS"
+    )
     feed_bucket: str = Field(default="", alias="FEED_BUCKET_NAME")
     evidence_bucket: str = Field(default="", alias="EVIDENCE_BUCKET_NAME")
     capture_deadline_state_machine_arn: str = Field(default="", alias="CAPTURE_DEADLINE_STATE_MACHINE_ARN")
@@ -87,6 +96,13 @@ class Settings(BaseSettings):
     def _brands(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(b.strip().casefold() for b in value.split(",") if b.strip())
+        return value
+
+    @field_validator("sbps_duplicate_order_errors", "sbps_no_stored_card_errors", mode="before")
+    @classmethod
+    def _error_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(t.strip().upper() for t in value.split(",") if t.strip())
         return value
 
     def brand_allows_mit(self, brand: str | None) -> bool:

@@ -188,6 +188,9 @@ class PaymentMetadata(BaseModel):
     #: the provider's own handle on the payment when it differs from the provider payment id
     #: (SBPS: the tracking id its API addresses, while the payment id is the merchant's order id)
     provider_reference: str | None = None
+    #: the customer the provider keeps the card under, where it is the merchant's own id (SBPS:
+    #: ``cust_code``, under which SBPS may hold the card for merchant-initiated charges)
+    customer_reference: str | None = None
 
     def merge(self, other: PaymentMetadata) -> PaymentMetadata:
         """First known value wins: metadata set at creation is never rewritten by a later event."""
@@ -198,6 +201,7 @@ class PaymentMetadata(BaseModel):
             accepted_at=self.accepted_at or other.accepted_at,
             mcc=self.mcc or other.mcc,
             provider_reference=self.provider_reference or other.provider_reference,
+            customer_reference=self.customer_reference or other.customer_reference,
         )
 
 

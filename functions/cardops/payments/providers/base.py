@@ -200,8 +200,9 @@ class ProviderPlugin(Protocol):
         """The API client (raises ``ProviderNotConfigured`` while its API key is not set)."""
         ...
 
-    def recharger(self) -> Recharger | None:
-        """What charges a saved card again (SPEC §4 re-payment); ``None`` where the API cannot."""
+    def recharger(self, payments: PaymentLookup | None = None) -> Recharger | None:
+        """What charges a saved card again (SPEC §4 re-payment); ``None`` where the API cannot.
+        ``payments`` as for ``client`` (SBPS finds the original's customer id in it)."""
         ...
 
     def refund_report(self, facts: PaymentFacts) -> RefundReport:

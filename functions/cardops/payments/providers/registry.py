@@ -103,10 +103,13 @@ def api_key(key: str) -> str:
         raise ProviderNotConfigured(f"provider API key {exc}") from exc
 
 
-def recharger(name: str) -> Recharger | None:
-    """The adapter that can charge a saved card of ``name`` again; ``None`` where we have none."""
+def recharger(name: str, payments: PaymentLookup | None = None) -> Recharger | None:
+    """The adapter that can charge a saved card of ``name`` again; ``None`` where we have none
+    (or, for a provider that ``reads_stored_payments``, when no ``payments`` are given)."""
     plugin = find(name)
-    return plugin.recharger() if plugin is not None else None
+    if plugin is None or (payments is None and plugin.reads_stored_payments):
+        return None
+    return plugin.recharger(payments)
 
 
 def reads_stored_payments(name: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from cardops.payments.domain.payments import Payment
 from cardops.payments.providers import registry
 from cardops.payments.providers.base import PaymentProvider
+from cardops.payments.providers.recharge import Recharger
 
 
 def stored_payment(provider: str, payment_id: str) -> Payment | None:
@@ -19,6 +20,11 @@ def provider_client(name: str) -> PaymentProvider:
     if registry.reads_stored_payments(name):
         return registry.provider_client(name, stored_payment)
     return registry.provider_client(name)
+
+
+def recharger(name: str) -> Recharger | None:
+    """The provider's re-charge adapter, given the stored payments where its API reads them (SBPS)."""
+    return registry.recharger(name, stored_payment if registry.reads_stored_payments(name) else None)
 
 
 def provider_or_none(name: str) -> PaymentProvider | None:

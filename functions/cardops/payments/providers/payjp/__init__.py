@@ -82,7 +82,7 @@ class PayjpPlugin:
 
         return PayjpClient(api_base=settings().payjp_api_base, secret_key=lambda: api_key("payjp_secret_key"))
 
-    def recharger(self) -> PayjpRecharger:
+    def recharger(self, payments: PaymentLookup | None = None) -> PayjpRecharger:
         from cardops.payments.providers.payjp.recharge import PayjpRecharger
 
         return PayjpRecharger(self.client())

@@ -86,22 +86,34 @@ class SbpsPlugin:
         from cardops.payments.providers.registry import api_key
         from cardops.payments.providers.sbps.client import SbpsClient, SbpsSettings
 
+        config = settings()
         try:
-            config = SbpsSettings(
-                api_url=settings().sbps_api_url,
+            sbps = SbpsSettings(
+                api_url=config.sbps_api_url,
                 merchant_id=api_key("sbps_merchant_id"),
                 service_id=api_key("sbps_service_id"),
                 hash_key=api_key("sbps_api_hash_key"),
                 basic_password=provider_api_keys().sbps_basic_password.get_secret_value(),
+                duplicate_order_errors=config.sbps_duplicate_order_errors,
+                no_stored_card_errors=config.sbps_no_stored_card_errors,
             )
         except ValidationError as exc:  # a merchant id that is not 5 digits, a service id not 3
             fields = ", ".join(str(error["loc"][0]) for error in exc.errors())
             raise ProviderNotConfigured(f"SBPS API settings are not valid: {fields}") from None
-        return SbpsClient(config, known=lambda payment_id: known_payment(payments(self.name, payment_id)))
+        return SbpsClient(sbps, known=lambda payment_id: known_payment(payments(self.name, payment_id)))
 
-    def recharger(self) -> Recharger | None:
-        """The extended plan keeps no card to charge again."""
-        return None
+    def recharger(self, payments: PaymentLookup | None = None) -> Recharger | None:
+        """The card SBPS keeps under the original's customer id (``recharge``); the customer id is
+        what cardops stored from the purchase's notification, so there is none without ``payments``."""
+        if payments is None:
+            return None
+        from cardops.kernel import clock
+        from cardops.payments.providers.sbps.client import SbpsClient
+        from cardops.payments.providers.sbps.recharge import SbpsRecharger
+
+        client = self.client(payments)
+        assert isinstance(client, SbpsClient)
+        return SbpsRecharger(client, lambda payment_id: payments(self.name, payment_id), now=clock.now)
 
     def refund_report(self, facts: PaymentFacts) -> RefundReport:
         """SBPS answers a refund (取消返金) synchronously: nothing is settled or fails afterwards."""

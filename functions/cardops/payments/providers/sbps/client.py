@@ -16,6 +16,10 @@ SBPS takes no idempotency key. What makes a retry safe instead:
   transient and the refund stays requested for the caller to check before repeating. An NG answer
   (even a system error) means SBPS did nothing, so that one is retried for every request.
 
+- a charge on the customer's stored card (re-payment, ``charge_stored_card``): the purchase id is
+  the idempotency key. The caller derives it from its request, SBPS refuses a second authorization
+  under a purchase id it holds, and the client goes on from what a lookup shows (commit, capture).
+
 SBPS addresses a payment by its tracking id, cardops by the merchant's purchase id (``order_id``,
 the provider payment id of SBPS payments). ``known`` looks up what cardops stored for a payment:
 its tracking id and the amounts (SBPS's lookup reports statuses, not amounts).
@@ -27,7 +31,7 @@ import base64
 import random
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -68,6 +72,28 @@ class SbpsSettings(BaseModel):
     read_timeout: float = Field(default=15.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)
     backoff_base: float = Field(default=0.2, ge=0)
+    #: error types SBPS answers an authorization under a purchase id it already holds with. The
+    #: public error table names 96 (2重リクエストエラー) but not which type a reused purchase id
+    #: gets on a given contract: configuration (``SBPS_DUPLICATE_ORDER_ERRORS``)
+    duplicate_order_errors: frozenset[str] = frozenset({"96"})
+    #: error types a 顧客決済情報参照 answers when no card is kept under the customer id (besides
+    #: any NG about the customer id itself, item 003): by default 83 (GW レコード検索エラー, "no
+    #: record"); not public per contract either: ``SBPS_NO_STORED_CARD_ERRORS``
+    no_stored_card_errors: frozenset[str] = frozenset({"83"})
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """The card SBPS keeps under a customer id (顧客決済情報): its brand code and ``YYYYMM`` expiry."""
+
+    brand_code: str | None
+    expires: str | None
+
+
+#: the ``item_id`` of a re-payment's authorization (SBPS requires one; cardops sells no items)
+REPAYMENT_ITEM: Final = "cardops-repayment"
+#: ``free1``–``free3`` hold at most 20 characters; a longer value is left out of the request
+_FREE_MAX = 20
 
 
 @dataclass(frozen=True)
@@ -101,7 +127,10 @@ class SbpsClient:
 
     def retrieve(self, payment_id: str) -> ProviderPayment:
         known = self._require(payment_id)
-        answer = self._call(
+        return self._snapshot(payment_id, known, self._lookup(known))
+
+    def _lookup(self, known: KnownPayment) -> Response | None:
+        return self._call(
             protocol.LOOKUP,
             [
                 *self._ids(known),
@@ -111,7 +140,6 @@ class SbpsClient:
             ],
             resend=True,
         )
-        return self._snapshot(payment_id, known, answer)
 
     def capture(self, payment_id: str, *, amount: int | None, idempotency_key: str) -> ProviderPayment:
         known = self._require(payment_id)
@@ -157,11 +185,125 @@ class SbpsClient:
         elements = [*self._ids(known), ("processing_datetime", self._now()), *options]
         return self._call(function_id, elements, resend=resend, done_when=frozenset(done_when))
 
+    # -- the customer's stored card (顧客決済情報): re-payment ------------------------------------
+
+    def stored_card(self, cust_code: str) -> StoredCard | None:
+        """顧客決済情報参照: the card SBPS keeps under ``cust_code``; ``None`` when it keeps none."""
+        answer = self._call(
+            protocol.CUSTOMER_LOOKUP,
+            [
+                *self._merchant(),
+                ("cust_code", cust_code),
+                ("sps_cust_info_return_flg", "1"),
+                ("response_info_type", "2"),  # the last 4 digits and the expiry, never the number
+                ("pay_option_manage", [("cardbrand_return_flg", "1")]),
+                ("encrypted_flg", "0"),
+            ],
+            resend=True,
+            none_when=lambda answer: (
+                answer.item == protocol.ITEM_CUSTOMER
+                or answer.error_type in self.settings.no_stored_card_errors
+            ),
+        )
+        if answer is None:
+            return None
+        values = answer.values
+        return StoredCard(
+            brand_code=values.get("res_pay_method_info/cardbrand_code") or None,
+            expires=values.get("res_pay_method_info/cc_expiration") or None,
+        )
+
+    def charge_stored_card(
+        self, *, order_id: str, cust_code: str, amount: int, metadata: PaymentMetadata
+    ) -> ProviderPayment:
+        """決済要求 on the stored card, コミット, 売上要求: one payment under ``order_id``, captured.
+
+        A retry sends the same ``order_id``: SBPS refuses it as a duplicate instead of authorizing
+        again, and the client looks the payment up (by the tracking id its result notification
+        brought to cardops) and finishes what the earlier attempt left: commit, capture, or nothing.
+        """
+        free = [_free(value) for value in (metadata.store_id, metadata.reservation_id, metadata.visit_date)]
+        answer = self._call(
+            protocol.AUTHORIZE,
+            [
+                *self._merchant(),
+                ("cust_code", cust_code),
+                ("order_id", order_id),
+                ("item_id", REPAYMENT_ITEM),
+                ("item_name", ""),
+                ("tax", ""),
+                ("amount", str(amount)),
+                ("free1", free[0]),
+                ("free2", free[1]),
+                ("free3", free[2]),
+                ("order_rowno", ""),
+                ("sps_cust_info_return_flg", "1"),
+                ("pay_method_info", [("dealings_type", "10")]),  # 一括 (one payment)
+                ("pay_option_manage", [("cust_manage_flg", "0"), ("cardbrand_return_flg", "1")]),
+                ("encrypted_flg", "0"),
+            ],
+            resend=True,  # safe: a second authorization under the same purchase id is refused
+            none_when=lambda answer: answer.error_type in self.settings.duplicate_order_errors,
+        )
+        if answer is None:
+            known, status, committed, brand = self._earlier_attempt(order_id, amount)
+        else:
+            tracking = answer.values.get("res_tracking_id", "")
+            if not tracking:
+                raise TransientProviderError(
+                    f"sbps: {order_id} authorized without a tracking id", code="bad_answer"
+                )
+            known = KnownPayment(tracking_id=tracking, authorized_amount=amount)
+            status, committed = "authorized", False
+            brand = answer.values.get("res_pay_method_info/cardbrand_code") or None
+        captured_at = self._clock()
+        if status == "authorized":
+            if not committed:
+                self._operate(protocol.COMMIT, known, [])
+            option: list[Element] = [("pay_option_manage", [("amount", str(amount))])]
+            done = {protocol.ALREADY_CAPTURED, protocol.AUTO_CAPTURED}
+            captured = self._operate(protocol.CAPTURE, known, option, done_when=done)
+            captured_at = _processed_at(captured, captured_at) if captured is not None else captured_at
+        return ProviderPayment(
+            provider_payment_id=order_id,
+            facts=PaymentFacts(
+                currency="JPY", authorized_amount=amount, captured_amount=amount, captured_at=captured_at
+            ),
+            metadata=metadata.model_copy(
+                update={"provider_reference": known.tracking_id, "customer_reference": cust_code}
+            ),
+            card_brand=brand,
+        )
+
+    def _earlier_attempt(self, order_id: str, amount: int) -> tuple[KnownPayment, str, bool, str | None]:
+        """The payment an earlier attempt authorized under ``order_id``: its state at SBPS."""
+        known = self._tracked(order_id)
+        if known is None:
+            raise TransientProviderError(
+                f"sbps: {order_id} was authorized by an earlier attempt and its result notification "
+                "has not arrived (no tracking id yet): try again later",
+                code="unknown_tracking_id",
+            )
+        known = replace(known, authorized_amount=amount)
+        values = (self._lookup(known) or Response("", ok=False)).values
+        status = _status(order_id, values)
+        if status in ("canceled", "refunded"):
+            raise PermanentProviderError(
+                f"sbps: the re-payment {order_id} was {status} at SBPS", code=f"repayment_{status}"
+            )
+        committed = values.get("res_pay_method_info/commit_status") == "1"
+        return known, status, committed, values.get("res_pay_method_info/cardbrand_code") or None
+
     # -- the wire ---------------------------------------------------------------------------------
 
-    def _require(self, payment_id: str) -> KnownPayment:
+    def _tracked(self, payment_id: str) -> KnownPayment | None:
+        """What cardops stored of the payment, when it knows SBPS's tracking id for it."""
         known = self._known(payment_id)
-        if known is None or not known.tracking_id:
+        return known if known is not None and known.tracking_id else None
+
+    def _require(self, payment_id: str) -> KnownPayment:
+        known = self._tracked(payment_id)
+        if known is None:
             raise PermanentProviderError(
                 f"sbps: no SBPS tracking id is known for payment {payment_id} (its result notification "
                 "has not arrived): SBPS cannot be called for it",
@@ -169,12 +311,11 @@ class SbpsClient:
             )
         return known
 
+    def _merchant(self) -> list[Element]:
+        return [("merchant_id", self.settings.merchant_id), ("service_id", self.settings.service_id)]
+
     def _ids(self, known: KnownPayment) -> list[Element]:
-        return [
-            ("merchant_id", self.settings.merchant_id),
-            ("service_id", self.settings.service_id),
-            ("tracking_id", known.tracking_id),
-        ]
+        return [*self._merchant(), ("tracking_id", known.tracking_id)]
 
     def _now(self) -> str:
         return protocol.sps_timestamp(self._clock())
@@ -193,8 +334,10 @@ class SbpsClient:
         *,
         resend: bool,
         done_when: frozenset[str] = frozenset(),
+        none_when: Callable[[Response], bool] | None = None,
     ) -> Response | None:
-        """One request, retried on transient failures; ``None`` when SBPS says it was already done."""
+        """One request, retried on transient failures; ``None`` when SBPS says it was already done
+        (a credit-card error type in ``done_when``) or ``none_when`` takes the NG as an answer."""
         last_error: TransientProviderError | None = None
         for attempt in range(self.settings.max_attempts):
             if attempt:
@@ -245,6 +388,8 @@ class SbpsClient:
                 return answer
             if answer.error_code[:3] == "101" and answer.error_type in done_when:
                 return None
+            if none_when is not None and none_when(answer):
+                return None
             message = f"sbps: {function_id} refused with {answer.error_code or 'NG'}"
             if answer.transient:
                 # an NG answer means SBPS did nothing: sending it again is safe for every request
@@ -262,11 +407,7 @@ class SbpsClient:
 
     def _snapshot(self, payment_id: str, known: KnownPayment, answer: Response | None) -> ProviderPayment:
         values = answer.values if answer else {}
-        status = protocol.PAYMENT_STATUS.get(values.get("res_pay_method_info/payment_status", ""))
-        if status is None:
-            raise TransientProviderError(
-                f"sbps: lookup of {payment_id} carries no known payment_status", code="bad_answer"
-            )
+        status = _status(payment_id, values)
         # a capture cardops missed: without an amount SBPS captures what was authorized
         taken = status in ("captured", "refunded")
         captured = (known.captured_amount or known.authorized_amount or 0) if taken else 0
@@ -286,6 +427,22 @@ class SbpsClient:
             metadata=PaymentMetadata(),
             card_brand=card_brand,
         )
+
+
+def _status(payment_id: str, values: dict[str, str]) -> str:
+    """The ``payment_status`` a lookup answered, by name (``protocol.PAYMENT_STATUS``)."""
+    status = protocol.PAYMENT_STATUS.get(values.get("res_pay_method_info/payment_status", ""))
+    if status is None:
+        raise TransientProviderError(
+            f"sbps: lookup of {payment_id} carries no known payment_status", code="bad_answer"
+        )
+    return status
+
+
+def _free(value: object) -> str:
+    """A ``free1``–``free3`` value: single-byte text of at most 20 characters, else left out."""
+    text = "" if value is None else str(value)
+    return text if text.isascii() and len(text) <= _FREE_MAX else ""
 
 
 def _processed_at(answer: Response, fallback: datetime) -> datetime:

@@ -19,6 +19,7 @@ in either encoding.
 | ``res_date``             | ``YYYYMMDDhhmmss`` in Asia/Tokyo                               |
 | ``res_err_code``         | SBPS's error code on ``NG``                                    |
 | ``free1``/``free2``/``free3`` | ``store_id`` / ``reservation_id`` / ``visit_date``        |
+| ``cust_code``            | the merchant's customer id: SBPS's key for a stored card       |
 
 The event id is ``{res_tracking_id}:{res_status}:{res_date}`` (``:{res_sps_transaction_id}``
 appended when present): SBPS resends a notification with the same values until it is
@@ -237,6 +238,7 @@ def to_canonical(values: dict[str, str]) -> CanonicalEvent:
             reservation_id=values.get("free2") or None,
             visit_date=visit,
             provider_reference=_field(values, "res_tracking_id"),
+            customer_reference=values.get("cust_code", "").strip()[:64] or None,
         ),
     )
 

@@ -43,6 +43,12 @@ CAPTURE: Final = "ST02-00201-101"  # 売上要求(売上確定), optional amount
 CANCEL_REFUND: Final = "ST02-00303-101"  # 取消返金要求: releases an authorization, refunds a capture
 PARTIAL_REFUND: Final = "ST02-00307-101"  # 部分返金要求, with the amount
 LOOKUP: Final = "MG01-00101-101"  # 決済結果参照要求
+#: 決済要求 (トークン利用), sbpayment-java ``CardAuthorizeRequest``: with a ``cust_code`` whose card
+#: SBPS keeps and no token, SBPS authorizes the stored card (``BySavedCard``; ``cust_manage_flg`` 0)
+AUTHORIZE: Final = "ST01-00131-101"
+#: 顧客決済情報参照要求 (sbpayment.rb ``ReadCustomerRequest``, sbpayment-java ``CardInfoLookupRequest``):
+#: the card kept under a ``cust_code`` (brand, masked number, expiry); NG when none is kept
+CUSTOMER_LOOKUP: Final = "MG02-00104-101"
 
 #: ``payment_status`` of a lookup (sbpayment-java ``PaymentStatus``)
 PAYMENT_STATUS = {"1": "authorized", "2": "captured", "3": "canceled", "4": "refunded"}
@@ -54,6 +60,13 @@ TRANSIENT_ERROR_TYPES = frozenset({"80", "83", "84", "85", "86", "90", "92"})
 ALREADY_CAPTURED: Final = "41"
 ALREADY_CANCELED = frozenset({"45", "52"})
 ALREADY_REFUNDED: Final = "46"
+#: 自動売上 service: the commit captured already, a capture request is "not needed" (37)
+AUTO_CAPTURED: Final = "37"
+#: the error items (the last 3 characters of ``res_err_code``) of the customer id and purchase id
+ITEM_CUSTOMER: Final = "003"
+ITEM_ORDER: Final = "004"
+#: ``cardbrand_code`` (sbpayment-java ``CreditCardBrand``) as the card brands ``REPAYMENT_MIT_BRANDS`` names
+BRANDS: Final = {"V": "Visa", "M": "Mastercard", "J": "JCB", "A": "American Express", "D": "Diners Club"}
 _DATE = re.compile(r"^\d{14}$")
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?\?>")
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9_.-]+)[\"']")
@@ -147,6 +160,11 @@ class Response:
     def error_type(self) -> str:
         """The two characters after the payment method: what kind of error (SBPS's table)."""
         return self.error_code[3:5]
+
+    @property
+    def item(self) -> str:
+        """The last three characters: which field the error is about (``ITEM_*``)."""
+        return self.error_code[5:8]
 
     @property
     def transient(self) -> bool:

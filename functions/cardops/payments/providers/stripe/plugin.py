@@ -94,7 +94,7 @@ class StripePlugin:
         key = api_key("stripe_secret_key")
         return StripeClient(StripeSettings(api_key=SecretStr(key), base_url=settings().stripe_api_base))
 
-    def recharger(self) -> StripeRecharger:
+    def recharger(self, payments: PaymentLookup | None = None) -> StripeRecharger:
         """Off-session on the original's saved customer and payment method."""
         from cardops.payments.providers.stripe.recharge import StripeRecharger
 
