@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.xdist_groups import pytest_collection_modifyitems  # noqa: F401 - the hook, for this tree
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
@@ -83,16 +85,15 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     """
     import importlib
 
-    from aws_lambda_powertools.utilities import parameters
-
     from cardops import resources
     from cardops.kernel import aws as aws_adapter
     from cardops.kernel.config import reset_settings
+    from cardops.kernel.webhook_secrets import clear_cached_secrets
     from cardops.sandbox import moto_iam
     from cardops.sandbox.lambda_runner import run_as
     from cardops.sandbox.provision import provision
 
-    parameters.clear_caches()
+    clear_cached_secrets()
     made = provision(dict(resources.SANDBOX_SECRETS), prefix="cardops-test")
     for key, value in made.environment(payjp_api_base="http://127.0.0.1:9").items():
         monkeypatch.setenv(key, value)
@@ -116,7 +117,7 @@ def provisioned(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
         enforcement.stop()
         ACCESS_LOG.append({"outputs": made.outputs(), "decisions": moto_iam.access_log()[logged:]})
         aws_adapter.clear_credentials()
-        parameters.clear_caches()
+        clear_cached_secrets()
 
 
 class SandboxProcess:

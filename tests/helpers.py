@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from botocore.client import BaseClient
 
 from cardops import resources
+from cardops.kernel.calendar import TOKYO
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.openapi_conformance import check_answer
@@ -180,3 +184,178 @@ def sandbox_now(outputs: Mapping[str, Any]) -> datetime:
     code, body = sandbox_api(outputs, "GET", "/admin/sandbox/clock")
     assert code == 200, body
     return datetime.fromisoformat(body["now"])
+
+
+# --- a running sandbox's provider emulators, clock and CLI (the end-to-end provider modules) ------
+
+
+@dataclass(frozen=True)
+class EmulatorControls:
+    """A provider emulator's sandbox controls and views (``/_sandbox/...``: JSON, no authentication),
+    for tests that run it in another process (the sandbox's ``PayjpApiBaseUrl``, ``StripeApiBaseUrl``)."""
+
+    base_url: str
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One control or view; its JSON answer (it must answer 200)."""
+        import urllib3
+
+        response = urllib3.request(
+            method,
+            self.base_url + path,
+            body=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status == 200, response.data
+        return json.loads(response.data)
+
+    def fault(self, operation: str, count: int, mode: str = "server_error") -> None:
+        """The next ``count`` calls of ``operation`` fail (``POST /_sandbox/faults``)."""
+        self.call("POST", "/_sandbox/faults", {"operation": operation, "mode": mode, "count": count})
+
+    def keys_sent(self, path: str) -> list[str | None]:
+        """The idempotency keys of every request the emulator received on ``path``, in order."""
+        return [key for _, seen, key in self.call("GET", "/_sandbox/requests")["requests"] if seen == path]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the emulator made, delivered or not."""
+        events: list[dict[str, Any]] = self.call("GET", "/_sandbox/events")["events"]
+        return events
+
+
+def payment_with_status(outputs: Mapping[str, Any], provider: str, payment_id: str, *statuses: str) -> Any:
+    """The payment as the admin API shows it once its status is one of ``statuses``, else ``None``."""
+    code, body = sandbox_api(outputs, "GET", f"/admin/payments/{provider}/{payment_id}")
+    return body if code == 200 and body["status"] in statuses else None
+
+
+def booking_metadata(
+    outputs: Mapping[str, Any],
+    store_id: str,
+    reservation_id: str,
+    *,
+    visit_in_days: int,
+    accepted_days_ago: int,
+) -> dict[str, str]:
+    """Contract-2 metadata of a booking, dated from the sandbox's clock."""
+    now = sandbox_now(outputs)
+    return {
+        "store_id": store_id,
+        "reservation_id": reservation_id,
+        "visit_date": (now.astimezone(TOKYO).date() + timedelta(days=visit_in_days)).isoformat(),
+        "accepted_at": (now - timedelta(days=accepted_days_ago)).astimezone(TOKYO).isoformat(),
+    }
+
+
+def sandbox_cli(outputs: Mapping[str, Any], *args: str) -> str:
+    """One ``cardops`` CLI command against the sandbox (``_outputs_file``); its output (must succeed)."""
+    from click.testing import CliRunner
+
+    from cardops.cli.main import cli
+
+    result = CliRunner().invoke(cli, [*args, "--outputs", outputs["_outputs_file"]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+REPAYMENT_SAMPLES = Path(__file__).resolve().parents[1] / "events" / "repayment"
+
+
+def after_the_retry_interval(outputs: Mapping[str, Any], check: Any, timeout: float = 60.0) -> Any:
+    """``eventually(check)`` while the sandbox clock moves a minute at a time: a workflow step that
+    failed waits out its ``Retry`` interval on the sandbox clock (``cardops.sandbox.clock_wait``), up
+    to half a minute at first for the capture deadline's, which the test need not wait in real time."""
+
+    def advanced() -> Any:
+        sandbox_cli(outputs, "sandbox", "advance", "1m")
+        return check()
+
+    return eventually(advanced, timeout=timeout)
+
+
+def booked_reservation(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The sample re-payment evidence (``events/repayment/evidence.json``) for a reservation of the
+    test's own, stored as the booking system stores it (``PUT /admin/reservations/{id}``)."""
+    sample = json.loads((REPAYMENT_SAMPLES / "evidence.json").read_text(encoding="utf-8"))
+    evidence: dict[str, Any] = {**sample["evidence"], "reservation_id": f"rsv_e2e_{secrets.token_hex(4)}"}
+    code, body = sandbox_api(
+        outputs,
+        "PUT",
+        f"/admin/reservations/{evidence['reservation_id']}",
+        {
+            "store_id": evidence["store_id"],
+            "holder_name": "山田 花子",
+            "email": evidence["email"],
+            "tel": evidence["tel"],
+            "reserved_at": evidence["reserved_at"],
+            "amount": evidence["amount"],
+            "tax_treatment": "inclusive",
+        },
+    )
+    assert code == 200, body
+    return evidence
+
+
+def expired_payjp_original(outputs: Mapping[str, Any], evidence: Mapping[str, Any]) -> tuple[str, str]:
+    """The PAY.JP authorization of the evidence's reservation, on a saved card (a customer), released
+    by the capture-deadline workflow (the visit is long past): a re-payment's original. Its customer's
+    and charge's ids; the official ``payjp`` library must point at the sandbox's emulator."""
+    import payjp
+
+    customer = payjp.Customer.create(card="tok_visa", email=evidence["email"])
+    original = payjp.Charge.create(
+        amount=evidence["amount"],
+        currency="jpy",
+        customer=customer.id,
+        capture=False,
+        metadata={
+            "store_id": evidence["store_id"],
+            "reservation_id": evidence["reservation_id"],
+            "visit_date": "2025-03-05",
+            "accepted_at": "2025-03-01T10:00:00+09:00",
+        },
+    )
+    eventually(lambda: payment_with_status(outputs, "payjp", original.id, "expired_refunded"), timeout=60)
+    return str(customer.id), str(original.id)
+
+
+def start_repayment(
+    outputs: Mapping[str, Any],
+    workdir: Path,
+    *,
+    provider: str,
+    original_id: str,
+    evidence: Mapping[str, Any],
+    document: Path = REPAYMENT_SAMPLES / "consent.eml",
+) -> str:
+    """The support desk files a re-payment request (``cardops repayment start``, the sample .eml as
+    the customer's consent); its id, once the workflow has checked it (awaiting the desk's decision,
+    or refused)."""
+    request_id = f"rq_{provider}_{secrets.token_hex(4)}"
+    request = {
+        "request_id": request_id,
+        "original_payment": {"provider": provider, "provider_payment_id": original_id},
+        "evidence": dict(evidence),
+    }
+    evidence_file = workdir / f"{request_id}.json"
+    evidence_file.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
+    started = json.loads(
+        sandbox_cli(
+            outputs, "repayment", "start", "--evidence", str(evidence_file),
+            "--document", str(document), "--json",
+        )
+    )  # fmt: skip
+    assert started["status"] in ("started", "awaiting_decision")
+    eventually(lambda: repayment(outputs, request_id)["status"] != "started", timeout=60)
+    return request_id
+
+
+def repayment(outputs: Mapping[str, Any], request_id: str) -> Any:
+    """A re-payment request as ``cardops repayment show --json`` shows it."""
+    return json.loads(sandbox_cli(outputs, "repayment", "show", request_id, "--json"))
+
+
+def approve_repayment(outputs: Mapping[str, Any], request_id: str) -> Any:
+    """The desk approves (the request awaits its decision); the request as shown once charged."""
+    sandbox_cli(outputs, "repayment", "approve", request_id, "--reason", "consent by e-mail")
+    return eventually(lambda: (r := repayment(outputs, request_id))["status"] == "charged" and r, timeout=60)

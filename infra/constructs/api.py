@@ -106,6 +106,14 @@ class Api(Construct):
                 self.rest_api.deployment_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=5,
             ),
+            alarm(
+                self,
+                "WebhookApiServerErrors",
+                "The webhook HTTP API (WebhookApiUrl, where providers post) answered 5xx at least 5 "
+                "times in 5 minutes (crashes, timeouts, store unavailable).",
+                self.webhook_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=5,
+            ),
         ]
 
     def _webhook_api(

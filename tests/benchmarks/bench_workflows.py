@@ -19,13 +19,13 @@ from typing import Any
 
 @contextmanager
 def _workflow_environment() -> Iterator[Any]:
-    from aws_lambda_powertools.utilities import parameters
     from moto import mock_aws
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     from cardops import resources
     from cardops.kernel import aws, clock
     from cardops.kernel.config import reset_settings
+    from cardops.kernel.webhook_secrets import clear_cached_secrets
     from cardops.payments.providers import registry
     from cardops.sandbox import lambda_runner
     from cardops.sandbox.provision import provision
@@ -52,7 +52,7 @@ def _workflow_environment() -> Iterator[Any]:
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         ):
             aws.reset_clients()
-            parameters.clear_caches()
+            clear_cached_secrets()
             made = provision(dict(resources.SANDBOX_SECRETS), prefix="cardops-bench")
             os.environ.update(made.environment(payjp_api_base="http://127.0.0.1:9"))
             reset_settings()

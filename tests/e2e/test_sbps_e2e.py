@@ -26,10 +26,9 @@ from cardops.cli.main import cli
 from cardops.payments.providers.sbps.client import KnownPayment, SbpsClient, SbpsSettings
 from tests.conftest import sandbox_of_its_own
 from tests.e2e.test_capture_deadline_e2e import api
-from tests.e2e.test_repayment_e2e import approve, booked_reservation, start_repayment
-from tests.helpers import eventually
+from tests.helpers import approve_repayment, booked_reservation, eventually, start_repayment
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("sbps-e2e")]  # one worker: one sandbox of its own
 HTTP = urllib3.PoolManager()
 TOKYO = ZoneInfo("Asia/Tokyo")
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,13 +186,10 @@ def test_an_expired_original_is_charged_again_on_the_kept_card_through_a_system_
     cli_run(outputs, "sandbox", "advance", "9d")
     eventually(lambda: payment_with(outputs, order, "expired_refunded"))
 
-    target = ("--outputs", outputs["_outputs_file"])
-    request_id = start_repayment(
-        target, tmp_path, {"provider": "sbps", "provider_payment_id": order}, evidence
-    )
+    request_id = start_repayment(outputs, tmp_path, provider="sbps", original_id=order, evidence=evidence)
     # SBPS has trouble when the desk approves: the charge meets one system error (NG type 90)
     sbps(outputs, "POST", "/_sandbox/faults", {"operation": "charge", "mode": "system_error"})
-    request = approve(target, request_id)
+    request = approve_repayment(outputs, request_id)
     assert sbps(outputs, "GET", "/_sandbox/faults")["faults"]["charge"] == []  # met, then retried
 
     new_id = request["new_payment"]["provider_payment_id"]

@@ -8,38 +8,38 @@ the faults are switched on the one emulator, which the shared sandbox's other te
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import stripe
-import urllib3
-from click.testing import CliRunner
 
-from cardops.cli.main import cli
 from cardops.payments.providers.stripe.client import API_VERSION
-from tests.conftest import running_sandbox
-from tests.helpers import eventually, sandbox_now
+from tests.conftest import sandbox_of_its_own
+from tests.helpers import (
+    EmulatorControls,
+    after_the_retry_interval,
+    approve_repayment,
+    booked_reservation,
+    booking_metadata,
+    eventually,
+    payment_with_status,
+    repayment,
+    sandbox_cli,
+    start_repayment,
+)
 from tests.helpers import sandbox_api as api
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stripe-e2e")]  # one worker: one sandbox of its own
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "events" / "repayment"
-HTTP = urllib3.PoolManager()
-TOKYO = ZoneInfo("Asia/Tokyo")
 STORE = "store_stripe_e2e"
 
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with running_sandbox(tmp_path_factory.mktemp("stripe-sandbox")) as (path, _):
-        values = json.loads(path.read_text())
-        values["_outputs_file"] = str(path)
+    with sandbox_of_its_own(tmp_path_factory, "stripe-sandbox") as values:
         yield values
 
 
@@ -53,53 +53,18 @@ def sdk(outputs: dict[str, Any]) -> stripe.StripeClient:
     )
 
 
-def emulator(outputs: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
-    response = HTTP.request(
-        method,
-        outputs["StripeApiBaseUrl"] + path,
-        body=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status == 200, response.data
-    return json.loads(response.data)
-
-
-def fault(outputs: dict[str, Any], operation: str, count: int, mode: str = "server_error") -> None:
-    emulator(outputs, "POST", "/_sandbox/faults", {"operation": operation, "mode": mode, "count": count})
-
-
-def keys_sent(outputs: dict[str, Any], path: str) -> list[str | None]:
-    """The idempotency keys of every request the emulator received on ``path``."""
-    return [
-        key for _, seen, key in emulator(outputs, "GET", "/_sandbox/requests")["requests"] if seen == path
-    ]
+def emu(outputs: dict[str, Any]) -> EmulatorControls:
+    return EmulatorControls(outputs["StripeApiBaseUrl"])
 
 
 def events_of(outputs: dict[str, Any], intent_id: str, event_type: str) -> list[dict[str, Any]]:
-    events = emulator(outputs, "GET", "/_sandbox/events")["events"]
+    events = emu(outputs).events()
     return [
         e
         for e in events
         if e["type"] == event_type
         and intent_id in (e["data"]["object"].get("id"), e["data"]["object"].get("payment_intent"))
     ]
-
-
-def payment_with_status(outputs: dict[str, Any], intent_id: str, *statuses: str) -> Any:
-    code, body = api(outputs, "GET", f"/admin/payments/stripe/{intent_id}")
-    return body if code == 200 and body["status"] in statuses else None
-
-
-def metadata(
-    outputs: dict[str, Any], reservation_id: str, *, visit_in_days: int, accepted_days_ago: int
-) -> Any:
-    now = sandbox_now(outputs)
-    return {
-        "store_id": STORE,
-        "reservation_id": reservation_id,
-        "visit_date": (now.astimezone(TOKYO).date() + timedelta(days=visit_in_days)).isoformat(),
-        "accepted_at": (now - timedelta(days=accepted_days_ago)).astimezone(TOKYO).isoformat(),
-    }
 
 
 def authorize(
@@ -117,18 +82,12 @@ def authorize(
         "capture_method": "manual",
         "payment_method": "pm_card_visa",
         "confirm": True,
-        "metadata": metadata(
-            outputs, reservation_id, visit_in_days=visit_in_days, accepted_days_ago=accepted_days_ago
+        "metadata": booking_metadata(
+            outputs, STORE, reservation_id, visit_in_days=visit_in_days, accepted_days_ago=accepted_days_ago
         ),
         **extra,
     }
     return sdk.v1.payment_intents.create(params=params)
-
-
-def cardops(outputs: dict[str, Any], *args: str) -> Any:
-    result = CliRunner().invoke(cli, [*args, "--outputs", outputs["_outputs_file"]], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_an_uncaptured_authorization_is_canceled_at_stripe_after_a_failed_cancel(
@@ -136,15 +95,19 @@ def test_an_uncaptured_authorization_is_canceled_at_stripe_after_a_failed_cancel
 ) -> None:
     """The deadline passed long ago: the workflow cancels at once. Stripe fails the first cancel
     (every SDK attempt: 4 × 500), the workflow retries its step, the same key cancels once."""
-    fault(outputs, "cancel", 4)
+    emu(outputs).fault("cancel", 4)
     intent = authorize(sdk, outputs, visit_in_days=-15, accepted_days_ago=20)
+    cancel = f"/v1/payment_intents/{intent.id}/cancel"
+    eventually(lambda: len(emu(outputs).keys_sent(cancel)) == 4)  # the first try failed
 
-    payment = eventually(lambda: payment_with_status(outputs, intent.id, "expired_refunded"), timeout=120)
+    payment = after_the_retry_interval(
+        outputs, lambda: payment_with_status(outputs, "stripe", intent.id, "expired_refunded")
+    )
     assert payment["captured_amount"] == 0
     assert payment["history"][-1]["to_status"] == "expired_refunded"
     released = sdk.v1.payment_intents.retrieve(intent.id)
     assert (released.status, released.cancellation_reason) == ("canceled", "abandoned")
-    keys = keys_sent(outputs, f"/v1/payment_intents/{intent.id}/cancel")
+    keys = emu(outputs).keys_sent(cancel)
     assert len(keys) == 5 and len(set(keys)) == 1  # 4 faulted attempts, then the one that canceled
     assert len(events_of(outputs, intent.id, "payment_intent.canceled")) == 1
     code, body = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {})
@@ -155,22 +118,22 @@ def test_capture_and_refund_through_faults_then_a_debit_memo(
     outputs: dict[str, Any], sdk: stripe.StripeClient
 ) -> None:
     intent = authorize(sdk, outputs, visit_in_days=3)
-    eventually(lambda: payment_with_status(outputs, intent.id, "authorized"))
+    eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "authorized"))
 
-    fault(outputs, "capture", 1)  # the SDK retries with the same key
+    emu(outputs).fault("capture", 1)  # the SDK retries with the same key
     code, captured = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {"amount": 10000})
     assert code == 200, captured
     assert (
-        keys_sent(outputs, f"/v1/payment_intents/{intent.id}/capture")
-        == [keys_sent(outputs, f"/v1/payment_intents/{intent.id}/capture")[0]] * 2
+        emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/capture")
+        == [emu(outputs).keys_sent(f"/v1/payment_intents/{intent.id}/capture")[0]] * 2
     )
-    eventually(lambda: payment_with_status(outputs, intent.id, "captured"))
+    eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "captured"))
 
-    fault(outputs, "refund", 2)
+    emu(outputs).fault("refund", 2)
     body = {"amount": 3000, "reason": "customer_request", "idempotency_key": f"rf-{intent.id}"}
     code, refund = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/refunds", body)
     assert code == 201 and refund["status"] == "succeeded", refund
-    payment = eventually(lambda: payment_with_status(outputs, intent.id, "partially_refunded"))
+    payment = eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "partially_refunded"))
     assert (payment["captured_amount"], payment["refunded_amount"]) == (10000, 3000)
     charge = sdk.v1.payment_intents.retrieve(
         intent.id, params={"expand": ["latest_charge.refunds"]}
@@ -188,12 +151,12 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
     outputs: dict[str, Any], sdk: stripe.StripeClient
 ) -> None:
     intent = authorize(sdk, outputs, visit_in_days=3)
-    eventually(lambda: payment_with_status(outputs, intent.id, "authorized"))
+    eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "authorized"))
     code, _ = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/capture", {})
     assert code == 200
-    eventually(lambda: payment_with_status(outputs, intent.id, "captured"))
+    eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "captured"))
 
-    fault(outputs, "refund", 4)  # every SDK attempt fails: the refund stays requested
+    emu(outputs).fault("refund", 4)  # every SDK attempt fails: the refund stays requested
     body = {"amount": 5000, "reason": "overcharge", "idempotency_key": f"rf-{intent.id}"}
     code, pending = api(outputs, "POST", f"/admin/payments/stripe/{intent.id}/refunds", body)
     assert code == 503 and pending["error"]["code"] == "provider_unavailable", pending
@@ -202,7 +165,7 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
     amend = f"/admin/payments/stripe/{intent.id}/refunds/{refund_id}/amend"
     code, amended = api(outputs, "POST", amend, {"amount": 2000})
     assert code == 201 and amended["status"] == "succeeded" and amended["amount"] == 2000, amended
-    payment = eventually(lambda: payment_with_status(outputs, intent.id, "partially_refunded"))
+    payment = eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "partially_refunded"))
     assert payment["refunded_amount"] == 2000
     charge = sdk.v1.payment_intents.retrieve(
         intent.id, params={"expand": ["latest_charge.refunds"]}
@@ -211,31 +174,12 @@ def test_a_refund_stuck_by_a_fault_is_corrected_before_stripe_ever_saw_it(
     assert [r.amount for r in charge.refunds.data] == [2000]  # the first amount never reached Stripe
 
 
-def _register_reservation(outputs: dict[str, Any], evidence: dict[str, Any]) -> None:
-    code, body = api(
-        outputs,
-        "PUT",
-        f"/admin/reservations/{evidence['reservation_id']}",
-        {
-            "store_id": evidence["store_id"],
-            "holder_name": "山田 花子",
-            "email": evidence["email"],
-            "tel": evidence["tel"],
-            "reserved_at": evidence["reserved_at"],
-            "amount": evidence["amount"],
-            "tax_treatment": "inclusive",
-        },
-    )
-    assert code == 200, body
-
-
 def _expired_original(
-    outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
-) -> tuple[stripe.PaymentIntent, str, dict[str, Any], tuple[str, str]]:
-    """A reservation whose Stripe authorization (saved card, customer) lapsed: expired_refunded."""
-    sample = json.loads((SAMPLES / "evidence.json").read_text(encoding="utf-8"))
-    evidence = sample["evidence"] | {"reservation_id": f"rsv_stripe_{secrets.token_hex(4)}"}
-    _register_reservation(outputs, evidence)
+    outputs: dict[str, Any], sdk: stripe.StripeClient
+) -> tuple[stripe.PaymentIntent, dict[str, Any], str]:
+    """A reservation whose Stripe authorization (saved card, customer) lapsed: expired_refunded; the
+    evidence for its re-payment and the customer."""
+    evidence = booked_reservation(outputs)
     customer = sdk.v1.customers.create(params={"email": evidence["email"]})
     original = sdk.v1.payment_intents.create(
         params={
@@ -254,40 +198,21 @@ def _expired_original(
             },
         }
     )
-    eventually(lambda: payment_with_status(outputs, original.id, "expired_refunded"), timeout=60)
-    request_id = f"rq_stripe_{secrets.token_hex(4)}"
-    request = {
-        "request_id": request_id,
-        "original_payment": {"provider": "stripe", "provider_payment_id": original.id},
-        "evidence": evidence,
-    }
-    evidence_file = tmp_path / f"{request_id}.json"
-    evidence_file.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
-    started = json.loads(
-        cardops(
-            outputs, "repayment", "start", "--evidence", str(evidence_file),
-            "--document", str(SAMPLES / "consent.eml"), "--json",
-        )
-    )  # fmt: skip
-    assert started["status"] in ("started", "awaiting_decision")
-    return original, request_id, evidence, (customer.id, str(original.payment_method))
-
-
-def _repayment(outputs: dict[str, Any], request_id: str) -> Any:
-    return json.loads(cardops(outputs, "repayment", "show", request_id, "--json"))
+    eventually(lambda: payment_with_status(outputs, "stripe", original.id, "expired_refunded"), timeout=60)
+    return original, evidence, customer.id
 
 
 def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
     outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
 ) -> None:
-    original, request_id, evidence, (customer_id, _) = _expired_original(outputs, sdk, tmp_path)
-    eventually(lambda: _repayment(outputs, request_id)["status"] == "awaiting_decision", timeout=60)
-
-    fault(outputs, "create", 1)  # the first attempt of the charge fails; the SDK retries the same key
-    cardops(outputs, "repayment", "approve", request_id, "--reason", "consent by e-mail")
-    shown = eventually(
-        lambda: (r := _repayment(outputs, request_id))["status"] == "charged" and r, timeout=60
+    original, evidence, customer_id = _expired_original(outputs, sdk)
+    request_id = start_repayment(
+        outputs, tmp_path, provider="stripe", original_id=original.id, evidence=evidence
     )
+    assert repayment(outputs, request_id)["status"] == "awaiting_decision"
+
+    emu(outputs).fault("create", 1)  # the first attempt of the charge fails; the SDK retries the same key
+    shown = approve_repayment(outputs, request_id)
 
     new_id = shown["new_payment"]["provider_payment_id"]
     assert shown["new_payment"]["provider"] == "stripe" and new_id != original.id
@@ -295,25 +220,24 @@ def test_a_stripe_original_is_charged_again_off_session_through_a_fault(
     assert (charged.status, charged.amount_received, charged.customer) == ("succeeded", 12000, customer_id)
     assert charged.metadata is not None and charged.metadata["repayment_of"] == original.id
     assert charged.metadata["reservation_id"] == evidence["reservation_id"]
-    creates = keys_sent(outputs, "/v1/payment_intents")
+    creates = emu(outputs).keys_sent("/v1/payment_intents")
     assert creates[-2:] == [creates[-1]] * 2 and creates[-1] is not None  # one key, retried once
-    payment = eventually(lambda: payment_with_status(outputs, new_id, "captured"))
+    payment = eventually(lambda: payment_with_status(outputs, "stripe", new_id, "captured"))
     assert payment["captured_amount"] == 12000
 
 
 def test_a_stripe_original_without_a_reusable_card_is_refused_by_name(
     outputs: dict[str, Any], sdk: stripe.StripeClient, tmp_path: Path
 ) -> None:
-    customer = sdk.v1.customers.create(params={"payment_method": "pm_card_visa"})
-    emulator(outputs, "POST", f"/_sandbox/customers/{customer.id}/detach_all")
-    # a customer whose card is gone: nothing can be charged off-session
-    original, request_id, _, _ = _expired_original(outputs, sdk, tmp_path)
-    emulator(outputs, "POST", f"/_sandbox/customers/{original.customer}/detach_all")
-
-    shown = eventually(
-        lambda: (r := _repayment(outputs, request_id))["status"] == "alternative_payment_required" and r,
-        timeout=60,
+    original, evidence, customer_id = _expired_original(outputs, sdk)
+    # the customer's card is gone by the time the desk files the request: nothing to charge off-session
+    emu(outputs).call("POST", f"/_sandbox/customers/{customer_id}/detach_all")
+    request_id = start_repayment(
+        outputs, tmp_path, provider="stripe", original_id=original.id, evidence=evidence
     )
+
+    shown = repayment(outputs, request_id)
+    assert shown["status"] == "alternative_payment_required"
     assert shown["eligibility"]["reason"] == "card_not_reusable"
     assert shown["new_payment"] is None
 
@@ -322,18 +246,20 @@ def test_the_janitor_repairs_a_stripe_payment_whose_webhook_was_lost(
     outputs: dict[str, Any], sdk: stripe.StripeClient
 ) -> None:
     intent = authorize(sdk, outputs, visit_in_days=5)
-    eventually(lambda: payment_with_status(outputs, intent.id, "authorized"))
-    emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": False})
+    eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "authorized"))
+    emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": False})
     try:
         sdk.v1.payment_intents.capture(
             intent.id, params={"amount_to_capture": 7000}
         )  # from Stripe's dashboard
     finally:
-        emulator(outputs, "POST", "/_sandbox/webhooks", {"deliver": True})
-    assert payment_with_status(outputs, intent.id, "authorized")  # cardops never heard of it
+        emu(outputs).call("POST", "/_sandbox/webhooks", {"deliver": True})
+    assert payment_with_status(outputs, "stripe", intent.id, "authorized")  # cardops never heard of it
 
-    cardops(outputs, "sandbox", "advance", "20m")  # past the janitor's quiet period
-    cardops(outputs, "invoke", "janitor", "--event", str(ROOT / "events" / "janitor" / "schedule_event.json"))
-    payment = eventually(lambda: payment_with_status(outputs, intent.id, "captured"))
+    sandbox_cli(outputs, "sandbox", "advance", "20m")  # past the janitor's quiet period
+    sandbox_cli(
+        outputs, "invoke", "janitor", "--event", str(ROOT / "events" / "janitor" / "schedule_event.json")
+    )
+    payment = eventually(lambda: payment_with_status(outputs, "stripe", intent.id, "captured"))
     assert payment["captured_amount"] == 7000
     assert payment["history"][-1]["actor"] == "janitor"

@@ -117,6 +117,15 @@ def test_crashes_alarm_on_function_errors_and_api_5xx(template: dict[str, Any]) 
     api = described(template, "ApiServerErrors")
     assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
     assert {d["Name"] for d in api["Dimensions"]} == {"ApiName", "Stage"}
+    # the providers' door (WebhookApiUrl) is an HTTP API: its 5xx metric is per ApiId and stage
+    webhooks = described(template, "WebhookApiServerErrors")
+    assert (webhooks["Namespace"], webhooks["MetricName"], webhooks["Statistic"]) == (
+        "AWS/ApiGateway",
+        "5xx",
+        "Sum",
+    )
+    assert {d["Name"] for d in webhooks["Dimensions"]} == {"ApiId", "Stage"}
+    assert "WebhookApi" in json.dumps(webhooks["Dimensions"])
 
 
 def test_parked_events_alarm_on_the_processor_metric(template: dict[str, Any]) -> None:

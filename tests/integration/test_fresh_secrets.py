@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
+from cardops.kernel.webhook_secrets import clear_cached_secrets
 from tests.helpers import call, payjp_headers, stripe_headers
 
 EMPTY_VALUES = {
@@ -30,7 +30,7 @@ def fresh(provisioned: Any, request: pytest.FixtureRequest) -> Any:
     client = boto3.client("secretsmanager", region_name="ap-northeast-1")
     client.put_secret_value(SecretId=provisioned.secret_arn, SecretString=json.dumps(webhook_value))
     client.put_secret_value(SecretId=provisioned.api_keys_secret_arn, SecretString=json.dumps(api_keys_value))
-    parameters.clear_caches()
+    clear_cached_secrets()
     from cardops.payments.providers import registry
 
     registry.reset()
@@ -85,7 +85,7 @@ def test_stripe_client_is_not_cached_while_its_key_is_missing(fresh: Any) -> Non
     boto3.client("secretsmanager", region_name="ap-northeast-1").put_secret_value(
         SecretId=fresh.api_keys_secret_arn, SecretString=json.dumps({"stripe_secret_key": "sk_test_now"})
     )
-    parameters.clear_caches()
+    clear_cached_secrets()
     assert registry.provider_client("stripe").name == "stripe"
 
 
@@ -111,10 +111,10 @@ def test_sbps_client_needs_its_ids_and_hash_key_and_names_what_is_wrong(fresh: A
     secrets = boto3.client("secretsmanager", region_name="ap-northeast-1")
     keys = {"sbps_merchant_id": "123", "sbps_service_id": "001", "sbps_api_hash_key": "k"}
     secrets.put_secret_value(SecretId=fresh.api_keys_secret_arn, SecretString=json.dumps(keys))
-    parameters.clear_caches()
+    clear_cached_secrets()
     with pytest.raises(ProviderNotConfigured, match="merchant_id"):
         provider_client("sbps")
     keys["sbps_merchant_id"] = "12345"
     secrets.put_secret_value(SecretId=fresh.api_keys_secret_arn, SecretString=json.dumps(keys))
-    parameters.clear_caches()
+    clear_cached_secrets()
     assert provider_client("sbps").name == "sbps"

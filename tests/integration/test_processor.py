@@ -98,7 +98,7 @@ def test_payjp_events_are_applied_from_a_refetch(emulator: PayjpEmulator) -> Non
     assert found is not None
     assert found[0].status.value == "authorized"
     assert found[0].facts.refunded_amount == 0
-    assert ("GET", f"/v1/charges/{charge['id']}") in emulator.requests
+    assert ("GET", f"/v1/charges/{charge['id']}", None) in emulator.requests
 
 
 def test_payjp_refetch_failure_is_retried_not_lost(emulator: PayjpEmulator) -> None:

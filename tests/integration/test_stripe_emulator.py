@@ -5,45 +5,20 @@ typed objects and errors must come out, and every webhook must verify with the l
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 import stripe
 
-from cardops.sandbox.loopback import LoopbackServer, send
 from cardops.sandbox.stripe_emulator import API_VERSION, SPEC_EVENT_TYPES, StripeEmulator, parse_form
+from tests.integration.conftest import Receiver
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 SECRET = "sk_test_stripe_emulator_tests"
 WEBHOOK_SECRET = "whsec_emulator_tests"
 METADATA = {"store_id": "store_e", "reservation_id": "rsv_e", "visit_date": "2026-12-10"}
-
-
-class Receiver:
-    """A webhook endpoint that keeps each delivery's body and ``Stripe-Signature``."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[bytes, str]] = []
-        self._lock = threading.Lock()
-        self.server = LoopbackServer(self._dispatch, name="stripe-webhooks")
-
-    def _dispatch(self, request: BaseHTTPRequestHandler) -> None:
-        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
-        with self._lock:
-            self.deliveries.append((body, request.headers.get("Stripe-Signature", "")))
-        send(request, 200, "application/json", b'{"received": true}')
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    hook = Receiver()
-    hook.server.start()
-    yield hook
-    hook.server.stop()
 
 
 @pytest.fixture

@@ -206,12 +206,17 @@ def test_moto_returns_the_stored_item_on_a_failed_conditional_put(provisioned: A
 
 
 #: what the webhook function's cold start must not import (issue 13): the X-Ray SDK patching every
-#: module it knows (requests, sqlite3), the secrets utility before a secret is read, the Stripe SDK,
-#: the settings model (pydantic-settings) and any pydantic model, and Powertools' event handler
+#: module it knows (requests, sqlite3), Powertools Parameters (it imports boto3), boto3 itself and its
+#: S3 transfers (botocore makes the clients), asyncio (wrapt 2 imports it for the X-Ray SDK: 8 ms),
+#: the Stripe SDK, the settings model (pydantic-settings) and any pydantic model, and Powertools'
+#: event handler
 NOT_ON_THE_WEBHOOK_PATH = (
     "requests",
     "sqlite3",
+    "asyncio",
     "aws_lambda_powertools.utilities.parameters",
+    "boto3",
+    "s3transfer",
     "stripe",
     "pydantic_settings",
     "pydantic",
@@ -253,6 +258,82 @@ def test_the_webhook_function_imports_only_its_hot_path() -> None:
         [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
     ).stdout.splitlines()[-1]  # after the functions' log lines
     assert loaded == "['aws_xray_sdk']"  # traced (SPEC §9), and nothing else of the list
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The stack's resources on a moto server on 127.0.0.1, for a function run in another process."""
+    import logging
+    import uuid
+
+    from moto.server import ThreadedMotoServer
+
+    from cardops import resources
+    from cardops.kernel import aws as aws_adapter
+    from cardops.sandbox.provision import provision
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    aws_environment = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "ap-northeast-1",
+    }
+    for key, value in aws_environment.items():
+        monkeypatch.setenv(key, value)
+    aws_adapter.reset_clients()
+    try:
+        made = provision(dict(resources.SANDBOX_SECRETS), prefix=f"cardops-cold-{uuid.uuid4().hex[:8]}")
+        yield {**aws_environment, **made.environment(payjp_api_base="http://127.0.0.1:9")}
+    finally:
+        aws_adapter.reset_clients()
+        server.stop()
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_cold_start_accepts_an_event_without_boto3(moto_server: dict[str, str]) -> None:
+    """A fresh interpreter as deployed (tracing on) accepts a signed event: the secret read, the
+    raw event stored, the message sent, all through botocore's clients, and none of
+    ``NOT_ON_THE_WEBHOOK_PATH`` is loaded on the way (boto3 cost a tenth of the import, issue 13)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    body = stripe_event("evt_cold_start")
+    event = {
+        "httpMethod": "POST",
+        "path": "/webhooks/stripe",
+        "headers": stripe_headers(body),
+        "body": body.decode(),
+        "isBase64Encoded": False,
+        "requestContext": {"requestId": "r-1"},
+    }
+    probe = (
+        "import json, sys, types, cardops.handlers.webhook as w\n"
+        "context = types.SimpleNamespace(function_name='webhook', memory_limit_in_mb=512,\n"
+        "    invoked_function_arn='', aws_request_id='r-1')\n"
+        "answer = w.handler(json.loads(sys.argv[1]), context)\n"
+        f"print(answer['statusCode'], [m for m in {NOT_ON_THE_WEBHOOK_PATH!r} if m in sys.modules])"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_"))}
+    environment.update(
+        moto_server,
+        PYTHONPATH=str(Path(__file__).resolve().parents[2] / "functions"),
+        LAMBDA_TASK_ROOT="/var/task",
+        AWS_LAMBDA_FUNCTION_NAME="cardops-webhook",
+        POWERTOOLS_METRICS_DISABLED="true",
+    )
+    answered = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(event)],
+        env=environment, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.splitlines()[-1]  # fmt: skip
+    assert answered == "200 []"
+    stored = boto3.client("dynamodb", region_name="ap-northeast-1").scan(TableName=moto_server["TABLE_NAME"])
+    assert any("evt_cold_start" in item["pk"]["S"] for item in stored["Items"])
 
 
 def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provisioned: Any) -> None:

@@ -1,4 +1,4 @@
-"""A function's clients share one boto3 session, so botocore's endpoint data is read once per cold
+"""A function's clients share one botocore session, so botocore's endpoint data is read once per cold
 start, not once per client (issue 13: the webhook makes three clients on its first request)."""
 
 from __future__ import annotations

@@ -302,3 +302,13 @@ def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
         with partition_queries():
             assert [pages(), pages(ScanIndexForward=False)] == expected
         assert expected[0][0] == ["S010", "S013", "S016", "S019"]
+
+
+def test_retry_internals_used_by_clock_wait() -> None:
+    """clock_wait replaces the ``time`` moto's retrier sleeps on: the retrier must still sleep so."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    source = inspect.getsource(retrier_decl)
+    assert "import time" in source and "time.sleep(interval_seconds)" in source, (
+        "moto's RetrierDecl no longer sleeps with time.sleep: update cardops.sandbox.clock_wait"
+    )

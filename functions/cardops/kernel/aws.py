@@ -1,6 +1,9 @@
-"""boto3 clients, created once per process on first use (not at import: cold starts stay short).
+"""AWS clients, created once per process on first use (not at import: cold starts stay short).
 
-``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points every client at the sandbox's moto server.
+Clients come from botocore sessions: boto3 adds resources and S3 transfers that no function uses,
+and importing it (s3transfer, boto3's resource model) cost the webhook function about a tenth of
+its import (issue 13). ``AWS_ENDPOINT_URL`` (honoured by botocore) points every client at the
+sandbox's moto server.
 
 The DynamoDB client is guarded: once botocore's own retries are spent, throttling, a DynamoDB 5xx
 or a connection/read timeout raises ``StoreUnavailable`` from every call, so each entry point maps
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -59,7 +62,7 @@ def is_transient(exc: ClientError) -> bool:
 
 
 class GuardedClient:
-    """A boto3 client whose transient failures raise ``StoreUnavailable`` (any other error is kept)."""
+    """A client whose transient failures raise ``StoreUnavailable`` (any other error is kept)."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -149,28 +152,25 @@ def client(service: str) -> Any:
 
 
 @cache
-def _session(identity: str | None) -> boto3.session.Session:
+def _session(identity: str | None) -> botocore.session.Session:
     """One session per identity, shared by all its clients: a session's loader reads botocore's
     endpoint, partition and retry data once. A session per client read them again for each (on a
     cold start the webhook's three clients cost twice the CPU of one session's three)."""
-    if identity is None:
-        return boto3.session.Session()
-    keys = _credentials[identity]
-    return boto3.session.Session(
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-        aws_session_token=keys.session_token,
-    )
+    session = botocore.session.Session()
+    if identity is not None:
+        keys = _credentials[identity]
+        session.set_credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
+    return session
 
 
-#: a boto3 session is not safe to make clients from in two threads at once (the feed's writers)
+#: a session is not safe to make clients from in two threads at once (the feed's writers)
 _CLIENTS_LOCK = threading.Lock()
 
 
 @cache
 def _client(service: str, identity: str | None) -> Any:
     with _CLIENTS_LOCK:
-        made = _session(identity).client(service, config=_CONFIG)  # type: ignore[call-overload]
+        made = _session(identity).create_client(service, config=_CONFIG)
     return GuardedClient(made) if service in _GUARDED else made
 
 

@@ -1,4 +1,4 @@
-"""Provider secrets from Secrets Manager, cached by Powertools Parameters (SPEC §1, §9).
+"""Provider secrets from Secrets Manager, cached for ``SECRET_MAX_AGE_SECONDS`` (SPEC §1, §9).
 
 Two secrets, so the internet-facing webhook function can read only what verifies webhooks:
 

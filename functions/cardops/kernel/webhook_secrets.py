@@ -1,21 +1,23 @@
 """The webhook verification secret, read without pydantic (the webhook function's cold start, issue 13).
 
-Secrets Manager holds it as a JSON object (``WEBHOOK_SECRET_ID``); Powertools Parameters caches it
-for ``SECRET_MAX_AGE_SECONDS`` and is imported on the first read, not at import. ``kernel.secrets``
+Secrets Manager holds it as a JSON object (``WEBHOOK_SECRET_ID``), read through the running
+function's own client and kept for ``SECRET_MAX_AGE_SECONDS``. Not through Powertools Parameters:
+its provider imports boto3, which the webhook function otherwise never loads (issue 13: its cold
+start is botocore's clients only). ``kernel.secrets``
 re-exports everything here beside the provider API keys (a pydantic model, for the functions that
 call the providers). The values never reach a log: the repr names the keys only.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from cardops.kernel import aws
 from cardops.kernel.config import lean_settings
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
 
 class SecretNotConfigured(Exception):
@@ -81,34 +83,39 @@ class WebhookSecrets:
 WEBHOOK_SECRET_KEYS = WebhookSecrets.keys()
 
 
+#: (function, secret id) -> (the secret's JSON object, when to read it again on the monotonic clock)
+_cached: dict[tuple[str | None, str], tuple[Any, float]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def read_secret(secret_id: str, setting: str) -> Any:
     """The JSON object named by ``secret_id``; ``{}`` when none is configured for this function."""
     if not secret_id:
         return {}  # no secret configured for this function: every key is "not configured"
-    raw: Any = _provider().get(secret_id, transform="json", max_age=lean_settings().secret_max_age_seconds)
+    key = (aws.current_identity(), secret_id)
+    now = time.monotonic()
+    with _CACHE_LOCK:
+        cached = _cached.get(key)
+    if cached is not None and now < cached[1]:
+        return cached[0]
+    answer = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    text = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
+    try:
+        raw: Any = json.loads(text)
+    except ValueError:
+        raw = None  # never the value: it may be a secret written in the wrong shape
     if not isinstance(raw, dict):
         raise ValueError(f"the secret named by {setting} must be a JSON object")
+    with _CACHE_LOCK:
+        _cached[key] = (raw, now + lean_settings().secret_max_age_seconds)
     return raw
+
+
+def clear_cached_secrets() -> None:
+    """Read every secret again on its next use (the tests, after writing a secret)."""
+    with _CACHE_LOCK:
+        _cached.clear()
 
 
 def webhook_secrets() -> WebhookSecrets:
     return WebhookSecrets.model_validate(read_secret(lean_settings().webhook_secret_id, "WEBHOOK_SECRET_ID"))
-
-
-def _provider() -> SecretsProvider:
-    """Powertools' provider, reading through the running function's own client (``aws.client``).
-
-    Kept in Powertools' provider registry, so ``parameters.clear_caches()`` still clears it. Imported
-    on first read, not at import: a cold start pays for Parameters only when a secret is needed.
-    """
-    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
-
-    identity = aws.current_identity()
-    key = "secrets" if identity is None else f"secrets:{identity}"
-    client = aws.client("secretsmanager")
-    provider = DEFAULT_PROVIDERS.get(key)
-    if not isinstance(provider, SecretsProvider) or provider.client is not client:
-        provider = SecretsProvider(boto3_client=client)
-        DEFAULT_PROVIDERS[key] = provider
-    return provider

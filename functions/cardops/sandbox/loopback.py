@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,6 +28,19 @@ class Faults(dict[str, list[str]]):
         """The next queued mode of ``operation`` (removed), or ``None`` when none is queued."""
         queue = self.get(operation)
         return queue.pop(0) if queue else None
+
+
+def sandbox_record(
+    path: str, requests: Iterable[tuple[str | None, ...]], events: Iterable[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """``GET /_sandbox/requests`` and ``GET /_sandbox/events``: what an emulator was asked (method,
+    path, idempotency key) and what it emitted, for tests that run it in another process (the
+    sandbox); ``None`` for any other path."""
+    if path == "/_sandbox/requests":
+        return {"requests": [list(r) for r in requests]}
+    if path == "/_sandbox/events":
+        return {"events": list(events)}
+    return None
 
 
 class _Server(ThreadingHTTPServer):

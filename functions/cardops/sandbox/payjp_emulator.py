@@ -14,8 +14,17 @@ Special card tokens (documented in the README) inject failures:
 | ``tok_server_error``      | 500 once per request (retries with the same key fail too)|
 | ``tok_not_reusable``      | the card cannot be charged again (re-payment eligibility) |
 
-``POST /_sandbox/faults`` with ``{"operation": "capture|refund|retrieve|create|reauth",
-"mode": "timeout|server_error|decline", "count": N}`` makes the next N such calls fail.
+Sandbox controls (not PAY.JP's; JSON bodies, no authentication, loopback only):
+
+* ``POST /_sandbox/faults`` with ``{"operation": "capture|refund|retrieve|create|reauth",
+  "mode": "timeout|server_error|decline", "count": N}`` makes the next N such calls fail (a fault
+  is answered before the call runs and is not stored under its idempotency key, so a retry with the
+  same key can succeed). PAY.JP releases an authorization with a refund: cardops' cancel at the
+  capture deadline is a ``refund`` here;
+* ``POST /_sandbox/webhooks`` ``{"deliver": false}``: events are recorded but not sent (lost
+  webhooks, for the janitor); ``true`` sends again (what was not sent stays lost);
+* ``GET /_sandbox/requests`` and ``GET /_sandbox/events``: every API request (method, path,
+  idempotency key) and every event, for tests that run the sandbox in another process.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import EmulatorServer, Faults, send
+from cardops.sandbox.loopback import EmulatorServer, Faults, sandbox_record, send
 
 #: token → (PAY.JP error code, message). Both are ``card_error`` with HTTP 402, as PAY.JP answers them;
 #: ``processing_error`` is "an error on the payment network", not a refusal by the card issuer.
@@ -103,7 +112,10 @@ class PayjpEmulator(EmulatorServer):
         self.customers: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.faults = Faults()
-        self.requests: list[tuple[str, str]] = []
+        #: ``False``: webhooks are lost (recorded in ``events``, never sent)
+        self.deliver = True
+        #: (method, path, idempotency key or None) of every authenticated request, in order
+        self.requests: list[tuple[str, str, str | None]] = []
         self._idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         super().__init__(name="payjp-emulator", port=port)
@@ -116,21 +128,33 @@ class PayjpEmulator(EmulatorServer):
         params = _nested(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         if request.command == "GET":
             params |= _nested(parse_qsl(parts.query, keep_blank_values=True))
+        payload: dict[str, Any]
         try:
             if parts.path == "/_sandbox/faults" and request.command == "POST":
                 self._set_fault(json.loads(body or b"{}"))
                 status, payload = 200, {"faults": self.faults}
+            elif parts.path == "/_sandbox/webhooks" and request.command == "POST":
+                self.deliver = json.loads(body or b"{}").get("deliver") is not False
+                status, payload = 200, {"deliver": self.deliver}
+            elif request.command == "GET" and (record := self._record(parts.path)) is not None:
+                status, payload = 200, record
             else:
                 self._authenticate(request.headers.get("Authorization"))
                 key = request.headers.get("Idempotency-Key")
                 status, payload = self._idempotent_call(request.command, parts.path, params, key)
         except PayjpError as error:
             status, payload = error.status, error.body()
+        except (ValueError, AttributeError) as exc:  # a control body that is not a JSON object
+            status, payload = 400, PayjpError(400, "invalid_param", f"invalid JSON: {exc}").body()
         except TimeoutError:
             time.sleep(12)  # longer than a client's read timeout
             status, payload = 504, PayjpError(504, "timeout", "gateway timeout", kind="server_error").body()
         data = json.dumps(payload).encode()
         send(request, status, "application/json; charset=utf-8", data)
+
+    def _record(self, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            return sandbox_record(path, self.requests, self.events)
 
     def _authenticate(self, header: str | None) -> None:
         if not header or not header.startswith("Basic "):
@@ -146,7 +170,7 @@ class PayjpEmulator(EmulatorServer):
         self, method: str, path: str, params: dict[str, Any], key: str | None
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            self.requests.append((method, path))
+            self.requests.append((method, path, key))
             if method == "POST" and key and (key, path) in self._idempotent:
                 return self._idempotent[(key, path)]
             try:
@@ -402,6 +426,6 @@ class PayjpEmulator(EmulatorServer):
             "data": dict(charge),
         }
         self.events.append(event)
-        if self.webhook_url:
+        if self.webhook_url and self.deliver:
             headers = {"Content-Type": "application/json", "X-Payjp-Webhook-Token": self.webhook_token}
             self.send_webhook(self.webhook_url, json.dumps(event).encode(), lambda: headers)

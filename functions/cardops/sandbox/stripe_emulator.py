@@ -63,7 +63,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-from cardops.sandbox.loopback import EmulatorServer, Faults
+from cardops.sandbox.loopback import EmulatorServer, Faults, sandbox_record
 
 API_VERSION: Final = "2026-10-28.endive"
 #: the event types SPEC §1 lists: the endpoint's subscription, as configured in Stripe's dashboard
@@ -258,12 +258,8 @@ class StripeEmulator(EmulatorServer):
         try:
             if parts.path.startswith("/_sandbox/") and request.command == "POST":
                 status, payload = 200, self._control(parts.path, json.loads(body or b"{}"))
-            elif parts.path == "/_sandbox/requests" and request.command == "GET":
-                with self._lock:
-                    status, payload = 200, {"requests": [list(r) for r in self.requests]}
-            elif parts.path == "/_sandbox/events" and request.command == "GET":
-                with self._lock:
-                    status, payload = 200, {"events": list(self.events)}
+            elif request.command == "GET" and (record := self._record(parts.path)) is not None:
+                status, payload = 200, record
             else:
                 self._authenticate(request.headers.get("Authorization"))
                 pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -295,6 +291,10 @@ class StripeEmulator(EmulatorServer):
             request.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout fault)
+
+    def _record(self, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            return sandbox_record(path, self.requests, self.events)
 
     def _authenticate(self, header: str | None) -> None:
         presented = header[7:] if header and header.startswith("Bearer ") else ""

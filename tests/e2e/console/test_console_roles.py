@@ -20,13 +20,12 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-import payjp
 import pytest
 
 from cardops.kernel.calendar import next_business_day, tokyo_date
 from tests.conftest import ROOT
 from tests.e2e.console.test_console_browser import check, sign_in, visit
-from tests.helpers import eventually, sandbox_now
+from tests.helpers import eventually, expired_payjp_original, sandbox_now
 from tests.helpers import sandbox_api as api
 
 pytestmark = pytest.mark.e2e
@@ -62,26 +61,8 @@ def expired_payment(outputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         {**reservation, "tax_treatment": "inclusive"},
     )  # fmt: skip
     assert code == 200, body
-    customer = payjp.Customer.create(card="tok_visa", email=evidence["email"])
-    original = payjp.Charge.create(
-        amount=evidence["amount"],
-        currency="jpy",
-        customer=customer.id,
-        capture=False,
-        metadata={
-            "store_id": evidence["store_id"],
-            "reservation_id": evidence["reservation_id"],
-            "visit_date": "2025-03-05",
-            "accepted_at": "2025-03-01T10:00:00+09:00",
-        },
-    )
-    eventually(lambda: _payment(outputs, original.id).get("status") == "expired_refunded", timeout=60)
-    return str(original.id), evidence
-
-
-def _payment(outputs: dict[str, Any], charge_id: str) -> dict[str, Any]:
-    code, body = api(outputs, "GET", f"/admin/payments/payjp/{charge_id}")
-    return dict(body) if code == 200 else {}
+    _, original_id = expired_payjp_original(outputs, evidence)
+    return original_id, evidence
 
 
 def _repayment_status(outputs: dict[str, Any], request_id: str) -> str:
