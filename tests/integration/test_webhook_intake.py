@@ -359,6 +359,56 @@ def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provision
     assert RawEventStore().get_body(provider="stripe", event_id=event_id) == body
 
 
+@pytest.mark.parametrize(
+    "event_type", ["payment_intent.amount_capturable_updated", "payment_intent.succeeded"]
+)
+def test_a_stored_event_stays_within_1_kb_through_its_three_writes(
+    webhook: Any, provisioned: Any, event_type: str
+) -> None:
+    """Stored, enqueued, then given its outcome by the processor: each write bills the larger of the
+    item before and after, so the item as the outcome leaves it decides its last write's units. With
+    zlib alone an authorization's item ended at about 1,110 bytes (2 WRU); with the field names as a
+    preset dictionary it ends within 1 KB (issue 13 item 4)."""
+    from datetime import UTC, datetime
+
+    from cardops.cli.samples import render_file
+    from cardops.handlers import processor
+    from cardops.sandbox.lambda_runner import FakeContext
+    from tests.benchmarks.footprint import item_size
+    from tests.conftest import ROOT
+    from tests.helpers import sqs_event
+
+    body = render_file(ROOT / f"events/webhooks/stripe/{event_type}.json", now=datetime.now(UTC))
+    status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert status == 200
+    [message] = _queued(provisioned)
+    assert processor.handler(sqs_event(message), FakeContext("processor")) == {"batchItemFailures": []}
+    event_id = json.loads(body)["id"]
+    table = boto3.resource("dynamodb").Table(provisioned.table_name)
+    item = table.get_item(Key={"pk": f"WEBHOOK#stripe#{event_id}", "sk": "#EVENT"})["Item"]
+    assert "outcome" in item and "enqueued_at" in item
+    assert item_size(item) <= 1024, item_size(item)
+
+
+def test_a_body_stored_with_zlib_alone_still_reads(provisioned: Any) -> None:
+    """Bodies stored before the preset dictionary (``body_encoding`` ``zlib``) read as they were."""
+    import zlib
+
+    from cardops.payments.store.payments import RawEventStore
+
+    body = stripe_event("evt_zlib")
+    boto3.client("dynamodb").put_item(
+        TableName=provisioned.table_name,
+        Item={
+            "pk": {"S": "WEBHOOK#stripe#evt_zlib"},
+            "sk": {"S": "#EVENT"},
+            "body": {"B": zlib.compress(body, 9)},
+            "body_encoding": {"S": "zlib"},
+        },
+    )
+    assert RawEventStore().get_body(provider="stripe", event_id="evt_zlib") == body
+
+
 def test_a_body_stored_before_compression_still_reads(provisioned: Any) -> None:
     from cardops.payments.store.payments import RawEventStore
 

@@ -35,7 +35,12 @@ webhook processing): ``remaining`` starts at the captured amount and every count
 amount off it under ``remaining >= :amount`` — the database, not Python, keeps the sum of refunds
 within the captured amount. Refunds that stop counting (canceled, rejected, reversed) give it back.
 
-Ledger partitions are listed per store on ``gsi1`` (``STORE#{store}#LEDGERS``) through the balance item.
+Ledger partitions are listed per store on ``gsi3`` (``STORE#{store}#LEDGERS``, sorted by
+``{channel}#{currency}``) through the balance item: the index projects keys only and its sort key
+names the ledger, so the listing needs nothing else, and a posting, which changes the balance but
+not those keys, writes nothing to it (on the whole-item ``gsi1`` it listed from before, every
+posting rewrote the balance's index copy: a write unit per capture, issue 13 item 4). A balance
+still listed on ``gsi1`` moves to ``gsi3`` on its next posting; the listing reads both until then.
 
 Statement pages read entries in time order on ``gsi3``: each entry is indexed under
 ``LEDGER#{store}#{channel}#{cur}#ENTRIES`` with ``statement.time_key`` (its UTC time, then its id) as
@@ -117,6 +122,15 @@ def ledger_pk(store_id: str, channel: Channel, currency: str) -> str:
 def _entries_index_pk(pk: str) -> str:
     """The ``gsi3`` partition of a ledger's entries in time order (the statement's pages)."""
     return f"{pk}#ENTRIES"
+
+
+def _ledgers_listing_pk(store_id: str) -> str:
+    """The index partition listing a store's ledgers (``gsi3`` now, ``gsi1`` before)."""
+    return f"STORE#{store_id}#LEDGERS"
+
+
+def _ledger_listing_sk(channel: Channel, currency: str) -> str:
+    return f"{channel.value}#{currency}"
 
 
 def _index_keys(pk: str, entry: LedgerEntry) -> dict[str, Any]:
@@ -242,8 +256,9 @@ def entry_writes(
             "TableName": _table(),
             "Key": {"pk": _s(pk), "sk": _s("#BALANCE")},
             "UpdateExpression": (
-                "SET store_id = :store, channel = :channel, currency = :cur, gsi1pk = :g, gsi1sk = :gs"
+                "SET store_id = :store, channel = :channel, currency = :cur, gsi3pk = :g, gsi3sk = :gs"
                 + (", gsi2pk = :debited, gsi2sk = :gs2" if debited else "")
+                + " REMOVE gsi1pk, gsi1sk"  # listed on gsi1 before: moved (nothing when not)
                 + " ADD balance :sum, entry_count :n, "
                 + ", ".join(f"{name} :n" for name in COMPLETED_COUNTS)
                 + "".join(f", #d{i} :d{i}" for i in range(len(days[pk])))
@@ -253,8 +268,8 @@ def entry_writes(
                 ":store": _s(first.store_id),
                 ":channel": _s(first.channel.value),
                 ":cur": _s(first.currency),
-                ":g": _s(f"STORE#{first.store_id}#LEDGERS"),
-                ":gs": _s(f"{first.channel.value}#{first.currency}"),
+                ":g": _s(_ledgers_listing_pk(first.store_id)),
+                ":gs": _s(_ledger_listing_sk(first.channel, first.currency)),
                 ":sum": _n(total),
                 ":n": _n(count),
                 **{f":d{i}": _n(amount) for i, amount in enumerate(days[pk].values())},
@@ -399,16 +414,22 @@ class LedgerStore:
             )
 
     def ledgers_of(self, store_id: str) -> list[tuple[Channel, str]]:
-        """The (channel, currency) ledgers a store has, from the balance items on ``gsi1``."""
-        items = query_items(
-            {
-                "TableName": _table(),
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk",
-                "ExpressionAttributeValues": {":pk": _s(f"STORE#{store_id}#LEDGERS")},
-            }
-        )
-        return sorted((Channel(item["channel"]["S"]), item["currency"]["S"]) for item in items)
+        """The (channel, currency) ledgers a store has, from the balance items' index keys: on
+        ``gsi3``, and on ``gsi1`` for a balance not posted to since the listing moved."""
+        found: set[tuple[Channel, str]] = set()
+        for index in ("gsi3", "gsi1"):
+            items = query_items(
+                {
+                    "TableName": _table(),
+                    "IndexName": index,
+                    "KeyConditionExpression": f"{index}pk = :pk",
+                    "ExpressionAttributeValues": {":pk": _s(_ledgers_listing_pk(store_id))},
+                }
+            )
+            for item in items:
+                channel, _, currency = item[f"{index}sk"]["S"].rpartition("#")
+                found.add((Channel(channel), currency))
+        return sorted(found)
 
     def entries_page(
         self, store_id: str, channel: Channel, currency: str, page: PageQuery

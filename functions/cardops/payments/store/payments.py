@@ -118,8 +118,10 @@ class PaymentRepository:
             "sk": _s("#PAYMENT"),
             # the status, the store and the time of the change live in ``doc`` only: nothing reads
             # copies of them, and a payment kept under 1 KB bills one write unit per write (and
-            # one per index it is on) instead of two (issue 13 item 4)
-            "doc": _s(payment.model_dump_json()),
+            # one per index it is on) instead of two (issue 13 item 4). Fields not known yet are
+            # left out rather than stored as null (every one defaults to None, so the payment
+            # reads back the same, and documents stored with their nulls read as before)
+            "doc": _s(payment.model_dump_json(exclude_none=True)),
             "version": _n(payment.version),
         }
         if (

@@ -3,15 +3,13 @@
 Apart from the payments' store so that the webhook function, which only stores and dedupes bodies,
 imports no payment model (issue 13: its cold start); ``store.payments`` re-exports it.
 
-The body is stored zlib-compressed (``body_encoding`` says so): the item is written three times
-(stored, enqueued, outcome) and kept for its TTL, each write billed per KB of the whole item, and a
-provider's JSON compresses to about a third (issue 13 item 4: a 2 KB Stripe event, 3 WRU per write,
-becomes 1–2). An item without ``body_encoding`` (stored before) is read as it was stored.
+The body is stored compressed (``body_encoding`` says how, ``raw_event_codec``): the item is
+written three times (stored, enqueued, outcome) and kept for its TTL, each write billed per KB of the
+whole item (issue 13 item 4). Every encoding ever written, none included, is still read.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +20,12 @@ from cardops.kernel.dynamodb import expect_failed_condition
 from cardops.kernel.dynamodb import n as _n
 from cardops.kernel.dynamodb import s as _s
 from cardops.kernel.dynamodb import table_name as _table
+from cardops.payments.store import raw_event_codec
 
 #: the ``gsi1`` partition of events parked as permanently failing
 PARKED_EVENTS = "EVENTS#PARKED"
 
 _INTERNAL_KEYS = frozenset({"pk", "sk", "body", "body_encoding", "gsi1pk", "gsi1sk"})
-#: ``body_encoding`` of a compressed body (the only encoding written)
-ZLIB = "zlib"
 
 
 def _processing_state(item: dict[str, Any]) -> dict[str, Any]:
@@ -63,13 +60,14 @@ class RawEventStore:
         One call either way: a duplicate's condition failure carries the stored item (``ALL_OLD``),
         which says whether it was enqueued, so no read follows the failed put.
         """
+        stored, encoding = raw_event_codec.encode(body)
         try:
             aws.dynamodb().put_item(
                 TableName=_table(),
                 Item={
                     **_event_key(provider, event_id),
-                    "body": {"B": zlib.compress(body, 9)},
-                    "body_encoding": _s(ZLIB),
+                    "body": {"B": stored},
+                    "body_encoding": _s(encoding),
                     "content_type": _s(content_type[:128]),
                     "received_at": _s(received_at.isoformat()),
                     "expires_at": _n(int(received_at.timestamp()) + ttl_days * 86400),
@@ -197,5 +195,4 @@ class RawEventStore:
         item = self._get(provider, event_id)
         if item is None:
             return None
-        stored = bytes(item["body"]["B"])
-        return zlib.decompress(stored) if item.get("body_encoding", {}).get("S") == ZLIB else stored
+        return raw_event_codec.decode(bytes(item["body"]["B"]), item.get("body_encoding", {}).get("S"))
