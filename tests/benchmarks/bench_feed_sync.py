@@ -9,7 +9,10 @@ the same server in the same round. Three rounds; medians. The goal (≤ 2 min) i
 
 moto sorts the whole table on every Query; the sandbox's ``moto_query`` fix (checked by a canary
 test to answer the same) gives a table Query its partition only, so the figure is the sync's cost,
-not moto's sort of 200k items per query.
+not moto's sort of 200k items per query. ``moto_speed`` (canary-checked too) answers GetRecords and
+the bulk DynamoDB calls without moto's model-driven serializer: the sandbox's change feed reads every
+write of the sync in the same process, and its cost was most of the bare loop's seconds (the
+profile is in ``reports/scale.md`` §2).
 """
 
 from __future__ import annotations

@@ -98,6 +98,89 @@ def test_only_payment_changes_reach_the_function(provisioned: Any) -> None:
     assert feed.invocations == 1
 
 
+def test_the_feed_reads_a_thousand_records_a_call_and_delivers_them_a_batch_at_a_time(
+    provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk write (a feed sync's lines) costs the sandbox's feed one GetRecords per 1,000 records,
+    not two requests per 100; the batches are what they were: matches among 100 records each."""
+    from cardops.sandbox import stream_poller
+    from tests.helpers import counting_aws_calls
+
+    feed = change_feed()
+    feed.drain()
+    batches: list[list[str]] = []
+
+    def record(event: dict[str, Any]) -> None:
+        batches.append([r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]])
+
+    monkeypatch.setattr(feed, "_handler", record)
+    table = provisioned.outputs()["TableName"]
+    items = [{"pk": {"S": f"P{n:03d}"}, "sk": {"S": "#PAYMENT" if n % 5 else "LINE#x"}} for n in range(250)]
+    for first in range(0, len(items), 25):
+        aws.dynamodb().batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[first : first + 25]]}
+        )
+    with counting_aws_calls() as calls:
+        assert feed.drain() == 200
+    assert calls["dynamodbstreams:GetRecords"] == 2  # 250 records, then none
+    assert stream_poller.READ_LIMIT == 1000
+    assert [len(batch) for batch in batches] == [80, 80, 40]
+    assert [pk for batch in batches for pk in batch] == [f"P{n:03d}" for n in range(250) if n % 5]
+    aws.dynamodb().batch_write_item(
+        RequestItems={
+            table: [{"PutRequest": {"Item": {"pk": {"S": "Q"}, "sk": {"S": f"LINE#{n}"}}}} for n in range(25)]
+        }
+    )
+    with counting_aws_calls() as calls:
+        assert feed.drain() == 0
+    assert calls["dynamodbstreams:GetRecords"] == 1  # all there was, and no function ran: done
+
+
+def test_the_feed_reads_the_records_lambda_would_get_from_botocore(
+    provisioned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed leaves GetRecords' JSON as it is (``RawRecordsParsers``): the records it hands the
+    function are those botocore's parsed answer gives, every attribute type and event included."""
+    import boto3
+    from botocore.config import Config
+    from botocore.parsers import JSONParser
+
+    from cardops.sandbox.stream_poller import lambda_record
+
+    feed = change_feed()
+    feed.drain()
+    table = provisioned.outputs()["TableName"]
+    key = {"pk": {"S": "PAY#raw"}, "sk": {"S": "#PAYMENT"}}
+    every_type = {
+        "n": {"N": "-12.50"},
+        "b": {"B": b"\x00\xffbinary"},
+        "ss": {"SS": ["a", "b"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "l": {"L": [{"S": "x"}, {"B": b"\x03"}, {"NULL": True}]},
+        "m": {"M": {"k": {"BOOL": False}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+    }
+    aws.dynamodb().put_item(TableName=table, Item={**key, **every_type})
+    aws.dynamodb().put_item(TableName=table, Item={**key, "n": {"N": "1"}})
+    aws.dynamodb().delete_item(TableName=table, Key=key)
+    parsed = boto3.client(
+        "dynamodbstreams", region_name="ap-northeast-1", config=Config(account_id_endpoint_mode="disabled")
+    ).get_records(ShardIterator=feed._iterator(), Limit=1000)["Records"]
+    shapes: list[str] = []
+    original = JSONParser.parse
+
+    def parse(self: JSONParser, response: Any, shape: Any) -> Any:
+        shapes.append(shape.name if shape is not None else "")
+        return original(self, response, shape)
+
+    monkeypatch.setattr(JSONParser, "parse", parse)
+    raw = feed._read()
+    assert "GetRecordsOutput" not in shapes and "GetShardIteratorOutput" in shapes
+    assert [r["eventName"] for r in raw] == ["INSERT", "MODIFY", "REMOVE"]
+    assert raw == [lambda_record(r, feed.stream_arn) for r in parsed]
+    assert raw[0]["dynamodb"]["NewImage"]["b"] == {"B": "AP9iaW5hcnk="}
+    assert isinstance(raw[0]["dynamodb"]["ApproximateCreationDateTime"], int)
+
+
 def test_a_change_whose_listener_keeps_failing_is_set_aside_after_bounded_retries(
     provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ IAM, running handlers, or following the sandbox clock.
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -167,10 +168,36 @@ def test_sandbox_server_config_keys() -> None:
     )
 
 
+def _create_table(ddb: Any, **extra: Any) -> None:
+    """The table ``t`` (``pk``/``sk`` strings, on demand) in the mocked account."""
+    ddb.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        **extra,
+    )
+
+
+def _streamed_table(ddb: Any) -> tuple[Any, str]:
+    """The table ``t`` with a stream of both images: a streams client and the stream's ARN."""
+    import boto3
+    from botocore.config import Config
+
+    _create_table(ddb, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    arn: str = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    streams = boto3.client(
+        "dynamodbstreams", region_name="ap-northeast-1", config=Config(account_id_endpoint_mode="disabled")
+    )
+    return streams, arn
+
+
 def _read_after_a_cancelled_transaction(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What a reader holding a shard iterator sees after a cancelled transaction and then a put."""
     import boto3
-    from botocore.config import Config
     from moto import mock_aws
 
     for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
@@ -179,20 +206,7 @@ def _read_after_a_cancelled_transaction(monkeypatch: pytest.MonkeyPatch) -> list
     region = "ap-northeast-1"
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=region)
-        ddb.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
-        streams = boto3.client(
-            "dynamodbstreams", region_name=region, config=Config(account_id_endpoint_mode="disabled")
-        )
+        streams, arn = _streamed_table(ddb)
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
 
         def put(pk: str, sk: str, **condition: str) -> dict[str, Any]:
@@ -267,18 +281,7 @@ def test_the_sandbox_partition_query_answers_as_moto_does() -> None:
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="ap-northeast-1")
-        client.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _create_table(client)
         for n in range(60):
             client.put_item(TableName="t", Item={"pk": {"S": f"P{n % 3}"}, "sk": {"S": f"S{n:03d}"}})
 
@@ -312,3 +315,188 @@ def test_retry_internals_used_by_clock_wait() -> None:
     assert "import time" in source and "time.sleep(interval_seconds)" in source, (
         "moto's RetrierDecl no longer sleeps with time.sleep: update cardops.sandbox.clock_wait"
     )
+
+
+def _stream_reads() -> list[dict[str, Any]]:
+    """Every GetRecords answer (parsed by botocore) of a stream with each attribute type, inserts,
+    modifies and removes, read in pages of 2 and then once more when nothing is left."""
+    import boto3
+    from moto import mock_aws
+
+    region = "ap-northeast-1"
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=region)
+        streams, arn = _streamed_table(ddb)
+        every_type: dict[str, Any] = {
+            "s": {"S": "日本語 text"},
+            "n": {"N": "-12.50"},
+            "b": {"B": b"\x00\xffbinary"},
+            "ss": {"SS": ["a", "b"]},
+            "ns": {"NS": ["1", "2.5"]},
+            "bs": {"BS": [b"\x01", b"\x02"]},
+            "l": {"L": [{"S": "x"}, {"N": "1"}, {"B": b"\x03"}, {"NULL": True}]},
+            "m": {"M": {"k": {"BOOL": False}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+            "yes": {"BOOL": True},
+            "nothing": {"NULL": True},
+        }
+        key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+        ddb.put_item(TableName="t", Item={**key, **every_type})
+        ddb.put_item(TableName="t", Item={**key, "s": {"S": "changed"}})
+        ddb.put_item(TableName="t", Item={"pk": {"S": "b"}, "sk": {"S": "2"}})
+        ddb.delete_item(TableName="t", Key=key)
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        answers = []
+        after = iterator["ShardIterator"]
+        for _ in range(3):
+            answer = streams.get_records(ShardIterator=after, Limit=2)
+            answer.pop("ResponseMetadata")
+            after = answer["NextShardIterator"]
+            # what differs by run: the stream label (the table's creation time) and the iterator's id
+            answer["NextShardIterator"] = after.split("/stream/")[0]
+            answers.append(answer)
+        for answer in answers:
+            for record in answer["Records"]:
+                record.pop("eventID")  # random
+                stream = record["dynamodb"]
+                # a global counter and the size of the record with its time, which differ by run too;
+                # the time itself is compared to the second by the caller
+                assert int(stream.pop("SequenceNumber")) > 0 and stream.pop("SizeBytes") > 100
+        return answers
+
+
+def test_the_sandbox_get_records_answers_as_moto_does() -> None:
+    """cardops.sandbox.moto_speed answers GetRecords without moto's serializer: same answers."""
+    from cardops.sandbox import moto_speed
+
+    with moto_speed.installed():
+        fast = _stream_reads()
+        with moto_speed.moto_as_shipped():
+            shipped = _stream_reads()
+    assert [len(answer["Records"]) for answer in shipped] == [2, 2, 0]
+    assert [r["eventName"] for a in shipped for r in a["Records"]] == ["INSERT", "MODIFY", "INSERT", "REMOVE"]
+    times = []
+    for answers in (fast, shipped):  # each run writes at its own time: compared apart, to the second
+        for answer in answers:
+            for record in answer["Records"]:
+                times.append(record["dynamodb"].pop("ApproximateCreationDateTime"))
+    assert all(t.tzinfo is not None for t in times) and max(times) - min(times) < timedelta(seconds=5)
+    assert all(t.microsecond % 1000 == 0 for t in times)  # milliseconds, as moto's serializer truncates
+    assert fast == shipped
+    assert shipped[0]["Records"][0]["dynamodb"]["NewImage"]["b"] == {"B": b"\x00\xffbinary"}
+
+
+def test_internals_used_by_moto_speed() -> None:
+    from moto import backends
+    from moto.core.serialize import TimestampSerializer
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.moto_server import werkzeug_app
+
+    from cardops.sandbox import moto_speed
+
+    assert backends.list_of_moto_modules in (
+        moto_speed._original_list_of_moto_modules,
+        moto_speed._list_of_moto_modules,
+    )
+    assert "backends.list_of_moto_modules()" in inspect.getsource(werkzeug_app.DomainDispatcherApplication)
+    assert "os.listdir" in inspect.getsource(moto_speed._original_list_of_moto_modules)
+    assert "self.backend.get_records(arn, limit)" in inspect.getsource(DynamoDBStreamsHandler.get_records)
+    assert parameters(DynamoDBStreamsBackend.get_records) == ["self", "iterator_arn", "limit"]
+    assert parameters(TimestampSerializer._timestamp_unixtimestamp) == ["value"]
+
+
+def _table_reads() -> list[Any]:
+    """Query pages (forward, backward, projected, counted, with capacity), BatchGetItem and
+    BatchWriteItem answers of items holding every attribute type, and a query's error."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="ap-northeast-1")
+        _create_table(client)
+        for n in range(12):
+            client.put_item(
+                TableName="t",
+                Item={
+                    "pk": {"S": "P"},
+                    "sk": {"S": f"S{n:02d}"},
+                    "n": {"N": f"{n}.50"},
+                    "b": {"B": bytes([n, 255])},
+                    "ss": {"SS": ["a", f"x{n}"]},
+                    "bs": {"BS": [b"\x01", bytes([n])]},
+                    "l": {"L": [{"S": "x"}, {"B": b"\x03"}, {"NULL": True}]},
+                    "m": {"M": {"k": {"BOOL": n % 2 == 0}, "inner": {"M": {"b": {"B": b"\x04"}}}}},
+                },
+            )
+        answers: list[Any] = []
+        for extra in (
+            {"Limit": 5},
+            {"Limit": 5, "ScanIndexForward": False},
+            {"ProjectionExpression": "sk, #m.k", "ExpressionAttributeNames": {"#m": "m"}},
+            {"Select": "COUNT"},
+            {"ReturnConsumedCapacity": "TOTAL"},
+        ):
+            kwargs: dict[str, Any] = {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                "ExpressionAttributeValues": {":p": {"S": "P"}, ":a": {"S": "S02"}, ":b": {"S": "S10"}},
+                **extra,
+            }
+            while True:
+                page = client.query(**kwargs)
+                page.pop("ResponseMetadata")
+                answers.append(page)
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        keys = [{"pk": {"S": "P"}, "sk": {"S": f"S{n:02d}"}} for n in (1, 7, 99)]
+        batch = client.batch_get_item(RequestItems={"t": {"Keys": keys, "ConsistentRead": True}})
+        batch.pop("ResponseMetadata")
+        batch["Responses"]["t"].sort(key=lambda item: item["sk"]["S"])
+        answers.append(batch)
+        for capacity in ("NONE", "TOTAL"):
+            written = client.batch_write_item(
+                RequestItems={"t": [{"PutRequest": {"Item": {"pk": {"S": "W"}, "sk": {"S": capacity}}}}]},
+                ReturnConsumedCapacity=capacity,
+            )
+            written.pop("ResponseMetadata")
+            answers.append(written)
+        try:
+            client.query(
+                TableName="missing",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "P"}},
+            )
+        except client.exceptions.ResourceNotFoundException as error:
+            answers.append(error.response["Error"])
+        return answers
+
+
+def test_the_sandbox_query_and_batch_get_answer_as_moto_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.serialize import ResponseSerializer
+
+    from cardops.sandbox import moto_speed
+
+    serialized: list[str] = []
+    original = ResponseSerializer.serialize
+
+    def serialize(self: ResponseSerializer, result: Any) -> Any:
+        serialized.append(self.operation_name)
+        return original(self, result)
+
+    monkeypatch.setattr(ResponseSerializer, "serialize", serialize)
+    with moto_speed.installed():
+        fast = _table_reads()
+        fast_through_moto = list(serialized)
+        with moto_speed.moto_as_shipped():
+            shipped = _table_reads()
+    shipped_through_moto = serialized[len(fast_through_moto) :]
+    # none of the answers (7 pages, a batch read, 2 batch writes) went through moto's serializer
+    assert not moto_speed.FAST_DYNAMODB_ANSWERS & set(fast_through_moto)
+    assert shipped_through_moto.count("Query") == 7 and shipped_through_moto.count("BatchGetItem") == 1
+    assert shipped_through_moto.count("BatchWriteItem") == 2
+    assert fast == shipped
+    assert [len(page.get("Items", [])) for page in shipped[:4]] == [5, 4, 5, 4]  # pages of 5 of 9 items
+    assert shipped[0]["Items"][0]["b"] == {"B": bytes([2, 255])}
+    assert shipped[-1]["Code"] == "ResourceNotFoundException"

@@ -17,7 +17,7 @@ import boto3
 from cardops import resources
 from cardops.kernel.aws import Credentials
 from cardops.kernel.secrets import PROVIDER_API_KEYS, WEBHOOK_SECRET_KEYS
-from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner, moto_streams
+from cardops.sandbox import atomic_dynamodb, clock_wait, iam, lambda_runner, moto_speed, moto_streams
 
 REGION = "ap-northeast-1"
 
@@ -149,6 +149,7 @@ def provision(
 ) -> Provisioned:
     atomic_dynamodb.install()  # conditional writes and transactions atomic, as in DynamoDB
     moto_streams.install()  # the stream has exactly the writes that happened, as in DynamoDB Streams
+    moto_speed.install()  # the same answers, without moto's slowest paths (GetRecords, backend lookup)
     session = session or boto3.session.Session(region_name=REGION)
     ddb = session.client("dynamodb", region_name=REGION)
     spec = resources.TABLE
