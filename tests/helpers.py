@@ -103,6 +103,12 @@ class AwsCalls(Counter[str]):
     #: S3 keys and folders (``CommonPrefixes``) that list answers carried
     keys_listed: int = 0
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: each TransactWriteItems' items, by the bytes DynamoDB bills them at: the larger of the
+        #: item before and after the transaction (a condition check: the item checked)
+        self.transactions: list[list[int]] = []
+
     def answered(self, parsed: Any) -> None:
         if isinstance(parsed, dict):
             self.keys_listed += len(parsed.get("Contents", [])) + len(parsed.get("CommonPrefixes", []))
@@ -112,15 +118,43 @@ class AwsCalls(Counter[str]):
             self.items_read += "Item" in parsed  # GetItem
 
 
+def _transact_item_sizes(client: BaseClient, call: Any, params: dict[str, Any]) -> list[int]:
+    """The bytes of each item a TransactWriteItems names, as stored now (read uncounted, through
+    the unpatched call; 0 when absent)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from tests.benchmarks.footprint import item_size
+
+    deserializer = TypeDeserializer()
+    sizes = []
+    for entry in params["TransactItems"]:
+        ((_, action),) = entry.items()
+        key = action.get("Key") or {name: action["Item"][name] for name in ("pk", "sk")}
+        found = call(client, "GetItem", {"TableName": action["TableName"], "Key": key}).get("Item")
+        item = {name: deserializer.deserialize(value) for name, value in (found or {}).items()}
+        sizes.append(item_size(item) if found else 0)
+    return sizes
+
+
 @contextmanager
-def counting_aws_calls() -> Iterator[AwsCalls]:
-    """Counts every AWS API call made through botocore (every function's client), as ``service:Operation``."""
+def counting_aws_calls(*, transaction_sizes: bool = False) -> Iterator[AwsCalls]:
+    """Counts every AWS API call made through botocore (every function's client), as ``service:Operation``;
+    with ``transaction_sizes``, each TransactWriteItems' item sizes too (``AwsCalls.transactions``: two
+    uncounted GetItems per item, so only where the caller may read them, as on the benchmarks' moto)."""
     counts = AwsCalls()
     original = BaseClient._make_api_call
 
     def counted(self: BaseClient, operation: str, params: Any) -> Any:
-        counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
+        service = self.meta.service_model.service_name
+        counts[f"{service}:{operation}"] += 1
+        if not transaction_sizes or f"{service}:{operation}" != "dynamodb:TransactWriteItems":
+            answer = original(self, operation, params)
+            counts.answered(answer)
+            return answer
+        before = _transact_item_sizes(self, original, params)
         answer = original(self, operation, params)
+        after = _transact_item_sizes(self, original, params)
+        counts.transactions.append([max(old, new) for old, new in zip(before, after, strict=True)])
         counts.answered(answer)
         return answer
 

@@ -93,7 +93,10 @@ JANITOR_PERIOD_MINUTES = 15
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
-    "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30),
+    #: 256 MB: the processor, the change feed and the capture deadline's task have no caller waiting
+    #: and peak near 70 MB (``tests/benchmarks/bench_memory``: ≥ 40% free); half the CPU share at
+    #: 512 MB, their GB-seconds are about halved for their waits on AWS calls
+    "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30, memory_mb=256),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
     #: the web console's pages (issue 15), mounted at ``/console`` beside the admin API
     "console": FunctionSpec("cardops.handlers.console.handler", timeout_seconds=30),
@@ -102,10 +105,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "repayment_await_decision": FunctionSpec("cardops.handlers.repayment.await_decision", timeout_seconds=10),
     "repayment_charge": FunctionSpec("cardops.handlers.repayment.charge", timeout_seconds=60),
     "repayment_finish": FunctionSpec("cardops.handlers.repayment.finish", timeout_seconds=10),
-    "capture_deadline": FunctionSpec("cardops.handlers.capture_deadline.handler", timeout_seconds=60),
+    "capture_deadline": FunctionSpec(
+        "cardops.handlers.capture_deadline.handler", timeout_seconds=60, memory_mb=256
+    ),
     "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=120),
     "janitor_worker": FunctionSpec("cardops.handlers.janitor_worker.handler", timeout_seconds=120),
-    "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60),
+    "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60, memory_mb=256),
     "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),
     "support_case": FunctionSpec("cardops.handlers.support.case_step", timeout_seconds=30),

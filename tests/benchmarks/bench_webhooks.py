@@ -53,11 +53,20 @@ def _body(event_type: str) -> bytes:
     return render_file(path, now=datetime.now(UTC))
 
 
-def _warm_up_body(body: bytes) -> bytes:
-    """The same event for another payment, charge, dispute and store (ids of the same length)."""
-    for sample, other in ((b"QzAbC2eZvKYlo2C", b"WarmUpWarmUpWar"), (b"evt_sample_", b"evt_warmup_")):
+#: the samples' payment (its PaymentIntent, charge, dispute and refund ids share this) and events
+SAMPLE_IDS = (b"QzAbC2eZvKYlo2C", b"evt_sample_")
+#: another payment of the same store (ids of the same length): paid before the measured one, unmeasured
+WARM_UP_IDS = (b"WarmUpWarmUpWar", b"evt_warmup_")
+#: the first payment of another store (its balance and store marker made by its capture)
+FIRST_IDS = (b"FirstFirstFirst", b"evt_first1_")
+FIRST_STORE = b"store_f42"
+
+
+def _other_payment(body: bytes, ids: tuple[bytes, bytes], store: bytes | None = None) -> bytes:
+    """The same event for the payment ``ids`` name (and, given ``store``, of that store)."""
+    for sample, other in zip(SAMPLE_IDS, ids, strict=True):
         body = body.replace(sample, other)
-    return body.replace(b"store_042", b"store_w42")
+    return body if store is None else body.replace(b"store_042", store)
 
 
 def _record(provider: str, body: bytes) -> dict[str, Any]:
@@ -109,73 +118,20 @@ def aws_calls() -> dict[str, float]:
             webhook.handler, "POST", "/webhooks/stripe", b"{}", {}
         )  # warm: secret cached as in a warm container
         feed = change_feed(made)
-        # a warm container: every path run once on another payment of another store, so the CPU
-        # measured below is each event's own, not the first call's lazy imports
+        # a warm container, at steady state: every path run once on another payment of the same
+        # store, so the CPU measured below is each event's own (not the first call's lazy imports)
+        # and the measured payment finds its store's balance and marker already there
         for event_type in EVENT_TYPES.values():
-            warm = _warm_up_body(_body(event_type))
+            warm = _other_payment(_body(event_type), WARM_UP_IDS)
             call(webhook.handler, "POST", "/webhooks/stripe", warm, stripe_headers(warm))
             feed.drain()
             processor.handler({"Records": [_record("stripe", warm)]}, FakeContext("processor"))
             feed.drain()
-        before, items_before = stored(made.table_name)
-        for kind, event_type in EVENT_TYPES.items():
-            body = _body(event_type)
-            with logged() as webhook_logs, counting_aws_calls() as accepted:
-                status, _ = call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
-            assert status == 200, (kind, status)
-            accepted_raw = stored(made.table_name)[0]["stored_raw_bytes"] - before["stored_raw_bytes"]
-            figures[f"{kind}: raw_event_bytes_accepted"] = accepted_raw
-            if kind == "authorization":
-                with counting_aws_calls() as duplicate:
-                    call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
-                figures["aws_calls_per_duplicate_webhook"] = float(sum(duplicate.values()))
-                figures["aws_calls_per_duplicate_webhook_goal"] = DUPLICATE_CALLS_GOAL
-            feed.drain()  # the stored event's own writes: nothing for the listeners (filtered)
-            with logged() as processor_logs, counting_aws_calls() as processed:
-                result = processor.handler({"Records": [_record("stripe", body)]}, FakeContext("processor"))
-            assert result == {"batchItemFailures": []}, (kind, result)
-            with logged() as changes_logs, counting_aws_calls() as fed:
-                delivered = feed.drain()  # what follows in production: the payment's change to the listeners
-            listeners = _without_streams(fed)
-            total = sum(accepted.values()) + sum(processed.values()) + sum(listeners.values())
-            figures[f"{kind}: aws_calls_webhook"] = float(sum(accepted.values()))
-            figures[f"{kind}: aws_calls_processor"] = float(sum(processed.values()))
-            figures[f"{kind}: aws_calls_listeners"] = float(sum(listeners.values()))
-            figures[f"{kind}: aws_calls_total"] = float(total)
-            figures[f"{kind}: aws_calls_total_goal"] = CALLS_GOAL[kind]
-            for what, counts in (("webhook", accepted), ("processor", processed), ("listeners", listeners)):
-                for op in ("dynamodb_read", "dynamodb_write", "dynamodb_transact"):
-                    figures[f"{kind}: {op}s_{what}"] = kind_of(counts, op)
-            # SQS beyond the intake's send (a listener's), and the rest (Step Functions: billed by
-            # transitions, counted by the workflows benchmark)
-            figures[f"{kind}: sqs_calls_listeners"] = kind_of(listeners, "sqs")
-            figures[f"{kind}: other_calls"] = sum(
-                kind_of(c, "other") for c in (accepted, processed, listeners)
-            )
-            # CloudWatch Logs as deployed (INFO, EMF metrics): bytes and events per invocation
-            for what, logs, invocations in (
-                ("webhook", webhook_logs, 1),
-                ("processor", processor_logs, 1),
-                ("changes", changes_logs, 1 if delivered else 0),
-            ):
-                figures[f"{kind}: log_bytes_{what}"] = float(logs.bytes)
-                figures[f"{kind}: log_events_{what}"] = float(logs.events)
-                figures[f"{kind}: invocations_{what}"] = float(invocations)
-                figures[f"{kind}: cpu_seconds_{what}"] = logs.cpu_seconds
-            # what this event left in the table (bytes added, by what they are)
-            after, items_after = stored(made.table_name)
-            for figure, value in after.items():
-                delta = value if figure == "payment_item_bytes" else value - before[figure]
-                figures[f"{kind}: {figure}"] = delta
-            # every item the event wrote (the payment, ledger entries and balances, refunds, cases):
-            # each index it is on bills its write
-            indexes = table_indexes()
-            figures[f"{kind}: index_write_units"] = sum(
-                index_write_units(items_before.get(key), items_after.get(key), indexes)
-                for key in items_before.keys() | items_after.keys()
-                if items_before.get(key) != items_after.get(key)
-            )
-            before, items_before = after, items_after
+        figures |= _payment_figures(made, feed, SAMPLE_IDS, duplicate=True)
+        first = _payment_figures(made, feed, FIRST_IDS, store=FIRST_STORE)
+        figures |= {
+            f"first payment: {key}": first[key] for key in first if key.endswith(FIRST_PAYMENT_FIGURES)
+        }
         with counting_aws_calls() as replayed:
             processor.handler(
                 {"Records": [_record("stripe", _body(EVENT_TYPES["refund"]))]}, FakeContext("processor")
@@ -189,9 +145,105 @@ def aws_calls() -> dict[str, float]:
     return figures
 
 
-def stored(table_name: str) -> tuple[dict[str, float], dict[tuple[str, str], dict[str, Any]]]:
+#: what the report shows of the first payment of a store beside the steady state's
+FIRST_PAYMENT_FIGURES = (
+    "aws_calls_total",
+    "transact_wru_processor",
+    "transact_wru_listeners",
+    "index_write_units",
+    "stored_kept_bytes",
+)
+
+
+def _payment_figures(
+    made: Any, feed: Any, ids: tuple[bytes, bytes], *, store: bytes | None = None, duplicate: bool = False
+) -> dict[str, float]:
+    """Each event type of the payment ``ids`` name through the webhook, the processor and the change
+    feed's listeners, as deployed: calls, transactions' items, logs, CPU, bytes left in the table
+    (and, with ``duplicate``, the calls of a duplicate authorization)."""
+    from cardops.handlers import processor, webhook
+    from cardops.sandbox.lambda_runner import FakeContext
+    from tests.helpers import call, counting_aws_calls, stripe_headers
+
+    figures: dict[str, float] = {}
+    payment = ids[0].decode()
+    before, items_before = stored(made.table_name, payment)
+    for kind, event_type in EVENT_TYPES.items():
+        body = _other_payment(_body(event_type), ids, store)
+        with logged() as webhook_logs, counting_aws_calls() as accepted:
+            status, _ = call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
+        assert status == 200, (kind, status)
+        accepted_raw = stored(made.table_name, payment)[0]["stored_raw_bytes"] - before["stored_raw_bytes"]
+        figures[f"{kind}: raw_event_bytes_accepted"] = accepted_raw
+        if duplicate and kind == "authorization":
+            with counting_aws_calls() as duplicated:
+                call(webhook.handler, "POST", "/webhooks/stripe", body, stripe_headers(body))
+            figures["aws_calls_per_duplicate_webhook"] = float(sum(duplicated.values()))
+            figures["aws_calls_per_duplicate_webhook_goal"] = DUPLICATE_CALLS_GOAL
+        feed.drain()  # the stored event's own writes: nothing for the listeners (filtered)
+        with logged() as processor_logs, counting_aws_calls(transaction_sizes=True) as processed:
+            result = processor.handler({"Records": [_record("stripe", body)]}, FakeContext("processor"))
+        assert result == {"batchItemFailures": []}, (kind, result)
+        with logged() as changes_logs, counting_aws_calls(transaction_sizes=True) as fed:
+            delivered = feed.drain()  # what follows in production: the payment's change to the listeners
+        listeners = _without_streams(fed)
+        total = sum(accepted.values()) + sum(processed.values()) + sum(listeners.values())
+        figures[f"{kind}: aws_calls_webhook"] = float(sum(accepted.values()))
+        figures[f"{kind}: aws_calls_processor"] = float(sum(processed.values()))
+        figures[f"{kind}: aws_calls_listeners"] = float(sum(listeners.values()))
+        figures[f"{kind}: aws_calls_total"] = float(total)
+        figures[f"{kind}: aws_calls_total_goal"] = CALLS_GOAL[kind]
+        for what, counts in (("webhook", accepted), ("processor", processed), ("listeners", listeners)):
+            for op in ("dynamodb_read", "dynamodb_write", "dynamodb_transact"):
+                figures[f"{kind}: {op}s_{what}"] = kind_of(counts, op)
+        # each transaction's items as measured: how many, and the write units they bill
+        for what, counts in (("processor", processed), ("listeners", fed)):
+            figures[f"{kind}: transact_items_{what}"] = float(sum(map(len, counts.transactions)))
+            figures[f"{kind}: transact_wru_{what}"] = float(
+                sum(map(transaction_write_units, counts.transactions))
+            )
+        # SQS beyond the intake's send (a listener's), and the rest (Step Functions: billed by
+        # transitions, counted by the workflows benchmark)
+        figures[f"{kind}: sqs_calls_listeners"] = kind_of(listeners, "sqs")
+        figures[f"{kind}: other_calls"] = sum(kind_of(c, "other") for c in (accepted, processed, listeners))
+        # CloudWatch Logs as deployed (INFO, EMF metrics): bytes and events per invocation
+        for what, logs, invocations in (
+            ("webhook", webhook_logs, 1),
+            ("processor", processor_logs, 1),
+            ("changes", changes_logs, 1 if delivered else 0),
+        ):
+            figures[f"{kind}: log_bytes_{what}"] = float(logs.bytes)
+            figures[f"{kind}: log_events_{what}"] = float(logs.events)
+            figures[f"{kind}: invocations_{what}"] = float(invocations)
+            figures[f"{kind}: cpu_seconds_{what}"] = logs.cpu_seconds
+        # what this event left in the table (bytes added, by what they are)
+        after, items_after = stored(made.table_name, payment)
+        for figure, value in after.items():
+            delta = value if figure == "payment_item_bytes" else value - before[figure]
+            figures[f"{kind}: {figure}"] = delta
+        # every item the event wrote (the payment, ledger entries and balances, refunds, cases):
+        # each index it is on bills its write
+        indexes = table_indexes()
+        figures[f"{kind}: index_write_units"] = sum(
+            index_write_units(items_before.get(key), items_after.get(key), indexes)
+            for key in items_before.keys() | items_after.keys()
+            if items_before.get(key) != items_after.get(key)
+        )
+        before, items_before = after, items_after
+    return figures
+
+
+def transaction_write_units(item_bytes: list[int]) -> float:
+    """A TransactWriteItems' write units: 2 per KB of each item (at least 2 each)."""
+    return float(sum(2 * max(1, -(-size // 1024)) for size in item_bytes))
+
+
+def stored(
+    table_name: str, payment_id: str
+) -> tuple[dict[str, float], dict[tuple[str, str], dict[str, Any]]]:
     """What the table holds now, as DynamoDB bills it: raw events (kept until their TTL), the rest
-    (kept), the index entries (what each index's projection stores); and every item by its key."""
+    (kept), the index entries (what each index's projection stores), the size of the payment whose
+    id holds ``payment_id``; and every item by its key."""
     import boto3
 
     table = boto3.resource("dynamodb").Table(table_name)
@@ -206,7 +258,7 @@ def stored(table_name: str) -> tuple[dict[str, float], dict[tuple[str, str], dic
     indexed = [
         entry for i in items for index in table_indexes() if (entry := index_entry(i, index)) is not None
     ]
-    payment = next((i for i in items if i["sk"] == "#PAYMENT"), None)
+    payment = next((i for i in items if i["sk"] == "#PAYMENT" and payment_id in str(i["pk"])), None)
     return {
         "stored_raw_items": float(len(raw)),
         "stored_raw_bytes": float(sum(item_size(i) for i in raw)),

@@ -1,7 +1,9 @@
 """Monthly AWS cost per 1M payments, from the figures measured in the same run (issue 13 item 4).
 
 Measured (``bench_webhooks``): the AWS calls of each event type through the webhook, the processor
-and the change feed's listeners, as deployed; the bytes each function logs per invocation (INFO,
+and the change feed's listeners, as deployed, for a payment of a store that already has payments
+(steady state; the store's first payment is printed beside); the items of each TransactWriteItems
+and the bytes each bills; the bytes each function logs per invocation (INFO,
 EMF metrics on); the bytes each event leaves in the table (raw event, kept items, index entries) and
 the payment item's size. Measured (``bench_workflows``): Step Functions transitions per payment.
 Read from the synthesized template (``bench_deployed``): each function's memory and architecture,
@@ -61,7 +63,6 @@ SHAPE = {
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
     # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
     "index_writes_per_janitor_check": 3.0,
-    "transaction_items": 2.0,  # items in one TransactWriteItems (payment + history/ledger)
 }
 GOALS = {"total": 100.0, "step_functions": 40.0}
 KINDS = ("authorization", "capture", "refund", "dispute")
@@ -147,12 +148,10 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     # DynamoDB request units, from the measured item sizes: the writes of the webhook and the
     # processor outside their transactions are on the raw event (put and mark at its size when
     # accepted, the outcome at its final size: an update bills the larger of the item before and
-    # after), a duplicate's failed conditional put at the stored event's size; a transaction 2 WRU
-    # per KB of each item (the payment at its measured size, the others under 1 KB); the indexes'
-    # writes as measured for each event's change of the payment (projection ALL: the whole item, a
-    # moved entry deleted and put)
-    transacts_processor = each("dynamodb_transacts_processor")
-    transacts = transacts_processor + each("dynamodb_transacts_listeners")
+    # after), a duplicate's failed conditional put at the stored event's size; the transactions as
+    # measured: 2 WRU per KB of each item they wrote or checked, at its larger size before or after;
+    # the indexes' writes as measured for each event's change of the payment (projection ALL: the
+    # whole item, a moved entry deleted and put)
     raw_wru = sum(
         events[k]
         * (
@@ -169,10 +168,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     gsi_wru = (
         each("index_write_units") + janitor_checks * SHAPE["index_writes_per_janitor_check"] * payment_units
     )
-    transaction_wru = 2 * (
-        transacts_processor * (payment_units + SHAPE["transaction_items"] - 1)
-        + (transacts - transacts_processor) * SHAPE["transaction_items"]
-    )
+    transaction_wru = each("transact_wru_processor") + each("transact_wru_listeners")
     wru = (
         raw_wru
         + each("dynamodb_writes_listeners")
@@ -294,6 +290,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     million["_gsi_wru_per_payment"] = gsi_wru
     million["_rru_per_payment"] = rru
     million["_stored_kb_months_per_payment"] = stored_gb * KB**2
+    million["_transaction_wru_per_payment"] = transaction_wru
     million["_transitions_per_payment"] = transitions
     million["_lambda_invocations_per_payment"] = sum(invocations.values())
     million["_lambda_gb_seconds_per_payment"] = sum(

@@ -53,6 +53,8 @@ def _results(captured: float, auto_refund: float) -> dict[str, dict[str, float]]
             f"{kind}: dynamodb_reads_listeners": 0.0,
             f"{kind}: dynamodb_writes_listeners": 0.0,
             f"{kind}: dynamodb_transacts_listeners": 0.0,
+            f"{kind}: transact_wru_processor": 4.0,
+            f"{kind}: transact_wru_listeners": 0.0,
             f"{kind}: sqs_calls_listeners": 0.0,
             f"{kind}: log_bytes_webhook": 600.0,
             f"{kind}: log_events_webhook": 2.0,
@@ -105,10 +107,32 @@ def test_the_total_counts_gsi_writes_once() -> None:
 def test_more_listener_writes_cost_more() -> None:
     base = _results(captured=3.0, auto_refund=17.0)
     more = _results(captured=3.0, auto_refund=17.0)
-    more["webhooks"]["refund: dynamodb_transacts_listeners"] = 2.0
+    more["webhooks"]["refund: dynamodb_writes_listeners"] = 2.0
     assert (
         cost_model.per_million(more)["dynamodb_requests"] > cost_model.per_million(base)["dynamodb_requests"]
     )
+
+
+def test_transactions_cost_the_write_units_measured_for_their_items() -> None:
+    """A transaction bills 2 WRU per KB of each item: the model takes the bench's measured units (a
+    refund's listeners write 5 items in two transactions, one over 1 KB), not a typed-in item count,
+    so every measured unit moves the write units per payment by its event's share."""
+    base = _results(captured=3.0, auto_refund=17.0)
+    more = copy.deepcopy(base)
+    more["webhooks"]["refund: transact_wru_listeners"] = 16.0
+    more["webhooks"]["capture: transact_wru_processor"] = 6.0
+    events = {
+        "capture": 1 - cost_model.SHAPE["auto_refund_share"],
+        "refund": cost_model.SHAPE["refund_share"],
+    }
+    added = events["refund"] * 16.0 + events["capture"] * 2.0
+    assert cost_model.per_million(more)["_wru_per_payment"] == pytest.approx(
+        cost_model.per_million(base)["_wru_per_payment"] + added
+    )
+    assert cost_model.per_million(more)["_transaction_wru_per_payment"] == pytest.approx(
+        cost_model.per_million(base)["_transaction_wru_per_payment"] + added
+    )
+    assert "transaction_items" not in cost_model.SHAPE
 
 
 def test_the_report_shows_each_goal_beside_its_figure() -> None:
@@ -293,3 +317,41 @@ def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() ->
     )
     assert "HTTP API price" in "\n".join(cost_model.report(results | {"deployed": http_deployed}))
     assert "REST API price (4.25" in "\n".join(cost_model.report(results))
+
+
+def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:
+    """The bench's counted calls record a transaction's items at the larger of their sizes before
+    and after (a shrinking update bills its old size; a condition check its item's), uncounted."""
+    import boto3
+
+    from tests.benchmarks.bench_webhooks import transaction_write_units
+    from tests.helpers import counting_aws_calls
+
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    big = {"pk": {"S": "a"}, "sk": {"S": "1"}, "doc": {"S": "x" * 1500}}
+    ddb.put_item(TableName="t", Item=big)
+    ddb.put_item(TableName="t", Item={"pk": {"S": "b"}, "sk": {"S": "1"}})
+    items = [
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"S": "1"}}}},  # shrinks it
+        {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "b"}, "sk": {"S": "1"}},
+                            "ConditionExpression": "attribute_exists(pk)"}},
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}, "n": {"N": "7"}}}},
+    ]  # fmt: skip
+    with counting_aws_calls(transaction_sizes=True) as counted:
+        ddb.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+    assert dict(counted) == {"dynamodb:TransactWriteItems": 1}
+    size = footprint.item_size
+    assert counted.transactions == [
+        [
+            size({"pk": "a", "sk": "1", "doc": "x" * 1500}),
+            size({"pk": "b", "sk": "1"}),
+            size({"pk": "c", "sk": "1", "n": 7}),
+        ]
+    ]
+    assert transaction_write_units(counted.transactions[0]) == 4.0 + 2.0 + 2.0
