@@ -104,12 +104,10 @@ def api_key(key: str) -> str:
 
 
 def recharger(name: str, payments: PaymentLookup | None = None) -> Recharger | None:
-    """The adapter that can charge a saved card of ``name`` again; ``None`` where we have none
-    (or, for a provider that ``reads_stored_payments``, when no ``payments`` are given)."""
+    """The adapter that can charge a saved card of ``name`` again; ``None`` where we have none (a
+    plugin that needs ``payments`` answers ``None`` without them: SBPS)."""
     plugin = find(name)
-    if plugin is None or (payments is None and plugin.reads_stored_payments):
-        return None
-    return plugin.recharger(payments)
+    return plugin.recharger(payments) if plugin is not None else None
 
 
 def reads_stored_payments(name: str) -> bool:

@@ -24,7 +24,7 @@ def provider_client(name: str) -> PaymentProvider:
 
 def recharger(name: str) -> Recharger | None:
     """The provider's re-charge adapter, given the stored payments where its API reads them (SBPS)."""
-    return registry.recharger(name, stored_payment if registry.reads_stored_payments(name) else None)
+    return registry.recharger(name, stored_payment)
 
 
 def provider_or_none(name: str) -> PaymentProvider | None:
