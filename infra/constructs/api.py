@@ -5,6 +5,12 @@ with every other route) and an HTTP API's (``WebhookApiUrl``, payload format 1.0
 event's shape), where providers are registered: an HTTP API request costs less than a third of a
 REST one, and a webhook needs none of the REST API's extras (IAM authorization, validators).
 
+The admin routes have two doors as well: the REST API's ``/admin/{proxy+}`` and an HTTP API's
+``ANY /admin/{proxy+}`` (``AdminApiUrl``, where the platform calls; payload format 1.0), both IAM
+(SigV4) authorized. The REST API's parameter validator checks nothing under ``/admin`` (the proxy
+route declares no required parameter) and it has no models: every body is validated in the function
+(Powertools' ``enable_validation``), so both doors refuse the same requests with the same answers.
+
 The admin function is an outer shell serving every slice's routes: this construct owns it (its
 role, logs and crash alarm), and each slice grants it what its own routes need (``grant_routes``).
 """
@@ -17,6 +23,7 @@ import jsii
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -90,6 +97,7 @@ class Api(Construct):
             ),
         )
         self.admin_resource = admin_root
+        self.admin_api, self.admin_stage = self._admin_api(stage, admin)
         self.alarms = [
             alarm(
                 self,
@@ -114,41 +122,70 @@ class Api(Construct):
                 self.webhook_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=5,
             ),
+            alarm(
+                self,
+                "AdminApiServerErrors",
+                "The admin HTTP API (AdminApiUrl, where the platform calls) answered 5xx at least 5 "
+                "times in 5 minutes (crashes, timeouts, store unavailable).",
+                self.admin_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=5,
+            ),
         ]
 
     def _webhook_api(
         self, stage: str, webhook: lambda_.IFunction
     ) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
-        """The providers' door: ``POST /webhooks/{provider}`` on an HTTP API's ``$default`` stage,
-        throttled and access-logged as the REST stage is, the event in payload format 1.0."""
-        api = apigwv2.HttpApi(
-            self,
-            "WebhookApi",
-            api_name=f"cardops-{stage}-webhooks",
-            description="cardops webhooks (payment providers)",
-            create_default_stage=False,
-        )
-        access_logs = logs.LogGroup(
-            self,
-            "WebhookAccessLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.RETAIN if stage == "prod" else RemovalPolicy.DESTROY,
-        )
-        http_stage = apigwv2.HttpStage(
-            self,
-            "WebhookStage",
-            http_api=api,
-            stage_name="$default",
-            auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(rate_limit=200, burst_limit=400),
-            access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
-        )
+        """The providers' door: ``POST /webhooks/{provider}``, open (signatures are checked in the
+        function)."""
+        api, http_stage = self._http_api(stage, "Webhook", "webhooks", "webhooks (payment providers)")
         api.add_routes(
             path="/webhooks/{provider}",
             methods=[apigwv2.HttpMethod.POST],
             integration=integrations.HttpLambdaIntegration(
                 "Webhook", webhook, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
             ),
+        )
+        return api, http_stage
+
+    def _admin_api(self, stage: str, admin: lambda_.IFunction) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
+        """The platform's door: ``ANY /admin/{proxy+}`` as the REST API has it, IAM authorized (the
+        1.0 event carries the caller in ``requestContext.identity.userArn``, the admin's actor)."""
+        api, http_stage = self._http_api(stage, "Admin", "admin", "admin API (IAM, SigV4)")
+        api.add_routes(
+            path="/admin/{proxy+}",
+            methods=[apigwv2.HttpMethod.ANY],
+            integration=integrations.HttpLambdaIntegration(
+                "Admin", admin, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
+            ),
+            authorizer=authorizers.HttpIamAuthorizer(),
+        )
+        return api, http_stage
+
+    def _http_api(
+        self, stage: str, prefix: str, name: str, description: str
+    ) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
+        """An HTTP API on its ``$default`` stage, throttled and access-logged as the REST stage is."""
+        api = apigwv2.HttpApi(
+            self,
+            f"{prefix}Api",
+            api_name=f"cardops-{stage}-{name}",
+            description=f"cardops {description}",
+            create_default_stage=False,
+        )
+        access_logs = logs.LogGroup(
+            self,
+            f"{prefix}AccessLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN if stage == "prod" else RemovalPolicy.DESTROY,
+        )
+        http_stage = apigwv2.HttpStage(
+            self,
+            f"{prefix}Stage",
+            http_api=api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=200, burst_limit=400),
+            access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
         )
         return api, http_stage
 
