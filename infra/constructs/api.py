@@ -87,7 +87,15 @@ class Api(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.provider": True},
         )
-        self.webhook_api, self.webhook_stage = self._webhook_api(stage, webhook)
+        # the providers' door: open, the function checks their signatures
+        self.webhook_api, self.webhook_stage = self._http_api(
+            stage,
+            "Webhook",
+            "webhooks",
+            "webhooks (payment providers)",
+            ("/webhooks/{provider}", apigwv2.HttpMethod.POST),
+            webhook,
+        )
         admin_root = self.rest_api.root.add_resource("admin")
         admin_root.add_proxy(
             default_integration=apigw.LambdaIntegration(admin),
@@ -97,7 +105,17 @@ class Api(Construct):
             ),
         )
         self.admin_resource = admin_root
-        self.admin_api, self.admin_stage = self._admin_api(stage, admin)
+        # the platform's door: the REST API's admin routes, IAM authorized (the 1.0 event carries
+        # the caller in ``requestContext.identity.userArn``: the admin's actor)
+        self.admin_api, self.admin_stage = self._http_api(
+            stage,
+            "Admin",
+            "admin",
+            "admin API (IAM, SigV4)",
+            ("/admin/{proxy+}", apigwv2.HttpMethod.ANY),
+            admin,
+            authorizers.HttpIamAuthorizer(),
+        )
         self.alarms = [
             alarm(
                 self,
@@ -132,39 +150,18 @@ class Api(Construct):
             ),
         ]
 
-    def _webhook_api(
-        self, stage: str, webhook: lambda_.IFunction
-    ) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
-        """The providers' door: ``POST /webhooks/{provider}``, open (signatures are checked in the
-        function)."""
-        api, http_stage = self._http_api(stage, "Webhook", "webhooks", "webhooks (payment providers)")
-        api.add_routes(
-            path="/webhooks/{provider}",
-            methods=[apigwv2.HttpMethod.POST],
-            integration=integrations.HttpLambdaIntegration(
-                "Webhook", webhook, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
-            ),
-        )
-        return api, http_stage
-
-    def _admin_api(self, stage: str, admin: lambda_.IFunction) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
-        """The platform's door: ``ANY /admin/{proxy+}`` as the REST API has it, IAM authorized (the
-        1.0 event carries the caller in ``requestContext.identity.userArn``, the admin's actor)."""
-        api, http_stage = self._http_api(stage, "Admin", "admin", "admin API (IAM, SigV4)")
-        api.add_routes(
-            path="/admin/{proxy+}",
-            methods=[apigwv2.HttpMethod.ANY],
-            integration=integrations.HttpLambdaIntegration(
-                "Admin", admin, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
-            ),
-            authorizer=authorizers.HttpIamAuthorizer(),
-        )
-        return api, http_stage
-
     def _http_api(
-        self, stage: str, prefix: str, name: str, description: str
+        self,
+        stage: str,
+        prefix: str,
+        name: str,
+        description: str,
+        route: tuple[str, apigwv2.HttpMethod],
+        function: lambda_.IFunction,
+        authorizer: apigwv2.IHttpRouteAuthorizer | None = None,
     ) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
-        """An HTTP API on its ``$default`` stage, throttled and access-logged as the REST stage is."""
+        """An HTTP API with one ``route`` to ``function`` (payload format 1.0, the REST proxy
+        event's shape) on its ``$default`` stage, throttled and access-logged as the REST stage is."""
         api = apigwv2.HttpApi(
             self,
             f"{prefix}Api",
@@ -186,6 +183,15 @@ class Api(Construct):
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=200, burst_limit=400),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
+        )
+        path, method = route
+        api.add_routes(
+            path=path,
+            methods=[method],
+            integration=integrations.HttpLambdaIntegration(
+                prefix, function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
+            ),
+            authorizer=authorizer,
         )
         return api, http_stage
 
