@@ -106,12 +106,20 @@ def test_the_admin_http_api_serves_the_rest_apis_admin_routes_behind_iam(templat
     to the same admin function in payload format 1.0 (the REST proxy event's shape); ``ApiUrl``
     keeps them (SPEC §8)."""
     resources = template["Resources"]
-    rest_admin = {
-        resources[m["Properties"]["ResourceId"]["Ref"]]["Properties"]["PathPart"]
+    rest_admin = [
+        m["Properties"]
         for m in resources_of(template, "AWS::ApiGateway::Method").values()
         if m["Properties"]["AuthorizationType"] == "AWS_IAM"
-    }
-    assert rest_admin == {"{proxy+}"}  # /admin/{proxy+}, any method
+    ]
+    assert [
+        (m["HttpMethod"], resources[m["ResourceId"]["Ref"]]["Properties"]["PathPart"]) for m in rest_admin
+    ] == [
+        ("ANY", "{proxy+}")  # /admin/{proxy+}
+    ]
+    # what the REST API enforces before the function there: nothing but IAM (its validator checks
+    # request parameters, and the admin route requires none; no body models): the HTTP door needs
+    # no more than its IAM authorizer to refuse what the REST door refuses
+    assert "RequestModels" not in rest_admin[0] and not rest_admin[0].get("RequestParameters")
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in resources_of(template, "AWS::ApiGatewayV2::Route").values()
