@@ -4,8 +4,8 @@
 A function's peak is estimated from two measurements, each in a fresh interpreter (nothing else's
 memory counted before it):
 
-- its init: ``ru_maxrss`` after importing its handler module as deployed (the Tracer on, so the X-Ray
-  SDK patches botocore), Python itself included;
+- its init: the child's own peak resident size (``VmHWM``) after importing its handler module as
+  deployed (the Tracer on, so the X-Ray SDK patches botocore), Python itself included;
 - its invocations: a Stripe payment's life (authorization, capture, refund, dispute) through the
   webhook, the processor and the change feed on moto in-process, twice (a store's first payment, its
   cold invocations creating clients, then a second); before each invocation of a measured function
@@ -62,9 +62,18 @@ def _environment() -> dict[str, str]:
     return {**LAMBDA_ENVIRONMENT, "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"}
 
 
+#: the child's own peak resident size in kB: ``VmHWM`` belongs to its address space, made fresh at
+#: exec. Not ``ru_maxrss``: Linux carries the pre-exec address space's high-water mark into it, and
+#: before exec the child has the parent's (vforked, or forked as a copy), so a 1.4 GB ``make bench``
+#: read as every child's init (``tests/unit/test_bench_memory.py`` spawns from a fat parent)
+_OWN_PEAK = (
+    "import re as _re; print(_re.search(r'^VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read(), _re.M)[1])"
+)
+
+
 def init_mb(module: str) -> float:
-    """``ru_maxrss`` of a fresh interpreter that imported ``module``, in MB."""
-    code = f"import resource, {module}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    """The peak resident size of a fresh interpreter that imported ``module``, in MB."""
+    code = f"import {module}\n{_OWN_PEAK}"
     out = subprocess.run(
         [sys.executable, "-c", code], env=_environment(), cwd=ROOT, check=True, capture_output=True, text=True
     )
