@@ -53,3 +53,14 @@ def test_the_measured_init_grows_with_what_the_module_holds(
     grown = bench_memory.init_mb("holds_64_mb") - bench_memory.init_mb("holds_nothing")
 
     assert 60 < grown < 70, grown
+
+
+def test_every_function_sized_below_the_default_is_measured() -> None:
+    """Memory is lowered only on a measured peak: each function below 512 MB is one the memory
+    benchmark drives (its handler's module, as deployed)."""
+    from cardops import resources
+
+    lowered = {key for key, spec in resources.FUNCTIONS.items() if spec.memory_mb < 512}
+    assert lowered <= bench_memory.MEASURED.keys(), lowered - bench_memory.MEASURED.keys()
+    for key in lowered:
+        assert resources.FUNCTIONS[key].handler.rpartition(".")[0] == bench_memory.MEASURED[key]
