@@ -207,7 +207,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     # sends SQS_BATCH messages per SendMessageBatch; the worker's event source mapping receives its
     # batch (event_batch_size messages, from the template) and deletes it once the invocation
     # succeeds, one invocation per batch. As deployed (10, 10, 1): 2 checks → 0.2 messages per
-    # payment → 0.002 sends + 0.2 receives + 0.2 deletes = 0.402 requests, 0.2 invocations of 2 s
+    # payment → 0.02 sends + 0.2 receives + 0.2 deletes = 0.42 requests, 0.2 invocations of 2 s
     janitor_messages = janitor_checks / PAYMENTS_PER_MESSAGE
     janitor_batch = deployed[f"{FUNCTION_KEYS['janitor']}: event_batch_size"]
     janitor_sqs = janitor_messages / SQS_BATCH + 2 * janitor_messages / janitor_batch
