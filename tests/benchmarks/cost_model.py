@@ -295,10 +295,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         )
     # the webhooks arrive where providers are registered: the HTTP API when the stack has its route
     webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
+    # and the admin calls where the platform calls: the admin HTTP API when the stack has its route
+    admin_api = "http" if deployed["admin: http_api"] == 1.0 else "rest"
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
         "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
-        + SHAPE["admin_calls_per_payment"] * PRICES["apigw_rest_request"],
+        + SHAPE["admin_calls_per_payment"] * PRICES[f"apigw_{admin_api}_request"],
         **dynamodb_costs(
             wru, rru, gsi_wru, stored_gb, infrequent_access=deployed["table: standard_ia"] == 1.0
         ),
@@ -381,7 +383,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
             if results["deployed"]["webhooks: http_api"] == 1.0
             else "REST API price (4.25 USD per million)"
         )
-        + ", admin requests at the REST API price.",
+        + ", admin requests at the "
+        + (
+            "HTTP API price (AdminApiUrl, where the platform calls)"
+            if results["deployed"]["admin: http_api"] == 1.0
+            else "REST API price"
+        )
+        + ".",
         "",
         "| service | USD per 1M payments | goal |",
         "| --- | ---: | ---: |",

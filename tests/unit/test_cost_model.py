@@ -18,6 +18,7 @@ def _template(
     logging: dict[str, str] | None = None,
     table_class: str | None = None,
     webhook_route: str | None = None,
+    admin_route: str | None = None,
     janitor_batch_size: int = 1,
 ) -> dict[str, Any]:
     """A synthesized template's shape: each function with its memory, architecture, log group and
@@ -43,8 +44,9 @@ def _template(
         "Type": "AWS::Lambda::EventSourceMapping",
         "Properties": {"FunctionName": {"Ref": "janitor_workerFunction"}, "BatchSize": janitor_batch_size},
     }
-    if webhook_route:
-        resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
+    for name, route in (("Route", webhook_route), ("AdminRoute", admin_route)):
+        if route:
+            resources[name] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": route}}
     return {"Resources": resources}
 
 
@@ -322,6 +324,33 @@ def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() ->
     )
     assert "HTTP API price" in "\n".join(cost_model.report(results | {"deployed": http_deployed}))
     assert "REST API price (4.25" in "\n".join(cost_model.report(results))
+
+
+def test_admin_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
+    """With the admin routes on an HTTP API (``AdminApiUrl``), the platform's admin calls cost the
+    HTTP API price (≈ $2.96 less per 1M payments at one call each); the assumptions line says so."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    webhook = "POST /webhooks/{provider}"
+    rest_deployed = bench_deployed.figures(_template(webhook_route=webhook))
+    http_deployed = bench_deployed.figures(
+        _template(webhook_route=webhook, admin_route="ANY /admin/{proxy+}")
+    )
+    assert (rest_deployed["admin: http_api"], http_deployed["admin: http_api"]) == (0.0, 1.0)
+    assert bench_deployed.figures(_template(admin_route="ANY /admin/other"))["admin: http_api"] == 0.0
+    rest = cost_model.per_million(results | {"deployed": rest_deployed})
+    http = cost_model.per_million(results | {"deployed": http_deployed})
+    prices = cost_model.PRICES
+    saved = cost_model.SHAPE["admin_calls_per_payment"] * (
+        prices["apigw_rest_request"] - prices["apigw_http_request"]
+    )
+    assert rest["api_gateway"] - http["api_gateway"] == pytest.approx(saved * 1_000_000)
+    assert rest["total"] - http["total"] == pytest.approx(saved * 1_000_000)
+    assert "admin requests at the HTTP API price (AdminApiUrl" in "\n".join(
+        cost_model.report(results | {"deployed": http_deployed})
+    )
+    assert "admin requests at the REST API price." in "\n".join(
+        cost_model.report(results | {"deployed": rest_deployed})
+    )
 
 
 def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:
