@@ -70,7 +70,12 @@ SHAPE = {
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
     # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
     "index_writes_per_janitor_check": 3.0,
+    # a capture reads whether its store is listed unless its container has seen the store
+    # (payments.store.StoreMarkers): priced as if no container were ever warm (the bench's is)
+    "marker_reads_per_capture": 1.0,
 }
+#: an eventually consistent read of an item up to 4 KB (the marker's) bills half a read unit
+EVENTUALLY_CONSISTENT_RRU = 0.5
 #: a month's fixed load: the janitor's scheduler runs every ``JANITOR_PERIOD_MINUTES``; Lambda polls
 #: each SQS trigger with long polls of 20 s from about five pollers while the queue is empty (the
 #: Lambda developer guide's starting pollers for a queue; each empty receive is a billed request)
@@ -190,10 +195,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         + gsi_wru
         + janitor_checks * payment_units  # the next-check update
     )
+    marker_reads = events["capture"] * SHAPE["marker_reads_per_capture"]  # not in the warm bench
     rru = (
         each("dynamodb_reads_processor")
         + each("dynamodb_reads_listeners")
         + janitor_checks  # one GetItem per check (the scheduler's Query pages are shared)
+        + marker_reads * EVENTUALLY_CONSISTENT_RRU
     )
     # as deployed, the capture's change stops a captured payment's waiting execution
     captured_t = flows.get(
@@ -239,6 +246,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "tasks": SHAPE["task_seconds"],
         "janitor": SHAPE["janitor_seconds_per_check"] * PAYMENTS_PER_MESSAGE * janitor_batch,
     }
+    seconds["processor"] += marker_reads / invocations["processor"] * SHAPE["aws_call_seconds"]
 
     def gb_second_price(name: str) -> float:
         arm = deployed[f"{FUNCTION_KEYS[name]}: arm64"] == 1.0

@@ -142,6 +142,25 @@ def test_transactions_cost_the_write_units_measured_for_their_items() -> None:
     assert "transaction_items" not in cost_model.SHAPE
 
 
+def test_a_capture_pays_for_its_store_marker_read_as_if_no_container_were_warm() -> None:
+    """The bench's warm processor skips the read; the model adds half a read unit per capture and
+    its round trip to the processor, so a cold fleet is not priced as if it were free."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    with_read = cost_model.per_million(results)
+    shape = cost_model.SHAPE | {"marker_reads_per_capture": 0.0}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost_model, "SHAPE", shape)
+        without = cost_model.per_million(results)
+    captures = 1 - cost_model.SHAPE["auto_refund_share"]
+    assert with_read["_rru_per_payment"] == pytest.approx(without["_rru_per_payment"] + captures * 0.5)
+    # the processor's invocations: one per webhook of a payment (authorization, capture, refund, dispute)
+    webhooks = 1.0 + captures + cost_model.SHAPE["refund_share"] + cost_model.SHAPE["dispute_share"]
+    assert with_read["_processor_seconds_per_invocation"] == pytest.approx(
+        without["_processor_seconds_per_invocation"]
+        + captures / webhooks * cost_model.SHAPE["aws_call_seconds"]
+    )
+
+
 def test_the_report_shows_each_goal_beside_its_figure() -> None:
     lines = cost_model.report(_results(captured=3.0, auto_refund=17.0))
     assert any(line.startswith("| total |") and line.endswith("| ≤ 100 |") for line in lines)
