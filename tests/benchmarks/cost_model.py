@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from cardops.payments.store.due_checks import SQS_BATCH
+from cardops.payments.use_cases.janitor import SchedulerDeps
 from tests.benchmarks.footprint import ITEM_OVERHEAD_BYTES, LOG_EVENT_OVERHEAD_BYTES, lambda_platform_lines
 
 PRICES = {
@@ -46,6 +48,11 @@ PRICES = {
     # AWSXRay APN1-XRay-TracesStored: 5.00 USD per million traces recorded (retrieved or scanned
     # traces, 0.50 per million, are what operators read: not traffic, not priced here)
     "xray_trace_recorded": 5.00 / 1_000_000,
+    # by the month, whatever the traffic (``fixed_per_month``)
+    "alarm_month": 0.10,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (standard resolution)
+    "composite_alarm_month": 0.50,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (composite)
+    "dashboard_month": 3.00,  # AmazonCloudWatch APN1-DashboardsUsageHour (beyond the account's 3 free)
+    "secret_month": 0.40,  # AWSSecretsManager APN1-AWSSecretsManager-Secrets
 }
 SHAPE = {
     # events per payment: every payment is authorized; captured unless auto-refunded
@@ -61,26 +68,36 @@ SHAPE = {
     "aws_call_seconds": 0.015,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
-    "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer
+    "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer (10 per message)
     "raw_event_retention_months": 3.0,  # RAW_EVENT_TTL_DAYS = 90
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
     # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
     "index_writes_per_janitor_check": 3.0,
+    # a capture reads whether its store is listed unless its container has seen the store
+    # (payments.store.StoreMarkers): priced as if no container were ever warm (the bench's is)
+    "marker_reads_per_capture": 1.0,
 }
+#: an eventually consistent read of an item up to 4 KB (the marker's) bills half a read unit
+EVENTUALLY_CONSISTENT_RRU = 0.5
+#: a month's fixed load: the janitor's scheduler runs every ``JANITOR_PERIOD_MINUTES``; Lambda polls
+#: each SQS trigger with long polls of 20 s from about five pollers while the queue is empty (the
+#: Lambda developer guide's starting pollers for a queue; each empty receive is a billed request)
+MONTH_MINUTES = 30 * 24 * 60
+FIXED = {"sqs_pollers_per_trigger": 5.0, "sqs_long_poll_seconds": 20.0}
 GOALS = {"total": 100.0, "step_functions": 40.0}
 #: the traffic a month of 1M payments makes, spread evenly over 30 days (X-Ray's reservoirs are per
 #: second, so its share depends on the rate, not only on the counts per payment)
 PAYMENTS_PER_MONTH = 1_000_000
-PAYMENTS_PER_SECOND = PAYMENTS_PER_MONTH / (30 * 24 * 3600)
+PAYMENTS_PER_SECOND = PAYMENTS_PER_MONTH / (MONTH_MINUTES * 60)
 #: Lambda's own sampling of an Active function invoked without a sampled trace header (a queue, a
 #: stream, a schedule, the HTTP API): 1 a second, then 5%, taken here per function (Lambda developer
 #: guide, "Using AWS Lambda with AWS X-Ray")
 LAMBDA_RESERVOIR_PER_SECOND = 1.0
 LAMBDA_FIXED_RATE = 0.05
-#: the model's functions invoked by a queue, a stream or the HTTP API (no sampled header: in Active
-#: each invocation starts a trace); the admin function is traced in its REST request's trace and the
-#: tasks in their execution's
-TRACE_ROOT_FUNCTIONS = ("webhook", "processor", "changes", "janitor")
+#: the model's functions invoked by a queue, a stream or an HTTP API (no sampled header: in Active
+#: each invocation starts a trace); the webhook and the admin function behind the REST stage are in
+#: its request's trace instead, and the tasks in their execution's
+TRACE_ROOT_FUNCTIONS = ("webhook", "admin", "processor", "changes", "janitor")
 KINDS = ("authorization", "capture", "refund", "dispute")
 #: the model's functions → the deployed function whose memory, architecture and logs price them
 FUNCTION_KEYS = {
@@ -97,6 +114,8 @@ KB = 1024
 #: Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB (Lambda developer guide,
 #: "Configure Lambda function memory")
 FULL_VCPU_MB = 1769
+#: due payments per janitor queue message: what the scheduler packs (``SchedulerDeps.batch_size``)
+PAYMENTS_PER_MESSAGE: int = SchedulerDeps.batch_size
 
 
 def _events_per_payment() -> dict[str, float]:
@@ -135,7 +154,7 @@ def xray_traces(
     state machines are sampled by the stack's rules (or the account's default rule, whose reservoir
     they share); an execution starts a trace only when its starter's (the change feed's) was not
     recorded: counted at the rule's share, an upper bound (a starter's unsampled header may keep it
-    unrecorded). Scheduled runs of Active functions are roots too (a month's, over a month's payments)."""
+    unrecorded). The scheduled runs of Active functions are roots too: ``fixed_per_month``."""
     rate = PAYMENTS_PER_SECOND
     traces: dict[str, float] = {}
     recorded: dict[str, float] = {}
@@ -161,7 +180,6 @@ def xray_traces(
 
     traces["rest_api"] = ruled("rest_api", rest, started)
     traces["state_machines"] = ruled("state_machines", started, rest)
-    traces["scheduled"] = deployed["xray: scheduled_active_runs_per_month"] / PAYMENTS_PER_MONTH
     return traces
 
 
@@ -249,10 +267,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         + gsi_wru
         + janitor_checks * payment_units  # the next-check update
     )
+    marker_reads = events["capture"] * SHAPE["marker_reads_per_capture"]  # not in the warm bench
     rru = (
         each("dynamodb_reads_processor")
         + each("dynamodb_reads_listeners")
         + janitor_checks  # one GetItem per check (the scheduler's Query pages are shared)
+        + marker_reads * EVENTUALLY_CONSISTENT_RRU
     )
     # as deployed, the capture's change stops a captured payment's waiting execution
     captured_t = flows.get(
@@ -262,13 +282,21 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     transitions = (1 - share) * captured_t + share * flows["sfn_transitions_per_payment_auto_refund"]
     # one task per wake-up (Wait → Task → Choice): about a third of the states entered
     task_invocations = transitions / 3
+    # the janitor's queue: the scheduler packs PAYMENTS_PER_MESSAGE due payments in a message and
+    # sends SQS_BATCH messages per SendMessageBatch; the worker's event source mapping receives its
+    # batch (event_batch_size messages, from the template) and deletes it once the invocation
+    # succeeds, one invocation per batch. As deployed (10, 10, 1): 2 checks → 0.2 messages per
+    # payment → 0.02 sends + 0.2 receives + 0.2 deletes = 0.42 requests, 0.2 invocations of 2 s
+    janitor_messages = janitor_checks / PAYMENTS_PER_MESSAGE
+    janitor_batch = deployed[f"{FUNCTION_KEYS['janitor']}: event_batch_size"]
+    janitor_sqs = janitor_messages / SQS_BATCH + 2 * janitor_messages / janitor_batch
     invocations = {
         "webhook": webhooks + SHAPE["duplicate_webhooks_per_payment"],
         "processor": webhooks,
         "changes": each("invocations_changes") + SHAPE["admin_calls_per_payment"],
         "admin": SHAPE["admin_calls_per_payment"],
         "tasks": task_invocations,
-        "janitor": janitor_checks,
+        "janitor": janitor_messages / janitor_batch,
     }
 
     def memory_mb(name: str) -> float:
@@ -288,8 +316,9 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "changes": measured_seconds("changes", "listeners"),
         "admin": SHAPE["admin_seconds"],
         "tasks": SHAPE["task_seconds"],
-        "janitor": SHAPE["janitor_seconds_per_check"],
+        "janitor": SHAPE["janitor_seconds_per_check"] * PAYMENTS_PER_MESSAGE * janitor_batch,
     }
+    seconds["processor"] += marker_reads / invocations["processor"] * SHAPE["aws_call_seconds"]
 
     def gb_second_price(name: str) -> float:
         arm = deployed[f"{FUNCTION_KEYS[name]}: arm64"] == 1.0
@@ -298,7 +327,8 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     lambda_compute = sum(
         invocations[k] * seconds[k] * memory_mb(k) / 1024 * gb_second_price(k) for k in invocations
     )
-    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners")  # send + receive + delete per message
+    # send + receive + delete per message; the janitor's as above
+    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners") + janitor_sqs
 
     # storage: what each event kind left in the table (measured), for as long as it is kept
     def stored(figure: str, count: str) -> float:
@@ -345,16 +375,18 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         )
     # the webhooks arrive where providers are registered: the HTTP API when the stack has its route
     webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
-    # at the REST door a webhook's trace is its request's (sampled by the stage's rule)
-    rest_requests = SHAPE["admin_calls_per_payment"] + (
-        invocations["webhook"] if webhook_api == "rest" else 0.0
-    )
-    traced_invocations = {**invocations, "webhook": invocations["webhook"] if webhook_api == "http" else 0.0}
+    # and the admin calls where the platform calls: the admin HTTP API when the stack has its route
+    admin_api = "http" if deployed["admin: http_api"] == 1.0 else "rest"
+    # a REST request's trace is the stage's (sampled by its rule): the webhooks and the admin calls
+    # that arrive there; at an HTTP API (no X-Ray) the function is invoked without a trace header
+    at_rest = [name for name, api in (("webhook", webhook_api), ("admin", admin_api)) if api == "rest"]
+    rest_requests = sum(invocations[name] for name in at_rest)
+    traced_invocations = {**invocations, **dict.fromkeys(at_rest, 0.0)}
     traces = xray_traces(deployed, traced_invocations, rest_requests, executions=events["authorization"])
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
         "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
-        + SHAPE["admin_calls_per_payment"] * PRICES["apigw_rest_request"],
+        + SHAPE["admin_calls_per_payment"] * PRICES[f"apigw_{admin_api}_request"],
         **dynamodb_costs(
             wru, rru, gsi_wru, stored_gb, infrequent_access=deployed["table: standard_ia"] == 1.0
         ),
@@ -386,7 +418,44 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     million["_janitor_provider_calls_per_payment"] = (
         janitor_checks * SHAPE["janitor_provider_calls_per_check"]
     )
+    million["_janitor_sqs_requests_per_payment"] = janitor_sqs
     return million
+
+
+def fixed_per_month(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """USD per month whatever the traffic: not in ``per_million``'s total (the janitor's scheduler
+    runs, the SQS triggers' empty receives, the alarms, dashboards and secrets the template holds)."""
+    from cardops.payments.store.due_checks import OPEN_SHARDS
+    from cardops.resources import JANITOR_PERIOD_MINUTES
+
+    deployed = results["deployed"]
+    runs = MONTH_MINUTES / JANITOR_PERIOD_MINUTES
+    # an idle run: the checkpoint read and claimed, then per shard a Query of its due entries and
+    # the checkpoint saved (``use_cases.janitor._run``): its AWS calls' round trips are its duration
+    calls = 2 + 2 * OPEN_SHARDS
+    arm = deployed["janitor: arm64"] == 1.0
+    gb_seconds = runs * calls * SHAPE["aws_call_seconds"] * deployed["janitor: memory_mb"] / 1024
+    suffix = "_ia" if deployed["table: standard_ia"] == 1.0 else ""
+    table_units = runs * (1 + OPEN_SHARDS)  # a read unit and a write unit each (at least)
+    polls = MONTH_MINUTES * 60 / FIXED["sqs_long_poll_seconds"] * FIXED["sqs_pollers_per_trigger"]
+    return {
+        "janitor_scheduler": runs * PRICES["lambda_request"]
+        + gb_seconds * PRICES["lambda_gb_second_arm" if arm else "lambda_gb_second"]
+        + table_units * (PRICES[f"dynamodb_wru{suffix}"] + PRICES[f"dynamodb_rru{suffix}"]),
+        "sqs_trigger_polls": deployed["stack: sqs_event_sources"] * polls * PRICES["sqs_request"],
+        "alarms": deployed["stack: alarms"] * PRICES["alarm_month"]
+        + deployed["stack: composite_alarms"] * PRICES["composite_alarm_month"],
+        "dashboards": deployed["stack: dashboards"] * PRICES["dashboard_month"],
+        "secrets": deployed["stack: secrets"] * PRICES["secret_month"],
+        # each run of an Active scheduled function starts a trace (Lambda's 1/s records nearly all)
+        "x_ray_scheduled_runs": deployed["xray: scheduled_active_runs_per_month"]
+        * recorded_share(
+            deployed["xray: scheduled_active_runs_per_month"] / (MONTH_MINUTES * 60),
+            LAMBDA_RESERVOIR_PER_SECOND,
+            LAMBDA_FIXED_RATE,
+        )
+        * PRICES["xray_trace_recorded"],
+    }
 
 
 def report(results: dict[str, dict[str, float]]) -> list[str]:
@@ -412,7 +481,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
             if results["deployed"]["webhooks: http_api"] == 1.0
             else "REST API price (4.25 USD per million)"
         )
-        + ", admin requests at the REST API price.",
+        + ", admin requests at the "
+        + (
+            "HTTP API price (AdminApiUrl, where the platform calls)"
+            if results["deployed"]["admin: http_api"] == 1.0
+            else "REST API price"
+        )
+        + ".",
         f"X-Ray: the month's traffic spread evenly ({PAYMENTS_PER_SECOND:.3f} payments a second, Poisson"
         " arrivals); an Active function invoked by a queue, a stream or the HTTP API is sampled by"
         " Lambda (1 a second per function, then 5%); the REST stage and the state machines by the"
@@ -438,6 +513,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         f"{classes['standard']:,.2f}, Standard-IA {classes['standard_ia']:,.2f} USD per 1M payments.",
         f"Standard's storage is {classes['storage_share_now']:.2f}× its request cost; Standard-IA is "
         f"cheaper above {classes['storage_share_break_even']:.2f}×.",
+    ]
+    fixed = fixed_per_month(results)
+    lines += [
+        "",
+        "Fixed per month, whatever the traffic (not in the total above): "
+        + ", ".join(f"{name} {cost:,.2f}" for name, cost in fixed.items())
+        + f"; {sum(fixed.values()):,.2f} USD per month.",
     ]
     lines += ["", "| count per payment | value |", "| --- | ---: |"]
     lines += [f"| {k.lstrip('_')} | {v:,.3f} |" for k, v in figures.items() if k.startswith("_")]

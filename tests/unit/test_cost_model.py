@@ -19,6 +19,8 @@ def _template(
     logging: dict[str, str] | None = None,
     table_class: str | None = None,
     webhook_route: str | None = None,
+    admin_route: str | None = None,
+    janitor_batch_size: int = 1,
     tracing: str | None = None,
     sampling: tuple[float, int] | None = None,
 ) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def _template(
     fixed rate and reservoir) the stack's rules for them."""
     table = {"TableClass": table_class} if table_class else {}
     resources: dict[str, Any] = {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}}
-    for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync"}:
+    for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync", "janitor"}:
         resources[f"{key}Logs"] = {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"RetentionInDays": retention_days},
@@ -44,8 +46,13 @@ def _template(
             },
         }
     resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
-    if webhook_route:
-        resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
+    resources["JanitorWorkerTrigger"] = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {"FunctionName": {"Ref": "janitor_workerFunction"}, "BatchSize": janitor_batch_size},
+    }
+    for name, route in (("Route", webhook_route), ("AdminRoute", admin_route)):
+        if route:
+            resources[name] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": route}}
     if tracing:
         resources["Stage"] = {"Type": "AWS::ApiGateway::Stage", "Properties": {"TracingEnabled": True}}
         resources["Machine"] = {
@@ -157,6 +164,25 @@ def test_transactions_cost_the_write_units_measured_for_their_items() -> None:
         cost_model.per_million(base)["_transaction_wru_per_payment"] + added
     )
     assert "transaction_items" not in cost_model.SHAPE
+
+
+def test_a_capture_pays_for_its_store_marker_read_as_if_no_container_were_warm() -> None:
+    """The bench's warm processor skips the read; the model adds half a read unit per capture and
+    its round trip to the processor, so a cold fleet is not priced as if it were free."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    with_read = cost_model.per_million(results)
+    shape = cost_model.SHAPE | {"marker_reads_per_capture": 0.0}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost_model, "SHAPE", shape)
+        without = cost_model.per_million(results)
+    captures = 1 - cost_model.SHAPE["auto_refund_share"]
+    assert with_read["_rru_per_payment"] == pytest.approx(without["_rru_per_payment"] + captures * 0.5)
+    # the processor's invocations: one per webhook of a payment (authorization, capture, refund, dispute)
+    webhooks = 1.0 + captures + cost_model.SHAPE["refund_share"] + cost_model.SHAPE["dispute_share"]
+    assert with_read["_processor_seconds_per_invocation"] == pytest.approx(
+        without["_processor_seconds_per_invocation"]
+        + captures / webhooks * cost_model.SHAPE["aws_call_seconds"]
+    )
 
 
 def test_the_report_shows_each_goal_beside_its_figure() -> None:
@@ -381,6 +407,16 @@ def test_x_ray_counts_the_traces_where_the_template_starts_them() -> None:
     assert after["total"] == pytest.approx(sum(v for k, v in after.items() if k in _SERVICES))
     # untraced (no tracing config, no traced stage or state machine): nothing recorded
     assert cost_model.per_million(results)["x_ray"] == 0.0
+    # the admin calls at the admin HTTP API (no X-Ray): no REST request to sample; in Active the
+    # admin function starts its own traces instead
+    admin_http = {"webhook_route": "POST /webhooks/{provider}", "admin_route": "ANY /admin/{proxy+}"}
+    ruled_http = bench_deployed.figures(_template(tracing="PassThrough", sampling=(0.05, 0), **admin_http))
+    active_http = bench_deployed.figures(_template(tracing="Active", **admin_http))
+    assert cost_model.per_million(results | {"deployed": ruled_http})["_xray_traces_per_payment"] == (
+        pytest.approx(0.05)
+    )
+    assert cost_model.per_million(results | {"deployed": active_http})["_xray_traces_admin_per_payment"] > 0.5
+    assert before["_xray_traces_admin_per_payment"] == 0.0
 
 
 _SERVICES = (
@@ -401,6 +437,33 @@ def test_scheduled_runs_are_counted_from_the_schedule_expression() -> None:
     assert bench_deployed.runs_per_month("cron(0 6 ? * MON-FRI *)") == 30
     with pytest.raises(ValueError, match="no runs"):
         bench_deployed.runs_per_month("cron(*/5 * * * ? *)")
+
+
+def test_admin_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
+    """With the admin routes on an HTTP API (``AdminApiUrl``), the platform's admin calls cost the
+    HTTP API price (≈ $2.96 less per 1M payments at one call each); the assumptions line says so."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    webhook = "POST /webhooks/{provider}"
+    rest_deployed = bench_deployed.figures(_template(webhook_route=webhook))
+    http_deployed = bench_deployed.figures(
+        _template(webhook_route=webhook, admin_route="ANY /admin/{proxy+}")
+    )
+    assert (rest_deployed["admin: http_api"], http_deployed["admin: http_api"]) == (0.0, 1.0)
+    assert bench_deployed.figures(_template(admin_route="ANY /admin/other"))["admin: http_api"] == 0.0
+    rest = cost_model.per_million(results | {"deployed": rest_deployed})
+    http = cost_model.per_million(results | {"deployed": http_deployed})
+    prices = cost_model.PRICES
+    saved = cost_model.SHAPE["admin_calls_per_payment"] * (
+        prices["apigw_rest_request"] - prices["apigw_http_request"]
+    )
+    assert rest["api_gateway"] - http["api_gateway"] == pytest.approx(saved * 1_000_000)
+    assert rest["total"] - http["total"] == pytest.approx(saved * 1_000_000)
+    assert "admin requests at the HTTP API price (AdminApiUrl" in "\n".join(
+        cost_model.report(results | {"deployed": http_deployed})
+    )
+    assert "admin requests at the REST API price." in "\n".join(
+        cost_model.report(results | {"deployed": rest_deployed})
+    )
 
 
 def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:
@@ -439,3 +502,70 @@ def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:
         ]
     ]
     assert transaction_write_units(counted.transactions[0]) == 4.0 + 2.0 + 2.0
+
+
+def test_the_janitors_queue_is_priced_per_message_as_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each janitor check rides a queue message of ``PAYMENTS_PER_MESSAGE`` payments: sent ten
+    messages per SendMessageBatch, received and deleted in the worker's event batches (batch size
+    from the template), one worker invocation per batch of the same GB-seconds."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    checks = cost_model.SHAPE["janitor_checks_per_payment"]
+    with_janitor = cost_model.per_million(results)
+    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", 0.0)
+    without = cost_model.per_million(results)
+    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", checks)
+
+    messages = checks / cost_model.PAYMENTS_PER_MESSAGE
+    requests = messages / 10 + 2 * messages  # sends, then a receive and a delete per batch of one
+    assert with_janitor["_janitor_sqs_requests_per_payment"] == pytest.approx(requests)
+    assert with_janitor["sqs"] - without["sqs"] == pytest.approx(requests * 0.40)
+    assert with_janitor["_lambda_invocations_per_payment"] - without[
+        "_lambda_invocations_per_payment"
+    ] == pytest.approx(messages)
+    gb_seconds = checks * cost_model.SHAPE["janitor_seconds_per_check"] * 512 / 1024
+    assert with_janitor["_lambda_gb_seconds_per_payment"] - without[
+        "_lambda_gb_seconds_per_payment"
+    ] == pytest.approx(gb_seconds)
+
+    batched = cost_model.per_million(
+        results | {"deployed": bench_deployed.figures(_template(janitor_batch_size=5))}
+    )
+    assert batched["_janitor_sqs_requests_per_payment"] == pytest.approx(messages / 10 + 2 * messages / 5)
+
+
+def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
+    """Alarms, dashboards, secrets and the SQS triggers' idle polls are billed by the month: counted
+    from the template, priced apart from the per-payment total; the janitor's scheduler runs every
+    period whatever the traffic."""
+    template = _template()
+    resources = template["Resources"]
+    resources |= {f"Alarm{n}": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}} for n in range(3)}
+    resources["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}
+    resources |= {f"Secret{n}": {"Type": "AWS::SecretsManager::Secret", "Properties": {}} for n in range(2)}
+    resources["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    resources["JanitorWorkerTrigger"]["Properties"]["EventSourceArn"] = {"Fn::GetAtt": ["Queue", "Arn"]}
+    results = _results(captured=3.0, auto_refund=17.0) | {"deployed": bench_deployed.figures(template)}
+
+    fixed = cost_model.fixed_per_month(results)
+
+    assert fixed["alarms"] == pytest.approx(3 * 0.10)
+    assert fixed["dashboards"] == pytest.approx(3.00)
+    assert fixed["secrets"] == pytest.approx(2 * 0.40)
+    polls = 30 * 24 * 3600 / 20 * 5  # five pollers' 20 s long polls, all month
+    assert fixed["sqs_trigger_polls"] == pytest.approx(polls * 0.40 / 1_000_000)
+    assert fixed["x_ray_scheduled_runs"] == 0.0  # no schedule in this template
+    resources["JanitorSchedule"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "ScheduleExpression": "rate(15 minutes)",
+            "Targets": [{"Arn": {"Fn::GetAtt": ["janitorFunction", "Arn"]}}],
+        },
+    }
+    resources["janitorFunction"]["Properties"]["TracingConfig"] = {"Mode": "Active"}
+    scheduled = cost_model.fixed_per_month(results | {"deployed": bench_deployed.figures(template)})
+    # a run every 15 minutes, each its own trace (Lambda's 1/s reservoir holds them all)
+    assert scheduled["x_ray_scheduled_runs"] == pytest.approx(2880 * 5.00 / 1_000_000, rel=1e-3)
+    assert 0 < fixed["janitor_scheduler"] < 1
+    lines = cost_model.report(results)
+    assert any(line.startswith("Fixed per month") for line in lines)
+    assert "janitor_scheduler" not in cost_model.per_million(results)
