@@ -36,11 +36,11 @@ SYSTEM_LOG_LEVEL = lambda_.SystemLogLevel.WARN
 #: X-Ray (README "Tracing"): the scheduled functions sample their own runs (Active: Lambda's 1 a
 #: second and 5%, a few runs a day); every other function runs for a request, a payment's event or a
 #: workflow step and is traced exactly when its upstream sampled (PassThrough): the REST stage and the
-#: state machines by the stack's sampling rules (``constructs/tracing.py``). A queue or a stream
-#: invokes without a sampled header, so the webhook (behind the HTTP API, which X-Ray does not
-#: trace), the processor, the change feed and the janitor's worker are not traced: in Active each
-#: would be a trace root sampled at 1/s, most of its invocations at this traffic (the cost model's
-#: x_ray line). ``-c xray_active_functions=webhook,processor`` puts functions back in Active.
+#: state machines by the stack's sampling rules (``constructs/tracing.py``). A queue, a stream or
+#: an HTTP API (no X-Ray) invokes without a sampled header, so the webhook and the admin function at
+#: their HTTP APIs, the processor, the change feed and the janitor's worker are not traced: in Active
+#: each would be a trace root sampled at 1/s, most of its invocations at this traffic (the cost
+#: model's x_ray line). ``-c xray_active_functions=webhook,admin`` puts functions back in Active.
 ACTIVE_TRACING = frozenset({"janitor", "reconcile", "feed_sync", "support_report"})
 ACTIVE_TRACING_CONTEXT = "xray_active_functions"
 

@@ -3,12 +3,13 @@ stage and the state machines, the places a trace starts.
 
 X-Ray bills each trace recorded (5 USD per million). Left to the account's default rule (1 request a
 second, then 5%), the REST stage and the state machines share a 1/s reservoir that records most of
-this traffic (about 0.8 requests a second at 1M payments a month). These rules, one per traced
-resource and matched by the resource's own X-Ray service name so no other stack's resource matches,
-record ``xray_sampling_rate`` of the requests (CDK context, default 0.05) after a reservoir of
-``xray_reservoir_per_second`` (default 0: a reservoir of 1 would record about 70% of this traffic,
-14 times the 5%; the cost model prices both, ``tests/benchmarks/cost_model.py``). The per-payment
-functions are in PassThrough (``kernel.TRACING``): traced exactly when their upstream sampled.
+this traffic (a capture deadline's execution per payment: 0.39 a second at 1M payments a month).
+These rules, one per traced resource and matched by the resource's own X-Ray service name so no
+other stack's resource matches, record ``xray_sampling_rate`` of the requests (CDK context, default
+0.05) after a reservoir of ``xray_reservoir_per_second`` (default 0: a reservoir of 1 would record
+about 84% of the executions, 17 times the 5%; the cost model prices both,
+``tests/benchmarks/cost_model.py``). The other functions are in PassThrough
+(``kernel.ACTIVE_TRACING``): traced exactly when their upstream sampled.
 """
 
 from __future__ import annotations
