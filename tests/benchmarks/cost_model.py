@@ -149,7 +149,7 @@ def xray_traces(
 ) -> dict[str, float]:
     """Traces recorded per payment, by where they start (X-Ray bills each trace once, whatever its
     segments). A sampled request carries its decision downstream (the admin function, a workflow's
-    tasks): no new trace. An Active function invoked by a queue, a stream or the HTTP API starts
+    tasks): no new trace. An Active function invoked by a queue, a stream or an HTTP API starts
     one, sampled by Lambda at its own rate; a PassThrough one is not traced. The REST stage and the
     state machines are sampled by the stack's rules (or the account's default rule, whose reservoir
     they share); an execution starts a trace only when its starter's (the change feed's) was not
@@ -489,7 +489,7 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         )
         + ".",
         f"X-Ray: the month's traffic spread evenly ({PAYMENTS_PER_SECOND:.3f} payments a second, Poisson"
-        " arrivals); an Active function invoked by a queue, a stream or the HTTP API is sampled by"
+        " arrivals); an Active function invoked by a queue, a stream or an HTTP API is sampled by"
         " Lambda (1 a second per function, then 5%); the REST stage and the state machines by the"
         " stack's rules (each rule's reservoir shared by what it matches) or, without them, by the"
         " account's default rule (1 a second shared by both, then 5%); a sampled request's downstream"
