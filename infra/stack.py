@@ -21,6 +21,7 @@ from infra.constructs.ledger import Ledger
 from infra.constructs.observability import Observability
 from infra.constructs.payments import Payments
 from infra.constructs.support import Support
+from infra.constructs.tracing import Tracing
 from infra.nag import acknowledge_findings
 
 
@@ -63,6 +64,18 @@ class CardopsStack(Stack):
         self.support.grant_case_actions(self.console.function)
         for slice_ in (self.payments, self.feeds, self.ledger, self.support):
             slice_.grant_routes(self.api.admin)
+        # where traces start: the REST stage and the state machines, sampled by the stack's rules
+        self.tracing = Tracing(
+            self,
+            "Tracing",
+            stage=stage,
+            rest_api=self.api.rest_api,
+            state_machines=[
+                ("capture-deadline", self.payments.capture_deadline.state_machine),
+                ("repayment", self.payments.repayment.state_machine),
+                ("support", self.support.state_machine),
+            ],
+        )
         self.observability = Observability(
             self,
             "Observability",

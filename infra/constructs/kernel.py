@@ -33,6 +33,16 @@ LOG_LEVEL = "INFO"
 #: Lambda's own lines: START/END/REPORT are INFO events, so at WARN only the platform's warnings and
 #: errors (a timeout, a crash) are written; the cost model reads this from the template
 SYSTEM_LOG_LEVEL = lambda_.SystemLogLevel.WARN
+#: X-Ray (README "Tracing"): the scheduled functions sample their own runs (Active: Lambda's 1 a
+#: second and 5%, a few runs a day); every other function runs for a request, a payment's event or a
+#: workflow step and is traced exactly when its upstream sampled (PassThrough): the REST stage and the
+#: state machines by the stack's sampling rules (``constructs/tracing.py``). A queue, a stream or
+#: an HTTP API (no X-Ray) invokes without a sampled header, so the webhook and the admin function at
+#: their HTTP APIs, the processor, the change feed and the janitor's worker are not traced: in Active
+#: each would be a trace root sampled at 1/s, most of its invocations at this traffic (the cost
+#: model's x_ray line). ``-c xray_active_functions=webhook,admin`` puts functions back in Active.
+ACTIVE_TRACING = frozenset({"janitor", "reconcile", "feed_sync", "support_report"})
+ACTIVE_TRACING_CONTEXT = "xray_active_functions"
 
 # Table actions by what a function does with its items (no Scan, no DescribeTable: nothing calls them;
 # batch writes only for the feed sync, in feeds.py). Transactions need the actions of their parts.
@@ -149,7 +159,7 @@ class Kernel(Construct):
 
     def function(self, scope: Construct, key: str) -> lambda_.Function:
         """A function from ``resources.FUNCTIONS`` in ``scope`` (the slice that owns it), with its own
-        role, log group and X-Ray tracing, and no grants: the slice grants what it needs."""
+        role, log group and X-Ray tracing mode, and no grants: the slice grants what it needs."""
         spec = resources.FUNCTIONS[key]
         name = "".join(part.capitalize() for part in key.split("_"))
         log_group = logs.LogGroup(
@@ -173,7 +183,7 @@ class Kernel(Construct):
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,
             environment={**self.environment, "POWERTOOLS_SERVICE_NAME": f"cardops-{key}"},
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=self._tracing(key),
             log_group=log_group,
             # advanced logging controls need the JSON format; Powertools writes JSON either way
             logging_format=lambda_.LoggingFormat.JSON,
@@ -182,6 +192,14 @@ class Kernel(Construct):
             role=role,
         )
         return fn
+
+    def _tracing(self, key: str) -> lambda_.Tracing:
+        """Active for the scheduled functions and those named in ``xray_active_functions``."""
+        named = str(self.node.try_get_context(ACTIVE_TRACING_CONTEXT) or "")
+        extra = {name.strip() for name in named.split(",") if name.strip()}
+        if unknown := extra - set(resources.FUNCTIONS):
+            raise ValueError(f"{ACTIVE_TRACING_CONTEXT}: no such function {sorted(unknown)}")
+        return lambda_.Tracing.ACTIVE if key in ACTIVE_TRACING | extra else lambda_.Tracing.PASS_THROUGH
 
     @property
     def region(self) -> str:

@@ -1,7 +1,9 @@
 """What is deployed, read from the synthesized template (the infra tests' own ``npx cdk synth``):
 each function's memory and architecture, its log group's retention and class, the level of
-Lambda's own log lines, the table's class, and the APIs the webhooks and the admin calls arrive
-on. The cost model prices Lambda, CloudWatch Logs, DynamoDB and API Gateway from these figures, so
+Lambda's own log lines, the table's class, the APIs the webhooks and the admin calls arrive
+on, and X-Ray: each function's tracing mode, whether the REST stage and the state machines are
+traced, the sampling rules that decide for them, and the scheduled runs of Active functions. The
+cost model prices Lambda, CloudWatch Logs, DynamoDB, API Gateway and X-Ray from these figures, so
 a change to the stack changes the model."""
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ ADMIN_ROUTE = "ANY /admin/{proxy+}"
 #: Lambda's system log levels by verbosity (``logging``'s numbers); a function without advanced
 #: logging controls (text format) writes its platform lines as at INFO, Lambda's default
 SYSTEM_LOG_LEVELS = {"DEBUG": 10.0, "INFO": 20.0, "WARN": 30.0}
+#: X-Ray's default rule, for a traced resource no rule of the stack matches: 1 a second, then 5%
+#: (X-Ray developer guide, "Configuring sampling rules")
+DEFAULT_RESERVOIR_PER_SECOND = 1.0
+DEFAULT_FIXED_RATE = 0.05
+#: where traces start, by the sampling rule's service type
+RULE_SERVICES = {"AWS::ApiGateway::Stage": "rest_api", "AWS::StepFunctions::StateMachine": "state_machines"}
+#: schedule units → runs in a 30-day month
+RUNS_PER_MONTH = {"minute": 30 * 24 * 60, "hour": 30 * 24, "day": 30}
 
 
 def figures(template: dict[str, Any]) -> dict[str, float]:
@@ -63,6 +73,7 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
         group = resources.get(group_ref, {}).get("Properties", {}) if group_ref else {}
         found[f"{key}: log_retention_days"] = float(group.get("RetentionInDays", 0))
         found[f"{key}: log_infrequent_access"] = float(group.get("LogGroupClass") == "INFREQUENT_ACCESS")
+        found[f"{key}: xray_active"] = float(properties.get("TracingConfig", {}).get("Mode") == "Active")
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::EventSourceMapping":
             properties = resource["Properties"]
@@ -86,6 +97,7 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
             for r in resources.values()
         )
     )
+    found.update(xray(resources))
     return found
 
 
@@ -93,6 +105,64 @@ def _get_att_target(arn: Any) -> str:
     """The logical id an ``Fn::GetAtt`` names ('' for anything else)."""
     target = arn.get("Fn::GetAtt", [""])[0] if isinstance(arn, dict) else ""
     return str(target)
+
+
+def xray(resources: dict[str, Any]) -> dict[str, float]:
+    """``xray: {rest_api|state_machines}_traced`` (1 or 0), ``..._fixed_rate`` and
+    ``..._reservoir_per_second`` (the stack's rule for them, else X-Ray's default rule), ``..._own_rule``
+    (1 when a rule of the stack decides, 0 when the account's default rule, whose reservoir the REST
+    stage and the state machines share, does) and ``xray: scheduled_active_runs_per_month`` (the runs
+    of Active functions that their schedules start: each is a trace root)."""
+    found: dict[str, float] = {}
+    stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    machines = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    found["xray: rest_api_traced"] = float(any(p.get("TracingEnabled") for p in stages))
+    found["xray: state_machines_traced"] = float(
+        any(p.get("TracingConfiguration", {}).get("Enabled") for p in machines)
+    )
+    rules = [
+        r["Properties"]["SamplingRule"] for r in resources.values() if r["Type"] == "AWS::XRay::SamplingRule"
+    ]
+    for service_type, name in RULE_SERVICES.items():
+        matching = [rule for rule in rules if rule["ServiceType"] == service_type]
+        if len({(rule["FixedRate"], rule["ReservoirSize"]) for rule in matching}) > 1:
+            raise ValueError(f"the cost model prices one sampling for {service_type}, the stack has several")
+        found[f"xray: {name}_own_rule"] = float(bool(matching))
+        found[f"xray: {name}_fixed_rate"] = (
+            float(matching[0]["FixedRate"]) if matching else DEFAULT_FIXED_RATE
+        )
+        found[f"xray: {name}_reservoir_per_second"] = (
+            float(matching[0]["ReservoirSize"]) if matching else DEFAULT_RESERVOIR_PER_SECOND
+        )
+    active = {
+        logical
+        for logical, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("TracingConfig", {}).get("Mode") == "Active"
+    }
+    runs = 0.0
+    for resource in resources.values():
+        if resource["Type"] not in ("AWS::Events::Rule", "AWS::Scheduler::Schedule"):
+            continue
+        properties = resource["Properties"]
+        targets = properties.get("Targets") or [properties.get("Target", {})]
+        if any(target.get("Arn", {}).get("Fn::GetAtt", [""])[0] in active for target in targets):
+            runs += runs_per_month(str(properties["ScheduleExpression"]))
+    found["xray: scheduled_active_runs_per_month"] = runs
+    return found
+
+
+def runs_per_month(expression: str) -> float:
+    """``rate(15 minutes)`` → 2,880; a cron at a fixed minute and hour runs at most daily: 30."""
+    if expression.startswith("rate("):
+        value, unit = expression.removeprefix("rate(").removesuffix(")").split()
+        return RUNS_PER_MONTH[unit.removesuffix("s")] / float(value)
+    fields = expression.removeprefix("cron(").removesuffix(")").split()
+    if expression.startswith("cron(") and all(part.isdigit() for part in fields[:2]):
+        return float(RUNS_PER_MONTH["day"])
+    raise ValueError(f"the cost model counts no runs for the schedule {expression!r}")
 
 
 def run() -> dict[str, float]:

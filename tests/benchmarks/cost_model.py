@@ -45,6 +45,9 @@ PRICES = {
     "logs_ingested_gb": 0.76,  # AmazonCloudWatch APN1-DataProcessing-Bytes (Standard class)
     "logs_ingested_gb_ia": 0.38,  # AmazonCloudWatch APN1-DataProcessingIA-Bytes (Infrequent Access)
     "logs_stored_gb_month": 0.033,  # AmazonCloudWatch APN1-TimedStorage-ByteHrs
+    # AWSXRay APN1-XRay-TracesStored: 5.00 USD per million traces recorded (retrieved or scanned
+    # traces, 0.50 per million, are what operators read: not traffic, not priced here)
+    "xray_trace_recorded": 5.00 / 1_000_000,
     # by the month, whatever the traffic (``fixed_per_month``)
     "alarm_month": 0.10,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (standard resolution)
     "composite_alarm_month": 0.50,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (composite)
@@ -82,6 +85,19 @@ EVENTUALLY_CONSISTENT_RRU = 0.5
 MONTH_MINUTES = 30 * 24 * 60
 FIXED = {"sqs_pollers_per_trigger": 5.0, "sqs_long_poll_seconds": 20.0}
 GOALS = {"total": 100.0, "step_functions": 40.0}
+#: the traffic a month of 1M payments makes, spread evenly over 30 days (X-Ray's reservoirs are per
+#: second, so its share depends on the rate, not only on the counts per payment)
+PAYMENTS_PER_MONTH = 1_000_000
+PAYMENTS_PER_SECOND = PAYMENTS_PER_MONTH / (MONTH_MINUTES * 60)
+#: Lambda's own sampling of an Active function invoked without a sampled trace header (a queue, a
+#: stream, a schedule, the HTTP API): 1 a second, then 5%, taken here per function (Lambda developer
+#: guide, "Using AWS Lambda with AWS X-Ray")
+LAMBDA_RESERVOIR_PER_SECOND = 1.0
+LAMBDA_FIXED_RATE = 0.05
+#: the model's functions invoked by a queue, a stream or an HTTP API (no sampled header: in Active
+#: each invocation starts a trace); the webhook and the admin function behind the REST stage are in
+#: its request's trace instead, and the tasks in their execution's
+TRACE_ROOT_FUNCTIONS = ("webhook", "admin", "processor", "changes", "janitor")
 KINDS = ("authorization", "capture", "refund", "dispute")
 #: the model's functions → the deployed function whose memory, architecture and logs price them
 FUNCTION_KEYS = {
@@ -109,6 +125,62 @@ def _events_per_payment() -> dict[str, float]:
         "refund": SHAPE["refund_share"],
         "dispute": SHAPE["dispute_share"],
     }
+
+
+def recorded_share(per_second: float, reservoir: float, fixed_rate: float) -> float:
+    """The share of requests arriving at ``per_second`` (Poisson) that a sampling of ``reservoir``
+    a second, then ``fixed_rate`` of the rest, records: the reservoir takes E[min(N, reservoir)] of
+    the N requests of a second."""
+    if per_second <= 0:
+        return 0.0
+    term = math.exp(-per_second)  # P(N = 0)
+    below = 0.0  # P(N < k)
+    taken = 0.0
+    for k in range(int(reservoir)):
+        below += term
+        taken += k * term
+        term *= per_second / (k + 1)
+    taken += int(reservoir) * (1.0 - below)
+    return (taken + fixed_rate * (per_second - taken)) / per_second
+
+
+def xray_traces(
+    deployed: dict[str, float], invocations: dict[str, float], rest_requests: float, executions: float
+) -> dict[str, float]:
+    """Traces recorded per payment, by where they start (X-Ray bills each trace once, whatever its
+    segments). A sampled request carries its decision downstream (the admin function, a workflow's
+    tasks): no new trace. An Active function invoked by a queue, a stream or an HTTP API starts
+    one, sampled by Lambda at its own rate; a PassThrough one is not traced. The REST stage and the
+    state machines are sampled by the stack's rules (or the account's default rule, whose reservoir
+    they share); an execution starts a trace only when its starter's (the change feed's) was not
+    recorded: counted at the rule's share, an upper bound (a starter's unsampled header may keep it
+    unrecorded). The scheduled runs of Active functions are roots too: ``fixed_per_month``."""
+    rate = PAYMENTS_PER_SECOND
+    traces: dict[str, float] = {}
+    recorded: dict[str, float] = {}
+    for name in TRACE_ROOT_FUNCTIONS:
+        active = deployed[f"{FUNCTION_KEYS[name]}: xray_active"] == 1.0
+        share = (
+            recorded_share(invocations[name] * rate, LAMBDA_RESERVOIR_PER_SECOND, LAMBDA_FIXED_RATE)
+            if active
+            else 0.0
+        )
+        recorded[name] = share
+        traces[name] = invocations[name] * share
+    rest = rest_requests if deployed["xray: rest_api_traced"] == 1.0 else 0.0
+    started = (
+        executions * (1.0 - recorded["changes"]) if deployed["xray: state_machines_traced"] == 1.0 else 0.0
+    )
+
+    def ruled(name: str, count: float, shared_with: float) -> float:
+        reservoir = deployed[f"xray: {name}_reservoir_per_second"]
+        own = deployed[f"xray: {name}_own_rule"] == 1.0
+        per_second = (count if own else count + shared_with) * rate
+        return count * recorded_share(per_second, reservoir, deployed[f"xray: {name}_fixed_rate"])
+
+    traces["rest_api"] = ruled("rest_api", rest, started)
+    traces["state_machines"] = ruled("state_machines", started, rest)
+    return traces
 
 
 def _units(size_bytes: float) -> int:
@@ -305,6 +377,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
     # and the admin calls where the platform calls: the admin HTTP API when the stack has its route
     admin_api = "http" if deployed["admin: http_api"] == 1.0 else "rest"
+    # a REST request's trace is the stage's (sampled by its rule): the webhooks and the admin calls
+    # that arrive there; at an HTTP API (no X-Ray) the function is invoked without a trace header
+    at_rest = [name for name, api in (("webhook", webhook_api), ("admin", admin_api)) if api == "rest"]
+    rest_requests = sum(invocations[name] for name in at_rest)
+    traced_invocations = {**invocations, **dict.fromkeys(at_rest, 0.0)}
+    traces = xray_traces(deployed, traced_invocations, rest_requests, executions=events["authorization"])
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
         "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
@@ -315,6 +393,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "step_functions": transitions * PRICES["sfn_transition"],
         "sqs": sqs * PRICES["sqs_request"],
         "cloudwatch_logs": log_cost,
+        "x_ray": sum(traces.values()) * PRICES["xray_trace_recorded"],
     }
     million = {service: cost * 1_000_000 for service, cost in costs.items()}
     # the GSI writes are inside dynamodb_requests' WRU: shown apart, not added twice
@@ -333,6 +412,9 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         million[f"_{name}_seconds_per_invocation"] = seconds[name]
     million["_log_kb_per_payment"] = log_gb * KB**2
     million["_stored_kb_per_payment"] = (raw_bytes + kept_bytes + index_bytes) / KB
+    million["_xray_traces_per_payment"] = sum(traces.values())
+    for root, count in traces.items():
+        million[f"_xray_traces_{root}_per_payment"] = count
     million["_janitor_provider_calls_per_payment"] = (
         janitor_checks * SHAPE["janitor_provider_calls_per_check"]
     )
@@ -365,6 +447,14 @@ def fixed_per_month(results: dict[str, dict[str, float]]) -> dict[str, float]:
         + deployed["stack: composite_alarms"] * PRICES["composite_alarm_month"],
         "dashboards": deployed["stack: dashboards"] * PRICES["dashboard_month"],
         "secrets": deployed["stack: secrets"] * PRICES["secret_month"],
+        # each run of an Active scheduled function starts a trace (Lambda's 1/s records nearly all)
+        "x_ray_scheduled_runs": deployed["xray: scheduled_active_runs_per_month"]
+        * recorded_share(
+            deployed["xray: scheduled_active_runs_per_month"] / (MONTH_MINUTES * 60),
+            LAMBDA_RESERVOIR_PER_SECOND,
+            LAMBDA_FIXED_RATE,
+        )
+        * PRICES["xray_trace_recorded"],
     }
 
 
@@ -398,6 +488,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
             else "REST API price"
         )
         + ".",
+        f"X-Ray: the month's traffic spread evenly ({PAYMENTS_PER_SECOND:.3f} payments a second, Poisson"
+        " arrivals); an Active function invoked by a queue, a stream or an HTTP API is sampled by"
+        " Lambda (1 a second per function, then 5%); the REST stage and the state machines by the"
+        " stack's rules (each rule's reservoir shared by what it matches) or, without them, by the"
+        " account's default rule (1 a second shared by both, then 5%); a sampled request's downstream"
+        " calls add no trace; an execution counts as a trace root unless its starter's trace was"
+        " recorded (an upper bound).",
         "",
         "| service | USD per 1M payments | goal |",
         "| --- | ---: | ---: |",

@@ -166,7 +166,8 @@ def test_functions_are_traced_and_use_the_dependency_layer(template: dict[str, A
     assert len(cardops) >= 3
     for fn in cardops.values():
         props = fn["Properties"]
-        assert props["TracingConfig"]["Mode"] == "Active"
+        # Active or PassThrough by what invokes it (tests/infra/test_tracing.py)
+        assert props["TracingConfig"]["Mode"] in ("Active", "PassThrough")
         assert props["Layers"]
         assert "WEBHOOK_SECRET_ID" in props["Environment"]["Variables"]
         assert not any("secret" in k.lower() and "ID" not in k for k in props["Environment"]["Variables"])

@@ -4,6 +4,7 @@ and prices Lambda and its logs from what the template deploys, not from typed-in
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import pytest
@@ -20,9 +21,13 @@ def _template(
     webhook_route: str | None = None,
     admin_route: str | None = None,
     janitor_batch_size: int = 1,
+    tracing: str | None = None,
+    sampling: tuple[float, int] | None = None,
 ) -> dict[str, Any]:
     """A synthesized template's shape: each function with its memory, architecture, log group and
-    (``logging``) advanced logging controls; the table with its class; an HTTP API route."""
+    (``logging``) advanced logging controls; the table with its class; an HTTP API route; with
+    ``tracing``, each function's X-Ray mode, a traced REST stage and state machine and (``sampling``,
+    fixed rate and reservoir) the stack's rules for them."""
     table = {"TableClass": table_class} if table_class else {}
     resources: dict[str, Any] = {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}}
     for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync", "janitor"}:
@@ -37,6 +42,7 @@ def _template(
                 "Architectures": [architecture],
                 "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": f"cardops-{key}"}},
                 "LoggingConfig": {"LogGroup": {"Ref": f"{key}Logs"}, **(logging or {})},
+                **({"TracingConfig": {"Mode": tracing}} if tracing else {}),
             },
         }
     resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
@@ -47,6 +53,24 @@ def _template(
     for name, route in (("Route", webhook_route), ("AdminRoute", admin_route)):
         if route:
             resources[name] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": route}}
+    if tracing:
+        resources["Stage"] = {"Type": "AWS::ApiGateway::Stage", "Properties": {"TracingEnabled": True}}
+        resources["Machine"] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {"TracingConfiguration": {"Enabled": True}},
+        }
+    for service_type in ("AWS::ApiGateway::Stage", "AWS::StepFunctions::StateMachine") if sampling else ():
+        assert sampling is not None
+        resources[f"Rule{service_type.split('::')[1]}"] = {
+            "Type": "AWS::XRay::SamplingRule",
+            "Properties": {
+                "SamplingRule": {
+                    "ServiceType": service_type,
+                    "FixedRate": sampling[0],
+                    "ReservoirSize": sampling[1],
+                }
+            },
+        }
     return {"Resources": resources}
 
 
@@ -345,6 +369,76 @@ def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() ->
     assert "REST API price (4.25" in "\n".join(cost_model.report(results))
 
 
+def test_a_reservoir_records_most_requests_below_its_rate_and_the_fixed_rate_the_rest() -> None:
+    share = cost_model.recorded_share
+    assert share(0.4, 0, 0.05) == pytest.approx(0.05)
+    # Poisson arrivals at 0.4 a second: the 1/s reservoir takes the first of each second
+    assert share(0.4, 1, 0.0) == pytest.approx((1 - math.exp(-0.4)) / 0.4)
+    assert share(100.0, 1, 0.05) == pytest.approx((1 + 0.05 * 99) / 100, rel=1e-6)
+    assert share(0.4, 2, 0.05) > share(0.4, 1, 0.05) > share(0.4, 0, 0.05)
+    assert share(0.0, 1, 0.05) == 0.0
+
+
+def test_x_ray_counts_the_traces_where_the_template_starts_them() -> None:
+    """Every function Active under the account's default rule (what was deployed before): each
+    queue-, stream- or HTTP-invoked function is a trace root sampled at 1/s, most of its invocations
+    at this traffic. PassThrough with the stack's rules at 5%, no reservoir: only the rules' share
+    of the REST requests and the executions (none of which a recorded starter holds)."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    active = bench_deployed.figures(_template(tracing="Active", webhook_route="POST /webhooks/{provider}"))
+    ruled = bench_deployed.figures(
+        _template(tracing="PassThrough", sampling=(0.05, 0), webhook_route="POST /webhooks/{provider}")
+    )
+    assert active["xray: rest_api_own_rule"] == 0.0 and active["xray: rest_api_reservoir_per_second"] == 1.0
+    assert ruled["xray: state_machines_fixed_rate"] == 0.05 and ruled["webhook: xray_active"] == 0.0
+    before = cost_model.per_million(results | {"deployed": active})
+    after = cost_model.per_million(results | {"deployed": ruled})
+    price = cost_model.PRICES["xray_trace_recorded"] * 1_000_000
+    rest_and_executions = cost_model.SHAPE["admin_calls_per_payment"] + 1.0
+    assert after["_xray_traces_per_payment"] == pytest.approx(0.05 * rest_and_executions)
+    assert after["x_ray"] == pytest.approx(0.05 * rest_and_executions * price)
+    webhooks = (
+        sum(cost_model._events_per_payment().values()) + cost_model.SHAPE["duplicate_webhooks_per_payment"]
+    )
+    sampled = cost_model.recorded_share(webhooks * cost_model.PAYMENTS_PER_SECOND, 1, 0.05)
+    assert before["_xray_traces_webhook_per_payment"] == pytest.approx(webhooks * sampled)
+    assert 0.5 < sampled < 0.8  # most of them: ~1 webhook a second
+    assert before["x_ray"] > 10 * after["x_ray"]
+    assert after["total"] == pytest.approx(sum(v for k, v in after.items() if k in _SERVICES))
+    # untraced (no tracing config, no traced stage or state machine): nothing recorded
+    assert cost_model.per_million(results)["x_ray"] == 0.0
+    # the admin calls at the admin HTTP API (no X-Ray): no REST request to sample; in Active the
+    # admin function starts its own traces instead
+    admin_http = {"webhook_route": "POST /webhooks/{provider}", "admin_route": "ANY /admin/{proxy+}"}
+    ruled_http = bench_deployed.figures(_template(tracing="PassThrough", sampling=(0.05, 0), **admin_http))
+    active_http = bench_deployed.figures(_template(tracing="Active", **admin_http))
+    assert cost_model.per_million(results | {"deployed": ruled_http})["_xray_traces_per_payment"] == (
+        pytest.approx(0.05)
+    )
+    assert cost_model.per_million(results | {"deployed": active_http})["_xray_traces_admin_per_payment"] > 0.5
+    assert before["_xray_traces_admin_per_payment"] == 0.0
+
+
+_SERVICES = (
+    "lambda",
+    "api_gateway",
+    "dynamodb_requests",
+    "dynamodb_storage",
+    "step_functions",
+    "sqs",
+    "cloudwatch_logs",
+    "x_ray",
+)
+
+
+def test_scheduled_runs_are_counted_from_the_schedule_expression() -> None:
+    assert bench_deployed.runs_per_month("rate(15 minutes)") == 2880
+    assert bench_deployed.runs_per_month("rate(1 day)") == 30
+    assert bench_deployed.runs_per_month("cron(0 6 ? * MON-FRI *)") == 30
+    with pytest.raises(ValueError, match="no runs"):
+        bench_deployed.runs_per_month("cron(*/5 * * * ? *)")
+
+
 def test_admin_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
     """With the admin routes on an HTTP API (``AdminApiUrl``), the platform's admin calls cost the
     HTTP API price (≈ $2.96 less per 1M payments at one call each); the assumptions line says so."""
@@ -459,6 +553,18 @@ def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
     assert fixed["secrets"] == pytest.approx(2 * 0.40)
     polls = 30 * 24 * 3600 / 20 * 5  # five pollers' 20 s long polls, all month
     assert fixed["sqs_trigger_polls"] == pytest.approx(polls * 0.40 / 1_000_000)
+    assert fixed["x_ray_scheduled_runs"] == 0.0  # no schedule in this template
+    resources["JanitorSchedule"] = {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "ScheduleExpression": "rate(15 minutes)",
+            "Targets": [{"Arn": {"Fn::GetAtt": ["janitorFunction", "Arn"]}}],
+        },
+    }
+    resources["janitorFunction"]["Properties"]["TracingConfig"] = {"Mode": "Active"}
+    scheduled = cost_model.fixed_per_month(results | {"deployed": bench_deployed.figures(template)})
+    # a run every 15 minutes, each its own trace (Lambda's 1/s reservoir holds them all)
+    assert scheduled["x_ray_scheduled_runs"] == pytest.approx(2880 * 5.00 / 1_000_000, rel=1e-3)
     assert 0 < fixed["janitor_scheduler"] < 1
     lines = cost_model.report(results)
     assert any(line.startswith("Fixed per month") for line in lines)

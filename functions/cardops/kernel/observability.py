@@ -4,6 +4,11 @@ Powertools' Logger writes structured JSON; ``MaskingFormatter`` runs over the fi
 replaces e-mail addresses, phone numbers, card numbers (13–19 digits passing Luhn) and anything
 that looks like a provider secret. Names are masked by key (``holder_name``, ``name_kana`` …),
 since a name cannot be recognised by its shape.
+
+Records leave out what the log group already says: ``inject_lambda_context`` adds the function's
+name, memory size and ARN to every line, but each function writes to its own log group (its name)
+and its memory is in the template, so they cost ingestion bytes and say nothing. The request id,
+cold start and X-Ray trace id stay: they tell one invocation from another.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ SECRET = re.compile(
 )
 NAME_KEYS = frozenset({"holder_name", "name", "name_kana", "customer_name", "email", "tel", "phone"})
 MASK = "***"
+#: keys of Powertools' Lambda context the log group names already (issue 13: log bytes)
+REDUNDANT_KEYS = frozenset({"function_name", "function_memory_size", "function_arn"})
 
 
 def _luhn(digits: str) -> bool:
@@ -61,6 +68,12 @@ def mask_value(value: Any, key: str | None = None) -> Any:
 
 
 class MaskingFormatter(LambdaPowertoolsFormatter):
+    def append_keys(self, **additional_keys: Any) -> None:
+        """Every way Powertools sets keys (``inject_lambda_context`` on each invocation, with or
+        without clearing the state, and ``Logger.append_keys``) comes through here, so the redundant
+        keys never enter the formatter's state and no record pays for them."""
+        super().append_keys(**{k: v for k, v in additional_keys.items() if k not in REDUNDANT_KEYS})
+
     def serialize(self, log: Any) -> str:
         return super().serialize(mask_value(dict(log)))
 
