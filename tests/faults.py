@@ -64,15 +64,30 @@ def dynamodb_fault(
 ) -> Iterator[Fault]:
     """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail,
     once ``after`` of them went through."""
+    with aws_fault("dynamodb", operation, times=times, code=code, timeout=timeout, after=after) as fault:
+        yield fault
+
+
+@contextmanager
+def aws_fault(
+    service: str,
+    operation: str | None = None,
+    *,
+    times: int = 1,
+    code: str = THROTTLE,
+    timeout: bool = False,
+    after: int = 0,
+) -> Iterator[Fault]:
+    """``dynamodb_fault`` for any service's client (``sqs``: the events queue refusing a send)."""
     from cardops.kernel import aws
 
     fault = Fault(remaining=times, code=code, timeout=timeout, after=after)
-    event = "before-call.dynamodb" + (f".{operation}" if operation else "")
+    event = f"before-call.{service}" + (f".{operation}" if operation else "")
     # every function signs with its own role's client (``provisioned``), so each gets the hook
-    clients = [aws.client("dynamodb")]
+    clients = [aws.client(service)]
     for identity in aws.installed_identities():
         with aws.acting_as(identity):
-            clients.append(aws.client("dynamodb"))
+            clients.append(aws.client(service))
     emitters = list({id(c.meta.events): c.meta.events for c in clients}.values())
     for events in emitters:
         events.register(event, fault, unique_id=f"fault-{id(fault)}")
