@@ -413,7 +413,7 @@ def test_a_cold_start_accepts_an_event_without_boto3(moto_server: dict[str, str]
 
 
 def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provisioned: Any) -> None:
-    """A 2 KB Stripe event bills 3 WRU on each of its three writes when stored as it came; stored
+    """A 2 KB Stripe event bills 3 WRU on each of its writes when stored as it came; stored
     compressed (issue 13 item 4) its item stays within 1 KB, and the body reads back byte for byte."""
     from datetime import UTC, datetime
 
