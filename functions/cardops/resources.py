@@ -93,9 +93,12 @@ JANITOR_PERIOD_MINUTES = 15
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     "webhook": FunctionSpec("cardops.handlers.webhook.handler", timeout_seconds=10),
-    #: 256 MB: the processor, the change feed and the capture deadline's task have no caller waiting
-    #: and peak near 70 MB (``tests/benchmarks/bench_memory``: ≥ 40% free); half the CPU share at
-    #: 512 MB, their GB-seconds are about halved for their waits on AWS calls
+    #: 256 MB: the processor, the change feed, the capture deadline's task and the janitor's
+    #: scheduler and worker have no caller waiting and peak near 100-110 MB, every module and AWS
+    #: client any function loads counted in each (``tests/benchmarks/bench_memory``: ≥ 40% free);
+    #: half the CPU share at 512 MB, their GB-seconds are about halved for their waits on AWS calls
+    #: and providers. The webhook (a provider waits, a cold start on its request path) and admin (a
+    #: person waits; its CPU time is not measured) stay at 512 MB
     "processor": FunctionSpec("cardops.handlers.processor.handler", timeout_seconds=30, memory_mb=256),
     "admin": FunctionSpec("cardops.handlers.admin.handler", timeout_seconds=30),
     #: the web console's pages (issue 15), mounted at ``/console`` beside the admin API
@@ -108,8 +111,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "capture_deadline": FunctionSpec(
         "cardops.handlers.capture_deadline.handler", timeout_seconds=60, memory_mb=256
     ),
-    "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=120),
-    "janitor_worker": FunctionSpec("cardops.handlers.janitor_worker.handler", timeout_seconds=120),
+    "janitor": FunctionSpec("cardops.handlers.janitor.handler", timeout_seconds=120, memory_mb=256),
+    "janitor_worker": FunctionSpec(
+        "cardops.handlers.janitor_worker.handler", timeout_seconds=120, memory_mb=256
+    ),
     "changes": FunctionSpec("cardops.handlers.changes.handler", timeout_seconds=60, memory_mb=256),
     "reconcile": FunctionSpec("cardops.handlers.reconcile.handler", timeout_seconds=900),
     "feed_sync": FunctionSpec("cardops.handlers.feed_sync.handler", timeout_seconds=900, memory_mb=1024),

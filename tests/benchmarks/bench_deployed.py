@@ -22,7 +22,9 @@ SYSTEM_LOG_LEVELS = {"DEBUG": 10.0, "INFO": 20.0, "WARN": 30.0}
 def figures(template: dict[str, Any]) -> dict[str, float]:
     """Per function key (``POWERTOOLS_SERVICE_NAME`` is ``cardops-{key}``): ``memory_mb``,
     ``arm64`` (1 or 0), ``log_retention_days``, ``log_infrequent_access`` (1 or 0), ``log_json``
-    (1 or 0) and ``system_log_level`` (10 DEBUG, 20 INFO, 30 WARN); and ``table: standard_ia`` (1
+    (1 or 0), ``system_log_level`` (10 DEBUG, 20 INFO, 30 WARN) and, for a function an event source
+    mapping invokes, ``event_batch_size``; ``stack: alarms``, ``composite_alarms``, ``dashboards``,
+    ``secrets`` and ``sqs_event_sources`` (counts); and ``table: standard_ia`` (1
     when the table is in the Standard-IA class) and ``webhooks: http_api`` (1 when an HTTP API
     serves the webhook route)."""
     resources = template["Resources"]
@@ -37,14 +39,15 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
         # the door providers are registered at: an HTTP API route, or the REST API's
         "webhooks: http_api": float(WEBHOOK_ROUTE in routes),
     }
-    for resource in resources.values():
+    keys: dict[str, str] = {}  # logical id → function key
+    for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         properties = resource["Properties"]
         service = properties.get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME", "")
         if not service.startswith("cardops-"):
             continue  # CDK's own helpers (custom resources)
-        key = service.removeprefix("cardops-")
+        key = keys[logical_id] = service.removeprefix("cardops-")
         found[f"{key}: memory_mb"] = float(properties.get("MemorySize", 128))
         found[f"{key}: arm64"] = float(properties.get("Architectures", ["x86_64"]) == ["arm64"])
         logging_config = properties.get("LoggingConfig", {})
@@ -56,7 +59,36 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
         group = resources.get(group_ref, {}).get("Properties", {}) if group_ref else {}
         found[f"{key}: log_retention_days"] = float(group.get("RetentionInDays", 0))
         found[f"{key}: log_infrequent_access"] = float(group.get("LogGroupClass") == "INFREQUENT_ACCESS")
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+            properties = resource["Properties"]
+            key = keys.get(properties.get("FunctionName", {}).get("Ref", ""), "")
+            if key:  # records per invocation (CloudFormation's default for a queue: 10)
+                found[f"{key}: event_batch_size"] = float(properties.get("BatchSize", 10))
+    # what is billed by the month whatever the traffic (``cost_model.fixed_per_month``)
+    counted = {
+        "alarms": "AWS::CloudWatch::Alarm",
+        "composite_alarms": "AWS::CloudWatch::CompositeAlarm",
+        "dashboards": "AWS::CloudWatch::Dashboard",
+        "secrets": "AWS::SecretsManager::Secret",
+    }
+    for name, kind in counted.items():
+        found[f"stack: {name}"] = float(sum(r["Type"] == kind for r in resources.values()))
+    found["stack: sqs_event_sources"] = float(
+        sum(
+            r["Type"] == "AWS::Lambda::EventSourceMapping"
+            and resources.get(_get_att_target(r["Properties"].get("EventSourceArn")), {}).get("Type")
+            == "AWS::SQS::Queue"
+            for r in resources.values()
+        )
+    )
     return found
+
+
+def _get_att_target(arn: Any) -> str:
+    """The logical id an ``Fn::GetAtt`` names ('' for anything else)."""
+    target = arn.get("Fn::GetAtt", [""])[0] if isinstance(arn, dict) else ""
+    return str(target)
 
 
 def run() -> dict[str, float]:

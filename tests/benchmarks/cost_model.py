@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+from cardops.payments.store.due_checks import SQS_BATCH
+from cardops.payments.use_cases.janitor import SchedulerDeps
 from tests.benchmarks.footprint import ITEM_OVERHEAD_BYTES, LOG_EVENT_OVERHEAD_BYTES, lambda_platform_lines
 
 PRICES = {
@@ -43,6 +45,11 @@ PRICES = {
     "logs_ingested_gb": 0.76,  # AmazonCloudWatch APN1-DataProcessing-Bytes (Standard class)
     "logs_ingested_gb_ia": 0.38,  # AmazonCloudWatch APN1-DataProcessingIA-Bytes (Infrequent Access)
     "logs_stored_gb_month": 0.033,  # AmazonCloudWatch APN1-TimedStorage-ByteHrs
+    # by the month, whatever the traffic (``fixed_per_month``)
+    "alarm_month": 0.10,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (standard resolution)
+    "composite_alarm_month": 0.50,  # AmazonCloudWatch APN1-CW:AlarmMonitorUsage (composite)
+    "dashboard_month": 3.00,  # AmazonCloudWatch APN1-DashboardsUsageHour (beyond the account's 3 free)
+    "secret_month": 0.40,  # AWSSecretsManager APN1-AWSSecretsManager-Secrets
 }
 SHAPE = {
     # events per payment: every payment is authorized; captured unless auto-refunded
@@ -58,12 +65,17 @@ SHAPE = {
     "aws_call_seconds": 0.015,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
-    "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer
+    "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer (10 per message)
     "raw_event_retention_months": 3.0,  # RAW_EVENT_TTL_DAYS = 90
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
     # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
     "index_writes_per_janitor_check": 3.0,
 }
+#: a month's fixed load: the janitor's scheduler runs every ``JANITOR_PERIOD_MINUTES``; Lambda polls
+#: each SQS trigger with long polls of 20 s from about five pollers while the queue is empty (the
+#: Lambda developer guide's starting pollers for a queue; each empty receive is a billed request)
+MONTH_MINUTES = 30 * 24 * 60
+FIXED = {"sqs_pollers_per_trigger": 5.0, "sqs_long_poll_seconds": 20.0}
 GOALS = {"total": 100.0, "step_functions": 40.0}
 KINDS = ("authorization", "capture", "refund", "dispute")
 #: the model's functions → the deployed function whose memory, architecture and logs price them
@@ -81,6 +93,8 @@ KB = 1024
 #: Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB (Lambda developer guide,
 #: "Configure Lambda function memory")
 FULL_VCPU_MB = 1769
+#: due payments per janitor queue message: what the scheduler packs (``SchedulerDeps.batch_size``)
+PAYMENTS_PER_MESSAGE: int = SchedulerDeps.batch_size
 
 
 def _events_per_payment() -> dict[str, float]:
@@ -191,13 +205,21 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     transitions = (1 - share) * captured_t + share * flows["sfn_transitions_per_payment_auto_refund"]
     # one task per wake-up (Wait → Task → Choice): about a third of the states entered
     task_invocations = transitions / 3
+    # the janitor's queue: the scheduler packs PAYMENTS_PER_MESSAGE due payments in a message and
+    # sends SQS_BATCH messages per SendMessageBatch; the worker's event source mapping receives its
+    # batch (event_batch_size messages, from the template) and deletes it once the invocation
+    # succeeds, one invocation per batch. As deployed (10, 10, 1): 2 checks → 0.2 messages per
+    # payment → 0.02 sends + 0.2 receives + 0.2 deletes = 0.42 requests, 0.2 invocations of 2 s
+    janitor_messages = janitor_checks / PAYMENTS_PER_MESSAGE
+    janitor_batch = deployed[f"{FUNCTION_KEYS['janitor']}: event_batch_size"]
+    janitor_sqs = janitor_messages / SQS_BATCH + 2 * janitor_messages / janitor_batch
     invocations = {
         "webhook": webhooks + SHAPE["duplicate_webhooks_per_payment"],
         "processor": webhooks,
         "changes": each("invocations_changes") + SHAPE["admin_calls_per_payment"],
         "admin": SHAPE["admin_calls_per_payment"],
         "tasks": task_invocations,
-        "janitor": janitor_checks,
+        "janitor": janitor_messages / janitor_batch,
     }
 
     def memory_mb(name: str) -> float:
@@ -217,7 +239,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "changes": measured_seconds("changes", "listeners"),
         "admin": SHAPE["admin_seconds"],
         "tasks": SHAPE["task_seconds"],
-        "janitor": SHAPE["janitor_seconds_per_check"],
+        "janitor": SHAPE["janitor_seconds_per_check"] * PAYMENTS_PER_MESSAGE * janitor_batch,
     }
 
     def gb_second_price(name: str) -> float:
@@ -227,7 +249,8 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     lambda_compute = sum(
         invocations[k] * seconds[k] * memory_mb(k) / 1024 * gb_second_price(k) for k in invocations
     )
-    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners")  # send + receive + delete per message
+    # send + receive + delete per message; the janitor's as above
+    sqs = webhooks * 3 + 3 * each("sqs_calls_listeners") + janitor_sqs
 
     # storage: what each event kind left in the table (measured), for as long as it is kept
     def stored(figure: str, count: str) -> float:
@@ -305,7 +328,36 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     million["_janitor_provider_calls_per_payment"] = (
         janitor_checks * SHAPE["janitor_provider_calls_per_check"]
     )
+    million["_janitor_sqs_requests_per_payment"] = janitor_sqs
     return million
+
+
+def fixed_per_month(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    """USD per month whatever the traffic: not in ``per_million``'s total (the janitor's scheduler
+    runs, the SQS triggers' empty receives, the alarms, dashboards and secrets the template holds)."""
+    from cardops.payments.store.due_checks import OPEN_SHARDS
+    from cardops.resources import JANITOR_PERIOD_MINUTES
+
+    deployed = results["deployed"]
+    runs = MONTH_MINUTES / JANITOR_PERIOD_MINUTES
+    # an idle run: the checkpoint read and claimed, then per shard a Query of its due entries and
+    # the checkpoint saved (``use_cases.janitor._run``): its AWS calls' round trips are its duration
+    calls = 2 + 2 * OPEN_SHARDS
+    arm = deployed["janitor: arm64"] == 1.0
+    gb_seconds = runs * calls * SHAPE["aws_call_seconds"] * deployed["janitor: memory_mb"] / 1024
+    suffix = "_ia" if deployed["table: standard_ia"] == 1.0 else ""
+    table_units = runs * (1 + OPEN_SHARDS)  # a read unit and a write unit each (at least)
+    polls = MONTH_MINUTES * 60 / FIXED["sqs_long_poll_seconds"] * FIXED["sqs_pollers_per_trigger"]
+    return {
+        "janitor_scheduler": runs * PRICES["lambda_request"]
+        + gb_seconds * PRICES["lambda_gb_second_arm" if arm else "lambda_gb_second"]
+        + table_units * (PRICES[f"dynamodb_wru{suffix}"] + PRICES[f"dynamodb_rru{suffix}"]),
+        "sqs_trigger_polls": deployed["stack: sqs_event_sources"] * polls * PRICES["sqs_request"],
+        "alarms": deployed["stack: alarms"] * PRICES["alarm_month"]
+        + deployed["stack: composite_alarms"] * PRICES["composite_alarm_month"],
+        "dashboards": deployed["stack: dashboards"] * PRICES["dashboard_month"],
+        "secrets": deployed["stack: secrets"] * PRICES["secret_month"],
+    }
 
 
 def report(results: dict[str, dict[str, float]]) -> list[str]:
@@ -350,6 +402,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
         f"{classes['standard']:,.2f}, Standard-IA {classes['standard_ia']:,.2f} USD per 1M payments.",
         f"Standard's storage is {classes['storage_share_now']:.2f}× its request cost; Standard-IA is "
         f"cheaper above {classes['storage_share_break_even']:.2f}×.",
+    ]
+    fixed = fixed_per_month(results)
+    lines += [
+        "",
+        "Fixed per month, whatever the traffic (not in the total above): "
+        + ", ".join(f"{name} {cost:,.2f}" for name, cost in fixed.items())
+        + f"; {sum(fixed.values()):,.2f} USD per month.",
     ]
     lines += ["", "| count per payment | value |", "| --- | ---: |"]
     lines += [f"| {k.lstrip('_')} | {v:,.3f} |" for k, v in figures.items() if k.startswith("_")]

@@ -18,12 +18,13 @@ def _template(
     logging: dict[str, str] | None = None,
     table_class: str | None = None,
     webhook_route: str | None = None,
+    janitor_batch_size: int = 1,
 ) -> dict[str, Any]:
     """A synthesized template's shape: each function with its memory, architecture, log group and
     (``logging``) advanced logging controls; the table with its class; an HTTP API route."""
     table = {"TableClass": table_class} if table_class else {}
     resources: dict[str, Any] = {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}}
-    for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync"}:
+    for key in {*cost_model.FUNCTION_KEYS.values(), "feed_sync", "janitor"}:
         resources[f"{key}Logs"] = {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"RetentionInDays": retention_days},
@@ -38,6 +39,10 @@ def _template(
             },
         }
     resources["CdkHelper"] = {"Type": "AWS::Lambda::Function", "Properties": {"MemorySize": 128}}
+    resources["JanitorWorkerTrigger"] = {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "Properties": {"FunctionName": {"Ref": "janitor_workerFunction"}, "BatchSize": janitor_batch_size},
+    }
     if webhook_route:
         resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
     return {"Resources": resources}
@@ -355,3 +360,58 @@ def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:
         ]
     ]
     assert transaction_write_units(counted.transactions[0]) == 4.0 + 2.0 + 2.0
+
+
+def test_the_janitors_queue_is_priced_per_message_as_deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each janitor check rides a queue message of ``PAYMENTS_PER_MESSAGE`` payments: sent ten
+    messages per SendMessageBatch, received and deleted in the worker's event batches (batch size
+    from the template), one worker invocation per batch of the same GB-seconds."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    checks = cost_model.SHAPE["janitor_checks_per_payment"]
+    with_janitor = cost_model.per_million(results)
+    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", 0.0)
+    without = cost_model.per_million(results)
+    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", checks)
+
+    messages = checks / cost_model.PAYMENTS_PER_MESSAGE
+    requests = messages / 10 + 2 * messages  # sends, then a receive and a delete per batch of one
+    assert with_janitor["_janitor_sqs_requests_per_payment"] == pytest.approx(requests)
+    assert with_janitor["sqs"] - without["sqs"] == pytest.approx(requests * 0.40)
+    assert with_janitor["_lambda_invocations_per_payment"] - without[
+        "_lambda_invocations_per_payment"
+    ] == pytest.approx(messages)
+    gb_seconds = checks * cost_model.SHAPE["janitor_seconds_per_check"] * 512 / 1024
+    assert with_janitor["_lambda_gb_seconds_per_payment"] - without[
+        "_lambda_gb_seconds_per_payment"
+    ] == pytest.approx(gb_seconds)
+
+    batched = cost_model.per_million(
+        results | {"deployed": bench_deployed.figures(_template(janitor_batch_size=5))}
+    )
+    assert batched["_janitor_sqs_requests_per_payment"] == pytest.approx(messages / 10 + 2 * messages / 5)
+
+
+def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
+    """Alarms, dashboards, secrets and the SQS triggers' idle polls are billed by the month: counted
+    from the template, priced apart from the per-payment total; the janitor's scheduler runs every
+    period whatever the traffic."""
+    template = _template()
+    resources = template["Resources"]
+    resources |= {f"Alarm{n}": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}} for n in range(3)}
+    resources["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}
+    resources |= {f"Secret{n}": {"Type": "AWS::SecretsManager::Secret", "Properties": {}} for n in range(2)}
+    resources["Queue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    resources["JanitorWorkerTrigger"]["Properties"]["EventSourceArn"] = {"Fn::GetAtt": ["Queue", "Arn"]}
+    results = _results(captured=3.0, auto_refund=17.0) | {"deployed": bench_deployed.figures(template)}
+
+    fixed = cost_model.fixed_per_month(results)
+
+    assert fixed["alarms"] == pytest.approx(3 * 0.10)
+    assert fixed["dashboards"] == pytest.approx(3.00)
+    assert fixed["secrets"] == pytest.approx(2 * 0.40)
+    polls = 30 * 24 * 3600 / 20 * 5  # five pollers' 20 s long polls, all month
+    assert fixed["sqs_trigger_polls"] == pytest.approx(polls * 0.40 / 1_000_000)
+    assert 0 < fixed["janitor_scheduler"] < 1
+    lines = cost_model.report(results)
+    assert any(line.startswith("Fixed per month") for line in lines)
+    assert "janitor_scheduler" not in cost_model.per_million(results)
