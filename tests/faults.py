@@ -7,7 +7,7 @@ The hook runs before the request is sent, so botocore does not retry it and the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,19 +53,9 @@ class Fault:
         )
 
 
-@contextmanager
-def dynamodb_fault(
-    operation: str | None = None,
-    *,
-    times: int = 1,
-    code: str = THROTTLE,
-    timeout: bool = False,
-    after: int = 0,
-) -> Iterator[Fault]:
-    """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail,
-    once ``after`` of them went through."""
-    with aws_fault("dynamodb", operation, times=times, code=code, timeout=timeout, after=after) as fault:
-        yield fault
+def dynamodb_fault(operation: str | None = None, **options: Any) -> AbstractContextManager[Fault]:
+    """``aws_fault`` of DynamoDB, the store every entry point writes to."""
+    return aws_fault("dynamodb", operation, **options)
 
 
 @contextmanager
@@ -78,7 +68,8 @@ def aws_fault(
     timeout: bool = False,
     after: int = 0,
 ) -> Iterator[Fault]:
-    """``dynamodb_fault`` for any service's client (``sqs``: the events queue refusing a send)."""
+    """The next ``times`` calls of ``service`` (of ``operation``, e.g. ``PutItem``; any when None)
+    fail, once ``after`` of them went through (``sqs``: the events queue refusing a send)."""
     from cardops.kernel import aws
 
     fault = Fault(remaining=times, code=code, timeout=timeout, after=after)
