@@ -88,6 +88,8 @@ class CardopsStack(Stack):
             "ApiUrl": self.api.rest_api.url,
             # where providers are registered (`{WebhookApiUrl}webhooks/{provider}`): an HTTP API
             "WebhookApiUrl": self.api.webhook_stage.url,
+            # where the platform calls the admin routes (`{AdminApiUrl}admin/…`): an HTTP API, IAM
+            "AdminApiUrl": self.api.admin_stage.url,
             # the CLI and the sandbox read this; deployed stacks use the SDK's regional endpoints
             "AwsEndpointUrl": Fn.join("", ["https://", self.region, ".", self.url_suffix]),
             "AwsRegion": self.region,

@@ -63,10 +63,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
     from cardops.kernel import aws as aws_adapter
     from cardops.kernel.config import reset_settings
+    from cardops.payments.store.payments import CONTAINER_MARKERS
 
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         aws_adapter.reset_clients()
         reset_settings()
+        CONTAINER_MARKERS.forget()  # a fresh table: the stores seen listed in the last one are not
         yield
         aws_adapter.reset_clients()
         reset_settings()

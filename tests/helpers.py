@@ -21,6 +21,7 @@ from cardops import resources
 from cardops.kernel.calendar import TOKYO
 from cardops.sandbox.gateway import api_gateway_event
 from cardops.sandbox.lambda_runner import FakeContext
+from cardops.sandbox.sigv4 import OPERATOR_ACCESS_KEY, OPERATOR_SECRET_KEY
 from tests.openapi_conformance import check_answer
 
 SECRETS = resources.SANDBOX_SECRETS
@@ -92,6 +93,27 @@ def stripe_headers(
 
 def payjp_headers(token: str = SECRETS["payjp_webhook_token"]) -> dict[str, str]:
     return {"X-Payjp-Webhook-Token": token}
+
+
+def sigv4_headers(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret_key: str = OPERATOR_SECRET_KEY,
+    access_key: str = OPERATOR_ACCESS_KEY,
+    region: str = "ap-northeast-1",
+) -> dict[str, str]:
+    """``headers`` signed for ``execute-api`` as the CLI signs for a deployed stack (botocore's
+    SigV4), by default with the sandbox operator's credentials."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    SigV4Auth(Credentials(access_key, secret_key), "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 class AwsCalls(Counter[str]):

@@ -5,6 +5,12 @@ with every other route) and an HTTP API's (``WebhookApiUrl``, payload format 1.0
 event's shape), where providers are registered: an HTTP API request costs less than a third of a
 REST one, and a webhook needs none of the REST API's extras (IAM authorization, validators).
 
+The admin routes have two doors as well: the REST API's ``/admin/{proxy+}`` and an HTTP API's
+``ANY /admin/{proxy+}`` (``AdminApiUrl``, where the platform calls; payload format 1.0), both IAM
+(SigV4) authorized. The REST API's parameter validator checks nothing under ``/admin`` (the proxy
+route declares no required parameter) and it has no models: every body is validated in the function
+(Powertools' ``enable_validation``), so both doors refuse the same requests with the same answers.
+
 The admin function is an outer shell serving every slice's routes: this construct owns it (its
 role, logs and crash alarm), and each slice grants it what its own routes need (``grant_routes``).
 """
@@ -17,6 +23,7 @@ import jsii
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -80,7 +87,15 @@ class Api(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.provider": True},
         )
-        self.webhook_api, self.webhook_stage = self._webhook_api(stage, webhook)
+        # the providers' door: open, the function checks their signatures
+        self.webhook_api, self.webhook_stage = self._http_api(
+            stage,
+            "Webhook",
+            "webhooks",
+            "webhooks (payment providers)",
+            ("/webhooks/{provider}", apigwv2.HttpMethod.POST),
+            webhook,
+        )
         admin_root = self.rest_api.root.add_resource("admin")
         admin_root.add_proxy(
             default_integration=apigw.LambdaIntegration(admin),
@@ -90,6 +105,17 @@ class Api(Construct):
             ),
         )
         self.admin_resource = admin_root
+        # the platform's door: the REST API's admin routes, IAM authorized (the 1.0 event carries
+        # the caller in ``requestContext.identity.userArn``: the admin's actor)
+        self.admin_api, self.admin_stage = self._http_api(
+            stage,
+            "Admin",
+            "admin",
+            "admin API (IAM, SigV4)",
+            ("/admin/{proxy+}", apigwv2.HttpMethod.ANY),
+            admin,
+            authorizers.HttpIamAuthorizer(),
+        )
         self.alarms = [
             alarm(
                 self,
@@ -114,41 +140,58 @@ class Api(Construct):
                 self.webhook_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
                 threshold=5,
             ),
+            alarm(
+                self,
+                "AdminApiServerErrors",
+                "The admin HTTP API (AdminApiUrl, where the platform calls) answered 5xx at least 5 "
+                "times in 5 minutes (crashes, timeouts, store unavailable).",
+                self.admin_stage.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+                threshold=5,
+            ),
         ]
 
-    def _webhook_api(
-        self, stage: str, webhook: lambda_.IFunction
+    def _http_api(
+        self,
+        stage: str,
+        prefix: str,
+        name: str,
+        description: str,
+        route: tuple[str, apigwv2.HttpMethod],
+        function: lambda_.IFunction,
+        authorizer: apigwv2.IHttpRouteAuthorizer | None = None,
     ) -> tuple[apigwv2.HttpApi, apigwv2.HttpStage]:
-        """The providers' door: ``POST /webhooks/{provider}`` on an HTTP API's ``$default`` stage,
-        throttled and access-logged as the REST stage is, the event in payload format 1.0."""
+        """An HTTP API with one ``route`` to ``function`` (payload format 1.0, the REST proxy
+        event's shape) on its ``$default`` stage, throttled and access-logged as the REST stage is."""
         api = apigwv2.HttpApi(
             self,
-            "WebhookApi",
-            api_name=f"cardops-{stage}-webhooks",
-            description="cardops webhooks (payment providers)",
+            f"{prefix}Api",
+            api_name=f"cardops-{stage}-{name}",
+            description=f"cardops {description}",
             create_default_stage=False,
         )
         access_logs = logs.LogGroup(
             self,
-            "WebhookAccessLogs",
+            f"{prefix}AccessLogs",
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.RETAIN if stage == "prod" else RemovalPolicy.DESTROY,
         )
         http_stage = apigwv2.HttpStage(
             self,
-            "WebhookStage",
+            f"{prefix}Stage",
             http_api=api,
             stage_name="$default",
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(rate_limit=200, burst_limit=400),
             access_log_settings=_AccessLogs(apigwv2.LogGroupLogDestination(access_logs)),
         )
+        path, method = route
         api.add_routes(
-            path="/webhooks/{provider}",
-            methods=[apigwv2.HttpMethod.POST],
+            path=path,
+            methods=[method],
             integration=integrations.HttpLambdaIntegration(
-                "Webhook", webhook, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
+                prefix, function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_1_0
             ),
+            authorizer=authorizer,
         )
         return api, http_stage
 

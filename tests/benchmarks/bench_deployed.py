@@ -1,8 +1,8 @@
 """What is deployed, read from the synthesized template (the infra tests' own ``npx cdk synth``):
 each function's memory and architecture, its log group's retention and class, the level of
-Lambda's own log lines, the table's class, and the API the webhooks arrive on. The cost model
-prices Lambda, CloudWatch Logs, DynamoDB and API Gateway from these figures, so a change to the
-stack changes the model."""
+Lambda's own log lines, the table's class, and the APIs the webhooks and the admin calls arrive
+on. The cost model prices Lambda, CloudWatch Logs, DynamoDB and API Gateway from these figures, so
+a change to the stack changes the model."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 STAGE = "prod"
 #: the webhook route's key on an HTTP API
 WEBHOOK_ROUTE = "POST /webhooks/{provider}"
+#: the admin routes' key on an HTTP API (``AdminApiUrl``, where the platform calls)
+ADMIN_ROUTE = "ANY /admin/{proxy+}"
 #: Lambda's system log levels by verbosity (``logging``'s numbers); a function without advanced
 #: logging controls (text format) writes its platform lines as at INFO, Lambda's default
 SYSTEM_LOG_LEVELS = {"DEBUG": 10.0, "INFO": 20.0, "WARN": 30.0}
@@ -25,8 +27,8 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
     (1 or 0), ``system_log_level`` (10 DEBUG, 20 INFO, 30 WARN) and, for a function an event source
     mapping invokes, ``event_batch_size``; ``stack: alarms``, ``composite_alarms``, ``dashboards``,
     ``secrets`` and ``sqs_event_sources`` (counts); and ``table: standard_ia`` (1
-    when the table is in the Standard-IA class) and ``webhooks: http_api`` (1 when an HTTP API
-    serves the webhook route)."""
+    when the table is in the Standard-IA class), ``webhooks: http_api`` (1 when an HTTP API
+    serves the webhook route) and ``admin: http_api`` (1 when an HTTP API serves the admin routes)."""
     resources = template["Resources"]
     tables = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
     if len(tables) != 1:
@@ -38,6 +40,8 @@ def figures(template: dict[str, Any]) -> dict[str, float]:
         "table: standard_ia": float(tables[0].get("TableClass") == "STANDARD_INFREQUENT_ACCESS"),
         # the door providers are registered at: an HTTP API route, or the REST API's
         "webhooks: http_api": float(WEBHOOK_ROUTE in routes),
+        # the door the platform calls: the admin HTTP API's route, or the REST API's
+        "admin: http_api": float(ADMIN_ROUTE in routes),
     }
     keys: dict[str, str] = {}  # logical id → function key
     for logical_id, resource in resources.items():

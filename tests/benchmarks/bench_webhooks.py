@@ -58,7 +58,8 @@ def _body(event_type: str) -> bytes:
 SAMPLE_IDS = (b"QzAbC2eZvKYlo2C", b"evt_sample_")
 #: another payment of the same store (ids of the same length): paid before the measured one, unmeasured
 WARM_UP_IDS = (b"WarmUpWarmUpWar", b"evt_warmup_")
-#: the first payment of another store (its balance and store marker made by its capture)
+#: the first payment of another store (its balance and store marker made by its capture, after one
+#: read of the marker: the container has not seen the store; the steady state's capture reads none)
 FIRST_IDS = (b"FirstFirstFirst", b"evt_first1_")
 FIRST_STORE = b"store_f42"
 

@@ -70,7 +70,12 @@ SHAPE = {
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
     # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
     "index_writes_per_janitor_check": 3.0,
+    # a capture reads whether its store is listed unless its container has seen the store
+    # (payments.store.StoreMarkers): priced as if no container were ever warm (the bench's is)
+    "marker_reads_per_capture": 1.0,
 }
+#: an eventually consistent read of an item up to 4 KB (the marker's) bills half a read unit
+EVENTUALLY_CONSISTENT_RRU = 0.5
 #: a month's fixed load: the janitor's scheduler runs every ``JANITOR_PERIOD_MINUTES``; Lambda polls
 #: each SQS trigger with long polls of 20 s from about five pollers while the queue is empty (the
 #: Lambda developer guide's starting pollers for a queue; each empty receive is a billed request)
@@ -192,10 +197,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         + gsi_wru
         + janitor_checks * payment_units  # the next-check update
     )
+    marker_reads = events["capture"] * SHAPE["marker_reads_per_capture"]  # not in the warm bench
     rru = (
         each("dynamodb_reads_processor")
         + each("dynamodb_reads_listeners")
         + janitor_checks  # one GetItem per check (the scheduler's Query pages are shared)
+        + marker_reads * EVENTUALLY_CONSISTENT_RRU
     )
     # as deployed, the capture's change stops a captured payment's waiting execution
     captured_t = flows.get(
@@ -241,6 +248,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "tasks": SHAPE["task_seconds"],
         "janitor": SHAPE["janitor_seconds_per_check"] * PAYMENTS_PER_MESSAGE * janitor_batch,
     }
+    seconds["processor"] += marker_reads / invocations["processor"] * SHAPE["aws_call_seconds"]
 
     def gb_second_price(name: str) -> float:
         arm = deployed[f"{FUNCTION_KEYS[name]}: arm64"] == 1.0
@@ -297,10 +305,12 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         )
     # the webhooks arrive where providers are registered: the HTTP API when the stack has its route
     webhook_api = "http" if deployed["webhooks: http_api"] == 1.0 else "rest"
+    # and the admin calls where the platform calls: the admin HTTP API when the stack has its route
+    admin_api = "http" if deployed["admin: http_api"] == 1.0 else "rest"
     costs = {
         "lambda": sum(invocations.values()) * PRICES["lambda_request"] + lambda_compute,
         "api_gateway": invocations["webhook"] * PRICES[f"apigw_{webhook_api}_request"]
-        + SHAPE["admin_calls_per_payment"] * PRICES["apigw_rest_request"],
+        + SHAPE["admin_calls_per_payment"] * PRICES[f"apigw_{admin_api}_request"],
         **dynamodb_costs(
             wru, rru, gsi_wru, stored_gb, infrequent_access=deployed["table: standard_ia"] == 1.0
         ),
@@ -383,7 +393,13 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
             if results["deployed"]["webhooks: http_api"] == 1.0
             else "REST API price (4.25 USD per million)"
         )
-        + ", admin requests at the REST API price.",
+        + ", admin requests at the "
+        + (
+            "HTTP API price (AdminApiUrl, where the platform calls)"
+            if results["deployed"]["admin: http_api"] == 1.0
+            else "REST API price"
+        )
+        + ".",
         "",
         "| service | USD per 1M payments | goal |",
         "| --- | ---: | ---: |",

@@ -126,6 +126,10 @@ def test_crashes_alarm_on_function_errors_and_api_5xx(template: dict[str, Any]) 
     )
     assert {d["Name"] for d in webhooks["Dimensions"]} == {"ApiId", "Stage"}
     assert "WebhookApi" in json.dumps(webhooks["Dimensions"])
+    # the platform's door (AdminApiUrl) likewise
+    admin = described(template, "AdminApiServerErrors")
+    assert (admin["Namespace"], admin["MetricName"], admin["Threshold"]) == ("AWS/ApiGateway", "5xx", 5)
+    assert "AdminApi" in json.dumps(admin["Dimensions"])
 
 
 def test_parked_events_alarm_on_the_processor_metric(template: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ def test_sandbox_outputs_have_every_stack_output_key(
     for required in (
         "ApiUrl",
         "WebhookApiUrl",
+        "AdminApiUrl",
         "AwsEndpointUrl",
         "FeedBucketName",
         "EvidenceBucketName",
@@ -30,3 +31,4 @@ def test_sandbox_outputs_have_every_stack_output_key(
     assert {"CaptureDeadlineStateMachineArn", "RepaymentStateMachineArn"} <= stack_keys
     assert sandbox.outputs["ApiUrl"].startswith("http://127.0.0.1:")
     assert sandbox.outputs["WebhookApiUrl"].startswith("http://127.0.0.1:")
+    assert sandbox.outputs["AdminApiUrl"].startswith("http://127.0.0.1:")

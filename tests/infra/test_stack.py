@@ -101,6 +101,51 @@ def test_admin_routes_are_iam_authorized_and_webhooks_are_open(template: dict[st
             assert kind == "NONE" and under & {"webhooks", "{provider}", "console"}, under
 
 
+def test_the_admin_http_api_serves_the_rest_apis_admin_routes_behind_iam(template: dict[str, Any]) -> None:
+    """``AdminApiUrl``: every admin route the REST API has (``ANY /admin/{proxy+}``), IAM authorized,
+    to the same admin function in payload format 1.0 (the REST proxy event's shape); ``ApiUrl``
+    keeps them (SPEC §8)."""
+    resources = template["Resources"]
+    rest_admin = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["AuthorizationType"] == "AWS_IAM"
+    ]
+    assert [
+        (m["HttpMethod"], resources[m["ResourceId"]["Ref"]]["Properties"]["PathPart"]) for m in rest_admin
+    ] == [
+        ("ANY", "{proxy+}")  # /admin/{proxy+}
+    ]
+    # what the REST API enforces before the function there: nothing but IAM (its validator checks
+    # request parameters, and the admin route requires none; no body models): the HTTP door needs
+    # no more than its IAM authorizer to refuse what the REST door refuses
+    assert "RequestModels" not in rest_admin[0] and not rest_admin[0].get("RequestParameters")
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources_of(template, "AWS::ApiGatewayV2::Route").values()
+        if "/admin" in r["Properties"]["RouteKey"]
+    }
+    assert set(routes) == {"ANY /admin/{proxy+}"}
+    route = routes["ANY /admin/{proxy+}"]
+    assert route["AuthorizationType"] == "AWS_IAM"
+    integration = resources[route["Target"]["Fn::Join"][1][1]["Ref"]]["Properties"]
+    assert integration["PayloadFormatVersion"] == "1.0"
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert "ApiAdmin" in json.dumps(integration["IntegrationUri"])
+    assert route["ApiId"] != next(
+        r["Properties"]["ApiId"]
+        for r in resources_of(template, "AWS::ApiGatewayV2::Route").values()
+        if r["Properties"]["RouteKey"] == "POST /webhooks/{provider}"
+    )
+    stage = next(
+        s["Properties"]
+        for s in resources_of(template, "AWS::ApiGatewayV2::Stage").values()
+        if s["Properties"]["ApiId"] == route["ApiId"]
+    )
+    assert stage["StageName"] == "$default" and "DestinationArn" in stage["AccessLogSettings"]
+    assert "AdminApiUrl" in template["Outputs"]
+
+
 def test_outputs_follow_the_contract(template: dict[str, Any]) -> None:
     outputs = set(template["Outputs"])
     assert {

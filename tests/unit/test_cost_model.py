@@ -18,6 +18,7 @@ def _template(
     logging: dict[str, str] | None = None,
     table_class: str | None = None,
     webhook_route: str | None = None,
+    admin_route: str | None = None,
     janitor_batch_size: int = 1,
 ) -> dict[str, Any]:
     """A synthesized template's shape: each function with its memory, architecture, log group and
@@ -43,8 +44,9 @@ def _template(
         "Type": "AWS::Lambda::EventSourceMapping",
         "Properties": {"FunctionName": {"Ref": "janitor_workerFunction"}, "BatchSize": janitor_batch_size},
     }
-    if webhook_route:
-        resources["Route"] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": webhook_route}}
+    for name, route in (("Route", webhook_route), ("AdminRoute", admin_route)):
+        if route:
+            resources[name] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": route}}
     return {"Resources": resources}
 
 
@@ -138,6 +140,25 @@ def test_transactions_cost_the_write_units_measured_for_their_items() -> None:
         cost_model.per_million(base)["_transaction_wru_per_payment"] + added
     )
     assert "transaction_items" not in cost_model.SHAPE
+
+
+def test_a_capture_pays_for_its_store_marker_read_as_if_no_container_were_warm() -> None:
+    """The bench's warm processor skips the read; the model adds half a read unit per capture and
+    its round trip to the processor, so a cold fleet is not priced as if it were free."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    with_read = cost_model.per_million(results)
+    shape = cost_model.SHAPE | {"marker_reads_per_capture": 0.0}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost_model, "SHAPE", shape)
+        without = cost_model.per_million(results)
+    captures = 1 - cost_model.SHAPE["auto_refund_share"]
+    assert with_read["_rru_per_payment"] == pytest.approx(without["_rru_per_payment"] + captures * 0.5)
+    # the processor's invocations: one per webhook of a payment (authorization, capture, refund, dispute)
+    webhooks = 1.0 + captures + cost_model.SHAPE["refund_share"] + cost_model.SHAPE["dispute_share"]
+    assert with_read["_processor_seconds_per_invocation"] == pytest.approx(
+        without["_processor_seconds_per_invocation"]
+        + captures / webhooks * cost_model.SHAPE["aws_call_seconds"]
+    )
 
 
 def test_the_report_shows_each_goal_beside_its_figure() -> None:
@@ -322,6 +343,33 @@ def test_webhook_requests_are_priced_at_the_api_the_template_serves_them_on() ->
     )
     assert "HTTP API price" in "\n".join(cost_model.report(results | {"deployed": http_deployed}))
     assert "REST API price (4.25" in "\n".join(cost_model.report(results))
+
+
+def test_admin_requests_are_priced_at_the_api_the_template_serves_them_on() -> None:
+    """With the admin routes on an HTTP API (``AdminApiUrl``), the platform's admin calls cost the
+    HTTP API price (≈ $2.96 less per 1M payments at one call each); the assumptions line says so."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    webhook = "POST /webhooks/{provider}"
+    rest_deployed = bench_deployed.figures(_template(webhook_route=webhook))
+    http_deployed = bench_deployed.figures(
+        _template(webhook_route=webhook, admin_route="ANY /admin/{proxy+}")
+    )
+    assert (rest_deployed["admin: http_api"], http_deployed["admin: http_api"]) == (0.0, 1.0)
+    assert bench_deployed.figures(_template(admin_route="ANY /admin/other"))["admin: http_api"] == 0.0
+    rest = cost_model.per_million(results | {"deployed": rest_deployed})
+    http = cost_model.per_million(results | {"deployed": http_deployed})
+    prices = cost_model.PRICES
+    saved = cost_model.SHAPE["admin_calls_per_payment"] * (
+        prices["apigw_rest_request"] - prices["apigw_http_request"]
+    )
+    assert rest["api_gateway"] - http["api_gateway"] == pytest.approx(saved * 1_000_000)
+    assert rest["total"] - http["total"] == pytest.approx(saved * 1_000_000)
+    assert "admin requests at the HTTP API price (AdminApiUrl" in "\n".join(
+        cost_model.report(results | {"deployed": http_deployed})
+    )
+    assert "admin requests at the REST API price." in "\n".join(
+        cost_model.report(results | {"deployed": rest_deployed})
+    )
 
 
 def test_counted_transactions_carry_each_items_billed_size(aws: None) -> None:

@@ -43,7 +43,8 @@ SIGV4_SCHEME: dict[str, Any] = {
     "name": "Authorization",
     "in": "header",
     "x-amazon-apigateway-authtype": "awsSigv4",
-    "description": "AWS Signature Version 4 (IAM); the local sandbox does not check it",
+    "description": "AWS Signature Version 4 (IAM, service execute-api); the local sandbox checks it on "
+    "AdminApiUrl (the operator's key: sandbox/sandbox), not on ApiUrl",
 }
 
 

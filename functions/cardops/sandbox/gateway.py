@@ -4,8 +4,11 @@ The same handlers as in AWS answer: ``/webhooks/*`` → the webhook function, ``
 admin function, ``/console`` and ``/console/*`` → the web console (whose cookies, redirects and
 security headers pass through as API Gateway passes them): the REST API (``ApiUrl``). The webhook
 HTTP API (``WebhookApiUrl``) is a second server with the one route, its events in payload format
-1.0 as an HTTP API sends them. Bodies are passed base64-encoded, as API Gateway does for binary
-media, so the webhook handler sees the exact bytes the provider signed.
+1.0 as an HTTP API sends them; the admin HTTP API (``AdminApiUrl``) a third, with ``/admin/*``
+only, IAM authorized as deployed (``cardops.sandbox.sigv4``: unsigned or wrongly signed requests
+are refused with 403 before the function runs). The REST door's admin routes act as the configured
+operator without a signature (the CLI calls them so). Bodies are passed base64-encoded, as API
+Gateway does for binary media, so the webhook handler sees the exact bytes the provider signed.
 """
 
 from __future__ import annotations
@@ -17,15 +20,26 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from cardops.sandbox.lambda_runner import API_LOCK, FakeContext
 from cardops.sandbox.loopback import LoopbackServer, send
+from cardops.sandbox.sigv4 import Refused
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-#: (method, path with query, headers, body) → the event the function receives
-EventOf = Callable[[str, str, dict[str, str], bytes], dict[str, Any]]
+#: (method, path with query, headers, body) → the caller's ARN, or ``Refused`` (403)
+Authorizer = Callable[[str, str, dict[str, str], bytes], str]
+
+
+class EventOf(Protocol):
+    """(method, path with query, headers, body, the IAM caller) → the event the function receives."""
+
+    def __call__(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, *, user_arn: str | None = None
+    ) -> dict[str, Any]: ...
+
+
 #: the largest body the sandbox reads (API Gateway's own limit is 10 MB); larger ones are refused unread
 MAX_READ_BYTES = 10 * 1024 * 1024
 
@@ -85,18 +99,24 @@ def api_gateway_event(
     }
 
 
-def http_api_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    """The event an HTTP API's Lambda integration sends in payload format 1.0 for its one route,
-    ``POST /webhooks/{provider}``: the REST proxy event's fields, header names in lower case, the
+def http_api_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, *, user_arn: str | None = None
+) -> dict[str, Any]:
+    """The event an HTTP API's Lambda integration sends in payload format 1.0 for its routes,
+    ``POST /webhooks/{provider}`` (``WebhookApiUrl``) or ``ANY /admin/{proxy+}`` (``AdminApiUrl``,
+    the IAM caller in ``identity``): the REST proxy event's fields, header names in lower case, the
     ``$default`` stage and the route key in the request context."""
-    event = api_gateway_event(method, raw_path, {k.lower(): v for k, v in headers.items()}, body)
-    route = f"{method} {event['resource']}"
+    event = api_gateway_event(
+        method, raw_path, {k.lower(): v for k, v in headers.items()}, body, user_arn=user_arn
+    )
+    admin = event["resource"].startswith("/admin")
+    route = f"{'ANY' if admin else method} {event['resource']}"
     event["version"] = "1.0"
     event["requestContext"] |= {
         "stage": "$default",
         "resourceId": route,
         "routeKey": route,
-        "apiId": "sandbox-webhooks",
+        "apiId": "sandbox-admin" if admin else "sandbox-webhooks",
         "protocol": "HTTP/1.1",
     }
     return event
@@ -106,19 +126,22 @@ class Gateway:
     def __init__(
         self,
         *,
-        webhook: Handler,
+        webhook: Handler | None,
         admin: Handler | None,
         console: Handler | None = None,
         extra_routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None,
         port: int = 0,
         event_of: EventOf = api_gateway_event,
         crash: tuple[int, str] = (502, ""),
+        authorize: Authorizer | None = None,
     ) -> None:
-        """``admin`` None: the webhook route only (the HTTP API); ``crash``: the status and
-        message API Gateway answers when the function raises (REST: 502 and the error; HTTP API:
-        500 "Internal Server Error")."""
+        """``admin`` or ``webhook`` None: the other's routes only (an HTTP API); ``crash``: the
+        status and message API Gateway answers when the function raises (REST: 502 and the error;
+        HTTP API: 500 "Internal Server Error"); ``authorize``: the admin routes' IAM authorization
+        (the caller's ARN, or ``Refused``: 403), None for the configured operator unsigned."""
         self._webhook = webhook
         self._admin = admin
+        self._authorize = authorize
         self._console = console
         self._event_of = event_of
         self._crash = crash
@@ -148,16 +171,28 @@ class Gateway:
             send(request, status, content_type, payload)
             return
         headers = {k: v for k, v in request.headers.items()}
-        if path.startswith("/webhooks/") and request.command == "POST" and path.count("/") == 2:
+        user_arn = None
+        if (
+            self._webhook is not None
+            and path.startswith("/webhooks/")
+            and request.command == "POST"
+            and path.count("/") == 2
+        ):
             handler = self._webhook
         elif self._admin is not None and path.startswith("/admin/"):
             handler = self._admin
+            if self._authorize is not None:
+                try:
+                    user_arn = self._authorize(request.command, request.path, headers, body)
+                except Refused as refused:
+                    send(request, 403, "application/json", json.dumps({"message": str(refused)}).encode())
+                    return
         elif self._console is not None and (path == "/console" or path.startswith("/console/")):
             handler = self._console
         else:
             send(request, 404, "application/json", b'{"message":"Not Found"}')
             return
-        event = self._event_of(request.command, request.path, headers, body)
+        event = self._event_of(request.command, request.path, headers, body, user_arn=user_arn)
         try:
             with API_LOCK:
                 result = handler(event, FakeContext(function_name="sandbox-api"))

@@ -64,11 +64,13 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     moto.start()
     moto_host, moto_port = moto.get_host_and_port()
     endpoint = f"http://{moto_host}:{moto_port}"
+    from cardops.sandbox import sigv4
+
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "sandbox",
-            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_ACCESS_KEY_ID": sigv4.OPERATOR_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": sigv4.OPERATOR_SECRET_KEY,
             "AWS_DEFAULT_REGION": "ap-northeast-1",
             "AWS_REGION": "ap-northeast-1",
             "MOTO_PORT": str(moto_port),
@@ -143,6 +145,32 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         event_of=http_api_event,
         crash=(500, "Internal Server Error"),
     )
+    # the platform's door as deployed (README: the platform calls ``AdminApiUrl``), IAM authorized:
+    # requests signed (SigV4, execute-api) with the operator's credentials act as the configured user
+    from datetime import UTC, datetime
+
+    from cardops.sandbox.gateway import sandbox_user_arn
+
+    operator = {sigv4.OPERATOR_ACCESS_KEY: sigv4.Signer(sigv4.OPERATOR_SECRET_KEY, sandbox_user_arn())}
+
+    def authorize(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> str:
+        return sigv4.authorize(
+            method,
+            raw_path,
+            headers,
+            body,
+            signers=operator,
+            region=os.environ["AWS_REGION"],
+            now=datetime.now(UTC),
+        )
+
+    admin_api = Gateway(
+        webhook=None,
+        admin=run_as("admin", admin.handler),
+        event_of=http_api_event,
+        crash=(500, "Internal Server Error"),
+        authorize=authorize,
+    )
     payjp.webhook_url = f"{webhook_api.url}/webhooks/payjp"
     sbps.webhook_url = f"{webhook_api.url}/webhooks/sbps"
     stripe.webhook_url = f"{webhook_api.url}/webhooks/stripe"
@@ -168,11 +196,12 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
     from cardops.sandbox.stream_poller import change_feed
 
     changes = change_feed(provisioned)  # the table's stream → the payment listeners
-    for component in (payjp, stripe, sbps, gateway, webhook_api, worker, changes, janitor):
+    for component in (payjp, stripe, sbps, gateway, webhook_api, admin_api, worker, changes, janitor):
         component.start()
     outputs = {
         "ApiUrl": f"{gateway.url}/",
         "WebhookApiUrl": f"{webhook_api.url}/",
+        "AdminApiUrl": f"{admin_api.url}/",
         "ConsoleUrl": f"{gateway.url}/console",
         # no pool in the sandbox: its user switcher (/console/sandbox/login) signs its users in
         "ConsoleUserPoolId": "sandbox",
@@ -197,6 +226,7 @@ def start(port: int = 0, outputs_path: Path | None = DEFAULT_OUTPUTS) -> Sandbox
         sbps.stop,
         gateway.stop,
         webhook_api.stop,
+        admin_api.stop,
         worker.stop,
         changes.stop,
         janitor.stop,

@@ -14,7 +14,9 @@ Every payment still waiting for the provider (pending or authorized) is also on 
 Open authorizations are indexed on ``gsi1`` (``STORE#{store}#UNCAPTURED`` / deadline) only while
 they are open, so the store's "uncaptured sales" list is one query; once money is captured the same
 index lists the payment under ``STORE#{store}#CAPTURED`` / last update (the ledger reconciliation's
-by-store, paged read), and the capture's transaction lists the store itself (``STORES#{shard}``).
+by-store, paged read), and the capture's transaction lists the store itself (``STORES#{shard}``)
+when it is not listed yet (``StoreMarkers``: one eventually consistent read on a cold container,
+none on a warm one, instead of 2 write units in every capture's transaction).
 A raw webhook that can never be processed as it is (schema-invalid) is parked on ``gsi1``
 (``EVENTS#PARKED`` / parked time) until it is processed again or redriven, so listing those is one
 query too.
@@ -23,6 +25,8 @@ query too.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -57,15 +61,19 @@ def captured_partition(store_id: str) -> str:
     return f"STORE#{store_id}#CAPTURED"
 
 
+def _marker_key(store_id: str) -> dict[str, Any]:
+    return {"pk": _s(f"STORE#{store_id}"), "sk": _s("#STORE")}
+
+
 def store_marker(store_id: str) -> dict[str, Any]:
     """The item that lists a store once it has captured money: written with the capture (same
-    transaction, idempotent overwrite), so the daily reconciliation finds every store by query."""
+    transaction; an overwrite of an existing one is harmless), so the daily reconciliation finds
+    every store by query."""
     shard = int(hashlib.sha256(store_id.encode()).hexdigest(), 16) % STORE_SHARDS
     return {
         "TableName": _table(),
         "Item": {
-            "pk": _s(f"STORE#{store_id}"),
-            "sk": _s("#STORE"),
+            **_marker_key(store_id),
             "store_id": _s(store_id),
             "gsi1pk": _s(f"STORES#{shard}"),
             "gsi1sk": _s(store_id),
@@ -73,7 +81,60 @@ def store_marker(store_id: str) -> dict[str, Any]:
     }
 
 
+class StoreMarkers:
+    """Whether a store's marker is already written, so a capture adds it only when it is not.
+
+    Markers are never deleted (nothing deletes ``STORE#``/``#STORE``, and they carry no TTL
+    attribute): a "present" answer stays true, so it is remembered for the life of the container
+    (bounded, least recently used first out) and an eventually consistent read is enough. A stale
+    "absent" only writes the marker again, which is harmless; a marker deleted by hand comes back
+    with the store's next capture in a container that has not seen it. Keyed by table, so a memo
+    never answers for another table (the tests' and benchmarks' fresh moto tables).
+    """
+
+    def __init__(self, *, remember: int = 10_000) -> None:
+        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._remember = remember
+        self._lock = threading.Lock()
+
+    def known(self, store_id: str) -> bool:
+        """From the memo, else one eventually consistent GetItem of the key alone (0.5 read unit)."""
+        key = (_table(), store_id)
+        with self._lock:
+            if key in self._known:
+                self._known.move_to_end(key)
+                return True
+        found = "Item" in aws.dynamodb().get_item(
+            TableName=key[0], Key=_marker_key(store_id), ProjectionExpression="pk", ConsistentRead=False
+        )
+        if found:
+            self.written(store_id)
+        return found
+
+    def written(self, store_id: str) -> None:
+        """Remember a store whose marker is in the table (read, or written by a committed capture)."""
+        key = (_table(), store_id)
+        with self._lock:
+            self._known[key] = None
+            self._known.move_to_end(key)
+            while len(self._known) > self._remember:
+                self._known.popitem(last=False)
+
+    def forget(self) -> None:
+        """Read every store again (the tests, whose tables are made afresh)."""
+        with self._lock:
+            self._known.clear()
+
+
+CONTAINER_MARKERS = StoreMarkers()
+"""The stores this container has seen listed: a warm processor captures for them with no read."""
+
+
 class PaymentRepository:
+    def __init__(self, *, markers: StoreMarkers | None = None) -> None:
+        """``markers``: the container's memo unless given (a test's fresh one is a cold container)."""
+        self._markers = CONTAINER_MARKERS if markers is None else markers
+
     def get(self, provider: str, payment_id: str) -> Payment | None:
         item = (
             aws.dynamodb()
@@ -155,8 +216,15 @@ class PaymentRepository:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         items: list[dict[str, Any]] = [{"Put": put}, {"Put": history}]
-        if payment.metadata.store_id and "facts.captured_amount" in applied.history.changes:
-            items.append({"Put": store_marker(payment.metadata.store_id)})
+        store_id = payment.metadata.store_id
+        listing = None  # the store this capture lists: only one not listed yet (2 WRU otherwise wasted)
+        if (
+            store_id
+            and "facts.captured_amount" in applied.history.changes
+            and not self._markers.known(store_id)
+        ):
+            listing = store_id
+            items.append({"Put": store_marker(store_id)})
         try:
             aws.dynamodb().transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as exc:
@@ -170,6 +238,8 @@ class PaymentRepository:
             if code == "TransactionConflictException" or _transient(exc):
                 raise StoreUnavailable(code) from exc
             raise
+        if listing:
+            self._markers.written(listing)  # only once committed: a failed write lists nobody
 
     def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
         page = aws.dynamodb().query(
