@@ -7,7 +7,7 @@ The hook runs before the request is sent, so botocore does not retry it and the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,14 @@ class Fault:
         )
 
 
+def dynamodb_fault(operation: str | None = None, **options: Any) -> AbstractContextManager[Fault]:
+    """``aws_fault`` of DynamoDB, the store every entry point writes to."""
+    return aws_fault("dynamodb", operation, **options)
+
+
 @contextmanager
-def dynamodb_fault(
+def aws_fault(
+    service: str,
     operation: str | None = None,
     *,
     times: int = 1,
@@ -62,17 +68,17 @@ def dynamodb_fault(
     timeout: bool = False,
     after: int = 0,
 ) -> Iterator[Fault]:
-    """The next ``times`` DynamoDB calls (of ``operation``, e.g. ``PutItem``; any when None) fail,
-    once ``after`` of them went through."""
+    """The next ``times`` calls of ``service`` (of ``operation``, e.g. ``PutItem``; any when None)
+    fail, once ``after`` of them went through (``sqs``: the events queue refusing a send)."""
     from cardops.kernel import aws
 
     fault = Fault(remaining=times, code=code, timeout=timeout, after=after)
-    event = "before-call.dynamodb" + (f".{operation}" if operation else "")
+    event = f"before-call.{service}" + (f".{operation}" if operation else "")
     # every function signs with its own role's client (``provisioned``), so each gets the hook
-    clients = [aws.client("dynamodb")]
+    clients = [aws.client(service)]
     for identity in aws.installed_identities():
         with aws.acting_as(identity):
-            clients.append(aws.client("dynamodb"))
+            clients.append(aws.client(service))
     emitters = list({id(c.meta.events): c.meta.events for c in clients}.values())
     for events in emitters:
         events.register(event, fault, unique_id=f"fault-{id(fault)}")

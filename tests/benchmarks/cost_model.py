@@ -237,9 +237,11 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         return web[f"{kind}: stored_raw_bytes"] / max(web[f"{kind}: stored_raw_items"], 1.0)
 
     # DynamoDB request units, from the measured item sizes: the writes of the webhook and the
-    # processor outside their transactions are on the raw event (put and mark at its size when
-    # accepted, the outcome at its final size: an update bills the larger of the item before and
-    # after), a duplicate's failed conditional put at the stored event's size; the transactions as
+    # processor outside their transactions are on the raw event (the put at its size when accepted,
+    # the outcome at its final size: an update bills the larger of the item before and after), a
+    # duplicate's failed conditional put at the stored event's size (a provider retries after its
+    # back-off, once the event is processed: the put alone, ``aws_calls_per_duplicate_webhook``;
+    # one arriving while the event is in flight is also re-sent); the transactions as
     # measured: 2 WRU per KB of each item they wrote or checked, at its larger size before or after;
     # the indexes' writes as measured for each event's change of the payment (projection ALL: the
     # whole item, a moved entry deleted and put)

@@ -172,13 +172,12 @@ class FakeProvider:
 
 
 class FakeRawEvents:
-    """Raw webhook bodies stored once per (provider, event id), and whether each was enqueued;
-    ``fail_enqueue_marks`` makes the next ``mark_enqueued`` calls fail (a crash after the send)."""
+    """Raw webhook bodies stored once per (provider, event id), with each one's processing record as
+    ``RawEventStore`` keeps it (processed, parked, redriven: what intake reads back on a duplicate)."""
 
     def __init__(self) -> None:
         self.bodies: dict[tuple[str, str], bytes] = {}
-        self.enqueued: dict[tuple[str, str], datetime] = {}
-        self.fail_enqueue_marks = 0
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
 
     def put_if_absent(
         self,
@@ -189,18 +188,42 @@ class FakeRawEvents:
         content_type: str,
         received_at: datetime,
         ttl_days: int,
-    ) -> tuple[bool, bool]:
+    ) -> tuple[bool, dict[str, Any]]:
         key = (provider, event_id)
         if key in self.bodies:
-            return False, key in self.enqueued
+            return False, dict(self.records[key])
         self.bodies[key] = body
-        return True, False
+        self.records[key] = {"content_type": content_type[:128], "received_at": received_at.isoformat()}
+        return True, {}
 
-    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:
-        if self.fail_enqueue_marks:
-            self.fail_enqueue_marks -= 1
-            raise RuntimeError("the table did not answer")
-        self.enqueued[(provider, event_id)] = at
+    def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None:
+        record = self.records[(provider, event_id)]
+        for key in ("parked_at", "permanent"):
+            record.pop(key, None)
+        record |= {"processed_at": at.isoformat(), "outcome": outcome[:1000]}
+
+    def record_failure(
+        self, *, provider: str, event_id: str, reason: str, at: datetime, parked: bool
+    ) -> None:
+        record = self.records[(provider, event_id)]
+        record["attempts"] = record.get("attempts", 0) + 1
+        record |= {"last_error": reason[:1000], "last_failed_at": at.isoformat()}
+        record.setdefault("first_failed_at", at.isoformat())
+        if parked:
+            record["parked_at"] = at.isoformat()
+
+    def park(self, *, provider: str, event_id: str, reason: str, at: datetime) -> bool:
+        if (provider, event_id) not in self.records:
+            return False
+        self.record_failure(provider=provider, event_id=event_id, reason=reason, at=at, parked=True)
+        self.records[(provider, event_id)]["permanent"] = True
+        return True
+
+    def record_redrive(self, *, provider: str, event_id: str, at: datetime) -> None:
+        record = self.records[(provider, event_id)]
+        for key in ("parked_at", "permanent"):
+            record.pop(key, None)
+        record["redriven_at"] = at.isoformat()
 
     def get_body(self, *, provider: str, event_id: str) -> bytes | None:
         return self.bodies.get((provider, event_id))
@@ -208,17 +231,19 @@ class FakeRawEvents:
 
 @dataclass
 class FakeQueue:
-    """A FIFO queue: a message with a deduplication id already sent is dropped, as SQS does."""
+    """The events queue as deployed, a standard queue: every send is a message (``dedupe_id`` rides
+    along as an attribute; SQS deduplicates only on a FIFO queue)."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
-    sends: int = 0
-    _ids: set[str] = field(default_factory=set)
+    dedupe_ids: list[str] = field(default_factory=list)
+
+    @property
+    def sends(self) -> int:
+        return len(self.messages)
 
     def send(self, message: Mapping[str, Any], *, dedupe_id: str) -> None:
-        self.sends += 1
-        if dedupe_id not in self._ids:
-            self._ids.add(dedupe_id)
-            self.messages.append(dict(message))
+        self.messages.append(dict(message))
+        self.dedupe_ids.append(dedupe_id)
 
 
 # -- the janitor's ports (``use_cases.janitor``) ------------------------------------------------------

@@ -123,7 +123,7 @@ def test_table_actions_per_function(template: dict[str, Any]) -> None:
     def table(key: str) -> set[str]:
         return {a for a, _ in _grants(template, key) if a.startswith("dynamodb:")}
 
-    assert table("webhook") == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert table("webhook") == {"dynamodb:PutItem"}  # put if absent: no mark, no read
     for step in (
         "repayment_validate",
         "repayment_eligibility",

@@ -39,15 +39,20 @@ def denied(call: Callable[[], Any]) -> str:
 def test_dynamodb_action_outside_the_role_is_denied(provisioned: Any) -> None:
     key = {"pk": {"S": "PAYMENT#x"}, "sk": {"S": "META"}}
     with aws.acting_as("webhook"):
-        aws.dynamodb().update_item(  # granted
-            TableName=provisioned.table_name, Key=key, UpdateExpression="SET touched = :t",
-            ExpressionAttributeValues={":t": {"S": "yes"}},
-        )  # fmt: skip
+        aws.dynamodb().put_item(TableName=provisioned.table_name, Item=key)  # granted
         message = denied(lambda: aws.dynamodb().delete_item(TableName=provisioned.table_name, Key=key))
-        # a duplicate's stored item comes back with its failed conditional put: no reads at all
+        # a duplicate's stored item comes back with its failed conditional put: no reads at all,
+        # and it says whether the event awaits processing: no mark after the send
         read = denied(lambda: aws.dynamodb().get_item(TableName=provisioned.table_name, Key=key))
+        update = denied(
+            lambda: aws.dynamodb().update_item(
+                TableName=provisioned.table_name, Key=key, UpdateExpression="SET touched = :t",
+                ExpressionAttributeValues={":t": {"S": "yes"}},
+            )
+        )  # fmt: skip
     assert "assumed-role/cardops-test-webhook/webhook" in message
     assert "dynamodb:DeleteItem" in message and "dynamodb:GetItem" in read
+    assert "dynamodb:UpdateItem" in update
 
 
 def test_dynamodb_transaction_is_checked_per_operation(provisioned: Any) -> None:

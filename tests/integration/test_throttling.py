@@ -17,7 +17,7 @@ import pytest
 
 from cardops.kernel import clock
 from cardops.kernel.dynamodb import StoreUnavailable
-from cardops.payments.store.payments import PaymentRepository, RawEventStore
+from cardops.payments.store.payments import PaymentRepository
 from cardops.sandbox.lambda_runner import FakeContext
 from tests.builders import captured_payment, repayment_record
 from tests.conftest import sample
@@ -53,17 +53,6 @@ def _queued(provisioned: Any) -> list[str]:
             sqs.delete_message(QueueUrl=provisioned.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _enqueued_at(event_id: str) -> bool:
-    from cardops.kernel import aws
-    from cardops.kernel.config import settings
-
-    item = aws.dynamodb().get_item(
-        TableName=settings().table_name,
-        Key={"pk": {"S": f"WEBHOOK#stripe#{event_id}"}, "sk": {"S": "#EVENT"}},
-    )
-    return "enqueued_at" in item.get("Item", {})
-
-
 @pytest.mark.parametrize("code", TRANSIENT_CODES)
 def test_webhook_store_throttled_is_503_then_the_retry_is_stored_and_enqueued(
     webhook: Any, provisioned: Any, code: str
@@ -87,23 +76,6 @@ def test_webhook_store_read_timeout_is_503(webhook: Any, provisioned: Any) -> No
         status, answer = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
     assert status == 503 and answer["error"]["code"] == "store_unavailable"
     assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
-
-
-def test_webhook_mark_enqueued_throttled_is_503_and_the_retry_enqueues_it(
-    webhook: Any, provisioned: Any
-) -> None:
-    body = _event("evt_mark")
-    with dynamodb_fault("UpdateItem") as fault:
-        status, _ = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
-    assert fault.hits == ["UpdateItem"] and status == 503
-    assert RawEventStore().get_body(provider="stripe", event_id="evt_mark") == body  # stored, not enqueued
-    assert not _enqueued_at("evt_mark")
-    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
-        200,
-        {"received": True, "duplicate": True},
-    )
-    assert _enqueued_at("evt_mark")
-    assert set(_queued(provisioned)) == {"evt_mark"}
 
 
 def test_webhook_duplicate_put_throttled_is_503(webhook: Any, provisioned: Any) -> None:

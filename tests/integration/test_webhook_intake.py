@@ -49,8 +49,8 @@ def test_stripe_signed_by_official_library_is_accepted_once(webhook: Any, provis
         200,
         {"received": True, "duplicate": True},
     )
-    queued = _queued(provisioned)
-    assert [(m["provider"], m["event_id"]) for m in queued] == [("stripe", "evt_1")]
+    queued = _queued(provisioned)  # sent again: the duplicate came before the event was processed
+    assert [(m["provider"], m["event_id"]) for m in queued] == [("stripe", "evt_1")] * 2
     assert json.loads(queued[0]["body"])["id"] == "evt_1"
 
 
@@ -153,38 +153,114 @@ def test_store_failure_is_503_so_the_provider_retries(webhook: Any, monkeypatch:
     assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 503
 
 
-def test_enqueue_failure_is_retried_on_redelivery(
-    webhook: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stored event whose enqueue failed is enqueued by the provider's retry, not lost as a duplicate."""
-    from cardops.kernel.dynamodb import StoreUnavailable
-    from cardops.payments.store.queue import SqsQueue
+def _deliver(webhook: Any, body: bytes) -> tuple[tuple[int, Any], dict[str, int]]:
+    """The webhook's answer to a Stripe delivery of ``body``, and the AWS calls it made."""
+    from tests.helpers import counting_aws_calls
 
-    original = SqsQueue.send
-    monkeypatch.setattr(SqsQueue, "send", lambda *a, **k: (_ for _ in ()).throw(StoreUnavailable("sqs down")))
+    with counting_aws_calls() as calls:
+        answer = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    return answer, dict(calls)
+
+
+STORED_AND_SENT = {"dynamodb:PutItem": 1, "sqs:SendMessage": 1}
+DUPLICATE = (200, {"received": True, "duplicate": True})
+
+
+def _stored_item(event_id: str) -> dict[str, Any]:
+    from cardops.kernel.config import settings
+
+    key = {"pk": {"S": f"WEBHOOK#stripe#{event_id}"}, "sk": {"S": "#EVENT"}}
+    item: dict[str, Any] = boto3.client("dynamodb").get_item(TableName=settings().table_name, Key=key)["Item"]
+    return item
+
+
+def test_a_first_delivery_is_one_put_and_one_send(webhook: Any, provisioned: Any) -> None:
+    """No mark after the send (issue 13): the stored item is written once by the intake."""
+    call(webhook, "POST", "/webhooks/stripe", b"{}", {})  # warm: the secret cached, as in a warm container
+    body = stripe_event("evt_first")
+    assert _deliver(webhook, body) == ((200, {"received": True, "duplicate": False}), STORED_AND_SENT)
+    assert "enqueued_at" not in _stored_item("evt_first")
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_first"]
+
+
+def test_an_enqueue_failure_is_503_and_the_providers_retry_enqueues_it(
+    webhook: Any, provisioned: Any
+) -> None:
+    """A stored event whose send failed is enqueued by the provider's retry, not lost as a duplicate."""
+    from cardops.payments.store.payments import RawEventStore
+    from tests.faults import aws_fault
+
     body = stripe_event("evt_lost")
-    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 503
-    monkeypatch.setattr(SqsQueue, "send", original)
-    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
-        200,
-        {"received": True, "duplicate": True},
-    )
+    with aws_fault("sqs", "SendMessage", code="ServiceUnavailable") as fault:
+        status, answer = call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))
+    assert fault.hits == ["SendMessage"]
+    assert status == 503 and answer["error"]["code"] == "store_unavailable"
+    assert RawEventStore().get_body(provider="stripe", event_id="evt_lost") == body  # stored, not sent
+    assert _deliver(webhook, body) == (DUPLICATE, STORED_AND_SENT)
     assert [m["event_id"] for m in _queued(provisioned)] == ["evt_lost"]
 
 
 def test_a_duplicate_is_answered_with_one_conditional_put(webhook: Any, provisioned: Any) -> None:
-    """The failed put returns the stored item (ALL_OLD), so no read follows it (issue 13)."""
-    from tests.helpers import counting_aws_calls
+    """Of a processed event, the failed put alone: it returns the stored item (ALL_OLD), so no read
+    follows it, and the item says the event was processed, so nothing is sent (issue 13)."""
+    from datetime import UTC, datetime
+
+    from cardops.payments.store.payments import RawEventStore
 
     body = stripe_event("evt_once")
     assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
-    with counting_aws_calls() as calls:
-        assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body)) == (
-            200,
-            {"received": True, "duplicate": True},
-        )
-    assert calls == {"dynamodb:PutItem": 1}
+    RawEventStore().record_outcome(
+        provider="stripe", event_id="evt_once", outcome="applied", at=datetime.now(UTC)
+    )
+    assert _deliver(webhook, body) == (DUPLICATE, {"dynamodb:PutItem": 1})
     assert [m["event_id"] for m in _queued(provisioned)] == ["evt_once"]
+
+
+def test_a_duplicate_before_processing_is_sent_again(webhook: Any, provisioned: Any) -> None:
+    body = stripe_event("evt_early")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
+    assert _deliver(webhook, body) == (DUPLICATE, STORED_AND_SENT)
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_early"] * 2
+
+
+def test_a_duplicate_of_a_parked_event_is_not_sent_until_it_is_redriven(
+    webhook: Any, provisioned: Any
+) -> None:
+    """As with the old mark, a provider's retry leaves a parked event parked; a redrive puts it back
+    in flight, and from then on a duplicate is sent again."""
+    from datetime import UTC, datetime
+
+    from cardops.payments.store.payments import RawEventStore
+
+    body = stripe_event("evt_parked")
+    assert call(webhook, "POST", "/webhooks/stripe", body, stripe_headers(body))[0] == 200
+    store, now = RawEventStore(), datetime.now(UTC)
+    assert store.park(provider="stripe", event_id="evt_parked", reason="no such payment", at=now)
+    assert _deliver(webhook, body) == (DUPLICATE, {"dynamodb:PutItem": 1})
+    store.record_redrive(provider="stripe", event_id="evt_parked", at=now)
+    assert _deliver(webhook, body) == (DUPLICATE, STORED_AND_SENT)
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_parked"] * 2
+
+
+def test_an_item_marked_by_the_old_intake_and_not_processed_is_sent_again(
+    webhook: Any, provisioned: Any
+) -> None:
+    """Items stored with ``enqueued_at`` before the mark was dropped read by the new rule."""
+    from cardops.kernel.config import settings
+
+    body = stripe_event("evt_old")
+    item = {
+        "pk": {"S": "WEBHOOK#stripe#evt_old"},
+        "sk": {"S": "#EVENT"},
+        "body": {"B": body},
+        "content_type": {"S": "application/json"},
+        "received_at": {"S": "2026-11-30T00:00:00+00:00"},
+        "enqueued_at": {"S": "2026-11-30T00:00:00+00:00"},
+    }
+    boto3.client("dynamodb").put_item(TableName=settings().table_name, Item=item)
+    call(webhook, "POST", "/webhooks/stripe", b"{}", {})  # warm: the secret cached
+    assert _deliver(webhook, body) == (DUPLICATE, STORED_AND_SENT)
+    assert [m["event_id"] for m in _queued(provisioned)] == ["evt_old"]
 
 
 def test_moto_returns_the_stored_item_on_a_failed_conditional_put(provisioned: Any) -> None:
@@ -337,7 +413,7 @@ def test_a_cold_start_accepts_an_event_without_boto3(moto_server: dict[str, str]
 
 
 def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provisioned: Any) -> None:
-    """A 2 KB Stripe event bills 3 WRU on each of its three writes when stored as it came; stored
+    """A 2 KB Stripe event bills 3 WRU on each of its writes when stored as it came; stored
     compressed (issue 13 item 4) its item stays within 1 KB, and the body reads back byte for byte."""
     from datetime import UTC, datetime
 
@@ -362,10 +438,10 @@ def test_a_stored_body_is_compressed_and_read_back_whole(webhook: Any, provision
 @pytest.mark.parametrize(
     "event_type", ["payment_intent.amount_capturable_updated", "payment_intent.succeeded"]
 )
-def test_a_stored_event_stays_within_1_kb_through_its_three_writes(
+def test_a_stored_event_stays_within_1_kb_through_its_two_writes(
     webhook: Any, provisioned: Any, event_type: str
 ) -> None:
-    """Stored, enqueued, then given its outcome by the processor: each write bills the larger of the
+    """Stored, then given its outcome by the processor: each write bills the larger of the
     item before and after, so the item as the outcome leaves it decides its last write's units. With
     zlib alone an authorization's item ended at about 1,110 bytes (2 WRU); with the field names as a
     preset dictionary it ends within 1 KB (issue 13 item 4)."""
@@ -386,7 +462,7 @@ def test_a_stored_event_stays_within_1_kb_through_its_three_writes(
     event_id = json.loads(body)["id"]
     table = boto3.resource("dynamodb").Table(provisioned.table_name)
     item = table.get_item(Key={"pk": f"WEBHOOK#stripe#{event_id}", "sk": "#EVENT"})["Item"]
-    assert "outcome" in item and "enqueued_at" in item
+    assert "outcome" in item and "enqueued_at" not in item
     assert item_size(item) <= 1024, item_size(item)
 
 

@@ -49,12 +49,12 @@ class Payments(Construct):
         )
         self.functions: dict[str, lambda_.Function] = {}
 
-        # the internet-facing function: raw events (put if absent — a duplicate's stored item comes
-        # back with the failed condition, so no read — and mark enqueued), the queue, and only the
-        # webhook verification secret
+        # the internet-facing function: raw events (put if absent, nothing else — a duplicate's
+        # stored item comes back with the failed condition, so no read, and says whether it still
+        # awaits processing, so no mark), the queue, and only the webhook verification secret
         webhook = self._function("webhook")
         webhook.add_environment("EVENTS_QUEUE_URL", self.events_queue.queue_url)
-        kernel.table.grant(webhook, *TABLE_WRITE)
+        kernel.table.grant(webhook, "dynamodb:PutItem")
         self.events_queue.grant_send_messages(webhook)
         kernel.secret.grant_read(webhook)
         self.webhook = webhook

@@ -1,8 +1,8 @@
 """How a raw webhook body is stored: the one place that compresses it and reads it back.
 
-A stored event is written three times (stored, enqueued, outcome), each write billed per KB of the
-whole item. zlib alone takes a 2 KB Stripe event to about 800 bytes, which with the processing
-record left the item just over 1 KB: two write units per write. A provider's events repeat the same
+A stored event is written twice (stored, outcome), each write billed per KB of the whole item.
+zlib alone takes a 2 KB Stripe event to about 800 bytes, which with the processing record left the
+item just over 1 KB: two write units per write. A provider's events repeat the same
 field names in every body, so the body is compressed with a preset dictionary of those names
 (``KEYS_V1``): about 570 bytes, and the item stays under 1 KB (issue 13 item 4).
 

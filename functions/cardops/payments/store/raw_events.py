@@ -4,8 +4,10 @@ Apart from the payments' store so that the webhook function, which only stores a
 imports no payment model (issue 13: its cold start); ``store.payments`` re-exports it.
 
 The body is stored compressed (``body_encoding`` says how, ``raw_event_codec``): the item is
-written three times (stored, enqueued, outcome) and kept for its TTL, each write billed per KB of the
-whole item (issue 13 item 4). Every encoding ever written, none included, is still read.
+written twice (stored, outcome) and kept for its TTL, each write billed per KB of the whole item
+(issue 13 item 4). Every encoding ever written, none included, is still read. Items stored before
+the intake stopped marking them carry an ``enqueued_at`` that nothing reads any more: the processing
+record shows it as it is.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ class RawEventStore:
         content_type: str,
         received_at: datetime,
         ttl_days: int,
-    ) -> tuple[bool, bool]:
-        """Returns (stored now, already enqueued). A duplicate never overwrites the first copy.
+    ) -> tuple[bool, dict[str, Any]]:
+        """Returns (stored now, the stored copy's processing record: empty when stored now).
 
-        One call either way: a duplicate's condition failure carries the stored item (``ALL_OLD``),
-        which says whether it was enqueued, so no read follows the failed put.
+        A duplicate never overwrites the first copy, and it is one call either way: a duplicate's
+        condition failure carries the stored item (``ALL_OLD``), so no read follows the failed put.
         """
         stored, encoding = raw_event_codec.encode(body)
         try:
@@ -75,21 +77,13 @@ class RawEventStore:
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True, False
+            return True, {}
         except ClientError as exc:
             expect_failed_condition(exc)
-            # no item in the answer would be an answer without ALL_OLD: count it as not enqueued, so
-            # the event is re-sent (deduplicated downstream) rather than lost
+            # no item in the answer would be an answer without ALL_OLD: an empty record reads as
+            # not processed yet, so the event is re-sent (processing is idempotent) rather than lost
             existing: Any = exc.response.get("Item") or {}
-        return False, "enqueued_at" in existing
-
-    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None:
-        aws.dynamodb().update_item(
-            TableName=_table(),
-            Key={"pk": _s(f"WEBHOOK#{provider}#{event_id}"), "sk": _s("#EVENT")},
-            UpdateExpression="SET enqueued_at = if_not_exists(enqueued_at, :at)",
-            ExpressionAttributeValues={":at": _s(at.isoformat())},
-        )
+        return False, _processing_state(existing)
 
     def record_outcome(self, *, provider: str, event_id: str, outcome: str, at: datetime) -> None:
         """What processing made of the event (shown by ``cardops events show`` and ``invoke --wait``)."""

@@ -62,9 +62,9 @@ class RawEvents(Protocol):
         content_type: str,
         received_at: datetime,
         ttl_days: int,
-    ) -> tuple[bool, bool]: ...
-
-    def mark_enqueued(self, *, provider: str, event_id: str, at: datetime) -> None: ...
+    ) -> tuple[bool, Mapping[str, Any]]:
+        """(stored now, the stored copy's processing record: empty when stored now), in one call."""
+        ...
 
 
 class Queue(Protocol):
@@ -112,7 +112,7 @@ def accept(
         raise PayloadTooLarge(f"body of {len(raw_body)} bytes exceeds {max_bytes}")
     event_id = authenticate(provider, raw_body, header, secrets(), now=wall_clock())
     content_type = header("Content-Type") or ""
-    stored, enqueued = raw_events.put_if_absent(
+    stored, earlier = raw_events.put_if_absent(
         provider=provider,
         event_id=event_id,
         body=raw_body,
@@ -120,12 +120,27 @@ def accept(
         received_at=now,
         ttl_days=ttl_days,
     )
-    if stored or not enqueued:
-        # a first delivery, or a retry of one whose enqueue failed: (re)send; processing is idempotent
+    if stored or awaits_processing(earlier):
         message: dict[str, Any] = {"provider": provider, "event_id": event_id}
         if len(raw_body) <= INLINE_BODY_LIMIT:
             with contextlib.suppress(UnicodeDecodeError):
                 message["body"] = raw_body.decode("utf-8")
         queue.send(message, dedupe_id=f"{provider}:{event_id}")
-        raw_events.mark_enqueued(provider=provider, event_id=event_id, at=now)
     return IntakeResult(provider=provider, event_id=event_id, duplicate=not stored)
+
+
+def awaits_processing(earlier: Mapping[str, Any]) -> bool:
+    """Whether a duplicate delivery is sent to the queue again: its stored copy is neither processed
+    (``processed_at``) nor parked (``parked_at``: a provider's retry does not take it out of the
+    dead-letter queue or undo a permanent park; ``cardops events redrive`` does).
+
+    This replaces a mark written after the send (an extra write and call per event): an event
+    stored but not handed over (the send failed: a 503, so the provider retries) cannot be told
+    apart from one in flight without it, so both are sent. A second message of an event in flight
+    is harmless: the events queue is a standard queue (``dedupe_id`` is an attribute, not a FIFO
+    deduplication), and the processor treats it as any replay: facts merge idempotently, the
+    payment is saved only when it changes (so nothing reaches the change feed twice), and the
+    event's recorded outcome is the last processing's. Items written with the old ``enqueued_at``
+    mark follow the same rule (the mark is not read).
+    """
+    return not (earlier.get("processed_at") or earlier.get("parked_at"))
