@@ -32,6 +32,19 @@ PRIORITY = 100
 RULE_NAME_MAX = 32
 
 
+def sampling(rate: object, reservoir: object) -> tuple[float, int]:
+    """The rules' rate and reservoir from the CDK context (strings from ``-c``): only an unset key
+    takes the default, so ``-c xray_sampling_rate=0`` records nothing rather than the default 5%."""
+    fixed_rate = DEFAULT_RATE if rate in (None, "") else float(str(rate))
+    per_second = DEFAULT_RESERVOIR if reservoir in (None, "") else int(str(reservoir))
+    if not 0.0 <= fixed_rate <= 1.0 or per_second < 0:
+        raise ValueError(
+            f"{RATE_CONTEXT} must be within 0..1 and {RESERVOIR_CONTEXT} at least 0 "
+            f"(got {fixed_rate}, {per_second})"
+        )
+    return fixed_rate, per_second
+
+
 class Tracing(Construct):
     def __init__(
         self,
@@ -44,13 +57,9 @@ class Tracing(Construct):
         state_machines: Sequence[tuple[str, sfn.StateMachine]],
     ) -> None:
         super().__init__(scope, construct_id)
-        rate = float(self.node.try_get_context(RATE_CONTEXT) or DEFAULT_RATE)
-        reservoir = int(self.node.try_get_context(RESERVOIR_CONTEXT) or DEFAULT_RESERVOIR)
-        if not 0.0 <= rate <= 1.0 or reservoir < 0:
-            raise ValueError(
-                f"{RATE_CONTEXT} must be within 0..1 and {RESERVOIR_CONTEXT} at least 0 "
-                f"(got {rate}, {reservoir})"
-            )
+        rate, reservoir = sampling(
+            self.node.try_get_context(RATE_CONTEXT), self.node.try_get_context(RESERVOIR_CONTEXT)
+        )
         self.rules = [
             # API Gateway names a stage's service ``{api name}/{stage name}``
             self._rule(

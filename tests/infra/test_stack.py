@@ -56,10 +56,11 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
 
 def test_webhook_function_is_least_privilege(template: dict[str, Any]) -> None:
     actions = _actions(_policy_statements(template, "WebhookRole"))
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "sqs:SendMessage"} <= actions
+    assert {"dynamodb:PutItem", "sqs:SendMessage"} <= actions
     assert not any(
         a in actions
         for a in (
+            "dynamodb:UpdateItem",  # it stores each body once and marks nothing (issue 13)
             "dynamodb:GetItem",
             "dynamodb:DeleteItem",
             "dynamodb:Scan",

@@ -100,3 +100,16 @@ def test_the_cost_model_reads_what_is_traced(templates: dict[str, dict[str, Any]
     # nothing but the rules' 5% of the REST requests and the executions, and the scheduled runs
     assert traces["webhook"] == traces["processor"] == traces["changes"] == traces["janitor"] == 0.0
     assert traces["rest_api"] == pytest.approx(0.05) and traces["state_machines"] == pytest.approx(0.05)
+
+
+def test_sampling_context_zero_is_zero_and_unset_is_the_default() -> None:
+    from infra.constructs.tracing import DEFAULT_RATE, DEFAULT_RESERVOIR, sampling
+
+    assert sampling(None, None) == (DEFAULT_RATE, DEFAULT_RESERVOIR)
+    assert sampling("0", "0") == (0.0, 0)  # -c values arrive as strings
+    assert sampling(0, 0) == (0.0, 0)  # and as numbers from cdk.json
+    assert sampling("0.2", "1") == (0.2, 1)
+    with pytest.raises(ValueError, match="xray_sampling_rate"):
+        sampling("1.5", None)
+    with pytest.raises(ValueError, match="xray_reservoir_per_second"):
+        sampling(None, -1)

@@ -26,11 +26,16 @@ def test_reads_per_run_follow_the_due_payments_not_the_open_ones(emulator: Any, 
         runs.append(_one_period(provisioned, at, _no_listeners))
         _verify(due, 3, at)
     small, large = runs
-    for run in runs:
+    # the seeded store's first repaired capture in this container reads whether the store is listed
+    # (``StoreMarkers``; the ``aws`` fixture starts with an empty memo); later ones know it
+    marker_reads = (1, 0)
+    for run, marker_read in zip(runs, marker_reads, strict=True):
         assert run["enqueued"] == 30
         assert run["scheduler items read"] == 30  # the due index entries, nothing else
-        assert run["worker GetItem (1 item each)"] == 60  # its due state, then the merge's read
+        # its due state, then the merge's read
+        assert run["worker GetItem (1 item each)"] == 60 + marker_read
         assert run["worker UpdateItem (next check)"] == 27 and run["worker TransactWriteItems (repairs)"] == 3
+    small["worker GetItem (1 item each)"] -= marker_reads[0]
     reads = (
         "scheduler Query calls",
         "scheduler items read",

@@ -55,6 +55,7 @@ class _RecordingPayments(PaymentRepository):
     """The payment store, noting each save that returned (the writer was told it succeeded)."""
 
     def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
         self._recorder = recorder
 
     def save(self, applied: Applied, *, expected_version: int) -> None:
