@@ -61,7 +61,14 @@ SHAPE = {
     "dispute_share": 0.005,
     "duplicate_webhooks_per_payment": 0.5,  # providers retry
     "admin_calls_per_payment": 1.0,  # the store's capture
-    "janitor_checks_per_payment": 2.0,  # open payments checked while the provider is awaited
+    # how long an authorization waits for the store's capture (unknown here: the platform's data
+    # decides; stores capture after the visit, within the authorization's validity, and the
+    # reminders at 72 h and 24 h before the deadline expect many to capture late). The janitor
+    # checks an authorized payment on its policy's schedule all that time (``checks_while_open``)
+    "hours_authorized_before_capture": 48.0,
+    # an auto-refunded payment stays authorized until its deadline: PAY.JP's default 7 days of
+    # validity less the 12 h safety margin (``capture_deadline``)
+    "hours_authorized_before_expiry": 156.0,
     "janitor_provider_calls_per_check": 1.0,
     # the webhook, processor and changes functions' durations are measured (CPU, AWS calls); each
     # call's round trip within the region (DynamoDB, SQS, Step Functions) is taken as
@@ -116,6 +123,32 @@ KB = 1024
 FULL_VCPU_MB = 1769
 #: due payments per janitor queue message: what the scheduler packs (``SchedulerDeps.batch_size``)
 PAYMENTS_PER_MESSAGE: int = SchedulerDeps.batch_size
+
+
+def checks_while_open(hours_open: float) -> int:
+    """The janitor's checks of a payment that stays authorized ``hours_open`` hours after its last
+    change, on the deployed policy (``payments.domain.due_checks.POLICY``: the quiet period, then
+    each wait doubled up to the cap, each lengthened by its mean jitter)."""
+    from cardops.payments.domain.due_checks import POLICY
+
+    elapsed = 0.0
+    checks = 0
+    while True:
+        wait = POLICY.interval(checks).total_seconds() / 3600 * (1 + POLICY.jitter / 2)
+        if elapsed + wait > hours_open:
+            return checks
+        elapsed += wait
+        checks += 1
+
+
+def janitor_checks_per_payment(
+    hours_before_capture: float | None = None, hours_before_expiry: float | None = None
+) -> float:
+    """Checks per payment: captured ones until their capture, auto-refunded ones until their deadline."""
+    share = SHAPE["auto_refund_share"]
+    captured = SHAPE["hours_authorized_before_capture"] if hours_before_capture is None else hours_before_capture
+    expired = SHAPE["hours_authorized_before_expiry"] if hours_before_expiry is None else hours_before_expiry
+    return (1 - share) * checks_while_open(captured) + share * checks_while_open(expired)
 
 
 def _events_per_payment() -> dict[str, float]:
@@ -257,7 +290,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         web["authorization: raw_event_bytes_accepted"]
     )
     payment_units = sum(events[k] * _units(web[f"{k}: payment_item_bytes"]) for k in KINDS) / webhooks
-    janitor_checks = SHAPE["janitor_checks_per_payment"]
+    janitor_checks = janitor_checks_per_payment()
     gsi_wru = (
         each("index_write_units") + janitor_checks * SHAPE["index_writes_per_janitor_check"] * payment_units
     )

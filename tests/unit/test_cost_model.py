@@ -509,11 +509,13 @@ def test_the_janitors_queue_is_priced_per_message_as_deployed(monkeypatch: pytes
     messages per SendMessageBatch, received and deleted in the worker's event batches (batch size
     from the template), one worker invocation per batch of the same GB-seconds."""
     results = _results(captured=3.0, auto_refund=17.0)
-    checks = cost_model.SHAPE["janitor_checks_per_payment"]
+    checks = cost_model.janitor_checks_per_payment()
     with_janitor = cost_model.per_million(results)
-    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", 0.0)
+    # a payment captured or expired within the quiet period is never checked
+    monkeypatch.setitem(cost_model.SHAPE, "hours_authorized_before_capture", 0.0)
+    monkeypatch.setitem(cost_model.SHAPE, "hours_authorized_before_expiry", 0.0)
     without = cost_model.per_million(results)
-    monkeypatch.setitem(cost_model.SHAPE, "janitor_checks_per_payment", checks)
+    monkeypatch.undo()
 
     messages = checks / cost_model.PAYMENTS_PER_MESSAGE
     requests = messages / 10 + 2 * messages  # sends, then a receive and a delete per batch of one
@@ -569,3 +571,19 @@ def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
     lines = cost_model.report(results)
     assert any(line.startswith("Fixed per month") for line in lines)
     assert "janitor_scheduler" not in cost_model.per_million(results)
+
+
+def test_the_janitors_checks_follow_its_policy_for_as_long_as_a_payment_stays_authorized() -> None:
+    """Not a fixed guess: the deployed policy's schedule (15 min quiet, doubling, 6 h cap, mean
+    jitter 5%) over the hours a payment stays authorized; auto-refunded ones until their deadline."""
+    from cardops.payments.domain.due_checks import POLICY
+
+    assert POLICY.quiet.total_seconds() == 900 and POLICY.cap.total_seconds() == 6 * 3600
+    assert cost_model.checks_while_open(0.2) == 0  # captured within the quiet period
+    # 15, 30, 60, 120, 240 min (x1.05): the fifth check at 8.14 h
+    assert cost_model.checks_while_open(8.1) == 4
+    assert cost_model.checks_while_open(8.2) == 5
+    # then every 6.3 h: 24 h → 7, 48 h → 11, 156 h → 28
+    assert [cost_model.checks_while_open(h) for h in (24, 48, 156)] == [7, 11, 28]
+    share = cost_model.SHAPE["auto_refund_share"]
+    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 11 + share * 28)
