@@ -146,8 +146,12 @@ def janitor_checks_per_payment(
 ) -> float:
     """Checks per payment: captured ones until their capture, auto-refunded ones until their deadline."""
     share = SHAPE["auto_refund_share"]
-    captured = SHAPE["hours_authorized_before_capture"] if hours_before_capture is None else hours_before_capture
-    expired = SHAPE["hours_authorized_before_expiry"] if hours_before_expiry is None else hours_before_expiry
+    captured = hours_before_capture
+    if captured is None:
+        captured = SHAPE["hours_authorized_before_capture"]
+    expired = hours_before_expiry
+    if expired is None:
+        expired = SHAPE["hours_authorized_before_expiry"]
     return (1 - share) * checks_while_open(captured) + share * checks_while_open(expired)
 
 
