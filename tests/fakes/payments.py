@@ -250,18 +250,37 @@ class FakeQueue:
 
 
 class FakeDueIndex:
-    """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
+    """Anchors per shard, sorted; pages are positions, as DynamoDB's keys are."""
 
     def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
         self.entries = {
             shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
         }
+        #: entries read (one per ``oldest`` answer too), and calls made (pages and ``oldest``)
         self.reads = 0
+        self.queries = 0
+
+    def add(self, shard: int, anchor: datetime, ref: DueRef) -> None:
+        self.entries.setdefault(shard, []).append((anchor, ref))
+        self.entries[shard].sort(key=lambda e: (e[0], e[1].key))
+
+    def oldest(self, shard: int) -> datetime | None:
+        self.queries += 1
+        entries = self.entries.get(shard, [])
+        self.reads += 1 if entries else 0
+        return entries[0][0] if entries else None
 
     def page(
-        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
+        self,
+        shard: int,
+        *,
+        after: datetime,
+        until: datetime,
+        start: dict[str, Any] | None,
+        limit: int,
     ) -> tuple[list[DueRef], dict[str, Any] | None]:
-        due = [ref for at, ref in self.entries.get(shard, []) if at <= cutoff]
+        self.queries += 1
+        due = [ref for at, ref in self.entries.get(shard, []) if after < at <= until]
         offset = int(start["offset"]) if start else 0
         page = due[offset : offset + limit]
         self.reads += len(page)
@@ -289,8 +308,10 @@ class FakeCheckpoints:
 class FakeCheckQueue:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[DueRef]]] = []
+        self.sends = 0
 
     def send(self, run_id: str, batches: Sequence[Sequence[DueRef]]) -> None:
+        self.sends += 1
         self.messages += [(run_id, list(batch)) for batch in batches]
 
     def refs(self) -> list[DueRef]:
@@ -300,14 +321,11 @@ class FakeCheckQueue:
 class FakeDue:
     def __init__(self, state: DueState | None) -> None:
         self.current = state
-        self.rescheduled: list[datetime] = []
+        self.reads = 0
 
     def state(self, ref: DueRef) -> DueState | None:
+        self.reads += 1
         return self.current
-
-    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
-        self.rescheduled.append(next_check_at)
-        return True
 
 
 # -- event processing's ports (``use_cases.event_processing``) ----------------------------------------
