@@ -337,7 +337,7 @@ def _write(rows: list[dict[str, float]]) -> None:
         "",
         "One janitor period per column: the scheduler handler enqueues what is due, the worker handler",
         "takes every janitor-queue message. Items read = DynamoDB items in the scheduler's `Query`",
-        "answers + one per worker `GetItem` (a payment's due state, then its read inside the merge).",
+        "answers + one per worker `GetItem` (a payment's due state, which the merge then uses).",
         "Every due payment was checked in its period (captured ones repaired and off the index, the",
         "rest not written at all); no payment that was not due was read (the scheduler reads one",
         "range per shard and offset, up to each shard's oldest anchor, and that anchor). Times are",

@@ -574,16 +574,47 @@ def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
 
 
 def test_the_janitors_checks_follow_its_policy_for_as_long_as_a_payment_stays_authorized() -> None:
-    """Not a fixed guess: the deployed policy's schedule (15 min quiet, doubling, 6 h cap, mean
-    jitter 5%) over the hours a payment stays authorized; auto-refunded ones until their deadline."""
+    """Not a fixed guess: the deployed policy's offsets after the anchor (15 min quiet, doubling,
+    6 h cap; the anchor's mean jitter 45 s) over the hours a payment stays authorized;
+    auto-refunded ones until their deadline."""
     from cardops.payments.domain.due_checks import POLICY
 
     assert POLICY.quiet.total_seconds() == 900 and POLICY.cap.total_seconds() == 6 * 3600
     assert cost_model.checks_while_open(0.2) == 0  # captured within the quiet period
-    # 15, 30, 60, 120, 240 min (x1.05): the fifth check at 8.14 h
-    assert cost_model.checks_while_open(8.1) == 4
-    assert cost_model.checks_while_open(8.2) == 5
-    # then every 6.3 h: 24 h → 7, 48 h → 11, 156 h → 28
-    assert [cost_model.checks_while_open(h) for h in (24, 48, 156)] == [7, 11, 28]
+    # checks at 15, 45, 105, 225, 465 min after the anchor: the fifth at 7.76 h
+    assert cost_model.checks_while_open(7.7) == 4
+    assert cost_model.checks_while_open(7.8) == 5
+    # then every 6 h: 24 h → 7, 48 h → 11, 156 h → 29
+    assert [cost_model.checks_while_open(h) for h in (24, 48, 156)] == [7, 11, 29]
     share = cost_model.SHAPE["auto_refund_share"]
-    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 11 + share * 28)
+    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 11 + share * 29)
+
+
+def test_a_janitor_check_writes_nothing_and_reads_the_payment_once() -> None:
+    """The check's cost per payment: one read unit, no write unit, and no index write."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    checks = cost_model.janitor_checks_per_payment()
+    with_janitor = cost_model.per_million(results)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(cost_model.SHAPE, "hours_authorized_before_capture", 0.0)
+        patch.setitem(cost_model.SHAPE, "hours_authorized_before_expiry", 0.0)
+        without = cost_model.per_million(results)
+
+    assert checks > 0
+    assert with_janitor["_wru_per_payment"] == pytest.approx(without["_wru_per_payment"])
+    assert with_janitor["_gsi_wru_per_payment"] == pytest.approx(without["_gsi_wru_per_payment"])
+    assert with_janitor["_rru_per_payment"] - without["_rru_per_payment"] == pytest.approx(checks)
+
+
+def test_the_schedulers_range_reads_are_a_fixed_monthly_cost() -> None:
+    """Per run, per shard: its oldest anchor and one range per offset, half a read unit at least."""
+    from cardops.payments.domain.due_checks import POLICY
+    from cardops.payments.store.due_checks import OPEN_SHARDS
+
+    queries = cost_model.scheduler_queries_per_run()
+    assert queries == OPEN_SHARDS * (1 + len(POLICY.offsets))
+    results = _results(captured=3.0, auto_refund=17.0)
+    fixed = cost_model.fixed_per_month(results)["janitor_scheduler"]
+    runs = 30 * 24 * 4
+    assert fixed > runs * queries * 0.5 * 0.1425 / 1_000_000  # the reads alone
+    assert "janitor_scheduler" not in cost_model.per_million(results)

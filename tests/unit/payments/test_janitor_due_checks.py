@@ -295,8 +295,10 @@ class MemoryPayments:
     def __init__(self, payment: Payment) -> None:
         self.payment = payment
         self.saved: list[Applied] = []
+        self.reads = 0
 
     def get(self, provider: str, payment_id: str) -> Payment | None:
+        self.reads += 1
         return self.payment
 
     def save(self, applied: Applied, *, expected_version: int) -> None:
@@ -370,7 +372,8 @@ def test_a_check_finding_nothing_makes_no_write() -> None:
 
     assert (report.checked, report.unchanged, report.repaired) == (1, 1, [])
     assert payments.saved == [] and heard == []
-    assert provider is not None and provider.calls == 1 and due.reads == 1
+    # one read (the merge takes the payment the check read) and one provider call
+    assert provider is not None and provider.calls == 1 and due.reads == 1 and payments.reads == 0
     assert not hasattr(due, "reschedule")  # the port has no write: the schedule follows the anchor
 
 

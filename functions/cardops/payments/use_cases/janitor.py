@@ -37,7 +37,7 @@ from cardops.payments.domain.due_checks import (
     RunCheckpoint,
     awaits_provider,
 )
-from cardops.payments.domain.payments import EventKind
+from cardops.payments.domain.payments import Applied, EventKind, HistoryEntry, Payment
 from cardops.payments.providers.base import PaymentProvider, ProviderError
 from cardops.payments.use_cases.payment_events import Payments, apply_canonical
 
@@ -255,6 +255,25 @@ def check_due_payments(
     return report
 
 
+class _ReadOnce:
+    """The payment store, answering the merge's first read with the payment the check has just read
+    (the same consistent read): a check costs one read, not two. A lost version race reads again."""
+
+    def __init__(self, payments: Payments, payment: Payment) -> None:
+        self._payments = payments
+        self._read: Payment | None = payment
+
+    def get(self, provider: str, payment_id: str) -> Payment | None:
+        read, self._read = self._read, None
+        return read if read is not None else self._payments.get(provider, payment_id)
+
+    def save(self, applied: Applied, *, expected_version: int) -> None:
+        self._payments.save(applied, expected_version=expected_version)
+
+    def last_history(self, provider: str, payment_id: str) -> HistoryEntry | None:
+        return self._payments.last_history(provider, payment_id)
+
+
 def _check(
     ref: DueRef, state: DueState, deps: WorkerDeps, *, now: datetime, run_id: str, report: CheckReport
 ) -> None:
@@ -277,7 +296,7 @@ def _check(
         actor="janitor",
     )
     try:
-        applied = apply_canonical(event, deps.payments, now=now)
+        applied = apply_canonical(event, _ReadOnce(deps.payments, payment), now=now)
     except StoreUnavailable:
         report.failed.append(ref.key)  # throttled on this payment: its next check tries again
         return
