@@ -295,7 +295,6 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     raw_wru += SHAPE["duplicate_webhooks_per_payment"] * _units(
         web["authorization: raw_event_bytes_accepted"]
     )
-    payment_units = sum(events[k] * _units(web[f"{k}: payment_item_bytes"]) for k in KINDS) / webhooks
     janitor_checks = janitor_checks_per_payment()
     gsi_wru = each("index_write_units")  # a janitor check writes nothing (its schedule is the anchor's)
     transaction_wru = each("transact_wru_processor") + each("transact_wru_listeners")
