@@ -85,7 +85,7 @@ class StateMachineSpec:
 TABLE = TableSpec()
 EVENTS_QUEUE = QueueSpec()
 #: the janitor's fan-out (scheduler → worker, batches of due payments): a failing batch is retried
-#: twice, then waits in its dead-letter queue (its payments stay due, so the next run re-sends them);
+#: twice, then waits in its dead-letter queue (its payments are sent again at their next checks);
 #: the visibility timeout is six times the worker's timeout, as AWS advises for an SQS trigger
 JANITOR_QUEUE = QueueSpec(max_receive_count=3, visibility_timeout_seconds=720)
 #: how often the janitor's scheduler runs: a payment is checked within one period of coming due
