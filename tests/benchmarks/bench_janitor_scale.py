@@ -122,6 +122,7 @@ class Seeder:
 
     def put(self, payment: Any, anchor: datetime) -> None:
         from cardops.kernel.dynamodb import payment_pk
+        from cardops.payments.domain.due_checks import schedule_of
         from cardops.payments.store.due_checks import due_partition, due_sort_key, shard_of
 
         pk = payment_pk(payment.provider, payment.provider_payment_id)
@@ -131,7 +132,7 @@ class Seeder:
                 "sk": {"S": "#PAYMENT"},
                 "doc": {"S": payment.model_dump_json()},
                 "version": {"N": str(payment.version)},
-                "gsi2pk": {"S": due_partition(shard_of(pk))},
+                "gsi2pk": {"S": due_partition(schedule_of(payment), shard_of(pk))},
                 "gsi2sk": {"S": due_sort_key(anchor, pk)},
             }
         )
@@ -160,9 +161,9 @@ class Seeder:
         ``windows``."""
         from bisect import bisect_right
 
-        from cardops.payments.domain.due_checks import POLICY
+        from cardops.payments.domain.due_checks import POLICY, Schedule
 
-        offsets = POLICY.offsets
+        offsets = POLICY.offsets(Schedule.AUTHORIZED)
 
         def due(anchor: datetime) -> bool:
             return any(
@@ -180,11 +181,11 @@ class Seeder:
     def due(self, emulator: Any, count: int, captured: int) -> list[str]:
         """Payments with a check due in the period before ``now`` (each offset up to a day in turn),
         authorized at the emulator; ``captured`` of them captured there."""
-        from cardops.payments.domain.due_checks import POLICY
+        from cardops.payments.domain.due_checks import POLICY, Schedule
         from cardops.payments.domain.payments import PaymentStatus
         from cardops.payments.providers.payjp.client import charge_to_payment
 
-        offsets = [offset for offset in POLICY.offsets if offset < timedelta(days=1)]
+        offsets = [offset for offset in POLICY.offsets(Schedule.AUTHORIZED) if offset < timedelta(days=1)]
         ids = []
         for n in range(count):
             charge = emulator.create_charge(

@@ -126,21 +126,23 @@ PAYMENTS_PER_MESSAGE: int = SchedulerDeps.batch_size
 
 def checks_while_open(hours_open: float) -> int:
     """The janitor's checks of a payment that stays authorized ``hours_open`` hours after its last
-    change, on the deployed policy (``payments.domain.due_checks.POLICY``): its offsets (the quiet
-    period, then each wait doubled up to the cap) after its anchor, the change plus its mean jitter."""
-    from cardops.payments.domain.due_checks import POLICY
+    change, on the deployed policy (``payments.domain.due_checks.POLICY``): its authorized
+    schedule's offsets (the quiet period, then each wait doubled up to ``cap_authorized``) after
+    its anchor, the change plus its mean jitter."""
+    from cardops.payments.domain.due_checks import POLICY, Schedule
 
     jitter = POLICY.quiet.total_seconds() * POLICY.jitter / 2
-    return sum(1 for offset in POLICY.offsets if offset.total_seconds() + jitter <= hours_open * 3600)
+    offsets = POLICY.offsets(Schedule.AUTHORIZED)
+    return sum(1 for offset in offsets if offset.total_seconds() + jitter <= hours_open * 3600)
 
 
 def scheduler_queries_per_run() -> int:
-    """The scheduler's Query calls in a run at steady state: per shard its oldest anchor, then one
-    range per offset (payments open as long as the horizon: every offset's range is read)."""
-    from cardops.payments.domain.due_checks import POLICY
+    """The scheduler's Query calls in a run at steady state: per schedule and shard its oldest
+    anchor, then one range per offset (payments open as long as the horizon: every range is read)."""
+    from cardops.payments.domain.due_checks import POLICY, Schedule
     from cardops.payments.store.due_checks import OPEN_SHARDS
 
-    return OPEN_SHARDS * (1 + len(POLICY.offsets))
+    return OPEN_SHARDS * sum(1 + len(POLICY.offsets(schedule)) for schedule in Schedule)
 
 
 def janitor_checks_per_payment(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardops.kernel.dynamodb import VersionConflict
-from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint
+from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint, Schedule
 from cardops.payments.domain.payment_notes import Notice
 from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, PaymentFacts, PaymentMetadata
 from cardops.payments.domain.reservations import Reservation
@@ -250,28 +250,35 @@ class FakeQueue:
 
 
 class FakeDueIndex:
-    """Anchors per shard, sorted; pages are positions, as DynamoDB's keys are."""
+    """Anchors per schedule and shard, sorted; pages are positions, as DynamoDB's keys are."""
 
-    def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
-        self.entries = {
-            shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
-        }
+    def __init__(
+        self, entries: dict[int, list[tuple[datetime, DueRef]]], schedule: Schedule = Schedule.PENDING
+    ) -> None:
+        self.entries: dict[tuple[Schedule, int], list[tuple[datetime, DueRef]]] = {}
+        for shard, items in entries.items():
+            for anchor, ref in items:
+                self.add(shard, anchor, ref, schedule=schedule)
         #: entries read (one per ``oldest`` answer too), and calls made (pages and ``oldest``)
         self.reads = 0
         self.queries = 0
 
-    def add(self, shard: int, anchor: datetime, ref: DueRef) -> None:
-        self.entries.setdefault(shard, []).append((anchor, ref))
-        self.entries[shard].sort(key=lambda e: (e[0], e[1].key))
+    def add(
+        self, shard: int, anchor: datetime, ref: DueRef, *, schedule: Schedule = Schedule.PENDING
+    ) -> None:
+        lane = self.entries.setdefault((schedule, shard), [])
+        lane.append((anchor, ref))
+        lane.sort(key=lambda e: (e[0], e[1].key))
 
-    def oldest(self, shard: int) -> datetime | None:
+    def oldest(self, schedule: Schedule, shard: int) -> datetime | None:
         self.queries += 1
-        entries = self.entries.get(shard, [])
+        entries = self.entries.get((schedule, shard), [])
         self.reads += 1 if entries else 0
         return entries[0][0] if entries else None
 
     def page(
         self,
+        schedule: Schedule,
         shard: int,
         *,
         after: datetime,
@@ -280,7 +287,7 @@ class FakeDueIndex:
         limit: int,
     ) -> tuple[list[DueRef], dict[str, Any] | None]:
         self.queries += 1
-        due = [ref for at, ref in self.entries.get(shard, []) if after < at <= until]
+        due = [ref for at, ref in self.entries.get((schedule, shard), []) if after < at <= until]
         offset = int(start["offset"]) if start else 0
         page = due[offset : offset + limit]
         self.reads += len(page)

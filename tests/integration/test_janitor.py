@@ -15,7 +15,7 @@ import pytest
 
 from cardops.kernel import clock
 from cardops.kernel.dynamodb import payment_pk
-from cardops.payments.domain.due_checks import POLICY, DueRef
+from cardops.payments.domain.due_checks import POLICY, DueRef, Schedule
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.providers.payjp import client as payjp_provider
@@ -120,7 +120,7 @@ def test_a_capture_whose_webhook_was_lost_is_repaired_by_the_next_run(
     emulator.capture_charge(charge_id, {})  # the emulator has no webhook URL: the webhook is lost
     state = _due("payjp", charge_id)
     assert state is not None
-    later = state.anchor + POLICY.offsets[0] + timedelta(seconds=1)
+    later = state.anchor + POLICY.quiet + timedelta(seconds=1)
 
     result = janitor.at(later).run()
 
@@ -140,7 +140,7 @@ def test_a_payment_is_not_due_within_the_quiet_period(emulator: Any, janitor: Ja
     state = _due("payjp", charge_id)
     assert state is not None
     assert timedelta(0) <= state.anchor - state.payment.updated_at < POLICY.quiet * POLICY.jitter
-    first = state.anchor + POLICY.offsets[0]
+    first = state.anchor + POLICY.quiet
 
     assert janitor.at(first - timedelta(seconds=1)).run()["enqueued"] == 0
     assert janitor.at(first).run()["enqueued"] == 1
@@ -175,7 +175,7 @@ def test_a_check_finding_nothing_makes_no_write_and_the_next_check_follows_the_a
     state = _due("payjp", charge["id"])
     assert state is not None
     before = _raw_item(provisioned, charge["id"])
-    first, second = (state.anchor + offset for offset in POLICY.offsets[:2])
+    first, second = (state.anchor + offset for offset in POLICY.offsets(Schedule.AUTHORIZED)[:2])
 
     janitor.at(first).schedule()
     with counting_aws_calls() as calls:

@@ -567,27 +567,27 @@ def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
     scheduled = cost_model.fixed_per_month(results | {"deployed": bench_deployed.figures(template)})
     # a run every 15 minutes, each its own trace (Lambda's 1/s reservoir holds them all)
     assert scheduled["x_ray_scheduled_runs"] == pytest.approx(2880 * 5.00 / 1_000_000, rel=1e-3)
-    assert 0 < fixed["janitor_scheduler"] < 1
+    assert 0 < fixed["janitor_scheduler"] < 2  # its range reads: about 7 million Query calls a month
     lines = cost_model.report(results)
     assert any(line.startswith("Fixed per month") for line in lines)
     assert "janitor_scheduler" not in cost_model.per_million(results)
 
 
 def test_the_janitors_checks_follow_its_policy_for_as_long_as_a_payment_stays_authorized() -> None:
-    """Not a fixed guess: the deployed policy's offsets after the anchor (15 min quiet, doubling,
-    6 h cap; the anchor's mean jitter 45 s) over the hours a payment stays authorized;
+    """Not a fixed guess: the deployed policy's authorized offsets after the anchor (15 min quiet,
+    doubling, 24 h cap; the anchor's mean jitter 45 s) over the hours a payment stays authorized;
     auto-refunded ones until their deadline."""
     from cardops.payments.domain.due_checks import POLICY
 
-    assert POLICY.quiet.total_seconds() == 900 and POLICY.cap.total_seconds() == 6 * 3600
+    assert POLICY.quiet.total_seconds() == 900 and POLICY.cap_authorized.total_seconds() == 24 * 3600
     assert cost_model.checks_while_open(0.2) == 0  # captured within the quiet period
     # checks at 15, 45, 105, 225, 465 min after the anchor: the fifth at 7.76 h
     assert cost_model.checks_while_open(7.7) == 4
     assert cost_model.checks_while_open(7.8) == 5
-    # then every 6 h: 24 h → 7, 48 h → 11, 156 h → 29
-    assert [cost_model.checks_while_open(h) for h in (24, 48, 156)] == [7, 11, 29]
+    # then 15.75 h, 31.75 h, 55.75 h and every 24 h: 24 h → 6, 48 h → 7, 72 h → 8, 156 h → 12
+    assert [cost_model.checks_while_open(h) for h in (24, 48, 72, 156)] == [6, 7, 8, 12]
     share = cost_model.SHAPE["auto_refund_share"]
-    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 11 + share * 29)
+    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 7 + share * 12)
 
 
 def test_a_janitor_check_writes_nothing_and_reads_the_payment_once() -> None:
@@ -608,11 +608,12 @@ def test_a_janitor_check_writes_nothing_and_reads_the_payment_once() -> None:
 
 def test_the_schedulers_range_reads_are_a_fixed_monthly_cost() -> None:
     """Per run, per shard: its oldest anchor and one range per offset, half a read unit at least."""
-    from cardops.payments.domain.due_checks import POLICY
+    from cardops.payments.domain.due_checks import POLICY, Schedule
     from cardops.payments.store.due_checks import OPEN_SHARDS
 
     queries = cost_model.scheduler_queries_per_run()
-    assert queries == OPEN_SHARDS * (1 + len(POLICY.offsets))
+    pending, authorized = (len(POLICY.offsets(s)) for s in (Schedule.PENDING, Schedule.AUTHORIZED))
+    assert queries == OPEN_SHARDS * (2 + pending + authorized)
     results = _results(captured=3.0, auto_refund=17.0)
     fixed = cost_model.fixed_per_month(results)["janitor_scheduler"]
     runs = 30 * 24 * 4

@@ -13,7 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardops.payments.domain.capture_deadline import LONGEST_AUTHORIZATION
-from cardops.payments.domain.due_checks import POLICY, DueCheckPolicy, DueRef, DueState, RunCheckpoint
+from cardops.payments.domain.due_checks import (
+    POLICY,
+    DueCheckPolicy,
+    DueRef,
+    DueState,
+    RunCheckpoint,
+    Schedule,
+)
 from cardops.payments.domain.payments import (
     Applied,
     EventKind,
@@ -29,6 +36,7 @@ from cardops.payments.providers.base import (
     ProviderPayment,
     TransientProviderError,
 )
+from cardops.payments.store.due_checks import due_entry
 from cardops.payments.use_cases.janitor import (
     SchedulerDeps,
     WorkerDeps,
@@ -52,12 +60,48 @@ def test_the_wait_doubles_after_each_quiet_check_up_to_the_cap() -> None:
 
 
 def test_the_checks_are_due_at_the_cumulative_waits_up_to_the_longest_authorization() -> None:
-    offsets = POLICY.offsets
+    offsets = POLICY.offsets(Schedule.PENDING)
     assert offsets[:6] == tuple(timedelta(minutes=m) for m in (15, 45, 105, 225, 465, 825))
     assert {b - a for a, b in itertools.pairwise(offsets[5:])} == {timedelta(hours=6)}
     # the horizon comes from the capture-deadline rules: PAY.JP's 60 days outlast Stripe's 30
     assert POLICY.horizon == LONGEST_AUTHORIZATION == timedelta(days=60)
     assert offsets[-1] <= POLICY.horizon < offsets[-1] + POLICY.cap
+
+
+def test_an_authorized_payment_waits_up_to_a_day_between_checks_a_pending_one_six_hours() -> None:
+    """An authorization owes no webhook (the store captures through us, and the expiry re-fetches
+    the charge before releasing anything): its waits grow to 24 h, a pending payment's to 6 h."""
+    authorized = POLICY.offsets(Schedule.AUTHORIZED)
+    minutes = (15, 45, 105, 225, 465, 945, 1905, 3345)
+    assert authorized[:8] == tuple(timedelta(minutes=m) for m in minutes)
+    assert {b - a for a, b in itertools.pairwise(authorized[7:])} == {timedelta(hours=24)}
+    assert POLICY.cap_authorized == timedelta(hours=24) and POLICY.cap == timedelta(hours=6)
+    # two days authorized: 7 checks, where the pending schedule makes 11
+    two_days = timedelta(hours=48)
+    assert sum(o <= two_days for o in authorized) == 7
+    assert sum(o <= two_days for o in POLICY.offsets(Schedule.PENDING)) == 11
+
+
+def test_the_payment_write_files_pending_and_authorized_payments_under_their_schedules() -> None:
+    pending = _payment().model_copy(update={"status": PaymentStatus.PENDING})
+    pk = "PAY#payjp#ch_1"
+    assert due_entry(_payment(), pk)["gsi2pk"]["S"].startswith("AUTH#")
+    assert due_entry(pending, pk)["gsi2pk"]["S"].startswith("OPEN#")  # where every entry was before
+    assert due_entry(_payment().model_copy(update={"status": PaymentStatus.CAPTURED}), pk) == {}
+
+
+def test_the_scheduler_reads_each_schedules_partitions_with_its_own_offsets() -> None:
+    # a check at 13 h 45 min after the anchor falls in this window: on the pending schedule only
+    anchor = NOW - timedelta(minutes=825 + 10)
+    index = FakeDueIndex({})
+    index.add(0, anchor, _ref(1), schedule=Schedule.PENDING)
+    index.add(0, anchor, _ref(2), schedule=Schedule.AUTHORIZED)
+    index.add(1, NOW - timedelta(minutes=945 + 10), _ref(3), schedule=Schedule.AUTHORIZED)  # its 15 h 45
+    deps, _, queue = _deps(index)
+
+    (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
+
+    assert run.finished and sorted(r.payment_id for r in queue.refs()) == ["ch_00001", "ch_00003"]
 
 
 def test_the_anchor_jitter_is_bounded_stable_per_payment_and_spreads_payments() -> None:
@@ -79,17 +123,20 @@ def test_the_policy_refuses_naive_times_and_nonsense_settings() -> None:
         DueCheckPolicy(horizon=timedelta(minutes=1))
 
 
-def _sent_in(policy: DueCheckPolicy, anchor: datetime, since: datetime, until: datetime) -> list[int]:
-    return [r.k for r in policy.window_ranges(since, until) if r.after < anchor <= r.until]
+def _sent_in(
+    policy: DueCheckPolicy, schedule: Schedule, anchor: datetime, since: datetime, until: datetime
+) -> list[int]:
+    return [r.k for r in policy.window_ranges(schedule, since, until) if r.after < anchor <= r.until]
 
 
 @settings(max_examples=200, deadline=None)
 @given(
+    schedule=st.sampled_from(Schedule),
     anchor_minutes=st.integers(min_value=0, max_value=4 * 24 * 60),
     gaps=st.lists(st.integers(min_value=1, max_value=6 * 60), min_size=1, max_size=40),
 )
 def test_the_kth_check_of_a_payment_is_due_in_exactly_one_runs_window(
-    anchor_minutes: int, gaps: list[int]
+    schedule: Schedule, anchor_minutes: int, gaps: list[int]
 ) -> None:
     """Runs at any cutoffs (late, missed): each check lies in exactly one window, and a window that
     holds some of a payment's checks sends the payment once, for the latest of them."""
@@ -99,13 +146,14 @@ def test_the_kth_check_of_a_payment_is_due_in_exactly_one_runs_window(
     for gap in gaps:
         cutoffs.insert(0, cutoffs[0] - timedelta(minutes=gap))
     windows = list(itertools.pairwise([NOW, *cutoffs]))
-    for k, offset in enumerate(policy.offsets):
+    offsets = policy.offsets(schedule)
+    for k, offset in enumerate(offsets):
         due = anchor + offset
         holding = [(since, until) for since, until in windows if since < due <= until]
         assert len(holding) == (1 if NOW < due <= cutoffs[-1] else 0), k
     for since, until in windows:
-        latest = [k for k, offset in enumerate(policy.offsets) if since < anchor + offset <= until]
-        assert _sent_in(policy, anchor, since, until) == latest[-1:]
+        latest = [k for k, offset in enumerate(offsets) if since < anchor + offset <= until]
+        assert _sent_in(policy, schedule, anchor, since, until) == latest[-1:]
 
 
 # --- the scheduler ------------------------------------------------------------------------------
@@ -119,7 +167,7 @@ def _index(due: int, later: int, shards: int = 4, *, cutoff: datetime = NOW) -> 
     """``due`` payments whose first check falls in the period before ``cutoff`` and ``later``
     payments with no check in it (changed within the quiet period, or between two checks)."""
     entries: dict[int, list[tuple[datetime, DueRef]]] = {s: [] for s in range(shards)}
-    quiet = POLICY.offsets[0]
+    quiet = POLICY.quiet
     for n in range(due + later):
         if n < due:
             anchor = cutoff - quiet - timedelta(seconds=1 + n)
@@ -177,14 +225,13 @@ def test_a_run_reads_a_fixed_number_of_ranges_whatever_is_open() -> None:
         assert run.enqueued == 20
         return index.queries
 
-    assert (
-        queries(50) == queries(5_000) == 4 * (1 + len(POLICY.window_ranges(NOW - timedelta(minutes=15), NOW)))
-    )
+    ranges = POLICY.window_ranges(Schedule.PENDING, NOW - timedelta(minutes=15), NOW)
+    assert queries(50) == queries(5_000) == 4 * (1 + len(ranges)) + 4  # the empty authorized shards: 1 each
 
 
 def test_a_missed_runs_window_is_covered_by_the_next_run() -> None:
     index = _index(due=12, later=0, cutoff=NOW - timedelta(minutes=15))  # due in the missed run
-    index.entries[1].append((NOW - POLICY.offsets[0] - timedelta(seconds=30), _ref(500)))  # due in this one
+    index.add(1, NOW - POLICY.quiet - timedelta(seconds=30), _ref(500))  # due in this one
     deps, checkpoints, queue = _deps(index)
     checkpoints.stored = replace(checkpoints.stored, cutoff=NOW - timedelta(minutes=30))  # type: ignore[arg-type]
 
@@ -217,7 +264,7 @@ def test_a_run_out_of_time_stops_after_a_page_and_the_next_invocation_resumes_it
     stored = checkpoints.stored
     assert stored is not None and not stored.finished and stored.cutoff == NOW
     # a payment whose check came due after the first run's cutoff belongs to the next run
-    index.add(0, NOW + timedelta(minutes=5) - POLICY.offsets[0], _ref(99_999))
+    index.add(0, NOW + timedelta(minutes=5) - POLICY.quiet, _ref(99_999))
     later = NOW + timedelta(minutes=15)
 
     resumed, fresh = schedule_due_checks(deps, now=later, time_left=lambda: 60.0)
@@ -249,7 +296,7 @@ def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_t
 
     assert run.superseded and not run.finished and run.enqueued == 0
     # the page it had sent (shard 0, eight due): the winner may send it again, the worker re-checks
-    assert len(queue.refs()) == len(index.entries[0]) == 8
+    assert len(queue.refs()) == len(index.entries[(Schedule.PENDING, 0)]) == 8
 
 
 def test_nothing_due_reads_nothing_but_each_shards_oldest_anchor() -> None:
@@ -259,7 +306,7 @@ def test_nothing_due_reads_nothing_but_each_shards_oldest_anchor() -> None:
     (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
 
     assert run.finished and run.enqueued == 0
-    assert queue.messages == [] and index.reads == 4
+    assert queue.messages == [] and index.reads == 4  # the authorized shards are empty
     assert checkpoints.saves == 2  # the claim and the end: pages that sent nothing are not saved
 
 

@@ -1,9 +1,10 @@
 """The janitor's due index, its run checkpoint and its queue (DynamoDB ``gsi2`` and SQS).
 
-Every payment awaiting the provider (pending or authorized) is on ``gsi2`` under
-``OPEN#{shard}`` (writes spread over ``OPEN_SHARDS`` partitions by a hash of the payment key),
-sorted by ``{anchor}#{pk}``: the time its checks count from (``domain.due_checks``), so "whose
-k-th check falls in this window" is one range query per shard and offset that reads only those
+Every payment awaiting the provider is on ``gsi2`` under ``OPEN#{shard}`` while pending and
+``AUTH#{shard}`` once authorized (the two ``Schedule``s: their checks follow different offsets;
+writes spread over ``OPEN_SHARDS`` partitions each by a hash of the payment key), sorted by
+``{anchor}#{pk}``: the time its checks count from (``domain.due_checks``), so "whose
+k-th check falls in this window" is one range query per schedule, shard and offset that reads only those
 payments, however many are open. Only the payment write sets the key (``PaymentRepository.save``:
 its change time plus its jitter); a check that finds nothing writes nothing; a terminal payment is
 written without it and leaves the index.
@@ -11,7 +12,8 @@ written without it and leaves the index.
 Items written before the anchors kept a next-check time there (``{next_check_at}#{pk}``), or,
 before the due index, ``{updated_at}#{pk}``: both read as anchors, so their schedule shifts (the
 first check a quiet period after that time, then backing off from there) and nothing is lost — no
-backfill; their next write gives them a real anchor.
+backfill; their next write gives them a real anchor. Such an item is in an ``OPEN`` partition even
+when authorized, so it follows the pending schedule (more checks) until then.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from cardops.kernel import aws
 from cardops.kernel.aws import StoreUnavailable
 from cardops.kernel.dynamodb import payment_pk
 from cardops.kernel.dynamodb import table_name as _table
-from cardops.payments.domain.due_checks import POLICY, DueRef, DueState, RunCheckpoint, awaits_provider
+from cardops.payments.domain.due_checks import (
+    POLICY,
+    DueRef,
+    DueState,
+    RunCheckpoint,
+    Schedule,
+    awaits_provider,
+    schedule_of,
+)
 from cardops.payments.domain.payments import Payment
 
 DUE_INDEX = "gsi2"
@@ -44,8 +54,12 @@ def shard_of(pk: str) -> int:
     return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
-def due_partition(shard: int) -> str:
-    return f"OPEN#{shard}"
+#: each schedule's partitions (``OPEN`` as before the schedules: the entries written then are pending's)
+PARTITIONS = {Schedule.PENDING: "OPEN", Schedule.AUTHORIZED: "AUTH"}
+
+
+def due_partition(schedule: Schedule, shard: int) -> str:
+    return f"{PARTITIONS[schedule]}#{shard}"
 
 
 def _stamp(at: datetime) -> str:
@@ -73,7 +87,7 @@ def due_entry(payment: Payment, pk: str) -> dict[str, Any]:
     ref = DueRef(provider=payment.provider, payment_id=payment.provider_payment_id)
     anchor = POLICY.anchor(changed_at=payment.updated_at, key=ref.key)
     return {
-        "gsi2pk": {"S": due_partition(shard_of(pk))},
+        "gsi2pk": {"S": due_partition(schedule_of(payment), shard_of(pk))},
         "gsi2sk": {"S": due_sort_key(anchor, pk)},
     }
 
@@ -85,13 +99,13 @@ def _anchor(sort_key: str) -> datetime:
 class DueIndex:
     """The scheduler's reads: anchors of one shard in a range, one page at a time, keys only."""
 
-    def oldest(self, shard: int) -> datetime | None:
+    def oldest(self, schedule: Schedule, shard: int) -> datetime | None:
         """The shard's earliest anchor (None: the shard is empty): ranges before it hold nothing."""
         answer = aws.dynamodb().query(
             TableName=_table(),
             IndexName=DUE_INDEX,
             KeyConditionExpression="gsi2pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": due_partition(shard)}},
+            ExpressionAttributeValues={":pk": {"S": due_partition(schedule, shard)}},
             ProjectionExpression="gsi2sk",
             Limit=1,
         )
@@ -100,6 +114,7 @@ class DueIndex:
 
     def page(
         self,
+        schedule: Schedule,
         shard: int,
         *,
         after: datetime,
@@ -113,7 +128,7 @@ class DueIndex:
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :after AND :until",
             "ExpressionAttributeValues": {
-                ":pk": {"S": due_partition(shard)},
+                ":pk": {"S": due_partition(schedule, shard)},
                 ":after": {"S": due_bound(after)},
                 ":until": {"S": due_bound(until)},
             },
@@ -190,7 +205,7 @@ class Checkpoints:
             run_id=item["run_id"]["S"],
             cutoff=cutoff,
             since=datetime.fromisoformat(item["since"]["S"]),
-            shard=int(item["shard"]["N"]),
+            lane=int(item["lane"]["N"]),
             offset=int(item["offset"]["N"]),
             start=json.loads(start) if start else None,
             enqueued=int(item["enqueued"]["N"]),
@@ -209,7 +224,7 @@ class Checkpoints:
             "run_id": {"S": checkpoint.run_id},
             "cutoff": {"S": checkpoint.cutoff.isoformat()},
             "since": {"S": checkpoint.since.isoformat()},
-            "shard": {"N": str(checkpoint.shard)},
+            "lane": {"N": str(checkpoint.lane)},
             "offset": {"N": str(checkpoint.offset)},
             "enqueued": {"N": str(checkpoint.enqueued)},
             "pages": {"N": str(checkpoint.pages)},

@@ -9,8 +9,8 @@ a schedule fixed by its last change (``domain.due_checks``), so a check leaves n
 
 The work is split so that it scales with what is due, not with what is open:
 
-- the scheduler (every period) covers the window since the last run's cutoff: per shard and per
-  check offset one range read of the anchors whose check falls in it (``window_ranges``), page by
+- the scheduler (every period) covers the window since the last run's cutoff: per schedule, shard
+  and check offset one range read of the anchors whose check falls in it (``window_ranges``), page by
   page, sent in batches to a queue. It saves a checkpoint after each page it sent: a run that runs
   out of time stops cleanly and the next invocation resumes from the page it stopped at; a missed
   run is covered by the next window. A shard's ranges older than its earliest anchor are not read;
@@ -35,6 +35,7 @@ from cardops.payments.domain.due_checks import (
     DueRef,
     DueState,
     RunCheckpoint,
+    Schedule,
     awaits_provider,
 )
 from cardops.payments.domain.payments import Applied, EventKind, HistoryEntry, Payment
@@ -45,10 +46,11 @@ from cardops.payments.use_cases.payment_events import Payments, apply_canonical
 
 
 class DueIndex(Protocol):
-    def oldest(self, shard: int) -> datetime | None: ...
+    def oldest(self, schedule: Schedule, shard: int) -> datetime | None: ...
 
     def page(
         self,
+        schedule: Schedule,
         shard: int,
         *,
         after: datetime,
@@ -141,16 +143,17 @@ def _ranges_to_read(ranges: list[DueRange], oldest: datetime | None, offset: int
 
 
 def _next_position(run: RunCheckpoint, todo: list[DueRange], last: dict[str, Any] | None) -> RunCheckpoint:
-    """Where to read after a page of ``todo[0]``: its next page, the next range, or the next shard."""
+    """Where to read after a page of ``todo[0]``: its next page, the next range, or the next lane."""
     if last:
         return replace(run, offset=todo[0].k, start=last)
     if len(todo) > 1:
         return replace(run, offset=todo[1].k, start=None)
-    return replace(run, shard=run.shard + 1, offset=0, start=None)
+    return replace(run, lane=run.lane + 1, offset=0, start=None)
 
 
 def _run(deps: SchedulerDeps, run: RunCheckpoint, report: RunReport, time_left: Callable[[], float]) -> None:
-    ranges = deps.policy.window_ranges(run.since, run.cutoff)
+    lanes = [(schedule, shard) for schedule in Schedule for shard in range(deps.shards)]
+    ranges = {schedule: deps.policy.window_ranges(schedule, run.since, run.cutoff) for schedule in Schedule}
     oldest: dict[int, datetime | None] = {}
     unsaved = False  # read past the last save: pages that sent nothing are not saved one by one
 
@@ -161,19 +164,20 @@ def _run(deps: SchedulerDeps, run: RunCheckpoint, report: RunReport, time_left: 
             return None
         return advanced
 
-    while run.shard < deps.shards:
+    while run.lane < len(lanes):
         if time_left() < deps.margin_seconds:
             if unsaved:
                 save(run)
             return  # the checkpoint says where to go on
-        if run.shard not in oldest:
-            oldest[run.shard] = deps.index.oldest(run.shard)
-        todo = _ranges_to_read(ranges, oldest[run.shard], run.offset)
+        schedule, shard = lanes[run.lane]
+        if run.lane not in oldest:
+            oldest[run.lane] = deps.index.oldest(schedule, shard)
+        todo = _ranges_to_read(ranges[schedule], oldest[run.lane], run.offset)
         if not todo:
-            run, unsaved = replace(run, shard=run.shard + 1, offset=0, start=None), True
+            run, unsaved = replace(run, lane=run.lane + 1, offset=0, start=None), True
             continue
         refs, last = deps.index.page(
-            run.shard, after=todo[0].after, until=todo[0].until, start=run.start, limit=deps.page_size
+            schedule, shard, after=todo[0].after, until=todo[0].until, start=run.start, limit=deps.page_size
         )
         run = replace(_next_position(run, todo, last), enqueued=run.enqueued + len(refs), pages=run.pages + 1)
         report.pages += 1
