@@ -246,6 +246,39 @@ def test_payments_written_before_the_anchors_read_their_key_as_an_anchor(
     assert _raw_item(provisioned, other)["gsi2sk"]["S"] == keys[other]
 
 
+def test_a_checkpoint_left_by_the_janitor_before_the_anchors_starts_the_next_window(
+    emulator: Any, provisioned: Any, janitor: Janitor
+) -> None:
+    """The deployed checkpoint holds a run of the old scheduler (no window start, a shard and an
+    index position of the old reads), even one it left unfinished: its cutoff starts the window."""
+    charge_id = authorized_through_webhook(emulator)
+    emulator.capture_charge(charge_id, {})
+    state = _due("payjp", charge_id)
+    assert state is not None
+    first = state.anchor + POLICY.quiet
+    boto3.client("dynamodb", region_name="ap-northeast-1").put_item(
+        TableName=provisioned.table_name,
+        Item={
+            "pk": {"S": "JANITOR#CHECKPOINT"},
+            "sk": {"S": "#RUN"},
+            "run_id": {"S": "old"},
+            "cutoff": {"S": (first - timedelta(minutes=5)).isoformat()},
+            "shard": {"N": "3"},
+            "start": {"S": '{"pk": {"S": "PAY#payjp#ch_x"}}'},
+            "enqueued": {"N": "0"},
+            "pages": {"N": "1"},
+            "finished": {"BOOL": False},
+            "seq": {"N": "7"},
+        },
+    )
+
+    result = janitor.at(first + timedelta(minutes=5)).run()
+
+    assert result["enqueued"] == 1 and result["finished"] is True
+    assert [run["resumed"] for run in result["runs"]] == [False]
+    assert _due("payjp", charge_id) is None  # repaired
+
+
 def test_a_batch_that_is_not_a_janitor_message_fails_alone(provisioned: Any) -> None:
     from cardops.handlers.janitor_worker import handler
 
