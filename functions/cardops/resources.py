@@ -19,8 +19,8 @@ class TableSpec:
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
     #: gsi1: listings (uncaptured sales, card errors, …); gsi2: payments awaiting the provider, by
-    #: their next janitor check (``payments.store.due_checks``); gsi3: ledger entries in time order
-    #: (the statement's pages, ``ledger.store``)
+    #: the anchor their janitor checks count from (``payments.store.due_checks``); gsi3: ledger
+    #: entries in time order (the statement's pages, ``ledger.store``)
     indexes: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {
             "gsi1": ("gsi1pk", "gsi1sk"),
