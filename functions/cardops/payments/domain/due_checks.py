@@ -92,7 +92,7 @@ class DueCheckPolicy:
             or self.horizon < self.quiet
         ):
             raise ValueError(
-                "a due-check policy needs 0 < quiet <= cap, quiet <= horizon and 0 <= jitter < 1"
+                "a due-check policy needs 0 < quiet <= cap, cap_authorized, horizon and 0 <= jitter < 1"
             )
 
     def interval(self, checks: int, schedule: Schedule = Schedule.PENDING) -> timedelta:
