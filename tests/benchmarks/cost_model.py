@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from cardops.payments.store.due_checks import SQS_BATCH
-from cardops.payments.use_cases.janitor import SchedulerDeps
+from cardops.payments.use_cases.janitor import SchedulerDeps, WorkerDeps
 from tests.benchmarks.footprint import ITEM_OVERHEAD_BYTES, LOG_EVENT_OVERHEAD_BYTES, lambda_platform_lines
 
 PRICES = {
@@ -75,7 +75,11 @@ SHAPE = {
     "aws_call_seconds": 0.015,
     "admin_seconds": 0.15,
     "task_seconds": 0.1,
-    "janitor_seconds_per_check": 0.2,  # mostly waiting for the provider's answer (10 per message)
+    # a janitor check: the provider's answer to a re-fetch (the checks of a message wait for theirs
+    # at once, ``WorkerDeps.concurrency``), and its own CPU at one vCPU (read, merge, the answer's
+    # parsing: about 7 ms measured on moto with the provider emulator, taken as 10)
+    "janitor_provider_seconds": 0.2,
+    "janitor_cpu_seconds_per_check": 0.01,
     # a check reads the payment once (its due state, which the merge uses) and writes nothing
     "raw_event_retention_months": 3.0,  # RAW_EVENT_TTL_DAYS = 90
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
@@ -122,6 +126,18 @@ KB = 1024
 FULL_VCPU_MB = 1769
 #: due payments per janitor queue message: what the scheduler packs (``SchedulerDeps.batch_size``)
 PAYMENTS_PER_MESSAGE: int = SchedulerDeps.batch_size
+#: of which the worker checks this many at once (``WorkerDeps.concurrency``)
+CHECKS_AT_ONCE: int = WorkerDeps.concurrency
+
+
+def janitor_message_seconds(memory_mb: float) -> float:
+    """A janitor message's billed duration: every check's CPU (at the function's share of a vCPU),
+    plus one round of waits per ``CHECKS_AT_ONCE`` checks (the payment's read and the provider's
+    answer; a check that finds nothing writes nothing)."""
+    share = min(1.0, memory_mb / FULL_VCPU_MB)
+    rounds = math.ceil(PAYMENTS_PER_MESSAGE / CHECKS_AT_ONCE)
+    cpu = PAYMENTS_PER_MESSAGE * SHAPE["janitor_cpu_seconds_per_check"] / share
+    return cpu + rounds * (SHAPE["janitor_provider_seconds"] + SHAPE["aws_call_seconds"])
 
 
 def checks_while_open(hours_open: float) -> int:
@@ -350,7 +366,7 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
         "changes": measured_seconds("changes", "listeners"),
         "admin": SHAPE["admin_seconds"],
         "tasks": SHAPE["task_seconds"],
-        "janitor": SHAPE["janitor_seconds_per_check"] * PAYMENTS_PER_MESSAGE * janitor_batch,
+        "janitor": janitor_message_seconds(memory_mb("janitor")) * janitor_batch,
     }
     seconds["processor"] += marker_reads / invocations["processor"] * SHAPE["aws_call_seconds"]
 

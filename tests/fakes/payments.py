@@ -3,6 +3,7 @@ published events, notices, and a provider API client whose answers a test script
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -329,9 +330,11 @@ class FakeDue:
     def __init__(self, state: DueState | None) -> None:
         self.current = state
         self.reads = 0
+        self._lock = threading.Lock()  # a batch's checks read at once
 
     def state(self, ref: DueRef) -> DueState | None:
-        self.reads += 1
+        with self._lock:
+            self.reads += 1
         return self.current
 
 

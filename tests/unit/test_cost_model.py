@@ -524,7 +524,7 @@ def test_the_janitors_queue_is_priced_per_message_as_deployed(monkeypatch: pytes
     assert with_janitor["_lambda_invocations_per_payment"] - without[
         "_lambda_invocations_per_payment"
     ] == pytest.approx(messages)
-    gb_seconds = checks * cost_model.SHAPE["janitor_seconds_per_check"] * 512 / 1024
+    gb_seconds = messages * cost_model.janitor_message_seconds(512) * 512 / 1024
     assert with_janitor["_lambda_gb_seconds_per_payment"] - without[
         "_lambda_gb_seconds_per_payment"
     ] == pytest.approx(gb_seconds)
@@ -619,3 +619,14 @@ def test_the_schedulers_range_reads_are_a_fixed_monthly_cost() -> None:
     runs = 30 * 24 * 4
     assert fixed > runs * queries * 0.5 * 0.1425 / 1_000_000  # the reads alone
     assert "janitor_scheduler" not in cost_model.per_million(results)
+
+
+def test_a_janitor_message_is_billed_one_provider_wait_for_its_checks_at_once() -> None:
+    """The worker checks a message's payments at once (``WorkerDeps.concurrency``): its duration is
+    their CPU plus one round of waits, not ten; one at a time it would be ten rounds."""
+    shape = cost_model.SHAPE
+    wait = shape["janitor_provider_seconds"] + shape["aws_call_seconds"]  # the read; nothing written
+    cpu = 10 * shape["janitor_cpu_seconds_per_check"] / (256 / cost_model.FULL_VCPU_MB)
+    assert (cost_model.PAYMENTS_PER_MESSAGE, cost_model.CHECKS_AT_ONCE) == (10, 10)
+    assert cost_model.janitor_message_seconds(256) == pytest.approx(cpu + wait)
+    assert cost_model.janitor_message_seconds(1769) == pytest.approx(10 * 0.01 + wait)

@@ -3,7 +3,9 @@ integration tests and the scale benchmark)."""
 
 from __future__ import annotations
 
+import contextvars
 import itertools
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -464,3 +466,72 @@ def test_a_provider_failure_is_reported_and_waits_for_the_next_check(failure: Pr
 
     assert check_due_payments([REF], deps, now=NOW, run_id="r1").failed == ["payjp/ch_1"]
     assert payments.saved == []
+
+
+class _MeetingProvider(Provider):
+    """Answers only once ``meet`` checks are waiting at once: a batch checked one by one never gets
+    past the first call (the barrier breaks after its timeout and the check raises)."""
+
+    def __init__(self, answer: ProviderPayment, meet: int) -> None:
+        super().__init__(answer)
+        self._barrier = threading.Barrier(meet, timeout=10)
+        self._lock = threading.Lock()
+
+    def retrieve(self, payment_id: str) -> ProviderPayment:
+        with self._lock:
+            self.calls += 1
+        self._barrier.wait()
+        assert isinstance(self.answer, ProviderPayment)
+        return self.answer
+
+
+def test_a_batchs_payments_are_checked_at_once_one_provider_round_trip_for_the_batch() -> None:
+    deps, payments, due, _, _ = _worker(_snapshot(AUTHORIZED))
+    provider = _MeetingProvider(_snapshot(AUTHORIZED), meet=deps.concurrency)
+    deps = replace(deps, provider_for=lambda name: provider)
+    refs = [DueRef(provider="payjp", payment_id=f"ch_{n}") for n in range(deps.concurrency)]
+
+    report = check_due_payments(refs, deps, now=NOW, run_id="r1")
+
+    assert deps.concurrency == 10  # a whole message of the scheduler's
+    assert provider.calls == 10 and (report.checked, report.unchanged, report.failed) == (10, 10, [])
+    assert due.reads == 10 and payments.saved == []  # a read each, nothing written
+
+
+def test_one_at_a_time_when_asked_and_the_report_keeps_the_batchs_order() -> None:
+    deps, _, _, _, _ = _worker(TransientProviderError("timeout"))
+    refs = [DueRef(provider="payjp", payment_id=f"ch_{n}") for n in range(5)]
+
+    for concurrency in (1, 5):
+        report = check_due_payments(refs, replace(deps, concurrency=concurrency), now=NOW, run_id="r1")
+        assert report.failed == [ref.key for ref in refs] and report.checked == 5
+
+
+_ACTING: contextvars.ContextVar[str] = contextvars.ContextVar("acting", default="nobody")
+
+
+class _ContextProvider(Provider):
+    """Notes the context variable each check sees (the sandbox signs with the acting function's role)."""
+
+    def __init__(self, answer: ProviderPayment) -> None:
+        super().__init__(answer)
+        self.seen: list[str] = []
+
+    def retrieve(self, payment_id: str) -> ProviderPayment:
+        self.seen.append(_ACTING.get())
+        return super().retrieve(payment_id)
+
+
+def test_checks_at_once_run_in_the_callers_context() -> None:
+    deps, _, _, _, _ = _worker(_snapshot(AUTHORIZED))
+    provider = _ContextProvider(_snapshot(AUTHORIZED))
+    deps = replace(deps, provider_for=lambda name: provider)
+    refs = [DueRef(provider="payjp", payment_id=f"ch_{n}") for n in range(4)]
+
+    token = _ACTING.set("janitor_worker")
+    try:
+        check_due_payments(refs, deps, now=NOW, run_id="r1")
+    finally:
+        _ACTING.reset(token)
+
+    assert provider.seen == ["janitor_worker"] * 4
