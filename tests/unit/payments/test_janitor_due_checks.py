@@ -212,7 +212,8 @@ def test_a_run_enqueues_every_due_payment_once_in_batches_and_reads_nothing_else
     assert index.reads == 57 + 4  # and each shard's oldest anchor: the 500 not due are never read
     assert checkpoints.stored is not None and checkpoints.stored.finished
     assert checkpoints.stored.since == NOW - timedelta(minutes=15)
-    assert checkpoints.saves == 1 + queue.sends + 1  # the claim, each page that sent something, the end
+    # the claim, then one send (57 payments, under a send's hundred) and its save at the end
+    assert queue.sends == 1 and checkpoints.saves == 2
 
 
 def test_a_run_reads_a_fixed_number_of_ranges_whatever_is_open() -> None:
@@ -294,11 +295,24 @@ def test_an_invocation_that_loses_the_checkpoint_race_stops_and_leaves_the_run_t
 
     racing = Racing()
     racing.stored = deps.checkpoints.load()
-    (run,) = schedule_due_checks(replace(deps, checkpoints=racing), now=NOW, time_left=lambda: 60.0)
+    deps = replace(deps, checkpoints=racing, send_size=1)  # a send (and a save) after each page
+    (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
 
     assert run.superseded and not run.finished and run.enqueued == 0
     # the page it had sent (shard 0, eight due): the winner may send it again, the worker re-checks
     assert len(queue.refs()) == len(index.entries[(Schedule.PENDING, 0)]) == 8
+
+
+def test_a_run_sends_whole_messages_across_pages_and_saves_after_each_send() -> None:
+    index = _index(due=57, later=0)  # fifteen-odd per shard, ten a page
+    deps, checkpoints, queue = _deps(index, send_size=20)
+
+    (run,) = schedule_due_checks(deps, now=NOW, time_left=lambda: 60.0)
+
+    assert run.finished and run.enqueued == 57 and run.pages == 8
+    assert sorted(r.payment_id for r in queue.refs()) == [f"ch_{n:05d}" for n in range(57)]
+    # twenty or more a send (the last takes the rest), not one send per page; the claim, each send's save
+    assert queue.sends == 3 and checkpoints.saves == 1 + 3
 
 
 def test_nothing_due_reads_nothing_but_each_shards_oldest_anchor() -> None:

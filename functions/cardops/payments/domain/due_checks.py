@@ -173,8 +173,8 @@ class RunCheckpoint:
     """Where a scheduler run is: the checks due in ``(since, cutoff]``, every lane (a schedule's
     shard) before ``lane`` enqueued, and ``lane`` up to check ``offset``'s range, page ``start``.
 
-    Saved after each page that sent something (and when it stops or finishes), so a run that times
-    out resumes from the page it stopped at, with the same window (a check that came due since then
+    Saved after each send (and when it stops or finishes), so a run that times out resumes from
+    the page it stopped at, with the same window (a check that came due since then
     is the next run's: the next window starts at this cutoff). ``seq`` orders the saves: two
     invocations at once cannot both advance it.
     """

@@ -11,8 +11,9 @@ The work is split so that it scales with what is due, not with what is open:
 
 - the scheduler (every period) covers the window since the last run's cutoff: per schedule, shard
   and check offset one range read of the anchors whose check falls in it (``window_ranges``), page by
-  page, sent in batches to a queue. It saves a checkpoint after each page it sent: a run that runs
-  out of time stops cleanly and the next invocation resumes from the page it stopped at; a missed
+  page, sent in batches to a queue (a hundred payments a send, gathered across pages). It saves a
+  checkpoint after each send: a run that runs out of time sends what it read, saves, and stops
+  cleanly, and the next invocation resumes from the page it stopped at; a missed
   run is covered by the next window. A shard's ranges older than its earliest anchor are not read;
 - the worker (one queue message at a time, concurrency bounded so providers are not flooded)
   checks each payment of a batch. A payment changed since (its first check not due yet) or no
@@ -91,6 +92,9 @@ class SchedulerDeps:
     page_size: int = 1000
     #: payments per queue message: one worker invocation's share
     batch_size: int = 10
+    #: payments read before a send (and the checkpoint's save after it): ten full messages, one
+    #: ``SendMessageBatch``, however the due payments spread over the ranges' pages
+    send_size: int = 100
     #: a page is not started with less time than this left
     margin_seconds: float = 10.0
     policy: DueCheckPolicy = POLICY
@@ -157,7 +161,8 @@ def _run(deps: SchedulerDeps, run: RunCheckpoint, report: RunReport, time_left: 
     lanes = [(schedule, shard) for schedule in Schedule for shard in range(deps.shards)]
     ranges = {schedule: deps.policy.window_ranges(schedule, run.since, run.cutoff) for schedule in Schedule}
     oldest: dict[int, datetime | None] = {}
-    unsaved = False  # read past the last save: pages that sent nothing are not saved one by one
+    unsaved = False  # read past the last save: pages are not saved one by one
+    buffer: list[DueRef] = []  # read and not sent yet: a send packs whole messages where it can
 
     def save(position: RunCheckpoint) -> RunCheckpoint | None:
         advanced = replace(position, seq=position.seq + 1)
@@ -166,10 +171,20 @@ def _run(deps: SchedulerDeps, run: RunCheckpoint, report: RunReport, time_left: 
             return None
         return advanced
 
+    def flush(position: RunCheckpoint) -> RunCheckpoint | None:
+        """Send what was read, then save the position after it (never a position past unsent refs)."""
+        if buffer:
+            deps.queue.send(position.run_id, _chunks(buffer, deps.batch_size))
+        saved = save(position)
+        if saved is not None:
+            report.enqueued += len(buffer)
+        buffer.clear()
+        return saved
+
     while run.lane < len(lanes):
         if time_left() < deps.margin_seconds:
             if unsaved:
-                save(run)
+                flush(run)
             return  # the checkpoint says where to go on
         schedule, shard = lanes[run.lane]
         if run.lane not in oldest:
@@ -184,14 +199,13 @@ def _run(deps: SchedulerDeps, run: RunCheckpoint, report: RunReport, time_left: 
         run = replace(_next_position(run, todo, last), enqueued=run.enqueued + len(refs), pages=run.pages + 1)
         report.pages += 1
         unsaved = True
-        if refs:
-            deps.queue.send(run.run_id, _chunks(refs, deps.batch_size))
-            saved = save(run)
+        buffer.extend(refs)
+        if len(buffer) >= deps.send_size:
+            saved = flush(run)
             if saved is None:
                 return
             run, unsaved = saved, False
-            report.enqueued += len(refs)
-    if save(replace(run, finished=True)) is not None:
+    if flush(replace(run, finished=True)) is not None:
         report.finished = True
 
 
