@@ -19,8 +19,8 @@ class TableSpec:
     sort_key: str = "sk"
     #: index name → (partition key, sort key)
     #: gsi1: listings (uncaptured sales, card errors, …); gsi2: payments awaiting the provider, by
-    #: their next janitor check (``payments.store.due_checks``); gsi3: ledger entries in time order
-    #: (the statement's pages, ``ledger.store``)
+    #: the anchor their janitor checks count from (``payments.store.due_checks``); gsi3: ledger
+    #: entries in time order (the statement's pages, ``ledger.store``)
     indexes: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {
             "gsi1": ("gsi1pk", "gsi1sk"),
@@ -85,7 +85,7 @@ class StateMachineSpec:
 TABLE = TableSpec()
 EVENTS_QUEUE = QueueSpec()
 #: the janitor's fan-out (scheduler → worker, batches of due payments): a failing batch is retried
-#: twice, then waits in its dead-letter queue (its payments stay due, so the next run re-sends them);
+#: twice, then waits in its dead-letter queue (its payments are sent again at their next checks);
 #: the visibility timeout is six times the worker's timeout, as AWS advises for an SQS trigger
 JANITOR_QUEUE = QueueSpec(max_receive_count=3, visibility_timeout_seconds=720)
 #: how often the janitor's scheduler runs: a payment is checked within one period of coming due

@@ -1,14 +1,16 @@
 """The janitor at scale on moto (issue 11 item 4): work per run follows what is due, not what is open.
 
 Open payments are seeded straight into moto's table (the benchmark only: 100,000 ``PutItem`` calls
-through botocore would take minutes), each on the due index with its next check; a few thousand
-are due, and one in a hundred of those was captured at the PAY.JP emulator with the webhook lost. One
-period is then run as deployed: the scheduler handler (as its Lambda would be invoked by the
-schedule) enqueues what is due, and the worker handler takes every message from the janitor queue
-(as its SQS trigger would). Checked: every due payment was checked in that one period (the captured
-ones repaired, the rest given a later check) and nothing else was touched; the reads are counted
-per AWS call (``counting_aws_calls``: DynamoDB items in ``Query`` answers, plus one item per
-``GetItem``).
+through botocore would take minutes), each on the due index with its anchor (its last change, up to
+a day old, and one per shard a day and a bit, so every run reads the same ranges); a few thousand
+have a check due in the period (at every offset up to a day), and one in a hundred of those was
+captured at the PAY.JP emulator with the webhook lost. The janitor has been running (its checkpoint
+ends a period before). One period is then run as deployed: the scheduler handler (as its Lambda
+would be invoked by the schedule) enqueues what is due, and the worker handler takes every message
+from the janitor queue (as its SQS trigger would). Checked: every due payment was checked in that
+one period (the captured ones repaired, the rest left exactly as they were: a check that finds
+nothing writes nothing) and nothing else was touched; the reads are counted per AWS call
+(``counting_aws_calls``: DynamoDB items in ``Query`` answers, plus one item per ``GetItem``).
 
 The worker runs without payment listeners here: their work is per checked payment whatever the
 open count, and moto answers a partition ``Query`` (their history read) by sorting the whole
@@ -92,6 +94,10 @@ def _table(made: Any) -> Any:
     return dynamodb_backends[DEFAULT_ACCOUNT_ID]["ap-northeast-1"].get_table(made.table_name)
 
 
+#: the age of the oldest anchor in every shard: the scheduler reads the ranges of the offsets up to it
+OLDEST = timedelta(days=1, minutes=7)
+
+
 class Seeder:
     """Open payments written into moto's table directly, each with its due-index entry."""
 
@@ -111,9 +117,12 @@ class Seeder:
             updated_at=now - timedelta(days=2),
         )
         self.open = 0
+        #: each seeded payment's anchor
+        self.anchors: dict[str, datetime] = {}
 
-    def put(self, payment: Any, next_check_at: datetime) -> None:
+    def put(self, payment: Any, anchor: datetime) -> None:
         from cardops.kernel.dynamodb import payment_pk
+        from cardops.payments.domain.due_checks import schedule_of
         from cardops.payments.store.due_checks import due_partition, due_sort_key, shard_of
 
         pk = payment_pk(payment.provider, payment.provider_payment_id)
@@ -123,27 +132,60 @@ class Seeder:
                 "sk": {"S": "#PAYMENT"},
                 "doc": {"S": payment.model_dump_json()},
                 "version": {"N": str(payment.version)},
-                "status": {"S": payment.status.value},
-                "updated_at": {"S": payment.updated_at.isoformat()},
-                "store_id": {"S": "store_042"},
-                "gsi2pk": {"S": due_partition(shard_of(pk))},
-                "gsi2sk": {"S": due_sort_key(next_check_at, pk)},
-                "janitor_checks": {"N": "3"},
+                "gsi2pk": {"S": due_partition(schedule_of(payment), shard_of(pk))},
+                "gsi2sk": {"S": due_sort_key(anchor, pk)},
             }
         )
+        self.anchors[payment.provider_payment_id] = anchor
+        self.open += 1
 
-    def not_due(self, count: int, *, after: datetime) -> None:
-        """Open payments whose next check is after ``after``, spread over the six hours that follow."""
+    def oldest_per_shard(self) -> None:
+        """One payment per shard anchored ``OLDEST`` ago: each shard's earliest anchor, in every run."""
+        from cardops.kernel.dynamodb import payment_pk
+        from cardops.payments.store.due_checks import OPEN_SHARDS, shard_of
+
+        missing = set(range(OPEN_SHARDS))
+        n = 0
+        while missing:
+            payment_id = f"ch_oldest_{n:03d}"
+            shard = shard_of(payment_pk("payjp", payment_id))
+            if shard in missing:
+                missing.discard(shard)
+                self.put(
+                    self.template.model_copy(update={"provider_payment_id": payment_id}), self.now - OLDEST
+                )
+            n += 1
+
+    def not_due(self, count: int, *, windows: list[tuple[datetime, datetime]]) -> None:
+        """Open payments anchored 1 to 22 hours ago (younger than ``OLDEST``) whose checks all miss
+        ``windows``."""
+        from bisect import bisect_right
+
+        from cardops.payments.domain.due_checks import POLICY, Schedule
+
+        offsets = POLICY.offsets(Schedule.AUTHORIZED)
+
+        def due(anchor: datetime) -> bool:
+            return any(
+                bisect_right(offsets, until - anchor) > bisect_right(offsets, since - anchor)
+                for since, until in windows
+            )
+
         for n in range(count):
+            anchor = self.now - timedelta(seconds=3_600 + (n * 7919) % 75_600)
+            while due(anchor):
+                anchor -= timedelta(minutes=7)
             payment = self.template.model_copy(update={"provider_payment_id": f"ch_open_{self.open:07d}"})
-            self.put(payment, after + timedelta(seconds=1 + (n * 7919) % 21_600))
-            self.open += 1
+            self.put(payment, anchor)
 
     def due(self, emulator: Any, count: int, captured: int) -> list[str]:
-        """Payments due before ``now``, authorized at the emulator; ``captured`` of them captured there."""
+        """Payments with a check due in the period before ``now`` (each offset up to a day in turn),
+        authorized at the emulator; ``captured`` of them captured there."""
+        from cardops.payments.domain.due_checks import POLICY, Schedule
         from cardops.payments.domain.payments import PaymentStatus
         from cardops.payments.providers.payjp.client import charge_to_payment
 
+        offsets = [offset for offset in POLICY.offsets(Schedule.AUTHORIZED) if offset < timedelta(days=1)]
         ids = []
         for n in range(count):
             charge = emulator.create_charge(
@@ -165,10 +207,22 @@ class Seeder:
             )
             if n < captured:
                 emulator.capture_charge(charge["id"], {})  # and the webhook is lost
-            self.put(payment, self.now - timedelta(seconds=1 + (n * 131) % 3_600))
+            # its check due up to 899 s before now: within the period, the next one after the next period
+            self.put(payment, self.now - offsets[n % len(offsets)] - timedelta(seconds=1 + (n * 131) % 899))
             ids.append(str(charge["id"]))
-            self.open += 1
         return ids
+
+
+def running_since(now: datetime) -> None:
+    """The janitor's checkpoint as a scheduler running every period leaves it: its last cutoff a
+    period before ``now``."""
+    from cardops.payments.domain.due_checks import RunCheckpoint
+    from cardops.payments.store.due_checks import Checkpoints
+    from cardops.resources import JANITOR_PERIOD_MINUTES
+
+    period = timedelta(minutes=JANITOR_PERIOD_MINUTES)
+    done = RunCheckpoint(run_id="before", cutoff=now - period, since=now - 2 * period, finished=True)
+    assert Checkpoints().save(done, expected_seq=None)
 
 
 def _one_period(made: Any, now: datetime, monkeypatch_listeners: Any) -> dict[str, float]:
@@ -204,7 +258,8 @@ def _one_period(made: Any, now: datetime, monkeypatch_listeners: Any) -> dict[st
         "scheduler checkpoint writes": scheduler["dynamodb:PutItem"],
         "scheduler seconds (moto)": scheduled,
         "worker GetItem (1 item each)": worker["dynamodb:GetItem"],
-        "worker UpdateItem (next check)": worker["dynamodb:UpdateItem"],
+        # a check that finds nothing writes nothing: no next-check update any more (0)
+        "worker UpdateItem": worker["dynamodb:UpdateItem"],
         "worker TransactWriteItems (repairs)": worker["dynamodb:TransactWriteItems"],
         "worker Query calls": worker["dynamodb:Query"],
         "worker seconds (moto + emulator)": checked,
@@ -217,8 +272,8 @@ def _no_listeners() -> Iterator[None]:
     yield
 
 
-def _verify(due_ids: list[str], captured: int, now: datetime) -> None:
-    """Every due payment checked in the period: repaired (captured, off the index) or due later."""
+def _verify(seeder: Seeder, due_ids: list[str], captured: int) -> None:
+    """Every due payment checked in the period: repaired (captured, off the index) or untouched."""
     from cardops.payments.domain.due_checks import DueRef
     from cardops.payments.store.due_checks import DuePayments
 
@@ -228,7 +283,8 @@ def _verify(due_ids: list[str], captured: int, now: datetime) -> None:
         if n < captured:
             assert state is None, f"{payment_id} was not repaired"
         else:
-            assert state is not None and state.next_check_at > now and state.checks == 4, payment_id
+            assert state is not None and state.payment.version == 1, payment_id
+            assert state.anchor == seeder.anchors[payment_id], payment_id
 
 
 def run() -> dict[str, float]:
@@ -238,13 +294,17 @@ def run() -> dict[str, float]:
     rows: list[dict[str, float]] = []
     with _environment() as (made, emulator), light_transaction_backups():
         now = clock.now().replace(microsecond=0)
+        period = timedelta(minutes=15)
         seeder = Seeder(made, now)
-        for period, (open_total, due, captured) in enumerate(SCENARIOS):
-            at = now + timedelta(minutes=15 * period)
+        seeder.oldest_per_shard()
+        running_since(now)
+        windows = [(now - period * (1 - n), now + period * n) for n in range(len(SCENARIOS))]
+        for n, (open_total, due, captured) in enumerate(SCENARIOS):
+            at = now + period * n
             seeder.now = at
             started = time.perf_counter()
             due_ids = seeder.due(emulator, due, captured)
-            seeder.not_due(open_total - seeder.open, after=now + timedelta(minutes=15 * len(SCENARIOS)))
+            seeder.not_due(open_total - seeder.open, windows=windows)
             seeded = time.perf_counter() - started
             _progress(f"seeded {seeder.open:,} open payments in {seeded:.0f} s")
             row: dict[str, float] = {
@@ -254,7 +314,7 @@ def run() -> dict[str, float]:
             }
             row |= _one_period(made, at, _no_listeners)
             row["seed seconds"] = seeded
-            _verify(due_ids, captured, at)
+            _verify(seeder, due_ids, captured)
             rows.append(row)
             for key, value in row.items():
                 figures[f"{open_total:,} open / {due:,} due: {key}"] = value
@@ -278,12 +338,17 @@ def _write(rows: list[dict[str, float]]) -> None:
         "",
         "One janitor period per column: the scheduler handler enqueues what is due, the worker handler",
         "takes every janitor-queue message. Items read = DynamoDB items in the scheduler's `Query`",
-        "answers + one per worker `GetItem` (a payment's due state, then its read inside the merge).",
+        "answers + one per worker `GetItem` (a payment's due state, which the merge then uses).",
         "Every due payment was checked in its period (captured ones repaired and off the index, the",
-        "rest given a later next check); no payment that was not due was read. Times are moto's and",
-        "the local PAY.JP emulator's on a shared 2-core machine, for scale only: moto answers every",
-        "index query by scanning and sorting the whole table (DynamoDB reads only the index range),",
-        "so the scheduler's seconds follow the table size on moto and not in DynamoDB.",
+        "rest not written at all); no payment that was not due was read. The scheduler reads, per",
+        "schedule (pending, authorized) and shard, its oldest anchor and one range per check offset",
+        "up to it: here the oldest anchors are a day old (8 authorized shards × (1 + 6 ranges) + 8",
+        "empty pending shards = 64 Query calls, whatever the open count); with payments open up to",
+        "the 60-day horizon it is 8 × (2 + 243 + 65) = 2,480 a run, a fixed cost (the cost model's",
+        "janitor_scheduler). Times are moto's and the local PAY.JP emulator's on a shared 2-core",
+        "machine, for scale only: moto answers every index query by scanning and sorting the whole",
+        "table (DynamoDB reads only the index range), so the scheduler's seconds follow the table",
+        "size on moto and not in DynamoDB.",
         "",
         "| figure | "
         + " | ".join(f"{int(r['open payments']):,} open / {int(r['due']):,} due" for r in rows)

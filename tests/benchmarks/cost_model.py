@@ -80,10 +80,9 @@ SHAPE = {
     # parsing: about 7 ms measured on moto with the provider emulator, taken as 10)
     "janitor_provider_seconds": 0.2,
     "janitor_cpu_seconds_per_check": 0.01,
+    # a check reads the payment once (its due state, which the merge uses) and writes nothing
     "raw_event_retention_months": 3.0,  # RAW_EVENT_TTL_DAYS = 90
     "stored_months": 12.0,  # payments and ledger at steady state: a year of payments held
-    # a check moves the payment on gsi2 (its next check: delete + put) and rewrites it on gsi1
-    "index_writes_per_janitor_check": 3.0,
     # a capture reads whether its store is listed unless its container has seen the store
     # (payments.store.StoreMarkers): priced as if no container were ever warm (the bench's is)
     "marker_reads_per_capture": 1.0,
@@ -133,28 +132,33 @@ CHECKS_AT_ONCE: int = WorkerDeps.concurrency
 
 def janitor_message_seconds(memory_mb: float) -> float:
     """A janitor message's billed duration: every check's CPU (at the function's share of a vCPU),
-    plus one round of waits per ``CHECKS_AT_ONCE`` checks (the provider's answer, the payment's read
-    and its conditional write)."""
+    plus one round of waits per ``CHECKS_AT_ONCE`` checks (the payment's read and the provider's
+    answer; a check that finds nothing writes nothing)."""
     share = min(1.0, memory_mb / FULL_VCPU_MB)
     rounds = math.ceil(PAYMENTS_PER_MESSAGE / CHECKS_AT_ONCE)
     cpu = PAYMENTS_PER_MESSAGE * SHAPE["janitor_cpu_seconds_per_check"] / share
-    return cpu + rounds * (SHAPE["janitor_provider_seconds"] + 2 * SHAPE["aws_call_seconds"])
+    return cpu + rounds * (SHAPE["janitor_provider_seconds"] + SHAPE["aws_call_seconds"])
 
 
 def checks_while_open(hours_open: float) -> int:
     """The janitor's checks of a payment that stays authorized ``hours_open`` hours after its last
-    change, on the deployed policy (``payments.domain.due_checks.POLICY``: the quiet period, then
-    each wait doubled up to the cap, each lengthened by its mean jitter)."""
-    from cardops.payments.domain.due_checks import POLICY
+    change, on the deployed policy (``payments.domain.due_checks.POLICY``): its authorized
+    schedule's offsets (the quiet period, then each wait doubled up to ``cap_authorized``) after
+    its anchor, the change plus its mean jitter."""
+    from cardops.payments.domain.due_checks import POLICY, Schedule
 
-    elapsed = 0.0
-    checks = 0
-    while True:
-        wait = POLICY.interval(checks).total_seconds() / 3600 * (1 + POLICY.jitter / 2)
-        if elapsed + wait > hours_open:
-            return checks
-        elapsed += wait
-        checks += 1
+    jitter = POLICY.quiet.total_seconds() * POLICY.jitter / 2
+    offsets = POLICY.offsets(Schedule.AUTHORIZED)
+    return sum(1 for offset in offsets if offset.total_seconds() + jitter <= hours_open * 3600)
+
+
+def scheduler_queries_per_run() -> int:
+    """The scheduler's Query calls in a run at steady state: per schedule and shard its oldest
+    anchor, then one range per offset (payments open as long as the horizon: every range is read)."""
+    from cardops.payments.domain.due_checks import POLICY, Schedule
+    from cardops.payments.store.due_checks import OPEN_SHARDS
+
+    return OPEN_SHARDS * sum(1 + len(POLICY.offsets(schedule)) for schedule in Schedule)
 
 
 def janitor_checks_per_payment(
@@ -309,24 +313,15 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
     raw_wru += SHAPE["duplicate_webhooks_per_payment"] * _units(
         web["authorization: raw_event_bytes_accepted"]
     )
-    payment_units = sum(events[k] * _units(web[f"{k}: payment_item_bytes"]) for k in KINDS) / webhooks
     janitor_checks = janitor_checks_per_payment()
-    gsi_wru = (
-        each("index_write_units") + janitor_checks * SHAPE["index_writes_per_janitor_check"] * payment_units
-    )
+    gsi_wru = each("index_write_units")  # a janitor check writes nothing (its schedule is the anchor's)
     transaction_wru = each("transact_wru_processor") + each("transact_wru_listeners")
-    wru = (
-        raw_wru
-        + each("dynamodb_writes_listeners")
-        + transaction_wru
-        + gsi_wru
-        + janitor_checks * payment_units  # the next-check update
-    )
+    wru = raw_wru + each("dynamodb_writes_listeners") + transaction_wru + gsi_wru
     marker_reads = events["capture"] * SHAPE["marker_reads_per_capture"]  # not in the warm bench
     rru = (
         each("dynamodb_reads_processor")
         + each("dynamodb_reads_listeners")
-        + janitor_checks  # one GetItem per check (the scheduler's Query pages are shared)
+        + janitor_checks  # one strongly consistent GetItem per check (the scheduler's reads are fixed)
         + marker_reads * EVENTUALLY_CONSISTENT_RRU
     )
     # as deployed, the capture's change stops a captured payment's waiting execution
@@ -480,23 +475,26 @@ def per_million(results: dict[str, dict[str, float]]) -> dict[str, float]:
 def fixed_per_month(results: dict[str, dict[str, float]]) -> dict[str, float]:
     """USD per month whatever the traffic: not in ``per_million``'s total (the janitor's scheduler
     runs, the SQS triggers' empty receives, the alarms, dashboards and secrets the template holds)."""
-    from cardops.payments.store.due_checks import OPEN_SHARDS
     from cardops.resources import JANITOR_PERIOD_MINUTES
 
     deployed = results["deployed"]
     runs = MONTH_MINUTES / JANITOR_PERIOD_MINUTES
-    # an idle run: the checkpoint read and claimed, then per shard a Query of its due entries and
-    # the checkpoint saved (``use_cases.janitor._run``): its AWS calls' round trips are its duration
-    calls = 2 + 2 * OPEN_SHARDS
+    # a run at steady state: the checkpoint read, claimed and finished, and its Query calls (each
+    # shard's oldest anchor, one range per offset; ``scheduler_queries_per_run``): its AWS calls'
+    # round trips are its duration. A Query bills at least half a read unit (eventually consistent)
+    queries = scheduler_queries_per_run()
+    calls = 3 + queries
     arm = deployed["janitor: arm64"] == 1.0
     gb_seconds = runs * calls * SHAPE["aws_call_seconds"] * deployed["janitor: memory_mb"] / 1024
     suffix = "_ia" if deployed["table: standard_ia"] == 1.0 else ""
-    table_units = runs * (1 + OPEN_SHARDS)  # a read unit and a write unit each (at least)
+    read_units = runs * (1 + queries * EVENTUALLY_CONSISTENT_RRU)
+    write_units = runs * 2
     polls = MONTH_MINUTES * 60 / FIXED["sqs_long_poll_seconds"] * FIXED["sqs_pollers_per_trigger"]
     return {
         "janitor_scheduler": runs * PRICES["lambda_request"]
         + gb_seconds * PRICES["lambda_gb_second_arm" if arm else "lambda_gb_second"]
-        + table_units * (PRICES[f"dynamodb_wru{suffix}"] + PRICES[f"dynamodb_rru{suffix}"]),
+        + write_units * PRICES[f"dynamodb_wru{suffix}"]
+        + read_units * PRICES[f"dynamodb_rru{suffix}"],
         "sqs_trigger_polls": deployed["stack: sqs_event_sources"] * polls * PRICES["sqs_request"],
         "alarms": deployed["stack: alarms"] * PRICES["alarm_month"]
         + deployed["stack: composite_alarms"] * PRICES["composite_alarm_month"],

@@ -3,6 +3,7 @@ published events, notices, and a provider API client whose answers a test script
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cardops.kernel.dynamodb import VersionConflict
-from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint
+from cardops.payments.domain.due_checks import DueRef, DueState, RunCheckpoint, Schedule
 from cardops.payments.domain.payment_notes import Notice
 from cardops.payments.domain.payments import Applied, HistoryEntry, Payment, PaymentFacts, PaymentMetadata
 from cardops.payments.domain.reservations import Reservation
@@ -250,18 +251,44 @@ class FakeQueue:
 
 
 class FakeDueIndex:
-    """Due entries per shard, sorted by due time; pages are positions, as DynamoDB's keys are."""
+    """Anchors per schedule and shard, sorted; pages are positions, as DynamoDB's keys are."""
 
-    def __init__(self, entries: dict[int, list[tuple[datetime, DueRef]]]) -> None:
-        self.entries = {
-            shard: sorted(items, key=lambda e: (e[0], e[1].key)) for shard, items in entries.items()
-        }
+    def __init__(
+        self, entries: dict[int, list[tuple[datetime, DueRef]]], schedule: Schedule = Schedule.PENDING
+    ) -> None:
+        self.entries: dict[tuple[Schedule, int], list[tuple[datetime, DueRef]]] = {}
+        for shard, items in entries.items():
+            for anchor, ref in items:
+                self.add(shard, anchor, ref, schedule=schedule)
+        #: entries read (one per ``oldest`` answer too), and calls made (pages and ``oldest``)
         self.reads = 0
+        self.queries = 0
+
+    def add(
+        self, shard: int, anchor: datetime, ref: DueRef, *, schedule: Schedule = Schedule.PENDING
+    ) -> None:
+        lane = self.entries.setdefault((schedule, shard), [])
+        lane.append((anchor, ref))
+        lane.sort(key=lambda e: (e[0], e[1].key))
+
+    def oldest(self, schedule: Schedule, shard: int) -> datetime | None:
+        self.queries += 1
+        entries = self.entries.get((schedule, shard), [])
+        self.reads += 1 if entries else 0
+        return entries[0][0] if entries else None
 
     def page(
-        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
+        self,
+        schedule: Schedule,
+        shard: int,
+        *,
+        after: datetime,
+        until: datetime,
+        start: dict[str, Any] | None,
+        limit: int,
     ) -> tuple[list[DueRef], dict[str, Any] | None]:
-        due = [ref for at, ref in self.entries.get(shard, []) if at <= cutoff]
+        self.queries += 1
+        due = [ref for at, ref in self.entries.get((schedule, shard), []) if after < at <= until]
         offset = int(start["offset"]) if start else 0
         page = due[offset : offset + limit]
         self.reads += len(page)
@@ -289,8 +316,10 @@ class FakeCheckpoints:
 class FakeCheckQueue:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[DueRef]]] = []
+        self.sends = 0
 
     def send(self, run_id: str, batches: Sequence[Sequence[DueRef]]) -> None:
+        self.sends += 1
         self.messages += [(run_id, list(batch)) for batch in batches]
 
     def refs(self) -> list[DueRef]:
@@ -300,14 +329,13 @@ class FakeCheckQueue:
 class FakeDue:
     def __init__(self, state: DueState | None) -> None:
         self.current = state
-        self.rescheduled: list[datetime] = []
+        self.reads = 0
+        self._lock = threading.Lock()  # a batch's checks read at once
 
     def state(self, ref: DueRef) -> DueState | None:
+        with self._lock:
+            self.reads += 1
         return self.current
-
-    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
-        self.rescheduled.append(next_check_at)
-        return True
 
 
 # -- event processing's ports (``use_cases.event_processing``) ----------------------------------------

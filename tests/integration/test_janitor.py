@@ -15,16 +15,19 @@ import pytest
 
 from cardops.kernel import clock
 from cardops.kernel.dynamodb import payment_pk
-from cardops.payments.domain.due_checks import POLICY, DueRef
+from cardops.payments.domain.due_checks import POLICY, DueRef, Schedule
 from cardops.payments.domain.payments import CanonicalEvent, EventKind, PaymentStatus
 from cardops.payments.providers.base import PaymentProvider
 from cardops.payments.providers.payjp import client as payjp_provider
-from cardops.payments.store.due_checks import DuePayments
+from cardops.payments.store.due_checks import DuePayments, due_sort_key
 from cardops.payments.store.payments import PaymentRepository
 from cardops.payments.use_cases.payment_events import apply_canonical
 from cardops.sandbox.lambda_runner import FakeContext
 from cardops.sandbox.queue_worker import QueueWorker
 from tests.helpers import counting_aws_calls, sqs_event
+
+#: DynamoDB's writing operations, as ``counting_aws_calls`` names them
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
 def authorized_through_webhook(emulator: Any) -> str:
@@ -116,8 +119,8 @@ def test_a_capture_whose_webhook_was_lost_is_repaired_by_the_next_run(
     charge_id = authorized_through_webhook(emulator)
     emulator.capture_charge(charge_id, {})  # the emulator has no webhook URL: the webhook is lost
     state = _due("payjp", charge_id)
-    assert state is not None and state.checks == 0
-    later = state.next_check_at + timedelta(seconds=1)
+    assert state is not None
+    later = state.anchor + POLICY.quiet + timedelta(seconds=1)
 
     result = janitor.at(later).run()
 
@@ -136,13 +139,23 @@ def test_a_payment_is_not_due_within_the_quiet_period(emulator: Any, janitor: Ja
     charge_id = authorized_through_webhook(emulator)
     state = _due("payjp", charge_id)
     assert state is not None
-    assert POLICY.quiet <= state.next_check_at - state.payment.updated_at <= POLICY.quiet * 1.1
+    assert timedelta(0) <= state.anchor - state.payment.updated_at < POLICY.quiet * POLICY.jitter
+    first = state.anchor + POLICY.quiet
 
-    assert janitor.at(state.next_check_at - timedelta(seconds=1)).run()["enqueued"] == 0
-    assert janitor.at(state.next_check_at).run()["enqueued"] == 1
+    assert janitor.at(first - timedelta(seconds=1)).run()["enqueued"] == 0
+    assert janitor.at(first).run()["enqueued"] == 1
 
 
-def test_an_unchanged_payment_is_not_written_and_its_next_check_backs_off(
+def _raw_item(provisioned: Any, payment_id: str) -> dict[str, Any]:
+    item: dict[str, Any] = boto3.client("dynamodb", region_name="ap-northeast-1").get_item(
+        TableName=provisioned.table_name,
+        Key={"pk": {"S": payment_pk("payjp", payment_id)}, "sk": {"S": "#PAYMENT"}},
+        ConsistentRead=True,
+    )["Item"]
+    return item
+
+
+def test_a_check_finding_nothing_makes_no_write_and_the_next_check_follows_the_anchor(
     emulator: Any, provisioned: Any, janitor: Janitor
 ) -> None:
     charge = emulator.create_charge(
@@ -159,25 +172,26 @@ def test_an_unchanged_payment_is_not_written_and_its_next_check_backs_off(
         metadata=snapshot.metadata,
     )
     apply_canonical(event, PaymentRepository(), now=clock.now())
-    first = clock.now() + timedelta(hours=1)
-
-    assert janitor.at(first).run()["enqueued"] == 1
-
-    payment = PaymentRepository().get("payjp", charge["id"])
-    assert payment is not None and payment.version == 1  # nothing new: no write but the next check
     state = _due("payjp", charge["id"])
-    assert state is not None and state.checks == 1
-    assert first + POLICY.interval(1) <= state.next_check_at <= first + POLICY.interval(1) * 1.1
-    # not due again until then; then checked again, waiting twice as long after
-    assert janitor.at(state.next_check_at - timedelta(seconds=1)).run()["enqueued"] == 0
-    second = state.next_check_at
+    assert state is not None
+    before = _raw_item(provisioned, charge["id"])
+    first, second = (state.anchor + offset for offset in POLICY.offsets(Schedule.AUTHORIZED)[:2])
+
+    janitor.at(first).schedule()
+    with counting_aws_calls() as calls:
+        assert janitor.drain() == 1
+
+    assert _raw_item(provisioned, charge["id"]) == before  # nothing new: nothing written at all
+    assert not {call for call in calls if call.split(":")[1] in WRITES}, dict(calls)
+    # not due again until its second check; then checked again
+    assert janitor.at(second - timedelta(seconds=1)).run()["enqueued"] == 0
     assert janitor.at(second).run()["enqueued"] == 1
-    state = _due("payjp", charge["id"])
-    assert state is not None and state.checks == 2
-    assert second + POLICY.interval(2) <= state.next_check_at <= second + POLICY.interval(2) * 1.1
+    assert _raw_item(provisioned, charge["id"]) == before
 
 
-def test_a_duplicate_batch_costs_a_read_not_a_provider_call(emulator: Any, janitor: Janitor) -> None:
+def test_a_duplicate_batch_costs_a_read_and_a_provider_call_and_writes_nothing(
+    emulator: Any, janitor: Janitor
+) -> None:
     charge_id = authorized_through_webhook(emulator)
     later = clock.now() + timedelta(hours=1)
     janitor.at(later).schedule()
@@ -191,31 +205,36 @@ def test_a_duplicate_batch_costs_a_read_not_a_provider_call(emulator: Any, janit
     assert body["payments"] == [{"provider": "payjp", "payment_id": charge_id}]
     event = sqs_event(body)
     assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}
+    asked = len(emulator.requests)
     with counting_aws_calls() as calls:
         assert handler(event, FakeContext("janitor-worker")) == {"batchItemFailures": []}
-    assert dict(calls) == {"dynamodb:GetItem": 1}  # not due any more: skipped before the provider
+    # its due state (the merge takes that payment); no count to protect, so no write
+    assert dict(calls) == {"dynamodb:GetItem": 1}
+    assert len(emulator.requests) == asked + 1  # the provider asked again
 
 
-def test_payments_written_before_the_due_index_are_found_and_rescheduled(
+def test_payments_written_before_the_anchors_read_their_key_as_an_anchor(
     emulator: Any, provisioned: Any, janitor: Janitor
 ) -> None:
-    """Migration: an open payment keyed ``OPEN#{shard}`` / ``{updated_at}#{pk}`` (the old janitor's
-    index entry, no check count) reads as due at its last change; its first check gives it a real one."""
+    """Migration, no backfill: an open payment keyed ``{updated_at}#{pk}`` (before the due index,
+    no microseconds) or ``{next_check_at}#{pk}`` (before the anchors) is checked a quiet period
+    after that time, and keeps its key while nothing changes."""
     charge_id = authorized_through_webhook(emulator)
     emulator.capture_charge(charge_id, {})
     other = authorized_through_webhook(emulator)
     ddb = boto3.client("dynamodb", region_name="ap-northeast-1")
-    for payment_id in (charge_id, other):
+    legacy = clock.now().replace(microsecond=0) - timedelta(hours=1)
+    keys = {}
+    for payment_id, stamp in ((charge_id, legacy.isoformat()), (other, due_sort_key(legacy, "").rstrip("#"))):
         pk = payment_pk("payjp", payment_id)
-        payment = PaymentRepository().get("payjp", payment_id)
-        assert payment is not None
+        keys[payment_id] = f"{stamp}#{pk}"
         ddb.update_item(
             TableName=provisioned.table_name,
             Key={"pk": {"S": pk}, "sk": {"S": "#PAYMENT"}},
             UpdateExpression="SET gsi2sk = :legacy",
-            ExpressionAttributeValues={":legacy": {"S": f"{payment.updated_at.isoformat()}#{pk}"}},
+            ExpressionAttributeValues={":legacy": {"S": keys[payment_id]}},
         )
-    later = clock.now() + timedelta(minutes=1)  # inside the quiet period: only the legacy keys make them due
+    later = clock.now() + timedelta(minutes=1)  # inside the quiet period: only the old keys make them due
 
     assert janitor.at(later).run()["enqueued"] == 2
 
@@ -223,7 +242,41 @@ def test_payments_written_before_the_due_index_are_found_and_rescheduled(
     assert repaired is not None and repaired.status is PaymentStatus.CAPTURED
     assert _due("payjp", charge_id) is None
     state = _due("payjp", other)
-    assert state is not None and state.checks == 1 and state.next_check_at > later
+    assert state is not None and state.anchor == legacy
+    assert _raw_item(provisioned, other)["gsi2sk"]["S"] == keys[other]
+
+
+def test_a_checkpoint_left_by_the_janitor_before_the_anchors_starts_the_next_window(
+    emulator: Any, provisioned: Any, janitor: Janitor
+) -> None:
+    """The deployed checkpoint holds a run of the old scheduler (no window start, a shard and an
+    index position of the old reads), even one it left unfinished: its cutoff starts the window."""
+    charge_id = authorized_through_webhook(emulator)
+    emulator.capture_charge(charge_id, {})
+    state = _due("payjp", charge_id)
+    assert state is not None
+    first = state.anchor + POLICY.quiet
+    boto3.client("dynamodb", region_name="ap-northeast-1").put_item(
+        TableName=provisioned.table_name,
+        Item={
+            "pk": {"S": "JANITOR#CHECKPOINT"},
+            "sk": {"S": "#RUN"},
+            "run_id": {"S": "old"},
+            "cutoff": {"S": (first - timedelta(minutes=5)).isoformat()},
+            "shard": {"N": "3"},
+            "start": {"S": '{"pk": {"S": "PAY#payjp#ch_x"}}'},
+            "enqueued": {"N": "0"},
+            "pages": {"N": "1"},
+            "finished": {"BOOL": False},
+            "seq": {"N": "7"},
+        },
+    )
+
+    result = janitor.at(first + timedelta(minutes=5)).run()
+
+    assert result["enqueued"] == 1 and result["finished"] is True
+    assert [run["resumed"] for run in result["runs"]] == [False]
+    assert _due("payjp", charge_id) is None  # repaired
 
 
 def test_a_batch_that_is_not_a_janitor_message_fails_alone(provisioned: Any) -> None:

@@ -252,22 +252,24 @@ def test_repayment_step_throttled_raises_the_error_its_state_retries(
 # --- payments janitor (schedule) ------------------------------------------------------------------
 
 
-def test_janitor_throttled_on_one_payment_repairs_the_rest_and_the_next_run_repairs_it(
+def test_janitor_throttled_on_one_payment_repairs_the_rest_and_its_next_check_repairs_it(
     emulator: Any, provisioned: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = authorized_through_webhook(emulator)
     second = authorized_through_webhook(emulator)
     for charge_id in (first, second):
         emulator.capture_charge(charge_id, {})  # both webhooks lost
-    janitor = Janitor(provisioned, monkeypatch).at(clock.now() + timedelta(hours=1))
+    start = clock.now()
+    janitor = Janitor(provisioned, monkeypatch).at(start + timedelta(hours=1))
     try:
         assert janitor.schedule()["enqueued"] == 2
         with dynamodb_fault("TransactWriteItems") as fault:
-            janitor.drain()  # one batch: the throttled payment stays due, the message succeeds
+            janitor.drain()  # one batch: the throttled payment waits for its next check, the message succeeds
         assert fault.hits == ["TransactWriteItems"]
         found = [PaymentRepository().get("payjp", c) for c in (first, second)]
         assert sorted(p.status.value for p in found if p is not None) == ["authorized", "captured"]
-        assert janitor.run()["enqueued"] == 1  # the next run: only the one left due
+        # its checks are at 15, 45 and 105 minutes after its change: the run at 2 h sends it again
+        assert janitor.at(start + timedelta(hours=2)).run()["enqueued"] == 1
     finally:
         stop_executions(provisioned)
     for charge_id in (first, second):

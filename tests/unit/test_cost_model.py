@@ -567,33 +567,65 @@ def test_fixed_monthly_costs_count_what_the_template_holds() -> None:
     scheduled = cost_model.fixed_per_month(results | {"deployed": bench_deployed.figures(template)})
     # a run every 15 minutes, each its own trace (Lambda's 1/s reservoir holds them all)
     assert scheduled["x_ray_scheduled_runs"] == pytest.approx(2880 * 5.00 / 1_000_000, rel=1e-3)
-    assert 0 < fixed["janitor_scheduler"] < 1
+    assert 0 < fixed["janitor_scheduler"] < 2  # its range reads: about 7 million Query calls a month
     lines = cost_model.report(results)
     assert any(line.startswith("Fixed per month") for line in lines)
     assert "janitor_scheduler" not in cost_model.per_million(results)
 
 
 def test_the_janitors_checks_follow_its_policy_for_as_long_as_a_payment_stays_authorized() -> None:
-    """Not a fixed guess: the deployed policy's schedule (15 min quiet, doubling, 6 h cap, mean
-    jitter 5%) over the hours a payment stays authorized; auto-refunded ones until their deadline."""
+    """Not a fixed guess: the deployed policy's authorized offsets after the anchor (15 min quiet,
+    doubling, 24 h cap; the anchor's mean jitter 45 s) over the hours a payment stays authorized;
+    auto-refunded ones until their deadline."""
     from cardops.payments.domain.due_checks import POLICY
 
-    assert POLICY.quiet.total_seconds() == 900 and POLICY.cap.total_seconds() == 6 * 3600
+    assert POLICY.quiet.total_seconds() == 900 and POLICY.cap_authorized.total_seconds() == 24 * 3600
     assert cost_model.checks_while_open(0.2) == 0  # captured within the quiet period
-    # 15, 30, 60, 120, 240 min (x1.05): the fifth check at 8.14 h
-    assert cost_model.checks_while_open(8.1) == 4
-    assert cost_model.checks_while_open(8.2) == 5
-    # then every 6.3 h: 24 h → 7, 48 h → 11, 156 h → 28
-    assert [cost_model.checks_while_open(h) for h in (24, 48, 156)] == [7, 11, 28]
+    # checks at 15, 45, 105, 225, 465 min after the anchor: the fifth at 7.76 h
+    assert cost_model.checks_while_open(7.7) == 4
+    assert cost_model.checks_while_open(7.8) == 5
+    # then 15.75 h, 31.75 h, 55.75 h and every 24 h: 24 h → 6, 48 h → 7, 72 h → 8, 156 h → 12
+    assert [cost_model.checks_while_open(h) for h in (24, 48, 72, 156)] == [6, 7, 8, 12]
     share = cost_model.SHAPE["auto_refund_share"]
-    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 11 + share * 28)
+    assert cost_model.janitor_checks_per_payment(48, 156) == pytest.approx((1 - share) * 7 + share * 12)
+
+
+def test_a_janitor_check_writes_nothing_and_reads_the_payment_once() -> None:
+    """The check's cost per payment: one read unit, no write unit, and no index write."""
+    results = _results(captured=3.0, auto_refund=17.0)
+    checks = cost_model.janitor_checks_per_payment()
+    with_janitor = cost_model.per_million(results)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(cost_model.SHAPE, "hours_authorized_before_capture", 0.0)
+        patch.setitem(cost_model.SHAPE, "hours_authorized_before_expiry", 0.0)
+        without = cost_model.per_million(results)
+
+    assert checks > 0
+    assert with_janitor["_wru_per_payment"] == pytest.approx(without["_wru_per_payment"])
+    assert with_janitor["_gsi_wru_per_payment"] == pytest.approx(without["_gsi_wru_per_payment"])
+    assert with_janitor["_rru_per_payment"] - without["_rru_per_payment"] == pytest.approx(checks)
+
+
+def test_the_schedulers_range_reads_are_a_fixed_monthly_cost() -> None:
+    """Per run, per shard: its oldest anchor and one range per offset, half a read unit at least."""
+    from cardops.payments.domain.due_checks import POLICY, Schedule
+    from cardops.payments.store.due_checks import OPEN_SHARDS
+
+    queries = cost_model.scheduler_queries_per_run()
+    pending, authorized = (len(POLICY.offsets(s)) for s in (Schedule.PENDING, Schedule.AUTHORIZED))
+    assert queries == OPEN_SHARDS * (2 + pending + authorized)
+    results = _results(captured=3.0, auto_refund=17.0)
+    fixed = cost_model.fixed_per_month(results)["janitor_scheduler"]
+    runs = 30 * 24 * 4
+    assert fixed > runs * queries * 0.5 * 0.1425 / 1_000_000  # the reads alone
+    assert "janitor_scheduler" not in cost_model.per_million(results)
 
 
 def test_a_janitor_message_is_billed_one_provider_wait_for_its_checks_at_once() -> None:
     """The worker checks a message's payments at once (``WorkerDeps.concurrency``): its duration is
     their CPU plus one round of waits, not ten; one at a time it would be ten rounds."""
     shape = cost_model.SHAPE
-    wait = shape["janitor_provider_seconds"] + 2 * shape["aws_call_seconds"]
+    wait = shape["janitor_provider_seconds"] + shape["aws_call_seconds"]  # the read; nothing written
     cpu = 10 * shape["janitor_cpu_seconds_per_check"] / (256 / cost_model.FULL_VCPU_MB)
     assert (cost_model.PAYMENTS_PER_MESSAGE, cost_model.CHECKS_AT_ONCE) == (10, 10)
     assert cost_model.janitor_message_seconds(256) == pytest.approx(cpu + wait)

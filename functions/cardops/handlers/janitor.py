@@ -1,7 +1,7 @@
 """Lambda entry point: the janitor's scheduler (EventBridge, every ``JANITOR_PERIOD_MINUTES``).
 
-Reads only the payments whose next check is due and hands them to the worker through the janitor
-queue (``payments.use_cases.janitor``). A run that nears the time limit stops after a page; the
+Reads only the payments with a check due since the last run and hands them to the worker through
+the janitor queue (``payments.use_cases.janitor``). A run that nears the time limit stops after a page; the
 next invocation resumes it from its checkpoint.
 """
 

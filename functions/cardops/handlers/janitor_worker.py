@@ -1,9 +1,9 @@
 """Lambda entry point: the janitor's worker (SQS, one batch of due payments per message).
 
 Each payment is re-fetched from its provider and the snapshot applied (``payments.use_cases.janitor``).
-A payment that fails (provider or table unavailable) stays due and the next run retries it, so the
+A payment that fails (provider or table unavailable) is asked again at its next check, so the
 message still succeeds; anything else fails the message, which SQS retries and then parks in the
-janitor's dead-letter queue (alarmed) — its payments stay due meanwhile, so nothing is lost.
+janitor's dead-letter queue (alarmed) — its payments' next checks still come, so nothing is lost.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The payments janitor (SPEC §1, issue 11 item 4): lost webhooks repaired on due time.
 
-A scheduler (EventBridge, every ``JANITOR_PERIOD_MINUTES``) queries only the due entries of the
-table's ``gsi2`` and sends them in batches to the janitor queue; a worker (SQS trigger, bounded
-concurrency so providers are not flooded) re-fetches each payment and applies it. A batch that
-keeps failing waits in the janitor's dead-letter queue; its payments stay due, so the next run
-sends them again.
+A scheduler (EventBridge, every ``JANITOR_PERIOD_MINUTES``) queries only the entries of the
+table's ``gsi2`` with a check due since its last run and sends them in batches to the janitor
+queue; a worker (SQS trigger, bounded concurrency so providers are not flooded) re-fetches each
+payment and applies it. A batch that keeps failing waits in the janitor's dead-letter queue; its
+payments are sent again at their next checks.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ class Janitor(Construct):
             targets=[targets.LambdaFunction(scheduler, retry_attempts=2)],
         )
 
-        # the worker: reads a payment and its history, writes a repair (and what its listeners
-        # write: ledger, refunds) or the next check; re-fetches from the providers with their keys
+        # the worker: reads a payment, writes a repair (a check that finds nothing writes nothing);
+        # re-fetches from the providers with their keys
         kernel.table.grant(worker, *TABLE_READ, *TABLE_WRITE)
         kernel.grant_api_keys(worker)
         worker.add_event_source(
@@ -79,7 +79,8 @@ class Janitor(Construct):
             alarm(
                 self,
                 "JanitorDeadLetters",
-                "A janitor batch failed 3 times and waits in the janitor DLQ (its payments stay due); "
+                "A janitor batch failed 3 times and waits in the janitor DLQ (its payments are checked again "
+                "at their next checks); "
                 "see the worker's logs.",
                 self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(5)

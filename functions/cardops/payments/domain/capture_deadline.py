@@ -96,6 +96,12 @@ class DeadlinePolicy(BaseModel):
 Bound = Literal["business", "authorization"]
 
 
+#: The longest an authorization can hold, whatever the provider: PAY.JP's largest ``expiry_days``
+#: or Stripe's extended hold, whichever is longer. Past it no provider still holds the money (the
+#: deadline workflow has released it before), so nothing checks a payment for longer.
+LONGEST_AUTHORIZATION = max(timedelta(days=PAYJP_MAX_EXPIRY_DAYS), DeadlinePolicy().stripe_extended_hold)
+
+
 class CaptureDeadline(BaseModel):
     """When a capture must happen by, which bound decided it, and when to remind the store."""
 

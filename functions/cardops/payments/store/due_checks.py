@@ -1,15 +1,19 @@
 """The janitor's due index, its run checkpoint and its queue (DynamoDB ``gsi2`` and SQS).
 
-Every payment awaiting the provider (pending or authorized) is on ``gsi2`` under
-``OPEN#{shard}`` (writes spread over ``OPEN_SHARDS`` partitions by a hash of the payment key),
-sorted by ``{next_check_at}#{pk}``: the time of its next check first, so "what is due now" is a
-range query per shard that reads only what is due, however many payments are open. The payment
-write sets the key (``PaymentRepository.save``: its change time plus the quiet period, checks back
-to 0); a check that finds nothing moves it forward (``reschedule``); a terminal payment is written
-without it and leaves the index.
+Every payment awaiting the provider is on ``gsi2`` under ``OPEN#{shard}`` while pending and
+``AUTH#{shard}`` once authorized (the two ``Schedule``s: their checks follow different offsets;
+writes spread over ``OPEN_SHARDS`` partitions each by a hash of the payment key), sorted by
+``{anchor}#{pk}``: the time its checks count from (``domain.due_checks``), so "whose
+k-th check falls in this window" is one range query per schedule, shard and offset that reads only those
+payments, however many are open. Only the payment write sets the key (``PaymentRepository.save``:
+its change time plus its jitter); a check that finds nothing writes nothing; a terminal payment is
+written without it and leaves the index.
 
-Payments written before this index kept ``{updated_at}#{pk}`` there: they read as due at their
-last change, so the first runs check them once and give each a real next check — no backfill.
+Items written before the anchors kept a next-check time there (``{next_check_at}#{pk}``), or,
+before the due index, ``{updated_at}#{pk}``: both read as anchors, so their schedule shifts (the
+first check a quiet period after that time, then backing off from there) and nothing is lost — no
+backfill; their next write gives them a real anchor. Such an item is in an ``OPEN`` partition even
+when authorized, so it follows the pending schedule (more checks) until then.
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ from cardops.kernel import aws
 from cardops.kernel.aws import StoreUnavailable
 from cardops.kernel.dynamodb import payment_pk
 from cardops.kernel.dynamodb import table_name as _table
-from cardops.payments.domain.due_checks import POLICY, DueRef, DueState, RunCheckpoint, awaits_provider
+from cardops.payments.domain.due_checks import (
+    POLICY,
+    DueRef,
+    DueState,
+    RunCheckpoint,
+    Schedule,
+    awaits_provider,
+    schedule_of,
+)
 from cardops.payments.domain.payments import Payment
 
 DUE_INDEX = "gsi2"
@@ -42,8 +54,12 @@ def shard_of(pk: str) -> int:
     return int(hashlib.sha256(pk.encode()).hexdigest(), 16) % OPEN_SHARDS
 
 
-def due_partition(shard: int) -> str:
-    return f"OPEN#{shard}"
+#: each schedule's partitions (``OPEN`` as before the schedules: the entries written then are pending's)
+PARTITIONS = {Schedule.PENDING: "OPEN", Schedule.AUTHORIZED: "AUTH"}
+
+
+def due_partition(schedule: Schedule, shard: int) -> str:
+    return f"{PARTITIONS[schedule]}#{shard}"
 
 
 def _stamp(at: datetime) -> str:
@@ -61,38 +77,60 @@ def due_sort_key(at: datetime, pk: str) -> str:
 
 
 def due_entry(payment: Payment, pk: str) -> dict[str, Any]:
-    """The index attributes of a payment being written: due a quiet period after this change.
+    """The index attributes of a payment being written: its checks count from this change.
 
     Empty once the provider owes nothing (a terminal payment is written without them, so it leaves
-    the index); the check count starts over, as any change is news.
+    the index).
     """
     if not awaits_provider(payment):
         return {}
     ref = DueRef(provider=payment.provider, payment_id=payment.provider_payment_id)
-    first = POLICY.next_check(since=payment.updated_at, checks=0, key=ref.key)
+    anchor = POLICY.anchor(changed_at=payment.updated_at, key=ref.key)
     return {
-        "gsi2pk": {"S": due_partition(shard_of(pk))},
-        "gsi2sk": {"S": due_sort_key(first, pk)},
+        "gsi2pk": {"S": due_partition(schedule_of(payment), shard_of(pk))},
+        "gsi2sk": {"S": due_sort_key(anchor, pk)},
     }
 
 
-def _due_time(sort_key: str) -> datetime:
+def _anchor(sort_key: str) -> datetime:
     return datetime.fromisoformat(sort_key.split("#", 1)[0])
 
 
 class DueIndex:
-    """The scheduler's reads: due payments of one shard, one page at a time, keys only."""
+    """The scheduler's reads: anchors of one shard in a range, one page at a time, keys only."""
+
+    def oldest(self, schedule: Schedule, shard: int) -> datetime | None:
+        """The shard's earliest anchor (None: the shard is empty): ranges before it hold nothing."""
+        answer = aws.dynamodb().query(
+            TableName=_table(),
+            IndexName=DUE_INDEX,
+            KeyConditionExpression="gsi2pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": due_partition(schedule, shard)}},
+            ProjectionExpression="gsi2sk",
+            Limit=1,
+        )
+        items = answer.get("Items", [])
+        return _anchor(items[0]["gsi2sk"]["S"]) if items else None
 
     def page(
-        self, shard: int, *, cutoff: datetime, start: dict[str, Any] | None, limit: int
+        self,
+        schedule: Schedule,
+        shard: int,
+        *,
+        after: datetime,
+        until: datetime,
+        start: dict[str, Any] | None,
+        limit: int,
     ) -> tuple[list[DueRef], dict[str, Any] | None]:
+        """Payments anchored in ``(after, until]`` (no key equals a bound: ``~`` sorts after ``#``)."""
         kwargs: dict[str, Any] = {
             "TableName": _table(),
             "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk < :bound",
+            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :after AND :until",
             "ExpressionAttributeValues": {
-                ":pk": {"S": due_partition(shard)},
-                ":bound": {"S": due_bound(cutoff)},
+                ":pk": {"S": due_partition(schedule, shard)},
+                ":after": {"S": due_bound(after)},
+                ":until": {"S": due_bound(until)},
             },
             "ProjectionExpression": "pk",
             "Limit": limit,
@@ -120,50 +158,24 @@ def _written_if(write: Callable[[], object]) -> bool:
 
 
 class DuePayments:
-    """The worker's reads and writes: a payment's due state, and its next check after a check."""
+    """The worker's one read: a payment and the anchor its checks count from (it writes nothing)."""
 
     def state(self, ref: DueRef) -> DueState | None:
-        """The payment and its place in the index; None when it is gone or no longer on the index."""
+        """The payment and its anchor; None when it is gone or no longer on the index."""
         item = (
             aws.dynamodb()
             .get_item(
                 TableName=_table(),
                 Key={"pk": {"S": payment_pk(ref.provider, ref.payment_id)}, "sk": {"S": "#PAYMENT"}},
                 ConsistentRead=True,
-                ProjectionExpression="doc, gsi2sk, janitor_checks",
+                ProjectionExpression="doc, gsi2sk",
             )
             .get("Item")
         )
         if not item or "gsi2sk" not in item:
             return None
         return DueState(
-            payment=Payment.model_validate_json(item["doc"]["S"]),
-            next_check_at=_due_time(item["gsi2sk"]["S"]),
-            checks=int(item.get("janitor_checks", {}).get("N", "0")),
-            index_key=item["gsi2sk"]["S"],
-        )
-
-    def reschedule(self, state: DueState, *, next_check_at: datetime) -> bool:
-        """Move the payment's next check forward; False when it changed (or was checked) meanwhile.
-
-        Conditional on the version and the due time that were read: a concurrent change wrote its
-        own next check (and reset the count), and a duplicate check must not count twice.
-        """
-        payment = state.payment
-        pk = payment_pk(payment.provider, payment.provider_payment_id)
-        return _written_if(
-            lambda: aws.dynamodb().update_item(
-                TableName=_table(),
-                Key={"pk": {"S": pk}, "sk": {"S": "#PAYMENT"}},
-                UpdateExpression="SET gsi2sk = :next, janitor_checks = :checks",
-                ConditionExpression="version = :version AND gsi2sk = :was",
-                ExpressionAttributeValues={
-                    ":next": {"S": due_sort_key(next_check_at, pk)},
-                    ":checks": {"N": str(state.checks + 1)},
-                    ":version": {"N": str(payment.version)},
-                    ":was": {"S": state.index_key},
-                },
-            )
+            payment=Payment.model_validate_json(item["doc"]["S"]), anchor=_anchor(item["gsi2sk"]["S"])
         )
 
 
@@ -177,10 +189,24 @@ class Checkpoints:
         if not item:
             return None
         start = item.get("start", {}).get("S")
+        cutoff = datetime.fromisoformat(item["cutoff"]["S"])
+        if "since" not in item:
+            # a run of the janitor before the anchors: its position means nothing to these reads,
+            # so it counts as finished and the next window starts at its cutoff (the checks it had
+            # left are due again at their anchors' later offsets)
+            return RunCheckpoint(
+                run_id=item["run_id"]["S"],
+                cutoff=cutoff,
+                since=cutoff,
+                finished=True,
+                seq=int(item["seq"]["N"]),
+            )
         return RunCheckpoint(
             run_id=item["run_id"]["S"],
-            cutoff=datetime.fromisoformat(item["cutoff"]["S"]),
-            shard=int(item["shard"]["N"]),
+            cutoff=cutoff,
+            since=datetime.fromisoformat(item["since"]["S"]),
+            lane=int(item["lane"]["N"]),
+            offset=int(item["offset"]["N"]),
             start=json.loads(start) if start else None,
             enqueued=int(item["enqueued"]["N"]),
             pages=int(item["pages"]["N"]),
@@ -197,7 +223,9 @@ class Checkpoints:
             **CHECKPOINT_KEY,
             "run_id": {"S": checkpoint.run_id},
             "cutoff": {"S": checkpoint.cutoff.isoformat()},
-            "shard": {"N": str(checkpoint.shard)},
+            "since": {"S": checkpoint.since.isoformat()},
+            "lane": {"N": str(checkpoint.lane)},
+            "offset": {"N": str(checkpoint.offset)},
             "enqueued": {"N": str(checkpoint.enqueued)},
             "pages": {"N": str(checkpoint.pages)},
             "finished": {"BOOL": checkpoint.finished},
