@@ -30,17 +30,20 @@ def test_reads_per_run_follow_the_due_payments_not_the_open_ones(emulator: Any, 
         runs.append(_one_period(provisioned, at, _no_listeners))
         _verify(seeder, due, 3)
     small, large = runs
-    # the seeded store's first repaired capture in this container reads whether the store is listed
-    # (``StoreMarkers``; the ``aws`` fixture starts with an empty memo); later ones know it
-    marker_reads = (1, 0)
-    for run, marker_read in zip(runs, marker_reads, strict=True):
+    # the seeded store's first repaired captures in this container read whether the store is listed
+    # (``StoreMarkers``; the ``aws`` fixture starts with an empty memo): one read, or up to one per
+    # repair when the three are checked at once (``WorkerDeps.concurrency``) before any is written;
+    # the second period's know it
+    first_marker_reads = small["worker GetItem (1 item each)"] - 30
+    assert 1 <= first_marker_reads <= 3
+    for run, marker_reads in zip(runs, (first_marker_reads, 0), strict=True):
         assert run["enqueued"] == 30
         # the due index entries, and each shard's oldest anchor: nothing else
         assert run["scheduler items read"] == 30 + OPEN_SHARDS
         # its due state (the merge takes that payment): one read per due payment
-        assert run["worker GetItem (1 item each)"] == 30 + marker_read
+        assert run["worker GetItem (1 item each)"] == 30 + marker_reads
         assert run["worker UpdateItem"] == 0 and run["worker TransactWriteItems (repairs)"] == 3
-    small["worker GetItem (1 item each)"] -= marker_reads[0]
+    small["worker GetItem (1 item each)"] -= first_marker_reads
     reads = (
         "scheduler Query calls",
         "scheduler items read",
